@@ -1,0 +1,53 @@
+//! The HTML shell and the routes.
+
+use crate::pages::{call::CallScreen, home::HomeScreen};
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes, A};
+use leptos_router::{path, StaticSegment};
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="dark light"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/tandem.css"/>
+        <Title text="Tandem"/>
+        <Router>
+            <main>
+                <Routes fallback=NotFound>
+                    <Route path=StaticSegment("") view=HomeScreen/>
+                    <Route path=path!("/call/:user/:room") view=CallScreen/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    view! {
+        <section class="panel">
+            <h1>"Page not found"</h1>
+            <A href="/">"Home"</A>
+        </section>
+    }
+}

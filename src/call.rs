@@ -1,0 +1,100 @@
+//! The call's state as the call screen shows it. The browser-side session
+//! (`client::session`) writes these signals; the components only read them.
+
+use leptos::html::Video;
+use leptos::prelude::*;
+
+/// Where the call stands, as the status line says it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CallStatus {
+    Starting,
+    Joining,
+    Waiting,
+    Connecting { with: String },
+    Connected { with: String },
+    Interrupted { with: String },
+    PeerLeft { name: String },
+    RoomFull,
+    Failed(String),
+    Ended,
+}
+
+impl CallStatus {
+    pub fn text(&self) -> String {
+        match self {
+            CallStatus::Starting => "Starting camera and microphone…".into(),
+            CallStatus::Joining => "Joining the room…".into(),
+            CallStatus::Waiting => "Waiting for someone to join.".into(),
+            CallStatus::Connecting { with } => format!("Connecting to {with}…"),
+            CallStatus::Connected { with } => format!("Connected with {with}."),
+            CallStatus::Interrupted { with } => {
+                format!("Connection to {with} interrupted; trying to recover…")
+            }
+            CallStatus::PeerLeft { name } => {
+                format!("{name} left the call. Waiting for someone to join.")
+            }
+            CallStatus::RoomFull => "This room is full.".into(),
+            CallStatus::Failed(why) => format!("Connection failed: {why}"),
+            CallStatus::Ended => "Call ended.".into(),
+        }
+    }
+
+    /// The call is over from this side: no session runs any more.
+    pub fn is_final(&self) -> bool {
+        matches!(self, CallStatus::RoomFull | CallStatus::Ended)
+    }
+}
+
+/// One line of chat.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChatLine {
+    pub from: String,
+    pub text: String,
+    pub mine: bool,
+}
+
+/// What the person asks of the running session.
+#[derive(Clone, Debug, PartialEq)]
+pub enum UiCommand {
+    SendChat(String),
+    HangUp,
+    /// The call screen is going away (navigation): tear down without showing anything.
+    Leave,
+}
+
+/// The signals and elements the session drives.
+#[derive(Clone, Copy)]
+pub struct CallView {
+    pub status: RwSignal<CallStatus>,
+    /// What is missing locally (camera, microphone) and why.
+    pub media_note: RwSignal<Option<String>>,
+    pub chat: RwSignal<Vec<ChatLine>>,
+    pub chat_open: RwSignal<bool>,
+    /// Name of the other person while one is in the room.
+    pub remote_name: RwSignal<Option<String>>,
+    /// The browser refused to start the remote audio without a click.
+    pub needs_play: RwSignal<bool>,
+    pub local_video: NodeRef<Video>,
+    pub remote_video: NodeRef<Video>,
+}
+
+impl CallView {
+    pub fn new() -> CallView {
+        CallView {
+            status: RwSignal::new(CallStatus::Starting),
+            media_note: RwSignal::new(None),
+            chat: RwSignal::new(Vec::new()),
+            chat_open: RwSignal::new(false),
+            remote_name: RwSignal::new(None),
+            needs_play: RwSignal::new(false),
+            local_video: NodeRef::new(),
+            remote_video: NodeRef::new(),
+        }
+    }
+}
+
+impl Default for CallView {
+    fn default() -> Self {
+        CallView::new()
+    }
+}

@@ -1,0 +1,87 @@
+//! The local camera and microphone, with graceful fallbacks: a call goes ahead with
+//! whatever the browser grants (both, one, or none), and says what is missing.
+
+use super::error_name;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{MediaDevices, MediaStream, MediaStreamConstraints};
+
+pub struct LocalMedia {
+    pub stream: Option<MediaStream>,
+    /// Said on the call screen when something is missing.
+    pub note: Option<String>,
+}
+
+impl LocalMedia {
+    /// Turns the camera and microphone off (their lights too).
+    pub fn stop(&self) {
+        if let Some(stream) = &self.stream {
+            for track in stream.get_tracks().iter() {
+                track.unchecked_into::<web_sys::MediaStreamTrack>().stop();
+            }
+        }
+    }
+}
+
+pub async fn acquire() -> LocalMedia {
+    let devices = match web_sys::window().map(|w| w.navigator().media_devices()) {
+        Some(Ok(devices)) => devices,
+        _ => {
+            return LocalMedia {
+                stream: None,
+                note: Some(
+                    "This page cannot use a camera here (browsers allow it on https:// or \
+                     localhost). You can still see, hear and chat with the other person."
+                        .into(),
+                ),
+            }
+        }
+    };
+    let first_error = match open(&devices, true, true).await {
+        Ok(stream) => {
+            return LocalMedia {
+                stream: Some(stream),
+                note: None,
+            }
+        }
+        Err(e) => reason(&e),
+    };
+    if let Ok(stream) = open(&devices, true, false).await {
+        return LocalMedia {
+            stream: Some(stream),
+            note: Some(format!("No camera ({first_error}): you are on audio only.")),
+        };
+    }
+    if let Ok(stream) = open(&devices, false, true).await {
+        return LocalMedia {
+            stream: Some(stream),
+            note: Some(format!(
+                "No microphone ({first_error}): the other person can see but not hear you."
+            )),
+        };
+    }
+    LocalMedia {
+        stream: None,
+        note: Some(format!(
+            "No camera or microphone ({first_error}): you can see and hear the other person, \
+             but they cannot see or hear you."
+        )),
+    }
+}
+
+async fn open(devices: &MediaDevices, audio: bool, video: bool) -> Result<MediaStream, JsValue> {
+    let constraints = MediaStreamConstraints::new();
+    constraints.set_audio_bool(audio);
+    constraints.set_video_bool(video);
+    let stream = JsFuture::from(devices.get_user_media_with_constraints(&constraints)?).await?;
+    stream.dyn_into()
+}
+
+fn reason(error: &JsValue) -> String {
+    match error_name(error).as_str() {
+        "NotAllowedError" | "SecurityError" => "access was denied".into(),
+        "NotFoundError" | "OverconstrainedError" => "none was found".into(),
+        "NotReadableError" | "AbortError" => "it is in use by another program".into(),
+        other => format!("it could not be opened: {other}"),
+    }
+}

@@ -1,0 +1,31 @@
+//! Browser-only code: the signaling socket, local media, the peer connection, and the
+//! session that ties them to the call screen.
+
+pub mod media;
+pub mod peer;
+pub mod session;
+pub mod signaling;
+
+use crate::protocol::{room_key_from_random, ROOM_KEY_LEN};
+
+/// A fresh room key from `crypto.getRandomValues`.
+pub fn random_room_key() -> Result<String, String> {
+    let crypto = web_sys::window()
+        .ok_or("no window")?
+        .crypto()
+        .map_err(|_| "This browser offers no secure random numbers.".to_string())?;
+    let mut bytes = [0u8; ROOM_KEY_LEN];
+    crypto
+        .get_random_values_with_u8_array(&mut bytes)
+        .map_err(|_| "This browser refused to make random numbers.".to_string())?;
+    Ok(room_key_from_random(&bytes))
+}
+
+/// The `name` of a DOMException (`NotAllowedError`, …), or the value as text.
+pub(crate) fn error_name(error: &wasm_bindgen::JsValue) -> String {
+    use wasm_bindgen::JsCast;
+    match error.dyn_ref::<web_sys::DomException>() {
+        Some(exception) => exception.name(),
+        None => error.as_string().unwrap_or_else(|| format!("{error:?}")),
+    }
+}

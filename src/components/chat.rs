@@ -1,0 +1,52 @@
+use crate::call::ChatLine;
+use leptos::prelude::*;
+
+/// Text chat. Lines travel over the peer-to-peer data channel, never through the server;
+/// they are rendered as text, so markup in a message stays markup-free.
+#[component]
+pub fn ChatPanel(
+    lines: RwSignal<Vec<ChatLine>>,
+    /// The data channel is open.
+    ready: RwSignal<bool>,
+    on_send: Callback<String>,
+) -> impl IntoView {
+    let draft = RwSignal::new(String::new());
+    let send = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let text = draft.get_untracked();
+        if ready.get_untracked() && !text.trim().is_empty() {
+            on_send.run(text);
+            draft.set(String::new());
+        }
+    };
+    view! {
+        <aside class="chat" aria-label="Chat">
+            <ol class="chat-lines" aria-live="polite">
+                <For
+                    each=move || lines.get().into_iter().enumerate()
+                    key=|(index, _)| *index
+                    children=|(_, line)| {
+                        view! {
+                            <li class:mine=line.mine>
+                                <span class="who">{line.from}</span>
+                                <span class="text">{line.text}</span>
+                            </li>
+                        }
+                    }
+                />
+            </ol>
+            <form class="chat-form" on:submit=send>
+                <label for="chat-message" class="visually-hidden">"Message"</label>
+                <input
+                    id="chat-message"
+                    autocomplete="off"
+                    placeholder=move || {
+                        if ready.get() { "Message" } else { "Chat opens when you are connected" }
+                    }
+                    bind:value=draft
+                />
+                <button type="submit" disabled=move || !ready.get()>"Send"</button>
+            </form>
+        </aside>
+    }
+}

@@ -1,0 +1,5 @@
+//! What the person sees on the call screen.
+
+pub mod chat;
+pub mod status;
+pub mod video_tile;

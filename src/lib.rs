@@ -1,0 +1,21 @@
+//! Tandem: peer-to-peer video calls. One crate, built twice: the server (`ssr`) and the
+//! browser client (`hydrate`, compiled to WebAssembly).
+
+pub mod app;
+pub mod call;
+pub mod components;
+pub mod pages;
+pub mod protocol;
+
+#[cfg(feature = "hydrate")]
+pub mod client;
+#[cfg(feature = "ssr")]
+pub mod server;
+
+/// Entry point the generated JavaScript calls once the page has loaded.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

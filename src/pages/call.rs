@@ -1,0 +1,165 @@
+//! `/call/:user/:room`: the call itself.
+
+use crate::call::{CallStatus, CallView, UiCommand};
+use crate::components::{chat::ChatPanel, status::StatusLine, video_tile::VideoTile};
+use crate::protocol::{validate_name, validate_room};
+use futures::channel::mpsc;
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::use_params_map;
+use leptos_router::location::Url;
+
+#[component]
+pub fn CallScreen() -> impl IntoView {
+    let params = use_params_map();
+    // The router decodes path parameters differently on the server and in the browser;
+    // decoding here once more makes both agree.
+    let param = move |key: &str| Url::unescape(&params.read().get(key).unwrap_or_default());
+    // Bumped by "Rejoin": a new attempt mounts a fresh call.
+    let attempt = RwSignal::new(0u32);
+
+    move || {
+        let (user, room) = (param("user"), param("room"));
+        match (validate_name(&user), validate_room(&room)) {
+            (Ok(user), Ok(room)) => {
+                attempt.track();
+                let rejoin = Callback::new(move |()| attempt.update(|n| *n += 1));
+                view! { <Call user=user.to_owned() room=room.to_owned() rejoin/> }.into_any()
+            }
+            (Err(e), _) | (_, Err(e)) => view! {
+                <section class="panel">
+                    <h1>"This call link is not valid"</h1>
+                    <p role="alert">{e.to_string()}</p>
+                    <A href="/">"Home"</A>
+                </section>
+            }
+            .into_any(),
+        }
+    }
+}
+
+#[component]
+fn Call(user: String, room: String, rejoin: Callback<()>) -> impl IntoView {
+    let call = CallView::new();
+    let (commands, command_rx) = mpsc::unbounded::<UiCommand>();
+    start_session(user.clone(), room.clone(), call, command_rx);
+    let send = {
+        let commands = commands.clone();
+        move |command| {
+            // Fails only once the session has ended, when there is nothing left to tell.
+            let _ = commands.unbounded_send(command);
+        }
+    };
+    on_cleanup({
+        let send = send.clone();
+        move || send(UiCommand::Leave)
+    });
+    let hang_up = {
+        let send = send.clone();
+        move |_| send(UiCommand::HangUp)
+    };
+    let on_chat = Callback::new(move |text| send(UiCommand::SendChat(text)));
+    let status = call.status;
+    let remote_label = move || {
+        call.remote_name
+            .get()
+            .unwrap_or_else(|| "Waiting for someone".into())
+    };
+
+    view! {
+        <section class="call" aria-label=format!("Call in room {room}")>
+            <header class="call-bar">
+                <h1 class="room-name">{format!("Room {room}")}</h1>
+                <StatusLine status/>
+            </header>
+            <Show when=move || call.media_note.with(Option::is_some)>
+                <p class="media-note" role="note">{move || call.media_note.get()}</p>
+            </Show>
+            <Show
+                when=move || !status.with(CallStatus::is_final)
+                fallback=move || view! { <CallOver status rejoin/> }
+            >
+                <div class="stage">
+                    <VideoTile
+                        class="remote"
+                        label=Signal::derive(remote_label)
+                        node_ref=call.remote_video
+                        muted=false
+                    />
+                    <VideoTile
+                        class="local"
+                        label=Signal::stored(format!("You ({user})"))
+                        node_ref=call.local_video
+                        muted=true
+                    />
+                    <Show when=move || call.needs_play.get()>
+                        <button
+                            class="primary play-audio"
+                            on:click=move |_| play_remote(call)
+                        >
+                            "Play the other person's audio"
+                        </button>
+                    </Show>
+                </div>
+                <ChatPanel lines=call.chat ready=call.chat_open on_send=on_chat/>
+                <div class="controls">
+                    <button class="danger" on:click=hang_up.clone()>"Hang up"</button>
+                </div>
+            </Show>
+        </section>
+    }
+}
+
+/// Shown when this side's call is over: after hanging up, or when the room was full.
+#[component]
+fn CallOver(status: RwSignal<CallStatus>, rejoin: Callback<()>) -> impl IntoView {
+    let full = move || status.get() == CallStatus::RoomFull;
+    view! {
+        <div class="panel call-over">
+            <h2>{move || if full() { "This room is full" } else { "Call ended" }}</h2>
+            <p>
+                {move || {
+                    if full() {
+                        "Two people are already talking here. Pick another room."
+                    } else {
+                        "You left the call."
+                    }
+                }}
+            </p>
+            <div class="actions">
+                <Show when=move || !full()>
+                    <button class="primary" on:click=move |_| rejoin.run(())>"Rejoin"</button>
+                </Show>
+                <A href="/">"Home"</A>
+            </div>
+        </div>
+    }
+}
+
+/// Starts the browser-side session once the page is live (after hydration).
+#[cfg(feature = "hydrate")]
+fn start_session(
+    user: String,
+    room: String,
+    call: CallView,
+    commands: mpsc::UnboundedReceiver<UiCommand>,
+) {
+    let mut pending = Some((user, room, commands));
+    Effect::new(move |_| {
+        if let Some((user, room, commands)) = pending.take() {
+            crate::client::session::start(user, room, call, commands);
+        }
+    });
+}
+
+/// On the server the page is only rendered; the call starts in the browser.
+#[cfg(not(feature = "hydrate"))]
+fn start_session(_: String, _: String, _: CallView, _: mpsc::UnboundedReceiver<UiCommand>) {}
+
+#[cfg(feature = "hydrate")]
+fn play_remote(call: CallView) {
+    crate::client::session::play_remote(call);
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn play_remote(_: CallView) {}

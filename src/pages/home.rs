@@ -1,0 +1,96 @@
+//! `/`: pick a name and a room, or ask for a fresh room key.
+
+use crate::protocol::{validate_name, validate_room};
+use leptos::prelude::*;
+use leptos_router::hooks::use_navigate;
+use leptos_router::location::Url;
+
+#[component]
+pub fn HomeScreen() -> impl IntoView {
+    let name = RwSignal::new(String::new());
+    let room = RwSignal::new(String::new());
+    let name_error = RwSignal::new(None::<String>);
+    let room_error = RwSignal::new(None::<String>);
+    let navigate = use_navigate();
+
+    let new_room = move |_| {
+        room_error.set(None);
+        match fresh_room_key() {
+            Ok(key) => room.set(key),
+            Err(why) => room_error.set(Some(why)),
+        }
+    };
+
+    let join = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let checked_name = validate_name(&name.get_untracked()).map(str::to_owned);
+        let checked_room = validate_room(&room.get_untracked()).map(str::to_owned);
+        name_error.set(checked_name.as_ref().err().map(ToString::to_string));
+        room_error.set(checked_room.as_ref().err().map(ToString::to_string));
+        if let (Ok(user), Ok(room)) = (checked_name, checked_room) {
+            navigate(
+                &format!("/call/{}/{}", Url::escape(&user), Url::escape(&room)),
+                Default::default(),
+            );
+        }
+    };
+
+    view! {
+        <section class="panel home">
+            <h1>"Tandem"</h1>
+            <p class="lede">"Face-to-face calls, straight from one browser to the other."</p>
+            <form class="join-form" on:submit=join novalidate>
+                <div class="field">
+                    <label for="name">"Your name"</label>
+                    <input
+                        id="name"
+                        name="name"
+                        autocomplete="nickname"
+                        bind:value=name
+                        aria-invalid=move || name_error.with(Option::is_some).to_string()
+                        aria-describedby="name-error"
+                    />
+                    <p id="name-error" class="field-error" role="alert">
+                        {move || name_error.get()}
+                    </p>
+                </div>
+                <div class="field">
+                    <label for="room">"Room"</label>
+                    <div class="room-row">
+                        <input
+                            id="room"
+                            name="room"
+                            autocomplete="off"
+                            spellcheck="false"
+                            bind:value=room
+                            aria-invalid=move || room_error.with(Option::is_some).to_string()
+                            aria-describedby="room-error"
+                        />
+                        <button type="button" class="secondary" on:click=new_room>
+                            "New room"
+                        </button>
+                    </div>
+                    <p id="room-error" class="field-error" role="alert">
+                        {move || room_error.get()}
+                    </p>
+                </div>
+                <button type="submit" class="primary">"Join"</button>
+            </form>
+            <p class="hint">
+                "Share the room name with the other person; whoever opens it second starts the call."
+            </p>
+        </section>
+    }
+}
+
+/// A fresh room key from the browser's CSPRNG.
+#[cfg(feature = "hydrate")]
+fn fresh_room_key() -> Result<String, String> {
+    crate::client::random_room_key()
+}
+
+/// Buttons only run in the browser; the server never calls this.
+#[cfg(not(feature = "hydrate"))]
+fn fresh_room_key() -> Result<String, String> {
+    Err("Room keys are made in the browser.".into())
+}

@@ -1,0 +1,347 @@
+//! The signaling wire protocol, compiled into both the server and the browser client.
+//!
+//! Every frame is a JSON text frame whose `type` field names the variant. The server
+//! routes [`Signal`]s between peers of one room without looking inside them: SDP and ICE
+//! candidates are the browsers' business. Fields a side does not know are ignored, so a
+//! newer client can talk to an older server. `docs/protocol.md` shows every message.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// How many people a room holds. A room of two is a call; group calls would raise this.
+pub const ROOM_CAPACITY: usize = 2;
+/// Longest display name, in characters.
+pub const MAX_NAME_CHARS: usize = 32;
+/// Longest room key, in characters.
+pub const MAX_ROOM_CHARS: usize = 64;
+/// The path the signaling WebSocket is served on.
+pub const SIGNALING_PATH: &str = "/ws";
+
+/// A participant's id, unique for the server's lifetime and scoped to nothing else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PeerId(pub u64);
+
+impl fmt::Display for PeerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Client → server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMessage {
+    /// Take a seat in `room` under `name`.
+    Join { room: String, name: String },
+    /// Relay `signal` to peer `to`, who must be in the same room.
+    Signal { to: PeerId, signal: Signal },
+    /// Give up the seat; the socket stays open and may join again.
+    Leave,
+}
+
+/// Server → client.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// The join succeeded. `peers` are already in the room: they will send the offer.
+    Joined {
+        you: PeerId,
+        peers: Vec<PeerInfo>,
+        ice_servers: Vec<IceServer>,
+    },
+    /// Someone took a seat after you: you make the offer.
+    PeerJoined { peer: PeerInfo },
+    /// A signal relayed from peer `from`.
+    Signal { from: PeerId, signal: Signal },
+    /// Peer `peer` left the room (hung up, or its socket closed).
+    PeerLeft { peer: PeerId },
+    /// The last message was refused; the connection stays usable.
+    Error { code: ErrorCode, message: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerInfo {
+    pub id: PeerId,
+    pub name: String,
+}
+
+/// An `RTCIceServer` as the browser takes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    pub urls: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+/// What one browser tells the other to set up the peer connection. Opaque to the server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Signal {
+    Offer {
+        sdp: String,
+    },
+    Answer {
+        sdp: String,
+    },
+    Candidate {
+        candidate: String,
+        #[serde(default)]
+        sdp_mid: Option<String>,
+        #[serde(default)]
+        sdp_m_line_index: Option<u16>,
+    },
+}
+
+/// Why the server refused a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    RoomFull,
+    InvalidRoom,
+    InvalidName,
+    BadMessage,
+    NotJoined,
+    AlreadyJoined,
+    UnknownPeer,
+}
+
+impl ErrorCode {
+    /// A sentence a person can read.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ErrorCode::RoomFull => "this room is full",
+            ErrorCode::InvalidRoom => "the room key is not valid",
+            ErrorCode::InvalidName => "the name is not valid",
+            ErrorCode::BadMessage => "the message could not be understood",
+            ErrorCode::NotJoined => "join a room first",
+            ErrorCode::AlreadyJoined => "already in a room; leave it first",
+            ErrorCode::UnknownPeer => "no such peer in this room",
+        }
+    }
+}
+
+/// Why a name or room key typed by a person is refused. Shown inline on the home screen
+/// and sent by the server as [`ErrorCode::InvalidName`] / [`ErrorCode::InvalidRoom`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InputError {
+    #[error("Enter your name.")]
+    NameEmpty,
+    #[error("Your name can be at most {MAX_NAME_CHARS} characters.")]
+    NameTooLong,
+    #[error("Your name cannot contain control characters.")]
+    NameControlChars,
+    #[error("Enter a room, or press “New room”.")]
+    RoomEmpty,
+    #[error("The room can be at most {MAX_ROOM_CHARS} characters.")]
+    RoomTooLong,
+    #[error("The room may only contain letters, digits, “-” and “_”.")]
+    RoomChars,
+}
+
+impl InputError {
+    pub fn code(self) -> ErrorCode {
+        match self {
+            InputError::NameEmpty | InputError::NameTooLong | InputError::NameControlChars => {
+                ErrorCode::InvalidName
+            }
+            InputError::RoomEmpty | InputError::RoomTooLong | InputError::RoomChars => {
+                ErrorCode::InvalidRoom
+            }
+        }
+    }
+}
+
+/// Checks a display name; returns it trimmed.
+pub fn validate_name(name: &str) -> Result<&str, InputError> {
+    let name = name.trim();
+    if name.is_empty() {
+        Err(InputError::NameEmpty)
+    } else if name.chars().count() > MAX_NAME_CHARS {
+        Err(InputError::NameTooLong)
+    } else if name.chars().any(char::is_control) {
+        Err(InputError::NameControlChars)
+    } else {
+        Ok(name)
+    }
+}
+
+/// Checks a room key; returns it trimmed. Keys go into URLs, hence the small alphabet.
+pub fn validate_room(room: &str) -> Result<&str, InputError> {
+    let room = room.trim();
+    if room.is_empty() {
+        Err(InputError::RoomEmpty)
+    } else if room.chars().count() > MAX_ROOM_CHARS {
+        Err(InputError::RoomTooLong)
+    } else if !room
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        Err(InputError::RoomChars)
+    } else {
+        Ok(room)
+    }
+}
+
+/// Crockford's base-32 alphabet: no `i`, `l`, `o` or `u`, so a key read aloud or copied
+/// by hand survives. 32 symbols, so one random byte masked to 5 bits picks one without bias.
+pub const ROOM_KEY_ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+/// Characters in a fresh room key: 12 × 5 = 60 bits, far beyond guessing.
+pub const ROOM_KEY_LEN: usize = 12;
+
+/// Turns random bytes (from a CSPRNG) into a room key of one character per byte.
+pub fn room_key_from_random(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| ROOM_KEY_ALPHABET[usize::from(b & 31)] as char)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn round_trip_client(msg: ClientMessage) {
+        let text = serde_json::to_string(&msg).unwrap();
+        assert_eq!(serde_json::from_str::<ClientMessage>(&text).unwrap(), msg);
+    }
+
+    fn round_trip_server(msg: ServerMessage) {
+        let text = serde_json::to_string(&msg).unwrap();
+        assert_eq!(serde_json::from_str::<ServerMessage>(&text).unwrap(), msg);
+    }
+
+    #[test]
+    fn client_messages_round_trip() {
+        round_trip_client(ClientMessage::Join {
+            room: "room1".into(),
+            name: "Alice".into(),
+        });
+        round_trip_client(ClientMessage::Signal {
+            to: PeerId(7),
+            signal: Signal::Offer {
+                sdp: "v=0\r\n".into(),
+            },
+        });
+        round_trip_client(ClientMessage::Signal {
+            to: PeerId(7),
+            signal: Signal::Candidate {
+                candidate: "candidate:1 1 udp 2122260223 127.0.0.1 5000 typ host".into(),
+                sdp_mid: Some("0".into()),
+                sdp_m_line_index: Some(0),
+            },
+        });
+        round_trip_client(ClientMessage::Leave);
+    }
+
+    #[test]
+    fn server_messages_round_trip() {
+        round_trip_server(ServerMessage::Joined {
+            you: PeerId(2),
+            peers: vec![PeerInfo {
+                id: PeerId(1),
+                name: "Alice".into(),
+            }],
+            ice_servers: vec![IceServer {
+                urls: vec!["turn:127.0.0.1:3478".into()],
+                username: Some("u".into()),
+                credential: Some("p".into()),
+            }],
+        });
+        round_trip_server(ServerMessage::PeerJoined {
+            peer: PeerInfo {
+                id: PeerId(3),
+                name: "Bob".into(),
+            },
+        });
+        round_trip_server(ServerMessage::Signal {
+            from: PeerId(1),
+            signal: Signal::Answer { sdp: "v=0".into() },
+        });
+        round_trip_server(ServerMessage::PeerLeft { peer: PeerId(1) });
+        round_trip_server(ServerMessage::Error {
+            code: ErrorCode::RoomFull,
+            message: "this room is full".into(),
+        });
+    }
+
+    #[test]
+    fn wire_format_matches_the_docs() {
+        let join: ClientMessage =
+            serde_json::from_value(json!({"type": "join", "room": "r", "name": "n"})).unwrap();
+        assert_eq!(
+            join,
+            ClientMessage::Join {
+                room: "r".into(),
+                name: "n".into()
+            }
+        );
+        let left = serde_json::to_value(ServerMessage::PeerLeft { peer: PeerId(4) }).unwrap();
+        assert_eq!(left, json!({"type": "peer_left", "peer": 4}));
+        let err = serde_json::to_value(ServerMessage::Error {
+            code: ErrorCode::UnknownPeer,
+            message: "x".into(),
+        })
+        .unwrap();
+        assert_eq!(err["code"], "unknown_peer");
+        let cand: Signal = serde_json::from_value(json!({"kind": "candidate", "candidate": "c"}))
+            .expect("sdp_mid and sdp_m_line_index are optional");
+        assert!(matches!(cand, Signal::Candidate { sdp_mid: None, .. }));
+        let leave: ClientMessage =
+            serde_json::from_value(json!({"type": "leave", "from_the_future": 1})).unwrap();
+        assert_eq!(leave, ClientMessage::Leave);
+    }
+
+    #[test]
+    fn malformed_messages_are_rejected() {
+        for bad in [
+            r#"{"type":"join","room":"r"}"#,
+            r#"{"type":"dance"}"#,
+            r#"{"type":"signal","to":"x","signal":{"kind":"offer","sdp":""}}"#,
+            r#"{"type":"signal","to":1,"signal":{"kind":"telepathy"}}"#,
+            r#"[1,2,3]"#,
+            "not json",
+        ] {
+            assert!(serde_json::from_str::<ClientMessage>(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_are_validated() {
+        assert_eq!(validate_name("  Alice "), Ok("Alice"));
+        assert_eq!(validate_name("Zoë 🎥"), Ok("Zoë 🎥"));
+        assert_eq!(validate_name("   "), Err(InputError::NameEmpty));
+        assert_eq!(validate_name(&"x".repeat(32)), Ok(&*"x".repeat(32)));
+        assert_eq!(validate_name(&"x".repeat(33)), Err(InputError::NameTooLong));
+        assert_eq!(validate_name("a\u{7}b"), Err(InputError::NameControlChars));
+        assert_eq!(InputError::NameTooLong.code(), ErrorCode::InvalidName);
+    }
+
+    #[test]
+    fn rooms_are_validated() {
+        assert_eq!(validate_room("team-sync_2"), Ok("team-sync_2"));
+        assert_eq!(validate_room(""), Err(InputError::RoomEmpty));
+        assert_eq!(validate_room(&"r".repeat(64)), Ok(&*"r".repeat(64)));
+        assert_eq!(validate_room(&"r".repeat(65)), Err(InputError::RoomTooLong));
+        for bad in ["a b", "a/b", "é", "a?b", "<x>"] {
+            assert_eq!(validate_room(bad), Err(InputError::RoomChars), "{bad}");
+        }
+        assert_eq!(InputError::RoomChars.code(), ErrorCode::InvalidRoom);
+    }
+
+    #[test]
+    fn room_keys_use_the_unambiguous_alphabet() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        let key = room_key_from_random(&bytes);
+        assert_eq!(key.len(), 256);
+        assert!(key.chars().all(|c| !"ilou".contains(c)));
+        assert!(validate_room(&key[..ROOM_KEY_LEN]).is_ok());
+        // Each symbol is hit equally often by a uniform byte: no modulo bias.
+        for &symbol in ROOM_KEY_ALPHABET {
+            assert_eq!(key.bytes().filter(|&b| b == symbol).count(), 8);
+        }
+    }
+}
