@@ -12,6 +12,7 @@ use crate::call::{CallStatus, CallView, ChatLine, UiCommand};
 use crate::protocol::{ClientMessage, ErrorCode, IceServer, PeerId, PeerInfo, ServerMessage};
 use futures::channel::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use futures::StreamExt;
+use leptos::html::Video;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::JsValue;
@@ -34,7 +35,7 @@ pub fn start(user: String, room: String, view: CallView, ui: UnboundedReceiver<U
 /// Starts the remote video's sound after a click, where autoplay was refused.
 pub fn play_remote(view: CallView) {
     view.needs_play.set(false);
-    if let Some(video) = view.remote_video.get_untracked() {
+    if let Some(video) = element(view.remote_video) {
         play(video, view);
     }
 }
@@ -45,7 +46,7 @@ async fn run(user: String, room: String, view: CallView, ui: UnboundedReceiver<U
 
     let media = media::acquire().await;
     view.media_note.set(media.note.clone());
-    if let (Some(video), Some(stream)) = (view.local_video.get_untracked(), &media.stream) {
+    if let (Some(video), Some(stream)) = (element(view.local_video), &media.stream) {
         video.set_src_object(Some(stream));
     }
     view.status.set(CallStatus::Joining);
@@ -211,7 +212,7 @@ impl Session {
             PeerEvent::Candidate(signal) => self.signal(signal).await,
             PeerEvent::Track(track) => {
                 let stream = peer.add_remote_track(&track);
-                if let Some(video) = view.remote_video.get_untracked() {
+                if let Some(video) = element(view.remote_video) {
                     if video.src_object().as_ref() != Some(stream) {
                         video.set_src_object(Some(stream));
                         play(video, view);
@@ -277,7 +278,7 @@ impl Session {
         self.view.chat_open.set(false);
         self.view.remote_name.set(None);
         self.view.needs_play.set(false);
-        if let Some(video) = self.view.remote_video.get_untracked() {
+        if let Some(video) = element(self.view.remote_video) {
             video.set_src_object(None);
         }
         self.peer
@@ -316,7 +317,7 @@ impl Session {
     async fn end(mut self) {
         self.close_peer();
         self.media.stop();
-        if let Some(video) = self.view.local_video.get_untracked() {
+        if let Some(video) = element(self.view.local_video) {
             video.set_src_object(None);
         }
         if self.joined {
@@ -326,6 +327,12 @@ impl Session {
             socket.close().await;
         }
     }
+}
+
+/// The element behind `node`, if the call screen still shows it. The session outlives the
+/// screen (it tears down after navigation), so it must never assume the view is there.
+fn element(node: NodeRef<Video>) -> Option<web_sys::HtmlVideoElement> {
+    node.try_get_untracked().flatten()
 }
 
 /// Starts playback; if the browser wants a click first, the call screen offers a button.

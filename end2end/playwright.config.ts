@@ -1,0 +1,14 @@
+import { defineConfig } from '@playwright/test';
+
+// Browsers are launched by the tests themselves (tests/support.ts): each person in a call
+// gets a browser process of their own, as two people on two machines would.
+export default defineConfig({
+  testDir: './tests',
+  timeout: 60_000,
+  expect: { timeout: 15_000 },
+  // Two cores: one call (two or three browsers) at a time keeps the media timely.
+  workers: 1,
+  retries: 0,
+  reporter: [['list']],
+  outputDir: './test-results',
+});

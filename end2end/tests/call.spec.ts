@@ -1,0 +1,191 @@
+import { test, expect } from '@playwright/test';
+import { Server, Person, expectRemoteVideoFlowing, waitForHydration } from './support';
+
+let server: Server;
+const people: Person[] = [];
+
+test.beforeAll(async () => {
+  server = await Server.start();
+});
+test.afterAll(async () => {
+  await server.stop();
+});
+test.afterEach(async () => {
+  await Promise.all(people.splice(0).map((p) => p.close()));
+});
+
+async function person(opts = {}): Promise<Person> {
+  const p = await Person.launch(opts);
+  people.push(p);
+  return p;
+}
+
+test('two people meet, see each other, chat, and a third is turned away', async () => {
+  const room = `e2e-${Date.now()}`;
+  const alice = await person();
+  const bob = await person();
+
+  await alice.joinThroughForm(server.url, 'Alice', room);
+  await expect(alice.status()).toHaveText('Waiting for someone to join.');
+  // The local preview shows Alice's own camera, muted.
+  const preview = alice.page.locator('.tile.local video');
+  await expect.poll(() => preview.evaluate((v: HTMLVideoElement) => v.videoWidth)).toBeGreaterThan(0);
+  expect(await preview.evaluate((v: HTMLVideoElement) => v.muted)).toBe(true);
+
+  await bob.joinThroughForm(server.url, 'Bob', room);
+  await expect(alice.status()).toHaveText('Connected with Bob.');
+  await expect(bob.status()).toHaveText('Connected with Alice.');
+  await expectRemoteVideoFlowing(alice);
+  await expectRemoteVideoFlowing(bob);
+  // Sound comes with the video, and the remote video is not muted.
+  expect(
+    await alice.remoteVideo().evaluate((v: HTMLVideoElement) => ({
+      audio: (v.srcObject as MediaStream).getAudioTracks().length,
+      muted: v.muted,
+    })),
+  ).toEqual({ audio: 1, muted: false });
+
+  // Chat both ways over the data channel; text stays text.
+  await alice.page.getByLabel('Message').fill('hi <b>Bob</b>');
+  await alice.page.getByRole('button', { name: 'Send' }).click();
+  const bobLine = bob.page.locator('.chat-lines li').last();
+  await expect(bobLine.locator('.who')).toHaveText('Alice');
+  await expect(bobLine.locator('.text')).toHaveText('hi <b>Bob</b>');
+  await expect(bob.page.locator('.chat-lines b')).toHaveCount(0);
+  await bob.page.getByLabel('Message').fill('hello Alice');
+  await bob.page.getByLabel('Message').press('Enter');
+  const aliceLine = alice.page.locator('.chat-lines li').last();
+  await expect(aliceLine.locator('.who')).toHaveText('Bob');
+  await expect(aliceLine.locator('.text')).toHaveText('hello Alice');
+  await expect(alice.page.getByLabel('Message')).toHaveValue('');
+
+  // A third person, arriving by a shared link, finds the room full.
+  const carol = await person();
+  await carol.page.goto(`${server.url}/call/Carol/${room}`);
+  await expect(carol.page.getByRole('heading', { name: 'This room is full' })).toBeVisible();
+  await expect(carol.status()).toHaveText('This room is full.');
+  await carol.page.getByRole('link', { name: 'Home' }).click();
+  await expect(carol.page.getByLabel('Your name')).toBeVisible();
+  // Alice and Bob did not notice.
+  await expect(alice.status()).toHaveText('Connected with Bob.');
+
+  // Bob hangs up: his camera stops, Alice sees that he left and waits again.
+  await bob.page.getByRole('button', { name: 'Hang up' }).click();
+  await expect(bob.page.getByRole('heading', { name: 'Call ended' })).toBeVisible();
+  await expect(alice.status()).toHaveText('Bob left the call. Waiting for someone to join.');
+  await expect(alice.page.getByRole('button', { name: 'Send' })).toBeDisabled();
+
+  // Carol can now take the free seat, and nobody reloads anything.
+  await carol.joinThroughForm(server.url, 'Carol', room);
+  await expect(alice.status()).toHaveText('Connected with Carol.');
+  await expect(carol.status()).toHaveText('Connected with Alice.');
+  await expectRemoteVideoFlowing(alice);
+
+  // Bob's "Rejoin" finds the room full again, with a way home.
+  await bob.page.getByRole('button', { name: 'Rejoin' }).click();
+  await expect(bob.page.getByRole('heading', { name: 'This room is full' })).toBeVisible();
+});
+
+test('hang up and rejoin brings the call back', async () => {
+  const room = `rejoin-${Date.now()}`;
+  const alice = await person();
+  const bob = await person();
+  await alice.joinThroughForm(server.url, 'Alice', room);
+  await bob.joinThroughForm(server.url, 'Bob', room);
+  await expect(alice.status()).toHaveText('Connected with Bob.');
+
+  await alice.page.getByRole('button', { name: 'Hang up' }).click();
+  await expect(alice.status()).toHaveText('Call ended.');
+  await expect(bob.status()).toHaveText('Alice left the call. Waiting for someone to join.');
+  // Hanging up released the camera and microphone.
+  expect(await alice.liveLocalTracks()).toBe(0);
+  await alice.page.getByRole('button', { name: 'Rejoin' }).click();
+  await expect(bob.status()).toHaveText('Connected with Alice.');
+  await expect(alice.status()).toHaveText('Connected with Bob.');
+  await expectRemoteVideoFlowing(bob);
+  await expectRemoteVideoFlowing(alice);
+});
+
+test('leaving the call page turns the camera off and tells the other side', async () => {
+  const room = `away-${Date.now()}`;
+  const alice = await person();
+  const bob = await person();
+  await alice.joinThroughForm(server.url, 'Alice', room);
+  await bob.joinThroughForm(server.url, 'Bob', room);
+  await expect(alice.status()).toHaveText('Connected with Bob.');
+  expect(await bob.liveLocalTracks()).toBe(2);
+  // Browser back: client-side navigation unmounts the call screen.
+  await bob.page.goBack();
+  await expect(bob.page.getByLabel('Your name')).toBeVisible();
+  await expect.poll(() => bob.liveLocalTracks()).toBe(0);
+  await expect(alice.status()).toHaveText('Bob left the call. Waiting for someone to join.');
+});
+
+test('without a camera or microphone the call goes ahead receive-only and says so', async () => {
+  const room = `norx-${Date.now()}`;
+  const alice = await person();
+  const bob = await person({ fakeDevices: false });
+  await alice.joinThroughForm(server.url, 'Alice', room);
+  await bob.joinThroughForm(server.url, 'Bob', room);
+  await expect(bob.page.getByRole('note')).toContainText('No camera or microphone');
+  await expect(bob.status()).toHaveText('Connected with Alice.');
+  await expect(alice.status()).toHaveText('Connected with Bob.');
+  await expectRemoteVideoFlowing(bob);
+});
+
+test('the receive-only person can also be the one who offers', async () => {
+  const room = `norx2-${Date.now()}`;
+  const bob = await person({ fakeDevices: false });
+  const alice = await person();
+  await bob.joinThroughForm(server.url, 'Bob', room);
+  await expect(bob.page.getByRole('note')).toContainText('No camera or microphone');
+  await alice.joinThroughForm(server.url, 'Alice', room);
+  await expect(bob.status()).toHaveText('Connected with Alice.');
+  await expectRemoteVideoFlowing(bob);
+});
+
+test('the home form refuses bad input inline and makes fresh room keys', async () => {
+  const p = await person();
+  await p.page.goto(server.url + '/');
+  await waitForHydration(p.page);
+  const join = p.page.getByRole('button', { name: 'Join' });
+
+  await join.click();
+  await expect(p.page.getByText('Enter your name.')).toBeVisible();
+  await expect(p.page.getByText('Enter a room, or press “New room”.')).toBeVisible();
+  await expect(p.page).toHaveURL(server.url + '/');
+
+  await p.page.getByLabel('Your name').fill('x'.repeat(33));
+  await p.page.getByLabel('Room').fill('no spaces please');
+  await join.click();
+  await expect(p.page.getByText('Your name can be at most 32 characters.')).toBeVisible();
+  await expect(p.page.getByText('The room may only contain letters, digits, “-” and “_”.')).toBeVisible();
+  await expect(p.page.getByLabel('Room')).toHaveAttribute('aria-invalid', 'true');
+
+  await p.page.getByLabel('Room').fill('r'.repeat(65));
+  await join.click();
+  await expect(p.page.getByText('The room can be at most 64 characters.')).toBeVisible();
+
+  await p.page.getByRole('button', { name: 'New room' }).click();
+  const first = await p.page.getByLabel('Room').inputValue();
+  expect(first).toMatch(/^[0-9a-hjkmnp-tv-z]{12}$/);
+  await p.page.getByRole('button', { name: 'New room' }).click();
+  expect(await p.page.getByLabel('Room').inputValue()).not.toBe(first);
+
+  // A name with spaces and accents survives the trip through the URL.
+  await p.page.getByLabel('Your name').fill('Zoë Martin');
+  await join.click();
+  await expect(p.page).toHaveURL(/\/call\/Zo%C3%AB%20Martin\/[0-9a-z]{12}$/);
+  await expect(p.page.getByText('You (Zoë Martin)')).toBeVisible();
+  await expect(p.status()).toHaveText('Waiting for someone to join.');
+});
+
+test('a direct link renders on the server and hydrates', async () => {
+  const p = await person();
+  const response = await p.page.goto(`${server.url}/call/alice/room1`);
+  expect(await response!.text()).toContain('Room room1');
+  await waitForHydration(p.page);
+  await expect(p.status()).toHaveText('Waiting for someone to join.');
+  await p.page.goto(`${server.url}/call/alice/not%20valid`);
+  await expect(p.page.getByRole('heading', { name: 'This call link is not valid' })).toBeVisible();
+});
