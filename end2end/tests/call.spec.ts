@@ -133,6 +133,18 @@ test('without a camera or microphone the call goes ahead receive-only and says s
   await expectRemoteVideoFlowing(bob);
 });
 
+test('a person who refuses the camera still joins, and is told what happened', async () => {
+  const room = `deny-${Date.now()}`;
+  const alice = await person();
+  const bob = await person({ allowMedia: false });
+  await bob.joinThroughForm(server.url, 'Bob', room);
+  await expect(bob.page.getByRole('note')).toContainText('access was denied');
+  await expect(bob.status()).toHaveText('Waiting for someone to join.');
+  await alice.joinThroughForm(server.url, 'Alice', room);
+  await expect(bob.status()).toHaveText('Connected with Alice.');
+  await expectRemoteVideoFlowing(bob);
+});
+
 test('the receive-only person can also be the one who offers', async () => {
   const room = `norx2-${Date.now()}`;
   const bob = await person({ fakeDevices: false });

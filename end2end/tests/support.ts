@@ -49,7 +49,6 @@ const CHROMIUM_ARGS = [
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',
-  '--use-fake-ui-for-media-stream',
   '--allow-loopback-in-peer-connection',
   '--disable-features=WebRtcHideLocalIpsWithMdns',
   '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1,EXCLUDE localhost',
@@ -58,6 +57,8 @@ const CHROMIUM_ARGS = [
 export interface PersonOptions {
   /** A synthetic camera and microphone (default). Without them the browser has no devices. */
   fakeDevices?: boolean;
+  /** Say yes to the camera/microphone prompt (default). Otherwise the prompt is refused. */
+  allowMedia?: boolean;
 }
 
 /** One person: a browser process of their own with one page. */
@@ -67,6 +68,8 @@ export class Person {
   static async launch(opts: PersonOptions = {}): Promise<Person> {
     const args = [...CHROMIUM_ARGS];
     if (opts.fakeDevices ?? true) args.push('--use-fake-device-for-media-stream');
+    // Grants camera and microphone without a prompt; headless Chromium refuses otherwise.
+    if (opts.allowMedia ?? true) args.push('--use-fake-ui-for-media-stream');
     const browser = await chromium.launch({
       executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
       args,

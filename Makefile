@@ -1,0 +1,40 @@
+# The two commands of the README: `make run` and `make test`. Each installs what is
+# missing first (scripts/setup.sh), so both work on a fresh machine.
+
+SHELL := /bin/bash
+export PATH := $(CURDIR)/.tools/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+
+.PHONY: run test setup setup-test build lint unit e2e dev
+
+## Build the release app and serve it on http://127.0.0.1:3000
+run: setup
+	cargo leptos serve --release
+
+## Everything CI checks: format, lints, unit and integration tests, end-to-end calls.
+test: setup-test lint unit e2e
+
+## The dev loop: rebuild and reload on every change.
+dev: setup
+	cargo leptos watch
+
+setup:
+	scripts/setup.sh
+
+setup-test:
+	scripts/setup.sh test
+
+# One debug build serves the integration and end-to-end tests alike.
+build:
+	cargo leptos build
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --all-targets --features ssr -- -D warnings
+	cargo clippy --lib --target wasm32-unknown-unknown --target-dir target/front \
+		--no-default-features --features hydrate -- -D warnings
+
+unit:
+	cargo test --features ssr
+
+e2e: build
+	cd end2end && TANDEM_BIN=$(CURDIR)/target/debug/tandem npx playwright test
