@@ -58,6 +58,13 @@ test('two people meet, see each other, chat, and a third is turned away', async 
   await expect(aliceLine.locator('.who')).toHaveText('Bob');
   await expect(aliceLine.locator('.text')).toHaveText('hello Alice');
   await expect(alice.page.getByLabel('Message')).toHaveValue('');
+  // An over-long message is held back with a reason, and the chat stays usable.
+  await alice.page.getByLabel('Message').fill('x'.repeat(4001));
+  await expect(alice.page.getByText('Messages can be at most 4000 characters.')).toBeVisible();
+  await expect(alice.page.getByRole('button', { name: 'Send' })).toBeDisabled();
+  await alice.page.getByLabel('Message').fill('short again');
+  await alice.page.getByLabel('Message').press('Enter');
+  await expect(bob.page.locator('.chat-lines li .text').last()).toHaveText('short again');
 
   // A third person, arriving by a shared link, finds the room full.
   const carol = await person();

@@ -135,7 +135,10 @@ impl Session {
                             mine: true,
                         })
                     }),
-                    _ => self.view.chat_open.set(false),
+                    Some(Err(e)) => {
+                        leptos::logging::warn!("chat message not sent: {}", describe(&e))
+                    }
+                    None => {}
                 }
                 Flow::Continue
             }

@@ -1,6 +1,10 @@
 use crate::call::ChatLine;
 use leptos::prelude::*;
 
+/// Longest chat message, in characters: far below what a data channel carries in one
+/// message, and longer than anyone types.
+pub const MAX_CHAT_CHARS: usize = 4000;
+
 /// Text chat. Lines travel over the peer-to-peer data channel, never through the server;
 /// they are rendered as text, so markup in a message stays markup-free.
 #[component]
@@ -11,10 +15,11 @@ pub fn ChatPanel(
     on_send: Callback<String>,
 ) -> impl IntoView {
     let draft = RwSignal::new(String::new());
+    let too_long = move || draft.with(|text| text.chars().count() > MAX_CHAT_CHARS);
     let send = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let text = draft.get_untracked();
-        if ready.get_untracked() && !text.trim().is_empty() {
+        if ready.get_untracked() && !text.trim().is_empty() && !too_long() {
             on_send.run(text);
             draft.set(String::new());
         }
@@ -45,8 +50,14 @@ pub fn ChatPanel(
                     }
                     bind:value=draft
                 />
-                <button type="submit" disabled=move || !ready.get()>"Send"</button>
+                <button type="submit" disabled=move || !ready.get() || too_long()>"Send"</button>
             </form>
+            <p class="field-error" role="alert">
+                {move || {
+                    too_long()
+                        .then(|| format!("Messages can be at most {MAX_CHAT_CHARS} characters."))
+                }}
+            </p>
         </aside>
     }
 }
