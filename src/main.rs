@@ -1,5 +1,32 @@
 //! The server binary: read the configuration, serve pages and signaling.
 
+/// Longest a shutdown may take after the signal.
+#[cfg(feature = "ssr")]
+const SHUTDOWN_LIMIT: std::time::Duration = std::time::Duration::from_secs(8);
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
+#[cfg(feature = "ssr")]
+async fn stop_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}
+
 #[cfg(feature = "ssr")]
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -41,12 +68,28 @@ async fn main() -> std::process::ExitCode {
         Ok(addr) => println!("tandem listening on http://{addr}"),
         Err(e) => tracing::warn!("cannot read the bound address: {e}"),
     }
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
+    // On SIGINT/SIGTERM: stop accepting, say goodbye to every socket, and exit within
+    // SHUTDOWN_LIMIT even if some HTTP client lingers.
+    let (stopping_tx, stopping) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        stop_signal().await;
+        tracing::info!("shutting down");
+        let _ = stopping_tx.send(());
     };
-    if let Err(e) = tandem::server::serve(listener, &config, leptos_options, shutdown).await {
-        eprintln!("tandem: server error: {e}");
-        return ExitCode::FAILURE;
+    let server = tandem::server::serve(listener, &config, leptos_options, shutdown);
+    let deadline = async {
+        if stopping.await.is_ok() {
+            tokio::time::sleep(SHUTDOWN_LIMIT).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        served = server => if let Err(e) = served {
+            eprintln!("tandem: server error: {e}");
+            return ExitCode::FAILURE;
+        },
+        () = deadline => tracing::warn!("shutdown took too long; exiting anyway"),
     }
     ExitCode::SUCCESS
 }

@@ -17,7 +17,8 @@ pub const MAX_ROOM_CHARS: usize = 64;
 /// The path the signaling WebSocket is served on.
 pub const SIGNALING_PATH: &str = "/ws";
 
-/// A participant's id, unique for the server's lifetime and scoped to nothing else.
+/// A participant's id: random (so ids from before a server restart stay unique), and
+/// below 2^53 so JavaScript numbers hold it exactly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct PeerId(pub u64);
@@ -34,10 +35,15 @@ impl fmt::Display for PeerId {
 pub enum ClientMessage {
     /// Take a seat in `room` under `name`.
     Join { room: String, name: String },
+    /// Take back the seat held before the connection dropped, with the token from `joined`.
+    Resume { token: String },
     /// Relay `signal` to peer `to`, who must be in the same room.
     Signal { to: PeerId, signal: Signal },
     /// Give up the seat; the socket stays open and may join again.
     Leave,
+    /// Are you still there? The server answers `pong`. Browsers cannot see WebSocket
+    /// pings, so this is how a client notices a server that went silent.
+    Ping,
 }
 
 /// Server → client.
@@ -45,17 +51,30 @@ pub enum ClientMessage {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
     /// The join succeeded. `peers` are already in the room: they will send the offer.
+    /// `polite`: whether you yield when both sides offer at once (perfect negotiation);
+    /// the newcomer is polite. `token` resumes this seat after a dropped connection.
     Joined {
+        you: PeerId,
+        peers: Vec<PeerInfo>,
+        polite: bool,
+        token: String,
+        ice_servers: Vec<IceServer>,
+    },
+    /// The seat is yours again, with the same id; nobody was told you had gone.
+    Resumed {
         you: PeerId,
         peers: Vec<PeerInfo>,
         ice_servers: Vec<IceServer>,
     },
-    /// Someone took a seat after you: you make the offer.
-    PeerJoined { peer: PeerInfo },
+    /// Someone took a seat after you: you make the offer, and you are the impolite side
+    /// towards them (`polite` is false).
+    PeerJoined { peer: PeerInfo, polite: bool },
     /// A signal relayed from peer `from`.
     Signal { from: PeerId, signal: Signal },
     /// Peer `peer` left the room (hung up, or its socket closed).
     PeerLeft { peer: PeerId },
+    /// Answer to `ping`.
+    Pong,
     /// The last message was refused; the connection stays usable.
     Error { code: ErrorCode, message: String },
 }
@@ -106,6 +125,8 @@ pub enum ErrorCode {
     NotJoined,
     AlreadyJoined,
     UnknownPeer,
+    InvalidToken,
+    ResumeExpired,
 }
 
 impl ErrorCode {
@@ -119,6 +140,8 @@ impl ErrorCode {
             ErrorCode::NotJoined => "join a room first",
             ErrorCode::AlreadyJoined => "already in a room; leave it first",
             ErrorCode::UnknownPeer => "no such peer in this room",
+            ErrorCode::InvalidToken => "the resume token is not valid",
+            ErrorCode::ResumeExpired => "the seat was given up; join again",
         }
     }
 }
@@ -235,6 +258,10 @@ mod tests {
             },
         });
         round_trip_client(ClientMessage::Leave);
+        round_trip_client(ClientMessage::Resume {
+            token: "abc.def".into(),
+        });
+        round_trip_client(ClientMessage::Ping);
     }
 
     #[test]
@@ -245,6 +272,8 @@ mod tests {
                 id: PeerId(1),
                 name: "Alice".into(),
             }],
+            polite: true,
+            token: "t".into(),
             ice_servers: vec![IceServer {
                 urls: vec!["turn:127.0.0.1:3478".into()],
                 username: Some("u".into()),
@@ -256,7 +285,14 @@ mod tests {
                 id: PeerId(3),
                 name: "Bob".into(),
             },
+            polite: false,
         });
+        round_trip_server(ServerMessage::Resumed {
+            you: PeerId(3),
+            peers: vec![],
+            ice_servers: vec![],
+        });
+        round_trip_server(ServerMessage::Pong);
         round_trip_server(ServerMessage::Signal {
             from: PeerId(1),
             signal: Signal::Answer { sdp: "v=0".into() },

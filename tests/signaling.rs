@@ -17,21 +17,60 @@ const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a client must stay silent to count as "received nothing".
 const QUIET: Duration = Duration::from_millis(300);
 
+/// Seat grace and heartbeat short enough that tests see them expire.
+fn quick_config() -> Config {
+    Config {
+        resume_grace: Duration::from_millis(300),
+        heartbeat_interval: Duration::from_millis(100),
+        heartbeat_timeout: Duration::from_millis(400),
+        resume_secret: Some("integration-test-secret".into()),
+        ..Config::default()
+    }
+}
+
+/// A running server; dropping it leaves it running until the test ends.
+struct TestServer {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TestServer {
+    async fn start(config: Config) -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let options = tandem::server::leptos_options().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let shutdown = async {
+                // A dropped handle (no stop sent) leaves the server running.
+                if stopped.await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            };
+            tandem::server::serve(listener, &config, options, shutdown)
+                .await
+                .unwrap();
+        });
+        TestServer {
+            addr,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// Signals shutdown and waits for the server to finish.
+    async fn shut_down(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        tokio::time::timeout(REPLY_TIMEOUT, self.task)
+            .await
+            .expect("shutdown is bounded")
+            .unwrap();
+    }
+}
+
 async fn start_server() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let options = tandem::server::leptos_options().unwrap();
-    tokio::spawn(async move {
-        tandem::server::serve(
-            listener,
-            &Config::default(),
-            options,
-            std::future::pending(),
-        )
-        .await
-        .unwrap();
-    });
-    addr
+    TestServer::start(quick_config()).await.addr
 }
 
 struct Client {
@@ -75,20 +114,52 @@ impl Client {
         }
     }
 
+    /// No protocol message for [`QUIET`] (heartbeat pings don't count).
     async fn expect_silence(&mut self) {
-        if let Ok(Some(frame)) = tokio::time::timeout(QUIET, self.ws.next()).await {
-            panic!("expected nothing, got {frame:?}");
+        let until = tokio::time::Instant::now() + QUIET;
+        while let Ok(Some(frame)) = tokio::time::timeout_at(until, self.ws.next()).await {
+            if let Ok(Message::Text(text)) = frame {
+                panic!("expected nothing, got {text}");
+            }
         }
     }
 
     /// Joins and returns (own id, peers already there).
     async fn join(&mut self, room: &str, name: &str) -> (PeerId, Vec<PeerInfo>) {
+        let (you, peers, _) = self.join_with_token(room, name).await;
+        (you, peers)
+    }
+
+    /// Joins and returns (own id, peers already there, resume token).
+    async fn join_with_token(&mut self, room: &str, name: &str) -> (PeerId, Vec<PeerInfo>, String) {
         self.send(json!({"type": "join", "room": room, "name": name}))
             .await;
         match self.recv().await {
-            ServerMessage::Joined { you, peers, .. } => (you, peers),
+            ServerMessage::Joined {
+                you, peers, token, ..
+            } => (you, peers, token),
             other => panic!("expected joined, got {other:?}"),
         }
+    }
+
+    async fn resume(&mut self, token: &str) -> ServerMessage {
+        self.send(json!({"type": "resume", "token": token})).await;
+        self.recv().await
+    }
+
+    /// Waits for the server to close this connection; returns the close code, if any.
+    async fn closed(&mut self) -> Option<u16> {
+        tokio::time::timeout(REPLY_TIMEOUT, async {
+            loop {
+                match self.ws.next().await {
+                    None | Some(Err(_)) => return None,
+                    Some(Ok(Message::Close(frame))) => return frame.map(|f| f.code.into()),
+                    Some(Ok(_)) => {}
+                }
+            }
+        })
+        .await
+        .expect("the server should close the connection")
     }
 
     async fn signal(&mut self, to: PeerId, signal: Signal) {
@@ -128,8 +199,9 @@ async fn second_joiner_learns_of_the_first_and_the_first_is_told() {
         }]
     );
     match alice.recv().await {
-        ServerMessage::PeerJoined { peer } => {
+        ServerMessage::PeerJoined { peer, polite } => {
             assert_eq!((peer.id, peer.name.as_str()), (bob_id, "Bob"));
+            assert!(!polite, "the one already there is the impolite side");
         }
         other => panic!("{other:?}"),
     }
@@ -240,7 +312,7 @@ async fn leaving_tells_the_other_and_frees_the_seat() {
     let (carol_id, peers) = carol.join("leave", "Carol").await;
     assert_eq!(peers.len(), 1);
     match a.recv().await {
-        ServerMessage::PeerJoined { peer } => assert_eq!(peer.id, carol_id),
+        ServerMessage::PeerJoined { peer, .. } => assert_eq!(peer.id, carol_id),
         other => panic!("{other:?}"),
     }
     // The same socket that left may join again (the room is full now).
@@ -254,6 +326,7 @@ async fn a_closed_socket_counts_as_leaving_and_empty_rooms_vanish() {
     let addr = start_server().await;
     let (mut a, _, b, b_id) = pair(addr, "drop").await;
     drop(b);
+    // Told once the seat's grace period (300 ms here) has run out.
     assert_eq!(a.recv().await, ServerMessage::PeerLeft { peer: b_id });
     a.ws.close(None).await.unwrap();
     drop(a);
@@ -336,19 +409,7 @@ async fn an_oversized_frame_closes_only_that_connection() {
             r#"{{"type":"join","room":"{huge}"}}"#
         )))
         .await;
-    let closed = tokio::time::timeout(REPLY_TIMEOUT, async {
-        loop {
-            match big.ws.next().await {
-                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
-                Some(Ok(_)) => {}
-            }
-        }
-    })
-    .await;
-    assert!(
-        closed.is_ok(),
-        "the server should close an oversized sender"
-    );
+    big.closed().await;
     b.signal(a_id, offer("unaffected")).await;
     assert!(matches!(a.recv().await, ServerMessage::Signal { .. }));
 }
@@ -387,4 +448,149 @@ async fn pages_are_rendered_on_the_server() {
     assert!(call.contains(r#"aria-live="polite""#));
     let (_, bad) = get(addr, "/call/alice/bad%20room").await;
     assert!(bad.contains("This call link is not valid"), "{bad}");
+}
+
+#[tokio::test]
+async fn a_dropped_connection_resumes_its_seat_and_nobody_is_told() {
+    let server = TestServer::start(Config {
+        resume_grace: Duration::from_secs(30),
+        ..quick_config()
+    })
+    .await;
+    let mut a = Client::connect(server.addr).await;
+    let mut b = Client::connect(server.addr).await;
+    let (a_id, _) = a.join("resume", "Alice").await;
+    let (b_id, _, token) = b.join_with_token("resume", "Bob").await;
+    assert!(matches!(a.recv().await, ServerMessage::PeerJoined { .. }));
+    drop(b);
+    // Alice signals while Bob is away: it waits for him.
+    a.signal(b_id, offer("while you were out")).await;
+    let mut b = Client::connect(server.addr).await;
+    match b.resume(&token).await {
+        ServerMessage::Resumed { you, peers, .. } => {
+            assert_eq!(you, b_id, "same id as before");
+            assert_eq!(peers.iter().map(|p| p.id).collect::<Vec<_>>(), vec![a_id]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        b.recv().await,
+        ServerMessage::Signal {
+            from: a_id,
+            signal: offer("while you were out")
+        }
+    );
+    b.signal(a_id, offer("back")).await;
+    assert_eq!(
+        a.recv().await,
+        ServerMessage::Signal {
+            from: b_id,
+            signal: offer("back")
+        },
+        "no peer_left or peer_joined came first"
+    );
+    // Resuming twice from one socket is refused like joining twice.
+    b.send(json!({"type": "resume", "token": token})).await;
+    b.expect_error(ErrorCode::AlreadyJoined).await;
+}
+
+#[tokio::test]
+async fn the_grace_period_ends_with_peer_left_and_old_tokens_are_refused() {
+    let addr = start_server().await;
+    let mut a = Client::connect(addr).await;
+    let mut b = Client::connect(addr).await;
+    a.join("grace", "Alice").await;
+    let (b_id, _, token) = b.join_with_token("grace", "Bob").await;
+    a.recv().await;
+    drop(b);
+    assert_eq!(a.recv().await, ServerMessage::PeerLeft { peer: b_id });
+    let mut b = Client::connect(addr).await;
+    match b.resume(&token).await {
+        ServerMessage::Error {
+            code: ErrorCode::ResumeExpired,
+            ..
+        } => {}
+        other => panic!("{other:?}"),
+    }
+    for bad in ["", "garbage", "a.b", &format!("{token}x")] {
+        b.send(json!({"type": "resume", "token": bad})).await;
+        b.expect_error(ErrorCode::InvalidToken).await;
+    }
+    // After a refused resume, a fresh join works.
+    let (_, peers) = b.join("grace", "Bob").await;
+    assert_eq!(peers.len(), 1);
+}
+
+#[tokio::test]
+async fn a_client_that_stops_answering_pings_is_closed_and_announced() {
+    let addr = start_server().await;
+    let (mut a, _, mut silent, silent_id) = pair(addr, "silent").await;
+    // `silent` stops reading its socket, so it never answers the server's pings. Alice
+    // keeps talking to the server (her pongs go out whenever she reads).
+    let started = std::time::Instant::now();
+    loop {
+        a.send(json!({"type": "ping"})).await;
+        match a.recv().await {
+            ServerMessage::Pong => {}
+            ServerMessage::PeerLeft { peer } => {
+                assert_eq!(peer, silent_id);
+                break;
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(started.elapsed() < REPLY_TIMEOUT, "never announced");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Heartbeat timeout (400 ms) plus grace (300 ms) have passed: the socket is closed.
+    silent.closed().await;
+}
+
+#[tokio::test]
+async fn shutdown_tells_every_client_the_server_is_going_away() {
+    let server = TestServer::start(quick_config()).await;
+    let (mut a, _, mut b, _) = pair(server.addr, "bye").await;
+    let mut idle = Client::connect(server.addr).await;
+    server.shut_down().await;
+    for client in [&mut a, &mut b, &mut idle] {
+        assert_eq!(client.closed().await, Some(1001));
+    }
+}
+
+#[tokio::test]
+async fn seats_survive_a_server_restart_with_the_same_secret() {
+    let first = TestServer::start(quick_config()).await;
+    let mut a = Client::connect(first.addr).await;
+    let mut b = Client::connect(first.addr).await;
+    let (a_id, _, a_token) = a.join_with_token("restart", "Alice").await;
+    let (b_id, _, b_token) = b.join_with_token("restart", "Bob").await;
+    first.shut_down().await;
+
+    let second = TestServer::start(quick_config()).await;
+    let mut a = Client::connect(second.addr).await;
+    let mut b = Client::connect(second.addr).await;
+    assert!(matches!(a.resume(&a_token).await, ServerMessage::Resumed { you, .. } if you == a_id));
+    match b.resume(&b_token).await {
+        ServerMessage::Resumed { you, peers, .. } => {
+            assert_eq!(you, b_id);
+            assert_eq!(peers[0].id, a_id);
+        }
+        other => panic!("{other:?}"),
+    }
+    b.signal(a_id, offer("after restart")).await;
+    assert_eq!(
+        a.recv().await,
+        ServerMessage::Signal {
+            from: b_id,
+            signal: offer("after restart")
+        }
+    );
+    // A server with another secret does not honour the tokens.
+    let other = TestServer::start(Config {
+        resume_secret: Some("a-different-secret-entirely".into()),
+        ..quick_config()
+    })
+    .await;
+    let mut a = Client::connect(other.addr).await;
+    a.send(json!({"type": "resume", "token": a_token})).await;
+    a.expect_error(ErrorCode::InvalidToken).await;
 }

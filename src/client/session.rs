@@ -163,7 +163,7 @@ impl Session {
                     None => self.view.status.set(CallStatus::Waiting),
                 }
             }
-            ServerMessage::PeerJoined { peer } => {
+            ServerMessage::PeerJoined { peer, .. } => {
                 self.open_peer(peer);
                 let offer = match self.peer.as_mut() {
                     Some(peer) => peer.offer().await,
@@ -190,6 +190,7 @@ impl Session {
                     self.view.status.set(CallStatus::PeerLeft { name });
                 }
             }
+            ServerMessage::Resumed { .. } | ServerMessage::Pong => {}
             ServerMessage::Error { code, message } => match code {
                 ErrorCode::RoomFull => {
                     self.view.status.set(CallStatus::RoomFull);

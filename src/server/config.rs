@@ -8,6 +8,7 @@ use clap::Parser;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Where the server looks for its configuration when `--config` is not given.
 pub const DEFAULT_CONFIG_FILE: &str = "Leptos.toml";
@@ -27,6 +28,23 @@ pub struct Cli {
     /// Port 0 picks a free port; the chosen address is printed at start.
     #[arg(long, env = "TANDEM_LISTEN")]
     pub listen: Option<SocketAddr>,
+    /// How long a dropped participant's seat is held for them to come back (e.g. "20s").
+    #[arg(long, env = "TANDEM_RESUME_GRACE", value_parser = parse_duration)]
+    pub resume_grace: Option<Duration>,
+    /// How often the server pings each connection (e.g. "5s").
+    #[arg(long, env = "TANDEM_HEARTBEAT_INTERVAL", value_parser = parse_duration)]
+    pub heartbeat_interval: Option<Duration>,
+    /// Silence after which a connection counts as dead (e.g. "10s").
+    #[arg(long, env = "TANDEM_HEARTBEAT_TIMEOUT", value_parser = parse_duration)]
+    pub heartbeat_timeout: Option<Duration>,
+    /// Secret that signs resume tokens (16+ characters). Set it so that calls resume
+    /// across server restarts; without it, each start makes a random one.
+    #[arg(long, env = "TANDEM_RESUME_SECRET", hide_env_values = true)]
+    pub resume_secret: Option<String>,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|e| format!("{text:?}: {e} (try \"20s\" or \"500ms\")"))
 }
 
 /// Settings as written in the file; every field optional so a partial file works.
@@ -35,6 +53,10 @@ pub struct Cli {
 struct FileConfig {
     listen: Option<String>,
     room_capacity: Option<usize>,
+    resume_grace: Option<String>,
+    heartbeat_interval: Option<String>,
+    heartbeat_timeout: Option<String>,
+    resume_secret: Option<String>,
     #[serde(default)]
     ice_servers: Vec<IceServer>,
 }
@@ -48,7 +70,19 @@ pub struct Config {
     /// Handed to every browser on join. Empty by default: peers on one machine or one LAN
     /// connect with host candidates, and nothing leaves the network unless configured.
     pub ice_servers: Vec<IceServer>,
+    /// A dropped participant's seat is held this long; then the others are told they left.
+    pub resume_grace: Duration,
+    /// The server pings every connection this often…
+    pub heartbeat_interval: Duration,
+    /// …and closes one that has sent nothing (not even a pong) for this long. A vanished
+    /// peer is announced after at most `heartbeat_timeout + resume_grace`.
+    pub heartbeat_timeout: Duration,
+    /// Signs resume tokens. `None`: a random secret for this process only.
+    pub resume_secret: Option<String>,
 }
+
+/// Shortest resume secret accepted, in bytes.
+pub const MIN_SECRET_LEN: usize = 16;
 
 impl Default for Config {
     fn default() -> Self {
@@ -56,6 +90,10 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
             room_capacity: ROOM_CAPACITY,
             ice_servers: Vec::new(),
+            resume_grace: Duration::from_secs(20),
+            heartbeat_interval: Duration::from_secs(5),
+            heartbeat_timeout: Duration::from_secs(10),
+            resume_secret: None,
         }
     }
 }
@@ -102,7 +140,44 @@ impl Config {
         if let Some(listen) = cli.listen {
             config.listen = listen;
         }
+        config.resume_grace = cli.resume_grace.unwrap_or(config.resume_grace);
+        config.heartbeat_interval = cli.heartbeat_interval.unwrap_or(config.heartbeat_interval);
+        config.heartbeat_timeout = cli.heartbeat_timeout.unwrap_or(config.heartbeat_timeout);
+        if cli.resume_secret.is_some() {
+            config.resume_secret = cli.resume_secret.clone();
+        }
+        config.check()?;
         Ok(config)
+    }
+
+    /// Checks what no single setting can check alone.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.heartbeat_interval.is_zero() {
+            return Err(ConfigError::Invalid {
+                setting: "heartbeat_interval",
+                why: "must be more than zero".into(),
+            });
+        }
+        if self.heartbeat_timeout <= self.heartbeat_interval {
+            return Err(ConfigError::Invalid {
+                setting: "heartbeat_timeout",
+                why: format!(
+                    "{} must be longer than heartbeat_interval ({}), or every connection times out",
+                    humantime::format_duration(self.heartbeat_timeout),
+                    humantime::format_duration(self.heartbeat_interval)
+                ),
+            });
+        }
+        if let Some(secret) = &self.resume_secret {
+            if secret.len() < MIN_SECRET_LEN {
+                // The secret itself is never echoed.
+                return Err(ConfigError::Invalid {
+                    setting: "resume_secret",
+                    why: format!("must be at least {MIN_SECRET_LEN} characters"),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Parses and checks the text of a configuration file.
@@ -128,6 +203,26 @@ impl Config {
             check_ice_server(server)?;
         }
         config.ice_servers = file.ice_servers;
+        for (setting, text, field) in [
+            ("resume_grace", &file.resume_grace, &mut config.resume_grace),
+            (
+                "heartbeat_interval",
+                &file.heartbeat_interval,
+                &mut config.heartbeat_interval,
+            ),
+            (
+                "heartbeat_timeout",
+                &file.heartbeat_timeout,
+                &mut config.heartbeat_timeout,
+            ),
+        ] {
+            if let Some(text) = text {
+                *field =
+                    parse_duration(text).map_err(|why| ConfigError::Invalid { setting, why })?;
+            }
+        }
+        config.resume_secret = file.resume_secret;
+        config.check()?;
         Ok(config)
     }
 }
@@ -201,6 +296,13 @@ mod tests {
             ("[[ice_servers]]\nurls = []", "ice_servers"),
             ("[[ice_servers]]\nurls = [\"http://x\"]", "ice_servers"),
             ("[[ice_servers]]\nurls = [\"turn:x\"]", "ice_servers"),
+            ("resume_grace = \"soon\"", "resume_grace"),
+            ("heartbeat_interval = \"0s\"", "heartbeat_interval"),
+            (
+                "heartbeat_timeout = \"3s\"\nheartbeat_interval = \"5s\"",
+                "heartbeat_timeout",
+            ),
+            ("resume_secret = \"short\"", "resume_secret"),
         ] {
             match Config::from_toml(text) {
                 Err(ConfigError::Invalid { setting: s, .. }) => assert_eq!(s, setting, "{text}"),
@@ -212,11 +314,33 @@ mod tests {
     }
 
     #[test]
+    fn flags_override_the_file() {
+        let cli = Cli::parse_from([
+            "tandem",
+            "--config",
+            "Leptos.toml",
+            "--listen",
+            "127.0.0.1:0",
+            "--resume-grace",
+            "1500ms",
+            "--resume-secret",
+            "0123456789abcdef",
+        ]);
+        let config = Config::load(&cli).unwrap();
+        assert_eq!(config.listen.port(), 0);
+        assert_eq!(config.resume_grace, Duration::from_millis(1500));
+        assert_eq!(config.heartbeat_interval, Duration::from_secs(5));
+        assert_eq!(config.resume_secret.as_deref(), Some("0123456789abcdef"));
+        let err = Config::load(&Cli::parse_from(["tandem", "--resume-secret", "hunter2"]))
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("hunter2"), "secrets are never echoed: {err}");
+        assert!(Cli::try_parse_from(["tandem", "--resume-grace", "forever"]).is_err());
+    }
+
+    #[test]
     fn missing_explicit_file_is_an_error() {
-        let cli = Cli {
-            config: Some("/nonexistent/tandem.toml".into()),
-            listen: None,
-        };
+        let cli = Cli::parse_from(["tandem", "--config", "/nonexistent/tandem.toml"]);
         assert!(matches!(Config::load(&cli), Err(ConfigError::Read { .. })));
     }
 }

@@ -3,6 +3,7 @@
 pub mod config;
 pub mod rooms;
 pub mod signaling;
+pub mod tokens;
 
 use crate::app::{shell, App};
 use crate::protocol::SIGNALING_PATH;
@@ -12,14 +13,22 @@ use axum::Router;
 use config::Config;
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use rooms::Rooms;
+use rooms::{RoomRules, Rooms};
+use signaling::Hub;
 use std::sync::Arc;
+use std::time::Duration;
+use tokens::ResumeTokens;
+use tokio::sync::watch;
+use tokio_util::task::TaskTracker;
+
+/// How long shutdown waits for open sockets to say goodbye before giving up on them.
+pub const GOODBYE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// What every request handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
-    pub rooms: Arc<Rooms>,
+    pub hub: Arc<Hub>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -28,9 +37,9 @@ impl FromRef<AppState> for LeptosOptions {
     }
 }
 
-impl FromRef<AppState> for Arc<Rooms> {
+impl FromRef<AppState> for Arc<Hub> {
     fn from_ref(state: &AppState) -> Self {
-        state.rooms.clone()
+        state.hub.clone()
     }
 }
 
@@ -46,10 +55,10 @@ pub fn leptos_options() -> Result<LeptosOptions, leptos::config::errors::LeptosC
 
 /// The whole HTTP surface: pages (server-rendered, then hydrated), static files, and the
 /// signaling socket.
-pub fn router(config: &Config, leptos_options: LeptosOptions) -> Router {
+pub fn router(leptos_options: LeptosOptions, hub: Arc<Hub>) -> Router {
     let state = AppState {
         leptos_options: leptos_options.clone(),
-        rooms: Arc::new(Rooms::new(config.room_capacity, config.ice_servers.clone())),
+        hub,
     };
     Router::new()
         .route(SIGNALING_PATH, get(signaling::ws_route))
@@ -60,14 +69,46 @@ pub fn router(config: &Config, leptos_options: LeptosOptions) -> Router {
         .with_state(state)
 }
 
-/// Serves the app on `listener` until `shutdown` completes.
+/// Serves the app on `listener` until `shutdown` completes; then stops accepting, tells
+/// every signaling client it is going away, and waits (at most [`GOODBYE_TIMEOUT`]) for
+/// them to be told.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     config: &Config,
     leptos_options: LeptosOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(config, leptos_options))
-        .with_graceful_shutdown(shutdown)
+    let secret = match &config.resume_secret {
+        Some(secret) => secret.as_bytes().to_vec(),
+        None => rand::random::<[u8; 32]>().to_vec(),
+    };
+    let (going_away_tx, going_away) = watch::channel(false);
+    let connections = TaskTracker::new();
+    let hub = Arc::new(Hub {
+        rooms: Arc::new(Rooms::new(RoomRules {
+            capacity: config.room_capacity,
+            ice_servers: config.ice_servers.clone(),
+            tokens: ResumeTokens::new(&secret),
+        })),
+        heartbeat_interval: config.heartbeat_interval,
+        heartbeat_timeout: config.heartbeat_timeout,
+        resume_grace: config.resume_grace,
+        going_away,
+        connections: connections.clone(),
+    });
+    let stop = async move {
+        shutdown.await;
+        let _ = going_away_tx.send(true);
+    };
+    axum::serve(listener, router(leptos_options, hub))
+        .with_graceful_shutdown(stop)
+        .await?;
+    connections.close();
+    if tokio::time::timeout(GOODBYE_TIMEOUT, connections.wait())
         .await
+        .is_err()
+    {
+        tracing::warn!("some connections did not close in time");
+    }
+    Ok(())
 }

@@ -1,44 +1,73 @@
 //! Who sits in which room, and delivery of messages to them.
 //!
-//! One lock guards the whole registry, and every change (join, relay, leave) happens under
-//! it, so a room can never be over-filled by simultaneous joins and a peer never sees
-//! "left" before "joined". Nothing awaits while the lock is held.
+//! One lock guards the whole registry, and every change (join, resume, relay, leave)
+//! happens under it, so a room can never be over-filled by simultaneous joins and a peer
+//! never sees "left" before "joined". Nothing awaits while the lock is held.
+//!
+//! A seat outlives its connection for a grace period: while *detached*, messages for it
+//! wait in a small backlog, and a `resume` with its token picks them up. Each attachment
+//! has an epoch, so a stale connection cannot detach or leave a seat that was resumed.
 
+use super::tokens::ResumeTokens;
 use crate::protocol::{ErrorCode, IceServer, PeerId, PeerInfo, ServerMessage, Signal};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use tokio::sync::mpsc;
 
 /// A participant's queue of messages waiting to be written to its socket.
 pub type Outbox = mpsc::Sender<ServerMessage>;
 
+/// Messages kept for a detached seat: a renegotiation and its candidates fit easily.
+const BACKLOG_LIMIT: usize = 64;
+
 /// Where a connection sits, once joined.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Seat {
     pub room: String,
     pub id: PeerId,
+    /// Which attachment of the seat this connection holds.
+    epoch: u64,
 }
 
 struct Member {
     info: PeerInfo,
-    outbox: Outbox,
+    /// `None` while the seat is detached (its connection dropped).
+    outbox: Option<Outbox>,
+    backlog: Vec<ServerMessage>,
+    epoch: u64,
+}
+
+impl Member {
+    /// Queues `message`; false when the member can't take it (stalled or gone).
+    fn deliver(&mut self, message: ServerMessage) -> bool {
+        match &self.outbox {
+            Some(outbox) => outbox.try_send(message).is_ok(),
+            None if self.backlog.len() < BACKLOG_LIMIT => {
+                self.backlog.push(message);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// What a room needs to know of the server's configuration.
+pub struct RoomRules {
+    pub capacity: usize,
+    pub ice_servers: Vec<IceServer>,
+    pub tokens: ResumeTokens,
 }
 
 pub struct Rooms {
     rooms: Mutex<HashMap<String, Vec<Member>>>,
-    capacity: usize,
-    ice_servers: Vec<IceServer>,
-    next_id: AtomicU64,
+    rules: RoomRules,
 }
 
 impl Rooms {
-    pub fn new(capacity: usize, ice_servers: Vec<IceServer>) -> Rooms {
+    pub fn new(rules: RoomRules) -> Rooms {
         Rooms {
             rooms: Mutex::new(HashMap::new()),
-            capacity,
-            ice_servers,
-            next_id: AtomicU64::new(1),
+            rules,
         }
     }
 
@@ -47,63 +76,165 @@ impl Rooms {
     pub fn join(&self, room: &str, name: &str, outbox: &Outbox) -> Result<Seat, ErrorCode> {
         let mut rooms = self.lock();
         let members = rooms.entry(room.to_owned()).or_default();
-        if members.len() >= self.capacity {
+        if members.len() >= self.rules.capacity {
             return Err(ErrorCode::RoomFull);
         }
         let info = PeerInfo {
-            id: PeerId(self.next_id.fetch_add(1, Ordering::Relaxed)),
+            id: fresh_id(members),
             name: name.to_owned(),
         };
         let joined = ServerMessage::Joined {
             you: info.id,
             peers: members.iter().map(|m| m.info.clone()).collect(),
-            ice_servers: self.ice_servers.clone(),
+            polite: !members.is_empty(),
+            token: self.rules.tokens.issue(room, info.id, name),
+            ice_servers: self.rules.ice_servers.clone(),
         };
         // Sent under the lock so that `joined` is queued before anything a peer sends us.
         if outbox.try_send(joined).is_err() {
+            // Our own queue is full of unread errors: this client is not reading.
             if members.is_empty() {
                 rooms.remove(room);
             }
             return Err(ErrorCode::BadMessage);
         }
-        let announce = ServerMessage::PeerJoined { peer: info.clone() };
+        let announce = ServerMessage::PeerJoined {
+            peer: info.clone(),
+            polite: false,
+        };
         let unreachable = send_to_all(members, &announce);
         let seat = Seat {
             room: room.to_owned(),
             id: info.id,
+            epoch: 0,
         };
         members.push(Member {
             info,
-            outbox: outbox.clone(),
+            outbox: Some(outbox.clone()),
+            backlog: Vec::new(),
+            epoch: 0,
         });
         remove_members(&mut rooms, room, unreachable);
+        Ok(seat)
+    }
+
+    /// Gives the seat named by `token` to this connection: sends `resumed`, then whatever
+    /// waited for it. Nobody else is told; to them the person never left.
+    pub fn resume(&self, token: &str, outbox: &Outbox) -> Result<Seat, ErrorCode> {
+        let claim = self.rules.tokens.verify(token)?;
+        let mut rooms = self.lock();
+        let members = rooms.entry(claim.room.clone()).or_default();
+        let index = match members.iter().position(|m| m.info.id == claim.id) {
+            Some(index) => index,
+            // This process seated it, and it is gone: given up, or timed out.
+            None if self.rules.tokens.issued_here(&claim) => {
+                if members.is_empty() {
+                    rooms.remove(&claim.room);
+                }
+                return Err(ErrorCode::ResumeExpired);
+            }
+            // Seated before a restart: take it back, if there is still room.
+            None if members.len() >= self.rules.capacity => return Err(ErrorCode::RoomFull),
+            None => {
+                members.push(Member {
+                    info: PeerInfo {
+                        id: claim.id,
+                        name: claim.name,
+                    },
+                    outbox: None,
+                    backlog: Vec::new(),
+                    epoch: 0,
+                });
+                members.len() - 1
+            }
+        };
+        let resumed = ServerMessage::Resumed {
+            you: claim.id,
+            peers: members
+                .iter()
+                .filter(|m| m.info.id != claim.id)
+                .map(|m| m.info.clone())
+                .collect(),
+            ice_servers: self.rules.ice_servers.clone(),
+        };
+        let member = &mut members[index];
+        member.epoch += 1;
+        member.outbox = Some(outbox.clone());
+        let waiting = std::mem::take(&mut member.backlog);
+        let all_sent = std::iter::once(resumed)
+            .chain(waiting)
+            .all(|message| outbox.try_send(message).is_ok());
+        let seat = Seat {
+            room: claim.room,
+            id: claim.id,
+            epoch: member.epoch,
+        };
+        if !all_sent {
+            remove_members(&mut rooms, &seat.room, vec![seat.id]);
+            return Err(ErrorCode::BadMessage);
+        }
         Ok(seat)
     }
 
     /// Delivers `signal` from `seat` to peer `to` in the same room.
     pub fn relay(&self, seat: &Seat, to: PeerId, signal: Signal) -> Result<(), ErrorCode> {
         let mut rooms = self.lock();
-        let members = rooms.get(&seat.room).ok_or(ErrorCode::NotJoined)?;
-        if !members.iter().any(|m| m.info.id == seat.id) {
+        let members = rooms.get_mut(&seat.room).ok_or(ErrorCode::NotJoined)?;
+        if !members.iter().any(|m| holds(m, seat)) {
             return Err(ErrorCode::NotJoined);
         }
         let target = members
-            .iter()
+            .iter_mut()
             .find(|m| m.info.id == to && to != seat.id)
             .ok_or(ErrorCode::UnknownPeer)?;
         let message = ServerMessage::Signal {
             from: seat.id,
             signal,
         };
-        if target.outbox.try_send(message).is_err() {
+        if !target.deliver(message) {
             remove_members(&mut rooms, &seat.room, vec![to]);
         }
         Ok(())
     }
 
+    /// The connection holding `seat` dropped: keep the seat for a resume. Returns whether
+    /// it was detached (false if a newer connection holds it, or it is gone).
+    pub fn detach(&self, seat: &Seat) -> bool {
+        let mut rooms = self.lock();
+        let member = rooms
+            .get_mut(&seat.room)
+            .and_then(|members| members.iter_mut().find(|m| holds(m, seat)));
+        match member {
+            Some(member) => {
+                member.outbox = None;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The grace period of a detached seat ran out: free it and tell the others. Does
+    /// nothing if it was resumed meanwhile.
+    pub fn expire(&self, seat: &Seat) {
+        let mut rooms = self.lock();
+        let still_detached = rooms
+            .get(&seat.room)
+            .and_then(|members| members.iter().find(|m| holds(m, seat)))
+            .is_some_and(|m| m.outbox.is_none());
+        if still_detached {
+            remove_members(&mut rooms, &seat.room, vec![seat.id]);
+        }
+    }
+
     /// Frees the seat and tells the others. Leaving twice is harmless.
     pub fn leave(&self, seat: &Seat) {
-        remove_members(&mut self.lock(), &seat.room, vec![seat.id]);
+        let mut rooms = self.lock();
+        let holder = rooms
+            .get(&seat.room)
+            .is_some_and(|members| members.iter().any(|m| holds(m, seat)));
+        if holder {
+            remove_members(&mut rooms, &seat.room, vec![seat.id]);
+        }
     }
 
     /// How many rooms have anyone in them.
@@ -126,12 +257,28 @@ impl Rooms {
     }
 }
 
-/// Queues `message` for every member; returns those whose queue is full or closed.
-fn send_to_all(members: &[Member], message: &ServerMessage) -> Vec<PeerId> {
+/// Whether `member` is the seat as this connection holds it (same id, same attachment).
+fn holds(member: &Member, seat: &Seat) -> bool {
+    member.info.id == seat.id && member.epoch == seat.epoch
+}
+
+/// A random id, not in use in the room. Random rather than counted so that ids issued
+/// before a restart cannot collide with ids issued after it. Kept below 2^53 so that
+/// JavaScript numbers hold it exactly.
+fn fresh_id(members: &[Member]) -> PeerId {
+    loop {
+        let id = PeerId(rand::random::<u64>() >> 11);
+        if !members.iter().any(|m| m.info.id == id) {
+            return id;
+        }
+    }
+}
+
+/// Queues `message` for every member; returns those who cannot take it.
+fn send_to_all(members: &mut [Member], message: &ServerMessage) -> Vec<PeerId> {
     members
-        .iter()
-        .filter(|m| m.outbox.try_send(message.clone()).is_err())
-        .map(|m| m.info.id)
+        .iter_mut()
+        .filter_map(|m| (!m.deliver(message.clone())).then_some(m.info.id))
         .collect()
 }
 
@@ -158,6 +305,14 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
+    fn rooms(capacity: usize) -> Rooms {
+        Rooms::new(RoomRules {
+            capacity,
+            ice_servers: vec![],
+            tokens: ResumeTokens::new(b"test secret"),
+        })
+    }
+
     fn outbox() -> (Outbox, mpsc::Receiver<ServerMessage>) {
         mpsc::channel(16)
     }
@@ -168,7 +323,7 @@ mod tests {
 
     #[test]
     fn second_joiner_sees_the_first_and_the_first_is_told() {
-        let rooms = Rooms::new(2, vec![]);
+        let rooms = rooms(2);
         let (a, mut a_rx) = outbox();
         let (b, mut b_rx) = outbox();
         let seat_a = rooms.join("r", "Alice", &a).unwrap();
@@ -176,16 +331,18 @@ mod tests {
         assert_ne!(seat_a.id, seat_b.id);
         let a_msgs = drain(&mut a_rx);
         assert!(matches!(&a_msgs[0], ServerMessage::Joined { peers, .. } if peers.is_empty()));
-        assert!(matches!(&a_msgs[1], ServerMessage::PeerJoined { peer } if peer.name == "Bob"));
+        assert!(
+            matches!(&a_msgs[1], ServerMessage::PeerJoined { peer, polite: false } if peer.name == "Bob")
+        );
         let b_msgs = drain(&mut b_rx);
         assert!(
-            matches!(&b_msgs[..], [ServerMessage::Joined { you, peers, .. }] if *you == seat_b.id && peers[0].id == seat_a.id)
+            matches!(&b_msgs[..], [ServerMessage::Joined { you, peers, polite: true, .. }] if *you == seat_b.id && peers[0].id == seat_a.id)
         );
     }
 
     #[test]
     fn capacity_is_enforced() {
-        let rooms = Rooms::new(2, vec![]);
+        let rooms = rooms(2);
         let boxes: Vec<_> = (0..3).map(|_| outbox()).collect();
         assert!(rooms.join("r", "a", &boxes[0].0).is_ok());
         assert!(rooms.join("r", "b", &boxes[1].0).is_ok());
@@ -197,7 +354,7 @@ mod tests {
 
     #[test]
     fn simultaneous_joins_admit_exactly_capacity() {
-        let rooms = Arc::new(Rooms::new(2, vec![]));
+        let rooms = Arc::new(rooms(2));
         let results: Vec<_> = (0..16)
             .map(|i| {
                 let rooms = rooms.clone();
@@ -214,7 +371,7 @@ mod tests {
 
     #[test]
     fn leave_notifies_and_empty_rooms_disappear() {
-        let rooms = Rooms::new(2, vec![]);
+        let rooms = rooms(2);
         let (a, mut a_rx) = outbox();
         let (b, _b_rx) = outbox();
         let seat_a = rooms.join("r", "a", &a).unwrap();
@@ -237,7 +394,7 @@ mod tests {
 
     #[test]
     fn relay_reaches_only_the_addressee_in_the_same_room() {
-        let rooms = Rooms::new(3, vec![]);
+        let rooms = rooms(3);
         let (a, _a_rx) = outbox();
         let (b, mut b_rx) = outbox();
         let (c, mut c_rx) = outbox();
@@ -277,7 +434,7 @@ mod tests {
 
     #[test]
     fn a_member_that_stops_reading_is_removed() {
-        let rooms = Rooms::new(2, vec![]);
+        let rooms = rooms(2);
         let (a, _a_rx) = outbox();
         let (slow, mut slow_rx) = mpsc::channel(1);
         let seat_slow = rooms.join("r", "slow", &slow).unwrap();
@@ -292,5 +449,128 @@ mod tests {
             slow_rx.try_recv(),
             Ok(ServerMessage::Joined { .. })
         ));
+    }
+
+    /// Joins and returns the seat and its resume token.
+    fn join_with_token(
+        rooms: &Rooms,
+        room: &str,
+        name: &str,
+    ) -> (Seat, String, mpsc::Receiver<ServerMessage>) {
+        let (tx, mut rx) = outbox();
+        let seat = rooms.join(room, name, &tx).unwrap();
+        let token = match rx.try_recv() {
+            Ok(ServerMessage::Joined { token, .. }) => token,
+            other => panic!("{other:?}"),
+        };
+        (seat, token, rx)
+    }
+
+    #[test]
+    fn a_detached_seat_is_resumed_silently_with_what_waited_for_it() {
+        let rooms = rooms(2);
+        let (seat_a, _, mut a_rx) = join_with_token(&rooms, "r", "a");
+        let (seat_b, token_b, _old_b_rx) = join_with_token(&rooms, "r", "b");
+        drain(&mut a_rx);
+        assert!(rooms.detach(&seat_b));
+        let offer = Signal::Offer { sdp: "v=0".into() };
+        rooms.relay(&seat_a, seat_b.id, offer.clone()).unwrap();
+        let (b2, mut b2_rx) = outbox();
+        let resumed = rooms.resume(&token_b, &b2).unwrap();
+        assert_eq!(resumed.id, seat_b.id);
+        assert_eq!(
+            drain(&mut b2_rx),
+            vec![
+                ServerMessage::Resumed {
+                    you: seat_b.id,
+                    peers: vec![PeerInfo {
+                        id: seat_a.id,
+                        name: "a".into()
+                    }],
+                    ice_servers: vec![],
+                },
+                ServerMessage::Signal {
+                    from: seat_a.id,
+                    signal: offer
+                },
+            ]
+        );
+        assert!(drain(&mut a_rx).is_empty(), "a never heard that b was gone");
+        rooms
+            .relay(&resumed, seat_a.id, Signal::Answer { sdp: "v=0".into() })
+            .unwrap();
+        assert_eq!(drain(&mut a_rx).len(), 1);
+    }
+
+    #[test]
+    fn an_expired_seat_tells_the_others_and_cannot_be_resumed() {
+        let rooms = rooms(2);
+        let (_, _, mut a_rx) = join_with_token(&rooms, "r", "a");
+        let (seat_b, token_b, _b_rx) = join_with_token(&rooms, "r", "b");
+        drain(&mut a_rx);
+        rooms.detach(&seat_b);
+        rooms.expire(&seat_b);
+        assert_eq!(
+            drain(&mut a_rx),
+            vec![ServerMessage::PeerLeft { peer: seat_b.id }]
+        );
+        let (b2, _b2_rx) = outbox();
+        assert_eq!(rooms.resume(&token_b, &b2), Err(ErrorCode::ResumeExpired));
+        assert_eq!(
+            rooms.resume("forged.token", &b2),
+            Err(ErrorCode::InvalidToken)
+        );
+        // A left seat is just as gone.
+        let (seat_c, token_c, _c_rx) = join_with_token(&rooms, "r", "c");
+        rooms.leave(&seat_c);
+        assert_eq!(rooms.resume(&token_c, &b2), Err(ErrorCode::ResumeExpired));
+    }
+
+    #[test]
+    fn a_stale_connection_cannot_touch_a_resumed_seat() {
+        let rooms = rooms(2);
+        let (_, _, mut a_rx) = join_with_token(&rooms, "r", "a");
+        let (old, token, _old_rx) = join_with_token(&rooms, "r", "b");
+        drain(&mut a_rx);
+        // The new connection resumes before the server noticed the old one was dead.
+        let (b2, _b2_rx) = outbox();
+        let current = rooms.resume(&token, &b2).unwrap();
+        assert!(!rooms.detach(&old));
+        rooms.leave(&old);
+        rooms.expire(&old);
+        assert!(drain(&mut a_rx).is_empty());
+        assert_eq!(rooms.members("r").len(), 2);
+        assert_eq!(
+            rooms.relay(&old, current.id, Signal::Answer { sdp: String::new() }),
+            Err(ErrorCode::NotJoined)
+        );
+        // The resumed seat still expires normally.
+        rooms.detach(&current);
+        rooms.expire(&current);
+        assert_eq!(
+            drain(&mut a_rx),
+            vec![ServerMessage::PeerLeft { peer: current.id }]
+        );
+    }
+
+    #[test]
+    fn after_a_restart_seats_come_back_with_their_ids() {
+        let before = rooms(2);
+        let (seat_a, token_a, _) = join_with_token(&before, "r", "a");
+        let (seat_b, token_b, _) = join_with_token(&before, "r", "b");
+        let after = rooms(2);
+        let (a, mut a_rx) = outbox();
+        let (b, mut b_rx) = outbox();
+        assert_eq!(after.resume(&token_a, &a).unwrap().id, seat_a.id);
+        assert!(
+            matches!(&drain(&mut a_rx)[..], [ServerMessage::Resumed { peers, .. }] if peers.is_empty())
+        );
+        assert_eq!(after.resume(&token_b, &b).unwrap().id, seat_b.id);
+        assert!(
+            matches!(&drain(&mut b_rx)[..], [ServerMessage::Resumed { peers, .. }] if peers[0].id == seat_a.id)
+        );
+        assert!(drain(&mut a_rx).is_empty(), "a resume is not a join");
+        let (c, _c_rx) = outbox();
+        assert_eq!(after.join("r", "c", &c), Err(ErrorCode::RoomFull));
     }
 }

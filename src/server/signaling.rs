@@ -3,16 +3,21 @@
 //! Each connection has a reader (this task) and a writer task draining its [`Outbox`].
 //! The reader decodes one [`ClientMessage`] per text frame and hands it to the room
 //! registry; anything it cannot accept is answered with a typed `error`, and the
-//! connection stays usable.
+//! connection stays usable. The writer also pings; the reader closes a connection that
+//! stays silent past the heartbeat timeout. A connection that ends without `leave` keeps
+//! its seat for the resume grace period.
 
 use super::rooms::{Outbox, Rooms, Seat};
 use crate::protocol::{validate_name, validate_room, ClientMessage, ErrorCode, ServerMessage};
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
+use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use std::sync::Arc;
-use tokio::sync::mpsc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio_util::task::TaskTracker;
 
 /// Largest frame accepted; a session description is a few KiB.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
@@ -20,51 +25,131 @@ pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// its room: a call needs a few dozen at most, even in a burst of ICE candidates.
 const OUTBOX_CAPACITY: usize = 64;
 
-pub async fn ws_route(ws: WebSocketUpgrade, State(rooms): State<Arc<Rooms>>) -> Response {
-    ws.max_message_size(MAX_MESSAGE_BYTES)
-        .max_frame_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| serve_socket(socket, rooms))
+/// What every signaling connection shares.
+pub struct Hub {
+    pub rooms: Arc<Rooms>,
+    pub heartbeat_interval: Duration,
+    pub heartbeat_timeout: Duration,
+    pub resume_grace: Duration,
+    /// Becomes true when the server is shutting down.
+    pub going_away: watch::Receiver<bool>,
+    /// Every open connection, so shutdown can wait for their goodbyes.
+    pub connections: TaskTracker,
 }
 
-async fn serve_socket(socket: WebSocket, rooms: Arc<Rooms>) {
-    let (mut sink, mut stream) = socket.split();
-    let (outbox, mut inbox) = mpsc::channel::<ServerMessage>(OUTBOX_CAPACITY);
-    let writer = tokio::spawn(async move {
-        while let Some(message) = inbox.recv().await {
-            let text = match serde_json::to_string(&message) {
-                Ok(text) => text,
-                Err(e) => {
-                    tracing::error!("cannot encode {message:?}: {e}");
-                    continue;
-                }
-            };
-            if sink.send(Message::Text(text.into())).await.is_err() {
-                break;
-            }
-        }
-        let _ = sink.close().await;
-    });
+pub async fn ws_route(ws: WebSocketUpgrade, State(hub): State<Arc<Hub>>) -> Response {
+    let open = hub.connections.token();
+    ws.max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES)
+        .on_upgrade(move |socket| async move {
+            serve_socket(socket, hub).await;
+            drop(open);
+        })
+}
 
+async fn serve_socket(socket: WebSocket, hub: Arc<Hub>) {
+    let (sink, stream) = socket.split();
+    let (outbox, inbox) = mpsc::channel::<ServerMessage>(OUTBOX_CAPACITY);
+    let writer = tokio::spawn(write(
+        sink,
+        inbox,
+        hub.heartbeat_interval,
+        hub.going_away.clone(),
+    ));
     let mut connection = Connection {
-        rooms,
+        rooms: hub.rooms.clone(),
         outbox,
         seat: None,
     };
-    while let Some(Ok(frame)) = stream.next().await {
-        match frame {
-            Message::Text(text) => connection.on_text(&text),
-            Message::Binary(_) => connection.refuse(
-                ErrorCode::BadMessage,
-                "binary frames are not part of the protocol; send JSON text".into(),
-            ),
-            Message::Close(_) => break,
-            Message::Ping(_) | Message::Pong(_) => {}
+    read(stream, &mut connection, &hub).await;
+    // Gone without `leave`: hold the seat for a while, then tell the others.
+    if let Some(seat) = connection.seat.take() {
+        if hub.rooms.detach(&seat) {
+            tracing::info!(room = seat.room, peer = %seat.id, "connection lost; seat held");
+            let (rooms, grace) = (hub.rooms.clone(), hub.resume_grace);
+            tokio::spawn(async move {
+                tokio::time::sleep(grace).await;
+                rooms.expire(&seat);
+            });
         }
     }
-    // A closed or broken socket counts as leaving.
-    connection.leave();
     drop(connection);
     let _ = writer.await;
+}
+
+/// Reads until the socket closes, breaks, goes silent, or the server shuts down.
+async fn read(mut stream: SplitStream<WebSocket>, connection: &mut Connection, hub: &Hub) {
+    let mut going_away = hub.going_away.clone();
+    loop {
+        let frame = tokio::select! {
+            frame = tokio::time::timeout(hub.heartbeat_timeout, stream.next()) => frame,
+            () = shutting_down(&mut going_away) => return,
+        };
+        match frame {
+            Err(_) => {
+                tracing::info!("no answer to pings; closing");
+                return;
+            }
+            Ok(None | Some(Err(_))) => return,
+            Ok(Some(Ok(message))) => match message {
+                Message::Text(text) => connection.on_text(&text),
+                Message::Binary(_) => connection.refuse(
+                    ErrorCode::BadMessage,
+                    "binary frames are not part of the protocol; send JSON text".into(),
+                ),
+                Message::Close(_) => return,
+                // Any frame, pongs included, proves the peer is alive.
+                Message::Ping(_) | Message::Pong(_) => {}
+            },
+        }
+    }
+}
+
+/// Writes queued messages and pings; says goodbye when the server shuts down.
+async fn write(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut inbox: mpsc::Receiver<ServerMessage>,
+    heartbeat: Duration,
+    mut going_away: watch::Receiver<bool>,
+) {
+    let mut ping = tokio::time::interval(heartbeat);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let sent = tokio::select! {
+            // First: at shutdown the reader drops the outbox too, and the goodbye must win.
+            biased;
+            () = shutting_down(&mut going_away) => {
+                // Clients reconnect (with backoff) and resume their seats.
+                let _ = sink
+                    .send(Message::Close(Some(CloseFrame {
+                        code: close_code::AWAY,
+                        reason: "server restarting".into(),
+                    })))
+                    .await;
+                return;
+            }
+            message = inbox.recv() => match message {
+                Some(message) => match serde_json::to_string(&message) {
+                    Ok(text) => sink.send(Message::Text(text.into())).await,
+                    Err(e) => {
+                        tracing::error!("cannot encode {message:?}: {e}");
+                        Ok(())
+                    }
+                },
+                None => break,
+            },
+            _ = ping.tick() => sink.send(Message::Ping(Default::default())).await,
+        };
+        if sent.is_err() {
+            return;
+        }
+    }
+    let _ = sink.close().await;
+}
+
+/// Resolves once the server starts shutting down (or is already gone).
+async fn shutting_down(going_away: &mut watch::Receiver<bool>) {
+    let _ = going_away.wait_for(|&going| going).await;
 }
 
 /// One socket's view of the registry: at most one seat at a time.
@@ -102,25 +187,28 @@ impl Connection {
                 tracing::info!(room, peer = %seat.id, "joined");
                 self.seat = Some(seat);
             }
+            ClientMessage::Resume { token } => {
+                if self.seat.is_some() {
+                    return Err(described(ErrorCode::AlreadyJoined));
+                }
+                let seat = self.rooms.resume(&token, &self.outbox).map_err(described)?;
+                tracing::info!(room = seat.room, peer = %seat.id, "resumed");
+                self.seat = Some(seat);
+            }
             ClientMessage::Signal { to, signal } => {
                 let seat = self.seat.as_ref().ok_or(described(ErrorCode::NotJoined))?;
                 self.rooms.relay(seat, to, signal).map_err(described)?;
             }
             ClientMessage::Leave => {
-                if self.seat.is_none() {
-                    return Err(described(ErrorCode::NotJoined));
-                }
-                self.leave();
+                let seat = self.seat.take().ok_or(described(ErrorCode::NotJoined))?;
+                tracing::info!(room = seat.room, peer = %seat.id, "left");
+                self.rooms.leave(&seat);
+            }
+            ClientMessage::Ping => {
+                let _ = self.outbox.try_send(ServerMessage::Pong);
             }
         }
         Ok(())
-    }
-
-    fn leave(&mut self) {
-        if let Some(seat) = self.seat.take() {
-            tracing::info!(room = seat.room, peer = %seat.id, "left");
-            self.rooms.leave(&seat);
-        }
     }
 
     fn refuse(&self, code: ErrorCode, message: String) {
