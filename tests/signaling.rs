@@ -17,12 +17,11 @@ const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a client must stay silent to count as "received nothing".
 const QUIET: Duration = Duration::from_millis(300);
 
-/// Seat grace and heartbeat short enough that tests see them expire.
+/// A seat grace short enough that tests see it expire. The heartbeat keeps its default:
+/// a test client only answers pings while the test reads from it.
 fn quick_config() -> Config {
     Config {
         resume_grace: Duration::from_millis(300),
-        heartbeat_interval: Duration::from_millis(100),
-        heartbeat_timeout: Duration::from_millis(400),
         resume_secret: Some("integration-test-secret".into()),
         ..Config::default()
     }
@@ -523,7 +522,13 @@ async fn the_grace_period_ends_with_peer_left_and_old_tokens_are_refused() {
 
 #[tokio::test]
 async fn a_client_that_stops_answering_pings_is_closed_and_announced() {
-    let addr = start_server().await;
+    let addr = TestServer::start(Config {
+        heartbeat_interval: Duration::from_millis(100),
+        heartbeat_timeout: Duration::from_millis(400),
+        ..quick_config()
+    })
+    .await
+    .addr;
     let (mut a, _, mut silent, silent_id) = pair(addr, "silent").await;
     // `silent` stops reading its socket, so it never answers the server's pings. Alice
     // keeps talking to the server (her pongs go out whenever she reads).
