@@ -27,9 +27,7 @@ impl CallStatus {
             CallStatus::Waiting => "Waiting for someone to join.".into(),
             CallStatus::Connecting { with } => format!("Connecting to {with}…"),
             CallStatus::Connected { with } => format!("Connected with {with}."),
-            CallStatus::Interrupted { with } => {
-                format!("Connection to {with} interrupted; trying to recover…")
-            }
+            CallStatus::Interrupted { with } => format!("Connection to {with} lost; reconnecting…"),
             CallStatus::PeerLeft { name } => {
                 format!("{name} left the call. Waiting for someone to join.")
             }
@@ -74,6 +72,8 @@ pub struct CallView {
     pub remote_name: RwSignal<Option<String>>,
     /// The browser refused to start the remote audio without a click.
     pub needs_play: RwSignal<bool>,
+    /// The connection to the server is down (the call itself may go on without it).
+    pub server_lost: RwSignal<bool>,
     pub local_video: NodeRef<Video>,
     pub remote_video: NodeRef<Video>,
 }
@@ -87,6 +87,7 @@ impl CallView {
             chat_open: RwSignal::new(false),
             remote_name: RwSignal::new(None),
             needs_play: RwSignal::new(false),
+            server_lost: RwSignal::new(false),
             local_video: NodeRef::new(),
             remote_video: NodeRef::new(),
         }

@@ -3,20 +3,44 @@
 //! Browser callbacks do no work themselves: each turns its event into a [`PeerEvent`] for
 //! the session, which handles events one at a time. The closures live in this struct and
 //! are dropped with it, so joining and leaving many times leaks nothing.
+//!
+//! Negotiation follows the W3C "perfect negotiation" example: every change goes through
+//! `negotiationneeded`, and when both sides offer at once the polite side yields (rolls
+//! back and answers) while the impolite side ignores the other offer. The example's
+//! `makingOffer` and `isSettingRemoteAnswerPending` flags guard against a remote message
+//! being handled *while* a local description is still being set; here the session
+//! handles one event at a time, to completion, so that window never opens and the
+//! signaling state alone tells whether an offer collides.
 
 use super::session::Event;
 use crate::protocol::{IceServer, PeerId, Signal};
 use futures::channel::mpsc::UnboundedSender;
-use js_sys::{Array, Reflect};
+use js_sys::Array;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     MediaStream, MediaStreamTrack, RtcConfiguration, RtcDataChannel, RtcDataChannelEvent,
-    RtcDataChannelState, RtcIceCandidateInit, RtcIceServer, RtcPeerConnection,
-    RtcPeerConnectionIceEvent, RtcPeerConnectionState, RtcRtpTransceiverDirection,
-    RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit, RtcTrackEvent,
+    RtcDataChannelState, RtcIceCandidateInit, RtcIceConnectionState, RtcIceServer,
+    RtcPeerConnection, RtcPeerConnectionIceEvent, RtcPeerConnectionState,
+    RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit,
+    RtcSignalingState, RtcTrackEvent,
 };
+
+// web-sys 0.3.107 has neither of these, and perfect negotiation needs both. They are
+// declared on a local view of the same JavaScript object.
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    type PeerConnectionExt;
+
+    /// `setLocalDescription()` with no argument: the browser makes the offer or answer
+    /// that fits the current state.
+    #[wasm_bindgen(method, js_name = setLocalDescription)]
+    fn set_local_description_implicit(this: &PeerConnectionExt) -> js_sys::Promise;
+
+    #[wasm_bindgen(method, js_name = restartIce)]
+    fn restart_ice(this: &PeerConnectionExt);
+}
 
 /// What the browser reported about this connection.
 pub enum PeerEvent {
@@ -29,6 +53,11 @@ pub enum PeerEvent {
     ChatClosed,
     ChatMessage(String),
     State(RtcPeerConnectionState),
+    /// Something changed that the other side must agree to: make an offer.
+    NegotiationNeeded,
+    Ice(RtcIceConnectionState),
+    /// The grace period after ICE went `disconnected` is over.
+    IceGraceOver,
 }
 
 type Handler = Closure<dyn FnMut(JsValue)>;
@@ -36,6 +65,11 @@ type Handler = Closure<dyn FnMut(JsValue)>;
 pub struct Peer {
     pub id: PeerId,
     pub name: String,
+    /// Yields when both sides offer at once. The server makes the newcomer polite.
+    polite: bool,
+    /// The last offer from the other side collided with ours and was ignored; candidates
+    /// that belonged to it may fail and do not matter.
+    ignore_offer: bool,
     pc: RtcPeerConnection,
     chat: Option<RtcDataChannel>,
     remote_stream: MediaStream,
@@ -46,10 +80,13 @@ pub struct Peer {
 }
 
 impl Peer {
-    /// A connection to `id`, sending the local tracks (if any).
+    /// A connection to `id`, sending the local tracks (if any). The side that was in the
+    /// room first (`polite == false`) also opens the chat channel and asks to receive
+    /// audio and video even when it has none to send; that makes its first offer.
     pub fn new(
         id: PeerId,
         name: String,
+        polite: bool,
         ice_servers: &[IceServer],
         local: Option<&MediaStream>,
         events: UnboundedSender<Event>,
@@ -60,6 +97,8 @@ impl Peer {
         let mut peer = Peer {
             id,
             name,
+            polite,
+            ignore_offer: false,
             pc,
             chat: None,
             remote_stream: MediaStream::new()?,
@@ -74,39 +113,38 @@ impl Peer {
                     .add_track_0(&track.unchecked_into::<MediaStreamTrack>(), stream);
             }
         }
+        if !polite {
+            let channel = peer.pc.create_data_channel("chat");
+            peer.attach_chat(channel);
+            for kind in ["audio", "video"] {
+                if !peer.sends(kind) {
+                    let init = RtcRtpTransceiverInit::new();
+                    init.set_direction(RtcRtpTransceiverDirection::Recvonly);
+                    peer.pc.add_transceiver_with_str_and_init(kind, &init);
+                }
+            }
+        }
         Ok(peer)
     }
 
-    /// Makes the offer. The offerer also opens the chat channel, and asks to receive
-    /// audio and video even when it has none to send.
-    pub async fn offer(&mut self) -> Result<Signal, JsValue> {
-        let channel = self.pc.create_data_channel("chat");
-        self.attach_chat(channel);
-        for kind in ["audio", "video"] {
-            if !self.sends(kind) {
-                let init = RtcRtpTransceiverInit::new();
-                init.set_direction(RtcRtpTransceiverDirection::Recvonly);
-                self.pc.add_transceiver_with_str_and_init(kind, &init);
-            }
+    /// Answers `negotiationneeded` with an offer, if the connection is stable (a queued
+    /// event may arrive after a remote offer changed that; the browser asks again later if
+    /// the change is still pending).
+    pub async fn negotiate(&mut self) -> Result<Option<Signal>, JsValue> {
+        if self.pc.signaling_state() != RtcSignalingState::Stable {
+            return Ok(None);
         }
-        let offer = JsFuture::from(self.pc.create_offer()).await?;
-        let sdp = self.set_local(RtcSdpType::Offer, &offer).await?;
-        Ok(Signal::Offer { sdp })
+        JsFuture::from(self.ext().set_local_description_implicit()).await?;
+        Ok(Some(Signal::Offer {
+            sdp: self.local_sdp()?,
+        }))
     }
 
-    /// Applies a signal from the other side; an offer yields the answer to send back.
+    /// Applies a signal from the other side; an offer we accept yields the answer.
     pub async fn apply(&mut self, signal: Signal) -> Result<Option<Signal>, JsValue> {
-        match signal {
-            Signal::Offer { sdp } => {
-                self.set_remote(RtcSdpType::Offer, &sdp).await?;
-                let answer = JsFuture::from(self.pc.create_answer()).await?;
-                let sdp = self.set_local(RtcSdpType::Answer, &answer).await?;
-                Ok(Some(Signal::Answer { sdp }))
-            }
-            Signal::Answer { sdp } => {
-                self.set_remote(RtcSdpType::Answer, &sdp).await?;
-                Ok(None)
-            }
+        let (kind, sdp) = match signal {
+            Signal::Offer { sdp } => (RtcSdpType::Offer, sdp),
+            Signal::Answer { sdp } => (RtcSdpType::Answer, sdp),
             Signal::Candidate {
                 candidate,
                 sdp_mid,
@@ -115,14 +153,49 @@ impl Peer {
                 let init = RtcIceCandidateInit::new(&candidate);
                 init.set_sdp_mid(sdp_mid.as_deref());
                 init.set_sdp_m_line_index(sdp_m_line_index);
-                if self.pc.remote_description().is_some() {
-                    self.add_candidate(&init).await?;
-                } else {
+                if self.pc.remote_description().is_none() {
                     self.early_candidates.push(init);
+                } else if let Err(e) = self.add_candidate(&init).await {
+                    if !self.ignore_offer {
+                        return Err(e);
+                    }
                 }
-                Ok(None)
+                return Ok(None);
             }
+        };
+        let collision =
+            kind == RtcSdpType::Offer && self.pc.signaling_state() != RtcSignalingState::Stable;
+        self.ignore_offer = !self.polite && collision;
+        if self.ignore_offer {
+            return Ok(None);
         }
+        // For the polite side, a colliding offer rolls our own offer back implicitly.
+        let init = RtcSessionDescriptionInit::new(kind);
+        init.set_sdp(&sdp);
+        JsFuture::from(self.pc.set_remote_description(&init)).await?;
+        for candidate in std::mem::take(&mut self.early_candidates) {
+            self.add_candidate(&candidate).await?;
+        }
+        if kind != RtcSdpType::Offer {
+            return Ok(None);
+        }
+        JsFuture::from(self.ext().set_local_description_implicit()).await?;
+        Ok(Some(Signal::Answer {
+            sdp: self.local_sdp()?,
+        }))
+    }
+
+    /// Starts an ICE restart (a new offer follows through `negotiationneeded`).
+    pub fn restart_ice(&self) {
+        self.ext().restart_ice();
+    }
+
+    pub fn ice_state(&self) -> RtcIceConnectionState {
+        self.pc.ice_connection_state()
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.pc.connection_state() == RtcPeerConnectionState::Connected
     }
 
     /// Adds a remote track to the stream shown in the remote video, and returns it.
@@ -174,6 +247,8 @@ impl Peer {
         self.pc.set_ontrack(None);
         self.pc.set_ondatachannel(None);
         self.pc.set_onconnectionstatechange(None);
+        self.pc.set_oniceconnectionstatechange(None);
+        self.pc.set_onnegotiationneeded(None);
         self.pc.close();
         for track in self.remote_stream.get_tracks().iter() {
             track.unchecked_into::<MediaStreamTrack>().stop();
@@ -204,6 +279,13 @@ impl Peer {
         });
         let pc = self.pc.clone();
         let on_state = self.handler(move |_| Some(PeerEvent::State(pc.connection_state())));
+        let pc = self.pc.clone();
+        let on_ice = self.handler(move |_| Some(PeerEvent::Ice(pc.ice_connection_state())));
+        let on_negotiation = self.handler(|_| Some(PeerEvent::NegotiationNeeded));
+        self.pc
+            .set_oniceconnectionstatechange(Some(on_ice.as_ref().unchecked_ref()));
+        self.pc
+            .set_onnegotiationneeded(Some(on_negotiation.as_ref().unchecked_ref()));
         self.pc
             .set_onicecandidate(Some(on_candidate.as_ref().unchecked_ref()));
         self.pc.set_ontrack(Some(on_track.as_ref().unchecked_ref()));
@@ -211,8 +293,14 @@ impl Peer {
             .set_ondatachannel(Some(on_channel.as_ref().unchecked_ref()));
         self.pc
             .set_onconnectionstatechange(Some(on_state.as_ref().unchecked_ref()));
-        self.handlers
-            .extend([on_candidate, on_track, on_channel, on_state]);
+        self.handlers.extend([
+            on_candidate,
+            on_track,
+            on_channel,
+            on_state,
+            on_ice,
+            on_negotiation,
+        ]);
     }
 
     /// A browser callback that forwards `map(event)` to the session, tagged with this peer.
@@ -238,25 +326,15 @@ impl Peer {
         })
     }
 
-    /// Sets a description made by create_offer/create_answer; returns its SDP.
-    async fn set_local(&self, kind: RtcSdpType, made: &JsValue) -> Result<String, JsValue> {
-        let sdp = Reflect::get(made, &"sdp".into())?
-            .as_string()
-            .ok_or("the browser made a description without SDP")?;
-        let init = RtcSessionDescriptionInit::new(kind);
-        init.set_sdp(&sdp);
-        JsFuture::from(self.pc.set_local_description(&init)).await?;
-        Ok(sdp)
+    fn ext(&self) -> &PeerConnectionExt {
+        self.pc.unchecked_ref()
     }
 
-    async fn set_remote(&mut self, kind: RtcSdpType, sdp: &str) -> Result<(), JsValue> {
-        let init = RtcSessionDescriptionInit::new(kind);
-        init.set_sdp(sdp);
-        JsFuture::from(self.pc.set_remote_description(&init)).await?;
-        for candidate in std::mem::take(&mut self.early_candidates) {
-            self.add_candidate(&candidate).await?;
-        }
-        Ok(())
+    fn local_sdp(&self) -> Result<String, JsValue> {
+        self.pc
+            .local_description()
+            .map(|description| description.sdp())
+            .ok_or_else(|| "no local description after setting it".into())
     }
 
     async fn add_candidate(&self, candidate: &RtcIceCandidateInit) -> Result<(), JsValue> {

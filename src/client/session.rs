@@ -4,26 +4,48 @@
 //! Handling events one at a time is what keeps WebRTC's asynchronous steps from
 //! interleaving: a candidate can't race the remote description it belongs to, and a hang
 //! up can't land in the middle of an answer.
+//!
+//! The call survives the network: when the signaling socket drops, the session reconnects
+//! with backoff and resumes its seat (media and chat meanwhile flow peer to peer); when
+//! ICE fails, or stays disconnected past a short grace period, it restarts ICE.
 
 use super::media::{self, LocalMedia};
 use super::peer::{Peer, PeerEvent};
 use super::signaling::SignalingSocket;
 use crate::call::{CallStatus, CallView, ChatLine, UiCommand};
-use crate::protocol::{ClientMessage, ErrorCode, IceServer, PeerId, PeerInfo, ServerMessage};
+use crate::protocol::{
+    ClientMessage, ErrorCode, IceServer, PeerId, PeerInfo, ServerMessage, Signal,
+};
 use futures::channel::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use futures::StreamExt;
+use gloo_timers::future::TimeoutFuture;
 use leptos::html::Video;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::RtcPeerConnectionState;
+use web_sys::{RtcIceConnectionState, RtcPeerConnectionState};
+
+/// The client pings the server this often…
+const HEARTBEAT_MS: u32 = 5_000;
+/// …and counts it gone after this long without hearing anything.
+const SERVER_SILENCE_MS: f64 = 12_000.0;
+/// How long ICE may stay `disconnected` before it is restarted.
+const ICE_GRACE_MS: u32 = 3_000;
+/// Reconnect delays: the first, and the cap; each try doubles, with jitter.
+const RECONNECT_FIRST_MS: f64 = 250.0;
+const RECONNECT_MAX_MS: f64 = 8_000.0;
 
 /// Everything the session reacts to.
 pub enum Event {
     Ui(UiCommand),
-    Server(ServerMessage),
-    SignalingClosed,
+    /// From the signaling socket of that generation.
+    Server(u32, ServerMessage),
+    SignalingClosed(u32),
+    /// Time to try the server again.
+    Reconnect,
+    /// Time to ping the server, or notice that it went silent.
+    Heartbeat,
     Peer(PeerId, PeerEvent),
 }
 
@@ -50,31 +72,23 @@ async fn run(user: String, room: String, view: CallView, ui: UnboundedReceiver<U
         video.set_src_object(Some(stream));
     }
     view.status.set(CallStatus::Joining);
-    let socket = match SignalingSocket::connect(events.clone()) {
-        Ok(socket) => socket,
-        Err(e) => {
-            media.stop();
-            view.status
-                .set(CallStatus::Failed(format!("cannot reach the server ({e})")));
-            return;
-        }
-    };
+    spawn_local(heartbeat(events.clone()));
     let mut session = Session {
         user,
+        room,
         view,
         events,
         media,
-        socket: Some(socket),
+        socket: None,
+        generation: 0,
+        seat: None,
+        reconnects: 0,
+        last_heard: now_ms(),
         ice_servers: Vec::new(),
+        expected: None,
         peer: None,
-        joined: false,
     };
-    session
-        .send(ClientMessage::Join {
-            room,
-            name: session.user.clone(),
-        })
-        .await;
+    session.connect().await;
     while let Some(event) = queue.next().await {
         if session.handle(event).await == Flow::Stop {
             break;
@@ -89,31 +103,52 @@ enum Flow {
     Stop,
 }
 
+/// Our place in the room, once the server has given us one.
+struct SeatTicket {
+    /// Resumes the seat after a dropped connection.
+    token: String,
+    /// Whether we yield in an offer collision, towards the people already there.
+    polite: bool,
+}
+
 struct Session {
     user: String,
+    room: String,
     view: CallView,
     events: UnboundedSender<Event>,
     media: LocalMedia,
-    /// `None` once the server connection is gone.
+    /// `None` while the server connection is down.
     socket: Option<SignalingSocket>,
+    /// Counts sockets opened, to ignore news from earlier ones.
+    generation: u32,
+    seat: Option<SeatTicket>,
+    /// Failed connection attempts in a row, for the backoff.
+    reconnects: u32,
+    /// When the server last said anything (ms since the epoch).
+    last_heard: f64,
     ice_servers: Vec<IceServer>,
+    /// Someone already in the room, whose offer we are waiting for.
+    expected: Option<PeerInfo>,
     peer: Option<Peer>,
-    /// We hold a seat in the room.
-    joined: bool,
 }
 
 impl Session {
     async fn handle(&mut self, event: Event) -> Flow {
         match event {
             Event::Ui(command) => return self.on_command(command).await,
-            Event::Server(message) => return self.on_server(message).await,
-            Event::SignalingClosed => {
-                self.socket = None;
-                if self.peer.is_none() {
-                    self.fail("lost the connection to the server".into());
-                }
-                // With a peer connected, media and chat go on without the server.
+            Event::Server(generation, message) if generation == self.generation => {
+                self.last_heard = now_ms();
+                return self.on_server(message).await;
             }
+            Event::SignalingClosed(generation)
+                if generation == self.generation && self.socket.is_some() =>
+            {
+                self.lost_server()
+            }
+            // From a socket already replaced or given up.
+            Event::Server(..) | Event::SignalingClosed(_) => {}
+            Event::Reconnect => self.connect().await,
+            Event::Heartbeat => self.heartbeat().await,
             Event::Peer(id, event) if self.peer.as_ref().is_some_and(|p| p.id == id) => {
                 self.on_peer(event).await;
             }
@@ -153,44 +188,44 @@ impl Session {
     async fn on_server(&mut self, message: ServerMessage) -> Flow {
         match message {
             ServerMessage::Joined {
-                peers, ice_servers, ..
+                peers,
+                polite,
+                token,
+                ice_servers,
+                ..
             } => {
-                self.joined = true;
+                self.back_online();
+                self.seat = Some(SeatTicket { token, polite });
                 self.ice_servers = ice_servers;
                 match peers.into_iter().next() {
                     // Whoever was there first makes the offer; we wait for it.
-                    Some(peer) => self.open_peer(peer),
+                    Some(peer) => {
+                        self.view.remote_name.set(Some(peer.name.clone()));
+                        self.view.status.set(CallStatus::Connecting {
+                            with: peer.name.clone(),
+                        });
+                        self.expected = Some(peer);
+                    }
                     None => self.view.status.set(CallStatus::Waiting),
                 }
             }
-            ServerMessage::PeerJoined { peer, .. } => {
-                self.open_peer(peer);
-                let offer = match self.peer.as_mut() {
-                    Some(peer) => peer.offer().await,
-                    None => return Flow::Continue,
-                };
-                match offer {
-                    Ok(signal) => self.signal(signal).await,
-                    Err(e) => self.fail(format!("could not start the call ({})", describe(&e))),
-                }
+            ServerMessage::Resumed { ice_servers, .. } => {
+                // Same seat, same peer: the call goes on as it was.
+                self.back_online();
+                self.ice_servers = ice_servers;
             }
-            ServerMessage::Signal { from, signal } => {
-                let Some(peer) = self.peer.as_mut().filter(|p| p.id == from) else {
-                    return Flow::Continue;
-                };
-                match peer.apply(signal).await {
-                    Ok(Some(answer)) => self.signal(answer).await,
-                    Ok(None) => {}
-                    Err(e) => self.fail(format!("could not connect ({})", describe(&e))),
-                }
+            ServerMessage::PeerJoined { peer, polite } => {
+                self.open_peer(peer, polite);
             }
+            ServerMessage::Signal { from, signal } => self.on_signal(from, signal).await,
             ServerMessage::PeerLeft { peer } => {
-                if self.peer.as_ref().is_some_and(|p| p.id == peer) {
-                    let name = self.close_peer();
-                    self.view.status.set(CallStatus::PeerLeft { name });
+                if self.peer.as_ref().is_some_and(|p| p.id == peer)
+                    || self.expected.as_ref().is_some_and(|p| p.id == peer)
+                {
+                    self.peer_gone();
                 }
             }
-            ServerMessage::Resumed { .. } | ServerMessage::Pong => {}
+            ServerMessage::Pong => {}
             ServerMessage::Error { code, message } => match code {
                 ErrorCode::RoomFull => {
                     self.view.status.set(CallStatus::RoomFull);
@@ -200,11 +235,38 @@ impl Session {
                     self.fail(message);
                     return Flow::Stop;
                 }
-                // A signal to a peer that just left, and the like: nothing to show.
+                ErrorCode::InvalidToken | ErrorCode::ResumeExpired => {
+                    // The seat is gone (the server forgot it, or held it too long): the
+                    // other side was told we left. Start over with a fresh join.
+                    self.seat = None;
+                    self.peer_gone();
+                    self.view.status.set(CallStatus::Joining);
+                    self.send_join().await;
+                }
+                // Our signal went to someone no longer in the room.
+                ErrorCode::UnknownPeer if self.peer.is_some() => self.peer_gone(),
                 _ => leptos::logging::warn!("server refused a message: {message}"),
             },
         }
         Flow::Continue
+    }
+
+    async fn on_signal(&mut self, from: PeerId, signal: Signal) {
+        if self.peer.is_none() {
+            // The first offer from the person we are waiting for: now we connect.
+            if let Some(info) = self.expected.take().filter(|p| p.id == from) {
+                let polite = self.seat.as_ref().is_none_or(|s| s.polite);
+                self.open_peer(info, polite);
+            }
+        }
+        let Some(peer) = self.peer.as_mut().filter(|p| p.id == from) else {
+            return;
+        };
+        match peer.apply(signal).await {
+            Ok(Some(answer)) => self.signal(answer).await,
+            Ok(None) => {}
+            Err(e) => self.negotiation_failed(&e),
+        }
     }
 
     async fn on_peer(&mut self, event: PeerEvent) {
@@ -214,6 +276,11 @@ impl Session {
         };
         match event {
             PeerEvent::Candidate(signal) => self.signal(signal).await,
+            PeerEvent::NegotiationNeeded => match peer.negotiate().await {
+                Ok(Some(offer)) => self.signal(offer).await,
+                Ok(None) => {}
+                Err(e) => self.negotiation_failed(&e),
+            },
             PeerEvent::Track(track) => {
                 let stream = peer.add_remote_track(&track);
                 if let Some(video) = element(view.remote_video) {
@@ -239,26 +306,40 @@ impl Session {
                     RtcPeerConnectionState::Connected => {
                         view.status.set(CallStatus::Connected { with })
                     }
-                    RtcPeerConnectionState::Disconnected => {
+                    RtcPeerConnectionState::Disconnected | RtcPeerConnectionState::Failed => {
                         view.status.set(CallStatus::Interrupted { with })
                     }
-                    RtcPeerConnectionState::Failed => {
-                        self.fail(format!("no network path to {with} was found"))
-                    }
                     _ => {}
+                }
+            }
+            PeerEvent::Ice(RtcIceConnectionState::Failed) => peer.restart_ice(),
+            PeerEvent::Ice(RtcIceConnectionState::Disconnected) => {
+                // Often a blip that heals by itself; restart only if it lasts.
+                let (events, id) = (self.events.clone(), peer.id);
+                spawn_local(async move {
+                    TimeoutFuture::new(ICE_GRACE_MS).await;
+                    let _ = events.unbounded_send(Event::Peer(id, PeerEvent::IceGraceOver));
+                });
+            }
+            PeerEvent::Ice(_) => {}
+            PeerEvent::IceGraceOver => {
+                if peer.ice_state() == RtcIceConnectionState::Disconnected {
+                    peer.restart_ice();
                 }
             }
         }
     }
 
-    fn open_peer(&mut self, info: PeerInfo) {
+    fn open_peer(&mut self, info: PeerInfo, polite: bool) {
         if self.peer.is_some() {
             self.close_peer();
         }
+        self.expected = None;
         let stream = self.media.stream.as_ref();
         match Peer::new(
             info.id,
             info.name.clone(),
+            polite,
             &self.ice_servers,
             stream,
             self.events.clone(),
@@ -277,38 +358,118 @@ impl Session {
         }
     }
 
-    /// Closes the connection to the other person; returns their name.
-    fn close_peer(&mut self) -> String {
+    /// The other person left: close their connection and wait for someone new.
+    fn peer_gone(&mut self) {
+        let name = match (self.peer.as_ref(), self.expected.take()) {
+            (Some(peer), _) => peer.name.clone(),
+            (None, Some(expected)) => expected.name,
+            (None, None) => return,
+        };
+        self.close_peer();
+        self.view.status.set(CallStatus::PeerLeft { name });
+    }
+
+    fn close_peer(&mut self) {
         self.view.chat_open.set(false);
         self.view.remote_name.set(None);
         self.view.needs_play.set(false);
         if let Some(video) = element(self.view.remote_video) {
             video.set_src_object(None);
         }
-        self.peer
-            .take()
-            .map(|peer| {
-                let name = peer.name.clone();
-                peer.close();
-                name
-            })
-            .unwrap_or_default()
+        if let Some(peer) = self.peer.take() {
+            peer.close();
+        }
     }
 
-    async fn signal(&mut self, signal: crate::protocol::Signal) {
+    /// A description or candidate was refused. Before the first connection nothing works
+    /// without it; once connected, a failed renegotiation leaves the call as it was.
+    fn negotiation_failed(&self, error: &JsValue) {
+        let connected = self.peer.as_ref().is_some_and(Peer::is_connected);
+        if connected {
+            leptos::logging::warn!("renegotiation failed: {}", describe(error));
+        } else {
+            self.fail(format!("could not connect ({})", describe(error)));
+        }
+    }
+
+    /// Opens the signaling socket and asks for our seat: back, if we had one.
+    async fn connect(&mut self) {
+        self.generation += 1;
+        match SignalingSocket::connect(self.events.clone(), self.generation) {
+            Ok(socket) => {
+                self.socket = Some(socket);
+                self.last_heard = now_ms();
+                match self.seat.as_ref().map(|seat| seat.token.clone()) {
+                    Some(token) => self.send(ClientMessage::Resume { token }).await,
+                    None => self.send_join().await,
+                }
+            }
+            Err(e) => {
+                leptos::logging::warn!("cannot open the signaling socket: {e}");
+                self.lost_server();
+            }
+        }
+    }
+
+    async fn send_join(&mut self) {
+        let join = ClientMessage::Join {
+            room: self.room.clone(),
+            name: self.user.clone(),
+        };
+        self.send(join).await;
+    }
+
+    /// The socket is gone: say so, and try again after a backoff with jitter.
+    fn lost_server(&mut self) {
+        self.socket = None;
+        self.view.server_lost.set(true);
+        if self.seat.is_none() && self.peer.is_none() {
+            self.view.status.set(CallStatus::Joining);
+        }
+        let exponent = self.reconnects.min(16) as i32;
+        let delay = (RECONNECT_FIRST_MS * 2f64.powi(exponent)).min(RECONNECT_MAX_MS)
+            * (0.5 + js_sys::Math::random());
+        self.reconnects += 1;
+        let events = self.events.clone();
+        spawn_local(async move {
+            TimeoutFuture::new(delay as u32).await;
+            let _ = events.unbounded_send(Event::Reconnect);
+        });
+    }
+
+    fn back_online(&mut self) {
+        self.reconnects = 0;
+        self.view.server_lost.set(false);
+    }
+
+    /// Pings the server, or gives up on it if it has been silent too long.
+    async fn heartbeat(&mut self) {
+        if self.socket.is_none() {
+            return;
+        }
+        if now_ms() - self.last_heard > SERVER_SILENCE_MS {
+            leptos::logging::warn!("the server went silent; reconnecting");
+            if let Some(socket) = self.socket.take() {
+                socket.close().await;
+            }
+            self.lost_server();
+        } else {
+            self.send(ClientMessage::Ping).await;
+        }
+    }
+
+    async fn signal(&mut self, signal: Signal) {
         if let Some(to) = self.peer.as_ref().map(|p| p.id) {
             self.send(ClientMessage::Signal { to, signal }).await;
         }
     }
 
+    /// Sends if the server is there. While it is not, signals are dropped: media keeps
+    /// flowing, and a renegotiation is made again after the resume if still needed.
     async fn send(&mut self, message: ClientMessage) {
         if let Some(socket) = self.socket.as_mut() {
             if let Err(e) = socket.send(&message).await {
                 leptos::logging::warn!("signaling send failed: {e}");
-                self.socket = None;
-                if self.peer.is_none() {
-                    self.fail("lost the connection to the server".into());
-                }
             }
         }
     }
@@ -324,13 +485,27 @@ impl Session {
         if let Some(video) = element(self.view.local_video) {
             video.set_src_object(None);
         }
-        if self.joined {
+        if self.seat.is_some() {
             self.send(ClientMessage::Leave).await;
         }
         if let Some(socket) = self.socket.take() {
             socket.close().await;
         }
     }
+}
+
+/// Ticks the session's heartbeat until the session is gone.
+async fn heartbeat(events: UnboundedSender<Event>) {
+    loop {
+        TimeoutFuture::new(HEARTBEAT_MS).await;
+        if events.unbounded_send(Event::Heartbeat).is_err() {
+            return;
+        }
+    }
+}
+
+fn now_ms() -> f64 {
+    js_sys::Date::now()
 }
 
 /// The element behind `node`, if the call screen still shows it. The session outlives the

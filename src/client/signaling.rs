@@ -9,13 +9,17 @@ use gloo_net::websocket::{futures::WebSocket, Message};
 use leptos::task::spawn_local;
 
 /// The sending half; incoming messages arrive as [`Event::Server`], and the end of the
-/// socket as [`Event::SignalingClosed`].
+/// socket as [`Event::SignalingClosed`], both tagged with `generation` so that news from
+/// a socket already replaced can be told apart.
 pub struct SignalingSocket {
     sink: SplitSink<WebSocket, Message>,
 }
 
 impl SignalingSocket {
-    pub fn connect(events: UnboundedSender<Event>) -> Result<SignalingSocket, String> {
+    pub fn connect(
+        events: UnboundedSender<Event>,
+        generation: u32,
+    ) -> Result<SignalingSocket, String> {
         let socket = WebSocket::open(&signaling_url()?).map_err(|e| e.to_string())?;
         let (sink, mut stream) = socket.split();
         spawn_local(async move {
@@ -23,7 +27,10 @@ impl SignalingSocket {
                 match frame {
                     Ok(Message::Text(text)) => match serde_json::from_str::<ServerMessage>(&text) {
                         Ok(message) => {
-                            if events.unbounded_send(Event::Server(message)).is_err() {
+                            if events
+                                .unbounded_send(Event::Server(generation, message))
+                                .is_err()
+                            {
                                 return;
                             }
                         }
@@ -36,7 +43,7 @@ impl SignalingSocket {
                     }
                 }
             }
-            let _ = events.unbounded_send(Event::SignalingClosed);
+            let _ = events.unbounded_send(Event::SignalingClosed(generation));
         });
         Ok(SignalingSocket { sink })
     }

@@ -72,9 +72,16 @@ fn Call(user: String, room: String, rejoin: Callback<()>) -> impl IntoView {
                 <h1 class="room-name">{format!("Room {room}")}</h1>
                 <StatusLine status/>
             </header>
-            <Show when=move || call.media_note.with(Option::is_some)>
-                <p class="media-note" role="note">{move || call.media_note.get()}</p>
-            </Show>
+            <div class="notes">
+                <Show when=move || call.server_lost.get()>
+                    <p class="server-note" role="note">
+                        "Lost the connection to the server; reconnecting… The call goes on meanwhile."
+                    </p>
+                </Show>
+                <Show when=move || call.media_note.with(Option::is_some)>
+                    <p class="media-note" role="note">{move || call.media_note.get()}</p>
+                </Show>
+            </div>
             <Show
                 when=move || !status.with(CallStatus::is_final)
                 fallback=move || view! { <CallOver status rejoin/> }
