@@ -104,8 +104,9 @@ test('hang up and rejoin brings the call back', async () => {
   await alice.page.getByRole('button', { name: 'Hang up' }).click();
   await expect(alice.status()).toHaveText('Call ended.');
   await expect(bob.status()).toHaveText('Alice left the call. Waiting for someone to join.');
-  // Hanging up released the camera and microphone.
+  // Hanging up released the camera and microphone, and closed the signaling socket.
   expect(await alice.liveLocalTracks()).toBe(0);
+  await expect.poll(() => alice.openSockets()).toBe(0);
   await alice.page.getByRole('button', { name: 'Rejoin' }).click();
   await expect(bob.status()).toHaveText('Connected with Alice.');
   await expect(alice.status()).toHaveText('Connected with Bob.');
@@ -125,6 +126,7 @@ test('leaving the call page turns the camera off and tells the other side', asyn
   await bob.page.goBack();
   await expect(bob.page.getByLabel('Your name')).toBeVisible();
   await expect.poll(() => bob.liveLocalTracks()).toBe(0);
+  await expect.poll(() => bob.openSockets()).toBe(0);
   await expect(alice.status()).toHaveText('Bob left the call. Waiting for someone to join.');
 });
 

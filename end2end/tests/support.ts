@@ -1,16 +1,24 @@
-import { chromium, expect, type Browser, type Page } from '@playwright/test';
+import { chromium, expect, type Browser, type BrowserServer, type Page } from '@playwright/test';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 
 const repo = path.resolve(__dirname, '..', '..');
 
+export interface ServerOptions {
+  /** Listen on this loopback port (to restart a server where clients expect it). */
+  port?: number;
+  /** Extra command-line flags, e.g. ['--resume-grace', '2s']. */
+  args?: string[];
+}
+
 /** A Tandem server on a free loopback port, started fresh for one test file. */
 export class Server {
   private constructor(private proc: ChildProcess, readonly url: string) {}
 
-  static async start(): Promise<Server> {
+  static async start(opts: ServerOptions = {}): Promise<Server> {
     const bin = process.env.TANDEM_BIN ?? path.join(repo, 'target', 'debug', 'tandem');
-    const proc = spawn(bin, ['--listen', '127.0.0.1:0'], {
+    const listen = `127.0.0.1:${opts.port ?? 0}`;
+    const proc = spawn(bin, ['--listen', listen, ...(opts.args ?? [])], {
       cwd: repo,
       env: { ...process.env, LEPTOS_SITE_ROOT: path.join(repo, 'target', 'site'), RUST_LOG: 'warn' },
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -31,10 +39,28 @@ export class Server {
     return new Server(proc, url);
   }
 
-  async stop(): Promise<void> {
-    if (this.proc.exitCode === null) {
+  get port(): number {
+    return Number(new URL(this.url).port);
+  }
+
+  /** Freezes the server (SIGSTOP): its sockets stay open but nothing answers. */
+  pause(): void {
+    this.proc.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.proc.kill('SIGCONT');
+  }
+
+  /** Ends the server like a crash would: no goodbye to anyone. */
+  async kill(): Promise<void> {
+    await this.stop('SIGKILL');
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGINT'): Promise<void> {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) {
       const exited = new Promise((r) => this.proc.once('exit', r));
-      this.proc.kill('SIGINT');
+      this.proc.kill(signal);
       await exited;
     }
   }
@@ -59,26 +85,83 @@ export interface PersonOptions {
   fakeDevices?: boolean;
   /** Say yes to the camera/microphone prompt (default). Otherwise the prompt is refused. */
   allowMedia?: boolean;
+  /** Run the browser as a process the test can kill outright. */
+  killable?: boolean;
 }
 
 /** One person: a browser process of their own with one page. */
 export class Person {
-  private constructor(readonly browser: Browser, readonly page: Page) {}
+  private constructor(
+    readonly browser: Browser,
+    readonly page: Page,
+    private server?: BrowserServer,
+  ) {}
 
   static async launch(opts: PersonOptions = {}): Promise<Person> {
     const args = [...CHROMIUM_ARGS];
     if (opts.fakeDevices ?? true) args.push('--use-fake-device-for-media-stream');
     // Grants camera and microphone without a prompt; headless Chromium refuses otherwise.
     if (opts.allowMedia ?? true) args.push('--use-fake-ui-for-media-stream');
-    const browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-      args,
-    });
+    const launch = { executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args };
+    let server: BrowserServer | undefined;
+    let browser: Browser;
+    if (opts.killable) {
+      server = await chromium.launchServer(launch);
+      browser = await chromium.connect(server.wsEndpoint());
+    } else {
+      browser = await chromium.launch(launch);
+    }
     const page = await browser.newPage();
     // Test-side bookkeeping: remember every local track the app opens, so a test can
     // check that hanging up or leaving really turns the camera off.
     await page.addInitScript(() => {
       const w = window as any;
+      // Every peer connection the app makes, and the signaling state each remote offer
+      // found it in ('have-local-offer' means two offers collided).
+      const Original = window.RTCPeerConnection;
+      w.__pcs = [];
+      w.__remoteOfferStates = [];
+      class Recorded extends Original {
+        constructor(config?: RTCConfiguration) {
+          super(config);
+          w.__pcs.push(this);
+        }
+        setRemoteDescription(description: RTCSessionDescriptionInit) {
+          if (description?.type === 'offer') w.__remoteOfferStates.push(this.signalingState);
+          return super.setRemoteDescription(description);
+        }
+      }
+      (window as any).RTCPeerConnection = Recorded;
+      // Every WebSocket the app opens, to check that none is left open.
+      const OriginalSocket = window.WebSocket;
+      w.__sockets = [];
+      class RecordedSocket extends OriginalSocket {
+        constructor(url: string | URL, protocols?: string | string[]) {
+          super(url, protocols);
+          w.__sockets.push(this);
+        }
+      }
+      (window as any).WebSocket = RecordedSocket;
+      // A gate on outgoing offers, so a test can make two offers cross for certain.
+      const send = WebSocket.prototype.send;
+      w.__heldOffers = [];
+      WebSocket.prototype.send = function (data: any) {
+        if (w.__holdOffers && typeof data === 'string' && data.includes('"kind":"offer"')) {
+          w.__heldOffers.push([this, data]);
+          return;
+        }
+        return send.call(this, data);
+      };
+      w.__releaseOffers = () => {
+        w.__holdOffers = false;
+        for (const [socket, data] of w.__heldOffers.splice(0)) send.call(socket, data);
+      };
+      // Every text the status line showed.
+      w.__statusHistory = [];
+      new MutationObserver(() => {
+        const text = document.querySelector('[role=status]')?.textContent ?? '';
+        if (text && w.__statusHistory.at(-1) !== text) w.__statusHistory.push(text);
+      }).observe(document, { subtree: true, childList: true, characterData: true });
       w.__localTracks = [];
       const md = navigator.mediaDevices;
       if (!md) return;
@@ -93,11 +176,47 @@ export class Person {
     page.on('console', (m) => {
       if (m.type() === 'error') console.error(`[console] ${m.text()}`);
     });
-    return new Person(browser, page);
+    return new Person(browser, page, server);
   }
 
   async close(): Promise<void> {
-    await this.browser.close();
+    await this.browser.close().catch(() => {});
+    await this.server?.close().catch(() => {});
+  }
+
+  /** Kills the browser process outright, as a crash or a pulled plug would. */
+  kill(): void {
+    if (!this.server) throw new Error('launch with { killable: true } to kill');
+    this.server.process().kill('SIGKILL');
+  }
+
+  /** Runs `fn` on the page's (latest) RTCPeerConnection. */
+  pc<T>(fn: (pc: RTCPeerConnection) => T | Promise<T>): Promise<T> {
+    return this.page.evaluate(
+      `(${fn.toString()})(window.__pcs[window.__pcs.length - 1])`,
+    ) as Promise<T>;
+  }
+
+  /** Video frames decoded from the other side so far. */
+  framesDecoded(): Promise<number> {
+    return this.pc(async (pc) => {
+      let frames = 0;
+      (await pc.getStats()).forEach((r: any) => {
+        if (r.type === 'inbound-rtp' && r.kind === 'video') frames += r.framesDecoded ?? 0;
+      });
+      return frames;
+    });
+  }
+
+  /** WebSockets not yet closed. */
+  openSockets(): Promise<number> {
+    return this.page.evaluate(
+      () => (window as any).__sockets.filter((s: WebSocket) => s.readyState !== WebSocket.CLOSED).length,
+    );
+  }
+
+  statusHistory(): Promise<string[]> {
+    return this.page.evaluate(() => (window as any).__statusHistory);
   }
 
   /** Opens the home page and joins `room` through the form, as a person would. */
@@ -131,6 +250,12 @@ export async function waitForHydration(page: Page): Promise<void> {
   await page.waitForFunction(() => document.documentElement.dataset.hydrated === 'true', null, {
     timeout: 30_000,
   });
+}
+
+/** Asserts that frames from the other side keep being decoded. */
+export async function expectFramesGrowing(person: Person): Promise<void> {
+  const before = await person.framesDecoded();
+  await expect.poll(() => person.framesDecoded(), { timeout: 10_000 }).toBeGreaterThan(before + 5);
 }
 
 /** Asserts that the remote video has real frames and keeps playing. */

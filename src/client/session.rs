@@ -88,13 +88,13 @@ async fn run(user: String, room: String, view: CallView, ui: UnboundedReceiver<U
         expected: None,
         peer: None,
     };
-    session.connect().await;
+    session.connect();
     while let Some(event) = queue.next().await {
         if session.handle(event).await == Flow::Stop {
             break;
         }
     }
-    session.end().await;
+    session.end();
 }
 
 #[derive(PartialEq)]
@@ -135,7 +135,7 @@ struct Session {
 impl Session {
     async fn handle(&mut self, event: Event) -> Flow {
         match event {
-            Event::Ui(command) => return self.on_command(command).await,
+            Event::Ui(command) => return self.on_command(command),
             Event::Server(generation, message) if generation == self.generation => {
                 self.last_heard = now_ms();
                 return self.on_server(message).await;
@@ -147,8 +147,8 @@ impl Session {
             }
             // From a socket already replaced or given up.
             Event::Server(..) | Event::SignalingClosed(_) => {}
-            Event::Reconnect => self.connect().await,
-            Event::Heartbeat => self.heartbeat().await,
+            Event::Reconnect => self.connect(),
+            Event::Heartbeat => self.heartbeat(),
             Event::Peer(id, event) if self.peer.as_ref().is_some_and(|p| p.id == id) => {
                 self.on_peer(event).await;
             }
@@ -158,7 +158,7 @@ impl Session {
         Flow::Continue
     }
 
-    async fn on_command(&mut self, command: UiCommand) -> Flow {
+    fn on_command(&mut self, command: UiCommand) -> Flow {
         match command {
             UiCommand::SendChat(text) => {
                 let sent = self.peer.as_ref().map(|peer| peer.send_chat(&text));
@@ -241,7 +241,7 @@ impl Session {
                     self.seat = None;
                     self.peer_gone();
                     self.view.status.set(CallStatus::Joining);
-                    self.send_join().await;
+                    self.send_join();
                 }
                 // Our signal went to someone no longer in the room.
                 ErrorCode::UnknownPeer if self.peer.is_some() => self.peer_gone(),
@@ -263,7 +263,7 @@ impl Session {
             return;
         };
         match peer.apply(signal).await {
-            Ok(Some(answer)) => self.signal(answer).await,
+            Ok(Some(answer)) => self.signal(answer),
             Ok(None) => {}
             Err(e) => self.negotiation_failed(&e),
         }
@@ -275,9 +275,9 @@ impl Session {
             return;
         };
         match event {
-            PeerEvent::Candidate(signal) => self.signal(signal).await,
+            PeerEvent::Candidate(signal) => self.signal(signal),
             PeerEvent::NegotiationNeeded => match peer.negotiate().await {
-                Ok(Some(offer)) => self.signal(offer).await,
+                Ok(Some(offer)) => self.signal(offer),
                 Ok(None) => {}
                 Err(e) => self.negotiation_failed(&e),
             },
@@ -393,15 +393,15 @@ impl Session {
     }
 
     /// Opens the signaling socket and asks for our seat: back, if we had one.
-    async fn connect(&mut self) {
+    fn connect(&mut self) {
         self.generation += 1;
         match SignalingSocket::connect(self.events.clone(), self.generation) {
             Ok(socket) => {
                 self.socket = Some(socket);
                 self.last_heard = now_ms();
                 match self.seat.as_ref().map(|seat| seat.token.clone()) {
-                    Some(token) => self.send(ClientMessage::Resume { token }).await,
-                    None => self.send_join().await,
+                    Some(token) => self.send(ClientMessage::Resume { token }),
+                    None => self.send_join(),
                 }
             }
             Err(e) => {
@@ -411,12 +411,11 @@ impl Session {
         }
     }
 
-    async fn send_join(&mut self) {
-        let join = ClientMessage::Join {
+    fn send_join(&self) {
+        self.send(ClientMessage::Join {
             room: self.room.clone(),
             name: self.user.clone(),
-        };
-        self.send(join).await;
+        });
     }
 
     /// The socket is gone: say so, and try again after a backoff with jitter.
@@ -443,34 +442,31 @@ impl Session {
     }
 
     /// Pings the server, or gives up on it if it has been silent too long.
-    async fn heartbeat(&mut self) {
+    fn heartbeat(&mut self) {
         if self.socket.is_none() {
             return;
         }
         if now_ms() - self.last_heard > SERVER_SILENCE_MS {
             leptos::logging::warn!("the server went silent; reconnecting");
-            if let Some(socket) = self.socket.take() {
-                socket.close().await;
-            }
+            // Dropping the socket closes it.
+            self.socket = None;
             self.lost_server();
         } else {
-            self.send(ClientMessage::Ping).await;
+            self.send(ClientMessage::Ping);
         }
     }
 
-    async fn signal(&mut self, signal: Signal) {
+    fn signal(&self, signal: Signal) {
         if let Some(to) = self.peer.as_ref().map(|p| p.id) {
-            self.send(ClientMessage::Signal { to, signal }).await;
+            self.send(ClientMessage::Signal { to, signal });
         }
     }
 
     /// Sends if the server is there. While it is not, signals are dropped: media keeps
     /// flowing, and a renegotiation is made again after the resume if still needed.
-    async fn send(&mut self, message: ClientMessage) {
-        if let Some(socket) = self.socket.as_mut() {
-            if let Err(e) = socket.send(&message).await {
-                leptos::logging::warn!("signaling send failed: {e}");
-            }
+    fn send(&self, message: ClientMessage) {
+        if let Some(socket) = &self.socket {
+            socket.send(message);
         }
     }
 
@@ -479,18 +475,17 @@ impl Session {
     }
 
     /// Hangs up: peer connection, camera, and our seat on the server.
-    async fn end(mut self) {
+    fn end(mut self) {
         self.close_peer();
         self.media.stop();
         if let Some(video) = element(self.view.local_video) {
             video.set_src_object(None);
         }
         if self.seat.is_some() {
-            self.send(ClientMessage::Leave).await;
+            self.send(ClientMessage::Leave);
         }
-        if let Some(socket) = self.socket.take() {
-            socket.close().await;
-        }
+        // Dropping the socket closes it, after the queued `leave`.
+        self.socket = None;
     }
 }
 

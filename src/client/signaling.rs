@@ -1,29 +1,60 @@
 //! The signaling WebSocket, seen from the browser.
+//!
+//! Sending never blocks the session: messages are queued for a writer task, which waits
+//! for the socket to open. Dropping a [`SignalingSocket`] stops its reader and writer,
+//! and gloo-net closes the socket when both halves are gone (its `close()` on the sink
+//! half does nothing).
 
 use super::session::Event;
 use crate::protocol::{ClientMessage, ServerMessage, SIGNALING_PATH};
-use futures::channel::mpsc::UnboundedSender;
-use futures::stream::SplitSink;
+use futures::channel::{mpsc, oneshot};
+use futures::future::{select, Either, FutureExt};
 use futures::{SinkExt, StreamExt};
 use gloo_net::websocket::{futures::WebSocket, Message};
 use leptos::task::spawn_local;
 
-/// The sending half; incoming messages arrive as [`Event::Server`], and the end of the
-/// socket as [`Event::SignalingClosed`], both tagged with `generation` so that news from
-/// a socket already replaced can be told apart.
+/// One connection to the server. Incoming messages arrive as [`Event::Server`] and the
+/// end of the socket as [`Event::SignalingClosed`], both tagged with `generation` so that
+/// news from a socket already replaced can be told apart.
 pub struct SignalingSocket {
-    sink: SplitSink<WebSocket, Message>,
+    outgoing: mpsc::UnboundedSender<ClientMessage>,
+    /// Dropped with the socket: tells both tasks to stop.
+    _stop: oneshot::Sender<()>,
 }
 
 impl SignalingSocket {
     pub fn connect(
-        events: UnboundedSender<Event>,
+        events: mpsc::UnboundedSender<Event>,
         generation: u32,
     ) -> Result<SignalingSocket, String> {
         let socket = WebSocket::open(&signaling_url()?).map_err(|e| e.to_string())?;
-        let (sink, mut stream) = socket.split();
+        let (mut sink, stream) = socket.split();
+        let (stop_tx, stop) = oneshot::channel::<()>();
+        let stop = stop.shared();
+        let (outgoing, mut queue) = mpsc::unbounded::<ClientMessage>();
+
+        let stopped = stop.clone();
         spawn_local(async move {
-            while let Some(frame) = stream.next().await {
+            while let Either::Left((Some(message), _)) = select(queue.next(), stopped.clone()).await
+            {
+                let text = match serde_json::to_string(&message) {
+                    Ok(text) => text,
+                    Err(e) => {
+                        leptos::logging::error!("cannot encode {message:?}: {e}");
+                        continue;
+                    }
+                };
+                // Waits for the socket to open; gives up if the socket is dropped first.
+                match select(sink.send(Message::Text(text)), stopped.clone()).await {
+                    Either::Left((Ok(()), _)) => {}
+                    _ => break,
+                }
+            }
+        });
+
+        spawn_local(async move {
+            let mut incoming = stream.take_until(stop);
+            while let Some(frame) = incoming.next().await {
                 match frame {
                     Ok(Message::Text(text)) => match serde_json::from_str::<ServerMessage>(&text) {
                         Ok(message) => {
@@ -45,20 +76,16 @@ impl SignalingSocket {
             }
             let _ = events.unbounded_send(Event::SignalingClosed(generation));
         });
-        Ok(SignalingSocket { sink })
+
+        Ok(SignalingSocket {
+            outgoing,
+            _stop: stop_tx,
+        })
     }
 
-    /// Sends once the socket is open (gloo-net waits for that).
-    pub async fn send(&mut self, message: &ClientMessage) -> Result<(), String> {
-        let text = serde_json::to_string(message).map_err(|e| e.to_string())?;
-        self.sink
-            .send(Message::Text(text))
-            .await
-            .map_err(|e| e.to_string())
-    }
-
-    pub async fn close(mut self) {
-        let _ = self.sink.close().await;
+    /// Queues `message`; it is sent once the socket is open, in order.
+    pub fn send(&self, message: ClientMessage) {
+        let _ = self.outgoing.unbounded_send(message);
     }
 }
 
