@@ -599,3 +599,78 @@ async fn seats_survive_a_server_restart_with_the_same_secret() {
     a.send(json!({"type": "resume", "token": a_token})).await;
     a.expect_error(ErrorCode::InvalidToken).await;
 }
+
+/// The real binary, as a person runs it.
+struct Binary {
+    child: std::process::Child,
+    addr: SocketAddr,
+}
+
+impl Binary {
+    fn start(args: &[&str]) -> Binary {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tandem"))
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .rsplit("http://")
+            .next()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        Binary { child, addr }
+    }
+
+    fn signal(&self, name: &str) {
+        let pid = self.child.id().to_string();
+        let status = std::process::Command::new("kill")
+            .args(["-s", name, &pid])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit, failing after `limit`.
+    async fn exit_within(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(started.elapsed() < limit, "still running after {limit:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_binary_says_goodbye_and_exits_on_sigterm() {
+    let mut server = Binary::start(&[]);
+    let (mut a, _, mut b, _) = pair(server.addr, "sigterm").await;
+    server.signal("TERM");
+    assert_eq!(a.closed().await, Some(1001));
+    assert_eq!(b.closed().await, Some(1001));
+    let status = server.exit_within(Duration::from_secs(10)).await;
+    assert!(status.success(), "{status:?}");
+    // It stopped accepting too.
+    assert!(TcpStream::connect(server.addr).await.is_err());
+}
+
+#[tokio::test]
+async fn the_binary_refuses_a_bad_configuration_naming_the_setting() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .args(["--heartbeat-interval", "10s", "--heartbeat-timeout", "5s"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("heartbeat_timeout"), "{stderr}");
+}
