@@ -43,6 +43,19 @@ impl CallStatus {
     }
 }
 
+/// First reconnect delay, and the cap; each failed try doubles it.
+pub const RECONNECT_FIRST_MS: f64 = 250.0;
+pub const RECONNECT_MAX_MS: f64 = 8_000.0;
+
+/// How long to wait before reconnect attempt number `attempt` (0 for the first), given
+/// `jitter` uniform in [0, 1): exponential backoff, capped, then spread over ±50% so that
+/// everyone dropped by one server restart doesn't come back in the same millisecond.
+pub fn reconnect_delay_ms(attempt: u32, jitter: f64) -> f64 {
+    let exponent = attempt.min(16) as i32;
+    let base = (RECONNECT_FIRST_MS * 2f64.powi(exponent)).min(RECONNECT_MAX_MS);
+    base * (0.5 + jitter.clamp(0.0, 1.0))
+}
+
 /// One line of chat.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ChatLine {
@@ -97,5 +110,27 @@ impl CallView {
 impl Default for CallView {
     fn default() -> Self {
         CallView::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reconnect_delays_double_then_cap_and_spread() {
+        let middle: Vec<f64> = (0..8).map(|n| reconnect_delay_ms(n, 0.5)).collect();
+        assert_eq!(
+            middle,
+            [250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 8000.0, 8000.0]
+        );
+        assert_eq!(reconnect_delay_ms(0, 0.0), 125.0);
+        assert!(reconnect_delay_ms(0, 0.999) < 375.0);
+        assert_eq!(reconnect_delay_ms(u32::MAX, 1.0), 12_000.0);
+        assert_eq!(
+            reconnect_delay_ms(3, 2.0),
+            3000.0,
+            "jitter is clamped to [0, 1]"
+        );
     }
 }

@@ -34,7 +34,9 @@ async fn main() -> std::process::ExitCode {
     use std::process::ExitCode;
     use tandem::server::config::{Cli, Config};
 
+    // Logs go to stderr; stdout carries only the "listening on" line for scripts.
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,tandem=info".into()),

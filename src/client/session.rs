@@ -12,7 +12,7 @@
 use super::media::{self, LocalMedia};
 use super::peer::{Peer, PeerEvent};
 use super::signaling::SignalingSocket;
-use crate::call::{CallStatus, CallView, ChatLine, UiCommand};
+use crate::call::{reconnect_delay_ms, CallStatus, CallView, ChatLine, UiCommand};
 use crate::protocol::{
     ClientMessage, ErrorCode, IceServer, PeerId, PeerInfo, ServerMessage, Signal,
 };
@@ -32,9 +32,6 @@ const HEARTBEAT_MS: u32 = 5_000;
 const SERVER_SILENCE_MS: f64 = 12_000.0;
 /// How long ICE may stay `disconnected` before it is restarted.
 const ICE_GRACE_MS: u32 = 3_000;
-/// Reconnect delays: the first, and the cap; each try doubles, with jitter.
-const RECONNECT_FIRST_MS: f64 = 250.0;
-const RECONNECT_MAX_MS: f64 = 8_000.0;
 
 /// Everything the session reacts to.
 pub enum Event {
@@ -425,9 +422,7 @@ impl Session {
         if self.seat.is_none() && self.peer.is_none() {
             self.view.status.set(CallStatus::Joining);
         }
-        let exponent = self.reconnects.min(16) as i32;
-        let delay = (RECONNECT_FIRST_MS * 2f64.powi(exponent)).min(RECONNECT_MAX_MS)
-            * (0.5 + js_sys::Math::random());
+        let delay = reconnect_delay_ms(self.reconnects, js_sys::Math::random());
         self.reconnects += 1;
         let events = self.events.clone();
         spawn_local(async move {
