@@ -68,6 +68,11 @@ pub struct ChatLine {
 #[derive(Clone, Debug, PartialEq)]
 pub enum UiCommand {
     SendChat(String),
+    ToggleMicrophone,
+    ToggleCamera,
+    /// Share a screen or window instead of the camera (from a click: browsers require one).
+    ShareScreen,
+    StopSharing,
     HangUp,
     /// The call screen is going away (navigation): tear down without showing anything.
     Leave,
@@ -87,6 +92,16 @@ pub struct CallView {
     pub needs_play: RwSignal<bool>,
     /// The connection to the server is down (the call itself may go on without it).
     pub server_lost: RwSignal<bool>,
+    /// Something the person asked for did not work out (e.g. screen sharing refused).
+    pub notice: RwSignal<Option<String>>,
+    /// What we send: microphone on, camera on, screen shared instead of the camera.
+    pub microphone_on: RwSignal<bool>,
+    pub camera_on: RwSignal<bool>,
+    pub sharing_screen: RwSignal<bool>,
+    /// What the other side says it sends.
+    pub remote_sends_audio: RwSignal<bool>,
+    pub remote_sends_video: RwSignal<bool>,
+    pub remote_shares_screen: RwSignal<bool>,
     pub local_video: NodeRef<Video>,
     pub remote_video: NodeRef<Video>,
 }
@@ -101,6 +116,13 @@ impl CallView {
             remote_name: RwSignal::new(None),
             needs_play: RwSignal::new(false),
             server_lost: RwSignal::new(false),
+            notice: RwSignal::new(None),
+            microphone_on: RwSignal::new(true),
+            camera_on: RwSignal::new(true),
+            sharing_screen: RwSignal::new(false),
+            remote_sends_audio: RwSignal::new(true),
+            remote_sends_video: RwSignal::new(true),
+            remote_shares_screen: RwSignal::new(false),
             local_video: NodeRef::new(),
             remote_video: NodeRef::new(),
         }

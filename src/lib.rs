@@ -5,6 +5,7 @@ pub mod app;
 pub mod call;
 pub mod components;
 pub mod pages;
+pub mod peer_protocol;
 pub mod protocol;
 
 #[cfg(feature = "hydrate")]

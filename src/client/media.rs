@@ -85,3 +85,24 @@ fn reason(error: &JsValue) -> String {
         other => format!("it could not be opened: {other}"),
     }
 }
+
+/// A screen, window or tab the person picks, as one video track.
+pub async fn display() -> Result<web_sys::MediaStreamTrack, String> {
+    let devices = web_sys::window()
+        .ok_or("no window")?
+        .navigator()
+        .media_devices()
+        .map_err(|_| "no screen capture on this page".to_string())?;
+    let promise = devices.get_display_media().map_err(|e| reason(&e))?;
+    let stream: MediaStream = JsFuture::from(promise)
+        .await
+        .map_err(|e| reason(&e))?
+        .dyn_into()
+        .map_err(|_| "the browser returned no stream".to_string())?;
+    stream
+        .get_video_tracks()
+        .iter()
+        .next()
+        .map(|t| t.unchecked_into())
+        .ok_or_else(|| "the browser shared no video".into())
+}

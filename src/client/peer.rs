@@ -13,6 +13,7 @@
 //! signaling state alone tells whether an offer collides.
 
 use super::session::Event;
+use crate::peer_protocol::PeerMessage;
 use crate::protocol::{IceServer, PeerId, Signal};
 use futures::channel::mpsc::UnboundedSender;
 use js_sys::Array;
@@ -51,7 +52,8 @@ pub enum PeerEvent {
     DataChannel(RtcDataChannel),
     ChatOpen,
     ChatClosed,
-    ChatMessage(String),
+    /// A [`PeerMessage`] from the other side, still encoded.
+    Message(String),
     State(RtcPeerConnectionState),
     /// Something changed that the other side must agree to: make an offer.
     NegotiationNeeded,
@@ -213,7 +215,7 @@ impl Peer {
                 .unchecked_into::<web_sys::MessageEvent>()
                 .data()
                 .as_string()?;
-            Some(PeerEvent::ChatMessage(text))
+            Some(PeerEvent::Message(text))
         });
         channel.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         channel.set_onclose(Some(on_close.as_ref().unchecked_ref()));
@@ -226,13 +228,33 @@ impl Peer {
         self.chat = Some(channel);
     }
 
-    pub fn send_chat(&self, text: &str) -> Result<(), JsValue> {
+    /// Sends over the data channel, if it is open.
+    pub fn send(&self, message: &PeerMessage) -> Result<(), JsValue> {
         match &self.chat {
             Some(channel) if channel.ready_state() == RtcDataChannelState::Open => {
-                channel.send_with_str(text)
+                channel.send_with_str(&message.encode())
             }
-            _ => Err("the chat is not connected".into()),
+            _ => Err("the data channel is not open".into()),
         }
+    }
+
+    /// Sends `track` (or nothing) as our video, without renegotiating when a video sender
+    /// exists; with none (we had no camera), the transceiver starts sending and the change
+    /// is negotiated through `negotiationneeded`.
+    pub async fn replace_video(&self, track: Option<&MediaStreamTrack>) -> Result<(), JsValue> {
+        let transceiver = self
+            .pc
+            .get_transceivers()
+            .iter()
+            .map(|t| t.unchecked_into::<web_sys::RtcRtpTransceiver>())
+            .find(|t| t.receiver().track().kind() == "video")
+            .ok_or("no video in this call")?;
+        if track.is_some() && transceiver.direction() == RtcRtpTransceiverDirection::Recvonly {
+            transceiver.set_direction(RtcRtpTransceiverDirection::Sendrecv);
+        }
+        JsFuture::from(transceiver.sender().replace_track(track))
+            .await
+            .map(drop)
     }
 
     /// Closes the connection and the channel and silences every callback.

@@ -13,6 +13,7 @@ use super::media::{self, LocalMedia};
 use super::peer::{Peer, PeerEvent};
 use super::signaling::SignalingSocket;
 use crate::call::{reconnect_delay_ms, CallStatus, CallView, ChatLine, UiCommand};
+use crate::peer_protocol::PeerMessage;
 use crate::protocol::{
     ClientMessage, ErrorCode, IceServer, PeerId, PeerInfo, ServerMessage, Signal,
 };
@@ -22,9 +23,10 @@ use gloo_timers::future::TimeoutFuture;
 use leptos::html::Video;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{RtcIceConnectionState, RtcPeerConnectionState};
+use web_sys::{MediaStream, MediaStreamTrack, RtcIceConnectionState, RtcPeerConnectionState};
 
 /// The client pings the server this often…
 const HEARTBEAT_MS: u32 = 5_000;
@@ -84,6 +86,7 @@ async fn run(user: String, room: String, view: CallView, ui: UnboundedReceiver<U
         ice_servers: Vec::new(),
         expected: None,
         peer: None,
+        screen: None,
     };
     session.connect();
     while let Some(event) = queue.next().await {
@@ -127,12 +130,20 @@ struct Session {
     /// Someone already in the room, whose offer we are waiting for.
     expected: Option<PeerInfo>,
     peer: Option<Peer>,
+    /// The screen being shared instead of the camera.
+    screen: Option<ScreenShare>,
+}
+
+struct ScreenShare {
+    track: MediaStreamTrack,
+    /// Stopping from the browser's own "Stop sharing" bar ends the track.
+    _on_ended: Closure<dyn FnMut()>,
 }
 
 impl Session {
     async fn handle(&mut self, event: Event) -> Flow {
         match event {
-            Event::Ui(command) => return self.on_command(command),
+            Event::Ui(command) => return self.on_command(command).await,
             Event::Server(generation, message) if generation == self.generation => {
                 self.last_heard = now_ms();
                 return self.on_server(message).await;
@@ -155,10 +166,21 @@ impl Session {
         Flow::Continue
     }
 
-    fn on_command(&mut self, command: UiCommand) -> Flow {
+    async fn on_command(&mut self, command: UiCommand) -> Flow {
         match command {
+            UiCommand::ToggleMicrophone => {
+                self.view.microphone_on.update(|on| *on = !*on);
+                self.apply_mutes();
+            }
+            UiCommand::ToggleCamera => {
+                self.view.camera_on.update(|on| *on = !*on);
+                self.apply_mutes();
+            }
+            UiCommand::ShareScreen => self.share_screen().await,
+            UiCommand::StopSharing => self.stop_sharing().await,
             UiCommand::SendChat(text) => {
-                let sent = self.peer.as_ref().map(|peer| peer.send_chat(&text));
+                let message = PeerMessage::Chat { text: text.clone() };
+                let sent = self.peer.as_ref().map(|peer| peer.send(&message));
                 match sent {
                     Some(Ok(())) => self.view.chat.update(|lines| {
                         lines.push(ChatLine {
@@ -172,13 +194,125 @@ impl Session {
                     }
                     None => {}
                 }
-                Flow::Continue
             }
             UiCommand::HangUp => {
                 self.view.status.set(CallStatus::Ended);
-                Flow::Stop
+                return Flow::Stop;
             }
-            UiCommand::Leave => Flow::Stop,
+            UiCommand::Leave => return Flow::Stop,
+        }
+        Flow::Continue
+    }
+
+    /// Enables or disables the local tracks as the toggles say (no renegotiation: a
+    /// disabled track sends silence or black), and tells the other side.
+    fn apply_mutes(&self) {
+        if let Some(stream) = &self.media.stream {
+            let microphone = self.view.microphone_on.get_untracked();
+            let camera = self.view.camera_on.get_untracked();
+            for track in stream.get_tracks().iter() {
+                let track = track.unchecked_into::<MediaStreamTrack>();
+                track.set_enabled(if track.kind() == "audio" {
+                    microphone
+                } else {
+                    camera
+                });
+            }
+        }
+        self.announce();
+    }
+
+    /// Tells the other side what we send, so it can show "muted" or a placeholder.
+    fn announce(&self) {
+        let Some(peer) = &self.peer else { return };
+        let has = |kind: &str| {
+            self.media.stream.as_ref().is_some_and(|s| {
+                s.get_tracks()
+                    .iter()
+                    .any(|t| t.unchecked_into::<MediaStreamTrack>().kind() == kind)
+            })
+        };
+        let screen = self.screen.is_some();
+        let message = PeerMessage::Media {
+            audio: has("audio") && self.view.microphone_on.get_untracked(),
+            video: screen || (has("video") && self.view.camera_on.get_untracked()),
+            screen,
+        };
+        // Before the channel opens this fails; the state goes out when it opens.
+        let _ = peer.send(&message);
+    }
+
+    async fn share_screen(&mut self) {
+        if self.screen.is_some() {
+            return;
+        }
+        self.view.notice.set(None);
+        let track = match media::display().await {
+            Ok(track) => track,
+            Err(why) => {
+                self.view.notice.set(Some(format!(
+                    "Screen sharing did not start ({why}); still showing your camera."
+                )));
+                return;
+            }
+        };
+        let events = self.events.clone();
+        let on_ended = Closure::<dyn FnMut()>::new(move || {
+            let _ = events.unbounded_send(Event::Ui(UiCommand::StopSharing));
+        });
+        track.set_onended(Some(on_ended.as_ref().unchecked_ref()));
+        if let Some(peer) = &self.peer {
+            if let Err(e) = peer.replace_video(Some(&track)).await {
+                track.stop();
+                self.view
+                    .notice
+                    .set(Some(format!("Screen sharing failed ({}).", describe(&e))));
+                return;
+            }
+        }
+        self.show_preview(
+            MediaStream::new_with_tracks(&js_sys::Array::of1(&track))
+                .ok()
+                .as_ref(),
+        );
+        self.screen = Some(ScreenShare {
+            track,
+            _on_ended: on_ended,
+        });
+        self.view.sharing_screen.set(true);
+        self.announce();
+    }
+
+    async fn stop_sharing(&mut self) {
+        let Some(screen) = self.screen.take() else {
+            return;
+        };
+        screen.track.set_onended(None);
+        screen.track.stop();
+        let camera = self.camera_track();
+        if let Some(peer) = &self.peer {
+            if let Err(e) = peer.replace_video(camera.as_ref()).await {
+                leptos::logging::warn!("back to the camera failed: {}", describe(&e));
+            }
+        }
+        self.show_preview(self.media.stream.clone().as_ref());
+        self.view.sharing_screen.set(false);
+        self.announce();
+    }
+
+    fn camera_track(&self) -> Option<MediaStreamTrack> {
+        self.media.stream.as_ref().and_then(|stream| {
+            stream
+                .get_video_tracks()
+                .iter()
+                .next()
+                .map(|t| t.unchecked_into::<MediaStreamTrack>())
+        })
+    }
+
+    fn show_preview(&self, stream: Option<&MediaStream>) {
+        if let Some(video) = element(self.view.local_video) {
+            video.set_src_object(stream);
         }
     }
 
@@ -288,15 +422,30 @@ impl Session {
                 }
             }
             PeerEvent::DataChannel(channel) => peer.attach_chat(channel),
-            PeerEvent::ChatOpen => view.chat_open.set(true),
+            PeerEvent::ChatOpen => {
+                view.chat_open.set(true);
+                self.announce();
+            }
             PeerEvent::ChatClosed => view.chat_open.set(false),
-            PeerEvent::ChatMessage(text) => view.chat.update(|lines| {
-                lines.push(ChatLine {
-                    from: peer.name.clone(),
-                    text,
-                    mine: false,
-                })
-            }),
+            PeerEvent::Message(text) => match PeerMessage::decode(&text) {
+                Ok(PeerMessage::Chat { text }) => view.chat.update(|lines| {
+                    lines.push(ChatLine {
+                        from: peer.name.clone(),
+                        text,
+                        mine: false,
+                    })
+                }),
+                Ok(PeerMessage::Media {
+                    audio,
+                    video,
+                    screen,
+                }) => {
+                    view.remote_sends_audio.set(audio);
+                    view.remote_sends_video.set(video);
+                    view.remote_shares_screen.set(screen);
+                }
+                Err(e) => leptos::logging::warn!("unreadable message from the peer: {e}"),
+            },
             PeerEvent::State(state) => {
                 let with = peer.name.clone();
                 match state {
@@ -368,6 +517,9 @@ impl Session {
 
     fn close_peer(&mut self) {
         self.view.chat_open.set(false);
+        self.view.remote_sends_audio.set(true);
+        self.view.remote_sends_video.set(true);
+        self.view.remote_shares_screen.set(false);
         self.view.remote_name.set(None);
         self.view.needs_play.set(false);
         if let Some(video) = element(self.view.remote_video) {
@@ -472,6 +624,10 @@ impl Session {
     /// Hangs up: peer connection, camera, and our seat on the server.
     fn end(mut self) {
         self.close_peer();
+        if let Some(screen) = self.screen.take() {
+            screen.track.set_onended(None);
+            screen.track.stop();
+        }
         self.media.stop();
         if let Some(video) = element(self.view.local_video) {
             video.set_src_object(None);

@@ -13,7 +13,7 @@ pub fn ChatPanel(
     /// The data channel is open.
     ready: RwSignal<bool>,
     on_send: Callback<String>,
-) -> impl IntoView {
+) -> AnyView {
     let draft = RwSignal::new(String::new());
     let too_long = move || draft.with(|text| text.chars().count() > MAX_CHAT_CHARS);
     let send = move |ev: leptos::ev::SubmitEvent| {
@@ -60,4 +60,5 @@ pub fn ChatPanel(
             </p>
         </aside>
     }
+    .into_any()
 }

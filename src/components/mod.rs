@@ -1,5 +1,6 @@
 //! What the person sees on the call screen.
 
 pub mod chat;
+pub mod controls;
 pub mod status;
 pub mod video_tile;

@@ -1,6 +1,7 @@
 //! `/call/:user/:room`: the call itself.
 
 use crate::call::{CallStatus, CallView, UiCommand};
+use crate::components::controls::{shortcut, CallControls};
 use crate::components::{chat::ChatPanel, status::StatusLine, video_tile::VideoTile};
 use crate::protocol::{validate_name, validate_room};
 use futures::channel::mpsc;
@@ -54,11 +55,25 @@ fn Call(user: String, room: String, rejoin: Callback<()>) -> impl IntoView {
         let send = send.clone();
         move || send(UiCommand::Leave)
     });
-    let hang_up = {
-        let send = send.clone();
-        move |_| send(UiCommand::HangUp)
+    let command = Callback::new(send);
+    let on_chat = Callback::new(move |text| command.run(UiCommand::SendChat(text)));
+    let keys = window_event_listener(leptos::ev::keydown, move |ev| {
+        use leptos::wasm_bindgen::JsCast;
+        let typing = ev
+            .target()
+            .and_then(|t| t.dyn_into::<leptos::web_sys::Element>().ok())
+            .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"));
+        let modified = ev.ctrl_key() || ev.meta_key() || ev.alt_key();
+        if let Some(toggle) = shortcut(&ev.key(), typing, modified) {
+            command.run(toggle);
+        }
+    });
+    on_cleanup(move || keys.remove());
+    let remote_badge = move || {
+        let name = call.remote_name.get()?;
+        (!call.remote_sends_audio.get()).then(|| format!("{name} muted"))
     };
-    let on_chat = Callback::new(move |text| send(UiCommand::SendChat(text)));
+    let local_badge = move || (!call.microphone_on.get()).then(|| "You are muted".to_owned());
     let status = call.status;
     let remote_label = move || {
         call.remote_name
@@ -78,6 +93,9 @@ fn Call(user: String, room: String, rejoin: Callback<()>) -> impl IntoView {
                         "Lost the connection to the server; reconnecting… The call goes on meanwhile."
                     </p>
                 </Show>
+                <Show when=move || call.notice.with(Option::is_some)>
+                    <p class="media-note" role="alert">{move || call.notice.get()}</p>
+                </Show>
                 <Show when=move || call.media_note.with(Option::is_some)>
                     <p class="media-note" role="note">{move || call.media_note.get()}</p>
                 </Show>
@@ -92,12 +110,20 @@ fn Call(user: String, room: String, rejoin: Callback<()>) -> impl IntoView {
                         label=Signal::derive(remote_label)
                         node_ref=call.remote_video
                         muted=false
+                        camera_off=Signal::derive(move || {
+                            call.remote_name.with(Option::is_some) && !call.remote_sends_video.get()
+                        })
+                        badge=Signal::derive(remote_badge)
                     />
                     <VideoTile
                         class="local"
                         label=Signal::stored(format!("You ({user})"))
                         node_ref=call.local_video
                         muted=true
+                        camera_off=Signal::derive(move || {
+                            !call.camera_on.get() && !call.sharing_screen.get()
+                        })
+                        badge=Signal::derive(local_badge)
                     />
                     <Show when=move || call.needs_play.get()>
                         <button
@@ -109,9 +135,7 @@ fn Call(user: String, room: String, rejoin: Callback<()>) -> impl IntoView {
                     </Show>
                 </div>
                 <ChatPanel lines=call.chat ready=call.chat_open on_send=on_chat/>
-                <div class="controls">
-                    <button class="danger" on:click=hang_up.clone()>"Hang up"</button>
-                </div>
+                <CallControls call send=command/>
             </Show>
         </section>
     }

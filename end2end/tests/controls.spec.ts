@@ -1,0 +1,98 @@
+import { test, expect } from '@playwright/test';
+import { Server, Person, expectRemoteVideoFlowing } from './support';
+
+let server: Server;
+const people: Person[] = [];
+
+test.beforeAll(async () => {
+  server = await Server.start();
+});
+test.afterAll(async () => {
+  await server.stop();
+});
+test.afterEach(async () => {
+  await Promise.all(people.splice(0).map((p) => p.close()));
+});
+
+/** Alice and Bob, each in a browser of their own, connected. */
+async function call(): Promise<[Person, Person]> {
+  const room = `c-${Date.now()}`;
+  const alice = await Person.launch();
+  const bob = await Person.launch();
+  people.push(alice, bob);
+  await alice.joinThroughForm(server.url, 'Alice', room);
+  await bob.joinThroughForm(server.url, 'Bob', room);
+  await expect(alice.status()).toHaveText('Connected with Bob.');
+  await expect(bob.status()).toHaveText('Connected with Alice.');
+  await expectRemoteVideoFlowing(bob);
+  return [alice, bob];
+}
+
+const senderTrack = (p: Person, kind: string) =>
+  p.pc((pc) =>
+    pc.getSenders().map((s) => s.track && { kind: s.track.kind, enabled: s.track.enabled, label: s.track.label }),
+  ).then((tracks) => tracks.find((t) => t?.kind === kind));
+
+test('mute: the other side is told, and the outgoing audio is really off', async () => {
+  const [alice, bob] = await call();
+  const mute = alice.page.getByRole('button', { name: 'Mute' });
+  await expect(mute).toHaveAttribute('aria-pressed', 'false');
+  await mute.click();
+  await expect(mute).toHaveAttribute('aria-pressed', 'true');
+  await expect(bob.page.getByText('Alice muted')).toBeVisible({ timeout: 1_000 });
+  expect((await senderTrack(alice, 'audio'))?.enabled).toBe(false);
+  // The keyboard shortcut toggles it back; typing an "m" in the chat does not.
+  await alice.page.getByLabel('Message').fill('mmm');
+  await expect(mute).toHaveAttribute('aria-pressed', 'true');
+  await alice.page.locator('body').click({ position: { x: 5, y: 5 } });
+  await alice.page.keyboard.press('m');
+  await expect(mute).toHaveAttribute('aria-pressed', 'false');
+  await expect(bob.page.getByText('Alice muted')).toBeHidden();
+  expect((await senderTrack(alice, 'audio'))?.enabled).toBe(true);
+});
+
+test('camera off: the other side sees a placeholder with the name', async () => {
+  const [alice, bob] = await call();
+  await alice.page.getByRole('button', { name: 'Camera off' }).click();
+  const remote = bob.page.locator('.tile.remote');
+  await expect(remote.getByLabel('Alice (camera off)')).toBeVisible({ timeout: 1_000 });
+  await expect(remote.locator('.avatar')).toHaveText('A');
+  expect((await senderTrack(alice, 'video'))?.enabled).toBe(false);
+  await alice.page.locator('body').click({ position: { x: 5, y: 5 } });
+  await alice.page.keyboard.press('v');
+  await expect(remote.getByLabel('Alice (camera off)')).toBeHidden();
+  await expectRemoteVideoFlowing(bob);
+});
+
+test('screen share replaces the camera for the other side, and stops back to it', async () => {
+  const [alice, bob] = await call();
+  const size = () => bob.remoteVideo().evaluate((v: HTMLVideoElement) => `${v.videoWidth}x${v.videoHeight}`);
+  const cameraSize = await size();
+  await alice.page.getByRole('button', { name: 'Share screen' }).click();
+  // Chromium's synthetic screen is 1280x720.
+  await expect.poll(size, { timeout: 15_000 }).toBe('1280x720');
+  await expect(alice.page.getByRole('button', { name: 'Stop sharing' })).toHaveAttribute('aria-pressed', 'true');
+  // The local preview shows what is shared.
+  await expect
+    .poll(() => alice.page.locator('.tile.local video').evaluate((v: HTMLVideoElement) => v.videoWidth))
+    .toBe(1280);
+  await alice.page.getByRole('button', { name: 'Stop sharing' }).click();
+  await expect.poll(size, { timeout: 15_000 }).toBe(cameraSize);
+  await expect(alice.page.getByRole('button', { name: 'Share screen' })).toHaveAttribute('aria-pressed', 'false');
+  await expect(alice.status()).toHaveText('Connected with Bob.');
+});
+
+test('stopping the share from the browser itself returns to the camera', async () => {
+  const [alice, bob] = await call();
+  const size = () => bob.remoteVideo().evaluate((v: HTMLVideoElement) => v.videoWidth);
+  await alice.page.getByRole('button', { name: 'Share screen' }).click();
+  await expect.poll(size, { timeout: 15_000 }).toBe(1280);
+  // What the browser's "Stop sharing" bar does: end the track.
+  await alice.pc((pc) => {
+    const track = pc.getSenders().find((s) => s.track?.kind === 'video')!.track!;
+    track.stop();
+    track.dispatchEvent(new Event('ended'));
+  });
+  await expect(alice.page.getByRole('button', { name: 'Share screen' })).toBeVisible();
+  await expect.poll(size, { timeout: 15_000 }).toBe(640);
+});
