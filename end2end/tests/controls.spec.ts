@@ -80,6 +80,7 @@ test('screen share replaces the camera for the other side, and stops back to it'
   await expect.poll(size, { timeout: 15_000 }).toBe(cameraSize);
   await expect(alice.page.getByRole('button', { name: 'Share screen' })).toHaveAttribute('aria-pressed', 'false');
   await expect(alice.status()).toHaveText('Connected with Bob.');
+  await expectRemoteVideoFlowing(bob);
 });
 
 test('stopping the share from the browser itself returns to the camera', async () => {
@@ -95,4 +96,24 @@ test('stopping the share from the browser itself returns to the camera', async (
   });
   await expect(alice.page.getByRole('button', { name: 'Share screen' })).toBeVisible();
   await expect.poll(size, { timeout: 15_000 }).toBe(640);
+});
+
+test('refused screen sharing is explained, and the call carries on', async () => {
+  const room = `refuse-${Date.now()}`;
+  const alice = await Person.launch();
+  const bob = await Person.launch();
+  people.push(alice, bob);
+  // Alice presses "Cancel" in the browser's screen picker.
+  await alice.page.addInitScript(() => {
+    navigator.mediaDevices.getDisplayMedia = () =>
+      Promise.reject(new DOMException('Permission denied', 'NotAllowedError'));
+  });
+  await alice.joinThroughForm(server.url, 'Alice', room);
+  await bob.joinThroughForm(server.url, 'Bob', room);
+  await expect(alice.status()).toHaveText('Connected with Bob.');
+  await alice.page.getByRole('button', { name: 'Share screen' }).click();
+  await expect(alice.page.getByRole('alert').filter({ hasText: 'Screen sharing did not start' })).toBeVisible();
+  await expect(alice.page.getByRole('button', { name: 'Share screen' })).toHaveAttribute('aria-pressed', 'false');
+  await expect(alice.status()).toHaveText('Connected with Bob.');
+  await expectRemoteVideoFlowing(bob);
 });

@@ -45,6 +45,8 @@ pub enum Event {
     Reconnect,
     /// Time to ping the server, or notice that it went silent.
     Heartbeat,
+    /// The person picked a screen to share (or declined).
+    ScreenPicked(Result<MediaStreamTrack, String>),
     Peer(PeerId, PeerEvent),
 }
 
@@ -157,6 +159,7 @@ impl Session {
             Event::Server(..) | Event::SignalingClosed(_) => {}
             Event::Reconnect => self.connect(),
             Event::Heartbeat => self.heartbeat(),
+            Event::ScreenPicked(picked) => self.start_sharing(picked).await,
             Event::Peer(id, event) if self.peer.as_ref().is_some_and(|p| p.id == id) => {
                 self.on_peer(event).await;
             }
@@ -176,7 +179,7 @@ impl Session {
                 self.view.camera_on.update(|on| *on = !*on);
                 self.apply_mutes();
             }
-            UiCommand::ShareScreen => self.share_screen().await,
+            UiCommand::ShareScreen => self.pick_screen(),
             UiCommand::StopSharing => self.stop_sharing().await,
             UiCommand::SendChat(text) => {
                 let message = PeerMessage::Chat { text: text.clone() };
@@ -242,12 +245,27 @@ impl Session {
         let _ = peer.send(&message);
     }
 
-    async fn share_screen(&mut self) {
+    /// Opens the browser's screen picker. The person may take their time, so the answer
+    /// comes back as an event and the call goes on meanwhile.
+    fn pick_screen(&self) {
         if self.screen.is_some() {
             return;
         }
         self.view.notice.set(None);
-        let track = match media::display().await {
+        let events = self.events.clone();
+        spawn_local(async move {
+            let _ = events.unbounded_send(Event::ScreenPicked(media::display().await));
+        });
+    }
+
+    async fn start_sharing(&mut self, picked: Result<MediaStreamTrack, String>) {
+        if self.screen.is_some() {
+            if let Ok(track) = picked {
+                track.stop();
+            }
+            return;
+        }
+        let track = match picked {
             Ok(track) => track,
             Err(why) => {
                 self.view.notice.set(Some(format!(
