@@ -1,6 +1,7 @@
 //! The call's state as the call screen shows it. The browser-side session
 //! (`client::session`) writes these signals; the components only read them.
 
+use crate::stats::{CallStats, History};
 use leptos::html::Video;
 use leptos::prelude::*;
 
@@ -102,6 +103,9 @@ pub struct CallView {
     pub remote_sends_audio: RwSignal<bool>,
     pub remote_sends_video: RwSignal<bool>,
     pub remote_shares_screen: RwSignal<bool>,
+    /// The last second's figures, and the last minute's, while connected.
+    pub stats: RwSignal<Option<CallStats>>,
+    pub stats_history: RwSignal<History>,
     pub local_video: NodeRef<Video>,
     pub remote_video: NodeRef<Video>,
 }
@@ -123,6 +127,8 @@ impl CallView {
             remote_sends_audio: RwSignal::new(true),
             remote_sends_video: RwSignal::new(true),
             remote_shares_screen: RwSignal::new(false),
+            stats: RwSignal::new(None),
+            stats_history: RwSignal::new(History::default()),
             local_video: NodeRef::new(),
             remote_video: NodeRef::new(),
         }

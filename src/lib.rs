@@ -7,6 +7,7 @@ pub mod components;
 pub mod pages;
 pub mod peer_protocol;
 pub mod protocol;
+pub mod stats;
 
 #[cfg(feature = "hydrate")]
 pub mod client;

@@ -117,3 +117,25 @@ test('refused screen sharing is explained, and the call carries on', async () =>
   await expect(alice.status()).toHaveText('Connected with Bob.');
   await expectRemoteVideoFlowing(bob);
 });
+
+test('stats: live figures with a non-zero receive bitrate, and the path in use', async () => {
+  const [alice] = await call();
+  const toggle = alice.page.getByRole('button', { name: 'Stats' });
+  await toggle.click();
+  await expect(toggle).toHaveAttribute('aria-pressed', 'true');
+  const panel = alice.page.getByRole('region', { name: 'Call statistics' });
+  const receiving = panel.locator('dt:has-text("Receiving") + dd');
+  await expect
+    .poll(async () => Number(await receiving.getAttribute('data-kbps')), { timeout: 3_000 })
+    .toBeGreaterThan(0);
+  await expect(receiving).toHaveText(/\d+(\.\d+)? (kbit|Mbit)\/s/);
+  await expect(panel.locator('dt:has-text("Path") + dd')).toHaveText('direct (host, UDP)');
+  await expect(panel.locator('dt:has-text("Video") + dd')).toHaveText(/^\d+×\d+/);
+  await expect(panel.locator('dt:has-text("Round trip") + dd')).toHaveText(/^\d+ ms$/);
+  // The sparklines grow a point a second.
+  const points = () => panel.locator('polyline.bitrate').getAttribute('points').then((p) => (p ?? '').split(' ').filter(Boolean).length);
+  const before = await points();
+  await expect.poll(points, { timeout: 5_000 }).toBeGreaterThan(before);
+  await toggle.click();
+  await expect(panel).toBeHidden();
+});

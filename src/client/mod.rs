@@ -5,6 +5,7 @@ pub mod media;
 pub mod peer;
 pub mod session;
 pub mod signaling;
+pub mod stats;
 
 use crate::protocol::{room_key_from_random, ROOM_KEY_LEN};
 

@@ -196,6 +196,11 @@ impl Peer {
         self.pc.ice_connection_state()
     }
 
+    /// The connection itself, for reading statistics.
+    pub fn connection(&self) -> &RtcPeerConnection {
+        &self.pc
+    }
+
     pub fn is_connected(&self) -> bool {
         self.pc.connection_state() == RtcPeerConnectionState::Connected
     }

@@ -12,11 +12,13 @@
 use super::media::{self, LocalMedia};
 use super::peer::{Peer, PeerEvent};
 use super::signaling::SignalingSocket;
+use super::stats as client_stats;
 use crate::call::{reconnect_delay_ms, CallStatus, CallView, ChatLine, UiCommand};
 use crate::peer_protocol::PeerMessage;
 use crate::protocol::{
     ClientMessage, ErrorCode, IceServer, PeerId, PeerInfo, ServerMessage, Signal,
 };
+use crate::stats::{compare, StatsSample};
 use futures::channel::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use futures::StreamExt;
 use gloo_timers::future::TimeoutFuture;
@@ -32,6 +34,8 @@ use web_sys::{MediaStream, MediaStreamTrack, RtcIceConnectionState, RtcPeerConne
 const HEARTBEAT_MS: u32 = 5_000;
 /// …and counts it gone after this long without hearing anything.
 const SERVER_SILENCE_MS: f64 = 12_000.0;
+/// How often the stats panel's figures are refreshed.
+const STATS_MS: u32 = 1_000;
 /// How long ICE may stay `disconnected` before it is restarted.
 const ICE_GRACE_MS: u32 = 3_000;
 
@@ -45,6 +49,8 @@ pub enum Event {
     Reconnect,
     /// Time to ping the server, or notice that it went silent.
     Heartbeat,
+    /// Time to read the call statistics.
+    StatsTick,
     /// The person picked a screen to share (or declined).
     ScreenPicked(Result<MediaStreamTrack, String>),
     Peer(PeerId, PeerEvent),
@@ -73,7 +79,8 @@ async fn run(user: String, room: String, view: CallView, ui: UnboundedReceiver<U
         video.set_src_object(Some(stream));
     }
     view.status.set(CallStatus::Joining);
-    spawn_local(heartbeat(events.clone()));
+    spawn_local(tick(events.clone(), HEARTBEAT_MS, || Event::Heartbeat));
+    spawn_local(tick(events.clone(), STATS_MS, || Event::StatsTick));
     let mut session = Session {
         user,
         room,
@@ -89,6 +96,7 @@ async fn run(user: String, room: String, view: CallView, ui: UnboundedReceiver<U
         expected: None,
         peer: None,
         screen: None,
+        last_stats: None,
     };
     session.connect();
     while let Some(event) = queue.next().await {
@@ -134,6 +142,8 @@ struct Session {
     peer: Option<Peer>,
     /// The screen being shared instead of the camera.
     screen: Option<ScreenShare>,
+    /// The previous statistics sample, to turn counters into rates.
+    last_stats: Option<StatsSample>,
 }
 
 struct ScreenShare {
@@ -159,6 +169,7 @@ impl Session {
             Event::Server(..) | Event::SignalingClosed(_) => {}
             Event::Reconnect => self.connect(),
             Event::Heartbeat => self.heartbeat(),
+            Event::StatsTick => self.read_stats().await,
             Event::ScreenPicked(picked) => self.start_sharing(picked).await,
             Event::Peer(id, event) if self.peer.as_ref().is_some_and(|p| p.id == id) => {
                 self.on_peer(event).await;
@@ -223,6 +234,23 @@ impl Session {
             }
         }
         self.announce();
+    }
+
+    /// Samples the connection's statistics and updates the panel's figures.
+    async fn read_stats(&mut self) {
+        let Some(peer) = self.peer.as_ref().filter(|p| p.is_connected()) else {
+            self.last_stats = None;
+            return;
+        };
+        let now = match client_stats::sample(peer.connection()).await {
+            Ok(now) => now,
+            Err(e) => return leptos::logging::warn!("getStats failed: {}", describe(&e)),
+        };
+        if let Some(before) = self.last_stats.replace(now.clone()) {
+            let stats = compare(&before, &now);
+            self.view.stats_history.update(|h| h.push(&stats));
+            self.view.stats.set(Some(stats));
+        }
     }
 
     /// Tells the other side what we send, so it can show "muted" or a placeholder.
@@ -534,6 +562,8 @@ impl Session {
     }
 
     fn close_peer(&mut self) {
+        self.last_stats = None;
+        self.view.stats.set(None);
         self.view.chat_open.set(false);
         self.view.remote_sends_audio.set(true);
         self.view.remote_sends_video.set(true);
@@ -658,11 +688,11 @@ impl Session {
     }
 }
 
-/// Ticks the session's heartbeat until the session is gone.
-async fn heartbeat(events: UnboundedSender<Event>) {
+/// Sends `event()` every `period_ms` until the session is gone.
+async fn tick(events: UnboundedSender<Event>, period_ms: u32, event: fn() -> Event) {
     loop {
-        TimeoutFuture::new(HEARTBEAT_MS).await;
-        if events.unbounded_send(Event::Heartbeat).is_err() {
+        TimeoutFuture::new(period_ms).await;
+        if events.unbounded_send(event()).is_err() {
             return;
         }
     }

@@ -4,7 +4,12 @@ use leptos::prelude::*;
 /// The call's buttons. Toggles are real toggle buttons (`aria-pressed`), so screen readers
 /// say "Mute, pressed".
 #[component]
-pub fn CallControls(call: CallView, send: Callback<UiCommand>) -> AnyView {
+pub fn CallControls(
+    call: CallView,
+    send: Callback<UiCommand>,
+    /// The stats panel is open.
+    show_stats: RwSignal<bool>,
+) -> AnyView {
     let sharing = call.sharing_screen;
     view! {
         <div class="controls" role="toolbar" aria-label="Call controls">
@@ -38,6 +43,13 @@ pub fn CallControls(call: CallView, send: Callback<UiCommand>) -> AnyView {
                 }
             >
                 {move || if sharing.get() { "Stop sharing" } else { "Share screen" }}
+            </button>
+            <button
+                class="toggle"
+                aria-pressed=move || show_stats.get().to_string()
+                on:click=move |_| show_stats.update(|on| *on = !*on)
+            >
+                "Stats"
             </button>
             <button class="danger" on:click=move |_| send.run(UiCommand::HangUp)>
                 "Hang up"

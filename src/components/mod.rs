@@ -2,5 +2,6 @@
 
 pub mod chat;
 pub mod controls;
+pub mod stats_panel;
 pub mod status;
 pub mod video_tile;

@@ -2,7 +2,9 @@
 
 use crate::call::{CallStatus, CallView, UiCommand};
 use crate::components::controls::{shortcut, CallControls};
-use crate::components::{chat::ChatPanel, status::StatusLine, video_tile::VideoTile};
+use crate::components::{
+    chat::ChatPanel, stats_panel::StatsPanel, status::StatusLine, video_tile::VideoTile,
+};
 use crate::protocol::{validate_name, validate_room};
 use futures::channel::mpsc;
 use leptos::prelude::*;
@@ -56,6 +58,7 @@ fn Call(user: String, room: String, rejoin: Callback<()>) -> impl IntoView {
         move || send(UiCommand::Leave)
     });
     let command = Callback::new(send);
+    let show_stats = RwSignal::new(false);
     let on_chat = Callback::new(move |text| command.run(UiCommand::SendChat(text)));
     let keys = window_event_listener(leptos::ev::keydown, move |ev| {
         use leptos::wasm_bindgen::JsCast;
@@ -135,7 +138,10 @@ fn Call(user: String, room: String, rejoin: Callback<()>) -> impl IntoView {
                     </Show>
                 </div>
                 <ChatPanel lines=call.chat ready=call.chat_open on_send=on_chat/>
-                <CallControls call send=command/>
+                <Show when=move || show_stats.get()>
+                    <StatsPanel call/>
+                </Show>
+                <CallControls call send=command show_stats/>
             </Show>
         </section>
     }

@@ -1,0 +1,71 @@
+//! Reads `RTCPeerConnection.getStats()` into a [`StatsSample`].
+
+use crate::stats::{CandidatePath, StatsSample};
+use js_sys::{Map, Reflect};
+use std::collections::HashMap;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::RtcPeerConnection;
+
+pub async fn sample(pc: &RtcPeerConnection) -> Result<StatsSample, JsValue> {
+    let report: Map = JsFuture::from(pc.get_stats()).await?.unchecked_into();
+    let mut by_id = HashMap::new();
+    report.for_each(&mut |value, key| {
+        if let Some(id) = key.as_string() {
+            by_id.insert(id, value);
+        }
+    });
+    let mut sample = StatsSample {
+        at_ms: js_sys::Date::now(),
+        ..StatsSample::default()
+    };
+    let mut selected_pair = None;
+    for report in by_id.values() {
+        match text(report, "type").as_deref() {
+            Some("outbound-rtp") => sample.bytes_sent += number(report, "bytesSent").unwrap_or(0.0),
+            Some("inbound-rtp") => {
+                sample.bytes_received += number(report, "bytesReceived").unwrap_or(0.0);
+                sample.packets_received += number(report, "packetsReceived").unwrap_or(0.0);
+                sample.packets_lost += number(report, "packetsLost").unwrap_or(0.0);
+                if text(report, "kind").as_deref() == Some("video") {
+                    if let (Some(w), Some(h)) =
+                        (number(report, "frameWidth"), number(report, "frameHeight"))
+                    {
+                        sample.frame = Some((w as u32, h as u32));
+                    }
+                    sample.fps = number(report, "framesPerSecond");
+                }
+            }
+            Some("transport") => {
+                selected_pair =
+                    text(report, "selectedCandidatePairId").and_then(|id| by_id.get(&id).cloned());
+            }
+            _ => {}
+        }
+    }
+    if let Some(pair) = selected_pair {
+        sample.rtt_ms = number(&pair, "currentRoundTripTime").map(|s| s * 1000.0);
+        sample.path = text(&pair, "localCandidateId")
+            .and_then(|id| by_id.get(&id))
+            .map(|local| CandidatePath {
+                candidate_type: text(local, "candidateType").unwrap_or_default(),
+                protocol: text(local, "protocol").unwrap_or_default(),
+                relay_protocol: text(local, "relayProtocol"),
+            });
+    }
+    Ok(sample)
+}
+
+fn field(report: &JsValue, name: &str) -> Option<JsValue> {
+    Reflect::get(report, &JsValue::from_str(name))
+        .ok()
+        .filter(|v| !v.is_undefined() && !v.is_null())
+}
+
+fn text(report: &JsValue, name: &str) -> Option<String> {
+    field(report, name)?.as_string()
+}
+
+fn number(report: &JsValue, name: &str) -> Option<f64> {
+    field(report, name)?.as_f64()
+}

@@ -1,0 +1,69 @@
+use crate::call::CallView;
+use crate::stats::{format_bitrate, sparkline};
+use leptos::prelude::*;
+
+const SPARK_W: f64 = 160.0;
+const SPARK_H: f64 = 28.0;
+
+/// Live figures for the connection, refreshed every second, with the last minute of
+/// bitrate and round-trip time drawn as lines: a trend is read faster than a column.
+#[component]
+pub fn StatsPanel(call: CallView) -> AnyView {
+    let stats = call.stats;
+    let value = move |f: fn(&crate::stats::CallStats) -> String| {
+        move || stats.with(|s| s.as_ref().map(f).unwrap_or_else(|| "–".into()))
+    };
+    let line = move |pick: fn(&crate::stats::History) -> &std::collections::VecDeque<f64>| {
+        move || {
+            call.stats_history
+                .with(|h| sparkline(pick(h), SPARK_W, SPARK_H))
+        }
+    };
+    view! {
+        <section class="stats" aria-label="Call statistics">
+            <dl>
+                <dt>"Receiving"</dt>
+                <dd data-kbps=move || stats.with(|s| s.as_ref().map(|s| s.receive_kbps.round()))>
+                    {value(|s| format_bitrate(s.receive_kbps))}
+                </dd>
+                <dt>"Sending"</dt>
+                <dd>{value(|s| format_bitrate(s.send_kbps))}</dd>
+                <dt>"Round trip"</dt>
+                <dd>{value(|s| s.rtt_ms.map(|ms| format!("{ms:.0} ms")).unwrap_or_else(|| "–".into()))}</dd>
+                <dt>"Packet loss"</dt>
+                <dd>{value(|s| format!("{:.1} %", s.loss_percent))}</dd>
+                <dt>"Video"</dt>
+                <dd>
+                    {value(|s| match (s.frame, s.fps) {
+                        (Some((w, h)), Some(fps)) => format!("{w}×{h} at {fps:.0} fps"),
+                        (Some((w, h)), None) => format!("{w}×{h}"),
+                        _ => "–".into(),
+                    })}
+                </dd>
+                <dt>"Path"</dt>
+                <dd>{value(|s| s.path.clone().unwrap_or_else(|| "–".into()))}</dd>
+            </dl>
+            <figure class="spark">
+                <figcaption>"Receive bitrate, last minute"</figcaption>
+                <svg
+                    viewBox=format!("0 0 {SPARK_W} {SPARK_H}")
+                    role="img"
+                    aria-label="Receive bitrate over the last minute"
+                >
+                    <polyline class="bitrate" points=line(|h| &h.receive_kbps)></polyline>
+                </svg>
+            </figure>
+            <figure class="spark">
+                <figcaption>"Round-trip time, last minute"</figcaption>
+                <svg
+                    viewBox=format!("0 0 {SPARK_W} {SPARK_H}")
+                    role="img"
+                    aria-label="Round-trip time over the last minute"
+                >
+                    <polyline class="rtt" points=line(|h| &h.rtt_ms)></polyline>
+                </svg>
+            </figure>
+        </section>
+    }
+    .into_any()
+}
