@@ -139,3 +139,37 @@ test('stats: live figures with a non-zero receive bitrate, and the path in use',
   await toggle.click();
   await expect(panel).toBeHidden();
 });
+
+test('invite: the link is copied, and opening it fills in the room', async () => {
+  const room = `invite-${Date.now()}`;
+  const alice = await Person.launch();
+  const guest = await Person.launch();
+  people.push(alice, guest);
+  await alice.page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
+  await alice.joinThroughForm(server.url, 'Alice', room);
+  await alice.page.getByRole('button', { name: 'Copy invite link' }).click();
+  await expect(alice.page.getByText('Invite link copied')).toBeVisible();
+  const link = await alice.page.evaluate(() => navigator.clipboard.readText());
+  expect(link).toBe(`${server.url}/?room=${room}`);
+  await guest.page.goto(link);
+  await expect(guest.page.getByLabel('Room')).toHaveValue(room);
+  await guest.page.getByLabel('Your name').fill('Guest');
+  await guest.page.getByRole('button', { name: 'Join' }).click();
+  await expect(alice.status()).toHaveText('Connected with Guest.');
+});
+
+test('invite: where the clipboard is refused, the link is shown selected', async () => {
+  const alice = await Person.launch();
+  people.push(alice);
+  await alice.page.addInitScript(() => {
+    navigator.clipboard.writeText = () => Promise.reject(new DOMException('no', 'NotAllowedError'));
+  });
+  await alice.joinThroughForm(server.url, 'Alice', `refused-${Date.now()}`);
+  await alice.page.getByRole('button', { name: 'Copy invite link' }).click();
+  const field = alice.page.getByLabel('Invite link (copy it with Ctrl+C)');
+  await expect(field).toHaveValue(/\/\?room=refused-\d+$/);
+  await expect(field).toBeFocused();
+  expect(
+    await field.evaluate((i: HTMLInputElement) => i.selectionStart === 0 && i.selectionEnd === i.value.length),
+  ).toBe(true);
+});

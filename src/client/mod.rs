@@ -30,3 +30,21 @@ pub(crate) fn error_name(error: &wasm_bindgen::JsValue) -> String {
         None => error.as_string().unwrap_or_else(|| format!("{error:?}")),
     }
 }
+
+/// Puts `text` on the clipboard; fails where the browser refuses (no permission, or not
+/// a secure page).
+pub async fn copy_to_clipboard(text: &str) -> Result<(), String> {
+    let clipboard = web_sys::window()
+        .ok_or("no window")?
+        .navigator()
+        .clipboard();
+    wasm_bindgen_futures::JsFuture::from(clipboard.write_text(text))
+        .await
+        .map(drop)
+        .map_err(|e| error_name(&e))
+}
+
+/// This page's origin, e.g. `https://calls.example.org`.
+pub fn page_origin() -> Option<String> {
+    web_sys::window()?.location().origin().ok()
+}

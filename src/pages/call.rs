@@ -2,6 +2,7 @@
 
 use crate::call::{CallStatus, CallView, UiCommand};
 use crate::components::controls::{shortcut, CallControls};
+use crate::components::invite::InviteButton;
 use crate::components::{
     chat::ChatPanel, stats_panel::StatsPanel, status::StatusLine, video_tile::VideoTile,
 };
@@ -89,6 +90,7 @@ fn Call(user: String, room: String, rejoin: Callback<()>) -> impl IntoView {
             <header class="call-bar">
                 <h1 class="room-name">{format!("Room {room}")}</h1>
                 <StatusLine status/>
+                <InviteButton room=room.clone()/>
             </header>
             <div class="notes">
                 <Show when=move || call.server_lost.get()>

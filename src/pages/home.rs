@@ -2,13 +2,15 @@
 
 use crate::protocol::{validate_name, validate_room};
 use leptos::prelude::*;
-use leptos_router::hooks::use_navigate;
+use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::location::Url;
 
 #[component]
 pub fn HomeScreen() -> impl IntoView {
     let name = RwSignal::new(String::new());
-    let room = RwSignal::new(String::new());
+    // An invite link (`/?room=…`) arrives with the room filled in.
+    let query = use_query_map();
+    let room = RwSignal::new(query.with_untracked(|q| q.get("room").unwrap_or_default()));
     let name_error = RwSignal::new(None::<String>);
     let room_error = RwSignal::new(None::<String>);
     let navigate = use_navigate();
