@@ -65,6 +65,20 @@ pub struct ChatLine {
     pub mine: bool,
 }
 
+/// A camera or microphone the browser offers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Device {
+    pub id: String,
+    pub label: String,
+}
+
+/// Which kind of input a device is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceKind {
+    Camera,
+    Microphone,
+}
+
 /// What the person asks of the running session.
 #[derive(Clone, Debug, PartialEq)]
 pub enum UiCommand {
@@ -74,6 +88,8 @@ pub enum UiCommand {
     /// Share a screen or window instead of the camera (from a click: browsers require one).
     ShareScreen,
     StopSharing,
+    /// Switch to another camera or microphone, mid-call if need be.
+    UseDevice(DeviceKind, String),
     HangUp,
     /// The call screen is going away (navigation): tear down without showing anything.
     Leave,
@@ -103,6 +119,11 @@ pub struct CallView {
     pub remote_sends_audio: RwSignal<bool>,
     pub remote_sends_video: RwSignal<bool>,
     pub remote_shares_screen: RwSignal<bool>,
+    /// The cameras and microphones to choose from, and the ones in use.
+    pub cameras: RwSignal<Vec<Device>>,
+    pub microphones: RwSignal<Vec<Device>>,
+    pub camera_id: RwSignal<Option<String>>,
+    pub microphone_id: RwSignal<Option<String>>,
     /// The last second's figures, and the last minute's, while connected.
     pub stats: RwSignal<Option<CallStats>>,
     pub stats_history: RwSignal<History>,
@@ -127,6 +148,10 @@ impl CallView {
             remote_sends_audio: RwSignal::new(true),
             remote_sends_video: RwSignal::new(true),
             remote_shares_screen: RwSignal::new(false),
+            cameras: RwSignal::new(Vec::new()),
+            microphones: RwSignal::new(Vec::new()),
+            camera_id: RwSignal::new(None),
+            microphone_id: RwSignal::new(None),
             stats: RwSignal::new(None),
             stats_history: RwSignal::new(History::default()),
             local_video: NodeRef::new(),

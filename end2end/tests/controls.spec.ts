@@ -173,3 +173,29 @@ test('invite: where the clipboard is refused, the link is shown selected', async
     await field.evaluate((i: HTMLInputElement) => i.selectionStart === 0 && i.selectionEnd === i.value.length),
   ).toBe(true);
 });
+
+test('devices: switching camera and microphone mid-call keeps the call', async () => {
+  const room = `dev-${Date.now()}`;
+  const alice = await Person.launch({ cameras: 2 });
+  const bob = await Person.launch();
+  people.push(alice, bob);
+  await alice.joinThroughForm(server.url, 'Alice', room);
+  await bob.joinThroughForm(server.url, 'Bob', room);
+  await expect(alice.status()).toHaveText('Connected with Bob.');
+  const camera = alice.page.getByLabel('Camera');
+  const microphone = alice.page.getByLabel('Microphone');
+  await expect(camera.locator('option')).toHaveText(['fake_device_0', 'fake_device_1']);
+  await expect(microphone.locator('option')).toContainText(['Fake Audio Input 1']);
+
+  await camera.selectOption({ label: 'fake_device_1' });
+  await expect.poll(async () => (await senderTrack(alice, 'video'))?.label).toBe('fake_device_1');
+  await microphone.selectOption({ label: 'Fake Audio Input 1' });
+  await expect.poll(async () => (await senderTrack(alice, 'audio'))?.label).toBe('Fake Audio Input 1');
+  await expect(camera).toHaveValue(await camera.locator('option', { hasText: 'fake_device_1' }).getAttribute('value') ?? '');
+  // Same call, still flowing: no renegotiation, no new connection.
+  expect(await alice.page.evaluate(() => (window as any).__pcs.length)).toBe(1);
+  await expect(alice.status()).toHaveText('Connected with Bob.');
+  await expectRemoteVideoFlowing(bob);
+  // The old camera is released.
+  await expect.poll(() => alice.liveLocalTracks()).toBe(2);
+});

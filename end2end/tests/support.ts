@@ -87,6 +87,8 @@ export interface PersonOptions {
   allowMedia?: boolean;
   /** Run the browser as a process the test can kill outright. */
   killable?: boolean;
+  /** How many synthetic cameras (default 1). */
+  cameras?: number;
 }
 
 /** One person: a browser process of their own with one page. */
@@ -99,7 +101,10 @@ export class Person {
 
   static async launch(opts: PersonOptions = {}): Promise<Person> {
     const args = [...CHROMIUM_ARGS];
-    if (opts.fakeDevices ?? true) args.push('--use-fake-device-for-media-stream');
+    if (opts.fakeDevices ?? true) {
+      const cameras = opts.cameras ?? 1;
+      args.push(`--use-fake-device-for-media-stream${cameras > 1 ? `=device-count=${cameras}` : ''}`);
+    }
     // Grants camera and microphone without a prompt; headless Chromium refuses otherwise.
     if (opts.allowMedia ?? true) args.push('--use-fake-ui-for-media-stream');
     const launch = { executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args };

@@ -2,9 +2,10 @@
 //! whatever the browser grants (both, one, or none), and says what is missing.
 
 use super::error_name;
+use crate::call::{Device, DeviceKind};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{MediaDevices, MediaStream, MediaStreamConstraints};
+use web_sys::{MediaDevices, MediaStream, MediaStreamConstraints, MediaStreamTrack};
 
 pub struct LocalMedia {
     pub stream: Option<MediaStream>,
@@ -105,4 +106,71 @@ pub async fn display() -> Result<web_sys::MediaStreamTrack, String> {
         .next()
         .map(|t| t.unchecked_into())
         .ok_or_else(|| "the browser shared no video".into())
+}
+
+/// The cameras and microphones the browser offers (labels appear once access is granted).
+pub async fn devices() -> Result<(Vec<Device>, Vec<Device>), String> {
+    let devices = media_devices()?;
+    let list: js_sys::Array = JsFuture::from(devices.enumerate_devices().map_err(|e| reason(&e))?)
+        .await
+        .map_err(|e| reason(&e))?
+        .unchecked_into();
+    let (mut cameras, mut microphones) = (Vec::new(), Vec::new());
+    for info in list
+        .iter()
+        .map(|d| d.unchecked_into::<web_sys::MediaDeviceInfo>())
+    {
+        let device = Device {
+            id: info.device_id(),
+            label: info.label(),
+        };
+        match info.kind() {
+            web_sys::MediaDeviceKind::Videoinput => cameras.push(device),
+            web_sys::MediaDeviceKind::Audioinput => microphones.push(device),
+            _ => {}
+        }
+    }
+    Ok((cameras, microphones))
+}
+
+/// One track from the device with this id.
+pub async fn open_device(kind: DeviceKind, id: &str) -> Result<MediaStreamTrack, String> {
+    let exact = js_sys::Object::new();
+    let device = js_sys::Object::new();
+    let set = |target: &js_sys::Object, key: &str, value: &JsValue| {
+        js_sys::Reflect::set(target, &JsValue::from_str(key), value).map(drop)
+    };
+    set(&exact, "exact", &JsValue::from_str(id)).map_err(|e| reason(&e))?;
+    set(&device, "deviceId", &exact).map_err(|e| reason(&e))?;
+    let constraints = MediaStreamConstraints::new();
+    match kind {
+        DeviceKind::Camera => constraints.set_video(&device),
+        DeviceKind::Microphone => constraints.set_audio(&device),
+    }
+    let promise = media_devices()?
+        .get_user_media_with_constraints(&constraints)
+        .map_err(|e| reason(&e))?;
+    let stream: MediaStream = JsFuture::from(promise)
+        .await
+        .map_err(|e| reason(&e))?
+        .unchecked_into();
+    stream
+        .get_tracks()
+        .iter()
+        .next()
+        .map(|t| t.unchecked_into())
+        .ok_or_else(|| "the device gave no track".into())
+}
+
+/// The id of the device a track comes from.
+pub fn device_id(track: &MediaStreamTrack) -> Option<String> {
+    track.get_settings().get_device_id()
+}
+
+pub fn media_devices() -> Result<MediaDevices, String> {
+    web_sys::window()
+        .ok_or("no window")?
+        .navigator()
+        .media_devices()
+        .map_err(|_| "no camera access on this page".to_string())
 }

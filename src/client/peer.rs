@@ -243,17 +243,21 @@ impl Peer {
         }
     }
 
-    /// Sends `track` (or nothing) as our video, without renegotiating when a video sender
-    /// exists; with none (we had no camera), the transceiver starts sending and the change
-    /// is negotiated through `negotiationneeded`.
-    pub async fn replace_video(&self, track: Option<&MediaStreamTrack>) -> Result<(), JsValue> {
+    /// Sends `track` (or nothing) as our `kind` ("audio" or "video"), without
+    /// renegotiating when a sender exists; with none (we had no such device), the
+    /// transceiver starts sending and the change is negotiated via `negotiationneeded`.
+    pub async fn replace_track(
+        &self,
+        kind: &str,
+        track: Option<&MediaStreamTrack>,
+    ) -> Result<(), JsValue> {
         let transceiver = self
             .pc
             .get_transceivers()
             .iter()
             .map(|t| t.unchecked_into::<web_sys::RtcRtpTransceiver>())
-            .find(|t| t.receiver().track().kind() == "video")
-            .ok_or("no video in this call")?;
+            .find(|t| t.receiver().track().kind() == kind)
+            .ok_or_else(|| format!("no {kind} in this call"))?;
         if track.is_some() && transceiver.direction() == RtcRtpTransceiverDirection::Recvonly {
             transceiver.set_direction(RtcRtpTransceiverDirection::Sendrecv);
         }

@@ -13,7 +13,7 @@ use super::media::{self, LocalMedia};
 use super::peer::{Peer, PeerEvent};
 use super::signaling::SignalingSocket;
 use super::stats as client_stats;
-use crate::call::{reconnect_delay_ms, CallStatus, CallView, ChatLine, UiCommand};
+use crate::call::{reconnect_delay_ms, CallStatus, CallView, ChatLine, DeviceKind, UiCommand};
 use crate::peer_protocol::PeerMessage;
 use crate::protocol::{
     ClientMessage, ErrorCode, IceServer, PeerId, PeerInfo, ServerMessage, Signal,
@@ -53,6 +53,10 @@ pub enum Event {
     StatsTick,
     /// The person picked a screen to share (or declined).
     ScreenPicked(Result<MediaStreamTrack, String>),
+    /// A newly chosen camera or microphone is open (or could not be).
+    DeviceOpened(DeviceKind, Result<MediaStreamTrack, String>),
+    /// Devices were plugged in or out.
+    DevicesChanged,
     Peer(PeerId, PeerEvent),
 }
 
@@ -79,6 +83,7 @@ async fn run(user: String, room: String, view: CallView, ui: UnboundedReceiver<U
         video.set_src_object(Some(stream));
     }
     view.status.set(CallStatus::Joining);
+    let on_device_change = watch_devices(&events);
     spawn_local(tick(events.clone(), HEARTBEAT_MS, || Event::Heartbeat));
     spawn_local(tick(events.clone(), STATS_MS, || Event::StatsTick));
     let mut session = Session {
@@ -99,12 +104,16 @@ async fn run(user: String, room: String, view: CallView, ui: UnboundedReceiver<U
         last_stats: None,
     };
     session.connect();
+    session.list_devices().await;
     while let Some(event) = queue.next().await {
         if session.handle(event).await == Flow::Stop {
             break;
         }
     }
     session.end();
+    if let (Some(devices), Some(_)) = (media::media_devices().ok(), on_device_change) {
+        devices.set_ondevicechange(None);
+    }
 }
 
 #[derive(PartialEq)]
@@ -171,6 +180,8 @@ impl Session {
             Event::Heartbeat => self.heartbeat(),
             Event::StatsTick => self.read_stats().await,
             Event::ScreenPicked(picked) => self.start_sharing(picked).await,
+            Event::DeviceOpened(kind, opened) => self.use_device(kind, opened).await,
+            Event::DevicesChanged => self.list_devices().await,
             Event::Peer(id, event) if self.peer.as_ref().is_some_and(|p| p.id == id) => {
                 self.on_peer(event).await;
             }
@@ -192,6 +203,13 @@ impl Session {
             }
             UiCommand::ShareScreen => self.pick_screen(),
             UiCommand::StopSharing => self.stop_sharing().await,
+            UiCommand::UseDevice(kind, id) => {
+                let events = self.events.clone();
+                spawn_local(async move {
+                    let opened = media::open_device(kind, &id).await;
+                    let _ = events.unbounded_send(Event::DeviceOpened(kind, opened));
+                });
+            }
             UiCommand::SendChat(text) => {
                 let message = PeerMessage::Chat { text: text.clone() };
                 let sent = self.peer.as_ref().map(|peer| peer.send(&message));
@@ -234,6 +252,81 @@ impl Session {
             }
         }
         self.announce();
+    }
+
+    /// Refreshes the camera and microphone lists, and which ones are in use.
+    async fn list_devices(&self) {
+        match media::devices().await {
+            Ok((cameras, microphones)) => {
+                // Only on a real change: re-rendering the options would reset the choice.
+                if self.view.cameras.with_untracked(|c| *c != cameras) {
+                    self.view.cameras.set(cameras);
+                }
+                if self.view.microphones.with_untracked(|m| *m != microphones) {
+                    self.view.microphones.set(microphones);
+                }
+            }
+            Err(why) => leptos::logging::warn!("cannot list devices: {why}"),
+        }
+        let in_use = |kind: &str| {
+            let stream = self.media.stream.as_ref()?;
+            let track = stream
+                .get_tracks()
+                .iter()
+                .map(|t| t.unchecked_into::<MediaStreamTrack>())
+                .find(|t| t.kind() == kind)?;
+            media::device_id(&track)
+        };
+        self.view.camera_id.set(in_use("video"));
+        self.view.microphone_id.set(in_use("audio"));
+    }
+
+    /// Puts a newly opened device's track in place of the old one, locally and towards
+    /// the other side, without dropping the call.
+    async fn use_device(&mut self, kind: DeviceKind, opened: Result<MediaStreamTrack, String>) {
+        let track = match opened {
+            Ok(track) => track,
+            Err(why) => {
+                self.view
+                    .notice
+                    .set(Some(format!("That device could not be opened ({why}).")));
+                return;
+            }
+        };
+        self.view.notice.set(None);
+        let wire_kind = track.kind();
+        // `Clone::clone`, not `.clone()`: MediaStream has an inherent JS `clone()` that
+        // copies the stream and its tracks.
+        let stream = match &self.media.stream {
+            Some(stream) => Clone::clone(stream),
+            None => match MediaStream::new() {
+                Ok(stream) => {
+                    self.media.stream = Some(Clone::clone(&stream));
+                    stream
+                }
+                Err(_) => return,
+            },
+        };
+        for old in stream.get_tracks().iter() {
+            let old = old.unchecked_into::<MediaStreamTrack>();
+            if old.kind() == wire_kind {
+                stream.remove_track(&old);
+                old.stop();
+            }
+        }
+        stream.add_track(&track);
+        // A shared screen stays on the wire until sharing stops.
+        let sending = kind == DeviceKind::Microphone || self.screen.is_none();
+        if let (Some(peer), true) = (&self.peer, sending) {
+            if let Err(e) = peer.replace_track(&wire_kind, Some(&track)).await {
+                leptos::logging::warn!("switching device failed: {}", describe(&e));
+            }
+        }
+        if self.screen.is_none() {
+            self.show_preview(Some(&stream));
+        }
+        self.apply_mutes();
+        self.list_devices().await;
     }
 
     /// Samples the connection's statistics and updates the panel's figures.
@@ -308,7 +401,7 @@ impl Session {
         });
         track.set_onended(Some(on_ended.as_ref().unchecked_ref()));
         if let Some(peer) = &self.peer {
-            if let Err(e) = peer.replace_video(Some(&track)).await {
+            if let Err(e) = peer.replace_track("video", Some(&track)).await {
                 track.stop();
                 self.view
                     .notice
@@ -337,11 +430,11 @@ impl Session {
         screen.track.stop();
         let camera = self.camera_track();
         if let Some(peer) = &self.peer {
-            if let Err(e) = peer.replace_video(camera.as_ref()).await {
+            if let Err(e) = peer.replace_track("video", camera.as_ref()).await {
                 leptos::logging::warn!("back to the camera failed: {}", describe(&e));
             }
         }
-        self.show_preview(self.media.stream.clone().as_ref());
+        self.show_preview(self.media.stream.as_ref());
         self.view.sharing_screen.set(false);
         self.announce();
     }
@@ -686,6 +779,18 @@ impl Session {
         // Dropping the socket closes it, after the queued `leave`.
         self.socket = None;
     }
+}
+
+/// Asks the browser to say when devices come and go. The closure must live as long as
+/// the session; the caller keeps it and unregisters it at the end.
+fn watch_devices(events: &UnboundedSender<Event>) -> Option<Closure<dyn FnMut()>> {
+    let devices = media::media_devices().ok()?;
+    let events = events.clone();
+    let closure = Closure::<dyn FnMut()>::new(move || {
+        let _ = events.unbounded_send(Event::DevicesChanged);
+    });
+    devices.set_ondevicechange(Some(closure.as_ref().unchecked_ref()));
+    Some(closure)
 }
 
 /// Sends `event()` every `period_ms` until the session is gone.

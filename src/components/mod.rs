@@ -2,6 +2,7 @@
 
 pub mod chat;
 pub mod controls;
+pub mod devices;
 pub mod invite;
 pub mod stats_panel;
 pub mod status;

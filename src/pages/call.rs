@@ -2,6 +2,7 @@
 
 use crate::call::{CallStatus, CallView, UiCommand};
 use crate::components::controls::{shortcut, CallControls};
+use crate::components::devices::DevicePicker;
 use crate::components::invite::InviteButton;
 use crate::components::{
     chat::ChatPanel, stats_panel::StatsPanel, status::StatusLine, video_tile::VideoTile,
@@ -144,6 +145,7 @@ fn Call(user: String, room: String, rejoin: Callback<()>) -> impl IntoView {
                     <StatsPanel call/>
                 </Show>
                 <CallControls call send=command show_stats/>
+                <DevicePicker call send=command/>
             </Show>
         </section>
     }
