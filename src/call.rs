@@ -79,8 +79,38 @@ pub enum DeviceKind {
     Microphone,
 }
 
-/// What the person asks of the running session.
+/// A file on its way to or from the other person.
 #[derive(Clone, Debug, PartialEq)]
+pub struct Transfer {
+    pub id: u32,
+    pub name: String,
+    pub size: u64,
+    pub sending: bool,
+    pub done_bytes: u64,
+    pub state: TransferState,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum TransferState {
+    /// Checksumming before the first byte goes out.
+    Preparing,
+    Active,
+    /// Complete; a received file has a download link.
+    Done {
+        url: Option<String>,
+    },
+    Cancelled,
+    Failed(String),
+}
+
+impl TransferState {
+    pub fn is_open(&self) -> bool {
+        matches!(self, TransferState::Preparing | TransferState::Active)
+    }
+}
+
+/// What the person asks of the running session.
+#[derive(Clone, Debug)]
 pub enum UiCommand {
     SendChat(String),
     ToggleMicrophone,
@@ -90,6 +120,10 @@ pub enum UiCommand {
     StopSharing,
     /// Switch to another camera or microphone, mid-call if need be.
     UseDevice(DeviceKind, String),
+    /// Send a file to the other person (only the browser has files).
+    #[cfg(feature = "hydrate")]
+    SendFile(send_wrapper::SendWrapper<web_sys::File>),
+    CancelTransfer(u32),
     HangUp,
     /// The call screen is going away (navigation): tear down without showing anything.
     Leave,
@@ -124,6 +158,9 @@ pub struct CallView {
     pub microphones: RwSignal<Vec<Device>>,
     pub camera_id: RwSignal<Option<String>>,
     pub microphone_id: RwSignal<Option<String>>,
+    /// Files sent and received in this call, and the largest allowed.
+    pub transfers: RwSignal<Vec<Transfer>>,
+    pub max_file_bytes: RwSignal<u64>,
     /// The last second's figures, and the last minute's, while connected.
     pub stats: RwSignal<Option<CallStats>>,
     pub stats_history: RwSignal<History>,
@@ -152,11 +189,24 @@ impl CallView {
             microphones: RwSignal::new(Vec::new()),
             camera_id: RwSignal::new(None),
             microphone_id: RwSignal::new(None),
+            transfers: RwSignal::new(Vec::new()),
+            max_file_bytes: RwSignal::new(crate::transfer::DEFAULT_MAX_FILE_BYTES),
             stats: RwSignal::new(None),
             stats_history: RwSignal::new(History::default()),
             local_video: NodeRef::new(),
             remote_video: NodeRef::new(),
         }
+    }
+}
+
+impl CallView {
+    /// Changes transfer `id` in place.
+    pub fn update_transfer(&self, id: u32, change: impl FnOnce(&mut Transfer)) {
+        self.transfers.update(|all| {
+            if let Some(transfer) = all.iter_mut().find(|t| t.id == id) {
+                change(transfer);
+            }
+        });
     }
 }
 

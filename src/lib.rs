@@ -8,6 +8,7 @@ pub mod pages;
 pub mod peer_protocol;
 pub mod protocol;
 pub mod stats;
+pub mod transfer;
 
 #[cfg(feature = "hydrate")]
 pub mod client;

@@ -59,12 +59,15 @@ pub enum ServerMessage {
         polite: bool,
         token: String,
         ice_servers: Vec<IceServer>,
+        /// Largest file the people in this room may send each other.
+        max_file_bytes: u64,
     },
     /// The seat is yours again, with the same id; nobody was told you had gone.
     Resumed {
         you: PeerId,
         peers: Vec<PeerInfo>,
         ice_servers: Vec<IceServer>,
+        max_file_bytes: u64,
     },
     /// Someone took a seat after you: you make the offer, and you are the impolite side
     /// towards them (`polite` is false).
@@ -274,6 +277,7 @@ mod tests {
             }],
             polite: true,
             token: "t".into(),
+            max_file_bytes: 1 << 30,
             ice_servers: vec![IceServer {
                 urls: vec!["turn:127.0.0.1:3478".into()],
                 username: Some("u".into()),
@@ -291,6 +295,7 @@ mod tests {
             you: PeerId(3),
             peers: vec![],
             ice_servers: vec![],
+            max_file_bytes: 1_000_000,
         });
         round_trip_server(ServerMessage::Pong);
         round_trip_server(ServerMessage::Signal {

@@ -6,6 +6,7 @@ pub mod peer;
 pub mod session;
 pub mod signaling;
 pub mod stats;
+pub mod transfer;
 
 use crate::protocol::{room_key_from_random, ROOM_KEY_LEN};
 

@@ -13,22 +13,29 @@ use super::media::{self, LocalMedia};
 use super::peer::{Peer, PeerEvent};
 use super::signaling::SignalingSocket;
 use super::stats as client_stats;
-use crate::call::{reconnect_delay_ms, CallStatus, CallView, ChatLine, DeviceKind, UiCommand};
+use super::transfer as client_transfer;
+use crate::call::{
+    reconnect_delay_ms, CallStatus, CallView, ChatLine, DeviceKind, TransferState, UiCommand,
+};
 use crate::peer_protocol::PeerMessage;
 use crate::protocol::{
     ClientMessage, ErrorCode, IceServer, PeerId, PeerInfo, ServerMessage, Signal,
 };
 use crate::stats::{compare, StatsSample};
+use crate::transfer::CHANNEL_PREFIX;
 use futures::channel::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use futures::StreamExt;
 use gloo_timers::future::TimeoutFuture;
 use leptos::html::Video;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use std::collections::HashMap;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{MediaStream, MediaStreamTrack, RtcIceConnectionState, RtcPeerConnectionState};
+use web_sys::{
+    MediaStream, MediaStreamTrack, RtcDataChannel, RtcIceConnectionState, RtcPeerConnectionState,
+};
 
 /// The client pings the server this often…
 const HEARTBEAT_MS: u32 = 5_000;
@@ -102,6 +109,9 @@ async fn run(user: String, room: String, view: CallView, ui: UnboundedReceiver<U
         peer: None,
         screen: None,
         last_stats: None,
+        transfers: HashMap::new(),
+        next_transfer: 1,
+        max_file_bytes: crate::transfer::DEFAULT_MAX_FILE_BYTES,
     };
     session.connect();
     session.list_devices().await;
@@ -153,6 +163,10 @@ struct Session {
     screen: Option<ScreenShare>,
     /// The previous statistics sample, to turn counters into rates.
     last_stats: Option<StatsSample>,
+    /// Open file transfers by id, to cancel them.
+    transfers: HashMap<u32, RtcDataChannel>,
+    next_transfer: u32,
+    max_file_bytes: u64,
 }
 
 struct ScreenShare {
@@ -203,6 +217,12 @@ impl Session {
             }
             UiCommand::ShareScreen => self.pick_screen(),
             UiCommand::StopSharing => self.stop_sharing().await,
+            UiCommand::SendFile(file) => self.send_file(file.take()),
+            UiCommand::CancelTransfer(id) => {
+                if let Some(channel) = self.transfers.remove(&id) {
+                    channel.close();
+                }
+            }
             UiCommand::UseDevice(kind, id) => {
                 let events = self.events.clone();
                 spawn_local(async move {
@@ -252,6 +272,31 @@ impl Session {
             }
         }
         self.announce();
+    }
+
+    fn send_file(&mut self, file: web_sys::File) {
+        if !self.peer.as_ref().is_some_and(Peer::is_connected) {
+            self.view
+                .notice
+                .set(Some("Files can be sent once you are connected.".into()));
+            return;
+        }
+        let id = self.take_transfer_id();
+        let Some(peer) = self.peer.as_ref() else {
+            return;
+        };
+        match client_transfer::send(peer.connection(), id, file, self.max_file_bytes, self.view) {
+            Ok(channel) => {
+                self.view.notice.set(None);
+                self.transfers.insert(id, channel);
+            }
+            Err(why) => self.view.notice.set(Some(why)),
+        }
+    }
+
+    fn take_transfer_id(&mut self) -> u32 {
+        self.next_transfer += 1;
+        self.next_transfer - 1
     }
 
     /// Refreshes the camera and microphone lists, and which ones are in use.
@@ -462,11 +507,14 @@ impl Session {
                 polite,
                 token,
                 ice_servers,
+                max_file_bytes,
                 ..
             } => {
                 self.back_online();
                 self.seat = Some(SeatTicket { token, polite });
                 self.ice_servers = ice_servers;
+                self.max_file_bytes = max_file_bytes;
+                self.view.max_file_bytes.set(max_file_bytes);
                 match peers.into_iter().next() {
                     // Whoever was there first makes the offer; we wait for it.
                     Some(peer) => {
@@ -559,6 +607,11 @@ impl Session {
                         play(video, view);
                     }
                 }
+            }
+            PeerEvent::DataChannel(channel) if channel.label().starts_with(CHANNEL_PREFIX) => {
+                let id = self.take_transfer_id();
+                client_transfer::receive(channel.clone(), id, self.max_file_bytes, view);
+                self.transfers.insert(id, channel);
             }
             PeerEvent::DataChannel(channel) => peer.attach_chat(channel),
             PeerEvent::ChatOpen => {
@@ -764,6 +817,16 @@ impl Session {
 
     /// Hangs up: peer connection, camera, and our seat on the server.
     fn end(mut self) {
+        for channel in self.transfers.values() {
+            channel.close();
+        }
+        self.view.transfers.with_untracked(|all| {
+            for transfer in all {
+                if let TransferState::Done { url: Some(url) } = &transfer.state {
+                    client_transfer::forget(url);
+                }
+            }
+        });
         self.close_peer();
         if let Some(screen) = self.screen.take() {
             screen.track.set_onended(None);

@@ -3,6 +3,7 @@
 pub mod chat;
 pub mod controls;
 pub mod devices;
+pub mod files;
 pub mod invite;
 pub mod stats_panel;
 pub mod status;

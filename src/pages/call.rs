@@ -3,6 +3,7 @@
 use crate::call::{CallStatus, CallView, UiCommand};
 use crate::components::controls::{shortcut, CallControls};
 use crate::components::devices::DevicePicker;
+use crate::components::files::{send_dropped, FilePanel};
 use crate::components::invite::InviteButton;
 use crate::components::{
     chat::ChatPanel, stats_panel::StatsPanel, status::StatusLine, video_tile::VideoTile,
@@ -87,7 +88,12 @@ fn Call(user: String, room: String, rejoin: Callback<()>) -> impl IntoView {
     };
 
     view! {
-        <section class="call" aria-label=format!("Call in room {room}")>
+        <section
+            class="call"
+            aria-label=format!("Call in room {room}")
+            on:dragover=|ev| ev.prevent_default()
+            on:drop=move |ev| send_dropped(&ev, command)
+        >
             <header class="call-bar">
                 <h1 class="room-name">{format!("Room {room}")}</h1>
                 <StatusLine status/>
@@ -140,7 +146,10 @@ fn Call(user: String, room: String, rejoin: Callback<()>) -> impl IntoView {
                         </button>
                     </Show>
                 </div>
-                <ChatPanel lines=call.chat ready=call.chat_open on_send=on_chat/>
+                <div class="side">
+                    <ChatPanel lines=call.chat ready=call.chat_open on_send=on_chat/>
+                    <FilePanel call send=command/>
+                </div>
                 <Show when=move || show_stats.get()>
                     <StatsPanel call/>
                 </Show>

@@ -41,6 +41,10 @@ pub struct Cli {
     /// across server restarts; without it, each start makes a random one.
     #[arg(long, env = "TANDEM_RESUME_SECRET", hide_env_values = true)]
     pub resume_secret: Option<String>,
+    /// Largest file people may send each other, in bytes (default 1 GiB). Files go peer
+    /// to peer; the server only tells both browsers the limit.
+    #[arg(long, env = "TANDEM_MAX_FILE_BYTES")]
+    pub max_file_bytes: Option<u64>,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -57,6 +61,7 @@ struct FileConfig {
     heartbeat_interval: Option<String>,
     heartbeat_timeout: Option<String>,
     resume_secret: Option<String>,
+    max_file_bytes: Option<u64>,
     #[serde(default)]
     ice_servers: Vec<IceServer>,
 }
@@ -79,6 +84,8 @@ pub struct Config {
     pub heartbeat_timeout: Duration,
     /// Signs resume tokens. `None`: a random secret for this process only.
     pub resume_secret: Option<String>,
+    /// Largest file people may send each other.
+    pub max_file_bytes: u64,
 }
 
 /// Shortest resume secret accepted, in bytes.
@@ -94,6 +101,7 @@ impl Default for Config {
             heartbeat_interval: Duration::from_secs(5),
             heartbeat_timeout: Duration::from_secs(10),
             resume_secret: None,
+            max_file_bytes: crate::transfer::DEFAULT_MAX_FILE_BYTES,
         }
     }
 }
@@ -146,6 +154,7 @@ impl Config {
         if cli.resume_secret.is_some() {
             config.resume_secret = cli.resume_secret.clone();
         }
+        config.max_file_bytes = cli.max_file_bytes.unwrap_or(config.max_file_bytes);
         config.check()?;
         Ok(config)
     }
@@ -222,6 +231,7 @@ impl Config {
             }
         }
         config.resume_secret = file.resume_secret;
+        config.max_file_bytes = file.max_file_bytes.unwrap_or(config.max_file_bytes);
         config.check()?;
         Ok(config)
     }

@@ -89,6 +89,7 @@ pub async fn serve(
             capacity: config.room_capacity,
             ice_servers: config.ice_servers.clone(),
             tokens: ResumeTokens::new(&secret),
+            max_file_bytes: config.max_file_bytes,
         })),
         heartbeat_interval: config.heartbeat_interval,
         heartbeat_timeout: config.heartbeat_timeout,

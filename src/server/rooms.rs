@@ -56,6 +56,7 @@ pub struct RoomRules {
     pub capacity: usize,
     pub ice_servers: Vec<IceServer>,
     pub tokens: ResumeTokens,
+    pub max_file_bytes: u64,
 }
 
 pub struct Rooms {
@@ -89,6 +90,7 @@ impl Rooms {
             polite: !members.is_empty(),
             token: self.rules.tokens.issue(room, info.id, name),
             ice_servers: self.rules.ice_servers.clone(),
+            max_file_bytes: self.rules.max_file_bytes,
         };
         // Sent under the lock so that `joined` is queued before anything a peer sends us.
         if outbox.try_send(joined).is_err() {
@@ -156,6 +158,7 @@ impl Rooms {
                 .map(|m| m.info.clone())
                 .collect(),
             ice_servers: self.rules.ice_servers.clone(),
+            max_file_bytes: self.rules.max_file_bytes,
         };
         let member = &mut members[index];
         member.epoch += 1;
@@ -310,6 +313,7 @@ mod tests {
             capacity,
             ice_servers: vec![],
             tokens: ResumeTokens::new(b"test secret"),
+            max_file_bytes: 1_000,
         })
     }
 
@@ -488,6 +492,7 @@ mod tests {
                         name: "a".into()
                     }],
                     ice_servers: vec![],
+                    max_file_bytes: 1_000,
                 },
                 ServerMessage::Signal {
                     from: seat_a.id,

@@ -1,0 +1,87 @@
+import { test, expect } from '@playwright/test';
+import { createHash, randomBytes } from 'node:crypto';
+import { Server, Person } from './support';
+
+const servers: Server[] = [];
+const people: Person[] = [];
+
+test.afterEach(async () => {
+  await Promise.all(people.splice(0).map((p) => p.close()));
+  await Promise.all(servers.splice(0).map((s) => s.stop()));
+});
+
+async function call(serverArgs: string[] = []): Promise<[Person, Person]> {
+  const server = await Server.start({ args: serverArgs });
+  servers.push(server);
+  const room = `f-${Date.now()}`;
+  const alice = await Person.launch();
+  const bob = await Person.launch();
+  people.push(alice, bob);
+  await alice.joinThroughForm(server.url, 'Alice', room);
+  await bob.joinThroughForm(server.url, 'Bob', room);
+  await expect(alice.status()).toHaveText('Connected with Bob.');
+  await expect(bob.status()).toHaveText('Connected with Alice.');
+  return [alice, bob];
+}
+
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+async function progress(p: Person, label: string): Promise<[number, number]> {
+  const bar = p.page.getByRole('progressbar', { name: label });
+  return bar.evaluate((b: HTMLProgressElement) => [b.value, b.max] as [number, number]);
+}
+
+test('a 5 MB file arrives with identical bytes, and both progress bars reach 100%', async () => {
+  const [alice, bob] = await call();
+  const data = randomBytes(5 * 1024 * 1024);
+  await alice.page.getByLabel('Send a file').setInputFiles({ name: 'big.bin', mimeType: 'application/octet-stream', buffer: data });
+
+  const save = bob.page.getByRole('link', { name: 'Save big.bin' });
+  await expect(save).toBeVisible({ timeout: 30_000 });
+  await expect(save).toHaveAttribute('download', 'big.bin');
+  const received = await save.evaluate(async (a: HTMLAnchorElement) => {
+    const bytes = await (await fetch(a.href)).arrayBuffer();
+    const digest = await crypto.subtle.digest('SHA-256', bytes);
+    return { size: bytes.byteLength, sha256: [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('') };
+  });
+  expect(received).toEqual({ size: data.length, sha256: sha256(data) });
+  expect(await progress(bob, 'Receiving big.bin')).toEqual([data.length, data.length]);
+  await expect(bob.page.getByText('Received intact')).toBeVisible();
+  await expect(alice.page.getByText('Sent', { exact: true })).toBeVisible();
+  expect(await progress(alice, 'Sending big.bin')).toEqual([data.length, data.length]);
+});
+
+test('a file over the limit is refused up front with the reason', async () => {
+  const [alice, bob] = await call(['--max-file-bytes', '1000000']);
+  await expect(alice.page.getByText('up to 1.0 MB')).toBeVisible();
+  await alice.page.getByLabel('Send a file').setInputFiles({ name: 'huge.bin', mimeType: 'application/octet-stream', buffer: randomBytes(2_000_000) });
+  await expect(alice.page.getByRole('alert').filter({ hasText: 'huge.bin' })).toHaveText('“huge.bin” is 2.0 MB — files can be at most 1.0 MB.');
+  await expect(bob.page.locator('.transfer')).toHaveCount(0);
+  await expect(alice.page.locator('.transfer')).toHaveCount(0);
+});
+
+test('the receiver can cancel a transfer, and both sides say so', async () => {
+  const [alice, bob] = await call();
+  await alice.page.getByLabel('Send a file').setInputFiles({ name: 'slow.bin', mimeType: 'application/octet-stream', buffer: randomBytes(16 * 1024 * 1024) });
+  const cancel = bob.page.getByRole('button', { name: 'Cancel slow.bin' });
+  await expect(cancel).toBeVisible({ timeout: 30_000 });
+  await cancel.click();
+  for (const p of [alice, bob]) {
+    await expect(p.page.locator('.transfer .file-state')).toHaveText('Cancelled');
+  }
+  await expect(bob.page.getByRole('link', { name: 'Save slow.bin' })).toHaveCount(0);
+  // The call itself is untouched, and chat still works.
+  await expect(alice.status()).toHaveText('Connected with Bob.');
+});
+
+test('the sender can cancel too', async () => {
+  const [alice, bob] = await call();
+  await alice.page.getByLabel('Send a file').setInputFiles({ name: 'oops.bin', mimeType: 'application/octet-stream', buffer: randomBytes(16 * 1024 * 1024) });
+  // Once the receiver shows it, the bytes are on their way.
+  await expect(bob.page.getByRole('progressbar', { name: 'Receiving oops.bin' })).toBeVisible({ timeout: 30_000 });
+  await alice.page.getByRole('button', { name: 'Cancel oops.bin' }).click();
+  for (const p of [alice, bob]) {
+    await expect(p.page.locator('.transfer .file-state')).toHaveText('Cancelled');
+  }
+  await expect(bob.page.getByRole('link', { name: 'Save oops.bin' })).toHaveCount(0);
+});

@@ -1,0 +1,310 @@
+//! Sending and receiving files over data channels of their own (see `crate::transfer`).
+//!
+//! Each transfer runs in its own task, so a large file never holds up the call. The
+//! sender paces itself on `bufferedAmount`, so the browser never buffers more than a
+//! little over [`HIGH_WATER`] of it; the receiver hashes as bytes arrive and offers the
+//! file only if the checksum matches.
+
+use crate::call::{CallView, Transfer, TransferState};
+use crate::transfer::{
+    check_size, chunks, crosses_percent, Checksum, FileFrame, FileHeader, CHANNEL_PREFIX,
+};
+use futures::channel::mpsc;
+use futures::StreamExt;
+use js_sys::{Array, ArrayBuffer, Promise, Uint8Array};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{
+    AddEventListenerOptions, Blob, BlobPropertyBag, Event, File, MessageEvent, RtcDataChannel,
+    RtcDataChannelState, RtcDataChannelType, RtcPeerConnection, Url,
+};
+
+/// Pause sending above this much buffered…
+const HIGH_WATER: u32 = 1024 * 1024;
+/// …and go on once the buffer drains below this.
+const LOW_WATER: u32 = 256 * 1024;
+
+/// Starts sending `file` as transfer `id`; the channel is returned so it can be closed to
+/// cancel. A file over `limit` is refused before anything is sent.
+pub fn send(
+    pc: &RtcPeerConnection,
+    id: u32,
+    file: File,
+    limit: u64,
+    view: CallView,
+) -> Result<RtcDataChannel, String> {
+    let size = file.size() as u64;
+    check_size(size, limit).map_err(|e| format!("“{}” {e}.", file.name()))?;
+    let channel = pc.create_data_channel(&format!("{CHANNEL_PREFIX}{id}"));
+    channel.set_binary_type(RtcDataChannelType::Arraybuffer);
+    view.transfers.update(|all| {
+        all.push(Transfer {
+            id,
+            name: file.name(),
+            size,
+            sending: true,
+            done_bytes: 0,
+            state: TransferState::Preparing,
+        })
+    });
+    let sending = channel.clone();
+    spawn_local(async move {
+        let state = match run_send(&sending, &file, id, view).await {
+            Ok(()) => TransferState::Done { url: None },
+            Err(None) => TransferState::Cancelled,
+            Err(Some(why)) => TransferState::Failed(why),
+        };
+        view.update_transfer(id, |t| t.state = state);
+    });
+    Ok(channel)
+}
+
+/// `Err(None)`: cancelled (the channel closed); `Err(Some(why))`: failed.
+async fn run_send(
+    channel: &RtcDataChannel,
+    file: &File,
+    id: u32,
+    view: CallView,
+) -> Result<(), Option<String>> {
+    let size = file.size() as u64;
+    // The checksum goes ahead of the bytes, so the file is read twice.
+    let mut checksum = Checksum::default();
+    for (start, end) in chunks(size) {
+        checksum.update(&read(file, start, end).await?.to_vec());
+        if channel.ready_state() == RtcDataChannelState::Closed {
+            return Err(None);
+        }
+    }
+    let header = FileHeader {
+        name: file.name(),
+        size,
+        mime: file.type_(),
+        sha256: checksum.hex(),
+    };
+    if channel.ready_state() == RtcDataChannelState::Connecting {
+        next_event(channel, &["open", "close"]).await;
+    }
+    send_frame(channel, &FileFrame::Header(header))?;
+    view.update_transfer(id, |t| t.state = TransferState::Active);
+    channel.set_buffered_amount_low_threshold(LOW_WATER);
+    for (start, end) in chunks(size) {
+        if channel.buffered_amount() > HIGH_WATER {
+            next_event(channel, &["bufferedamountlow", "close"]).await;
+        }
+        if channel.ready_state() != RtcDataChannelState::Open {
+            return Err(None);
+        }
+        let bytes = read(file, start, end).await?;
+        channel
+            .send_with_array_buffer_view(&bytes)
+            .map_err(|_| None::<String>)?;
+        if crosses_percent(start, end, size) {
+            view.update_transfer(id, |t| t.done_bytes = end);
+        }
+    }
+    send_frame(channel, &FileFrame::Done)?;
+    // Sent is not received: wait for the receiver's verdict.
+    match next_message(channel)
+        .await
+        .map(|t| serde_json::from_str(&t))
+    {
+        Some(Ok(FileFrame::Received)) => Ok(()),
+        Some(Ok(FileFrame::Rejected { reason })) => {
+            Err(Some(format!("the other side says: {reason}")))
+        }
+        _ => Err(None),
+    }
+}
+
+/// Takes an incoming transfer channel; the file is offered once it has arrived intact.
+pub fn receive(channel: RtcDataChannel, id: u32, limit: u64, view: CallView) {
+    channel.set_binary_type(RtcDataChannelType::Arraybuffer);
+    spawn_local(async move {
+        let outcome = run_receive(&channel, id, limit, view).await;
+        let verdict = match &outcome {
+            Ok(_) => Some(FileFrame::Received),
+            Err(Some(why)) => Some(FileFrame::Rejected {
+                reason: why.clone(),
+            }),
+            Err(None) => None,
+        };
+        if let Some(verdict) = verdict {
+            let _ = send_frame(&channel, &verdict);
+        }
+        let state = match outcome {
+            Ok(url) => TransferState::Done { url: Some(url) },
+            Err(None) => TransferState::Cancelled,
+            Err(Some(why)) => TransferState::Failed(why),
+        };
+        channel.close();
+        view.update_transfer(id, |t| t.state = state);
+    });
+}
+
+enum Incoming {
+    Text(String),
+    Bytes(ArrayBuffer),
+    Closed,
+}
+
+async fn run_receive(
+    channel: &RtcDataChannel,
+    id: u32,
+    limit: u64,
+    view: CallView,
+) -> Result<String, Option<String>> {
+    let (tx, mut messages) = mpsc::unbounded::<Incoming>();
+    let on_message = {
+        let tx = tx.clone();
+        Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            let data = event.data();
+            let item = match data.as_string() {
+                Some(text) => Incoming::Text(text),
+                None => Incoming::Bytes(data.unchecked_into()),
+            };
+            let _ = tx.unbounded_send(item);
+        })
+    };
+    let on_close = Closure::<dyn FnMut()>::new(move || {
+        let _ = tx.unbounded_send(Incoming::Closed);
+    });
+    channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    channel.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+    let result = collect(&mut messages, id, limit, view).await;
+    channel.set_onmessage(None);
+    channel.set_onclose(None);
+    result
+}
+
+async fn collect(
+    messages: &mut mpsc::UnboundedReceiver<Incoming>,
+    id: u32,
+    limit: u64,
+    view: CallView,
+) -> Result<String, Option<String>> {
+    let header = match messages.next().await {
+        Some(Incoming::Text(text)) => match serde_json::from_str(&text) {
+            Ok(FileFrame::Header(header)) => header,
+            _ => {
+                return Err(Some(
+                    "the other side sent something that is not a file".into(),
+                ))
+            }
+        },
+        _ => return Err(None),
+    };
+    view.transfers.update(|all| {
+        all.push(Transfer {
+            id,
+            name: header.name.clone(),
+            size: header.size,
+            sending: false,
+            done_bytes: 0,
+            state: TransferState::Active,
+        })
+    });
+    check_size(header.size, limit).map_err(|e| Some(format!("refused: it {e}")))?;
+    let parts = Array::new();
+    let mut checksum = Checksum::default();
+    while let Some(message) = messages.next().await {
+        match message {
+            Incoming::Bytes(buffer) => {
+                let before = checksum.bytes();
+                checksum.update(&Uint8Array::new(&buffer).to_vec());
+                if checksum.bytes() > header.size {
+                    return Err(Some("more bytes arrived than announced".into()));
+                }
+                parts.push(&buffer);
+                let received = checksum.bytes();
+                if crosses_percent(before, received, header.size) {
+                    view.update_transfer(id, |t| t.done_bytes = received);
+                }
+            }
+            Incoming::Text(text) => {
+                if !matches!(serde_json::from_str(&text), Ok(FileFrame::Done)) {
+                    return Err(Some("unexpected message in the file".into()));
+                }
+                checksum.verify(&header).map_err(|e| Some(e.to_string()))?;
+                let kind = BlobPropertyBag::new();
+                kind.set_type(&header.mime);
+                let blob = Blob::new_with_buffer_source_sequence_and_options(&parts, &kind)
+                    .map_err(|_| Some("the browser could not hold the file".to_string()))?;
+                return Url::create_object_url_with_blob(&blob)
+                    .map_err(|_| Some("the browser could not offer the file".to_string()));
+            }
+            Incoming::Closed => return Err(None),
+        }
+    }
+    Err(None)
+}
+
+/// Bytes `[start, end)` of `file`.
+async fn read(file: &File, start: u64, end: u64) -> Result<Uint8Array, Option<String>> {
+    let unreadable = |_| Some(format!("“{}” could not be read", file.name()));
+    let slice = file
+        .slice_with_f64_and_f64(start as f64, end as f64)
+        .map_err(unreadable)?;
+    let buffer = JsFuture::from(slice.array_buffer())
+        .await
+        .map_err(unreadable)?;
+    Ok(Uint8Array::new(&buffer))
+}
+
+fn send_frame(channel: &RtcDataChannel, frame: &FileFrame) -> Result<(), Option<String>> {
+    let text = serde_json::to_string(frame).map_err(|e| Some(e.to_string()))?;
+    channel.send_with_str(&text).map_err(|_| None)
+}
+
+/// The next text message on the channel, or `None` once it closes.
+async fn next_message(channel: &RtcDataChannel) -> Option<String> {
+    let promise = Promise::new(&mut |resolve, _| {
+        let options = AddEventListenerOptions::new();
+        options.set_once(true);
+        let on_message = {
+            let resolve = resolve.clone();
+            Closure::once_into_js(move |event: MessageEvent| {
+                let _ = resolve.call1(&JsValue::NULL, &event.data());
+            })
+        };
+        let on_close = Closure::once_into_js(move |_: Event| {
+            let _ = resolve.call0(&JsValue::NULL);
+        });
+        for (name, listener) in [("message", on_message), ("close", on_close)] {
+            let _ = channel.add_event_listener_with_callback_and_add_event_listener_options(
+                name,
+                listener.unchecked_ref(),
+                &options,
+            );
+        }
+    });
+    JsFuture::from(promise).await.ok()?.as_string()
+}
+
+/// Resolves when the channel fires any of `events` (once).
+async fn next_event(channel: &RtcDataChannel, events: &[&str]) {
+    let promise = Promise::new(&mut |resolve, _| {
+        let options = AddEventListenerOptions::new();
+        options.set_once(true);
+        for name in events {
+            let resolve = resolve.clone();
+            // Owned by the browser from here on; freed after it fires, or with the channel.
+            let listener = Closure::once_into_js(move |_: Event| {
+                let _ = resolve.call0(&JsValue::NULL);
+            });
+            let _ = channel.add_event_listener_with_callback_and_add_event_listener_options(
+                name,
+                listener.unchecked_ref(),
+                &options,
+            );
+        }
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+/// Releases the memory behind a received file's download link.
+pub fn forget(url: &str) {
+    let _ = Url::revoke_object_url(url);
+}

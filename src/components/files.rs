@@ -1,0 +1,139 @@
+use crate::call::{CallView, TransferState, UiCommand};
+use crate::transfer::human_bytes;
+use leptos::prelude::*;
+
+/// Files to and from the other person: pick one (or drop it on the call), watch it go,
+/// cancel it, save what arrives. Files travel peer to peer, never through the server.
+#[component]
+pub fn FilePanel(call: CallView, send: Callback<UiCommand>) -> AnyView {
+    view! {
+        <section class="files" aria-label="Files">
+            <div class="file-row">
+                <label class="button file-pick" for="file-pick">"Send a file"</label>
+                <input
+                    type="file"
+                    id="file-pick"
+                    class="visually-hidden"
+                    multiple
+                    on:change=move |ev| send_picked(&ev, send)
+                />
+                <span class="hint">
+                    {move || format!("up to {}, or drop it on the call", human_bytes(call.max_file_bytes.get()))}
+                </span>
+            </div>
+            <ul class="transfers">
+                <For
+                    each=move || call.transfers.with(|all| all.iter().map(|t| t.id).collect::<Vec<_>>())
+                    key=|id| *id
+                    children=move |id| view! { <TransferRow call id send/> }
+                />
+            </ul>
+        </section>
+    }
+    .into_any()
+}
+
+#[component]
+fn TransferRow(call: CallView, id: u32, send: Callback<UiCommand>) -> AnyView {
+    let transfer = Memo::new(move |_| {
+        call.transfers
+            .with(|all| all.iter().find(|t| t.id == id).cloned())
+    });
+    let field = move |f: fn(&crate::call::Transfer) -> String| {
+        move || transfer.with(|t| t.as_ref().map(f).unwrap_or_default())
+    };
+    let size = move || transfer.with(|t| t.as_ref().map_or(0, |t| t.size));
+    let done = move || transfer.with(|t| t.as_ref().map_or(0, |t| t.done_bytes));
+    let open = move || transfer.with(|t| t.as_ref().is_some_and(|t| t.state.is_open()));
+    let saved = move || {
+        transfer.with(|t| match t.as_ref().map(|t| &t.state) {
+            Some(TransferState::Done { url: Some(url) }) => Some(url.clone()),
+            _ => None,
+        })
+    };
+    view! {
+        <li class="transfer" data-state=field(|t| state_name(&t.state).into())>
+            <span class="file-name">{field(|t| t.name.clone())}</span>
+            <span class="file-size">{move || human_bytes(size())}</span>
+            <progress
+                max=move || size().max(1).to_string()
+                prop:value=move || done().to_string()
+                aria-label=field(|t| format!("{} {}", if t.sending { "Sending" } else { "Receiving" }, t.name))
+            ></progress>
+            <span class="file-state">{field(|t| describe(&t.state, t.sending))}</span>
+            <Show when=open>
+                <button
+                    class="secondary"
+                    aria-label=field(|t| format!("Cancel {}", t.name))
+                    on:click=move |_| send.run(UiCommand::CancelTransfer(id))
+                >
+                    "Cancel"
+                </button>
+            </Show>
+            {move || saved().map(|url| {
+                let name = transfer.with(|t| t.as_ref().map(|t| t.name.clone()).unwrap_or_default());
+                view! { <a class="save" href=url download=name.clone()>{format!("Save {name}")}</a> }
+            })}
+        </li>
+    }
+    .into_any()
+}
+
+fn state_name(state: &TransferState) -> &'static str {
+    match state {
+        TransferState::Preparing => "preparing",
+        TransferState::Active => "active",
+        TransferState::Done { .. } => "done",
+        TransferState::Cancelled => "cancelled",
+        TransferState::Failed(_) => "failed",
+    }
+}
+
+fn describe(state: &TransferState, sending: bool) -> String {
+    match state {
+        TransferState::Preparing => "Checking the file…".into(),
+        TransferState::Active if sending => "Sending…".into(),
+        TransferState::Active => "Receiving…".into(),
+        TransferState::Done { .. } if sending => "Sent".into(),
+        TransferState::Done { .. } => "Received intact".into(),
+        TransferState::Cancelled => "Cancelled".into(),
+        TransferState::Failed(why) => format!("Failed: {why}"),
+    }
+}
+
+/// Sends the files picked in the file input.
+#[cfg(feature = "hydrate")]
+fn send_picked(ev: &leptos::ev::Event, send: Callback<UiCommand>) {
+    use leptos::wasm_bindgen::JsCast;
+    let Some(input) = ev
+        .target()
+        .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+    else {
+        return;
+    };
+    send_all(input.files(), send);
+    // Picking the same file again should send it again.
+    input.set_value("");
+}
+
+/// Sends the files dropped on the call.
+#[cfg(feature = "hydrate")]
+pub fn send_dropped(ev: &leptos::ev::DragEvent, send: Callback<UiCommand>) {
+    ev.prevent_default();
+    send_all(ev.data_transfer().and_then(|d| d.files()), send);
+}
+
+#[cfg(feature = "hydrate")]
+fn send_all(files: Option<web_sys::FileList>, send: Callback<UiCommand>) {
+    let Some(files) = files else { return };
+    for file in (0..files.length()).filter_map(|i| files.get(i)) {
+        send.run(UiCommand::SendFile(send_wrapper::SendWrapper::new(file)));
+    }
+}
+
+// The server renders the panel; only the browser has files to send.
+#[cfg(not(feature = "hydrate"))]
+fn send_picked(_: &leptos::ev::Event, _: Callback<UiCommand>) {}
+
+#[cfg(not(feature = "hydrate"))]
+pub fn send_dropped(_: &leptos::ev::DragEvent, _: Callback<UiCommand>) {}

@@ -1,0 +1,221 @@
+//! File transfer over a data channel of its own, peer to peer: the pure parts (framing,
+//! limits, digests, progress), shared by the browser and native tests.
+//!
+//! On the channel `file:<id>` the sender sends a [`FileHeader`] (JSON text), then the
+//! bytes as binary messages of at most [`CHUNK_BYTES`], then [`FileFrame::Done`]. The
+//! receiver checks the SHA-256 against the header before offering the file, and answers
+//! [`FileFrame::Received`] or [`FileFrame::Rejected`]. Either side closing the channel
+//! before that is a cancel.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Largest binary message: every browser delivers 16 KiB intact.
+pub const CHUNK_BYTES: u64 = 16 * 1024;
+/// Default largest file, unless the server says otherwise.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 1024 * 1024 * 1024;
+/// Label prefix of transfer channels (the chat channel is "chat").
+pub const CHANNEL_PREFIX: &str = "file:";
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileHeader {
+    pub name: String,
+    pub size: u64,
+    pub mime: String,
+    /// Hex SHA-256 of the whole file.
+    pub sha256: String,
+}
+
+/// Text frames on a transfer channel.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum FileFrame {
+    Header(FileHeader),
+    Done,
+    /// From the receiver: the file arrived intact.
+    Received,
+    /// From the receiver: the file was refused or arrived damaged.
+    Rejected {
+        reason: String,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TransferError {
+    #[error("is {} — files can be at most {}", human_bytes(*size), human_bytes(*limit))]
+    TooLarge { size: u64, limit: u64 },
+    #[error("arrived damaged (its checksum does not match), so it was not saved")]
+    Corrupt,
+    #[error("arrived with {got} bytes instead of {expected}")]
+    WrongSize { got: u64, expected: u64 },
+}
+
+pub fn check_size(size: u64, limit: u64) -> Result<(), TransferError> {
+    if size > limit {
+        Err(TransferError::TooLarge { size, limit })
+    } else {
+        Ok(())
+    }
+}
+
+/// Byte ranges `[start, end)` of the chunks of a file of `size` bytes.
+pub fn chunks(size: u64) -> impl Iterator<Item = (u64, u64)> {
+    (0..size.div_ceil(CHUNK_BYTES))
+        .map(move |i| (i * CHUNK_BYTES, ((i + 1) * CHUNK_BYTES).min(size)))
+}
+
+/// Hashes a file as its chunks go by.
+#[derive(Default)]
+pub struct Checksum {
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl Checksum {
+    pub fn update(&mut self, chunk: &[u8]) {
+        self.hasher.update(chunk);
+        self.bytes += chunk.len() as u64;
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    pub fn hex(self) -> String {
+        self.hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// Whether what arrived is what the header promised.
+    pub fn verify(self, header: &FileHeader) -> Result<(), TransferError> {
+        if self.bytes != header.size {
+            return Err(TransferError::WrongSize {
+                got: self.bytes,
+                expected: header.size,
+            });
+        }
+        if self.hex() != header.sha256 {
+            return Err(TransferError::Corrupt);
+        }
+        Ok(())
+    }
+}
+
+/// Whether moving from `before` to `now` bytes (of `size`) reaches a new whole percent:
+/// progress bars are redrawn about a hundred times a file, not once per chunk.
+pub fn crosses_percent(before: u64, now: u64, size: u64) -> bool {
+    now >= size || (now * 100 / size.max(1)) > (before * 100 / size.max(1))
+}
+
+/// "5.0 MB", "812 KB", "96 bytes".
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [(&str, f64); 3] = [("GB", 1e9), ("MB", 1e6), ("KB", 1e3)];
+    UNITS
+        .iter()
+        .find(|(_, size)| bytes as f64 >= *size)
+        .map(|(unit, size)| format!("{:.1} {unit}", bytes as f64 / size))
+        .unwrap_or_else(|| format!("{bytes} bytes"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_cover_the_file_exactly_and_stay_small() {
+        let ranges: Vec<_> = chunks(40_000).collect();
+        assert_eq!(
+            ranges,
+            vec![(0, 16_384), (16_384, 32_768), (32_768, 40_000)]
+        );
+        assert_eq!(chunks(0).count(), 0);
+        assert_eq!(
+            chunks(CHUNK_BYTES).collect::<Vec<_>>(),
+            vec![(0, CHUNK_BYTES)]
+        );
+        let five_mb = 5 * 1024 * 1024;
+        assert!(chunks(five_mb).all(|(a, b)| b - a <= CHUNK_BYTES));
+        assert_eq!(chunks(five_mb).map(|(a, b)| b - a).sum::<u64>(), five_mb);
+    }
+
+    #[test]
+    fn sizes_over_the_limit_are_refused_with_a_reason() {
+        assert!(check_size(1_000, 1_000).is_ok());
+        let err = check_size(2_000_000, 1_000_000).unwrap_err();
+        assert_eq!(err.to_string(), "is 2.0 MB — files can be at most 1.0 MB");
+    }
+
+    #[test]
+    fn checksums_catch_damage_and_truncation() {
+        let data = b"hello, file";
+        let mut sum = Checksum::default();
+        sum.update(&data[..5]);
+        sum.update(&data[5..]);
+        let header = FileHeader {
+            name: "a.txt".into(),
+            size: data.len() as u64,
+            mime: "text/plain".into(),
+            sha256: {
+                let mut whole = Checksum::default();
+                whole.update(data);
+                whole.hex()
+            },
+        };
+        assert_eq!(header.sha256.len(), 64);
+        assert!(sum.verify(&header).is_ok());
+        let mut damaged = Checksum::default();
+        damaged.update(b"hello, fild");
+        assert_eq!(damaged.verify(&header), Err(TransferError::Corrupt));
+        let mut short = Checksum::default();
+        short.update(b"hello");
+        assert!(matches!(
+            short.verify(&header),
+            Err(TransferError::WrongSize { got: 5, .. })
+        ));
+    }
+
+    #[test]
+    fn frames_are_tagged_json() {
+        let done = serde_json::to_string(&FileFrame::Done).unwrap();
+        assert_eq!(done, r#"{"type":"done"}"#);
+        let rejected = FileFrame::Rejected {
+            reason: "damaged".into(),
+        };
+        let text = serde_json::to_string(&rejected).unwrap();
+        assert_eq!(text, r#"{"type":"rejected","reason":"damaged"}"#);
+        assert_eq!(serde_json::from_str::<FileFrame>(&text).unwrap(), rejected);
+        assert_eq!(
+            serde_json::from_str::<FileFrame>(r#"{"type":"received"}"#).unwrap(),
+            FileFrame::Received
+        );
+        let header: FileFrame = serde_json::from_str(
+            r#"{"type":"header","name":"x","size":3,"mime":"","sha256":"ab"}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            header,
+            FileFrame::Header(FileHeader { size: 3, .. })
+        ));
+    }
+
+    #[test]
+    fn progress_redraws_once_per_percent() {
+        let size = 5 * 1024 * 1024;
+        let redraws = chunks(size)
+            .filter(|&(start, end)| crosses_percent(start, end, size))
+            .count();
+        assert_eq!(redraws, 100);
+        assert!(crosses_percent(0, 10, 10));
+        assert!(!crosses_percent(0, 1, 1_000));
+    }
+
+    #[test]
+    fn byte_counts_read_naturally() {
+        assert_eq!(human_bytes(96), "96 bytes");
+        assert_eq!(human_bytes(5_242_880), "5.2 MB");
+        assert_eq!(human_bytes(1_073_741_824), "1.1 GB");
+    }
+}
