@@ -110,9 +110,13 @@ pub fn crosses_percent(before: u64, now: u64, size: u64) -> bool {
     now >= size || (now * 100 / size.max(1)) > (before * 100 / size.max(1))
 }
 
-/// "5.0 MB", "812 KB", "96 bytes".
+/// "5.0 MiB", "812.0 KiB", "96 bytes" (binary units, as limits like 1 GiB are).
 pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [(&str, f64); 3] = [("GB", 1e9), ("MB", 1e6), ("KB", 1e3)];
+    const UNITS: [(&str, f64); 3] = [
+        ("GiB", 1_073_741_824.0),
+        ("MiB", 1_048_576.0),
+        ("KiB", 1_024.0),
+    ];
     UNITS
         .iter()
         .find(|(_, size)| bytes as f64 >= *size)
@@ -144,8 +148,8 @@ mod tests {
     #[test]
     fn sizes_over_the_limit_are_refused_with_a_reason() {
         assert!(check_size(1_000, 1_000).is_ok());
-        let err = check_size(2_000_000, 1_000_000).unwrap_err();
-        assert_eq!(err.to_string(), "is 2.0 MB — files can be at most 1.0 MB");
+        let err = check_size(2 << 20, 1 << 20).unwrap_err();
+        assert_eq!(err.to_string(), "is 2.0 MiB — files can be at most 1.0 MiB");
     }
 
     #[test]
@@ -215,7 +219,8 @@ mod tests {
     #[test]
     fn byte_counts_read_naturally() {
         assert_eq!(human_bytes(96), "96 bytes");
-        assert_eq!(human_bytes(5_242_880), "5.2 MB");
-        assert_eq!(human_bytes(1_073_741_824), "1.1 GB");
+        assert_eq!(human_bytes(5_242_880), "5.0 MiB");
+        assert_eq!(human_bytes(1_073_741_824), "1.0 GiB");
+        assert_eq!(human_bytes(1_536), "1.5 KiB");
     }
 }

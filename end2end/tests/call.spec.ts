@@ -47,7 +47,7 @@ test('two people meet, see each other, chat, and a third is turned away', async 
 
   // Chat both ways over the data channel; text stays text.
   await alice.page.getByLabel('Message').fill('hi <b>Bob</b>');
-  await alice.page.getByRole('button', { name: 'Send' }).click();
+  await alice.page.getByRole('button', { name: 'Send', exact: true }).click();
   const bobLine = bob.page.locator('.chat-lines li').last();
   await expect(bobLine.locator('.who')).toHaveText('Alice');
   await expect(bobLine.locator('.text')).toHaveText('hi <b>Bob</b>');
@@ -61,7 +61,7 @@ test('two people meet, see each other, chat, and a third is turned away', async 
   // An over-long message is held back with a reason, and the chat stays usable.
   await alice.page.getByLabel('Message').fill('x'.repeat(4001));
   await expect(alice.page.getByText('Messages can be at most 4000 characters.')).toBeVisible();
-  await expect(alice.page.getByRole('button', { name: 'Send' })).toBeDisabled();
+  await expect(alice.page.getByRole('button', { name: 'Send', exact: true })).toBeDisabled();
   await alice.page.getByLabel('Message').fill('short again');
   await alice.page.getByLabel('Message').press('Enter');
   await expect(bob.page.locator('.chat-lines li .text').last()).toHaveText('short again');
@@ -80,7 +80,7 @@ test('two people meet, see each other, chat, and a third is turned away', async 
   await bob.page.getByRole('button', { name: 'Hang up' }).click();
   await expect(bob.page.getByRole('heading', { name: 'Call ended' })).toBeVisible();
   await expect(alice.status()).toHaveText('Bob left the call. Waiting for someone to join.');
-  await expect(alice.page.getByRole('button', { name: 'Send' })).toBeDisabled();
+  await expect(alice.page.getByRole('button', { name: 'Send', exact: true })).toBeDisabled();
 
   // Carol can now take the free seat, and nobody reloads anything.
   await carol.joinThroughForm(server.url, 'Carol', room);

@@ -52,10 +52,10 @@ test('a 5 MB file arrives with identical bytes, and both progress bars reach 100
 });
 
 test('a file over the limit is refused up front with the reason', async () => {
-  const [alice, bob] = await call(['--max-file-bytes', '1000000']);
-  await expect(alice.page.getByText('up to 1.0 MB')).toBeVisible();
-  await alice.page.getByLabel('Send a file').setInputFiles({ name: 'huge.bin', mimeType: 'application/octet-stream', buffer: randomBytes(2_000_000) });
-  await expect(alice.page.getByRole('alert').filter({ hasText: 'huge.bin' })).toHaveText('“huge.bin” is 2.0 MB — files can be at most 1.0 MB.');
+  const [alice, bob] = await call(['--max-file-bytes', String(1 << 20)]);
+  await expect(alice.page.getByText('up to 1.0 MiB')).toBeVisible();
+  await alice.page.getByLabel('Send a file').setInputFiles({ name: 'huge.bin', mimeType: 'application/octet-stream', buffer: randomBytes(2 << 20) });
+  await expect(alice.page.getByRole('alert').filter({ hasText: 'huge.bin' })).toHaveText('“huge.bin” is 2.0 MiB — files can be at most 1.0 MiB.');
   await expect(bob.page.locator('.transfer')).toHaveCount(0);
   await expect(alice.page.locator('.transfer')).toHaveCount(0);
 });

@@ -14,9 +14,7 @@ use super::peer::{Peer, PeerEvent};
 use super::signaling::SignalingSocket;
 use super::stats as client_stats;
 use super::transfer as client_transfer;
-use crate::call::{
-    reconnect_delay_ms, CallStatus, CallView, ChatLine, DeviceKind, TransferState, UiCommand,
-};
+use crate::call::{reconnect_delay_ms, CallStatus, CallView, ChatLine, DeviceKind, UiCommand};
 use crate::peer_protocol::PeerMessage;
 use crate::protocol::{
     ClientMessage, ErrorCode, IceServer, PeerId, PeerInfo, ServerMessage, Signal,
@@ -29,7 +27,9 @@ use gloo_timers::future::TimeoutFuture;
 use leptos::html::Video;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -110,6 +110,7 @@ async fn run(user: String, room: String, view: CallView, ui: UnboundedReceiver<U
         screen: None,
         last_stats: None,
         transfers: HashMap::new(),
+        received: Rc::default(),
         next_transfer: 1,
         max_file_bytes: crate::transfer::DEFAULT_MAX_FILE_BYTES,
     };
@@ -165,6 +166,8 @@ struct Session {
     last_stats: Option<StatsSample>,
     /// Open file transfers by id, to cancel them.
     transfers: HashMap<u32, RtcDataChannel>,
+    /// Download links of received files, released when the call ends.
+    received: Rc<RefCell<Vec<String>>>,
     next_transfer: u32,
     max_file_bytes: u64,
 }
@@ -260,8 +263,8 @@ impl Session {
     /// disabled track sends silence or black), and tells the other side.
     fn apply_mutes(&self) {
         if let Some(stream) = &self.media.stream {
-            let microphone = self.view.microphone_on.get_untracked();
-            let camera = self.view.camera_on.get_untracked();
+            let microphone = self.view.microphone_on.try_get_untracked().unwrap_or(true);
+            let camera = self.view.camera_on.try_get_untracked().unwrap_or(true);
             for track in stream.get_tracks().iter() {
                 let track = track.unchecked_into::<MediaStreamTrack>();
                 track.set_enabled(if track.kind() == "audio" {
@@ -304,10 +307,15 @@ impl Session {
         match media::devices().await {
             Ok((cameras, microphones)) => {
                 // Only on a real change: re-rendering the options would reset the choice.
-                if self.view.cameras.with_untracked(|c| *c != cameras) {
+                if self.view.cameras.try_with_untracked(|c| *c != cameras) == Some(true) {
                     self.view.cameras.set(cameras);
                 }
-                if self.view.microphones.with_untracked(|m| *m != microphones) {
+                if self
+                    .view
+                    .microphones
+                    .try_with_untracked(|m| *m != microphones)
+                    == Some(true)
+                {
                     self.view.microphones.set(microphones);
                 }
             }
@@ -403,8 +411,9 @@ impl Session {
         };
         let screen = self.screen.is_some();
         let message = PeerMessage::Media {
-            audio: has("audio") && self.view.microphone_on.get_untracked(),
-            video: screen || (has("video") && self.view.camera_on.get_untracked()),
+            audio: has("audio") && self.view.microphone_on.try_get_untracked().unwrap_or(true),
+            video: screen
+                || (has("video") && self.view.camera_on.try_get_untracked().unwrap_or(true)),
             screen,
         };
         // Before the channel opens this fails; the state goes out when it opens.
@@ -610,7 +619,9 @@ impl Session {
             }
             PeerEvent::DataChannel(channel) if channel.label().starts_with(CHANNEL_PREFIX) => {
                 let id = self.take_transfer_id();
-                client_transfer::receive(channel.clone(), id, self.max_file_bytes, view);
+                let limit = self.max_file_bytes;
+                let received = self.received.clone();
+                client_transfer::receive(channel.clone(), id, limit, view, received);
                 self.transfers.insert(id, channel);
             }
             PeerEvent::DataChannel(channel) => peer.attach_chat(channel),
@@ -820,13 +831,9 @@ impl Session {
         for channel in self.transfers.values() {
             channel.close();
         }
-        self.view.transfers.with_untracked(|all| {
-            for transfer in all {
-                if let TransferState::Done { url: Some(url) } = &transfer.state {
-                    client_transfer::forget(url);
-                }
-            }
-        });
+        for url in self.received.borrow_mut().drain(..) {
+            client_transfer::forget(&url);
+        }
         self.close_peer();
         if let Some(screen) = self.screen.take() {
             screen.track.set_onended(None);
@@ -871,7 +878,8 @@ fn now_ms() -> f64 {
 }
 
 /// The element behind `node`, if the call screen still shows it. The session outlives the
-/// screen (it tears down after navigation), so it must never assume the view is there.
+/// screen (it tears down after navigation), so it must never assume the view is there:
+/// reads of the view use `try_` forms (writes to a disposed signal are already no-ops).
 fn element(node: NodeRef<Video>) -> Option<web_sys::HtmlVideoElement> {
     node.try_get_untracked().flatten()
 }

@@ -14,6 +14,8 @@ use futures::StreamExt;
 use js_sys::{Array, ArrayBuffer, Promise, Uint8Array};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use std::cell::RefCell;
+use std::rc::Rc;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -120,7 +122,14 @@ async fn run_send(
 }
 
 /// Takes an incoming transfer channel; the file is offered once it has arrived intact.
-pub fn receive(channel: RtcDataChannel, id: u32, limit: u64, view: CallView) {
+/// Its download link is added to `links`, for the session to release at the end.
+pub fn receive(
+    channel: RtcDataChannel,
+    id: u32,
+    limit: u64,
+    view: CallView,
+    links: Rc<RefCell<Vec<String>>>,
+) {
     channel.set_binary_type(RtcDataChannelType::Arraybuffer);
     spawn_local(async move {
         let outcome = run_receive(&channel, id, limit, view).await;
@@ -135,7 +144,10 @@ pub fn receive(channel: RtcDataChannel, id: u32, limit: u64, view: CallView) {
             let _ = send_frame(&channel, &verdict);
         }
         let state = match outcome {
-            Ok(url) => TransferState::Done { url: Some(url) },
+            Ok(url) => {
+                links.borrow_mut().push(url.clone());
+                TransferState::Done { url: Some(url) }
+            }
             Err(None) => TransferState::Cancelled,
             Err(Some(why)) => TransferState::Failed(why),
         };

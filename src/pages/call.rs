@@ -116,7 +116,8 @@ fn Call(user: String, room: String, rejoin: Callback<()>) -> impl IntoView {
                 when=move || !status.with(CallStatus::is_final)
                 fallback=move || view! { <CallOver status rejoin/> }
             >
-                <div class="stage">
+                // A shared screen is shown whole, never cropped to fill.
+                <div class="stage" class:screen-shared=move || call.remote_shares_screen.get()>
                     <VideoTile
                         class="remote"
                         label=Signal::derive(remote_label)
