@@ -199,3 +199,20 @@ test('devices: switching camera and microphone mid-call keeps the call', async (
   // The old camera is released.
   await expect.poll(() => alice.liveLocalTracks()).toBe(2);
 });
+
+test('devices: a camera plugged in mid-call appears in the list', async () => {
+  const [alice] = await call();
+  await expect(alice.page.getByLabel('Camera').locator('option')).toHaveText(['fake_device_0']);
+  // What the browser reports once a USB camera is plugged in.
+  await alice.page.evaluate(() => {
+    const md = navigator.mediaDevices;
+    const list = md.enumerateDevices.bind(md);
+    md.enumerateDevices = async () => [
+      ...(await list()),
+      { kind: 'videoinput', label: 'USB Camera', deviceId: 'usb-camera', groupId: 'usb', toJSON() {} } as MediaDeviceInfo,
+    ];
+    md.dispatchEvent(new Event('devicechange'));
+  });
+  await expect(alice.page.getByLabel('Camera').locator('option')).toHaveText(['fake_device_0', 'USB Camera']);
+  await expect(alice.status()).toHaveText('Connected with Bob.');
+});

@@ -43,14 +43,11 @@ impl FromRef<AppState> for Arc<Hub> {
     }
 }
 
-/// Leptos's own settings (site root, output name), from the variables cargo-leptos sets,
-/// with defaults that fit a binary started by hand from the project folder.
+/// Leptos's own settings (site root, output name): from the variables cargo-leptos sets,
+/// else the defaults, which fit a binary started from the project folder. The output name
+/// is compiled in (see .cargo/config.toml).
 pub fn leptos_options() -> Result<LeptosOptions, leptos::config::errors::LeptosConfigError> {
-    let mut options = leptos::config::get_configuration(None)?.leptos_options;
-    if options.output_name.is_empty() {
-        options.output_name = env!("CARGO_PKG_NAME").into();
-    }
-    Ok(options)
+    Ok(leptos::config::get_configuration(None)?.leptos_options)
 }
 
 /// The whole HTTP surface: pages (server-rendered, then hydrated), static files, and the
