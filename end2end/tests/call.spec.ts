@@ -1,24 +1,10 @@
 import { test, expect } from '@playwright/test';
-import { Server, Person, expectRemoteVideoFlowing, waitForHydration } from './support';
+import { expectRemoteVideoFlowing, peopleForEachTest, sharedServer, waitForHydration } from './support';
 
-let server: Server;
-const people: Person[] = [];
-
-test.beforeAll(async () => {
-  server = await Server.start();
-});
-test.afterAll(async () => {
-  await server.stop();
-});
-test.afterEach(async () => {
-  await Promise.all(people.splice(0).map((p) => p.close()));
-});
-
-async function person(opts = {}): Promise<Person> {
-  const p = await Person.launch(opts);
-  people.push(p);
-  return p;
-}
+const shared = sharedServer();
+const person = peopleForEachTest();
+// Every test here talks to the one server of this file.
+const server = { get url() { return shared().url; } };
 
 test('two people meet, see each other, chat, and a third is turned away', async () => {
   const room = `e2e-${Date.now()}`;

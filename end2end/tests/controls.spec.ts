@@ -1,31 +1,13 @@
 import { test, expect } from '@playwright/test';
-import { Server, Person, expectRemoteVideoFlowing } from './support';
+import { Person, connectedPair, expectRemoteVideoFlowing, peopleForEachTest, sharedServer } from './support';
 
-let server: Server;
-const people: Person[] = [];
+const server = sharedServer();
+const person = peopleForEachTest();
 
-test.beforeAll(async () => {
-  server = await Server.start();
-});
-test.afterAll(async () => {
-  await server.stop();
-});
-test.afterEach(async () => {
-  await Promise.all(people.splice(0).map((p) => p.close()));
-});
-
-/** Alice and Bob, each in a browser of their own, connected. */
-async function call(): Promise<[Person, Person]> {
-  const room = `c-${Date.now()}`;
-  const alice = await Person.launch();
-  const bob = await Person.launch();
-  people.push(alice, bob);
-  await alice.joinThroughForm(server.url, 'Alice', room);
-  await bob.joinThroughForm(server.url, 'Bob', room);
-  await expect(alice.status()).toHaveText('Connected with Bob.');
-  await expect(bob.status()).toHaveText('Connected with Alice.');
-  await expectRemoteVideoFlowing(bob);
-  return [alice, bob];
+async function call(opts = {}): Promise<[Person, Person]> {
+  const pair = await connectedPair(server().url, person, opts);
+  await expectRemoteVideoFlowing(pair[1]);
+  return pair;
 }
 
 const senderTrack = (p: Person, kind: string) =>
@@ -99,18 +81,12 @@ test('stopping the share from the browser itself returns to the camera', async (
 });
 
 test('refused screen sharing is explained, and the call carries on', async () => {
-  const room = `refuse-${Date.now()}`;
-  const alice = await Person.launch();
-  const bob = await Person.launch();
-  people.push(alice, bob);
+  const [alice, bob] = await call();
   // Alice presses "Cancel" in the browser's screen picker.
-  await alice.page.addInitScript(() => {
+  await alice.page.evaluate(() => {
     navigator.mediaDevices.getDisplayMedia = () =>
       Promise.reject(new DOMException('Permission denied', 'NotAllowedError'));
   });
-  await alice.joinThroughForm(server.url, 'Alice', room);
-  await bob.joinThroughForm(server.url, 'Bob', room);
-  await expect(alice.status()).toHaveText('Connected with Bob.');
   await alice.page.getByRole('button', { name: 'Share screen' }).click();
   await expect(alice.page.getByRole('alert').filter({ hasText: 'Screen sharing did not start' })).toBeVisible();
   await expect(alice.page.getByRole('button', { name: 'Share screen' })).toHaveAttribute('aria-pressed', 'false');
@@ -142,15 +118,14 @@ test('stats: live figures with a non-zero receive bitrate, and the path in use',
 
 test('invite: the link is copied, and opening it fills in the room', async () => {
   const room = `invite-${Date.now()}`;
-  const alice = await Person.launch();
-  const guest = await Person.launch();
-  people.push(alice, guest);
-  await alice.page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
-  await alice.joinThroughForm(server.url, 'Alice', room);
+  const alice = await person();
+  const guest = await person();
+  await alice.page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server().url });
+  await alice.joinThroughForm(server().url, 'Alice', room);
   await alice.page.getByRole('button', { name: 'Copy invite link' }).click();
   await expect(alice.page.getByText('Invite link copied')).toBeVisible();
   const link = await alice.page.evaluate(() => navigator.clipboard.readText());
-  expect(link).toBe(`${server.url}/?room=${room}`);
+  expect(link).toBe(`${server().url}/?room=${room}`);
   await guest.page.goto(link);
   await expect(guest.page.getByLabel('Room')).toHaveValue(room);
   await guest.page.getByLabel('Your name').fill('Guest');
@@ -159,12 +134,11 @@ test('invite: the link is copied, and opening it fills in the room', async () =>
 });
 
 test('invite: where the clipboard is refused, the link is shown selected', async () => {
-  const alice = await Person.launch();
-  people.push(alice);
+  const alice = await person();
   await alice.page.addInitScript(() => {
     navigator.clipboard.writeText = () => Promise.reject(new DOMException('no', 'NotAllowedError'));
   });
-  await alice.joinThroughForm(server.url, 'Alice', `refused-${Date.now()}`);
+  await alice.joinThroughForm(server().url, 'Alice', `refused-${Date.now()}`);
   await alice.page.getByRole('button', { name: 'Copy invite link' }).click();
   const field = alice.page.getByLabel('Invite link (copy it with Ctrl+C)');
   await expect(field).toHaveValue(/\/\?room=refused-\d+$/);
@@ -175,13 +149,7 @@ test('invite: where the clipboard is refused, the link is shown selected', async
 });
 
 test('devices: switching camera and microphone mid-call keeps the call', async () => {
-  const room = `dev-${Date.now()}`;
-  const alice = await Person.launch({ cameras: 2 });
-  const bob = await Person.launch();
-  people.push(alice, bob);
-  await alice.joinThroughForm(server.url, 'Alice', room);
-  await bob.joinThroughForm(server.url, 'Bob', room);
-  await expect(alice.status()).toHaveText('Connected with Bob.');
+  const [alice, bob] = await call({ alice: { cameras: 2 } });
   const camera = alice.page.getByLabel('Camera');
   const microphone = alice.page.getByLabel('Microphone');
   await expect(camera.locator('option')).toHaveText(['fake_device_0', 'fake_device_1']);

@@ -1,28 +1,13 @@
 import { test, expect } from '@playwright/test';
 import { createHash, randomBytes } from 'node:crypto';
-import { Server, Person } from './support';
+import { Server, Person, connectedPair, peopleForEachTest, sharedServer } from './support';
 
-const servers: Server[] = [];
-const people: Person[] = [];
+const server = sharedServer();
+const person = peopleForEachTest();
+// The size limit is the server's setting: one server with a small limit for that test.
+const smallLimitServer = sharedServer({ args: ['--max-file-bytes', String(1 << 20)] });
 
-test.afterEach(async () => {
-  await Promise.all(people.splice(0).map((p) => p.close()));
-  await Promise.all(servers.splice(0).map((s) => s.stop()));
-});
-
-async function call(serverArgs: string[] = []): Promise<[Person, Person]> {
-  const server = await Server.start({ args: serverArgs });
-  servers.push(server);
-  const room = `f-${Date.now()}`;
-  const alice = await Person.launch();
-  const bob = await Person.launch();
-  people.push(alice, bob);
-  await alice.joinThroughForm(server.url, 'Alice', room);
-  await bob.joinThroughForm(server.url, 'Bob', room);
-  await expect(alice.status()).toHaveText('Connected with Bob.');
-  await expect(bob.status()).toHaveText('Connected with Alice.');
-  return [alice, bob];
-}
+const call = (s: () => Server = server) => connectedPair(s().url, person);
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -52,7 +37,7 @@ test('a 5 MB file arrives with identical bytes, and both progress bars reach 100
 });
 
 test('a file over the limit is refused up front with the reason', async () => {
-  const [alice, bob] = await call(['--max-file-bytes', String(1 << 20)]);
+  const [alice, bob] = await call(smallLimitServer);
   await expect(alice.page.getByText('up to 1.0 MiB')).toBeVisible();
   await alice.page.getByLabel('Send a file').setInputFiles({ name: 'huge.bin', mimeType: 'application/octet-stream', buffer: randomBytes(2 << 20) });
   await expect(alice.page.getByRole('alert').filter({ hasText: 'huge.bin' })).toHaveText('“huge.bin” is 2.0 MiB — files can be at most 1.0 MiB.');

@@ -1,28 +1,17 @@
 import { test, expect } from '@playwright/test';
-import { Server, Person, expectRemoteVideoFlowing } from './support';
+import { expectRemoteVideoFlowing, peopleForEachTest, sharedServer } from './support';
 
-let server: Server;
-const people: Person[] = [];
-
-test.beforeAll(async () => {
-  server = await Server.start();
-});
-test.afterAll(async () => {
-  await server.stop();
-});
-test.afterEach(async () => {
-  await Promise.all(people.splice(0).map((p) => p.close()));
-});
+const server = sharedServer();
+const person = peopleForEachTest();
 
 test('on a phone the other person fills the screen and every control is in reach', async ({}, testInfo) => {
   const room = `phone-${Date.now()}`;
-  const phone = await Person.launch();
-  const laptop = await Person.launch();
-  people.push(phone, laptop);
+  const phone = await person();
+  const laptop = await person();
   const viewport = { width: 390, height: 844 };
   await phone.page.setViewportSize(viewport);
-  await phone.joinThroughForm(server.url, 'Pat', room);
-  await laptop.joinThroughForm(server.url, 'Lee', room);
+  await phone.joinThroughForm(server().url, 'Pat', room);
+  await laptop.joinThroughForm(server().url, 'Lee', room);
   await expect(phone.status()).toHaveText('Connected with Lee.');
   await expectRemoteVideoFlowing(phone);
 
@@ -51,10 +40,9 @@ test('on a phone the other person fills the screen and every control is in reach
 });
 
 test('on a desktop, video and chat sit side by side', async () => {
-  const p = await Person.launch();
-  people.push(p);
+  const p = await person();
   await p.page.setViewportSize({ width: 1280, height: 800 });
-  await p.joinThroughForm(server.url, 'Dee', `desk-${Date.now()}`);
+  await p.joinThroughForm(server().url, 'Dee', `desk-${Date.now()}`);
   const stage = (await p.page.locator('.stage').boundingBox())!;
   const chat = (await p.page.getByRole('complementary', { name: 'Chat' }).boundingBox())!;
   expect(chat.x).toBeGreaterThanOrEqual(stage.x + stage.width);

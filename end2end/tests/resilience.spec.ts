@@ -1,14 +1,21 @@
 import { test, expect } from '@playwright/test';
-import { Server, Person, expectRemoteVideoFlowing, expectFramesGrowing } from './support';
+import {
+  Server,
+  Person,
+  connectedPair,
+  expectRemoteVideoFlowing,
+  expectFramesGrowing,
+  peopleForEachTest,
+} from './support';
 
 // Resume tokens must verify after a restart: the restarted server gets the same secret.
 const SECRET = ['--resume-secret', 'end-to-end-resume-secret'];
-const people: Person[] = [];
+const person = peopleForEachTest();
+// Servers here are killed, frozen and restarted, so each test has its own.
 const servers: Server[] = [];
 
 test.afterEach(async () => {
-  await Promise.all(people.splice(0).map((p) => p.close()));
-  await Promise.all(servers.splice(0).map((s) => s.stop()));
+  await Promise.all(servers.splice(0).map((s) => s.stop('SIGKILL')));
 });
 
 async function server(args: string[] = []): Promise<Server> {
@@ -17,23 +24,10 @@ async function server(args: string[] = []): Promise<Server> {
   return s;
 }
 
-async function person(opts = {}): Promise<Person> {
-  const p = await Person.launch(opts);
-  people.push(p);
-  return p;
-}
-
-/** Alice and Bob in a fresh room, connected. Bob arrives second, so he is polite. */
-async function call(base: string, bobOpts = {}): Promise<[Person, Person]> {
-  const room = `r-${Date.now()}`;
-  const alice = await person();
-  const bob = await person(bobOpts);
-  await alice.joinThroughForm(base, 'Alice', room);
-  await bob.joinThroughForm(base, 'Bob', room);
-  await expect(alice.status()).toHaveText('Connected with Bob.');
-  await expect(bob.status()).toHaveText('Connected with Alice.');
-  await expectRemoteVideoFlowing(alice);
-  return [alice, bob];
+async function call(base: string, bob = {}): Promise<[Person, Person]> {
+  const pair = await connectedPair(base, person, { bob });
+  await expectRemoteVideoFlowing(pair[0]);
+  return pair;
 }
 
 async function chat(from: Person, to: Person, text: string): Promise<void> {

@@ -1,4 +1,4 @@
-import { chromium, expect, type Browser, type BrowserServer, type Page } from '@playwright/test';
+import { chromium, expect, test, type Browser, type BrowserServer, type Page } from '@playwright/test';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 
@@ -273,4 +273,46 @@ export async function expectRemoteVideoFlowing(person: Person): Promise<void> {
   await expect
     .poll(() => video.evaluate((v: HTMLVideoElement) => v.currentTime), { timeout: 10_000 })
     .toBeGreaterThan(t0 + 0.5);
+}
+
+/** One server for the whole spec file, started before its first test. */
+export function sharedServer(opts: ServerOptions = {}): () => Server {
+  let server: Server | undefined;
+  test.beforeAll(async () => {
+    server = await Server.start(opts);
+  });
+  test.afterAll(async () => {
+    await server?.stop();
+  });
+  return () => server!;
+}
+
+/** Launches people for a test and closes their browsers after it. */
+export function peopleForEachTest(): (opts?: PersonOptions) => Promise<Person> {
+  const people: Person[] = [];
+  test.afterEach(async () => {
+    await Promise.all(people.splice(0).map((p) => p.close()));
+  });
+  return async (opts = {}) => {
+    const p = await Person.launch(opts);
+    people.push(p);
+    return p;
+  };
+}
+
+/** Alice and Bob in a fresh room, each in a browser of their own, connected. Bob
+ * arrives second (so he is the polite side). */
+export async function connectedPair(
+  base: string,
+  person: (opts?: PersonOptions) => Promise<Person>,
+  opts: { alice?: PersonOptions; bob?: PersonOptions } = {},
+): Promise<[Person, Person]> {
+  const room = `r-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
+  const alice = await person(opts.alice);
+  const bob = await person(opts.bob);
+  await alice.joinThroughForm(base, 'Alice', room);
+  await bob.joinThroughForm(base, 'Bob', room);
+  await expect(alice.status()).toHaveText('Connected with Bob.');
+  await expect(bob.status()).toHaveText('Connected with Alice.');
+  return [alice, bob];
 }

@@ -43,27 +43,31 @@ pub fn StatsPanel(call: CallView) -> AnyView {
                 <dt>"Path"</dt>
                 <dd>{value(|s| s.path.clone().unwrap_or_else(|| "–".into()))}</dd>
             </dl>
-            <figure class="spark">
-                <figcaption>"Receive bitrate, last minute"</figcaption>
-                <svg
-                    viewBox=format!("0 0 {SPARK_W} {SPARK_H}")
-                    role="img"
-                    aria-label="Receive bitrate over the last minute"
-                >
-                    <polyline class="bitrate" points=line(|h| &h.receive_kbps)></polyline>
-                </svg>
-            </figure>
-            <figure class="spark">
-                <figcaption>"Round-trip time, last minute"</figcaption>
-                <svg
-                    viewBox=format!("0 0 {SPARK_W} {SPARK_H}")
-                    role="img"
-                    aria-label="Round-trip time over the last minute"
-                >
-                    <polyline class="rtt" points=line(|h| &h.rtt_ms)></polyline>
-                </svg>
-            </figure>
+            <Sparkline
+                caption="Receive bitrate, last minute"
+                class="bitrate"
+                points=Signal::derive(line(|h| &h.receive_kbps))
+            />
+            <Sparkline
+                caption="Round-trip time, last minute"
+                class="rtt"
+                points=Signal::derive(line(|h| &h.rtt_ms))
+            />
         </section>
+    }
+    .into_any()
+}
+
+/// One minute of a figure as a line.
+#[component]
+fn Sparkline(caption: &'static str, class: &'static str, points: Signal<String>) -> AnyView {
+    view! {
+        <figure class="spark">
+            <figcaption>{caption}</figcaption>
+            <svg viewBox=format!("0 0 {SPARK_W} {SPARK_H}") role="img" aria-label=caption>
+                <polyline class=class points=move || points.get()></polyline>
+            </svg>
+        </figure>
     }
     .into_any()
 }
