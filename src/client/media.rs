@@ -25,9 +25,9 @@ impl LocalMedia {
 }
 
 pub async fn acquire() -> LocalMedia {
-    let devices = match web_sys::window().map(|w| w.navigator().media_devices()) {
-        Some(Ok(devices)) => devices,
-        _ => {
+    let devices = match media_devices() {
+        Ok(devices) => devices,
+        Err(_) => {
             return LocalMedia {
                 stream: None,
                 note: Some(
@@ -74,8 +74,26 @@ async fn open(devices: &MediaDevices, audio: bool, video: bool) -> Result<MediaS
     let constraints = MediaStreamConstraints::new();
     constraints.set_audio_bool(audio);
     constraints.set_video_bool(video);
-    let stream = JsFuture::from(devices.get_user_media_with_constraints(&constraints)?).await?;
-    stream.dyn_into()
+    stream_from(devices.get_user_media_with_constraints(&constraints)).await
+}
+
+/// Awaits a getUserMedia/getDisplayMedia promise.
+async fn stream_from(promise: Result<js_sys::Promise, JsValue>) -> Result<MediaStream, JsValue> {
+    JsFuture::from(promise?).await?.dyn_into()
+}
+
+/// The first track of the stream a media promise gives, or why there is none.
+async fn first_track(
+    promise: Result<js_sys::Promise, JsValue>,
+    none: &str,
+) -> Result<MediaStreamTrack, String> {
+    let stream = stream_from(promise).await.map_err(|e| reason(&e))?;
+    stream
+        .get_tracks()
+        .iter()
+        .next()
+        .map(|t| t.unchecked_into())
+        .ok_or_else(|| none.to_string())
 }
 
 fn reason(error: &JsValue) -> String {
@@ -88,24 +106,12 @@ fn reason(error: &JsValue) -> String {
 }
 
 /// A screen, window or tab the person picks, as one video track.
-pub async fn display() -> Result<web_sys::MediaStreamTrack, String> {
-    let devices = web_sys::window()
-        .ok_or("no window")?
-        .navigator()
-        .media_devices()
-        .map_err(|_| "no screen capture on this page".to_string())?;
-    let promise = devices.get_display_media().map_err(|e| reason(&e))?;
-    let stream: MediaStream = JsFuture::from(promise)
-        .await
-        .map_err(|e| reason(&e))?
-        .dyn_into()
-        .map_err(|_| "the browser returned no stream".to_string())?;
-    stream
-        .get_video_tracks()
-        .iter()
-        .next()
-        .map(|t| t.unchecked_into())
-        .ok_or_else(|| "the browser shared no video".into())
+pub async fn display() -> Result<MediaStreamTrack, String> {
+    first_track(
+        media_devices()?.get_display_media(),
+        "the browser shared no video",
+    )
+    .await
 }
 
 /// The cameras and microphones the browser offers (labels appear once access is granted).
@@ -147,19 +153,11 @@ pub async fn open_device(kind: DeviceKind, id: &str) -> Result<MediaStreamTrack,
         DeviceKind::Camera => constraints.set_video(&device),
         DeviceKind::Microphone => constraints.set_audio(&device),
     }
-    let promise = media_devices()?
-        .get_user_media_with_constraints(&constraints)
-        .map_err(|e| reason(&e))?;
-    let stream: MediaStream = JsFuture::from(promise)
-        .await
-        .map_err(|e| reason(&e))?
-        .unchecked_into();
-    stream
-        .get_tracks()
-        .iter()
-        .next()
-        .map(|t| t.unchecked_into())
-        .ok_or_else(|| "the device gave no track".into())
+    first_track(
+        media_devices()?.get_user_media_with_constraints(&constraints),
+        "the device gave no track",
+    )
+    .await
 }
 
 /// The id of the device a track comes from.

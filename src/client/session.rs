@@ -9,6 +9,7 @@
 //! with backoff and resumes its seat (media and chat meanwhile flow peer to peer); when
 //! ICE fails, or stays disconnected past a short grace period, it restarts ICE.
 
+use super::error_name;
 use super::media::{self, LocalMedia};
 use super::peer::{Peer, PeerEvent};
 use super::signaling::SignalingSocket;
@@ -245,7 +246,7 @@ impl Session {
                         })
                     }),
                     Some(Err(e)) => {
-                        leptos::logging::warn!("chat message not sent: {}", describe(&e))
+                        leptos::logging::warn!("chat message not sent: {}", error_name(&e))
                     }
                     None => {}
                 }
@@ -372,7 +373,7 @@ impl Session {
         let sending = kind == DeviceKind::Microphone || self.screen.is_none();
         if let (Some(peer), true) = (&self.peer, sending) {
             if let Err(e) = peer.replace_track(&wire_kind, Some(&track)).await {
-                leptos::logging::warn!("switching device failed: {}", describe(&e));
+                leptos::logging::warn!("switching device failed: {}", error_name(&e));
             }
         }
         if self.screen.is_none() {
@@ -390,7 +391,7 @@ impl Session {
         };
         let now = match client_stats::sample(peer.connection()).await {
             Ok(now) => now,
-            Err(e) => return leptos::logging::warn!("getStats failed: {}", describe(&e)),
+            Err(e) => return leptos::logging::warn!("getStats failed: {}", error_name(&e)),
         };
         if let Some(before) = self.last_stats.replace(now.clone()) {
             let stats = compare(&before, &now);
@@ -459,7 +460,7 @@ impl Session {
                 track.stop();
                 self.view
                     .notice
-                    .set(Some(format!("Screen sharing failed ({}).", describe(&e))));
+                    .set(Some(format!("Screen sharing failed ({}).", error_name(&e))));
                 return;
             }
         }
@@ -485,7 +486,7 @@ impl Session {
         let camera = self.camera_track();
         if let Some(peer) = &self.peer {
             if let Err(e) = peer.replace_track("video", camera.as_ref()).await {
-                leptos::logging::warn!("back to the camera failed: {}", describe(&e));
+                leptos::logging::warn!("back to the camera failed: {}", error_name(&e));
             }
         }
         self.show_preview(self.media.stream.as_ref());
@@ -702,7 +703,7 @@ impl Session {
             }
             Err(e) => self.fail(format!(
                 "the browser refused a connection ({})",
-                describe(&e)
+                error_name(&e)
             )),
         }
     }
@@ -740,9 +741,9 @@ impl Session {
     fn negotiation_failed(&self, error: &JsValue) {
         let connected = self.peer.as_ref().is_some_and(Peer::is_connected);
         if connected {
-            leptos::logging::warn!("renegotiation failed: {}", describe(error));
+            leptos::logging::warn!("renegotiation failed: {}", error_name(error));
         } else {
-            self.fail(format!("could not connect ({})", describe(error)));
+            self.fail(format!("could not connect ({})", error_name(error)));
         }
     }
 
@@ -891,13 +892,9 @@ fn play(video: web_sys::HtmlVideoElement, view: CallView) {
     };
     spawn_local(async move {
         if let Err(e) = JsFuture::from(promise).await {
-            if super::error_name(&e) == "NotAllowedError" {
+            if error_name(&e) == "NotAllowedError" {
                 view.needs_play.set(true);
             }
         }
     });
-}
-
-fn describe(error: &JsValue) -> String {
-    super::error_name(error)
 }
