@@ -24,6 +24,8 @@ pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// Messages queued for a socket before its reader counts as stalled and is dropped from
 /// its room: a call needs a few dozen at most, even in a burst of ICE candidates.
 const OUTBOX_CAPACITY: usize = 64;
+/// How long a closing client gets to answer the server's goodbye.
+const CLOSE_HANDSHAKE: Duration = Duration::from_secs(1);
 
 /// What every signaling connection shares.
 pub struct Hub {
@@ -83,7 +85,7 @@ async fn read(mut stream: SplitStream<WebSocket>, connection: &mut Connection, h
     loop {
         let frame = tokio::select! {
             frame = tokio::time::timeout(hub.heartbeat_timeout, stream.next()) => frame,
-            () = shutting_down(&mut going_away) => return,
+            () = shutting_down(&mut going_away) => return finish_closing(&mut stream).await,
         };
         match frame {
             Err(_) => {
@@ -103,6 +105,20 @@ async fn read(mut stream: SplitStream<WebSocket>, connection: &mut Connection, h
             },
         }
     }
+}
+
+/// After the writer's goodbye, reads until the client answers it (or a second passes), so
+/// the closing handshake completes: exiting with the client's reply unread would make the
+/// kernel reset the connection, and the client could lose the goodbye itself.
+async fn finish_closing(stream: &mut SplitStream<WebSocket>) {
+    let answered = async {
+        while let Some(Ok(frame)) = stream.next().await {
+            if matches!(frame, Message::Close(_)) {
+                return;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(CLOSE_HANDSHAKE, answered).await;
 }
 
 /// Writes queued messages and pings; says goodbye when the server shuts down.
