@@ -45,8 +45,12 @@ test('a file over the limit is refused up front with the reason', async () => {
   await expect(alice.page.locator('.transfer')).toHaveCount(0);
 });
 
+/** Alice's next transfer stops after about 1 MiB, so it is surely in flight. */
+const pauseAfterOneMiB = (p: Person) => p.page.evaluate(() => ((window as any).__pauseFilesAfter = 65));
+
 test('the receiver can cancel a transfer, and both sides say so', async () => {
   const [alice, bob] = await call();
+  await pauseAfterOneMiB(alice);
   await alice.page.getByLabel('Send a file').setInputFiles({ name: 'slow.bin', mimeType: 'application/octet-stream', buffer: randomBytes(16 * 1024 * 1024) });
   const cancel = bob.page.getByRole('button', { name: 'Cancel slow.bin' });
   await expect(cancel).toBeVisible({ timeout: 30_000 });
@@ -61,6 +65,7 @@ test('the receiver can cancel a transfer, and both sides say so', async () => {
 
 test('the sender can cancel too', async () => {
   const [alice, bob] = await call();
+  await pauseAfterOneMiB(alice);
   await alice.page.getByLabel('Send a file').setInputFiles({ name: 'oops.bin', mimeType: 'application/octet-stream', buffer: randomBytes(16 * 1024 * 1024) });
   // Once the receiver shows it, the bytes are on their way.
   await expect(bob.page.getByRole('progressbar', { name: 'Receiving oops.bin' })).toBeVisible({ timeout: 30_000 });

@@ -161,6 +161,17 @@ export class Person {
         w.__holdOffers = false;
         for (const [socket, data] of w.__heldOffers.splice(0)) send.call(socket, data);
       };
+      // A gate on file transfers: once __pauseFilesAfter frames have gone out on a file
+      // channel, the rest is held, so a test can act while a transfer is surely running.
+      const channelSend = RTCDataChannel.prototype.send as (this: RTCDataChannel, data: any) => void;
+      w.__fileFramesSent = 0;
+      RTCDataChannel.prototype.send = function (this: RTCDataChannel, data: any) {
+        if (this.label.startsWith('file:') && w.__pauseFilesAfter !== undefined) {
+          if (w.__fileFramesSent >= w.__pauseFilesAfter) return;
+          w.__fileFramesSent += 1;
+        }
+        return channelSend.call(this, data);
+      } as any;
       // Every text the status line showed.
       w.__statusHistory = [];
       new MutationObserver(() => {
