@@ -32,20 +32,31 @@ async fn stop_signal() {
 async fn main() -> std::process::ExitCode {
     use clap::Parser;
     use std::process::ExitCode;
-    use tandem::server::config::{Cli, Config};
+    use tandem::server::config::{Config, LogFormat, Settings};
 
-    // Logs go to stderr; stdout carries only the "listening on" line for scripts.
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tandem=info".into()),
-        )
-        .init();
-
-    let cli = Cli::parse();
-    let config = match Config::load(&cli) {
+    let config = match Config::load(Settings::parse()) {
         Ok(config) => config,
+        Err(e) => {
+            eprintln!("tandem: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // Logs go to stderr; stdout carries only what scripts read (the address, and a
+    // generated certificate's fingerprint).
+    let logs = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&config.log_level));
+    match config.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().with_current_span(true).init(),
+    }
+    let tls = match config
+        .tls
+        .as_ref()
+        .map(tandem::server::tls::setup)
+        .transpose()
+    {
+        Ok(tls) => tls,
         Err(e) => {
             eprintln!("tandem: configuration error: {e}");
             return ExitCode::from(2);
@@ -58,16 +69,23 @@ async fn main() -> std::process::ExitCode {
             return ExitCode::from(2);
         }
     };
-    let listener = match tokio::net::TcpListener::bind(config.listen).await {
+    let listener = match std::net::TcpListener::bind(config.listen) {
         Ok(listener) => listener,
         Err(e) => {
             eprintln!("tandem: cannot listen on {}: {e}", config.listen);
             return ExitCode::FAILURE;
         }
     };
+    if let Some((hosts, fingerprint)) = tls.as_ref().and_then(|t| t.self_signed.as_ref()) {
+        println!(
+            "self-signed certificate for {}; SHA-256 fingerprint {fingerprint}",
+            hosts.join(", ")
+        );
+    }
+    let scheme = if tls.is_some() { "https" } else { "http" };
     match listener.local_addr() {
         // Printed on stdout so scripts and tests started with port 0 learn the port.
-        Ok(addr) => println!("tandem listening on http://{addr}"),
+        Ok(addr) => println!("tandem listening on {scheme}://{addr}"),
         Err(e) => tracing::warn!("cannot read the bound address: {e}"),
     }
     // On SIGINT/SIGTERM: stop accepting, say goodbye to every socket, and exit within
@@ -78,7 +96,7 @@ async fn main() -> std::process::ExitCode {
         tracing::info!("shutting down");
         let _ = stopping_tx.send(());
     };
-    let server = tandem::server::serve(listener, &config, leptos_options, shutdown);
+    let server = tandem::server::serve(listener, &config, tls, leptos_options, shutdown);
     let deadline = async {
         if stopping.await.is_ok() {
             tokio::time::sleep(SHUTDOWN_LIMIT).await;

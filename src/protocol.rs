@@ -59,6 +59,9 @@ pub enum ServerMessage {
         polite: bool,
         token: String,
         ice_servers: Vec<IceServer>,
+        /// `relay`: use TURN only (the server's choice, e.g. to hide addresses).
+        #[serde(default)]
+        ice_transport_policy: IceTransportPolicy,
         /// Largest file the people in this room may send each other.
         max_file_bytes: u64,
     },
@@ -67,6 +70,8 @@ pub enum ServerMessage {
         you: PeerId,
         peers: Vec<PeerInfo>,
         ice_servers: Vec<IceServer>,
+        #[serde(default)]
+        ice_transport_policy: IceTransportPolicy,
         max_file_bytes: u64,
     },
     /// Someone took a seat after you: you make the offer, and you are the impolite side
@@ -98,6 +103,18 @@ pub struct IceServer {
     pub credential: Option<String>,
 }
 
+/// Which candidates the browsers may use (`RTCConfiguration.iceTransportPolicy`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(clap::ValueEnum))]
+#[serde(rename_all = "snake_case")]
+pub enum IceTransportPolicy {
+    /// Direct paths where possible, TURN where not.
+    #[default]
+    All,
+    /// Only TURN relays: neither side learns the other's address.
+    Relay,
+}
+
 /// What one browser tells the other to set up the peer connection. Opaque to the server.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -117,6 +134,36 @@ pub enum Signal {
     },
 }
 
+/// What kind of signal, without its content (for counting).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignalKind {
+    Offer = 0,
+    Answer = 1,
+    Candidate = 2,
+}
+
+impl SignalKind {
+    pub const ALL: [SignalKind; 3] = [SignalKind::Offer, SignalKind::Answer, SignalKind::Candidate];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SignalKind::Offer => "offer",
+            SignalKind::Answer => "answer",
+            SignalKind::Candidate => "candidate",
+        }
+    }
+}
+
+impl Signal {
+    pub fn kind(&self) -> SignalKind {
+        match self {
+            Signal::Offer { .. } => SignalKind::Offer,
+            Signal::Answer { .. } => SignalKind::Answer,
+            Signal::Candidate { .. } => SignalKind::Candidate,
+        }
+    }
+}
+
 /// Why the server refused a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -130,6 +177,8 @@ pub enum ErrorCode {
     UnknownPeer,
     InvalidToken,
     ResumeExpired,
+    /// Too many messages too fast; this one was dropped. Keep it up and the socket closes.
+    RateLimited,
 }
 
 impl ErrorCode {
@@ -145,8 +194,38 @@ impl ErrorCode {
             ErrorCode::UnknownPeer => "no such peer in this room",
             ErrorCode::InvalidToken => "the resume token is not valid",
             ErrorCode::ResumeExpired => "the seat was given up; join again",
+            ErrorCode::RateLimited => "too many messages; slow down",
         }
     }
+
+    /// The code as it appears on the wire.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorCode::RoomFull => "room_full",
+            ErrorCode::InvalidRoom => "invalid_room",
+            ErrorCode::InvalidName => "invalid_name",
+            ErrorCode::BadMessage => "bad_message",
+            ErrorCode::NotJoined => "not_joined",
+            ErrorCode::AlreadyJoined => "already_joined",
+            ErrorCode::UnknownPeer => "unknown_peer",
+            ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::ResumeExpired => "resume_expired",
+            ErrorCode::RateLimited => "rate_limited",
+        }
+    }
+
+    pub const ALL: [ErrorCode; 10] = [
+        ErrorCode::RoomFull,
+        ErrorCode::InvalidRoom,
+        ErrorCode::InvalidName,
+        ErrorCode::BadMessage,
+        ErrorCode::NotJoined,
+        ErrorCode::AlreadyJoined,
+        ErrorCode::UnknownPeer,
+        ErrorCode::InvalidToken,
+        ErrorCode::ResumeExpired,
+        ErrorCode::RateLimited,
+    ];
 }
 
 /// Why a name or room key typed by a person is refused. Shown inline on the home screen
@@ -230,6 +309,13 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    #[test]
+    fn error_code_names_are_their_wire_names() {
+        for code in ErrorCode::ALL {
+            assert_eq!(serde_json::to_value(code).unwrap(), json!(code.name()));
+        }
+    }
+
     fn round_trip_client(msg: ClientMessage) {
         let text = serde_json::to_string(&msg).unwrap();
         assert_eq!(serde_json::from_str::<ClientMessage>(&text).unwrap(), msg);
@@ -277,6 +363,7 @@ mod tests {
             }],
             polite: true,
             token: "t".into(),
+            ice_transport_policy: IceTransportPolicy::Relay,
             max_file_bytes: 1 << 30,
             ice_servers: vec![IceServer {
                 urls: vec!["turn:127.0.0.1:3478".into()],
@@ -295,6 +382,7 @@ mod tests {
             you: PeerId(3),
             peers: vec![],
             ice_servers: vec![],
+            ice_transport_policy: IceTransportPolicy::All,
             max_file_bytes: 1_000_000,
         });
         round_trip_server(ServerMessage::Pong);

@@ -1,185 +1,16 @@
 //! The signaling server over real WebSockets: the real router on a random loopback port,
 //! driven by real WebSocket clients.
 
-use futures::{SinkExt, StreamExt};
-use serde_json::{json, Value};
-use std::net::SocketAddr;
+mod common;
+
+use common::*;
+use futures::SinkExt;
+use serde_json::json;
 use std::time::Duration;
 use tandem::protocol::{ErrorCode, PeerId, PeerInfo, ServerMessage, Signal};
 use tandem::server::config::Config;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
-/// Long enough for any loopback reply; only reached when a test is about to fail.
-const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long a client must stay silent to count as "received nothing".
-const QUIET: Duration = Duration::from_millis(300);
-
-/// A seat grace short enough that tests see it expire. The heartbeat keeps its default:
-/// a test client only answers pings while the test reads from it.
-fn quick_config() -> Config {
-    Config {
-        resume_grace: Duration::from_millis(300),
-        resume_secret: Some("integration-test-secret".into()),
-        ..Config::default()
-    }
-}
-
-/// A running server; dropping it leaves it running until the test ends.
-struct TestServer {
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl TestServer {
-    async fn start(config: Config) -> TestServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let options = tandem::server::leptos_options().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let shutdown = async {
-                // A dropped handle (no stop sent) leaves the server running.
-                if stopped.await.is_err() {
-                    std::future::pending::<()>().await;
-                }
-            };
-            tandem::server::serve(listener, &config, options, shutdown)
-                .await
-                .unwrap();
-        });
-        TestServer {
-            addr,
-            stop: Some(stop),
-            task,
-        }
-    }
-
-    /// Signals shutdown and waits for the server to finish.
-    async fn shut_down(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        tokio::time::timeout(REPLY_TIMEOUT, self.task)
-            .await
-            .expect("shutdown is bounded")
-            .unwrap();
-    }
-}
-
-async fn start_server() -> SocketAddr {
-    TestServer::start(quick_config()).await.addr
-}
-
-struct Client {
-    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
-}
-
-impl Client {
-    async fn connect(addr: SocketAddr) -> Client {
-        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
-            .await
-            .expect("websocket upgrade");
-        Client { ws }
-    }
-
-    async fn send_text(&mut self, text: &str) {
-        self.ws.send(Message::text(text)).await.unwrap();
-    }
-
-    async fn send(&mut self, message: Value) {
-        self.send_text(&message.to_string()).await;
-    }
-
-    /// The next server message; fails the test after [`REPLY_TIMEOUT`].
-    async fn recv(&mut self) -> ServerMessage {
-        loop {
-            let frame = tokio::time::timeout(REPLY_TIMEOUT, self.ws.next())
-                .await
-                .expect("no reply from the server")
-                .expect("socket closed")
-                .expect("socket error");
-            if let Message::Text(text) = frame {
-                return serde_json::from_str(&text).expect("server sent valid protocol");
-            }
-        }
-    }
-
-    async fn expect_error(&mut self, code: ErrorCode) -> String {
-        match self.recv().await {
-            ServerMessage::Error { code: got, message } if got == code => message,
-            other => panic!("expected {code:?}, got {other:?}"),
-        }
-    }
-
-    /// No protocol message for [`QUIET`] (heartbeat pings don't count).
-    async fn expect_silence(&mut self) {
-        let until = tokio::time::Instant::now() + QUIET;
-        while let Ok(Some(frame)) = tokio::time::timeout_at(until, self.ws.next()).await {
-            if let Ok(Message::Text(text)) = frame {
-                panic!("expected nothing, got {text}");
-            }
-        }
-    }
-
-    /// Joins and returns (own id, peers already there).
-    async fn join(&mut self, room: &str, name: &str) -> (PeerId, Vec<PeerInfo>) {
-        let (you, peers, _) = self.join_with_token(room, name).await;
-        (you, peers)
-    }
-
-    /// Joins and returns (own id, peers already there, resume token).
-    async fn join_with_token(&mut self, room: &str, name: &str) -> (PeerId, Vec<PeerInfo>, String) {
-        self.send(json!({"type": "join", "room": room, "name": name}))
-            .await;
-        match self.recv().await {
-            ServerMessage::Joined {
-                you, peers, token, ..
-            } => (you, peers, token),
-            other => panic!("expected joined, got {other:?}"),
-        }
-    }
-
-    async fn resume(&mut self, token: &str) -> ServerMessage {
-        self.send(json!({"type": "resume", "token": token})).await;
-        self.recv().await
-    }
-
-    /// Waits for the server to close this connection; returns the close code, if any.
-    async fn closed(&mut self) -> Option<u16> {
-        tokio::time::timeout(REPLY_TIMEOUT, async {
-            loop {
-                match self.ws.next().await {
-                    None | Some(Err(_)) => return None,
-                    Some(Ok(Message::Close(frame))) => return frame.map(|f| f.code.into()),
-                    Some(Ok(_)) => {}
-                }
-            }
-        })
-        .await
-        .expect("the server should close the connection")
-    }
-
-    async fn signal(&mut self, to: PeerId, signal: Signal) {
-        self.send(json!({"type": "signal", "to": to, "signal": signal}))
-            .await;
-    }
-}
-
-fn offer(sdp: &str) -> Signal {
-    Signal::Offer { sdp: sdp.into() }
-}
-
-/// Two clients in `room`: (first, its id, second, its id), with the join news consumed.
-async fn pair(addr: SocketAddr, room: &str) -> (Client, PeerId, Client, PeerId) {
-    let mut a = Client::connect(addr).await;
-    let mut b = Client::connect(addr).await;
-    let (a_id, _) = a.join(room, "Alice").await;
-    let (b_id, _) = b.join(room, "Bob").await;
-    assert!(matches!(a.recv().await, ServerMessage::PeerJoined { .. }));
-    (a, a_id, b, b_id)
-}
 
 #[tokio::test]
 async fn second_joiner_learns_of_the_first_and_the_first_is_told() {
@@ -400,7 +231,7 @@ async fn an_oversized_frame_closes_only_that_connection() {
     let addr = start_server().await;
     let (mut a, a_id, mut b, _) = pair(addr, "big").await;
     let mut big = Client::connect(addr).await;
-    let huge = "x".repeat(tandem::server::signaling::MAX_MESSAGE_BYTES + 1);
+    let huge = "x".repeat(Config::default().max_message_bytes + 1);
     // The server may close before the whole frame is written, so a send error is fine too.
     let _ = big
         .ws
@@ -411,24 +242,6 @@ async fn an_oversized_frame_closes_only_that_connection() {
     big.closed().await;
     b.signal(a_id, offer("unaffected")).await;
     assert!(matches!(a.recv().await, ServerMessage::Signal { .. }));
-}
-
-/// A minimal HTTP GET, enough to see what the server renders.
-async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    tokio::time::timeout(REPLY_TIMEOUT, stream.read_to_string(&mut response))
-        .await
-        .unwrap()
-        .unwrap();
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap();
-    (status, response)
 }
 
 #[tokio::test]
@@ -598,57 +411,6 @@ async fn seats_survive_a_server_restart_with_the_same_secret() {
     let mut a = Client::connect(other.addr).await;
     a.send(json!({"type": "resume", "token": a_token})).await;
     a.expect_error(ErrorCode::InvalidToken).await;
-}
-
-/// The real binary, as a person runs it.
-struct Binary {
-    child: std::process::Child,
-    addr: SocketAddr,
-}
-
-impl Binary {
-    fn start(args: &[&str]) -> Binary {
-        use std::io::BufRead;
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tandem"))
-            .args(["--listen", "127.0.0.1:0"])
-            .args(args)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .rsplit("http://")
-            .next()
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("no address in {line:?}"));
-        Binary { child, addr }
-    }
-
-    fn signal(&self, name: &str) {
-        let pid = self.child.id().to_string();
-        let status = std::process::Command::new("kill")
-            .args(["-s", name, &pid])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    /// Waits for the process to exit, failing after `limit`.
-    async fn exit_within(&mut self, limit: Duration) -> std::process::ExitStatus {
-        let started = std::time::Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(started.elapsed() < limit, "still running after {limit:?}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
 }
 
 #[tokio::test]

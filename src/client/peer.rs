@@ -14,7 +14,7 @@
 
 use super::session::Event;
 use crate::peer_protocol::PeerMessage;
-use crate::protocol::{IceServer, PeerId, Signal};
+use crate::protocol::{IceServer, IceTransportPolicy, PeerId, Signal};
 use futures::channel::mpsc::UnboundedSender;
 use js_sys::Array;
 use wasm_bindgen::closure::Closure;
@@ -23,7 +23,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     MediaStream, MediaStreamTrack, RtcConfiguration, RtcDataChannel, RtcDataChannelEvent,
     RtcDataChannelState, RtcIceCandidateInit, RtcIceConnectionState, RtcIceServer,
-    RtcPeerConnection, RtcPeerConnectionIceEvent, RtcPeerConnectionState,
+    RtcIceTransportPolicy, RtcPeerConnection, RtcPeerConnectionIceEvent, RtcPeerConnectionState,
     RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit,
     RtcSignalingState, RtcTrackEvent,
 };
@@ -90,11 +90,16 @@ impl Peer {
         name: String,
         polite: bool,
         ice_servers: &[IceServer],
+        ice_policy: IceTransportPolicy,
         local: Option<&MediaStream>,
         events: UnboundedSender<Event>,
     ) -> Result<Peer, JsValue> {
         let config = RtcConfiguration::new();
         config.set_ice_servers(&ice_server_list(ice_servers));
+        config.set_ice_transport_policy(match ice_policy {
+            IceTransportPolicy::All => RtcIceTransportPolicy::All,
+            IceTransportPolicy::Relay => RtcIceTransportPolicy::Relay,
+        });
         let pc = RtcPeerConnection::new_with_configuration(&config)?;
         let mut peer = Peer {
             id,

@@ -18,7 +18,8 @@ use super::transfer as client_transfer;
 use crate::call::{reconnect_delay_ms, CallStatus, CallView, ChatLine, DeviceKind, UiCommand};
 use crate::peer_protocol::PeerMessage;
 use crate::protocol::{
-    ClientMessage, ErrorCode, IceServer, PeerId, PeerInfo, ServerMessage, Signal,
+    ClientMessage, ErrorCode, IceServer, IceTransportPolicy, PeerId, PeerInfo, ServerMessage,
+    Signal,
 };
 use crate::stats::{compare, StatsSample};
 use crate::transfer::CHANNEL_PREFIX;
@@ -106,6 +107,7 @@ async fn run(user: String, room: String, view: CallView, ui: UnboundedReceiver<U
         reconnects: 0,
         last_heard: now_ms(),
         ice_servers: Vec::new(),
+        ice_policy: IceTransportPolicy::All,
         expected: None,
         peer: None,
         screen: None,
@@ -158,6 +160,7 @@ struct Session {
     /// When the server last said anything (ms since the epoch).
     last_heard: f64,
     ice_servers: Vec<IceServer>,
+    ice_policy: IceTransportPolicy,
     /// Someone already in the room, whose offer we are waiting for.
     expected: Option<PeerInfo>,
     peer: Option<Peer>,
@@ -517,12 +520,14 @@ impl Session {
                 polite,
                 token,
                 ice_servers,
+                ice_transport_policy,
                 max_file_bytes,
                 ..
             } => {
                 self.back_online();
                 self.seat = Some(SeatTicket { token, polite });
                 self.ice_servers = ice_servers;
+                self.ice_policy = ice_transport_policy;
                 self.max_file_bytes = max_file_bytes;
                 self.view.max_file_bytes.set(max_file_bytes);
                 match peers.into_iter().next() {
@@ -537,10 +542,15 @@ impl Session {
                     None => self.view.status.set(CallStatus::Waiting),
                 }
             }
-            ServerMessage::Resumed { ice_servers, .. } => {
+            ServerMessage::Resumed {
+                ice_servers,
+                ice_transport_policy,
+                ..
+            } => {
                 // Same seat, same peer: the call goes on as it was.
                 self.back_online();
                 self.ice_servers = ice_servers;
+                self.ice_policy = ice_transport_policy;
             }
             ServerMessage::PeerJoined { peer, polite } => {
                 self.open_peer(peer, polite);
@@ -691,6 +701,7 @@ impl Session {
             info.name.clone(),
             polite,
             &self.ice_servers,
+            self.ice_policy,
             stream,
             self.events.clone(),
         ) {

@@ -1,25 +1,37 @@
 //! Everything that runs only in the server binary.
 
 pub mod config;
+pub mod ice;
+pub mod limits;
+pub mod metrics;
 pub mod rooms;
 pub mod signaling;
+pub mod tls;
 pub mod tokens;
 
 use crate::app::{shell, App};
 use crate::protocol::SIGNALING_PATH;
-use axum::extract::FromRef;
+use axum::extract::{FromRef, State};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use config::Config;
+use ice::IceConfig;
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use limits::{OriginPolicy, PerIpLimit};
+use metrics::Metrics;
 use rooms::{RoomRules, Rooms};
 use signaling::Hub;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tls::TlsSetup;
 use tokens::ResumeTokens;
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 /// How long shutdown waits for open sockets to say goodbye before giving up on them.
 pub const GOODBYE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -50,33 +62,104 @@ pub fn leptos_options() -> Result<LeptosOptions, leptos::config::errors::LeptosC
     Ok(leptos::config::get_configuration(None)?.leptos_options)
 }
 
-/// The whole HTTP surface: pages (server-rendered, then hydrated), static files, and the
-/// signaling socket.
-pub fn router(leptos_options: LeptosOptions, hub: Arc<Hub>) -> Router {
+/// The Content-Security-Policy of a page whose inline scripts carry `nonce`. Scripts run
+/// only from this origin or with the nonce; WebAssembly may compile; nothing is framed.
+pub fn page_csp(nonce: &str) -> String {
+    let mut connect = String::from("'self'");
+    // `cargo leptos watch` reloads the page over a socket on its own port.
+    if let (Ok(_), Ok(port)) = (
+        std::env::var("LEPTOS_WATCH"),
+        std::env::var("LEPTOS_RELOAD_PORT"),
+    ) {
+        connect.push_str(&format!(" ws://127.0.0.1:{port} ws://localhost:{port}"));
+    }
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; \
+         media-src 'self' blob: mediastream:; connect-src {connect}; object-src 'none'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+/// Headers on every response (pages add their CSP themselves, see `app::shell`).
+fn security_headers(router: Router, https: bool) -> Router {
+    let mut headers = vec![
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        // Invite links hold the room key: never send them on to other sites.
+        (header::REFERRER_POLICY, "no-referrer"),
+        (
+            HeaderName::from_static("permissions-policy"),
+            "camera=(self), microphone=(self), display-capture=(self), geolocation=()",
+        ),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (
+            HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ),
+    ];
+    if https {
+        headers.push((header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"));
+    }
+    headers.into_iter().fold(router, |router, (name, value)| {
+        router.layer(SetResponseHeaderLayer::if_not_present(
+            name,
+            HeaderValue::from_static(value),
+        ))
+    })
+}
+
+/// The whole HTTP surface: pages (server-rendered, then hydrated), static files, the
+/// signaling socket, health checks and metrics.
+pub fn router(leptos_options: LeptosOptions, hub: Arc<Hub>, https: bool) -> Router {
     let state = AppState {
         leptos_options: leptos_options.clone(),
         hub,
     };
-    Router::new()
+    let router = Router::new()
         .route(SIGNALING_PATH, get(signaling::ws_route))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .leptos_routes(&state, generate_route_list(App), move || {
             shell(leptos_options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .with_state(state)
+        .with_state(state);
+    security_headers(router, https)
 }
 
-/// Serves the app on `listener` until `shutdown` completes; then stops accepting, tells
-/// every signaling client it is going away, and waits (at most [`GOODBYE_TIMEOUT`]) for
-/// them to be told.
+/// Ready while accepting calls; 503 once shutting down, so a balancer stops sending.
+async fn readyz(State(hub): State<Arc<Hub>>) -> impl IntoResponse {
+    if *hub.going_away.borrow() {
+        (StatusCode::SERVICE_UNAVAILABLE, "shutting down")
+    } else {
+        (StatusCode::OK, "ready")
+    }
+}
+
+async fn metrics(State(hub): State<Arc<Hub>>) -> impl IntoResponse {
+    let (rooms, seats) = hub.rooms.counts();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        hub.metrics.render(rooms, seats),
+    )
+}
+
+/// Serves the app on `listener` (over TLS with `tls`) until `shutdown` completes; then
+/// stops accepting, tells every signaling client it is going away, and waits (at most
+/// [`GOODBYE_TIMEOUT`]) for them to be told.
 pub async fn serve(
-    listener: tokio::net::TcpListener,
+    listener: std::net::TcpListener,
     config: &Config,
+    tls: Option<TlsSetup>,
     leptos_options: LeptosOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let secret = match &config.resume_secret {
-        Some(secret) => secret.as_bytes().to_vec(),
+        Some(secret) => secret.expose().as_bytes().to_vec(),
         None => rand::random::<[u8; 32]>().to_vec(),
     };
     let (going_away_tx, going_away) = watch::channel(false);
@@ -84,23 +167,47 @@ pub async fn serve(
     let hub = Arc::new(Hub {
         rooms: Arc::new(Rooms::new(RoomRules {
             capacity: config.room_capacity,
-            ice_servers: config.ice_servers.clone(),
+            ice: IceConfig::new(config),
             tokens: ResumeTokens::new(&secret),
             max_file_bytes: config.max_file_bytes,
         })),
+        metrics: Arc::new(Metrics::new()),
+        origins: OriginPolicy::new(&config.allowed_origins),
+        per_ip: PerIpLimit::new(config.max_connections_per_ip),
+        max_message_bytes: config.max_message_bytes,
+        rate: (config.rate_limit, config.rate_burst),
         heartbeat_interval: config.heartbeat_interval,
         heartbeat_timeout: config.heartbeat_timeout,
         resume_grace: config.resume_grace,
         going_away,
         connections: connections.clone(),
     });
-    let stop = async move {
+    let https = matches!(config.tls, Some(config::Tls::Files { .. }));
+    let app =
+        router(leptos_options, hub, https).into_make_service_with_connect_info::<SocketAddr>();
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
         shutdown.await;
         let _ = going_away_tx.send(true);
-    };
-    axum::serve(listener, router(leptos_options, hub))
-        .with_graceful_shutdown(stop)
-        .await?;
+        // Plain HTTP requests get the same bound; sockets are waited for below.
+        stopper.graceful_shutdown(Some(GOODBYE_TIMEOUT));
+    });
+    listener.set_nonblocking(true)?;
+    match tls {
+        Some(tls) => {
+            axum_server::from_tcp_rustls(listener, tls.rustls)?
+                .handle(handle)
+                .serve(app)
+                .await?
+        }
+        None => {
+            axum_server::from_tcp(listener)?
+                .handle(handle)
+                .serve(app)
+                .await?
+        }
+    }
     connections.close();
     if tokio::time::timeout(GOODBYE_TIMEOUT, connections.wait())
         .await

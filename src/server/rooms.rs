@@ -7,18 +7,48 @@
 //! A seat outlives its connection for a grace period: while *detached*, messages for it
 //! wait in a small backlog, and a `resume` with its token picks them up. Each attachment
 //! has an epoch, so a stale connection cannot detach or leave a seat that was resumed.
+//!
+//! Messages are encoded once, here, and queued as text: the socket only writes them.
 
+use super::ice::IceConfig;
 use super::tokens::ResumeTokens;
-use crate::protocol::{ErrorCode, IceServer, PeerId, PeerInfo, ServerMessage, Signal};
+use crate::protocol::{ErrorCode, PeerId, PeerInfo, ServerMessage, Signal};
+use axum::extract::ws::Utf8Bytes;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::SystemTime;
 use tokio::sync::mpsc;
-
-/// A participant's queue of messages waiting to be written to its socket.
-pub type Outbox = mpsc::Sender<ServerMessage>;
+use tokio_util::sync::CancellationToken;
 
 /// Messages kept for a detached seat: a renegotiation and its candidates fit easily.
 const BACKLOG_LIMIT: usize = 64;
+
+/// A connection as the rooms see it: its queue of encoded messages, and the switch that
+/// disconnects it when it stops taking them (its reader is stalled or gone).
+#[derive(Clone)]
+pub struct Mailbox {
+    pub queue: mpsc::Sender<Utf8Bytes>,
+    pub kick: CancellationToken,
+}
+
+impl Mailbox {
+    /// Queues `text`; a full queue means the client stopped reading, so it is kicked.
+    pub fn post(&self, text: Utf8Bytes) -> bool {
+        let posted = self.queue.try_send(text).is_ok();
+        if !posted {
+            self.kick.cancel();
+        }
+        posted
+    }
+}
+
+/// The JSON text of a server message.
+pub fn encode(message: &ServerMessage) -> Utf8Bytes {
+    // Strings, numbers and lists only: serializing cannot fail.
+    serde_json::to_string(message)
+        .expect("server messages always serialize")
+        .into()
+}
 
 /// Where a connection sits, once joined.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,18 +62,18 @@ pub struct Seat {
 struct Member {
     info: PeerInfo,
     /// `None` while the seat is detached (its connection dropped).
-    outbox: Option<Outbox>,
-    backlog: Vec<ServerMessage>,
+    mailbox: Option<Mailbox>,
+    backlog: Vec<Utf8Bytes>,
     epoch: u64,
 }
 
 impl Member {
-    /// Queues `message`; false when the member can't take it (stalled or gone).
-    fn deliver(&mut self, message: ServerMessage) -> bool {
-        match &self.outbox {
-            Some(outbox) => outbox.try_send(message).is_ok(),
+    /// Queues `text`; false when the member can't take it (stalled or gone).
+    fn deliver(&mut self, text: Utf8Bytes) -> bool {
+        match &self.mailbox {
+            Some(mailbox) => mailbox.post(text),
             None if self.backlog.len() < BACKLOG_LIMIT => {
-                self.backlog.push(message);
+                self.backlog.push(text);
                 true
             }
             None => false,
@@ -54,7 +84,7 @@ impl Member {
 /// What a room needs to know of the server's configuration.
 pub struct RoomRules {
     pub capacity: usize,
-    pub ice_servers: Vec<IceServer>,
+    pub ice: IceConfig,
     pub tokens: ResumeTokens,
     pub max_file_bytes: u64,
 }
@@ -74,7 +104,7 @@ impl Rooms {
 
     /// Seats a new participant, sends it `joined` and tells the others `peer_joined`.
     /// `name` and `room` must already be validated.
-    pub fn join(&self, room: &str, name: &str, outbox: &Outbox) -> Result<Seat, ErrorCode> {
+    pub fn join(&self, room: &str, name: &str, mailbox: &Mailbox) -> Result<Seat, ErrorCode> {
         let mut rooms = self.lock();
         let members = rooms.entry(room.to_owned()).or_default();
         if members.len() >= self.rules.capacity {
@@ -89,11 +119,12 @@ impl Rooms {
             peers: members.iter().map(|m| m.info.clone()).collect(),
             polite: !members.is_empty(),
             token: self.rules.tokens.issue(room, info.id, name),
-            ice_servers: self.rules.ice_servers.clone(),
+            ice_servers: self.rules.ice.servers_for(info.id, SystemTime::now()),
+            ice_transport_policy: self.rules.ice.policy,
             max_file_bytes: self.rules.max_file_bytes,
         };
         // Sent under the lock so that `joined` is queued before anything a peer sends us.
-        if outbox.try_send(joined).is_err() {
+        if !mailbox.post(encode(&joined)) {
             // Our own queue is full of unread errors: this client is not reading.
             if members.is_empty() {
                 rooms.remove(room);
@@ -104,7 +135,7 @@ impl Rooms {
             peer: info.clone(),
             polite: false,
         };
-        let unreachable = send_to_all(members, &announce);
+        let unreachable = send_to_all(members, encode(&announce));
         let seat = Seat {
             room: room.to_owned(),
             id: info.id,
@@ -112,7 +143,7 @@ impl Rooms {
         };
         members.push(Member {
             info,
-            outbox: Some(outbox.clone()),
+            mailbox: Some(mailbox.clone()),
             backlog: Vec::new(),
             epoch: 0,
         });
@@ -122,7 +153,7 @@ impl Rooms {
 
     /// Gives the seat named by `token` to this connection: sends `resumed`, then whatever
     /// waited for it. Nobody else is told; to them the person never left.
-    pub fn resume(&self, token: &str, outbox: &Outbox) -> Result<Seat, ErrorCode> {
+    pub fn resume(&self, token: &str, mailbox: &Mailbox) -> Result<Seat, ErrorCode> {
         let claim = self.rules.tokens.verify(token)?;
         let mut rooms = self.lock();
         let members = rooms.entry(claim.room.clone()).or_default();
@@ -143,7 +174,7 @@ impl Rooms {
                         id: claim.id,
                         name: claim.name,
                     },
-                    outbox: None,
+                    mailbox: None,
                     backlog: Vec::new(),
                     epoch: 0,
                 });
@@ -157,16 +188,17 @@ impl Rooms {
                 .filter(|m| m.info.id != claim.id)
                 .map(|m| m.info.clone())
                 .collect(),
-            ice_servers: self.rules.ice_servers.clone(),
+            ice_servers: self.rules.ice.servers_for(claim.id, SystemTime::now()),
+            ice_transport_policy: self.rules.ice.policy,
             max_file_bytes: self.rules.max_file_bytes,
         };
         let member = &mut members[index];
         member.epoch += 1;
-        member.outbox = Some(outbox.clone());
+        member.mailbox = Some(mailbox.clone());
         let waiting = std::mem::take(&mut member.backlog);
-        let all_sent = std::iter::once(resumed)
+        let all_sent = std::iter::once(encode(&resumed))
             .chain(waiting)
-            .all(|message| outbox.try_send(message).is_ok());
+            .all(|text| mailbox.post(text));
         let seat = Seat {
             room: claim.room,
             id: claim.id,
@@ -194,7 +226,7 @@ impl Rooms {
             from: seat.id,
             signal,
         };
-        if !target.deliver(message) {
+        if !target.deliver(encode(&message)) {
             remove_members(&mut rooms, &seat.room, vec![to]);
         }
         Ok(())
@@ -209,7 +241,7 @@ impl Rooms {
             .and_then(|members| members.iter_mut().find(|m| holds(m, seat)));
         match member {
             Some(member) => {
-                member.outbox = None;
+                member.mailbox = None;
                 true
             }
             None => false,
@@ -223,7 +255,7 @@ impl Rooms {
         let still_detached = rooms
             .get(&seat.room)
             .and_then(|members| members.iter().find(|m| holds(m, seat)))
-            .is_some_and(|m| m.outbox.is_none());
+            .is_some_and(|m| m.mailbox.is_none());
         if still_detached {
             remove_members(&mut rooms, &seat.room, vec![seat.id]);
         }
@@ -243,6 +275,12 @@ impl Rooms {
     /// How many rooms have anyone in them.
     pub fn room_count(&self) -> usize {
         self.lock().len()
+    }
+
+    /// Rooms, and seats taken in them (held ones included).
+    pub fn counts(&self) -> (usize, usize) {
+        let rooms = self.lock();
+        (rooms.len(), rooms.values().map(Vec::len).sum())
     }
 
     /// Who is in `room`, in join order.
@@ -277,11 +315,11 @@ fn fresh_id(members: &[Member]) -> PeerId {
     }
 }
 
-/// Queues `message` for every member; returns those who cannot take it.
-fn send_to_all(members: &mut [Member], message: &ServerMessage) -> Vec<PeerId> {
+/// Queues `text` for every member; returns those who cannot take it.
+fn send_to_all(members: &mut [Member], text: Utf8Bytes) -> Vec<PeerId> {
     members
         .iter_mut()
-        .filter_map(|m| (!m.deliver(message.clone())).then_some(m.info.id))
+        .filter_map(|m| (!m.deliver(text.clone())).then_some(m.info.id))
         .collect()
 }
 
@@ -295,7 +333,10 @@ fn remove_members(rooms: &mut HashMap<String, Vec<Member>>, room: &str, mut gone
         let before = members.len();
         members.retain(|m| m.info.id != id);
         if members.len() < before {
-            gone.extend(send_to_all(members, &ServerMessage::PeerLeft { peer: id }));
+            gone.extend(send_to_all(
+                members,
+                encode(&ServerMessage::PeerLeft { peer: id }),
+            ));
         }
     }
     if members.is_empty() {
@@ -311,25 +352,33 @@ mod tests {
     fn rooms(capacity: usize) -> Rooms {
         Rooms::new(RoomRules {
             capacity,
-            ice_servers: vec![],
+            ice: IceConfig::none(),
             tokens: ResumeTokens::new(b"test secret"),
             max_file_bytes: 1_000,
         })
     }
 
-    fn outbox() -> (Outbox, mpsc::Receiver<ServerMessage>) {
-        mpsc::channel(16)
+    fn mailbox_of(capacity: usize) -> (Mailbox, mpsc::Receiver<Utf8Bytes>) {
+        let (queue, rx) = mpsc::channel(capacity);
+        let kick = CancellationToken::new();
+        (Mailbox { queue, kick }, rx)
     }
 
-    fn drain(rx: &mut mpsc::Receiver<ServerMessage>) -> Vec<ServerMessage> {
-        std::iter::from_fn(|| rx.try_recv().ok()).collect()
+    fn mailbox() -> (Mailbox, mpsc::Receiver<Utf8Bytes>) {
+        mailbox_of(16)
+    }
+
+    fn drain(rx: &mut mpsc::Receiver<Utf8Bytes>) -> Vec<ServerMessage> {
+        std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|text| serde_json::from_str(&text).unwrap())
+            .collect()
     }
 
     #[test]
     fn second_joiner_sees_the_first_and_the_first_is_told() {
         let rooms = rooms(2);
-        let (a, mut a_rx) = outbox();
-        let (b, mut b_rx) = outbox();
+        let (a, mut a_rx) = mailbox();
+        let (b, mut b_rx) = mailbox();
         let seat_a = rooms.join("r", "Alice", &a).unwrap();
         let seat_b = rooms.join("r", "Bob", &b).unwrap();
         assert_ne!(seat_a.id, seat_b.id);
@@ -347,7 +396,7 @@ mod tests {
     #[test]
     fn capacity_is_enforced() {
         let rooms = rooms(2);
-        let boxes: Vec<_> = (0..3).map(|_| outbox()).collect();
+        let boxes: Vec<_> = (0..3).map(|_| mailbox()).collect();
         assert!(rooms.join("r", "a", &boxes[0].0).is_ok());
         assert!(rooms.join("r", "b", &boxes[1].0).is_ok());
         assert_eq!(rooms.join("r", "c", &boxes[2].0), Err(ErrorCode::RoomFull));
@@ -363,7 +412,7 @@ mod tests {
             .map(|i| {
                 let rooms = rooms.clone();
                 std::thread::spawn(move || {
-                    let (tx, rx) = outbox();
+                    let (tx, rx) = mailbox();
                     (rooms.join("race", &format!("p{i}"), &tx).is_ok(), tx, rx)
                 })
             })
@@ -376,8 +425,8 @@ mod tests {
     #[test]
     fn leave_notifies_and_empty_rooms_disappear() {
         let rooms = rooms(2);
-        let (a, mut a_rx) = outbox();
-        let (b, _b_rx) = outbox();
+        let (a, mut a_rx) = mailbox();
+        let (b, _b_rx) = mailbox();
         let seat_a = rooms.join("r", "a", &a).unwrap();
         let seat_b = rooms.join("r", "b", &b).unwrap();
         drain(&mut a_rx);
@@ -392,17 +441,17 @@ mod tests {
         rooms.leave(&seat_a);
         assert_eq!(rooms.room_count(), 0);
         // The seat can be taken again.
-        let (c, _c_rx) = outbox();
+        let (c, _c_rx) = mailbox();
         assert!(rooms.join("r", "c", &c).is_ok());
     }
 
     #[test]
     fn relay_reaches_only_the_addressee_in_the_same_room() {
         let rooms = rooms(3);
-        let (a, _a_rx) = outbox();
-        let (b, mut b_rx) = outbox();
-        let (c, mut c_rx) = outbox();
-        let (x, mut x_rx) = outbox();
+        let (a, _a_rx) = mailbox();
+        let (b, mut b_rx) = mailbox();
+        let (c, mut c_rx) = mailbox();
+        let (x, mut x_rx) = mailbox();
         let seat_a = rooms.join("r", "a", &a).unwrap();
         let seat_b = rooms.join("r", "b", &b).unwrap();
         rooms.join("r", "c", &c).unwrap();
@@ -439,10 +488,12 @@ mod tests {
     #[test]
     fn a_member_that_stops_reading_is_removed() {
         let rooms = rooms(2);
-        let (a, _a_rx) = outbox();
-        let (slow, mut slow_rx) = mpsc::channel(1);
+        let (a, _a_rx) = mailbox();
+        let (slow, mut slow_rx) = mailbox_of(1);
         let seat_slow = rooms.join("r", "slow", &slow).unwrap();
+        assert!(!slow.kick.is_cancelled());
         let seat_a = rooms.join("r", "a", &a).unwrap();
+        assert!(slow.kick.is_cancelled(), "its connection is told to go");
         // slow's single slot holds `joined`; `peer_joined` did not fit, so it was dropped.
         assert_eq!(rooms.members("r").len(), 1);
         assert_eq!(
@@ -450,8 +501,8 @@ mod tests {
             Err(ErrorCode::UnknownPeer)
         );
         assert!(matches!(
-            slow_rx.try_recv(),
-            Ok(ServerMessage::Joined { .. })
+            &drain(&mut slow_rx)[..],
+            [ServerMessage::Joined { .. }]
         ));
     }
 
@@ -460,10 +511,13 @@ mod tests {
         rooms: &Rooms,
         room: &str,
         name: &str,
-    ) -> (Seat, String, mpsc::Receiver<ServerMessage>) {
-        let (tx, mut rx) = outbox();
+    ) -> (Seat, String, mpsc::Receiver<Utf8Bytes>) {
+        let (tx, mut rx) = mailbox();
         let seat = rooms.join(room, name, &tx).unwrap();
-        let token = match rx.try_recv() {
+        let first = rx
+            .try_recv()
+            .map(|text| serde_json::from_str(&text).unwrap());
+        let token = match first {
             Ok(ServerMessage::Joined { token, .. }) => token,
             other => panic!("{other:?}"),
         };
@@ -479,7 +533,7 @@ mod tests {
         assert!(rooms.detach(&seat_b));
         let offer = Signal::Offer { sdp: "v=0".into() };
         rooms.relay(&seat_a, seat_b.id, offer.clone()).unwrap();
-        let (b2, mut b2_rx) = outbox();
+        let (b2, mut b2_rx) = mailbox();
         let resumed = rooms.resume(&token_b, &b2).unwrap();
         assert_eq!(resumed.id, seat_b.id);
         assert_eq!(
@@ -492,6 +546,7 @@ mod tests {
                         name: "a".into()
                     }],
                     ice_servers: vec![],
+                    ice_transport_policy: Default::default(),
                     max_file_bytes: 1_000,
                 },
                 ServerMessage::Signal {
@@ -519,7 +574,7 @@ mod tests {
             drain(&mut a_rx),
             vec![ServerMessage::PeerLeft { peer: seat_b.id }]
         );
-        let (b2, _b2_rx) = outbox();
+        let (b2, _b2_rx) = mailbox();
         assert_eq!(rooms.resume(&token_b, &b2), Err(ErrorCode::ResumeExpired));
         assert_eq!(
             rooms.resume("forged.token", &b2),
@@ -538,7 +593,7 @@ mod tests {
         let (old, token, _old_rx) = join_with_token(&rooms, "r", "b");
         drain(&mut a_rx);
         // The new connection resumes before the server noticed the old one was dead.
-        let (b2, _b2_rx) = outbox();
+        let (b2, _b2_rx) = mailbox();
         let current = rooms.resume(&token, &b2).unwrap();
         assert!(!rooms.detach(&old));
         rooms.leave(&old);
@@ -564,8 +619,8 @@ mod tests {
         let (seat_a, token_a, _) = join_with_token(&before, "r", "a");
         let (seat_b, token_b, _) = join_with_token(&before, "r", "b");
         let after = rooms(2);
-        let (a, mut a_rx) = outbox();
-        let (b, mut b_rx) = outbox();
+        let (a, mut a_rx) = mailbox();
+        let (b, mut b_rx) = mailbox();
         assert_eq!(after.resume(&token_a, &a).unwrap().id, seat_a.id);
         assert!(
             matches!(&drain(&mut a_rx)[..], [ServerMessage::Resumed { peers, .. }] if peers.is_empty())
@@ -575,7 +630,7 @@ mod tests {
             matches!(&drain(&mut b_rx)[..], [ServerMessage::Resumed { peers, .. }] if peers[0].id == seat_a.id)
         );
         assert!(drain(&mut a_rx).is_empty(), "a resume is not a join");
-        let (c, _c_rx) = outbox();
+        let (c, _c_rx) = mailbox();
         assert_eq!(after.join("r", "c", &c), Err(ErrorCode::RoomFull));
     }
 }

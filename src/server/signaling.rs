@@ -1,28 +1,31 @@
 //! The signaling WebSocket: socket → decode → room → peer's socket.
 //!
-//! Each connection has a reader (this task) and a writer task draining its [`Outbox`].
-//! The reader decodes one [`ClientMessage`] per text frame and hands it to the room
-//! registry; anything it cannot accept is answered with a typed `error`, and the
-//! connection stays usable. The writer also pings; the reader closes a connection that
-//! stays silent past the heartbeat timeout. A connection that ends without `leave` keeps
-//! its seat for the resume grace period.
+//! One task per connection does everything for it, so it owns its socket whole: it reads
+//! frames, decodes one [`ClientMessage`] per text frame and hands it to the room registry,
+//! and writes what the rooms queued in its [`Mailbox`] (replies to itself included).
+//! Anything it cannot accept is answered with a typed `error` and the connection stays
+//! usable; only abuse closes it, with a close code saying why (see `docs/protocol.md`).
+//! A connection that ends without `leave` keeps its seat for the resume grace period.
 
-use super::rooms::{Outbox, Rooms, Seat};
+use super::limits::{IpSlot, MessageRate, OriginPolicy, PerIpLimit, Verdict};
+use super::metrics::{CloseReason, Metrics};
+use super::rooms::{encode, Mailbox, Rooms, Seat};
 use crate::protocol::{validate_name, validate_room, ClientMessage, ErrorCode, ServerMessage};
-use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
-use axum::response::Response;
-use futures::stream::{SplitSink, SplitStream};
-use futures::{SinkExt, StreamExt};
+use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
-/// Largest frame accepted; a session description is a few KiB.
-pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
-/// Messages queued for a socket before its reader counts as stalled and is dropped from
-/// its room: a call needs a few dozen at most, even in a burst of ICE candidates.
+/// Messages queued for a socket before it counts as not reading and is disconnected: a
+/// call needs a few dozen at most, even in a burst of ICE candidates.
 const OUTBOX_CAPACITY: usize = 64;
 /// How long a closing client gets to answer the server's goodbye.
 const CLOSE_HANDSHAKE: Duration = Duration::from_secs(1);
@@ -30,6 +33,12 @@ const CLOSE_HANDSHAKE: Duration = Duration::from_secs(1);
 /// What every signaling connection shares.
 pub struct Hub {
     pub rooms: Arc<Rooms>,
+    pub metrics: Arc<Metrics>,
+    pub origins: OriginPolicy,
+    pub per_ip: PerIpLimit,
+    pub max_message_bytes: usize,
+    /// Messages per second and burst, per connection.
+    pub rate: (u32, u32),
     pub heartbeat_interval: Duration,
     pub heartbeat_timeout: Duration,
     pub resume_grace: Duration,
@@ -39,35 +48,130 @@ pub struct Hub {
     pub connections: TaskTracker,
 }
 
-pub async fn ws_route(ws: WebSocketUpgrade, State(hub): State<Arc<Hub>>) -> Response {
+pub async fn ws_route(
+    ws: WebSocketUpgrade,
+    State(hub): State<Arc<Hub>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(why) = hub.origins.check(&headers) {
+        tracing::info!(%client, "refused upgrade: {why}");
+        hub.metrics.closed(CloseReason::Origin);
+        return (StatusCode::FORBIDDEN, why).into_response();
+    }
+    let Some(slot) = hub.per_ip.claim(client.ip()) else {
+        hub.metrics.closed(CloseReason::PerIpLimit);
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many connections from this address",
+        )
+            .into_response();
+    };
     let open = hub.connections.token();
-    ws.max_message_size(MAX_MESSAGE_BYTES)
-        .max_frame_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| async move {
-            serve_socket(socket, hub).await;
-            drop(open);
+    let span = tracing::info_span!(
+        "connection",
+        ip = %client.ip(),
+        peer = tracing::field::Empty,
+        room = tracing::field::Empty
+    );
+    let limit = hub.max_message_bytes;
+    // Signaling messages are small: small buffers keep an idle connection cheap.
+    ws.max_message_size(limit)
+        .max_frame_size(limit)
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(limit * 2)
+        .on_upgrade(move |socket| {
+            async move {
+                serve_socket(socket, &hub, slot).await;
+                drop(open);
+            }
+            .instrument(span)
         })
 }
 
-async fn serve_socket(socket: WebSocket, hub: Arc<Hub>) {
-    let (sink, stream) = socket.split();
-    let (outbox, inbox) = mpsc::channel::<ServerMessage>(OUTBOX_CAPACITY);
-    let writer = tokio::spawn(write(
-        sink,
-        inbox,
-        hub.heartbeat_interval,
-        hub.going_away.clone(),
-    ));
+/// How a connection ended.
+enum Ending {
+    /// The client closed it, or the socket broke.
+    Gone,
+    /// The server closes it, with this code and reason.
+    Close(u16, &'static str),
+    /// The client stopped reading; nothing more can be said to it.
+    Dropped,
+}
+
+async fn serve_socket(mut socket: WebSocket, hub: &Hub, _slot: IpSlot) {
+    hub.metrics.connections.inc();
+    let (queue, mut inbox) = mpsc::channel(OUTBOX_CAPACITY);
+    let kick = CancellationToken::new();
     let mut connection = Connection {
-        rooms: hub.rooms.clone(),
-        outbox,
+        hub,
+        mailbox: Mailbox {
+            queue,
+            kick: kick.clone(),
+        },
         seat: None,
+        rate: MessageRate::new(hub.rate.0, hub.rate.1),
     };
-    read(stream, &mut connection, &hub).await;
+    let mut going_away = hub.going_away.clone();
+    let mut ping = tokio::time::interval_at(
+        Instant::now() + hub.heartbeat_interval,
+        hub.heartbeat_interval,
+    );
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_heard = Instant::now();
+    let write_limit = hub.heartbeat_timeout;
+
+    let ending = loop {
+        let step = tokio::select! {
+            // At shutdown the goodbye comes first.
+            biased;
+            () = shutting_down(&mut going_away) => Err(Ending::Close(close_code::AWAY, "server restarting")),
+            () = kick.cancelled() => Err(Ending::Dropped),
+            Some(text) = inbox.recv() => {
+                send(&mut socket, Message::Text(text), &kick, write_limit).await
+            }
+            frame = socket.recv() => {
+                last_heard = Instant::now();
+                connection.on_frame(frame)
+            }
+            _ = ping.tick() => {
+                if last_heard.elapsed() >= hub.heartbeat_timeout {
+                    hub.metrics.closed(CloseReason::Silent);
+                    tracing::info!("no answer to pings; closing");
+                    Err(Ending::Gone)
+                } else {
+                    send(&mut socket, Message::Ping(Default::default()), &kick, write_limit).await
+                }
+            }
+        };
+        if let Err(ending) = step {
+            break ending;
+        }
+    };
+    match ending {
+        Ending::Gone => {}
+        Ending::Close(code, reason) => {
+            let goodbye = Message::Close(Some(CloseFrame {
+                code,
+                reason: reason.into(),
+            }));
+            if send(&mut socket, goodbye, &kick, CLOSE_HANDSHAKE)
+                .await
+                .is_ok()
+            {
+                finish_closing(&mut socket).await;
+            }
+        }
+        Ending::Dropped => {
+            hub.metrics.closed(CloseReason::SlowReader);
+            tracing::info!("not reading; disconnected");
+        }
+    }
     // Gone without `leave`: hold the seat for a while, then tell the others.
     if let Some(seat) = connection.seat.take() {
         if hub.rooms.detach(&seat) {
-            tracing::info!(room = seat.room, peer = %seat.id, "connection lost; seat held");
+            tracing::info!("connection lost; seat held");
             let (rooms, grace) = (hub.rooms.clone(), hub.resume_grace);
             tokio::spawn(async move {
                 tokio::time::sleep(grace).await;
@@ -75,44 +179,33 @@ async fn serve_socket(socket: WebSocket, hub: Arc<Hub>) {
             });
         }
     }
-    drop(connection);
-    let _ = writer.await;
+    hub.metrics.connections.dec();
 }
 
-/// Reads until the socket closes, breaks, goes silent, or the server shuts down.
-async fn read(mut stream: SplitStream<WebSocket>, connection: &mut Connection, hub: &Hub) {
-    let mut going_away = hub.going_away.clone();
-    loop {
-        let frame = tokio::select! {
-            frame = tokio::time::timeout(hub.heartbeat_timeout, stream.next()) => frame,
-            () = shutting_down(&mut going_away) => return finish_closing(&mut stream).await,
-        };
-        match frame {
-            Err(_) => {
-                tracing::info!("no answer to pings; closing");
-                return;
-            }
-            Ok(None | Some(Err(_))) => return,
-            Ok(Some(Ok(message))) => match message {
-                Message::Text(text) => connection.on_text(&text),
-                Message::Binary(_) => connection.refuse(
-                    ErrorCode::BadMessage,
-                    "binary frames are not part of the protocol; send JSON text".into(),
-                ),
-                Message::Close(_) => return,
-                // Any frame, pongs included, proves the peer is alive.
-                Message::Ping(_) | Message::Pong(_) => {}
-            },
-        }
+/// Writes one frame, giving up when the client is kicked or the write stalls past `limit`
+/// (a client that stops reading fills its TCP window; it must not hold this task).
+async fn send(
+    socket: &mut WebSocket,
+    message: Message,
+    kick: &CancellationToken,
+    limit: Duration,
+) -> Result<(), Ending> {
+    tokio::select! {
+        sent = tokio::time::timeout(limit, socket.send(message)) => match sent {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(Ending::Gone),
+            Err(_) => Err(Ending::Dropped),
+        },
+        () = kick.cancelled() => Err(Ending::Dropped),
     }
 }
 
-/// After the writer's goodbye, reads until the client answers it (or a second passes), so
-/// the closing handshake completes: exiting with the client's reply unread would make the
+/// After the goodbye, reads until the client answers it (or a second passes), so the
+/// closing handshake completes: exiting with the client's reply unread would make the
 /// kernel reset the connection, and the client could lose the goodbye itself.
-async fn finish_closing(stream: &mut SplitStream<WebSocket>) {
+async fn finish_closing(socket: &mut WebSocket) {
     let answered = async {
-        while let Some(Ok(frame)) = stream.next().await {
+        while let Some(Ok(frame)) = socket.recv().await {
             if matches!(frame, Message::Close(_)) {
                 return;
             }
@@ -121,115 +214,141 @@ async fn finish_closing(stream: &mut SplitStream<WebSocket>) {
     let _ = tokio::time::timeout(CLOSE_HANDSHAKE, answered).await;
 }
 
-/// Writes queued messages and pings; says goodbye when the server shuts down.
-async fn write(
-    mut sink: SplitSink<WebSocket, Message>,
-    mut inbox: mpsc::Receiver<ServerMessage>,
-    heartbeat: Duration,
-    mut going_away: watch::Receiver<bool>,
-) {
-    let mut ping = tokio::time::interval(heartbeat);
-    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        let sent = tokio::select! {
-            // First: at shutdown the reader drops the outbox too, and the goodbye must win.
-            biased;
-            () = shutting_down(&mut going_away) => {
-                // Clients reconnect (with backoff) and resume their seats.
-                let _ = sink
-                    .send(Message::Close(Some(CloseFrame {
-                        code: close_code::AWAY,
-                        reason: "server restarting".into(),
-                    })))
-                    .await;
-                return;
-            }
-            message = inbox.recv() => match message {
-                Some(message) => match serde_json::to_string(&message) {
-                    Ok(text) => sink.send(Message::Text(text.into())).await,
-                    Err(e) => {
-                        tracing::error!("cannot encode {message:?}: {e}");
-                        Ok(())
-                    }
-                },
-                None => break,
-            },
-            _ = ping.tick() => sink.send(Message::Ping(Default::default())).await,
-        };
-        if sent.is_err() {
-            return;
-        }
-    }
-    let _ = sink.close().await;
-}
-
 /// Resolves once the server starts shutting down (or is already gone).
 async fn shutting_down(going_away: &mut watch::Receiver<bool>) {
     let _ = going_away.wait_for(|&going| going).await;
 }
 
-/// One socket's view of the registry: at most one seat at a time.
-struct Connection {
-    rooms: Arc<Rooms>,
-    outbox: Outbox,
-    seat: Option<Seat>,
+/// Whether a read error is tungstenite refusing a message over the size limit.
+fn is_too_big(error: axum::Error) -> bool {
+    error
+        .into_inner()
+        .downcast::<tungstenite::Error>()
+        .is_ok_and(|e| matches!(*e, tungstenite::Error::Capacity(_)))
 }
 
-impl Connection {
-    fn on_text(&mut self, text: &str) {
-        let message = match serde_json::from_str::<ClientMessage>(text) {
-            Ok(message) => message,
-            Err(e) => return self.refuse(ErrorCode::BadMessage, e.to_string()),
-        };
-        if let Err((code, why)) = self.handle(message) {
-            self.refuse(code, why);
+/// One socket's view of the registry: at most one seat at a time.
+struct Connection<'hub> {
+    hub: &'hub Hub,
+    mailbox: Mailbox,
+    seat: Option<Seat>,
+    rate: MessageRate,
+}
+
+impl Connection<'_> {
+    fn on_frame(&mut self, frame: Option<Result<Message, axum::Error>>) -> Result<(), Ending> {
+        let too_big = Ending::Close(close_code::SIZE, "message too big");
+        match frame {
+            None | Some(Ok(Message::Close(_))) => Err(Ending::Gone),
+            Some(Err(e)) => {
+                if is_too_big(e) {
+                    self.hub.metrics.closed(CloseReason::TooBig);
+                    Err(too_big)
+                } else {
+                    Err(Ending::Gone)
+                }
+            }
+            // Any frame, pongs included, proves the client is alive.
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
+            Some(Ok(message)) => {
+                match self.rate.check() {
+                    Verdict::Accept => {}
+                    Verdict::Refuse => {
+                        self.hub.metrics.rate_limited.inc();
+                        self.refuse(ErrorCode::RateLimited, None);
+                        return Ok(());
+                    }
+                    Verdict::Disconnect => {
+                        self.hub.metrics.rate_limited.inc();
+                        self.hub.metrics.closed(CloseReason::RateLimited);
+                        tracing::info!("kept flooding after being rate limited; closing");
+                        return Err(Ending::Close(close_code::POLICY, "rate limit exceeded"));
+                    }
+                }
+                match message {
+                    Message::Text(text) => self.on_text(&text),
+                    _ => self.refuse(
+                        ErrorCode::BadMessage,
+                        Some("binary frames are not part of the protocol; send JSON text".into()),
+                    ),
+                }
+                Ok(())
+            }
         }
     }
 
-    fn handle(&mut self, message: ClientMessage) -> Result<(), (ErrorCode, String)> {
-        let described = |code: ErrorCode| (code, code.describe().to_owned());
+    fn on_text(&mut self, text: &Utf8Bytes) {
+        let received = Instant::now();
+        let message = match serde_json::from_str::<ClientMessage>(text) {
+            Ok(message) => message,
+            Err(e) => return self.refuse(ErrorCode::BadMessage, Some(e.to_string())),
+        };
+        if let Err(code) = self.handle(message, received) {
+            self.refuse(code.0, code.1);
+        }
+    }
+
+    fn handle(
+        &mut self,
+        message: ClientMessage,
+        received: Instant,
+    ) -> Result<(), (ErrorCode, Option<String>)> {
+        let rooms = &self.hub.rooms;
+        let metrics = &self.hub.metrics;
         match message {
             ClientMessage::Join { room, name } => {
                 if self.seat.is_some() {
-                    return Err(described(ErrorCode::AlreadyJoined));
+                    return Err((ErrorCode::AlreadyJoined, None));
                 }
-                let invalid = |e: crate::protocol::InputError| (e.code(), e.to_string());
+                let invalid = |e: crate::protocol::InputError| (e.code(), Some(e.to_string()));
                 let name = validate_name(&name).map_err(invalid)?;
                 let room = validate_room(&room).map_err(invalid)?;
-                let seat = self
-                    .rooms
-                    .join(room, name, &self.outbox)
-                    .map_err(described)?;
-                tracing::info!(room, peer = %seat.id, "joined");
-                self.seat = Some(seat);
+                let seat = rooms
+                    .join(room, name, &self.mailbox)
+                    .map_err(|c| (c, None))?;
+                metrics.joins.inc();
+                self.took(&seat, "joined");
             }
             ClientMessage::Resume { token } => {
                 if self.seat.is_some() {
-                    return Err(described(ErrorCode::AlreadyJoined));
+                    return Err((ErrorCode::AlreadyJoined, None));
                 }
-                let seat = self.rooms.resume(&token, &self.outbox).map_err(described)?;
-                tracing::info!(room = seat.room, peer = %seat.id, "resumed");
-                self.seat = Some(seat);
+                let seat = rooms.resume(&token, &self.mailbox).map_err(|c| (c, None))?;
+                metrics.resumes.inc();
+                self.took(&seat, "resumed");
             }
             ClientMessage::Signal { to, signal } => {
-                let seat = self.seat.as_ref().ok_or(described(ErrorCode::NotJoined))?;
-                self.rooms.relay(seat, to, signal).map_err(described)?;
+                let seat = self.seat.as_ref().ok_or((ErrorCode::NotJoined, None))?;
+                let kind = signal.kind();
+                rooms.relay(seat, to, signal).map_err(|c| (c, None))?;
+                metrics.relayed(kind, received.elapsed());
             }
             ClientMessage::Leave => {
-                let seat = self.seat.take().ok_or(described(ErrorCode::NotJoined))?;
-                tracing::info!(room = seat.room, peer = %seat.id, "left");
-                self.rooms.leave(&seat);
+                let seat = self.seat.take().ok_or((ErrorCode::NotJoined, None))?;
+                tracing::info!("left");
+                rooms.leave(&seat);
             }
             ClientMessage::Ping => {
-                let _ = self.outbox.try_send(ServerMessage::Pong);
+                self.mailbox.post(encode(&ServerMessage::Pong));
             }
         }
         Ok(())
     }
 
-    fn refuse(&self, code: ErrorCode, message: String) {
-        // If even the error does not fit, the client is not reading; the room's own
-        // delivery will notice.
-        let _ = self.outbox.try_send(ServerMessage::Error { code, message });
+    /// Notes the seat in the connection's log span.
+    fn took(&mut self, seat: &Seat, what: &str) {
+        let span = tracing::Span::current();
+        span.record("room", seat.room.as_str());
+        span.record("peer", seat.id.0);
+        tracing::info!("{what}");
+        self.seat = Some(seat.clone());
+    }
+
+    /// Answers with a typed error (`message` defaults to the code's description).
+    fn refuse(&self, code: ErrorCode, message: Option<String>) {
+        self.hub.metrics.refused(code);
+        let message = message.unwrap_or_else(|| code.describe().to_owned());
+        self.mailbox
+            .post(encode(&ServerMessage::Error { code, message }));
     }
 }

@@ -1,0 +1,203 @@
+//! What keeps one client (or one web page) from harming the others: the origin check on
+//! the socket upgrade, a cap on connections per address, and a per-connection message
+//! rate limit.
+
+use axum::http::{header, HeaderMap};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+/// Which web pages may open the signaling socket.
+///
+/// A browser always sends `Origin` on a WebSocket upgrade, and a page on another site
+/// could otherwise use a visitor's browser to join rooms. The default is the server's own
+/// origin: `Origin`'s host must be the `Host` the request was sent to (compared without
+/// the scheme, so a TLS-terminating proxy in front changes nothing). Clients that are not
+/// browsers send no `Origin` and are let through; they could forge one anyway.
+pub struct OriginPolicy {
+    allowed: Vec<String>,
+}
+
+impl OriginPolicy {
+    pub fn new(allowed: &[String]) -> OriginPolicy {
+        OriginPolicy {
+            allowed: allowed.iter().map(|o| o.to_ascii_lowercase()).collect(),
+        }
+    }
+
+    /// `Err` says why the upgrade is refused.
+    pub fn check(&self, headers: &HeaderMap) -> Result<(), String> {
+        let Some(origin) = headers.get(header::ORIGIN) else {
+            return Ok(());
+        };
+        let origin = origin
+            .to_str()
+            .map_err(|_| "unreadable Origin header".to_owned())?
+            .to_ascii_lowercase();
+        if self.allowed.contains(&origin) {
+            return Ok(());
+        }
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+        let origin_host = origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"));
+        match (origin_host, host) {
+            (Some(origin_host), Some(host)) if origin_host.eq_ignore_ascii_case(host) => Ok(()),
+            _ => Err(format!("origin {origin} may not open this socket")),
+        }
+    }
+}
+
+/// Counts open connections per IP address.
+pub struct PerIpLimit {
+    max: u32,
+    open: Arc<Mutex<HashMap<IpAddr, u32>>>,
+}
+
+/// One counted connection; dropping it frees the slot.
+pub struct IpSlot {
+    ip: IpAddr,
+    open: Arc<Mutex<HashMap<IpAddr, u32>>>,
+}
+
+impl PerIpLimit {
+    pub fn new(max: u32) -> PerIpLimit {
+        PerIpLimit {
+            max,
+            open: Arc::default(),
+        }
+    }
+
+    /// A slot for one more connection from `ip`, unless it already has the maximum.
+    pub fn claim(&self, ip: IpAddr) -> Option<IpSlot> {
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = open.entry(ip).or_default();
+        if *count >= self.max {
+            return None;
+        }
+        *count += 1;
+        Some(IpSlot {
+            ip,
+            open: self.open.clone(),
+        })
+    }
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// A token bucket per connection: `rate` messages a second, `burst` at once. A second
+/// bucket counts refusals: a client that keeps sending after `burst` refusals (refilled
+/// one a second) is abusing the server, not just bursty, and gets disconnected.
+pub struct MessageRate {
+    messages: DefaultDirectRateLimiter,
+    refusals: DefaultDirectRateLimiter,
+}
+
+/// What to do with a message, as far as the rate goes.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Accept,
+    Refuse,
+    Disconnect,
+}
+
+impl MessageRate {
+    pub fn new(rate: u32, burst: u32) -> MessageRate {
+        let nonzero = |n: u32| NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
+        let refill = Duration::from_secs(1);
+        MessageRate {
+            messages: RateLimiter::direct(
+                Quota::per_second(nonzero(rate)).allow_burst(nonzero(burst)),
+            ),
+            refusals: RateLimiter::direct(
+                Quota::with_period(refill)
+                    .unwrap_or(Quota::per_second(NonZeroU32::MIN))
+                    .allow_burst(nonzero(burst)),
+            ),
+        }
+    }
+
+    pub fn check(&self) -> Verdict {
+        if self.messages.check().is_ok() {
+            Verdict::Accept
+        } else if self.refusals.check().is_ok() {
+            Verdict::Refuse
+        } else {
+            Verdict::Disconnect
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(origin: Option<&str>, host: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_str(host).unwrap());
+        if let Some(origin) = origin {
+            headers.insert(header::ORIGIN, HeaderValue::from_str(origin).unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn same_origin_and_listed_origins_pass_others_do_not() {
+        let policy = OriginPolicy::new(&["https://call.example.org".into()]);
+        let host = "127.0.0.1:3000";
+        assert!(policy.check(&headers(None, host)).is_ok());
+        assert!(policy
+            .check(&headers(Some("http://127.0.0.1:3000"), host))
+            .is_ok());
+        assert!(policy
+            .check(&headers(Some("https://127.0.0.1:3000"), host))
+            .is_ok());
+        assert!(policy
+            .check(&headers(Some("https://CALL.example.org"), host))
+            .is_ok());
+        for bad in [
+            "https://evil.example",
+            "http://127.0.0.1:3001",
+            "null",
+            "http://127.0.0.1:3000.evil.example",
+        ] {
+            assert!(policy.check(&headers(Some(bad), host)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn per_ip_slots_are_counted_and_given_back() {
+        let limit = PerIpLimit::new(2);
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let other: IpAddr = "10.0.0.2".parse().unwrap();
+        let a = limit.claim(ip).unwrap();
+        let _b = limit.claim(ip).unwrap();
+        assert!(limit.claim(ip).is_none());
+        assert!(limit.claim(other).is_some());
+        drop(a);
+        assert!(limit.claim(ip).is_some());
+    }
+
+    #[test]
+    fn a_flood_is_refused_then_disconnected() {
+        let rate = MessageRate::new(1, 5);
+        let verdicts: Vec<_> = (0..20).map(|_| rate.check()).collect();
+        assert!(verdicts[..5].iter().all(|v| *v == Verdict::Accept));
+        assert!(verdicts[5..10].iter().all(|v| *v == Verdict::Refuse));
+        assert_eq!(verdicts[10], Verdict::Disconnect);
+    }
+}

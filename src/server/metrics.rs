@@ -1,0 +1,213 @@
+//! `/metrics`: what the signaling server is doing, in the Prometheus text format.
+//!
+//! Every labelled counter is looked up once, at start, so the relay path only bumps an
+//! atomic; nothing in here takes a lock while messages flow.
+
+use crate::protocol::{ErrorCode, SignalKind};
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use std::time::Duration;
+
+type Label = [(&'static str, &'static str); 1];
+
+/// Why the server closed a signaling connection (or refused to open one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseReason {
+    /// A message over the size limit (code 1009).
+    TooBig,
+    /// Kept sending after being rate limited (code 1008).
+    RateLimited,
+    /// Stopped reading: its queue filled, or a write stalled.
+    SlowReader,
+    /// Sent nothing, not even a pong, for the heartbeat timeout.
+    Silent,
+    /// Upgrade refused: the page's origin is not allowed.
+    Origin,
+    /// Upgrade refused: too many connections from one address.
+    PerIpLimit,
+}
+
+impl CloseReason {
+    const ALL: [CloseReason; 6] = [
+        CloseReason::TooBig,
+        CloseReason::RateLimited,
+        CloseReason::SlowReader,
+        CloseReason::Silent,
+        CloseReason::Origin,
+        CloseReason::PerIpLimit,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            CloseReason::TooBig => "too_big",
+            CloseReason::RateLimited => "rate_limited",
+            CloseReason::SlowReader => "slow_reader",
+            CloseReason::Silent => "silent",
+            CloseReason::Origin => "origin",
+            CloseReason::PerIpLimit => "per_ip_limit",
+        }
+    }
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub connections: Gauge,
+    rooms: Gauge,
+    seats: Gauge,
+    pub joins: Counter,
+    pub resumes: Counter,
+    relayed: [Counter; 3],
+    errors: [Counter; ErrorCode::ALL.len()],
+    closes: [Counter; CloseReason::ALL.len()],
+    pub rate_limited: Counter,
+    relay_seconds: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("tandem");
+        let connections = Gauge::default();
+        registry.register(
+            "connections",
+            "Open signaling connections",
+            connections.clone(),
+        );
+        let rooms = Gauge::default();
+        registry.register("rooms", "Rooms with anyone in them", rooms.clone());
+        let seats = Gauge::default();
+        registry.register(
+            "seats",
+            "Seats taken, including those held for a resume",
+            seats.clone(),
+        );
+        let joins = Counter::default();
+        registry.register("joins", "Seats taken by join", joins.clone());
+        let resumes = Counter::default();
+        registry.register("resumes", "Seats taken back by resume", resumes.clone());
+
+        let relayed_family = Family::<Label, Counter>::default();
+        registry.register(
+            "relayed_messages",
+            "Signals relayed between peers, by kind",
+            relayed_family.clone(),
+        );
+        let relayed = SignalKind::ALL.map(|kind| {
+            relayed_family
+                .get_or_create(&[("kind", kind.name())])
+                .clone()
+        });
+
+        let error_family = Family::<Label, Counter>::default();
+        registry.register(
+            "errors",
+            "Messages refused with an error, by code",
+            error_family.clone(),
+        );
+        let errors =
+            ErrorCode::ALL.map(|code| error_family.get_or_create(&[("code", code.name())]).clone());
+
+        let close_family = Family::<Label, Counter>::default();
+        registry.register(
+            "closed_connections",
+            "Connections the server closed or refused, by reason",
+            close_family.clone(),
+        );
+        let closes = CloseReason::ALL.map(|reason| {
+            close_family
+                .get_or_create(&[("reason", reason.name())])
+                .clone()
+        });
+
+        let rate_limited = Counter::default();
+        registry.register(
+            "rate_limit_hits",
+            "Messages dropped by the per-connection rate limit",
+            rate_limited.clone(),
+        );
+        // 1 µs to ~0.5 s.
+        let relay_seconds = Histogram::new(exponential_buckets(1e-6, 2.0, 20));
+        registry.register(
+            "relay_seconds",
+            "Time from reading a signal to queueing it for its addressee",
+            relay_seconds.clone(),
+        );
+        Metrics {
+            registry,
+            connections,
+            rooms,
+            seats,
+            joins,
+            resumes,
+            relayed,
+            errors,
+            closes,
+            rate_limited,
+            relay_seconds,
+        }
+    }
+
+    pub fn relayed(&self, kind: SignalKind, took: Duration) {
+        self.relayed[kind as usize].inc();
+        self.relay_seconds.observe(took.as_secs_f64());
+    }
+
+    pub fn refused(&self, code: ErrorCode) {
+        let index = ErrorCode::ALL.iter().position(|c| *c == code).unwrap_or(0);
+        self.errors[index].inc();
+    }
+
+    pub fn closed(&self, reason: CloseReason) {
+        let index = CloseReason::ALL
+            .iter()
+            .position(|r| *r == reason)
+            .unwrap_or(0);
+        self.closes[index].inc();
+    }
+
+    /// The text exposition, with the room gauges read now.
+    pub fn render(&self, rooms: usize, seats: usize) -> String {
+        self.rooms.set(i64::try_from(rooms).unwrap_or(i64::MAX));
+        self.seats.set(i64::try_from(seats).unwrap_or(i64::MAX));
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut text, &self.registry);
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_show_up_in_the_text_format() {
+        let metrics = Metrics::new();
+        metrics.connections.inc();
+        metrics.relayed(SignalKind::Offer, Duration::from_micros(3));
+        metrics.refused(ErrorCode::RateLimited);
+        metrics.closed(CloseReason::TooBig);
+        let text = metrics.render(4, 7);
+        for line in [
+            "tandem_connections 1",
+            "tandem_rooms 4",
+            "tandem_seats 7",
+            "tandem_relayed_messages_total{kind=\"offer\"} 1",
+            "tandem_relayed_messages_total{kind=\"answer\"} 0",
+            "tandem_errors_total{code=\"rate_limited\"} 1",
+            "tandem_closed_connections_total{reason=\"too_big\"} 1",
+            "tandem_relay_seconds_count 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
+    }
+}
