@@ -219,12 +219,21 @@ async fn shutting_down(going_away: &mut watch::Receiver<bool>) {
     let _ = going_away.wait_for(|&going| going).await;
 }
 
-/// Whether a read error is tungstenite refusing a message over the size limit.
-fn is_too_big(error: axum::Error) -> bool {
-    error
-        .into_inner()
-        .downcast::<tungstenite::Error>()
-        .is_ok_and(|e| matches!(*e, tungstenite::Error::Capacity(_)))
+/// How a read error ends the connection: frames the WebSocket layer refused get the
+/// close code that says why; a broken socket just ends.
+fn read_error_ending(error: axum::Error, metrics: &Metrics) -> Ending {
+    let Ok(error) = error.into_inner().downcast::<tungstenite::Error>() else {
+        return Ending::Gone;
+    };
+    match *error {
+        tungstenite::Error::Capacity(_) => {
+            metrics.closed(CloseReason::TooBig);
+            Ending::Close(close_code::SIZE, "message too big")
+        }
+        tungstenite::Error::Utf8(_) => Ending::Close(close_code::INVALID, "text must be UTF-8"),
+        tungstenite::Error::Protocol(_) => Ending::Close(close_code::PROTOCOL, "protocol error"),
+        _ => Ending::Gone,
+    }
 }
 
 /// One socket's view of the registry: at most one seat at a time.
@@ -237,17 +246,9 @@ struct Connection<'hub> {
 
 impl Connection<'_> {
     fn on_frame(&mut self, frame: Option<Result<Message, axum::Error>>) -> Result<(), Ending> {
-        let too_big = Ending::Close(close_code::SIZE, "message too big");
         match frame {
             None | Some(Ok(Message::Close(_))) => Err(Ending::Gone),
-            Some(Err(e)) => {
-                if is_too_big(e) {
-                    self.hub.metrics.closed(CloseReason::TooBig);
-                    Err(too_big)
-                } else {
-                    Err(Ending::Gone)
-                }
-            }
+            Some(Err(e)) => Err(read_error_ending(e, &self.hub.metrics)),
             // Any frame, pongs included, proves the client is alive.
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
             Some(Ok(message)) => {

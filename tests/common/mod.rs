@@ -89,6 +89,23 @@ impl Client {
         Client { ws }
     }
 
+    /// Opens the socket as a browser page at `origin` would; `Err` is the HTTP status of
+    /// a refused upgrade.
+    pub async fn connect_from(addr: SocketAddr, origin: &str) -> Result<Client, u16> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("origin", origin.parse().unwrap());
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((ws, _)) => Ok(Client { ws }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                Err(response.status().as_u16())
+            }
+            Err(e) => panic!("upgrade failed without an HTTP answer: {e}"),
+        }
+    }
+
     pub async fn send_text(&mut self, text: &str) {
         self.ws.send(Message::text(text)).await.unwrap();
     }
@@ -212,29 +229,75 @@ pub async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
 pub struct Binary {
     pub child: std::process::Child,
     pub addr: SocketAddr,
+    /// What it printed on stdout up to and including the "listening" line.
+    pub preamble: Vec<String>,
+    logs: Option<std::thread::JoinHandle<String>>,
 }
 
 impl Binary {
     pub fn start(args: &[&str]) -> Binary {
-        use std::io::BufRead;
+        Binary::spawn(args, false)
+    }
+
+    /// Like `start`, keeping what it logs on stderr for [`Binary::stderr`].
+    pub fn start_logging(args: &[&str]) -> Binary {
+        Binary::spawn(args, true)
+    }
+
+    fn spawn(args: &[&str], keep_logs: bool) -> Binary {
+        use std::io::{BufRead, Read};
+        use std::process::Stdio;
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tandem"))
             .args(["--listen", "127.0.0.1:0"])
             .args(args)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .stdout(std::process::Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(if keep_logs {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            })
             .spawn()
             .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .rsplit("://")
-            .next()
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("no address in {line:?}"));
-        Binary { child, addr }
+        let logs = child.stderr.take().map(|mut stderr| {
+            std::thread::spawn(move || {
+                let mut text = String::new();
+                let _ = stderr.read_to_string(&mut text);
+                text
+            })
+        });
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut preamble = Vec::new();
+        let addr = loop {
+            let mut line = String::new();
+            assert!(
+                stdout.read_line(&mut line).unwrap() > 0,
+                "exited: {preamble:?}"
+            );
+            preamble.push(line.trim().to_owned());
+            if let Some(addr) = line.trim().strip_prefix("tandem listening on ") {
+                break addr
+                    .rsplit("://")
+                    .next()
+                    .and_then(|a| a.parse().ok())
+                    .unwrap_or_else(|| panic!("no address in {line:?}"));
+            }
+        };
+        Binary {
+            child,
+            addr,
+            preamble,
+            logs,
+        }
+    }
+
+    /// Everything logged, once the process has exited.
+    pub fn stderr(&mut self) -> String {
+        self.logs
+            .take()
+            .expect("started with start_logging")
+            .join()
+            .unwrap()
     }
 
     pub fn signal(&self, name: &str) {
@@ -255,6 +318,17 @@ impl Binary {
             }
             assert!(started.elapsed() < limit, "still running after {limit:?}");
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// A test that ends early (or forgets) must not leave a server running: it would keep the
+/// test's stderr open and outlive the run.
+impl Drop for Binary {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
     }
 }
