@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 export PATH := $(CURDIR)/.tools/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: run test setup setup-test build lint unit e2e dev
+.PHONY: run test setup setup-test build lint unit e2e dev fuzz
 
 ## Build the release app and serve it on http://127.0.0.1:3000
 run: setup
@@ -38,3 +38,11 @@ unit:
 
 e2e: build
 	cd end2end && TANDEM_BIN=$(CURDIR)/target/debug/tandem npx playwright test
+
+## Fuzz the message decoder and the room registry, FUZZ_SECONDS each (default 10 minutes).
+FUZZ_SECONDS ?= 600
+fuzz:
+	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	cd fuzz && for target in client_message rooms; do \
+		RUSTC_BOOTSTRAP=1 cargo fuzz run $$target -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done

@@ -4,7 +4,7 @@
 # compiling cargo-leptos alone takes ~23 minutes on two cores.
 #
 #   scripts/setup.sh        build tools: wasm32 target, cargo-leptos, wasm-bindgen, wasm-opt
-#   scripts/setup.sh test   the above, plus Chromium and Playwright for end-to-end tests
+#   scripts/setup.sh test   the above, plus Chromium, coturn and Playwright for end-to-end tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 want_test=${1:-}
@@ -43,12 +43,16 @@ if [ ! -x .tools/node_modules/.bin/wasm-opt ]; then
 fi
 
 if [ "$want_test" = test ]; then
-  if ! have chromium; then
-    say "installing Chromium (Debian package)"
+  # Chromium for the calls; coturn (turnserver) for the relay-only call through TURN.
+  missing=()
+  have chromium || missing+=(chromium)
+  have turnserver || missing+=(coturn)
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "installing ${missing[*]} (Debian packages)"
     sudo_cmd=""
     [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
     $sudo_cmd apt-get update -q
-    $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+    $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
   fi
   # Playwright drives the system Chromium; it must never download a browser of its own.
   if [ ! -d end2end/node_modules/@playwright/test ]; then

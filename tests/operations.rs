@@ -435,8 +435,20 @@ async fn health_checks_and_security_headers() {
 }
 
 #[tokio::test]
-async fn json_logs_carry_the_connection_span() {
-    let mut server = Binary::start_logging(&["--log-format", "json"]);
+async fn json_logs_carry_the_connection_span_and_no_secret() {
+    let (turn_secret, resume_secret) = ("turn-secret-never-logged", "resume-secret-never-logged");
+    let mut server = Binary::start_logging(&[
+        "--log-format",
+        "json",
+        "--log-level",
+        "debug",
+        "--turn-url",
+        "turn:127.0.0.1:3478",
+        "--turn-secret",
+        turn_secret,
+        "--resume-secret",
+        resume_secret,
+    ]);
     let (mut a, _, _b, _) = pair(server.addr, "logged-room").await;
     a.ws.close(None).await.unwrap();
     server.signal("TERM");
@@ -450,6 +462,11 @@ async fn json_logs_carry_the_connection_span() {
     assert_eq!(joined["span"]["room"], "logged-room");
     assert!(joined["span"]["peer"].is_u64(), "{joined}");
     assert!(joined["span"]["ip"].as_str().is_some());
+    let printed = format!("{}{logs}", server.preamble.join("\n"));
+    assert!(
+        !printed.contains(turn_secret) && !printed.contains(resume_secret),
+        "{printed}"
+    );
 }
 
 #[tokio::test]

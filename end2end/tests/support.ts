@@ -1,5 +1,6 @@
 import { chromium, expect, test, type Browser, type BrowserServer, type Page } from '@playwright/test';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import * as path from 'node:path';
 
 const repo = path.resolve(__dirname, '..', '..');
@@ -66,6 +67,71 @@ export class Server {
   }
 }
 
+/** A free loopback TCP port (coturn listens on TCP and UDP alike). */
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** A real TURN server (Debian's coturn) on loopback, checking credentials the way
+ * Tandem's `turn_secret` makes them (`use-auth-secret`). */
+export class Coturn {
+  private constructor(private proc: ChildProcess, readonly port: number, private log: () => string) {}
+
+  static async start(secret: string): Promise<Coturn> {
+    const port = await freePort();
+    const relayPorts = 40000 + Math.floor(Math.random() * 20000);
+    const proc = spawn('turnserver', [
+      '-n', // no configuration file: everything is here
+      '--listening-ip=127.0.0.1', '--relay-ip=127.0.0.1', `--listening-port=${port}`,
+      `--min-port=${relayPorts}`, `--max-port=${relayPorts + 200}`,
+      '--use-auth-secret', `--static-auth-secret=${secret}`, '--realm=tandem.test',
+      // Both browsers are on this machine: relaying to 127.0.0.1 must be allowed.
+      '--allow-loopback-peers',
+      '--no-tls', '--no-dtls', '--no-cli', '--fingerprint',
+      '--verbose', '--log-file=stdout', '--simple-log', `--pidfile=/tmp/coturn-${port}.pid`,
+    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+    proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`coturn did not start: ${out}`)), 15_000);
+      proc.on('exit', (code) => reject(new Error(`coturn exited with ${code}: ${out}`)));
+      const check = () => {
+        if (/Total General servers/.test(out)) {
+          clearTimeout(timer);
+          resolve();
+        } else setTimeout(check, 100);
+      };
+      check();
+    });
+    return new Coturn(proc, port, () => out);
+  }
+
+  get url(): string {
+    return `turn:127.0.0.1:${this.port}?transport=udp`;
+  }
+
+  /** What coturn logged so far. */
+  logs(): string {
+    return this.log();
+  }
+
+  async stop(): Promise<void> {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) {
+      const exited = new Promise((r) => this.proc.once('exit', r));
+      this.proc.kill('SIGTERM');
+      await exited;
+    }
+  }
+}
+
 /** Flags that make a real call work headless with no traffic beyond this machine. */
 const CHROMIUM_ARGS = [
   '--no-sandbox',
@@ -126,10 +192,13 @@ export class Person {
       const Original = window.RTCPeerConnection;
       w.__pcs = [];
       w.__remoteOfferStates = [];
+      w.__iceErrors = [];
       class Recorded extends Original {
         constructor(config?: RTCConfiguration) {
           super(config);
           w.__pcs.push(this);
+          // What STUN/TURN servers answered when asked for candidates (401: bad credentials).
+          this.addEventListener('icecandidateerror', (e: any) => w.__iceErrors.push({ code: e.errorCode, url: e.url }));
         }
         setRemoteDescription(description: RTCSessionDescriptionInit) {
           if (description?.type === 'offer') w.__remoteOfferStates.push(this.signalingState);
@@ -222,6 +291,23 @@ export class Person {
       });
       return frames;
     });
+  }
+
+  /** The candidate types ('host', 'srflx', 'relay') of the pair media flows over. */
+  selectedPath(): Promise<{ local?: string; remote?: string }> {
+    return this.pc(async (pc) => {
+      const stats = await pc.getStats();
+      let pair: any;
+      stats.forEach((r: any) => {
+        if (r.type === 'transport' && r.selectedCandidatePairId) pair = stats.get(r.selectedCandidatePairId);
+      });
+      return { local: pair && stats.get(pair.localCandidateId)?.candidateType, remote: pair && stats.get(pair.remoteCandidateId)?.candidateType };
+    });
+  }
+
+  /** Errors reported by STUN/TURN servers while gathering candidates. */
+  iceErrors(): Promise<{ code: number; url: string }[]> {
+    return this.page.evaluate(() => (window as any).__iceErrors);
   }
 
   /** WebSockets not yet closed. */
