@@ -1,0 +1,150 @@
+//! The room registry as a state machine: any sequence of joins, resumes (with real,
+//! stale and forged tokens), relays, detaches, expiries and leaves from a few
+//! connections, some of which stop reading. After every step: no room holds more than
+//! its capacity, every queued message is valid protocol, and nothing panicked.
+#![no_main]
+
+use arbitrary::Arbitrary;
+use axum::extract::ws::Utf8Bytes;
+use libfuzzer_sys::fuzz_target;
+use tandem::protocol::{PeerId, ServerMessage, Signal};
+use tandem::server::ice::IceConfig;
+use tandem::server::rooms::{Mailbox, RoomRules, Rooms, Seat};
+use tandem::server::tokens::ResumeTokens;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+const CONNECTIONS: usize = 5;
+const ROOMS: [&str; 2] = ["a", "b"];
+const CAPACITY: usize = 2;
+
+#[derive(Arbitrary, Debug)]
+enum Op {
+    Join { conn: u8, room: u8, name: String },
+    Resume { conn: u8, token: u8 },
+    ForgedResume { conn: u8, token: String },
+    Relay { conn: u8, to: u8, offer: bool },
+    RelayToUnknown { conn: u8, to: u64 },
+    Detach { conn: u8 },
+    Expire { conn: u8 },
+    Leave { conn: u8 },
+    /// The connection reads what was queued for it.
+    Read { conn: u8 },
+    /// The connection is replaced by a fresh one (a reconnect).
+    Reconnect { conn: u8 },
+}
+
+struct Conn {
+    mailbox: Mailbox,
+    inbox: mpsc::Receiver<Utf8Bytes>,
+    seat: Option<Seat>,
+}
+
+fn connection() -> Conn {
+    // Small queues, so that "stopped reading" happens often.
+    let (queue, inbox) = mpsc::channel(3);
+    Conn {
+        mailbox: Mailbox {
+            queue,
+            kick: CancellationToken::new(),
+        },
+        inbox,
+        seat: None,
+    }
+}
+
+fuzz_target!(|ops: Vec<Op>| {
+    let rooms = Rooms::new(RoomRules {
+        capacity: CAPACITY,
+        ice: IceConfig::none(),
+        tokens: ResumeTokens::new(b"fuzzing secret, long enough"),
+        max_file_bytes: 1,
+    });
+    let mut conns: Vec<Conn> = (0..CONNECTIONS).map(|_| connection()).collect();
+    let mut tokens: Vec<String> = Vec::new();
+    let mut ids: Vec<PeerId> = Vec::new();
+    for op in ops.into_iter().take(200) {
+        let pick = |i: u8| usize::from(i) % CONNECTIONS;
+        match op {
+            Op::Join { conn, room, name } => {
+                let c = &mut conns[pick(conn)];
+                let room = ROOMS[usize::from(room) % ROOMS.len()];
+                if let Ok(name) = tandem::protocol::validate_name(&name) {
+                    if let Ok(seat) = rooms.join(room, name, &c.mailbox) {
+                        ids.push(seat.id);
+                        c.seat = Some(seat);
+                    }
+                }
+            }
+            Op::Resume { conn, token } => {
+                if !tokens.is_empty() {
+                    let token = &tokens[usize::from(token) % tokens.len()];
+                    let c = &mut conns[pick(conn)];
+                    if let Ok(seat) = rooms.resume(token, &c.mailbox) {
+                        c.seat = Some(seat);
+                    }
+                }
+            }
+            Op::ForgedResume { conn, token } => {
+                let c = &conns[pick(conn)];
+                assert!(rooms.resume(&token, &c.mailbox).is_err());
+            }
+            Op::Relay { conn, to, offer } => {
+                if let (Some(seat), false) = (&conns[pick(conn)].seat, ids.is_empty()) {
+                    let to = ids[usize::from(to) % ids.len()];
+                    let signal = if offer {
+                        Signal::Offer { sdp: "v=0".into() }
+                    } else {
+                        Signal::Answer { sdp: "v=0".into() }
+                    };
+                    let _ = rooms.relay(seat, to, signal);
+                }
+            }
+            Op::RelayToUnknown { conn, to } => {
+                if let Some(seat) = &conns[pick(conn)].seat {
+                    if !ids.contains(&PeerId(to)) {
+                        assert!(rooms
+                            .relay(seat, PeerId(to), Signal::Answer { sdp: String::new() })
+                            .is_err());
+                    }
+                }
+            }
+            Op::Detach { conn } => {
+                if let Some(seat) = &conns[pick(conn)].seat {
+                    rooms.detach(seat);
+                }
+            }
+            Op::Expire { conn } => {
+                if let Some(seat) = &conns[pick(conn)].seat {
+                    rooms.expire(seat);
+                }
+            }
+            Op::Leave { conn } => {
+                if let Some(seat) = conns[pick(conn)].seat.take() {
+                    rooms.leave(&seat);
+                }
+            }
+            Op::Read { conn } => {
+                let c = &mut conns[pick(conn)];
+                while let Ok(text) = c.inbox.try_recv() {
+                    let message: ServerMessage =
+                        serde_json::from_str(&text).expect("queued messages are protocol");
+                    if let ServerMessage::Joined { token, .. } = message {
+                        tokens.push(token);
+                    }
+                }
+            }
+            Op::Reconnect { conn } => {
+                let c = &mut conns[pick(conn)];
+                let seat = c.seat.take();
+                *c = connection();
+                c.seat = seat;
+            }
+        }
+        for room in ROOMS {
+            assert!(rooms.members(room).len() <= CAPACITY, "room {room} over capacity");
+        }
+        let (_, seats) = rooms.counts();
+        assert!(seats <= CAPACITY * ROOMS.len());
+    }
+});
