@@ -16,6 +16,7 @@ use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
+use axum_server::accept::NoDelayAcceptor;
 use config::Config;
 use ice::IceConfig;
 use leptos::config::LeptosOptions;
@@ -194,19 +195,16 @@ pub async fn serve(
         stopper.graceful_shutdown(Some(GOODBYE_TIMEOUT));
     });
     listener.set_nonblocking(true)?;
+    // Signaling is small messages answered by small messages: without TCP_NODELAY, Nagle's
+    // algorithm holds a reply back until the previous one is acknowledged.
+    let server = axum_server::from_tcp(listener)?.handle(handle);
     match tls {
         Some(tls) => {
-            axum_server::from_tcp_rustls(listener, tls.rustls)?
-                .handle(handle)
-                .serve(app)
-                .await?
+            let acceptor =
+                axum_server::tls_rustls::RustlsAcceptor::new(tls.rustls).acceptor(NoDelayAcceptor);
+            server.acceptor(acceptor).serve(app).await?
         }
-        None => {
-            axum_server::from_tcp(listener)?
-                .handle(handle)
-                .serve(app)
-                .await?
-        }
+        None => server.acceptor(NoDelayAcceptor).serve(app).await?,
     }
     connections.close();
     if tokio::time::timeout(GOODBYE_TIMEOUT, connections.wait())

@@ -29,6 +29,8 @@ use tracing::Instrument;
 const OUTBOX_CAPACITY: usize = 64;
 /// How long a closing client gets to answer the server's goodbye.
 const CLOSE_HANDSHAKE: Duration = Duration::from_secs(1);
+/// Bytes read from a socket at once: an ICE candidate fits; an SDP takes two reads.
+const READ_BUFFER: usize = 1024;
 
 /// What every signaling connection shares.
 pub struct Hub {
@@ -75,10 +77,12 @@ pub async fn ws_route(
         room = tracing::field::Empty
     );
     let limit = hub.max_message_bytes;
-    // Signaling messages are small: small buffers keep an idle connection cheap.
+    // Signaling messages are small: small buffers keep an idle connection cheap. (The
+    // read buffer is zeroed before every read, so its size is paid per message too; a
+    // bigger message grows it for as long as it takes to read.)
     ws.max_message_size(limit)
         .max_frame_size(limit)
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(READ_BUFFER)
         .write_buffer_size(0)
         .max_write_buffer_size(limit * 2)
         .on_upgrade(move |socket| {
@@ -121,13 +125,17 @@ async fn serve_socket(mut socket: WebSocket, hub: &Hub, _slot: IpSlot) {
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_heard = Instant::now();
     let write_limit = hub.heartbeat_timeout;
+    // Made once, not on every turn of the loop: each turn is one message.
+    let going = shutting_down(&mut going_away);
+    let kicked = kick.cancelled();
+    tokio::pin!(going, kicked);
 
     let ending = loop {
         let step = tokio::select! {
             // At shutdown the goodbye comes first.
             biased;
-            () = shutting_down(&mut going_away) => Err(Ending::Close(close_code::AWAY, "server restarting")),
-            () = kick.cancelled() => Err(Ending::Dropped),
+            () = &mut going => Err(Ending::Close(close_code::AWAY, "server restarting")),
+            () = &mut kicked => Err(Ending::Dropped),
             Some(text) = inbox.recv() => {
                 send(&mut socket, Message::Text(text), &kick, write_limit).await
             }
@@ -190,8 +198,14 @@ async fn send(
     kick: &CancellationToken,
     limit: Duration,
 ) -> Result<(), Ending> {
+    let mut sending = std::pin::pin!(socket.send(message));
+    // Almost every write fits in the socket's buffer at once: only a write that has to
+    // wait needs the timer (arming one per message would cost more than the write).
+    if let std::task::Poll::Ready(sent) = futures::poll!(&mut sending) {
+        return sent.map_err(|_| Ending::Gone);
+    }
     tokio::select! {
-        sent = tokio::time::timeout(limit, socket.send(message)) => match sent {
+        sent = tokio::time::timeout(limit, sending) => match sent {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(Ending::Gone),
             Err(_) => Err(Ending::Dropped),

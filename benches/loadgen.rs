@@ -1,0 +1,349 @@
+//! The signaling load generator: P pairs of WebSocket clients, each pair in a room of its
+//! own, playing R ping-pong round trips of S-byte signals through the server, one message
+//! in flight per pair. Speaks Tandem's protocol, or PeerJS's for the side-by-side
+//! comparison (`bench/compare.sh`).
+//!
+//! ```text
+//! cargo bench --features ssr --bench loadgen -- --url ws://127.0.0.1:3000/ws --pid <server pid>
+//! ```
+//!
+//! With `--pid` it reads the server's CPU time (utime+stime, /proc/<pid>/stat) before and
+//! after the relays, and its RSS (/proc/<pid>/status) before connecting and once every
+//! client has joined, to report CPU per relayed message and memory per connection.
+
+use clap::{Parser, ValueEnum};
+use futures::{SinkExt, StreamExt};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Protocol {
+    Tandem,
+    Peerjs,
+}
+
+#[derive(Parser, Debug)]
+#[command(about = "Signaling load generator")]
+struct Args {
+    /// The signaling socket: ws://HOST:PORT/ws for Tandem, ws://HOST:PORT/peerjs for PeerJS.
+    #[arg(long, default_value = "ws://127.0.0.1:3000/ws")]
+    url: String,
+    #[arg(long, value_enum, default_value = "tandem")]
+    protocol: Protocol,
+    /// Pairs of clients (two connections each).
+    #[arg(long, default_value_t = 1000)]
+    pairs: usize,
+    /// Round trips per pair (two relayed messages each).
+    #[arg(long, default_value_t = 100)]
+    rounds: usize,
+    /// Bytes of payload in each relayed signal.
+    #[arg(long, default_value_t = 256)]
+    size: usize,
+    /// The server's process id, for its CPU time and memory.
+    #[arg(long)]
+    pid: Option<u32>,
+    /// Connections opened at once while joining.
+    #[arg(long, default_value_t = 256)]
+    connect_concurrency: usize,
+    /// Only connect and join, measure memory, hold the connections this many seconds.
+    #[arg(long)]
+    hold: Option<u64>,
+    /// This run's name in the one-line summary.
+    #[arg(long, default_value = "")]
+    label: String,
+}
+
+/// One client's socket and its id in the protocol.
+struct Client {
+    socket: Socket,
+    id: String,
+}
+
+struct Pair {
+    a: Client,
+    b: Client,
+}
+
+fn text(message: Message) -> Option<String> {
+    match message {
+        Message::Text(text) => Some(text.as_str().to_owned()),
+        _ => None,
+    }
+}
+
+/// The next text frame, skipping pings and the like.
+async fn next_text(socket: &mut Socket) -> Result<String, String> {
+    loop {
+        match socket.next().await {
+            Some(Ok(message)) => {
+                if let Some(text) = text(message) {
+                    return Ok(text);
+                }
+            }
+            Some(Err(e)) => return Err(e.to_string()),
+            None => return Err("closed".into()),
+        }
+    }
+}
+
+fn field<'a>(value: &'a serde_json::Value, key: &str) -> Result<&'a serde_json::Value, String> {
+    value.get(key).ok_or_else(|| format!("no {key} in {value}"))
+}
+
+async fn open(url: &str) -> Result<Socket, String> {
+    // Browsers send WebSocket frames without Nagle's delay; so does the load.
+    let (socket, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
+        .await
+        .map_err(|e| format!("connect {url}: {e}"))?;
+    Ok(socket)
+}
+
+/// Two clients in room `n`, each knowing the other's id.
+async fn make_pair(args: &Args, n: usize) -> Result<Pair, String> {
+    match args.protocol {
+        Protocol::Tandem => {
+            let join = |name: &str| {
+                serde_json::json!({"type": "join", "room": format!("bench-{n}"), "name": name})
+                    .to_string()
+            };
+            let mut a = open(&args.url).await?;
+            a.send(Message::text(join("a")))
+                .await
+                .map_err(|e| e.to_string())?;
+            let joined: serde_json::Value =
+                serde_json::from_str(&next_text(&mut a).await?).map_err(|e| e.to_string())?;
+            let a_id = field(&joined, "you")?.to_string();
+            let mut b = open(&args.url).await?;
+            b.send(Message::text(join("b")))
+                .await
+                .map_err(|e| e.to_string())?;
+            let joined: serde_json::Value =
+                serde_json::from_str(&next_text(&mut b).await?).map_err(|e| e.to_string())?;
+            let b_id = field(&joined, "you")?.to_string();
+            // A hears that B arrived.
+            next_text(&mut a).await?;
+            Ok(Pair {
+                a: Client {
+                    socket: a,
+                    id: a_id,
+                },
+                b: Client {
+                    socket: b,
+                    id: b_id,
+                },
+            })
+        }
+        Protocol::Peerjs => {
+            let client = |who: &str| {
+                let id = format!("bench-{n}-{who}");
+                let url = format!("{}?key=peerjs&id={id}&token=t{n}", args.url);
+                async move {
+                    let mut socket = open(&url).await?;
+                    let open = next_text(&mut socket).await?;
+                    if !open.contains("\"OPEN\"") {
+                        return Err(format!("expected OPEN, got {open}"));
+                    }
+                    Ok::<_, String>(Client { socket, id })
+                }
+            };
+            let a = client("a").await?;
+            let b = client("b").await?;
+            Ok(Pair { a, b })
+        }
+    }
+}
+
+/// The frame that sends `payload` from one client to the one with id `to`.
+fn signal(protocol: Protocol, to: &str, payload: &str) -> String {
+    match protocol {
+        Protocol::Tandem => format!(
+            r#"{{"type":"signal","to":{to},"signal":{{"kind":"candidate","candidate":"{payload}"}}}}"#
+        ),
+        Protocol::Peerjs => {
+            format!(r#"{{"type":"CANDIDATE","dst":"{to}","payload":{{"candidate":"{payload}"}}}}"#)
+        }
+    }
+}
+
+/// Plays the round trips of one pair; returns each round trip's time.
+async fn ping_pong(
+    mut pair: Pair,
+    protocol: Protocol,
+    rounds: usize,
+    payload: Arc<str>,
+) -> Result<Vec<Duration>, String> {
+    let to_b = Message::text(signal(protocol, &pair.b.id, &payload));
+    let to_a = Message::text(signal(protocol, &pair.a.id, &payload));
+    let mut times = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let started = Instant::now();
+        pair.a
+            .socket
+            .send(to_b.clone())
+            .await
+            .map_err(|e| e.to_string())?;
+        next_text(&mut pair.b.socket).await?;
+        pair.b
+            .socket
+            .send(to_a.clone())
+            .await
+            .map_err(|e| e.to_string())?;
+        next_text(&mut pair.a.socket).await?;
+        times.push(started.elapsed());
+    }
+    Ok(times)
+}
+
+/// The server's CPU time so far (user + system), from /proc/<pid>/stat.
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // Linux reports in USER_HZ, which is 100 on every architecture Linux runs this on.
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// The server's resident memory in KiB, from /proc/<pid>/status.
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let index = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[index]
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), String> {
+    let args = Args::parse();
+    let rss_before = args.pid.and_then(rss_kib);
+
+    // Join everyone, a bounded number of connections at a time.
+    let started = Instant::now();
+    let mut pairs = Vec::with_capacity(args.pairs);
+    let mut joining = futures::stream::iter(0..args.pairs)
+        .map(|n| make_pair(&args, n))
+        .buffer_unordered(args.connect_concurrency);
+    while let Some(pair) = joining.next().await {
+        pairs.push(pair?);
+    }
+    drop(joining);
+    let join_time = started.elapsed();
+    let connections = args.pairs * 2;
+    println!(
+        "joined {connections} clients in {:.2} s",
+        join_time.as_secs_f64()
+    );
+
+    // Memory per connection, after the server has settled.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss_after = args.pid.and_then(rss_kib);
+    let per_connection = match (rss_before, rss_after) {
+        (Some(before), Some(after)) => {
+            let kib = after.saturating_sub(before) as f64 / connections as f64;
+            println!("server RSS {before} KiB → {after} KiB: {kib:.2} KiB per connection");
+            Some(kib)
+        }
+        _ => None,
+    };
+    if let Some(seconds) = args.hold {
+        println!("holding {connections} connections for {seconds} s");
+        tokio::time::sleep(Duration::from_secs(seconds)).await;
+        println!(
+            "SUMMARY {} hold pairs={} kib_per_conn={:.2}",
+            args.label,
+            args.pairs,
+            per_connection.unwrap_or(f64::NAN)
+        );
+        return Ok(());
+    }
+
+    // The relays: every pair at once, one message in flight per pair.
+    // One task per pair, as the server has one per connection: each gets a fair turn.
+    let payload: Arc<str> = "x".repeat(args.size).into();
+    let cpu_before = args.pid.and_then(cpu_time);
+    let started = Instant::now();
+    let runs: Vec<_> = pairs
+        .into_iter()
+        .map(|pair| tokio::spawn(ping_pong(pair, args.protocol, args.rounds, payload.clone())))
+        .collect();
+    let mut results = Vec::with_capacity(runs.len());
+    for run in runs {
+        results.push(run.await.map_err(|e| e.to_string()).and_then(|r| r));
+    }
+    let elapsed = started.elapsed();
+    let cpu_after = args.pid.and_then(cpu_time);
+
+    let mut times = Vec::with_capacity(args.pairs * args.rounds);
+    let mut failures = 0;
+    for result in results {
+        match result {
+            Ok(t) => times.extend(t),
+            Err(e) => {
+                failures += 1;
+                if failures <= 3 {
+                    eprintln!("pair failed: {e}");
+                }
+            }
+        }
+    }
+    times.sort();
+    let relays = times.len() * 2;
+    let rate = relays as f64 / elapsed.as_secs_f64();
+    let (p50, p99, max) = (
+        percentile(&times, 0.50),
+        percentile(&times, 0.99),
+        times.last().copied().unwrap_or_default(),
+    );
+    println!(
+        "{relays} relays in {:.2} s: {rate:.0} relays/s; round trip p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs; {failures} failed pairs",
+        elapsed.as_secs_f64(),
+        micros(p50),
+        micros(p99),
+        micros(max)
+    );
+    let cpu_per_relay = match (cpu_before, cpu_after) {
+        (Some(before), Some(after)) if relays > 0 => {
+            let per = micros(after.saturating_sub(before)) / relays as f64;
+            println!(
+                "server CPU {:.2} s for {relays} relays: {per:.1} µs per relayed message",
+                (after - before).as_secs_f64()
+            );
+            Some(per)
+        }
+        _ => None,
+    };
+    println!(
+        "SUMMARY {} pairs={} relays_per_s={rate:.0} p50_us={:.0} p99_us={:.0} max_us={:.0} cpu_us_per_relay={:.1} kib_per_conn={:.2} join_s={:.2} failures={failures}",
+        args.label,
+        args.pairs,
+        micros(p50),
+        micros(p99),
+        micros(max),
+        cpu_per_relay.unwrap_or(f64::NAN),
+        per_connection.unwrap_or(f64::NAN),
+        join_time.as_secs_f64(),
+    );
+    if failures > 0 {
+        return Err(format!("{failures} pairs failed"));
+    }
+    Ok(())
+}
