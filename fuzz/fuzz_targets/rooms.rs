@@ -5,14 +5,11 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use axum::extract::ws::Utf8Bytes;
 use libfuzzer_sys::fuzz_target;
 use tandem::protocol::{PeerId, ServerMessage, Signal};
 use tandem::server::ice::IceConfig;
 use tandem::server::rooms::{Mailbox, RoomRules, Rooms, Seat};
 use tandem::server::tokens::ResumeTokens;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 const CONNECTIONS: usize = 5;
 const ROOMS: [&str; 2] = ["a", "b"];
@@ -36,19 +33,13 @@ enum Op {
 
 struct Conn {
     mailbox: Mailbox,
-    inbox: mpsc::Receiver<Utf8Bytes>,
     seat: Option<Seat>,
 }
 
 fn connection() -> Conn {
-    // Small queues, so that "stopped reading" happens often.
-    let (queue, inbox) = mpsc::channel(3);
     Conn {
-        mailbox: Mailbox {
-            queue,
-            kick: CancellationToken::new(),
-        },
-        inbox,
+        // Small queues, so that "stopped reading" happens often.
+        mailbox: Mailbox::new(3),
         seat: None,
     }
 }
@@ -126,7 +117,7 @@ fuzz_target!(|ops: Vec<Op>| {
             }
             Op::Read { conn } => {
                 let c = &mut conns[pick(conn)];
-                while let Ok(text) = c.inbox.try_recv() {
+                while let Some(text) = c.mailbox.try_next() {
                     let message: ServerMessage =
                         serde_json::from_str(&text).expect("queued messages are protocol");
                     if let ServerMessage::Joined { token, .. } = message {

@@ -14,31 +14,105 @@ use super::ice::IceConfig;
 use super::tokens::ResumeTokens;
 use crate::protocol::{ErrorCode, PeerId, PeerInfo, ServerMessage, Signal};
 use axum::extract::ws::Utf8Bytes;
-use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
+use tokio::sync::Notify;
 
 /// Messages kept for a detached seat: a renegotiation and its candidates fit easily.
 const BACKLOG_LIMIT: usize = 64;
 
-/// A connection as the rooms see it: its queue of encoded messages, and the switch that
-/// disconnects it when it stops taking them (its reader is stalled or gone).
+/// A connection as the rooms see it: its queue of encoded messages. A queue that fills
+/// up means the client stopped reading (its reader is stalled or gone), and the
+/// connection is kicked: disconnected, never buffered for without bound.
+///
+/// A locked deque and one `Notify` rather than a channel and a cancellation token: an
+/// idle connection holds an empty deque instead of a preallocated block of slots, and
+/// queuing or taking a message is one uncontended lock.
 #[derive(Clone)]
-pub struct Mailbox {
-    pub queue: mpsc::Sender<Utf8Bytes>,
-    pub kick: CancellationToken,
+pub struct Mailbox(Arc<Outbox>);
+
+struct Outbox {
+    queued: Mutex<Queued>,
+    changed: Notify,
+    capacity: usize,
+}
+
+#[derive(Default)]
+struct Queued {
+    messages: VecDeque<Utf8Bytes>,
+    kicked: bool,
 }
 
 impl Mailbox {
+    /// A mailbox that holds at most `capacity` unwritten messages.
+    pub fn new(capacity: usize) -> Mailbox {
+        Mailbox(Arc::new(Outbox {
+            queued: Mutex::default(),
+            changed: Notify::new(),
+            capacity,
+        }))
+    }
+
     /// Queues `text`; a full queue means the client stopped reading, so it is kicked.
+    /// False when the message was not queued (the connection is kicked).
     pub fn post(&self, text: Utf8Bytes) -> bool {
-        let posted = self.queue.try_send(text).is_ok();
-        if !posted {
-            self.kick.cancel();
+        let mut queued = self.lock();
+        if queued.kicked {
+            return false;
         }
+        let posted = queued.messages.len() < self.0.capacity;
+        if posted {
+            queued.messages.push_back(text);
+        } else {
+            queued.kicked = true;
+        }
+        drop(queued);
+        self.0.changed.notify_one();
         posted
+    }
+
+    /// The next message to write, or `None` once the connection is kicked.
+    pub async fn next(&self) -> Option<Utf8Bytes> {
+        loop {
+            // Made before looking, so a post in between is not missed.
+            let changed = self.0.changed.notified();
+            {
+                let mut queued = self.lock();
+                if queued.kicked {
+                    return None;
+                }
+                if let Some(text) = queued.messages.pop_front() {
+                    return Some(text);
+                }
+            }
+            changed.await;
+        }
+    }
+
+    /// Resolves once the connection is kicked.
+    pub async fn kicked(&self) {
+        loop {
+            let changed = self.0.changed.notified();
+            if self.is_kicked() {
+                return;
+            }
+            changed.await;
+        }
+    }
+
+    pub fn is_kicked(&self) -> bool {
+        self.lock().kicked
+    }
+
+    /// The oldest queued message, without waiting (kicked or not).
+    pub fn try_next(&self) -> Option<Utf8Bytes> {
+        self.lock().messages.pop_front()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Queued> {
+        // Every change to the queue completes under the lock; nothing can panic inside.
+        self.0.queued.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -358,18 +432,18 @@ mod tests {
         })
     }
 
-    fn mailbox_of(capacity: usize) -> (Mailbox, mpsc::Receiver<Utf8Bytes>) {
-        let (queue, rx) = mpsc::channel(capacity);
-        let kick = CancellationToken::new();
-        (Mailbox { queue, kick }, rx)
+    /// A mailbox, and a handle to read what reaches it.
+    fn mailbox_of(capacity: usize) -> (Mailbox, Mailbox) {
+        let mailbox = Mailbox::new(capacity);
+        (mailbox.clone(), mailbox)
     }
 
-    fn mailbox() -> (Mailbox, mpsc::Receiver<Utf8Bytes>) {
+    fn mailbox() -> (Mailbox, Mailbox) {
         mailbox_of(16)
     }
 
-    fn drain(rx: &mut mpsc::Receiver<Utf8Bytes>) -> Vec<ServerMessage> {
-        std::iter::from_fn(|| rx.try_recv().ok())
+    fn drain(rx: &Mailbox) -> Vec<ServerMessage> {
+        std::iter::from_fn(|| rx.try_next())
             .map(|text| serde_json::from_str(&text).unwrap())
             .collect()
     }
@@ -377,17 +451,17 @@ mod tests {
     #[test]
     fn second_joiner_sees_the_first_and_the_first_is_told() {
         let rooms = rooms(2);
-        let (a, mut a_rx) = mailbox();
-        let (b, mut b_rx) = mailbox();
+        let (a, a_rx) = mailbox();
+        let (b, b_rx) = mailbox();
         let seat_a = rooms.join("r", "Alice", &a).unwrap();
         let seat_b = rooms.join("r", "Bob", &b).unwrap();
         assert_ne!(seat_a.id, seat_b.id);
-        let a_msgs = drain(&mut a_rx);
+        let a_msgs = drain(&a_rx);
         assert!(matches!(&a_msgs[0], ServerMessage::Joined { peers, .. } if peers.is_empty()));
         assert!(
             matches!(&a_msgs[1], ServerMessage::PeerJoined { peer, polite: false } if peer.name == "Bob")
         );
-        let b_msgs = drain(&mut b_rx);
+        let b_msgs = drain(&b_rx);
         assert!(
             matches!(&b_msgs[..], [ServerMessage::Joined { you, peers, polite: true, .. }] if *you == seat_b.id && peers[0].id == seat_a.id)
         );
@@ -425,18 +499,18 @@ mod tests {
     #[test]
     fn leave_notifies_and_empty_rooms_disappear() {
         let rooms = rooms(2);
-        let (a, mut a_rx) = mailbox();
+        let (a, a_rx) = mailbox();
         let (b, _b_rx) = mailbox();
         let seat_a = rooms.join("r", "a", &a).unwrap();
         let seat_b = rooms.join("r", "b", &b).unwrap();
-        drain(&mut a_rx);
+        drain(&a_rx);
         rooms.leave(&seat_b);
         assert_eq!(
-            drain(&mut a_rx),
+            drain(&a_rx),
             vec![ServerMessage::PeerLeft { peer: seat_b.id }]
         );
         rooms.leave(&seat_b);
-        assert!(drain(&mut a_rx).is_empty(), "leaving twice says nothing");
+        assert!(drain(&a_rx).is_empty(), "leaving twice says nothing");
         assert_eq!(rooms.room_count(), 1);
         rooms.leave(&seat_a);
         assert_eq!(rooms.room_count(), 0);
@@ -449,26 +523,26 @@ mod tests {
     fn relay_reaches_only_the_addressee_in_the_same_room() {
         let rooms = rooms(3);
         let (a, _a_rx) = mailbox();
-        let (b, mut b_rx) = mailbox();
-        let (c, mut c_rx) = mailbox();
-        let (x, mut x_rx) = mailbox();
+        let (b, b_rx) = mailbox();
+        let (c, c_rx) = mailbox();
+        let (x, x_rx) = mailbox();
         let seat_a = rooms.join("r", "a", &a).unwrap();
         let seat_b = rooms.join("r", "b", &b).unwrap();
         rooms.join("r", "c", &c).unwrap();
         let seat_x = rooms.join("elsewhere", "x", &x).unwrap();
-        drain(&mut b_rx);
-        drain(&mut c_rx);
-        drain(&mut x_rx);
+        drain(&b_rx);
+        drain(&c_rx);
+        drain(&x_rx);
         let offer = Signal::Offer { sdp: "v=0".into() };
         rooms.relay(&seat_a, seat_b.id, offer.clone()).unwrap();
         assert_eq!(
-            drain(&mut b_rx),
+            drain(&b_rx),
             vec![ServerMessage::Signal {
                 from: seat_a.id,
                 signal: offer.clone()
             }]
         );
-        assert!(drain(&mut c_rx).is_empty());
+        assert!(drain(&c_rx).is_empty());
         assert_eq!(
             rooms.relay(&seat_a, seat_x.id, offer.clone()),
             Err(ErrorCode::UnknownPeer)
@@ -477,7 +551,7 @@ mod tests {
             rooms.relay(&seat_a, seat_a.id, offer.clone()),
             Err(ErrorCode::UnknownPeer)
         );
-        assert!(drain(&mut x_rx).is_empty());
+        assert!(drain(&x_rx).is_empty());
         rooms.leave(&seat_a);
         assert_eq!(
             rooms.relay(&seat_a, seat_b.id, offer),
@@ -489,11 +563,11 @@ mod tests {
     fn a_member_that_stops_reading_is_removed() {
         let rooms = rooms(2);
         let (a, _a_rx) = mailbox();
-        let (slow, mut slow_rx) = mailbox_of(1);
+        let (slow, slow_rx) = mailbox_of(1);
         let seat_slow = rooms.join("r", "slow", &slow).unwrap();
-        assert!(!slow.kick.is_cancelled());
+        assert!(!slow.is_kicked());
         let seat_a = rooms.join("r", "a", &a).unwrap();
-        assert!(slow.kick.is_cancelled(), "its connection is told to go");
+        assert!(slow.is_kicked(), "its connection is told to go");
         // slow's single slot holds `joined`; `peer_joined` did not fit, so it was dropped.
         assert_eq!(rooms.members("r").len(), 1);
         assert_eq!(
@@ -501,24 +575,20 @@ mod tests {
             Err(ErrorCode::UnknownPeer)
         );
         assert!(matches!(
-            &drain(&mut slow_rx)[..],
+            &drain(&slow_rx)[..],
             [ServerMessage::Joined { .. }]
         ));
     }
 
     /// Joins and returns the seat and its resume token.
-    fn join_with_token(
-        rooms: &Rooms,
-        room: &str,
-        name: &str,
-    ) -> (Seat, String, mpsc::Receiver<Utf8Bytes>) {
-        let (tx, mut rx) = mailbox();
+    fn join_with_token(rooms: &Rooms, room: &str, name: &str) -> (Seat, String, Mailbox) {
+        let (tx, rx) = mailbox();
         let seat = rooms.join(room, name, &tx).unwrap();
         let first = rx
-            .try_recv()
+            .try_next()
             .map(|text| serde_json::from_str(&text).unwrap());
         let token = match first {
-            Ok(ServerMessage::Joined { token, .. }) => token,
+            Some(ServerMessage::Joined { token, .. }) => token,
             other => panic!("{other:?}"),
         };
         (seat, token, rx)
@@ -527,17 +597,17 @@ mod tests {
     #[test]
     fn a_detached_seat_is_resumed_silently_with_what_waited_for_it() {
         let rooms = rooms(2);
-        let (seat_a, _, mut a_rx) = join_with_token(&rooms, "r", "a");
+        let (seat_a, _, a_rx) = join_with_token(&rooms, "r", "a");
         let (seat_b, token_b, _old_b_rx) = join_with_token(&rooms, "r", "b");
-        drain(&mut a_rx);
+        drain(&a_rx);
         assert!(rooms.detach(&seat_b));
         let offer = Signal::Offer { sdp: "v=0".into() };
         rooms.relay(&seat_a, seat_b.id, offer.clone()).unwrap();
-        let (b2, mut b2_rx) = mailbox();
+        let (b2, b2_rx) = mailbox();
         let resumed = rooms.resume(&token_b, &b2).unwrap();
         assert_eq!(resumed.id, seat_b.id);
         assert_eq!(
-            drain(&mut b2_rx),
+            drain(&b2_rx),
             vec![
                 ServerMessage::Resumed {
                     you: seat_b.id,
@@ -555,23 +625,23 @@ mod tests {
                 },
             ]
         );
-        assert!(drain(&mut a_rx).is_empty(), "a never heard that b was gone");
+        assert!(drain(&a_rx).is_empty(), "a never heard that b was gone");
         rooms
             .relay(&resumed, seat_a.id, Signal::Answer { sdp: "v=0".into() })
             .unwrap();
-        assert_eq!(drain(&mut a_rx).len(), 1);
+        assert_eq!(drain(&a_rx).len(), 1);
     }
 
     #[test]
     fn an_expired_seat_tells_the_others_and_cannot_be_resumed() {
         let rooms = rooms(2);
-        let (_, _, mut a_rx) = join_with_token(&rooms, "r", "a");
+        let (_, _, a_rx) = join_with_token(&rooms, "r", "a");
         let (seat_b, token_b, _b_rx) = join_with_token(&rooms, "r", "b");
-        drain(&mut a_rx);
+        drain(&a_rx);
         rooms.detach(&seat_b);
         rooms.expire(&seat_b);
         assert_eq!(
-            drain(&mut a_rx),
+            drain(&a_rx),
             vec![ServerMessage::PeerLeft { peer: seat_b.id }]
         );
         let (b2, _b2_rx) = mailbox();
@@ -589,16 +659,16 @@ mod tests {
     #[test]
     fn a_stale_connection_cannot_touch_a_resumed_seat() {
         let rooms = rooms(2);
-        let (_, _, mut a_rx) = join_with_token(&rooms, "r", "a");
+        let (_, _, a_rx) = join_with_token(&rooms, "r", "a");
         let (old, token, _old_rx) = join_with_token(&rooms, "r", "b");
-        drain(&mut a_rx);
+        drain(&a_rx);
         // The new connection resumes before the server noticed the old one was dead.
         let (b2, _b2_rx) = mailbox();
         let current = rooms.resume(&token, &b2).unwrap();
         assert!(!rooms.detach(&old));
         rooms.leave(&old);
         rooms.expire(&old);
-        assert!(drain(&mut a_rx).is_empty());
+        assert!(drain(&a_rx).is_empty());
         assert_eq!(rooms.members("r").len(), 2);
         assert_eq!(
             rooms.relay(&old, current.id, Signal::Answer { sdp: String::new() }),
@@ -608,7 +678,7 @@ mod tests {
         rooms.detach(&current);
         rooms.expire(&current);
         assert_eq!(
-            drain(&mut a_rx),
+            drain(&a_rx),
             vec![ServerMessage::PeerLeft { peer: current.id }]
         );
     }
@@ -619,17 +689,17 @@ mod tests {
         let (seat_a, token_a, _) = join_with_token(&before, "r", "a");
         let (seat_b, token_b, _) = join_with_token(&before, "r", "b");
         let after = rooms(2);
-        let (a, mut a_rx) = mailbox();
-        let (b, mut b_rx) = mailbox();
+        let (a, a_rx) = mailbox();
+        let (b, b_rx) = mailbox();
         assert_eq!(after.resume(&token_a, &a).unwrap().id, seat_a.id);
         assert!(
-            matches!(&drain(&mut a_rx)[..], [ServerMessage::Resumed { peers, .. }] if peers.is_empty())
+            matches!(&drain(&a_rx)[..], [ServerMessage::Resumed { peers, .. }] if peers.is_empty())
         );
         assert_eq!(after.resume(&token_b, &b).unwrap().id, seat_b.id);
         assert!(
-            matches!(&drain(&mut b_rx)[..], [ServerMessage::Resumed { peers, .. }] if peers[0].id == seat_a.id)
+            matches!(&drain(&b_rx)[..], [ServerMessage::Resumed { peers, .. }] if peers[0].id == seat_a.id)
         );
-        assert!(drain(&mut a_rx).is_empty(), "a resume is not a join");
+        assert!(drain(&a_rx).is_empty(), "a resume is not a join");
         let (c, _c_rx) = mailbox();
         assert_eq!(after.join("r", "c", &c), Err(ErrorCode::RoomFull));
     }

@@ -18,9 +18,8 @@ use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
@@ -30,7 +29,7 @@ const OUTBOX_CAPACITY: usize = 64;
 /// How long a closing client gets to answer the server's goodbye.
 const CLOSE_HANDSHAKE: Duration = Duration::from_secs(1);
 /// Bytes read from a socket at once: an ICE candidate fits; an SDP takes two reads.
-const READ_BUFFER: usize = 1024;
+const READ_BUFFER: usize = 512;
 
 /// What every signaling connection shares.
 pub struct Hub {
@@ -106,14 +105,10 @@ enum Ending {
 
 async fn serve_socket(mut socket: WebSocket, hub: &Hub, _slot: IpSlot) {
     hub.metrics.connections.inc();
-    let (queue, mut inbox) = mpsc::channel(OUTBOX_CAPACITY);
-    let kick = CancellationToken::new();
+    let outbox = Mailbox::new(OUTBOX_CAPACITY);
     let mut connection = Connection {
         hub,
-        mailbox: Mailbox {
-            queue,
-            kick: kick.clone(),
-        },
+        mailbox: outbox.clone(),
         seat: None,
         rate: MessageRate::new(hub.rate.0, hub.rate.1),
     };
@@ -126,19 +121,17 @@ async fn serve_socket(mut socket: WebSocket, hub: &Hub, _slot: IpSlot) {
     let mut last_heard = Instant::now();
     let write_limit = hub.heartbeat_timeout;
     // Made once, not on every turn of the loop: each turn is one message.
-    let going = shutting_down(&mut going_away);
-    let kicked = kick.cancelled();
-    tokio::pin!(going, kicked);
+    let mut going = std::pin::pin!(shutting_down(&mut going_away));
 
     let ending = loop {
         let step = tokio::select! {
             // At shutdown the goodbye comes first.
             biased;
             () = &mut going => Err(Ending::Close(close_code::AWAY, "server restarting")),
-            () = &mut kicked => Err(Ending::Dropped),
-            Some(text) = inbox.recv() => {
-                send(&mut socket, Message::Text(text), &kick, write_limit).await
-            }
+            next = outbox.next() => match next {
+                Some(text) => send(&mut socket, Message::Text(text), &outbox, write_limit).await,
+                None => Err(Ending::Dropped),
+            },
             frame = socket.recv() => {
                 last_heard = Instant::now();
                 connection.on_frame(frame)
@@ -149,7 +142,7 @@ async fn serve_socket(mut socket: WebSocket, hub: &Hub, _slot: IpSlot) {
                     tracing::info!("no answer to pings; closing");
                     Err(Ending::Gone)
                 } else {
-                    send(&mut socket, Message::Ping(Default::default()), &kick, write_limit).await
+                    send(&mut socket, Message::Ping(Default::default()), &outbox, write_limit).await
                 }
             }
         };
@@ -164,7 +157,7 @@ async fn serve_socket(mut socket: WebSocket, hub: &Hub, _slot: IpSlot) {
                 code,
                 reason: reason.into(),
             }));
-            if send(&mut socket, goodbye, &kick, CLOSE_HANDSHAKE)
+            if send(&mut socket, goodbye, &outbox, CLOSE_HANDSHAKE)
                 .await
                 .is_ok()
             {
@@ -195,7 +188,7 @@ async fn serve_socket(mut socket: WebSocket, hub: &Hub, _slot: IpSlot) {
 async fn send(
     socket: &mut WebSocket,
     message: Message,
-    kick: &CancellationToken,
+    outbox: &Mailbox,
     limit: Duration,
 ) -> Result<(), Ending> {
     let mut sending = std::pin::pin!(socket.send(message));
@@ -204,14 +197,19 @@ async fn send(
     if let std::task::Poll::Ready(sent) = futures::poll!(&mut sending) {
         return sent.map_err(|_| Ending::Gone);
     }
-    tokio::select! {
-        sent = tokio::time::timeout(limit, sending) => match sent {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(Ending::Gone),
-            Err(_) => Err(Ending::Dropped),
-        },
-        () = kick.cancelled() => Err(Ending::Dropped),
-    }
+    // Boxed: kept inline, the timer and the wait would make every connection's task
+    // bigger for the sake of a rare case.
+    Box::pin(async move {
+        tokio::select! {
+            sent = tokio::time::timeout(limit, sending) => match sent {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(_)) => Err(Ending::Gone),
+                Err(_) => Err(Ending::Dropped),
+            },
+            () = outbox.kicked() => Err(Ending::Dropped),
+        }
+    })
+    .await
 }
 
 /// After the goodbye, reads until the client answers it (or a second passes), so the
