@@ -103,40 +103,30 @@ async fn open(url: &str) -> Result<Socket, String> {
     Ok(socket)
 }
 
+/// A Tandem client seated in `room` as `name`.
+async fn join_tandem(url: &str, room: &str, name: &str) -> Result<Client, String> {
+    let mut socket = open(url).await?;
+    let join = serde_json::json!({"type": "join", "room": room, "name": name});
+    socket
+        .send(Message::text(join.to_string()))
+        .await
+        .map_err(|e| e.to_string())?;
+    let joined: serde_json::Value =
+        serde_json::from_str(&next_text(&mut socket).await?).map_err(|e| e.to_string())?;
+    let id = field(&joined, "you")?.to_string();
+    Ok(Client { socket, id })
+}
+
 /// Two clients in room `n`, each knowing the other's id.
 async fn make_pair(args: &Args, n: usize) -> Result<Pair, String> {
     match args.protocol {
         Protocol::Tandem => {
-            let join = |name: &str| {
-                serde_json::json!({"type": "join", "room": format!("bench-{n}"), "name": name})
-                    .to_string()
-            };
-            let mut a = open(&args.url).await?;
-            a.send(Message::text(join("a")))
-                .await
-                .map_err(|e| e.to_string())?;
-            let joined: serde_json::Value =
-                serde_json::from_str(&next_text(&mut a).await?).map_err(|e| e.to_string())?;
-            let a_id = field(&joined, "you")?.to_string();
-            let mut b = open(&args.url).await?;
-            b.send(Message::text(join("b")))
-                .await
-                .map_err(|e| e.to_string())?;
-            let joined: serde_json::Value =
-                serde_json::from_str(&next_text(&mut b).await?).map_err(|e| e.to_string())?;
-            let b_id = field(&joined, "you")?.to_string();
+            let room = format!("bench-{n}");
+            let mut a = join_tandem(&args.url, &room, "a").await?;
+            let b = join_tandem(&args.url, &room, "b").await?;
             // A hears that B arrived.
-            next_text(&mut a).await?;
-            Ok(Pair {
-                a: Client {
-                    socket: a,
-                    id: a_id,
-                },
-                b: Client {
-                    socket: b,
-                    id: b_id,
-                },
-            })
+            next_text(&mut a.socket).await?;
+            Ok(Pair { a, b })
         }
         Protocol::Peerjs => {
             let client = |who: &str| {
