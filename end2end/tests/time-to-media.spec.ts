@@ -1,0 +1,109 @@
+import { test, expect, type Page } from '@playwright/test';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer, type Server as HttpServer } from 'node:http';
+import * as path from 'node:path';
+import { Server, type Person, peopleForEachTest, waitForHydration } from './support';
+
+// Time to media, measured (never asserted on: timing belongs in BENCHMARKS.md): the second
+// person opens the call link; from the start of that navigation we record when the peer
+// connection is connected and when the first remote video frame is decoded. The same is
+// measured for a plain-JavaScript page making the same call through the same server.
+const RUNS = 5;
+const person = peopleForEachTest();
+
+// The plain page is served by a small HTTP server of its own on loopback (Chromium only
+// lets a local page open a socket to a local server), and Tandem lets that origin in.
+let plain: HttpServer;
+let plainOrigin: string;
+let server: Server;
+test.beforeAll(async () => {
+  const page = await readFile(path.join(__dirname, '..', 'fixtures', 'plain-call.html'), 'utf8');
+  plain = createServer((_, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(page));
+  await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
+  plainOrigin = `http://127.0.0.1:${(plain.address() as { port: number }).port}`;
+  server = await Server.start({ args: ['--allowed-origin', plainOrigin] });
+});
+test.afterAll(async () => {
+  await server?.stop();
+  plain?.close();
+});
+
+interface Times {
+  connected: number;
+  firstFrame: number;
+}
+
+/** Records, from navigation start, when the page's peer connection connects and decodes
+ * its first remote video frame. */
+async function watchMedia(page: Page): Promise<void> {
+  await page.addInitScript(() => {
+    const w = window as any;
+    const timer = setInterval(async () => {
+      const pc: RTCPeerConnection | undefined = w.__pcs?.[w.__pcs.length - 1];
+      if (!pc) return;
+      if (w.__connectedAt === undefined && pc.connectionState === 'connected') w.__connectedAt = performance.now();
+      if (w.__firstFrameAt === undefined) {
+        (await pc.getStats()).forEach((r: any) => {
+          if (r.type === 'inbound-rtp' && r.kind === 'video' && r.framesDecoded > 0 && w.__firstFrameAt === undefined) {
+            w.__firstFrameAt = performance.now();
+          }
+        });
+      }
+      if (w.__connectedAt !== undefined && w.__firstFrameAt !== undefined) clearInterval(timer);
+    }, 5);
+  });
+}
+
+async function times(p: Person): Promise<Times> {
+  await expect.poll(() => p.page.evaluate(() => (window as any).__firstFrameAt !== undefined && (window as any).__connectedAt !== undefined), { timeout: 20_000 }).toBe(true);
+  return p.page.evaluate(() => ({ connected: (window as any).__connectedAt, firstFrame: (window as any).__firstFrameAt }));
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function measure(kind: 'tandem' | 'plain'): Promise<Times[]> {
+  const runs: Times[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const room = `ttm-${kind}-${Date.now()}-${i}`;
+    const [alice, bob] = [await person(), await person()];
+    const signaling = `${server.url.replace('http', 'ws')}/ws`;
+    const url = (name: string) =>
+      kind === 'tandem'
+        ? `${server.url}/call/${name}/${room}`
+        : `${plainOrigin}/?name=${name}&room=${room}&ws=${encodeURIComponent(signaling)}`;
+    await alice.page.goto(url('Alice'));
+    if (kind === 'tandem') {
+      await waitForHydration(alice.page);
+      await expect(alice.status()).toHaveText('Waiting for someone to join.');
+    } else {
+      await alice.page.waitForFunction(() => (window as any).__joined === true);
+    }
+    await watchMedia(bob.page);
+    await bob.page.goto(url('Bob'));
+    runs.push(await times(bob));
+    await Promise.all([alice.close(), bob.close()]);
+  }
+  return runs;
+}
+
+test('time to media: the app and a plain-JavaScript page, median of 5 calls each', async () => {
+  test.setTimeout(180_000);
+  const results: Record<string, { runs: Times[]; median: Times }> = {};
+  for (const kind of ['tandem', 'plain'] as const) {
+    const runs = await measure(kind);
+    for (const r of runs) {
+      // Both moments happened, in order.
+      expect(r.connected).toBeGreaterThan(0);
+      expect(r.firstFrame).toBeGreaterThan(0);
+    }
+    results[kind] = {
+      runs,
+      median: { connected: median(runs.map((r) => r.connected)), firstFrame: median(runs.map((r) => r.firstFrame)) },
+    };
+  }
+  const out = path.join(__dirname, '..', 'test-results', 'time-to-media.json');
+  await mkdir(path.dirname(out), { recursive: true });
+  await writeFile(out, JSON.stringify(results, null, 2));
+  const fmt = (t: Times) => `connected ${t.connected.toFixed(0)} ms, first frame ${t.firstFrame.toFixed(0)} ms`;
+  console.log(`time to media (median of ${RUNS}, from opening the link): Tandem ${fmt(results.tandem.median)}; plain JS ${fmt(results.plain.median)}; ratio ${(results.tandem.median.firstFrame / results.plain.median.firstFrame).toFixed(2)}`);
+});
