@@ -172,21 +172,19 @@ async fn ping_pong(
     let mut times = Vec::with_capacity(rounds);
     for _ in 0..rounds {
         let started = Instant::now();
-        pair.a
-            .socket
-            .send(to_b.clone())
-            .await
-            .map_err(|e| e.to_string())?;
-        next_text(&mut pair.b.socket).await?;
-        pair.b
-            .socket
-            .send(to_a.clone())
-            .await
-            .map_err(|e| e.to_string())?;
-        next_text(&mut pair.a.socket).await?;
+        hop(&mut pair.a.socket, &mut pair.b.socket, &to_b).await?;
+        hop(&mut pair.b.socket, &mut pair.a.socket, &to_a).await?;
         times.push(started.elapsed());
     }
     Ok(times)
+}
+
+/// One relayed message: `from` sends it, `to` receives what the server forwards.
+async fn hop(from: &mut Socket, to: &mut Socket, message: &Message) -> Result<(), String> {
+    from.send(message.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    next_text(to).await.map(drop)
 }
 
 /// The server's CPU time so far (user + system), from /proc/<pid>/stat.
