@@ -1,5 +1,6 @@
 //! Running the server for real: origins, per-address caps, slow readers, TLS, TURN
-//! credentials, metrics, health checks, headers, logs and configuration errors.
+//! credentials, metrics, health checks, headers, static files, logs and configuration
+//! errors.
 
 mod common;
 
@@ -432,6 +433,120 @@ async fn health_checks_and_security_headers() {
     // Each page gets a fresh nonce.
     let again = get(addr, "/").await.1;
     assert!(!again.contains(&format!("nonce=\"{nonce}\"")));
+}
+
+/// A raw GET asking for `encoding`: status, lower-cased headers, body bytes.
+async fn fetch(
+    addr: std::net::SocketAddr,
+    path: &str,
+    encoding: &str,
+) -> (u16, std::collections::HashMap<String, String>, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept-Encoding: {encoding}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    tokio::time::timeout(REPLY_TIMEOUT, stream.read_to_end(&mut response))
+        .await
+        .unwrap()
+        .unwrap();
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8(response[..split].to_vec()).unwrap();
+    let mut lines = head.lines();
+    let status = lines.next().unwrap().split_whitespace().nth(1).unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned()))
+        .collect();
+    (
+        status.parse().unwrap(),
+        headers,
+        response[split + 4..].to_vec(),
+    )
+}
+
+#[tokio::test]
+async fn static_files_go_out_precompressed_and_hashed_ones_are_cached_for_good() {
+    use std::io::Read;
+    let site = std::env::temp_dir().join(format!("tandem-site-{}", std::process::id()));
+    std::fs::create_dir_all(site.join("pkg")).unwrap();
+    // Not quite random, so compression has something to find.
+    let wasm: Vec<u8> = (0..200_000u32)
+        .map(|i| ((i % 251) ^ (i / 997)) as u8)
+        .collect();
+    std::fs::write(site.join("pkg/app.0123abcd.wasm"), &wasm).unwrap();
+    std::fs::write(site.join("robots.txt"), "User-agent: *\n".repeat(100)).unwrap();
+    let mut options = tandem::server::leptos_options().unwrap();
+    options.site_root = site.to_string_lossy().as_ref().into();
+    options.hash_files = true;
+    let addr = TestServer::start_serving(quick_config(), options)
+        .await
+        .addr;
+
+    // The copies are written in the background just after startup.
+    let deadline = std::time::Instant::now() + REPLY_TIMEOUT;
+    let (status, headers, body) = loop {
+        let answer = fetch(addr, "/pkg/app.0123abcd.wasm", "gzip, deflate, br").await;
+        if answer.1.contains_key("content-encoding") || std::time::Instant::now() > deadline {
+            break answer;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-encoding"], "br", "{headers:?}");
+    assert_eq!(headers["content-type"], "application/wasm");
+    assert_eq!(
+        headers["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert!(headers["vary"]
+        .to_ascii_lowercase()
+        .contains("accept-encoding"));
+    assert!(body.len() < wasm.len() / 2, "{} bytes", body.len());
+    let mut unpacked = Vec::new();
+    brotli::BrotliDecompress(&mut &body[..], &mut unpacked).unwrap();
+    assert!(unpacked == wasm, "brotli copy differs from the file");
+
+    let (status, headers, body) = fetch(addr, "/pkg/app.0123abcd.wasm", "gzip").await;
+    assert_eq!(
+        (status, headers["content-encoding"].as_str()),
+        (200, "gzip")
+    );
+    let mut unpacked = Vec::new();
+    flate2::read::GzDecoder::new(&body[..])
+        .read_to_end(&mut unpacked)
+        .unwrap();
+    assert!(unpacked == wasm, "gzip copy differs from the file");
+
+    // A browser that accepts neither gets the file itself.
+    let (status, headers, body) = fetch(addr, "/pkg/app.0123abcd.wasm", "identity").await;
+    assert_eq!(status, 200);
+    assert!(!headers.contains_key("content-encoding"));
+    assert!(body == wasm);
+
+    // An unhashed file may change under the same name: browsers must ask again.
+    let (status, headers, _) = fetch(addr, "/robots.txt", "br").await;
+    assert_eq!((status, headers["content-encoding"].as_str()), (200, "br"));
+    assert_eq!(headers["cache-control"], "no-cache");
+    // So must they for a missing file (it may exist after the next deploy) and for pages.
+    let (status, headers, _) = fetch(addr, "/pkg/app.ffffffff.wasm", "br").await;
+    assert_eq!(
+        (status, headers["cache-control"].as_str()),
+        (404, "no-cache")
+    );
+    std::fs::remove_dir_all(&site).unwrap();
+}
+
+#[tokio::test]
+async fn pages_are_never_served_from_a_stale_cache() {
+    let addr = TestServer::start(quick_config()).await.addr;
+    for path in ["/", "/call/ada/some-room", "/healthz"] {
+        let (status, headers, _) = fetch(addr, path, "identity").await;
+        assert_eq!(status, 200, "{path}");
+        assert_eq!(headers["cache-control"], "no-cache", "{path}");
+    }
 }
 
 #[tokio::test]

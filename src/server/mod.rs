@@ -1,5 +1,6 @@
 //! Everything that runs only in the server binary.
 
+pub mod assets;
 pub mod config;
 pub mod ice;
 pub mod limits;
@@ -59,8 +60,19 @@ impl FromRef<AppState> for Arc<Hub> {
 /// Leptos's own settings (site root, output name): from the variables cargo-leptos sets,
 /// else the defaults, which fit a binary started from the project folder. The output name
 /// is compiled in (see .cargo/config.toml).
+///
+/// cargo-leptos hashes asset names and writes the hashes to `hash.txt` beside the binary,
+/// but tells the server so only when it starts the server itself; a binary started by hand
+/// (or by a test) finds the file and uses the hashed names too.
 pub fn leptos_options() -> Result<LeptosOptions, leptos::config::errors::LeptosConfigError> {
-    Ok(leptos::config::get_configuration(None)?.leptos_options)
+    let mut options = leptos::config::get_configuration(None)?.leptos_options;
+    if std::env::var_os("LEPTOS_HASH_FILES").is_none() {
+        options.hash_files = std::env::current_exe()
+            .ok()
+            .and_then(|exe| Some(exe.parent()?.join(&*options.hash_file)))
+            .is_some_and(|hashes| hashes.is_file());
+    }
+    Ok(options)
 }
 
 /// The Content-Security-Policy of a page whose inline scripts carry `nonce`. Scripts run
@@ -112,6 +124,9 @@ fn security_headers(router: Router, https: bool) -> Router {
 /// The whole HTTP surface: pages (server-rendered, then hydrated), static files, the
 /// signaling socket, health checks and metrics.
 pub fn router(leptos_options: LeptosOptions, hub: Arc<Hub>, https: bool) -> Router {
+    let hashed_pkg_prefix: Option<Arc<str>> = leptos_options
+        .hash_files
+        .then(|| format!("/{}/", leptos_options.site_pkg_dir.trim_matches('/')).into());
     let state = AppState {
         leptos_options: leptos_options.clone(),
         hub,
@@ -124,8 +139,12 @@ pub fn router(leptos_options: LeptosOptions, hub: Arc<Hub>, https: bool) -> Rout
         .leptos_routes(&state, generate_route_list(App), move || {
             shell(leptos_options.clone())
         })
+        // Static files, precompressed (see `assets`), else the not-found page.
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .with_state(state);
+        .with_state(state)
+        .layer(axum::middleware::from_fn(move |request, next| {
+            assets::caching_headers(hashed_pkg_prefix.clone(), request, next)
+        }));
     security_headers(router, https)
 }
 
@@ -184,6 +203,13 @@ pub async fn serve(
         connections: connections.clone(),
     });
     let https = matches!(config.tls, Some(config::Tls::Files { .. }));
+    // Until the copies exist (a second or two after a fresh build), files go out as they are.
+    let site_root = std::path::PathBuf::from(&*leptos_options.site_root);
+    tokio::task::spawn_blocking(move || match assets::precompress(&site_root) {
+        Ok(0) => {}
+        Ok(written) => tracing::info!(written, "compressed static files"),
+        Err(e) => tracing::warn!("cannot precompress {}: {e}", site_root.display()),
+    });
     let app =
         router(leptos_options, hub, https).into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::new();

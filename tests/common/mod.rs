@@ -37,13 +37,20 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(config: Config) -> TestServer {
+        TestServer::start_serving(config, tandem::server::leptos_options().unwrap()).await
+    }
+
+    /// A server whose site (static files, hashing) is described by `options`.
+    pub async fn start_serving(
+        config: Config,
+        options: leptos::config::LeptosOptions,
+    ) -> TestServer {
         let tls = config
             .tls
             .as_ref()
             .map(|tls| tandem::server::tls::setup(tls).unwrap());
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let options = tandem::server::leptos_options().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let shutdown = async {

@@ -1,0 +1,227 @@
+//! Static files: compressed once, cached by browsers for as long as their names allow.
+//!
+//! The client is a 1 MB wasm file; brotli makes it about 300 KB. Compressing it per request
+//! would cost the server ~1 s of CPU each time, so at startup the server writes `.br` and
+//! `.gz` side files next to each compressible asset (once; later starts find them fresh),
+//! and `ServeDir` sends the smallest one the browser accepts.
+
+use axum::extract::Request;
+use axum::http::{header, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Kinds of file worth compressing; images and media are compressed already.
+const COMPRESSIBLE: &[&str] = &["wasm", "js", "css", "svg", "html", "json", "txt", "map"];
+/// Below this a compressed copy saves less than its headers cost.
+const MIN_BYTES: u64 = 1024;
+/// Brotli's best takes ~2 s for the release wasm, once per build. Debug builds serve a
+/// 7 MB wasm from a server restarted on every edit: there, quick and good enough.
+const BROTLI_QUALITY: i32 = if cfg!(debug_assertions) { 5 } else { 11 };
+const GZIP_LEVEL: u32 = if cfg!(debug_assertions) { 6 } else { 9 };
+
+/// What browsers may keep: hashed names change with their content, so they never go stale.
+pub const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
+/// Pages and unhashed files: keep if you like, but ask first (the server answers 304).
+pub const REVALIDATE: HeaderValue = HeaderValue::from_static("no-cache");
+
+/// Writes fresh `.br` and `.gz` copies of every compressible file under `root`. A copy is
+/// fresh when it is newer than its source; copies appear whole (written aside, then
+/// renamed), so a request never sees half a file. Returns how many copies were written.
+pub fn precompress(root: &Path) -> std::io::Result<usize> {
+    // Servers in one process (tests) share the work: the second finds it done.
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut written = 0;
+    for source in compressible_files(root)? {
+        for encoding in [Encoding::Brotli, Encoding::Gzip] {
+            let target = encoding.side_file(&source);
+            if is_fresh(&target, &source) {
+                continue;
+            }
+            let data = std::fs::read(&source)?;
+            // Named for this process: two servers started at once each write their own.
+            let aside = target.with_extension(format!(
+                "{}.{}.partial",
+                encoding.extension(),
+                std::process::id()
+            ));
+            let done = std::fs::write(&aside, encoding.compress(&data)?)
+                .and_then(|()| std::fs::rename(&aside, &target));
+            if let Err(e) = done {
+                let _ = std::fs::remove_file(&aside);
+                return Err(e);
+            }
+            written += 1;
+        }
+    }
+    Ok(written)
+}
+
+/// Sets `Cache-Control` on whatever the router answered, unless the handler chose one:
+/// files under `/{pkg_dir}/` are immutable when cargo-leptos hashed their names; everything
+/// else (pages, favicon, health checks) must be revalidated. Every answer may differ by
+/// `Accept-Encoding` (`ServeDir` does not say so), which shared caches must know.
+pub async fn caching_headers(
+    hashed_pkg_prefix: Option<Arc<str>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let immutable =
+        hashed_pkg_prefix.is_some_and(|prefix| request.uri().path().starts_with(&*prefix));
+    let mut response = next.run(request).await;
+    let value = if immutable && response.status().is_success() {
+        IMMUTABLE
+    } else {
+        REVALIDATE
+    };
+    let headers = response.headers_mut();
+    headers.entry(header::CACHE_CONTROL).or_insert(value);
+    headers
+        .entry(header::VARY)
+        .or_insert(HeaderValue::from_static("accept-encoding"));
+    response
+}
+
+#[derive(Clone, Copy)]
+enum Encoding {
+    Brotli,
+    Gzip,
+}
+
+impl Encoding {
+    fn extension(self) -> &'static str {
+        match self {
+            Encoding::Brotli => "br",
+            Encoding::Gzip => "gz",
+        }
+    }
+
+    /// `tandem.X.wasm` → `tandem.X.wasm.br`, the name `ServeDir` looks for.
+    fn side_file(self, source: &Path) -> PathBuf {
+        let mut name = source.as_os_str().to_owned();
+        name.push(".");
+        name.push(self.extension());
+        PathBuf::from(name)
+    }
+
+    fn compress(self, data: &[u8]) -> std::io::Result<Vec<u8>> {
+        match self {
+            Encoding::Brotli => {
+                let mut out = Vec::with_capacity(data.len() / 3);
+                let params = brotli::enc::BrotliEncoderParams {
+                    quality: BROTLI_QUALITY,
+                    lgwin: 22,
+                    size_hint: data.len(),
+                    ..Default::default()
+                };
+                brotli::BrotliCompress(&mut &data[..], &mut out, &params)?;
+                Ok(out)
+            }
+            Encoding::Gzip => {
+                let mut encoder = flate2::write::GzEncoder::new(
+                    Vec::with_capacity(data.len() / 3),
+                    flate2::Compression::new(GZIP_LEVEL),
+                );
+                encoder.write_all(data)?;
+                encoder.finish()
+            }
+        }
+    }
+}
+
+fn is_fresh(target: &Path, source: &Path) -> bool {
+    let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified());
+    matches!((modified(target), modified(source)), (Ok(t), Ok(s)) if t >= s)
+}
+
+/// Every file under `root` (recursively) worth compressing.
+fn compressible_files(root: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    let mut folders = vec![root.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder)? {
+            let entry = entry?;
+            let path = entry.path();
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                folders.push(path);
+            } else if kind.is_file()
+                && entry.metadata()?.len() >= MIN_BYTES
+                && path
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| COMPRESSIBLE.contains(&e))
+            {
+                found.push(path);
+            }
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    fn site() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "tandem-assets-{}-{}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        std::fs::create_dir_all(dir.join("pkg")).unwrap();
+        dir
+    }
+
+    #[test]
+    fn compresses_what_is_worth_it_and_round_trips() {
+        let root = site();
+        let script = "console.log('tandem');\n".repeat(200);
+        std::fs::write(root.join("pkg/app.abc.js"), &script).unwrap();
+        std::fs::write(root.join("pkg/tiny.css"), "a{}").unwrap();
+        std::fs::write(root.join("photo.png"), vec![7u8; 4096]).unwrap();
+        assert_eq!(precompress(&root).unwrap(), 2);
+
+        let mut unbrotli = Vec::new();
+        brotli::BrotliDecompress(
+            &mut std::fs::File::open(root.join("pkg/app.abc.js.br")).unwrap(),
+            &mut unbrotli,
+        )
+        .unwrap();
+        assert_eq!(unbrotli, script.as_bytes());
+        let mut ungzip = String::new();
+        flate2::read::GzDecoder::new(std::fs::File::open(root.join("pkg/app.abc.js.gz")).unwrap())
+            .read_to_string(&mut ungzip)
+            .unwrap();
+        assert_eq!(ungzip, script);
+        assert!(!root.join("pkg/tiny.css.br").exists(), "too small to gain");
+        assert!(!root.join("photo.png.br").exists(), "not compressible");
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn fresh_copies_are_kept_and_stale_ones_rewritten() {
+        let root = site();
+        let source = root.join("pkg/app.js");
+        std::fs::write(&source, "x".repeat(5000)).unwrap();
+        assert_eq!(precompress(&root).unwrap(), 2);
+        assert_eq!(precompress(&root).unwrap(), 0, "nothing changed");
+
+        // A rebuild writes the source again after its copies were made.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&source, "y".repeat(5000)).unwrap();
+        assert_eq!(precompress(&root).unwrap(), 2);
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(std::fs::File::open(root.join("pkg/app.js.gz")).unwrap())
+            .read_to_string(&mut text)
+            .unwrap();
+        assert_eq!(text, "y".repeat(5000));
+        std::fs::remove_dir_all(root).unwrap();
+    }
+}
