@@ -36,6 +36,7 @@ loadgen=$(ls -t target/release/deps/loadgen-* | grep -v '\.d$' | head -n 1)
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
+empty_site=$(mktemp -d)
 server_pid=""
 stop_server() {
   if [ -n "$server_pid" ]; then
@@ -44,7 +45,7 @@ stop_server() {
     server_pid=""
   fi
 }
-trap stop_server EXIT
+trap 'stop_server; rm -rf "$empty_site"' EXIT
 
 wait_port() {
   for _ in $(seq 100); do
@@ -59,8 +60,9 @@ start_server() {
   case $1 in
     tandem)
       # No per-connection rate limit or per-IP cap: the load comes from one address and
-      # is far faster than any browser.
-      LEPTOS_SITE_ROOT=target/site RUST_LOG=warn taskset -c 0 ./target/release/tandem \
+      # is far faster than any browser. An empty site: the server would otherwise spend
+      # its first seconds compressing the client's files, on the CPU being measured.
+      LEPTOS_SITE_ROOT="$empty_site" taskset -c 0 ./target/release/tandem \
         --listen "127.0.0.1:$2" --log-level warn --rate-limit 1000000 --rate-burst 1000000 \
         --max-connections-per-ip 1000000 >/dev/null &
       ;;
