@@ -25,13 +25,7 @@ test('the app arrives brotli-compressed and a second visit takes it from the cac
   expect(home.headers()['cache-control']).toBe('no-cache');
   const wasmPath = (await home.text()).match(/\/pkg\/tandem\.[\w-]+\.wasm/)?.[0];
   expect(wasmPath, 'a content-hashed wasm name in the page').toBeTruthy();
-  // The server writes the compressed copies just after it starts.
-  await expect
-    .poll(async () => {
-      const r = await p.page.request.get(server().url + wasmPath, { headers: { 'accept-encoding': 'br' } });
-      return r.headers()['content-encoding'];
-    })
-    .toBe('br');
+  await server().compressed();
 
   await p.page.goto(`${server().url}/`);
   await waitForHydration(p.page);

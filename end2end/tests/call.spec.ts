@@ -196,3 +196,30 @@ test('a direct link renders on the server and hydrates', async () => {
   await p.page.goto(`${server.url}/call/alice/not%20valid`);
   await expect(p.page.getByRole('heading', { name: 'This call link is not valid' })).toBeVisible();
 });
+
+test('a call link asks for the camera while the app loads, and only once', async () => {
+  const p = await person();
+  await p.page.addInitScript(() => {
+    const w = window as any;
+    w.__mediaAsks = [];
+    const ask = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+    navigator.mediaDevices.getUserMedia = (c?: MediaStreamConstraints) => {
+      w.__mediaAsks.push({ hydrated: document.documentElement.dataset.hydrated === 'true' });
+      return ask(c);
+    };
+  });
+  await p.page.goto(`${server.url}/call/early/early-room`);
+  await waitForHydration(p.page);
+  await expect(p.status()).toHaveText('Waiting for someone to join.');
+  // Camera and microphone are live and in the preview.
+  await expect.poll(() => p.liveLocalTracks()).toBe(2);
+  expect(await p.page.locator('.tile.local video').evaluate((v: HTMLVideoElement) => v.srcObject !== null)).toBe(true);
+  // Asked before the app had hydrated, and the app used that request instead of asking again.
+  expect(await p.page.evaluate(() => (window as any).__mediaAsks)).toEqual([{ hydrated: false }]);
+
+  // Reached through the app's own navigation there is no early request: the app asks.
+  await p.joinThroughForm(server.url, 'Later', 'later-room');
+  await expect(p.status()).toHaveText('Waiting for someone to join.');
+  expect(await p.page.evaluate(() => (window as any).__mediaAsks)).toEqual([{ hydrated: true }]);
+  await expect.poll(() => p.liveLocalTracks()).toBe(2);
+});

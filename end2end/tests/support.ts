@@ -21,7 +21,7 @@ export class Server {
     const listen = `127.0.0.1:${opts.port ?? 0}`;
     const proc = spawn(bin, ['--listen', listen, ...(opts.args ?? [])], {
       cwd: repo,
-      env: { ...process.env, LEPTOS_SITE_ROOT: path.join(repo, 'target', 'site'), RUST_LOG: 'warn' },
+      env: { TANDEM_LOG_LEVEL: 'warn', ...process.env, LEPTOS_SITE_ROOT: path.join(repo, 'target', 'site') },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const url = await new Promise<string>((resolve, reject) => {
@@ -38,6 +38,21 @@ export class Server {
       });
     });
     return new Server(proc, url);
+  }
+
+  /** Resolves once the server sends the app's wasm brotli-compressed: it writes the
+   * compressed copies in the background just after starting. */
+  async compressed(): Promise<void> {
+    const page = await (await fetch(`${this.url}/`)).text();
+    const wasm = page.match(/\/pkg\/[\w.-]+\.wasm/)?.[0];
+    if (!wasm) throw new Error('no wasm named in the page');
+    for (let i = 0; i < 600; i++) {
+      const r = await fetch(this.url + wasm, { headers: { 'accept-encoding': 'br' } });
+      await r.arrayBuffer();
+      if (r.headers.get('content-encoding') === 'br') return;
+      await new Promise((ok) => setTimeout(ok, 50));
+    }
+    throw new Error(`${wasm} was never served compressed`);
   }
 
   get port(): number {

@@ -22,6 +22,8 @@ test.beforeAll(async () => {
   await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
   plainOrigin = `http://127.0.0.1:${(plain.address() as { port: number }).port}`;
   server = await Server.start({ args: ['--allowed-origin', plainOrigin] });
+  // Not while the server is still compressing the app's files on a core the browsers need.
+  await server.compressed();
 });
 test.afterAll(async () => {
   await server?.stop();

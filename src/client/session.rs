@@ -86,21 +86,12 @@ async fn run(user: String, room: String, view: CallView, ui: UnboundedReceiver<U
     let (events, internal) = mpsc::unbounded();
     let mut queue = futures::stream::select(ui.map(Event::Ui), internal);
 
-    let media = media::acquire().await;
-    view.media_note.set(media.note.clone());
-    if let (Some(video), Some(stream)) = (element(view.local_video), &media.stream) {
-        video.set_src_object(Some(stream));
-    }
-    view.status.set(CallStatus::Joining);
-    let on_device_change = watch_devices(&events);
-    spawn_local(tick(events.clone(), HEARTBEAT_MS, || Event::Heartbeat));
-    spawn_local(tick(events.clone(), STATS_MS, || Event::StatsTick));
     let mut session = Session {
         user,
         room,
         view,
-        events,
-        media,
+        events: events.clone(),
+        media: LocalMedia::none(),
         socket: None,
         generation: 0,
         seat: None,
@@ -117,7 +108,19 @@ async fn run(user: String, room: String, view: CallView, ui: UnboundedReceiver<U
         next_transfer: 1,
         max_file_bytes: crate::transfer::DEFAULT_MAX_FILE_BYTES,
     };
+    // The socket opens and the join goes out while the camera starts (or the person
+    // answers the browser's prompt); what the server says meanwhile waits in the queue,
+    // and is handled with the camera's tracks at hand.
     session.connect();
+    session.media = media::acquire().await;
+    view.media_note.set(session.media.note.clone());
+    if let (Some(video), Some(stream)) = (element(view.local_video), &session.media.stream) {
+        video.set_src_object(Some(stream));
+    }
+    view.status.set(CallStatus::Joining);
+    let on_device_change = watch_devices(&events);
+    spawn_local(tick(events.clone(), HEARTBEAT_MS, || Event::Heartbeat));
+    spawn_local(tick(events, STATS_MS, || Event::StatsTick));
     session.list_devices().await;
     while let Some(event) = queue.next().await {
         if session.handle(event).await == Flow::Stop {
