@@ -30,9 +30,11 @@ if [ ! -x .tools/node_modules/.bin/peerjs ]; then
 fi
 
 say "building Tandem (release) and the load generator"
-cargo build --release --features ssr --bin tandem >&2
-cargo bench --features ssr --bench loadgen --no-run >&2
-loadgen=$(ls -t target/release/deps/loadgen-* | grep -v '\.d$' | head -n 1)
+# The server exactly as `make run` builds it (cargo-leptos sets its own rustc flags); the
+# load generator in a target folder of its own, so the two builds never undo each other.
+PATH="$PWD/.tools/node_modules/.bin:$PATH" cargo leptos build --release --server-only >&2
+cargo bench --features ssr --bench loadgen --no-run --target-dir target/loadgen >&2
+loadgen=$(ls -t target/loadgen/release/deps/loadgen-* | grep -v '\.d$' | head -n 1)
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
