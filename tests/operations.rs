@@ -441,17 +441,7 @@ async fn fetch(
     path: &str,
     encoding: &str,
 ) -> (u16, std::collections::HashMap<String, String>, Vec<u8>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept-Encoding: {encoding}\r\nConnection: close\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    tokio::time::timeout(REPLY_TIMEOUT, stream.read_to_end(&mut response))
-        .await
-        .unwrap()
-        .unwrap();
+    let response = get_raw(addr, path, &format!("Accept-Encoding: {encoding}\r\n")).await;
     let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
     let head = String::from_utf8(response[..split].to_vec()).unwrap();
     let mut lines = head.lines();

@@ -214,16 +214,23 @@ pub async fn pair(addr: SocketAddr, room: &str) -> (Client, PeerId, Client, Peer
     (a, a_id, b, b_id)
 }
 
-/// A minimal HTTP GET, enough to see what the server renders.
-pub async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+/// A minimal HTTP GET with `headers` (each ending in CRLF): the response as it came.
+pub async fn get_raw(addr: SocketAddr, path: &str, headers: &str) -> Vec<u8> {
     let mut stream = TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    tokio::time::timeout(REPLY_TIMEOUT, stream.read_to_string(&mut response))
+    let mut response = Vec::new();
+    tokio::time::timeout(REPLY_TIMEOUT, stream.read_to_end(&mut response))
         .await
         .unwrap()
         .unwrap();
+    response
+}
+
+/// A minimal HTTP GET, enough to see what the server renders.
+pub async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let response = String::from_utf8(get_raw(addr, path, "").await).unwrap();
     let status = response
         .split_whitespace()
         .nth(1)
