@@ -12,6 +12,7 @@ use axum::response::Response;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// Kinds of file worth compressing; images and media are compressed already.
 const COMPRESSIBLE: &[&str] = &["wasm", "js", "css", "svg", "html", "json", "txt", "map"];
@@ -139,7 +140,11 @@ fn is_fresh(target: &Path, source: &Path) -> bool {
     matches!((modified(target), modified(source)), (Ok(t), Ok(s)) if t >= s)
 }
 
-/// Every file under `root` (recursively) worth compressing.
+/// A copy being written for longer than this was left by a server that stopped halfway.
+const ABANDONED: Duration = Duration::from_secs(120);
+
+/// Every file under `root` (recursively) worth compressing. Removes abandoned partial
+/// copies on the way.
 fn compressible_files(root: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut found = Vec::new();
     let mut folders = vec![root.to_path_buf()];
@@ -150,6 +155,11 @@ fn compressible_files(root: &Path) -> std::io::Result<Vec<PathBuf>> {
             let kind = entry.file_type()?;
             if kind.is_dir() {
                 folders.push(path);
+            } else if path.extension().is_some_and(|e| e == "partial") {
+                let age = entry.metadata()?.modified()?.elapsed().unwrap_or_default();
+                if age > ABANDONED {
+                    let _ = std::fs::remove_file(&path);
+                }
             } else if kind.is_file()
                 && entry.metadata()?.len() >= MIN_BYTES
                 && path
@@ -202,6 +212,26 @@ mod tests {
         assert_eq!(ungzip, script);
         assert!(!root.join("pkg/tiny.css.br").exists(), "too small to gain");
         assert!(!root.join("photo.png.br").exists(), "not compressible");
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn copies_abandoned_halfway_are_cleared_and_fresh_partials_left_alone() {
+        let root = site();
+        let old = root.join("pkg/app.js.br.4242.partial");
+        let young = root.join("pkg/app.js.gz.4343.partial");
+        std::fs::write(&old, "half").unwrap();
+        std::fs::write(&young, "half").unwrap();
+        let long_ago = std::time::SystemTime::now() - ABANDONED * 2;
+        std::fs::File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+        precompress(&root).unwrap();
+        assert!(!old.exists(), "left by a server that stopped");
+        assert!(young.exists(), "maybe another server's, still writing");
         std::fs::remove_dir_all(root).unwrap();
     }
 
