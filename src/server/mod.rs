@@ -195,7 +195,7 @@ pub async fn serve(
         origins: OriginPolicy::new(&config.allowed_origins),
         per_ip: PerIpLimit::new(config.max_connections_per_ip),
         max_message_bytes: config.max_message_bytes,
-        rate: (config.rate_limit, config.rate_burst),
+        rate: limits::RateRule::new(config.rate_limit, config.rate_burst),
         heartbeat_interval: config.heartbeat_interval,
         heartbeat_timeout: config.heartbeat_timeout,
         resume_grace: config.resume_grace,

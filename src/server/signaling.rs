@@ -7,7 +7,7 @@
 //! usable; only abuse closes it, with a close code saying why (see `docs/protocol.md`).
 //! A connection that ends without `leave` keeps its seat for the resume grace period.
 
-use super::limits::{MessageRate, OriginPolicy, PerIpLimit, Verdict};
+use super::limits::{MessageRate, OriginPolicy, PerIpLimit, RateRule, Verdict};
 use super::metrics::{CloseReason, Metrics};
 use super::rooms::{encode, Mailbox, Rooms, Seat};
 use crate::protocol::{validate_name, validate_room, ClientMessage, ErrorCode, ServerMessage};
@@ -39,7 +39,7 @@ pub struct Hub {
     pub per_ip: PerIpLimit,
     pub max_message_bytes: usize,
     /// Messages per second and burst, per connection.
-    pub rate: (u32, u32),
+    pub rate: RateRule,
     pub heartbeat_interval: Duration,
     pub heartbeat_timeout: Duration,
     pub resume_grace: Duration,
@@ -113,7 +113,7 @@ async fn serve_socket(socket: &mut WebSocket, hub: &Hub) {
         hub,
         mailbox: outbox.clone(),
         seat: None,
-        rate: MessageRate::new(hub.rate.0, hub.rate.1),
+        rate: hub.rate.limiter(),
     };
     let mut going_away = hub.going_away.clone();
     let mut ping = tokio::time::interval_at(
