@@ -16,6 +16,7 @@ use futures::{SinkExt, StreamExt};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
+use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
@@ -160,6 +161,37 @@ fn signal(protocol: Protocol, to: &str, payload: &str) -> String {
     }
 }
 
+/// One pair from the moment it has joined: idle until `start`, then the round trips.
+async fn play(
+    mut pair: Pair,
+    mut start: watch::Receiver<bool>,
+    protocol: Protocol,
+    rounds: usize,
+    payload: Arc<str>,
+) -> Result<Vec<Duration>, String> {
+    idle(&mut pair, &mut start).await?;
+    ping_pong(pair, protocol, rounds, payload).await
+}
+
+/// Keeps reading both sockets until `start`, so the server's pings get their pongs at once,
+/// as a browser's would (tungstenite sends the pong on the next read). Unread, a client
+/// that joined first would look dead to a server with a heartbeat timeout while thousands
+/// of others are still joining.
+async fn idle(pair: &mut Pair, start: &mut watch::Receiver<bool>) -> Result<(), String> {
+    let alive = |frame: Option<Result<Message, _>>| match frame {
+        Some(Ok(_)) => Ok(()),
+        Some(Err(e)) => Err(format!("while idle: {e}")),
+        None => Err("closed while idle".to_string()),
+    };
+    loop {
+        tokio::select! {
+            _ = start.wait_for(|go| *go) => return Ok(()),
+            frame = pair.a.socket.next() => alive(frame)?,
+            frame = pair.b.socket.next() => alive(frame)?,
+        }
+    }
+}
+
 /// Plays the round trips of one pair; returns each round trip's time.
 async fn ping_pong(
     mut pair: Pair,
@@ -224,14 +256,24 @@ async fn main() -> Result<(), String> {
     let args = Args::parse();
     let rss_before = args.pid.and_then(rss_kib);
 
-    // Join everyone, a bounded number of connections at a time.
+    // Join everyone, a bounded number of connections at a time. One task per pair, as
+    // the server has one per connection: each gets a fair turn, and answers pings while
+    // it waits for the start.
+    let payload: Arc<str> = "x".repeat(args.size).into();
+    let (start, started_signal) = watch::channel(false);
     let started = Instant::now();
-    let mut pairs = Vec::with_capacity(args.pairs);
+    let mut runs = Vec::with_capacity(args.pairs);
     let mut joining = futures::stream::iter(0..args.pairs)
         .map(|n| make_pair(&args, n))
         .buffer_unordered(args.connect_concurrency);
     while let Some(pair) = joining.next().await {
-        pairs.push(pair?);
+        runs.push(tokio::spawn(play(
+            pair?,
+            started_signal.clone(),
+            args.protocol,
+            args.rounds,
+            payload.clone(),
+        )));
     }
     drop(joining);
     let join_time = started.elapsed();
@@ -265,14 +307,9 @@ async fn main() -> Result<(), String> {
     }
 
     // The relays: every pair at once, one message in flight per pair.
-    // One task per pair, as the server has one per connection: each gets a fair turn.
-    let payload: Arc<str> = "x".repeat(args.size).into();
     let cpu_before = args.pid.and_then(cpu_time);
     let started = Instant::now();
-    let runs: Vec<_> = pairs
-        .into_iter()
-        .map(|pair| tokio::spawn(ping_pong(pair, args.protocol, args.rounds, payload.clone())))
-        .collect();
+    let _ = start.send(true);
     let mut results = Vec::with_capacity(runs.len());
     for run in runs {
         results.push(run.await.map_err(|e| e.to_string()).and_then(|r| r));
