@@ -22,6 +22,25 @@ fn early_media_script() -> String {
     )
 }
 
+/// Whether `path` is a call link `CallScreen` will start a call for (the same checks): an
+/// invalid link must not turn the camera on.
+#[cfg(feature = "ssr")]
+fn starts_a_call(path: &str) -> bool {
+    use crate::protocol::{validate_name, validate_room};
+    use leptos_router::location::Url;
+    let Some(rest) = path.strip_prefix("/call/") else {
+        return false;
+    };
+    let mut segments = rest.split('/');
+    match (segments.next(), segments.next(), segments.next()) {
+        (Some(user), Some(room), None) => {
+            validate_name(&Url::unescape(user)).is_ok()
+                && validate_room(&Url::unescape(room)).is_ok()
+        }
+        _ => false,
+    }
+}
+
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     // The page's Content-Security-Policy names the nonce of this response's inline scripts.
     #[cfg(feature = "ssr")]
@@ -37,7 +56,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     // has no such script and the app asks itself.
     #[cfg(feature = "ssr")]
     let early_media = use_context::<axum::http::request::Parts>()
-        .is_some_and(|request| request.uri.path().starts_with("/call/"))
+        .is_some_and(|request| starts_a_call(request.uri.path()))
         .then(
             || view! { <script nonce=leptos::nonce::use_nonce()>{early_media_script()}</script> },
         );
@@ -88,5 +107,22 @@ fn NotFound() -> impl IntoView {
             <h1>"Page not found"</h1>
             <A href="/">"Home"</A>
         </section>
+    }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::starts_a_call;
+
+    #[test]
+    fn only_a_valid_call_link_asks_for_the_camera_early() {
+        assert!(starts_a_call("/call/alice/room1"));
+        assert!(starts_a_call("/call/Zo%C3%AB%20Martin/k3j4h5g6f7d8"));
+        assert!(!starts_a_call("/"));
+        assert!(!starts_a_call("/call/alice"));
+        assert!(!starts_a_call("/call/alice/not%20valid"));
+        assert!(!starts_a_call("/call/%20/room1"));
+        assert!(!starts_a_call("/call/alice/room1/extra"));
+        assert!(!starts_a_call("/calls/alice/room1"));
     }
 }

@@ -217,6 +217,12 @@ test('a call link asks for the camera while the app loads, and only once', async
   // Asked before the app had hydrated, and the app used that request instead of asking again.
   expect(await p.page.evaluate(() => (window as any).__mediaAsks)).toEqual([{ hydrated: false }]);
 
+  // A link that is not valid starts no call, and must not turn the camera on.
+  await p.page.goto(`${server.url}/call/early/not%20valid`);
+  await expect(p.page.getByRole('heading', { name: 'This call link is not valid' })).toBeVisible();
+  expect(await p.page.evaluate(() => (window as any).__mediaAsks)).toEqual([]);
+  expect(await p.liveLocalTracks()).toBe(0);
+
   // Reached through the app's own navigation there is no early request: the app asks.
   await p.joinThroughForm(server.url, 'Later', 'later-room');
   await expect(p.status()).toHaveText('Waiting for someone to join.');
