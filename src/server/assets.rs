@@ -39,12 +39,17 @@ pub fn precompress(root: &Path) -> std::io::Result<usize> {
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     let mut written = 0;
     for source in compressible_files(root)? {
-        for encoding in [Encoding::Brotli, Encoding::Gzip] {
+        let stale: Vec<_> = [Encoding::Brotli, Encoding::Gzip]
+            .into_iter()
+            .filter(|encoding| !is_fresh(&encoding.side_file(&source), &source))
+            .collect();
+        if stale.is_empty() {
+            continue;
+        }
+        // Read once for both copies.
+        let data = std::fs::read(&source)?;
+        for encoding in stale {
             let target = encoding.side_file(&source);
-            if is_fresh(&target, &source) {
-                continue;
-            }
-            let data = std::fs::read(&source)?;
             // Named for this process: two servers started at once each write their own.
             let aside = target.with_extension(format!(
                 "{}.{}.partial",
