@@ -8,8 +8,14 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// How many people a room holds. A room of two is a call; group calls would raise this.
-pub const ROOM_CAPACITY: usize = 2;
+/// How many people a room holds unless the server is told otherwise.
+pub const DEFAULT_ROOM_CAPACITY: usize = 6;
+/// The most a room may be set to hold: every person sends to every other (a full mesh),
+/// so upload grows with the room; past 8 a call needs a media server.
+pub const MAX_ROOM_CAPACITY: usize = 8;
+/// Upload a browser shares among the people it sends video to, in bits per second, until
+/// it has an estimate of its own.
+pub const DEFAULT_UPLOAD_BUDGET: u64 = 2_500_000;
 /// Longest display name, in characters.
 pub const MAX_NAME_CHARS: usize = 32;
 /// Longest room key, in characters.
@@ -64,6 +70,10 @@ pub enum ServerMessage {
         ice_transport_policy: IceTransportPolicy,
         /// Largest file the people in this room may send each other.
         max_file_bytes: u64,
+        /// Bits per second to share among the people we send video to, until the browser
+        /// estimates its own upload.
+        #[serde(default = "default_upload_budget")]
+        upload_budget: u64,
     },
     /// The seat is yours again, with the same id; nobody was told you had gone.
     Resumed {
@@ -73,6 +83,8 @@ pub enum ServerMessage {
         #[serde(default)]
         ice_transport_policy: IceTransportPolicy,
         max_file_bytes: u64,
+        #[serde(default = "default_upload_budget")]
+        upload_budget: u64,
     },
     /// Someone took a seat after you: you make the offer, and you are the impolite side
     /// towards them (`polite` is false).
@@ -85,6 +97,10 @@ pub enum ServerMessage {
     Pong,
     /// The last message was refused; the connection stays usable.
     Error { code: ErrorCode, message: String },
+}
+
+fn default_upload_budget() -> u64 {
+    DEFAULT_UPLOAD_BUDGET
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -365,6 +381,7 @@ mod tests {
             token: "t".into(),
             ice_transport_policy: IceTransportPolicy::Relay,
             max_file_bytes: 1 << 30,
+            upload_budget: 1_000_000,
             ice_servers: vec![IceServer {
                 urls: vec!["turn:127.0.0.1:3478".into()],
                 username: Some("u".into()),
@@ -384,6 +401,7 @@ mod tests {
             ice_servers: vec![],
             ice_transport_policy: IceTransportPolicy::All,
             max_file_bytes: 1_000_000,
+            upload_budget: DEFAULT_UPLOAD_BUDGET,
         });
         round_trip_server(ServerMessage::Pong);
         round_trip_server(ServerMessage::Signal {

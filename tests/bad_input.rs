@@ -320,6 +320,8 @@ async fn every_bad_input_gets_its_typed_answer_and_the_call_next_door_goes_on() 
         rate_limit: 10_000,
         rate_burst: 10_000,
         max_connections_per_ip: 1_000,
+        // The call next door is a call of two, so that joining it is refused as full.
+        room_capacity: 2,
         ..quick_config()
     };
     let limit = config.max_message_bytes;

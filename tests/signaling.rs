@@ -45,7 +45,14 @@ async fn joined_carries_the_configured_ice_servers() {
         .send(json!({"type": "join", "room": "ice", "name": "Alice"}))
         .await;
     match alice.recv().await {
-        ServerMessage::Joined { ice_servers, .. } => assert!(ice_servers.is_empty()),
+        ServerMessage::Joined {
+            ice_servers,
+            upload_budget,
+            ..
+        } => {
+            assert!(ice_servers.is_empty());
+            assert_eq!(upload_budget, tandem::protocol::DEFAULT_UPLOAD_BUDGET);
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -90,8 +97,8 @@ async fn signals_reach_the_addressee_only() {
 }
 
 #[tokio::test]
-async fn a_third_person_is_refused_and_can_go_elsewhere() {
-    let addr = start_server().await;
+async fn a_person_past_capacity_is_refused_and_can_go_elsewhere() {
+    let addr = start_two_seat_server().await;
     let (_a, _, _b, _) = pair(addr, "full").await;
     let mut carol = Client::connect(addr).await;
     carol
@@ -102,20 +109,44 @@ async fn a_third_person_is_refused_and_can_go_elsewhere() {
     assert!(peers.is_empty());
 }
 
+/// Everyone a client was told of: the `peers` of its `joined`, then each `peer_joined`
+/// until the room goes quiet.
+async fn everyone_known_to(client: &mut Client, first: Vec<PeerInfo>) -> Vec<PeerId> {
+    let mut known: Vec<PeerId> = first.iter().map(|p| p.id).collect();
+    loop {
+        match tokio::time::timeout(QUIET, client.recv()).await {
+            Ok(ServerMessage::PeerJoined { peer, polite }) => {
+                assert!(!polite, "whoever is there first offers to the newcomer");
+                known.push(peer.id);
+            }
+            Ok(other) => panic!("{other:?}"),
+            Err(_) => break,
+        }
+    }
+    known.sort();
+    known
+}
+
 #[tokio::test]
-async fn simultaneous_joins_admit_exactly_two() {
+async fn simultaneous_joins_admit_exactly_capacity_and_everyone_learns_of_everyone() {
     let addr = start_server().await;
+    assert_eq!(quick_config().room_capacity, 6);
     let mut clients = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..16 {
         clients.push(Client::connect(addr).await);
     }
     let join = json!({"type": "join", "room": "race", "name": "Racer"}).to_string();
     futures::future::join_all(clients.iter_mut().map(|c| c.send_text(&join))).await;
-    let mut joined = 0;
+    let mut seated = Vec::new();
     let mut full = 0;
-    for client in &mut clients {
+    for mut client in clients {
         match client.recv().await {
-            ServerMessage::Joined { .. } => joined += 1,
+            ServerMessage::Joined {
+                you, peers, polite, ..
+            } => {
+                assert_eq!(polite, !peers.is_empty(), "the newcomer is polite");
+                seated.push((client, you, peers));
+            }
             ServerMessage::Error {
                 code: ErrorCode::RoomFull,
                 ..
@@ -123,12 +154,61 @@ async fn simultaneous_joins_admit_exactly_two() {
             other => panic!("{other:?}"),
         }
     }
-    assert_eq!((joined, full), (2, 1));
+    assert_eq!((seated.len(), full), (6, 10));
+    // Each person in the room knows each other one exactly once: a full mesh.
+    let mut ids: Vec<PeerId> = seated.iter().map(|(_, id, _)| *id).collect();
+    ids.sort();
+    for (client, you, peers) in &mut seated {
+        let known = everyone_known_to(client, std::mem::take(peers)).await;
+        let others: Vec<PeerId> = ids.iter().copied().filter(|id| id != you).collect();
+        assert_eq!(known, others);
+    }
+}
+
+#[tokio::test]
+async fn a_group_of_four_relays_between_every_pair_and_hears_who_leaves() {
+    let addr = start_server().await;
+    let mut people = Vec::new();
+    for name in ["Ann", "Ben", "Cat", "Dan"] {
+        let mut client = Client::connect(addr).await;
+        let (id, _) = client.join("group", name).await;
+        people.push((client, id));
+    }
+    // Drain the peer_joined announcements.
+    for (client, _) in &mut people {
+        while tokio::time::timeout(QUIET, client.recv()).await.is_ok() {}
+    }
+    for from in 0..4 {
+        for to in 0..4 {
+            if from == to {
+                continue;
+            }
+            let (to_id, from_id) = (people[to].1, people[from].1);
+            let sdp = format!("{from}->{to}");
+            people[from].0.signal(to_id, offer(&sdp)).await;
+            assert_eq!(
+                people[to].0.recv().await,
+                ServerMessage::Signal {
+                    from: from_id,
+                    signal: offer(&sdp)
+                }
+            );
+        }
+    }
+    let (mut ben, ben_id) = people.remove(1);
+    ben.send(json!({"type": "leave"})).await;
+    for (client, _) in &mut people {
+        assert_eq!(
+            client.recv().await,
+            ServerMessage::PeerLeft { peer: ben_id }
+        );
+        client.expect_silence().await;
+    }
 }
 
 #[tokio::test]
 async fn leaving_tells_the_other_and_frees_the_seat() {
-    let addr = start_server().await;
+    let addr = start_two_seat_server().await;
     let (mut a, a_id, mut b, b_id) = pair(addr, "leave").await;
     b.send(json!({"type": "leave"})).await;
     assert_eq!(a.recv().await, ServerMessage::PeerLeft { peer: b_id });
@@ -424,6 +504,20 @@ async fn the_binary_says_goodbye_and_exits_on_sigterm() {
     assert!(status.success(), "{status:?}");
     // It stopped accepting too.
     assert!(TcpStream::connect(server.addr).await.is_err());
+}
+
+#[tokio::test]
+async fn the_binary_refuses_a_room_past_a_full_mesh() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .args(["--room-capacity", "9"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("room_capacity") && stderr.contains("media server"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]

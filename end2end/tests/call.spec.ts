@@ -1,7 +1,8 @@
 import { test, expect } from '@playwright/test';
 import { expectRemoteVideoFlowing, peopleForEachTest, sharedServer, waitForHydration } from './support';
 
-const shared = sharedServer();
+// Two seats: the third person here finds the room full.
+const shared = sharedServer({ args: ['--room-capacity', '2'] });
 const person = peopleForEachTest();
 // Every test here talks to the one server of this file.
 const server = { get url() { return shared().url; } };

@@ -8,7 +8,7 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use tandem::protocol::{PeerId, ServerMessage, Signal};
 use tandem::server::ice::IceConfig;
-use tandem::server::rooms::{Mailbox, RoomRules, Rooms, Seat};
+use tandem::server::rooms::{Admitted, Mailbox, RoomRules, Rooms, Seat};
 use tandem::server::tokens::ResumeTokens;
 
 const CONNECTIONS: usize = 5;
@@ -50,6 +50,7 @@ fuzz_target!(|ops: Vec<Op>| {
         ice: IceConfig::none(),
         tokens: ResumeTokens::new(b"fuzzing secret, long enough"),
         max_file_bytes: 1,
+        upload_budget: 1,
     });
     let mut conns: Vec<Conn> = (0..CONNECTIONS).map(|_| connection()).collect();
     let mut tokens: Vec<String> = Vec::new();
@@ -61,7 +62,7 @@ fuzz_target!(|ops: Vec<Op>| {
                 let c = &mut conns[pick(conn)];
                 let room = ROOMS[usize::from(room) % ROOMS.len()];
                 if let Ok(name) = tandem::protocol::validate_name(&name) {
-                    if let Ok(seat) = rooms.join(room, name, &c.mailbox) {
+                    if let Ok(Admitted { seat, .. }) = rooms.join(room, name, &c.mailbox) {
                         ids.push(seat.id);
                         c.seat = Some(seat);
                     }

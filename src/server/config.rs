@@ -5,7 +5,9 @@
 //! flag, `TANDEM_UPPER_CASE` in the environment (flags win over the environment, both
 //! over the file). A bad value stops the server at start with the setting's name.
 
-use crate::protocol::{IceTransportPolicy, ROOM_CAPACITY};
+use crate::protocol::{
+    IceTransportPolicy, DEFAULT_ROOM_CAPACITY, DEFAULT_UPLOAD_BUDGET, MAX_ROOM_CAPACITY,
+};
 use clap::{Parser, ValueEnum};
 use serde::Deserialize;
 use std::fmt;
@@ -18,6 +20,10 @@ use std::time::Duration;
 pub const DEFAULT_CONFIG_FILE: &str = "Leptos.toml";
 /// Shortest secret accepted (resume and TURN secrets), in bytes.
 pub const MIN_SECRET_LEN: usize = 16;
+/// Range of `upload_budget` accepted, in bits per second: below 100 kbps no video fits,
+/// above 1 Gbps the figure is surely a typo.
+pub const MIN_UPLOAD_BUDGET: u64 = 100_000;
+pub const MAX_UPLOAD_BUDGET: u64 = 1_000_000_000;
 /// Smallest message size limit accepted: a session description needs a few KiB.
 pub const MIN_MESSAGE_BYTES: usize = 4 * 1024;
 
@@ -85,9 +91,15 @@ pub struct Settings {
     #[arg(long, env = "TANDEM_ICE_TRANSPORT_POLICY")]
     pub ice_transport_policy: Option<IceTransportPolicy>,
 
-    /// Seats per room [default: 2]
+    /// Seats per room, 2 to 8: everyone sends to everyone, and past 8 a call needs a
+    /// media server [default: 6]
     #[arg(long, env = "TANDEM_ROOM_CAPACITY")]
     pub room_capacity: Option<usize>,
+
+    /// Upload each browser shares among the people it sends video to, in bits per second,
+    /// until the browser has measured its own [default: 2500000]
+    #[arg(long, env = "TANDEM_UPLOAD_BUDGET")]
+    pub upload_budget: Option<u64>,
 
     /// Largest signaling message accepted, in bytes; a bigger one closes the socket with
     /// code 1009 [default: 65536]
@@ -247,6 +259,9 @@ pub struct Config {
     pub ice_transport_policy: IceTransportPolicy,
     /// Seats per room.
     pub room_capacity: usize,
+    /// Bits per second a browser shares among the people it sends video to, until it
+    /// has an estimate of its own.
+    pub upload_budget: u64,
     pub max_message_bytes: usize,
     /// Messages per second per connection, and how many may come at once.
     pub rate_limit: u32,
@@ -276,7 +291,8 @@ impl Default for Config {
             stun_urls: Vec::new(),
             turn: None,
             ice_transport_policy: IceTransportPolicy::All,
-            room_capacity: ROOM_CAPACITY,
+            room_capacity: DEFAULT_ROOM_CAPACITY,
+            upload_budget: DEFAULT_UPLOAD_BUDGET,
             max_message_bytes: 64 * 1024,
             rate_limit: 20,
             rate_burst: 60,
@@ -343,6 +359,7 @@ impl Settings {
             turn_password,
             ice_transport_policy,
             room_capacity,
+            upload_budget,
             max_message_bytes,
             rate_limit,
             rate_burst,
@@ -405,6 +422,7 @@ impl Config {
             )?,
             ice_transport_policy: s.ice_transport_policy.unwrap_or(d.ice_transport_policy),
             room_capacity: s.room_capacity.unwrap_or(d.room_capacity),
+            upload_budget: s.upload_budget.unwrap_or(d.upload_budget),
             max_message_bytes: s.max_message_bytes.unwrap_or(d.max_message_bytes),
             rate_limit: s.rate_limit.unwrap_or(d.rate_limit),
             rate_burst: s.rate_burst.unwrap_or(d.rate_burst),
@@ -444,6 +462,25 @@ impl Config {
                 format!(
                     "{} seats cannot hold a call; use 2 or more",
                     self.room_capacity
+                ),
+            ));
+        }
+        if self.room_capacity > MAX_ROOM_CAPACITY {
+            return Err(invalid(
+                "room_capacity",
+                format!(
+                    "{} is more than {MAX_ROOM_CAPACITY}: everyone sends to everyone, and a \
+                     full mesh past {MAX_ROOM_CAPACITY} people needs a media server",
+                    self.room_capacity
+                ),
+            ));
+        }
+        if !(MIN_UPLOAD_BUDGET..=MAX_UPLOAD_BUDGET).contains(&self.upload_budget) {
+            return Err(invalid(
+                "upload_budget",
+                format!(
+                    "{} bits per second is outside {MIN_UPLOAD_BUDGET}..={MAX_UPLOAD_BUDGET}",
+                    self.upload_budget
                 ),
             ));
         }
@@ -620,7 +657,8 @@ mod tests {
             turn_secret = "0123456789abcdef"
             turn_credential_lifetime = "2h"
             ice_transport_policy = "relay"
-            room_capacity = 2
+            room_capacity = 8
+            upload_budget = 1000000
             max_message_bytes = 8192
             rate_limit = 5
             rate_burst = 10
@@ -632,6 +670,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.listen.port(), 8443);
+        assert_eq!((config.room_capacity, config.upload_budget), (8, 1_000_000));
         assert_eq!(config.ice_transport_policy, IceTransportPolicy::Relay);
         assert_eq!(
             config.turn.unwrap().auth,
@@ -648,6 +687,8 @@ mod tests {
     fn bad_settings_name_themselves() {
         for (text, setting) in [
             ("room_capacity = 1", "room_capacity"),
+            ("room_capacity = 9", "room_capacity"),
+            ("upload_budget = 99999", "upload_budget"),
             ("stun_urls = [\"http://x\"]", "stun_urls"),
             ("turn_urls = [\"stun:x\"]", "turn_urls"),
             ("turn_urls = [\"turn:x\"]", "turn_urls"),

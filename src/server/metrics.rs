@@ -3,7 +3,7 @@
 //! Every labelled counter is looked up once, at start, so the relay path only bumps an
 //! atomic; nothing in here takes a lock while messages flow.
 
-use crate::protocol::{ErrorCode, SignalKind};
+use crate::protocol::{ErrorCode, SignalKind, MAX_ROOM_CAPACITY};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -58,7 +58,8 @@ pub struct Metrics {
     pub connections: Gauge,
     rooms: Gauge,
     seats: Gauge,
-    pub joins: Counter,
+    joins: Counter,
+    room_people: Histogram,
     pub resumes: Counter,
     relayed: [Counter; 3],
     errors: [Counter; ErrorCode::ALL.len()],
@@ -92,6 +93,13 @@ impl Metrics {
         );
         let joins = Counter::default();
         registry.register("joins", "Seats taken by join", joins.clone());
+        // One bucket per head count, up to the largest room allowed.
+        let room_people = Histogram::new((1..=MAX_ROOM_CAPACITY).map(|n| n as f64));
+        registry.register(
+            "room_people",
+            "People in the room, counted at each join (the newcomer included)",
+            room_people.clone(),
+        );
         let resumes = Counter::default();
         registry.register("resumes", "Seats taken back by resume", resumes.clone());
 
@@ -147,6 +155,7 @@ impl Metrics {
             rooms,
             seats,
             joins,
+            room_people,
             resumes,
             relayed,
             errors,
@@ -154,6 +163,12 @@ impl Metrics {
             rate_limited,
             relay_seconds,
         }
+    }
+
+    /// Someone took a seat; the room now holds `people`.
+    pub fn joined(&self, people: usize) {
+        self.joins.inc();
+        self.room_people.observe(people as f64);
     }
 
     pub fn relayed(&self, kind: SignalKind, took: Duration) {
@@ -196,6 +211,8 @@ mod tests {
         metrics.relayed(SignalKind::Offer, Duration::from_micros(3));
         metrics.refused(ErrorCode::RateLimited);
         metrics.closed(CloseReason::TooBig);
+        metrics.joined(1);
+        metrics.joined(3);
         let text = metrics.render(4, 7);
         for line in [
             "tandem_connections 1",
@@ -206,6 +223,10 @@ mod tests {
             "tandem_errors_total{code=\"rate_limited\"} 1",
             "tandem_closed_connections_total{reason=\"too_big\"} 1",
             "tandem_relay_seconds_count 1",
+            "tandem_joins_total 2",
+            "tandem_room_people_count 2",
+            "tandem_room_people_bucket{le=\"2.0\"} 1",
+            "tandem_room_people_bucket{le=\"3.0\"} 2",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
         }

@@ -190,6 +190,7 @@ pub async fn serve(
             ice: IceConfig::new(config),
             tokens: ResumeTokens::new(&secret),
             max_file_bytes: config.max_file_bytes,
+            upload_budget: config.upload_budget,
         })),
         metrics: Arc::new(Metrics::new()),
         origins: OriginPolicy::new(&config.allowed_origins),

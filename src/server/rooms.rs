@@ -161,6 +161,14 @@ pub struct RoomRules {
     pub ice: IceConfig,
     pub tokens: ResumeTokens,
     pub max_file_bytes: u64,
+    pub upload_budget: u64,
+}
+
+/// A seat just taken by `join`, and how many people the room holds with it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Admitted {
+    pub seat: Seat,
+    pub people: usize,
 }
 
 pub struct Rooms {
@@ -178,7 +186,7 @@ impl Rooms {
 
     /// Seats a new participant, sends it `joined` and tells the others `peer_joined`.
     /// `name` and `room` must already be validated.
-    pub fn join(&self, room: &str, name: &str, mailbox: &Mailbox) -> Result<Seat, ErrorCode> {
+    pub fn join(&self, room: &str, name: &str, mailbox: &Mailbox) -> Result<Admitted, ErrorCode> {
         let mut rooms = self.lock();
         let members = rooms.entry(room.to_owned()).or_default();
         if members.len() >= self.rules.capacity {
@@ -196,6 +204,7 @@ impl Rooms {
             ice_servers: self.rules.ice.servers_for(info.id, SystemTime::now()),
             ice_transport_policy: self.rules.ice.policy,
             max_file_bytes: self.rules.max_file_bytes,
+            upload_budget: self.rules.upload_budget,
         };
         // Sent under the lock so that `joined` is queued before anything a peer sends us.
         if !mailbox.post(encode(&joined)) {
@@ -221,8 +230,9 @@ impl Rooms {
             backlog: Vec::new(),
             epoch: 0,
         });
+        let people = members.len();
         remove_members(&mut rooms, room, unreachable);
-        Ok(seat)
+        Ok(Admitted { seat, people })
     }
 
     /// Gives the seat named by `token` to this connection: sends `resumed`, then whatever
@@ -265,6 +275,7 @@ impl Rooms {
             ice_servers: self.rules.ice.servers_for(claim.id, SystemTime::now()),
             ice_transport_policy: self.rules.ice.policy,
             max_file_bytes: self.rules.max_file_bytes,
+            upload_budget: self.rules.upload_budget,
         };
         let member = &mut members[index];
         member.epoch += 1;
@@ -429,6 +440,7 @@ mod tests {
             ice: IceConfig::none(),
             tokens: ResumeTokens::new(b"test secret"),
             max_file_bytes: 1_000,
+            upload_budget: 1_000_000,
         })
     }
 
@@ -453,8 +465,8 @@ mod tests {
         let rooms = rooms(2);
         let (a, a_rx) = mailbox();
         let (b, b_rx) = mailbox();
-        let seat_a = rooms.join("r", "Alice", &a).unwrap();
-        let seat_b = rooms.join("r", "Bob", &b).unwrap();
+        let seat_a = rooms.join("r", "Alice", &a).unwrap().seat;
+        let seat_b = rooms.join("r", "Bob", &b).unwrap().seat;
         assert_ne!(seat_a.id, seat_b.id);
         let a_msgs = drain(&a_rx);
         assert!(matches!(&a_msgs[0], ServerMessage::Joined { peers, .. } if peers.is_empty()));
@@ -481,19 +493,21 @@ mod tests {
 
     #[test]
     fn simultaneous_joins_admit_exactly_capacity() {
-        let rooms = Arc::new(rooms(2));
-        let results: Vec<_> = (0..16)
-            .map(|i| {
-                let rooms = rooms.clone();
-                std::thread::spawn(move || {
-                    let (tx, rx) = mailbox();
-                    (rooms.join("race", &format!("p{i}"), &tx).is_ok(), tx, rx)
+        for capacity in [2, 6] {
+            let rooms = Arc::new(rooms(capacity));
+            let results: Vec<_> = (0..16)
+                .map(|i| {
+                    let rooms = rooms.clone();
+                    std::thread::spawn(move || {
+                        let (tx, rx) = mailbox();
+                        (rooms.join("race", &format!("p{i}"), &tx).is_ok(), tx, rx)
+                    })
                 })
-            })
-            .map(|h| h.join().unwrap())
-            .collect();
-        assert_eq!(results.iter().filter(|r| r.0).count(), 2);
-        assert_eq!(rooms.members("race").len(), 2);
+                .map(|h| h.join().unwrap())
+                .collect();
+            assert_eq!(results.iter().filter(|r| r.0).count(), capacity);
+            assert_eq!(rooms.members("race").len(), capacity);
+        }
     }
 
     #[test]
@@ -501,8 +515,8 @@ mod tests {
         let rooms = rooms(2);
         let (a, a_rx) = mailbox();
         let (b, _b_rx) = mailbox();
-        let seat_a = rooms.join("r", "a", &a).unwrap();
-        let seat_b = rooms.join("r", "b", &b).unwrap();
+        let seat_a = rooms.join("r", "a", &a).unwrap().seat;
+        let seat_b = rooms.join("r", "b", &b).unwrap().seat;
         drain(&a_rx);
         rooms.leave(&seat_b);
         assert_eq!(
@@ -526,10 +540,10 @@ mod tests {
         let (b, b_rx) = mailbox();
         let (c, c_rx) = mailbox();
         let (x, x_rx) = mailbox();
-        let seat_a = rooms.join("r", "a", &a).unwrap();
-        let seat_b = rooms.join("r", "b", &b).unwrap();
+        let seat_a = rooms.join("r", "a", &a).unwrap().seat;
+        let seat_b = rooms.join("r", "b", &b).unwrap().seat;
         rooms.join("r", "c", &c).unwrap();
-        let seat_x = rooms.join("elsewhere", "x", &x).unwrap();
+        let seat_x = rooms.join("elsewhere", "x", &x).unwrap().seat;
         drain(&b_rx);
         drain(&c_rx);
         drain(&x_rx);
@@ -564,9 +578,9 @@ mod tests {
         let rooms = rooms(2);
         let (a, _a_rx) = mailbox();
         let (slow, slow_rx) = mailbox_of(1);
-        let seat_slow = rooms.join("r", "slow", &slow).unwrap();
+        let seat_slow = rooms.join("r", "slow", &slow).unwrap().seat;
         assert!(!slow.is_kicked());
-        let seat_a = rooms.join("r", "a", &a).unwrap();
+        let seat_a = rooms.join("r", "a", &a).unwrap().seat;
         assert!(slow.is_kicked(), "its connection is told to go");
         // slow's single slot holds `joined`; `peer_joined` did not fit, so it was dropped.
         assert_eq!(rooms.members("r").len(), 1);
@@ -583,7 +597,7 @@ mod tests {
     /// Joins and returns the seat and its resume token.
     fn join_with_token(rooms: &Rooms, room: &str, name: &str) -> (Seat, String, Mailbox) {
         let (tx, rx) = mailbox();
-        let seat = rooms.join(room, name, &tx).unwrap();
+        let seat = rooms.join(room, name, &tx).unwrap().seat;
         let first = rx
             .try_next()
             .map(|text| serde_json::from_str(&text).unwrap());
@@ -618,6 +632,7 @@ mod tests {
                     ice_servers: vec![],
                     ice_transport_policy: Default::default(),
                     max_file_bytes: 1_000,
+                    upload_budget: 1_000_000,
                 },
                 ServerMessage::Signal {
                     from: seat_a.id,

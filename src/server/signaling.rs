@@ -319,11 +319,11 @@ impl Connection<'_> {
                 let invalid = |e: crate::protocol::InputError| (e.code(), Some(e.to_string()));
                 let name = validate_name(&name).map_err(invalid)?;
                 let room = validate_room(&room).map_err(invalid)?;
-                let seat = rooms
+                let admitted = rooms
                     .join(room, name, &self.mailbox)
                     .map_err(|c| (c, None))?;
-                metrics.joins.inc();
-                self.took(&seat, "joined");
+                metrics.joined(admitted.people);
+                self.took(&admitted.seat, "joined");
             }
             ClientMessage::Resume { token } => {
                 if self.seat.is_some() {

@@ -84,6 +84,15 @@ pub async fn start_server() -> SocketAddr {
     TestServer::start(quick_config()).await.addr
 }
 
+/// A server whose rooms hold two, for tests about a full room.
+pub async fn start_two_seat_server() -> SocketAddr {
+    let config = Config {
+        room_capacity: 2,
+        ..quick_config()
+    };
+    TestServer::start(config).await.addr
+}
+
 pub struct Client {
     pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
 }
