@@ -1,69 +1,11 @@
 //! The call's state as the call screen shows it. The browser-side session
 //! (`client::session`) writes these signals; the components only read them.
 
+use crate::mesh::{CallStatus, ChatLine, Person};
+use crate::protocol::PeerId;
 use crate::stats::{CallStats, History};
 use leptos::html::Video;
 use leptos::prelude::*;
-
-/// Where the call stands, as the status line says it.
-#[derive(Clone, Debug, PartialEq)]
-pub enum CallStatus {
-    Starting,
-    Joining,
-    Waiting,
-    Connecting { with: String },
-    Connected { with: String },
-    Interrupted { with: String },
-    PeerLeft { name: String },
-    RoomFull,
-    Failed(String),
-    Ended,
-}
-
-impl CallStatus {
-    pub fn text(&self) -> String {
-        match self {
-            CallStatus::Starting => "Starting camera and microphone…".into(),
-            CallStatus::Joining => "Joining the room…".into(),
-            CallStatus::Waiting => "Waiting for someone to join.".into(),
-            CallStatus::Connecting { with } => format!("Connecting to {with}…"),
-            CallStatus::Connected { with } => format!("Connected with {with}."),
-            CallStatus::Interrupted { with } => format!("Connection to {with} lost; reconnecting…"),
-            CallStatus::PeerLeft { name } => {
-                format!("{name} left the call. Waiting for someone to join.")
-            }
-            CallStatus::RoomFull => "This room is full.".into(),
-            CallStatus::Failed(why) => format!("Connection failed: {why}"),
-            CallStatus::Ended => "Call ended.".into(),
-        }
-    }
-
-    /// The call is over from this side: no session runs any more.
-    pub fn is_final(&self) -> bool {
-        matches!(self, CallStatus::RoomFull | CallStatus::Ended)
-    }
-}
-
-/// First reconnect delay, and the cap; each failed try doubles it.
-pub const RECONNECT_FIRST_MS: f64 = 250.0;
-pub const RECONNECT_MAX_MS: f64 = 8_000.0;
-
-/// How long to wait before reconnect attempt number `attempt` (0 for the first), given
-/// `jitter` uniform in [0, 1): exponential backoff, capped, then spread over ±50% so that
-/// everyone dropped by one server restart doesn't come back in the same millisecond.
-pub fn reconnect_delay_ms(attempt: u32, jitter: f64) -> f64 {
-    let exponent = attempt.min(16) as i32;
-    let base = (RECONNECT_FIRST_MS * 2f64.powi(exponent)).min(RECONNECT_MAX_MS);
-    base * (0.5 + jitter.clamp(0.0, 1.0))
-}
-
-/// One line of chat.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ChatLine {
-    pub from: String,
-    pub text: String,
-    pub mine: bool,
-}
 
 /// A camera or microphone the browser offers.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,11 +21,13 @@ pub enum DeviceKind {
     Microphone,
 }
 
-/// A file on its way to or from the other person.
+/// A file on its way to or from one other person.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Transfer {
     pub id: u32,
     pub name: String,
+    /// Who it goes to or comes from.
+    pub peer: String,
     pub size: u64,
     pub sending: bool,
     pub done_bytes: u64,
@@ -124,6 +68,11 @@ pub enum UiCommand {
     #[cfg(feature = "hydrate")]
     SendFile(send_wrapper::SendWrapper<web_sys::File>),
     CancelTransfer(u32),
+    /// Start the others' sound (after a click, where the browser refused autoplay).
+    PlayAudio,
+    /// This person's tile is on screen: show their stream in its video element.
+    #[cfg(feature = "hydrate")]
+    ShowVideo(PeerId, send_wrapper::SendWrapper<web_sys::HtmlVideoElement>),
     HangUp,
     /// The call screen is going away (navigation): tear down without showing anything.
     Leave,
@@ -137,8 +86,10 @@ pub struct CallView {
     pub media_note: RwSignal<Option<String>>,
     pub chat: RwSignal<Vec<ChatLine>>,
     pub chat_open: RwSignal<bool>,
-    /// Name of the other person while one is in the room.
-    pub remote_name: RwSignal<Option<String>>,
+    /// Everyone else in the room, in the order they arrived.
+    pub people: RwSignal<Vec<Person>>,
+    /// Who is speaking (their tile is outlined).
+    pub speaking: RwSignal<Option<PeerId>>,
     /// The browser refused to start the remote audio without a click.
     pub needs_play: RwSignal<bool>,
     /// The connection to the server is down (the call itself may go on without it).
@@ -149,10 +100,6 @@ pub struct CallView {
     pub microphone_on: RwSignal<bool>,
     pub camera_on: RwSignal<bool>,
     pub sharing_screen: RwSignal<bool>,
-    /// What the other side says it sends.
-    pub remote_sends_audio: RwSignal<bool>,
-    pub remote_sends_video: RwSignal<bool>,
-    pub remote_shares_screen: RwSignal<bool>,
     /// The cameras and microphones to choose from, and the ones in use.
     pub cameras: RwSignal<Vec<Device>>,
     pub microphones: RwSignal<Vec<Device>>,
@@ -161,11 +108,20 @@ pub struct CallView {
     /// Files sent and received in this call, and the largest allowed.
     pub transfers: RwSignal<Vec<Transfer>>,
     pub max_file_bytes: RwSignal<u64>,
-    /// The last second's figures, and the last minute's, while connected.
+    /// Whose connection the stats panel shows (the first person's until one is picked),
+    /// and the last second's figures and the last minute's for it.
+    pub stats_of: RwSignal<Option<PeerId>>,
     pub stats: RwSignal<Option<CallStats>>,
     pub stats_history: RwSignal<History>,
+    /// What we send to everyone, e.g. "640×360 at 600 kbit/s to each of 3 people", and
+    /// the whole upload.
+    pub sending: RwSignal<Option<String>>,
+    pub upload_kbps: RwSignal<Option<f64>>,
+    /// The upload budget shared among them, in bits per second.
+    pub upload_budget: RwSignal<u64>,
+    /// Who a file goes to: one person, or everyone (`None`).
+    pub send_to: RwSignal<Option<PeerId>>,
     pub local_video: NodeRef<Video>,
-    pub remote_video: NodeRef<Video>,
 }
 
 impl CallView {
@@ -175,26 +131,28 @@ impl CallView {
             media_note: RwSignal::new(None),
             chat: RwSignal::new(Vec::new()),
             chat_open: RwSignal::new(false),
-            remote_name: RwSignal::new(None),
+            people: RwSignal::new(Vec::new()),
+            speaking: RwSignal::new(None),
             needs_play: RwSignal::new(false),
             server_lost: RwSignal::new(false),
             notice: RwSignal::new(None),
             microphone_on: RwSignal::new(true),
             camera_on: RwSignal::new(true),
             sharing_screen: RwSignal::new(false),
-            remote_sends_audio: RwSignal::new(true),
-            remote_sends_video: RwSignal::new(true),
-            remote_shares_screen: RwSignal::new(false),
             cameras: RwSignal::new(Vec::new()),
             microphones: RwSignal::new(Vec::new()),
             camera_id: RwSignal::new(None),
             microphone_id: RwSignal::new(None),
             transfers: RwSignal::new(Vec::new()),
             max_file_bytes: RwSignal::new(crate::transfer::DEFAULT_MAX_FILE_BYTES),
+            stats_of: RwSignal::new(None),
             stats: RwSignal::new(None),
             stats_history: RwSignal::new(History::default()),
+            sending: RwSignal::new(None),
+            upload_kbps: RwSignal::new(None),
+            upload_budget: RwSignal::new(crate::protocol::DEFAULT_UPLOAD_BUDGET),
+            send_to: RwSignal::new(None),
             local_video: NodeRef::new(),
-            remote_video: NodeRef::new(),
         }
     }
 }
@@ -213,27 +171,5 @@ impl CallView {
 impl Default for CallView {
     fn default() -> Self {
         CallView::new()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reconnect_delays_double_then_cap_and_spread() {
-        let middle: Vec<f64> = (0..8).map(|n| reconnect_delay_ms(n, 0.5)).collect();
-        assert_eq!(
-            middle,
-            [250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 8000.0, 8000.0]
-        );
-        assert_eq!(reconnect_delay_ms(0, 0.0), 125.0);
-        assert!(reconnect_delay_ms(0, 0.999) < 375.0);
-        assert_eq!(reconnect_delay_ms(u32::MAX, 1.0), 12_000.0);
-        assert_eq!(
-            reconnect_delay_ms(3, 2.0),
-            3000.0,
-            "jitter is clamped to [0, 1]"
-        );
     }
 }

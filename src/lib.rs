@@ -4,6 +4,7 @@
 pub mod app;
 pub mod call;
 pub mod components;
+pub mod mesh;
 pub mod pages;
 pub mod peer_protocol;
 pub mod protocol;

@@ -19,6 +19,13 @@ pub struct StatsSample {
     pub frame: Option<(u32, u32)>,
     pub fps: Option<f64>,
     pub path: Option<CandidatePath>,
+    /// The browser's estimate of the upload this path can carry, in bits per second
+    /// (`availableOutgoingBitrate` of the selected candidate pair).
+    pub available_outgoing_bps: Option<f64>,
+    /// How loud the incoming audio is now, 0 to 1 (`audioLevel`).
+    pub audio_level: Option<f64>,
+    /// Of the outgoing video, after any scaling down.
+    pub sent_frame: Option<(u32, u32)>,
 }
 
 /// The network path in use: the local side of the selected ICE candidate pair.
@@ -130,6 +137,21 @@ pub fn sparkline(values: &VecDeque<f64>, width: f64, height: f64) -> String {
         .join(" ")
 }
 
+/// What we send, e.g. "640×360 at 600 kbit/s to each of 3 people": the upload in use,
+/// shared equally among the people we send to.
+pub fn describe_sending(frame: Option<(u32, u32)>, upload_kbps: f64, receivers: usize) -> String {
+    let each = format_bitrate(upload_kbps / receivers.max(1) as f64);
+    let size = match frame {
+        Some((w, h)) => format!("{w}×{h} at "),
+        None => String::new(),
+    };
+    match receivers {
+        0 => "nothing".into(),
+        1 => format!("{size}{each} to 1 person"),
+        n => format!("{size}{each} to each of {n} people"),
+    }
+}
+
 /// "1.23 Mbit/s" or "850 kbit/s".
 pub fn format_bitrate(kbps: f64) -> String {
     if kbps >= 1000.0 {
@@ -152,6 +174,16 @@ mod tests {
             packets_lost: lost,
             ..StatsSample::default()
         }
+    }
+
+    #[test]
+    fn sending_is_described_per_person() {
+        assert_eq!(
+            describe_sending(Some((640, 360)), 1_800.0, 3),
+            "640×360 at 600 kbit/s to each of 3 people"
+        );
+        assert_eq!(describe_sending(None, 900.0, 1), "900 kbit/s to 1 person");
+        assert_eq!(describe_sending(Some((1, 1)), 5.0, 0), "nothing");
     }
 
     #[test]

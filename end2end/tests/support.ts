@@ -1,6 +1,8 @@
 import { chromium, expect, test, type Browser, type BrowserServer, type Page } from '@playwright/test';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
 const repo = path.resolve(__dirname, '..', '..');
@@ -170,6 +172,29 @@ export interface PersonOptions {
   killable?: boolean;
   /** How many synthetic cameras (default 1). */
   cameras?: number;
+  /** A camera that shows one solid colour (320×240 at 10 fps: light on two cores). */
+  colour?: Rgb;
+}
+
+export type Rgb = [number, number, number];
+
+/** A y4m file of a few solid frames of `rgb`, which Chromium's fake camera loops. */
+export function solidColourVideo(rgb: Rgb): string {
+  const [r, g, b] = rgb;
+  // BT.601, studio range: what the browser turns back into the same colour.
+  const y = Math.round(16 + 0.257 * r + 0.504 * g + 0.098 * b);
+  const u = Math.round(128 - 0.148 * r - 0.291 * g + 0.439 * b);
+  const v = Math.round(128 + 0.439 * r - 0.368 * g - 0.071 * b);
+  const [w, h] = [320, 240];
+  const frame = Buffer.concat([
+    Buffer.from('FRAME\n'),
+    Buffer.alloc(w * h, y),
+    Buffer.alloc((w * h) / 4, u),
+    Buffer.alloc((w * h) / 4, v),
+  ]);
+  const file = path.join(tmpdir(), `tandem-${r}-${g}-${b}.y4m`);
+  writeFileSync(file, Buffer.concat([Buffer.from(`YUV4MPEG2 W${w} H${h} F10:1 Ip A1:1 C420jpeg\n`), frame, frame]));
+  return file;
 }
 
 /** One person: a browser process of their own with one page. */
@@ -185,6 +210,7 @@ export class Person {
     if (opts.fakeDevices ?? true) {
       const cameras = opts.cameras ?? 1;
       args.push(`--use-fake-device-for-media-stream${cameras > 1 ? `=device-count=${cameras}` : ''}`);
+      if (opts.colour) args.push(`--use-file-for-fake-video-capture=${solidColourVideo(opts.colour)}`);
     }
     // Grants camera and microphone without a prompt; headless Chromium refuses otherwise.
     if (opts.allowMedia ?? true) args.push('--use-fake-ui-for-media-stream');
@@ -246,16 +272,28 @@ export class Person {
         for (const [socket, data] of w.__heldOffers.splice(0)) send.call(socket, data);
       };
       // A gate on file transfers: once __pauseFilesAfter frames have gone out on a file
-      // channel, the rest is held, so a test can act while a transfer is surely running.
+      // channel, the rest of that channel is held back (in order), so a test can act while
+      // a transfer is surely running; __releaseFiles() sends what was held and opens it.
       const channelSend = RTCDataChannel.prototype.send as (this: RTCDataChannel, data: any) => void;
-      w.__fileFramesSent = 0;
+      const framesSent = new WeakMap<RTCDataChannel, number>();
+      w.__heldFileFrames = [];
       RTCDataChannel.prototype.send = function (this: RTCDataChannel, data: any) {
         if (this.label.startsWith('file:') && w.__pauseFilesAfter !== undefined) {
-          if (w.__fileFramesSent >= w.__pauseFilesAfter) return;
-          w.__fileFramesSent += 1;
+          const sent = framesSent.get(this) ?? 0;
+          if (sent >= w.__pauseFilesAfter) {
+            w.__heldFileFrames.push([this, data]);
+            return;
+          }
+          framesSent.set(this, sent + 1);
         }
         return channelSend.call(this, data);
       } as any;
+      w.__releaseFiles = () => {
+        w.__pauseFilesAfter = undefined;
+        for (const [channel, data] of w.__heldFileFrames.splice(0)) {
+          if (channel.readyState === 'open') channelSend.call(channel, data);
+        }
+      };
       // Every text the status line showed.
       w.__statusHistory = [];
       new MutationObserver(() => {

@@ -1,4 +1,5 @@
-//! One `RTCPeerConnection` to the other person, and its chat data channel.
+//! One `RTCPeerConnection` to one other person, and its chat data channel. A group call
+//! holds one of these per person (a full mesh).
 //!
 //! Browser callbacks do no work themselves: each turns its event into a [`PeerEvent`] for
 //! the session, which handles events one at a time. The closures live in this struct and
@@ -12,7 +13,7 @@
 //! handles one event at a time, to completion, so that window never opens and the
 //! signaling state alone tells whether an offer collides.
 
-use super::session::Event;
+use crate::mesh::budget::SenderLimits;
 use crate::peer_protocol::PeerMessage;
 use crate::protocol::{IceServer, IceTransportPolicy, PeerId, Signal};
 use futures::channel::mpsc::UnboundedSender;
@@ -58,9 +59,10 @@ pub enum PeerEvent {
     /// Something changed that the other side must agree to: make an offer.
     NegotiationNeeded,
     Ice(RtcIceConnectionState),
-    /// The grace period after ICE went `disconnected` is over.
-    IceGraceOver,
 }
+
+/// Where a peer's events go, tagged with whom they are about.
+pub type PeerEvents = UnboundedSender<(PeerId, PeerEvent)>;
 
 type Handler = Closure<dyn FnMut(JsValue)>;
 
@@ -77,7 +79,7 @@ pub struct Peer {
     remote_stream: MediaStream,
     /// Candidates that arrived before the remote description, applied right after it.
     early_candidates: Vec<RtcIceCandidateInit>,
-    events: UnboundedSender<Event>,
+    events: PeerEvents,
     handlers: Vec<Handler>,
 }
 
@@ -92,7 +94,7 @@ impl Peer {
         ice_servers: &[IceServer],
         ice_policy: IceTransportPolicy,
         local: Option<&MediaStream>,
-        events: UnboundedSender<Event>,
+        events: PeerEvents,
     ) -> Result<Peer, JsValue> {
         let config = RtcConfiguration::new();
         config.set_ice_servers(&ice_server_list(ice_servers));
@@ -197,10 +199,6 @@ impl Peer {
         self.ext().restart_ice();
     }
 
-    pub fn ice_state(&self) -> RtcIceConnectionState {
-        self.pc.ice_connection_state()
-    }
-
     /// The connection itself, for reading statistics.
     pub fn connection(&self) -> &RtcPeerConnection {
         &self.pc
@@ -210,10 +208,51 @@ impl Peer {
         self.pc.connection_state() == RtcPeerConnectionState::Connected
     }
 
-    /// Adds a remote track to the stream shown in the remote video, and returns it.
-    pub fn add_remote_track(&self, track: &MediaStreamTrack) -> &MediaStream {
+    /// Adds a remote track to the stream shown in this person's video.
+    pub fn add_remote_track(&self, track: &MediaStreamTrack) {
         self.remote_stream.add_track(track);
+    }
+
+    /// Their audio and video, as one stream.
+    pub fn remote_stream(&self) -> &MediaStream {
         &self.remote_stream
+    }
+
+    /// Caps what our video sender to this person may use; audio is never limited, and
+    /// goes first when the link is short. The fields are set on the object
+    /// `getParameters()` returned, as `setParameters()` requires.
+    pub async fn limit_senders(&self, limits: SenderLimits) -> Result<(), JsValue> {
+        use js_sys::Reflect;
+        for sender in self.pc.get_senders().iter() {
+            let sender = sender.unchecked_into::<web_sys::RtcRtpSender>();
+            let Some(kind) = sender.track().map(|t| t.kind()) else {
+                continue;
+            };
+            let params = sender.get_parameters();
+            let encodings = Reflect::get(&params, &"encodings".into())?;
+            let Some(encodings) = encodings.dyn_ref::<Array>().filter(|e| e.length() > 0) else {
+                // Not negotiated yet: the limits are applied again once connected.
+                continue;
+            };
+            let fields: [(&str, JsValue); 2] = if kind == "video" {
+                [
+                    ("maxBitrate", (limits.max_bitrate as f64).into()),
+                    ("scaleResolutionDownBy", limits.scale_down_by.into()),
+                ]
+            } else {
+                [
+                    ("priority", "high".into()),
+                    ("networkPriority", "high".into()),
+                ]
+            };
+            for encoding in encodings.iter() {
+                for (name, value) in &fields {
+                    Reflect::set(&encoding, &JsValue::from_str(name), value)?;
+                }
+            }
+            JsFuture::from(sender.set_parameters_with_parameters(&params)).await?;
+        }
+        Ok(())
     }
 
     /// Takes over the chat channel the other side opened.
@@ -344,13 +383,13 @@ impl Peer {
         let (events, id) = (self.events.clone(), self.id);
         Closure::new(move |event: JsValue| {
             if let Some(event) = map(event) {
-                let _ = events.unbounded_send(Event::Peer(id, event));
+                let _ = events.unbounded_send((id, event));
             }
         })
     }
 
     fn emit(&self, event: PeerEvent) {
-        let _ = self.events.unbounded_send(Event::Peer(self.id, event));
+        let _ = self.events.unbounded_send((self.id, event));
     }
 
     fn sends(&self, kind: &str) -> bool {

@@ -1,27 +1,28 @@
-//! The call session: one task that owns the socket, the media and the peer connection,
-//! and handles every event (from the server, the browser and the person) in order.
+//! The browser side of a call: carries out what the call's state machine
+//! ([`crate::mesh::Session`]) decides, and tells it what the browser reports.
 //!
-//! Handling events one at a time is what keeps WebRTC's asynchronous steps from
-//! interleaving: a candidate can't race the remote description it belongs to, and a hang
-//! up can't land in the middle of an answer.
-//!
-//! The call survives the network: when the signaling socket drops, the session reconnects
-//! with backoff and resumes its seat (media and chat meanwhile flow peer to peer); when
-//! ICE fails, or stays disconnected past a short grace period, it restarts ICE.
+//! One task owns the socket, the media and one peer connection per person, and handles
+//! every event (from the server, the browsers and the person) in order. Handling events
+//! one at a time is what keeps WebRTC's asynchronous steps from interleaving: a candidate
+//! can't race the remote description it belongs to, and a hang up can't land in the
+//! middle of an answer. Decisions (who offers, when to restart ICE, reconnecting to the
+//! server, what the status says, how upload is shared) live in the state machine; this
+//! layer only touches the browser.
 
 use super::error_name;
 use super::media::{self, LocalMedia};
 use super::peer::{Peer, PeerEvent};
-use super::signaling::SignalingSocket;
+use super::signaling::{SignalingSocket, SocketEvent};
 use super::stats as client_stats;
 use super::transfer as client_transfer;
-use crate::call::{reconnect_delay_ms, CallStatus, CallView, ChatLine, DeviceKind, UiCommand};
-use crate::peer_protocol::PeerMessage;
-use crate::protocol::{
-    ClientMessage, ErrorCode, IceServer, IceTransportPolicy, PeerId, PeerInfo, ServerMessage,
-    Signal,
+use crate::call::{CallView, DeviceKind, UiCommand};
+use crate::mesh::budget::SenderLimits;
+use crate::mesh::speaker::ActiveSpeaker;
+use crate::mesh::{
+    self, Command, ConnectionState, Effect, IceState, Input, MediaState, PeerInput, Timer,
 };
-use crate::stats::{compare, StatsSample};
+use crate::protocol::PeerId;
+use crate::stats::{compare, describe_sending, StatsSample};
 use crate::transfer::CHANNEL_PREFIX;
 use futures::channel::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use futures::StreamExt;
@@ -30,34 +31,25 @@ use leptos::html::Video;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    MediaStream, MediaStreamTrack, RtcDataChannel, RtcIceConnectionState, RtcPeerConnectionState,
+    HtmlVideoElement, MediaStream, MediaStreamTrack, RtcDataChannel, RtcIceConnectionState,
+    RtcPeerConnectionState,
 };
 
-/// The client pings the server this often…
-const HEARTBEAT_MS: u32 = 5_000;
-/// …and counts it gone after this long without hearing anything.
-const SERVER_SILENCE_MS: f64 = 12_000.0;
-/// How often the stats panel's figures are refreshed.
+/// How often the stats panel's figures and the upload estimate are refreshed.
 const STATS_MS: u32 = 1_000;
-/// How long ICE may stay `disconnected` before it is restarted.
-const ICE_GRACE_MS: u32 = 3_000;
 
 /// Everything the session reacts to.
-pub enum Event {
+enum Event {
     Ui(UiCommand),
-    /// From the signaling socket of that generation.
-    Server(u32, ServerMessage),
-    SignalingClosed(u32),
-    /// Time to try the server again.
-    Reconnect,
-    /// Time to ping the server, or notice that it went silent.
-    Heartbeat,
+    Socket(SocketEvent),
+    Peer(PeerId, PeerEvent),
+    Timer(Timer),
     /// Time to read the call statistics.
     StatsTick,
     /// The person picked a screen to share (or declined).
@@ -66,7 +58,6 @@ pub enum Event {
     DeviceOpened(DeviceKind, Result<MediaStreamTrack, String>),
     /// Devices were plugged in or out.
     DevicesChanged,
-    Peer(PeerId, PeerEvent),
 }
 
 /// Runs the call in the background until it ends or the call screen goes away.
@@ -74,58 +65,56 @@ pub fn start(user: String, room: String, view: CallView, ui: UnboundedReceiver<U
     spawn_local(run(user, room, view, ui));
 }
 
-/// Starts the remote video's sound after a click, where autoplay was refused.
-pub fn play_remote(view: CallView) {
-    view.needs_play.set(false);
-    if let Some(video) = element(view.remote_video) {
-        play(video, view);
-    }
-}
-
 async fn run(user: String, room: String, view: CallView, ui: UnboundedReceiver<UiCommand>) {
     let (events, internal) = mpsc::unbounded();
-    let mut queue = futures::stream::select(ui.map(Event::Ui), internal);
-
+    let (socket_events, from_sockets) = mpsc::unbounded();
+    let (peer_events, from_peers) = mpsc::unbounded();
+    let mut queue = futures::stream::select(
+        futures::stream::select(ui.map(Event::Ui), internal),
+        futures::stream::select(
+            from_sockets.map(Event::Socket),
+            from_peers.map(|(id, event)| Event::Peer(id, event)),
+        ),
+    );
+    let seed = (js_sys::Math::random() * u64::MAX as f64) as u64;
     let mut session = Session {
-        user,
-        room,
+        machine: mesh::Session::new(user, room, seed),
         view,
         events: events.clone(),
+        socket_events,
+        peer_events,
         media: LocalMedia::none(),
         socket: None,
-        generation: 0,
-        seat: None,
-        reconnects: 0,
-        last_heard: now_ms(),
-        ice_servers: Vec::new(),
-        ice_policy: IceTransportPolicy::All,
-        expected: None,
-        peer: None,
+        peers: HashMap::new(),
+        tiles: HashMap::new(),
         screen: None,
-        last_stats: None,
         transfers: HashMap::new(),
         received: Rc::default(),
         next_transfer: 1,
-        max_file_bytes: crate::transfer::DEFAULT_MAX_FILE_BYTES,
+        stats_shown: None,
+        speaker: ActiveSpeaker::default(),
+        stop: false,
     };
     // The socket opens and the join goes out while the camera starts (or the person
     // answers the browser's prompt); what the server says meanwhile waits in the queue,
     // and is handled with the camera's tracks at hand.
-    session.connect();
+    let effects = session.machine.start(now_ms());
+    session.carry_out(effects).await;
     session.media = media::acquire().await;
     view.media_note.set(session.media.note.clone());
     if let (Some(video), Some(stream)) = (element(view.local_video), &session.media.stream) {
         video.set_src_object(Some(stream));
     }
-    view.status.set(CallStatus::Joining);
+    session.input(Input::MediaReady).await;
+    session.announce().await;
     let on_device_change = watch_devices(&events);
-    spawn_local(tick(events.clone(), HEARTBEAT_MS, || Event::Heartbeat));
     spawn_local(tick(events, STATS_MS, || Event::StatsTick));
     session.list_devices().await;
-    while let Some(event) = queue.next().await {
-        if session.handle(event).await == Flow::Stop {
+    while !session.stop {
+        let Some(event) = queue.next().await else {
             break;
-        }
+        };
+        session.handle(event).await;
     }
     session.end();
     if let (Some(devices), Some(_)) = (media::media_devices().ok(), on_device_change) {
@@ -133,50 +122,39 @@ async fn run(user: String, room: String, view: CallView, ui: UnboundedReceiver<U
     }
 }
 
-#[derive(PartialEq)]
-enum Flow {
-    Continue,
-    Stop,
-}
-
-/// Our place in the room, once the server has given us one.
-struct SeatTicket {
-    /// Resumes the seat after a dropped connection.
-    token: String,
-    /// Whether we yield in an offer collision, towards the people already there.
-    polite: bool,
+/// Our connection to one person.
+struct Remote {
+    peer: Peer,
+    /// The previous statistics sample, to turn counters into rates.
+    last_stats: Option<StatsSample>,
 }
 
 struct Session {
-    user: String,
-    room: String,
+    machine: mesh::Session,
     view: CallView,
     events: UnboundedSender<Event>,
+    socket_events: UnboundedSender<SocketEvent>,
+    peer_events: UnboundedSender<(PeerId, PeerEvent)>,
     media: LocalMedia,
     /// `None` while the server connection is down.
     socket: Option<SignalingSocket>,
-    /// Counts sockets opened, to ignore news from earlier ones.
-    generation: u32,
-    seat: Option<SeatTicket>,
-    /// Failed connection attempts in a row, for the backoff.
-    reconnects: u32,
-    /// When the server last said anything (ms since the epoch).
-    last_heard: f64,
-    ice_servers: Vec<IceServer>,
-    ice_policy: IceTransportPolicy,
-    /// Someone already in the room, whose offer we are waiting for.
-    expected: Option<PeerInfo>,
-    peer: Option<Peer>,
+    peers: HashMap<PeerId, Remote>,
+    /// Each person's video element, once their tile is on screen. A tile can come before
+    /// the connection (it shows as soon as they are in the room), and outlives a
+    /// connection replaced by a new one.
+    tiles: HashMap<PeerId, HtmlVideoElement>,
     /// The screen being shared instead of the camera.
     screen: Option<ScreenShare>,
-    /// The previous statistics sample, to turn counters into rates.
-    last_stats: Option<StatsSample>,
-    /// Open file transfers by id, to cancel them.
-    transfers: HashMap<u32, RtcDataChannel>,
+    /// Open file transfers by id, with whom, to cancel them.
+    transfers: HashMap<u32, (PeerId, RtcDataChannel)>,
     /// Download links of received files, released when the call ends.
     received: Rc<RefCell<Vec<String>>>,
     next_transfer: u32,
-    max_file_bytes: u64,
+    /// Whose figures the stats panel shows.
+    stats_shown: Option<PeerId>,
+    speaker: ActiveSpeaker,
+    /// The state machine said the call is over.
+    stop: bool,
 }
 
 struct ScreenShare {
@@ -186,50 +164,163 @@ struct ScreenShare {
 }
 
 impl Session {
-    async fn handle(&mut self, event: Event) -> Flow {
+    async fn handle(&mut self, event: Event) {
         match event {
-            Event::Ui(command) => return self.on_command(command).await,
-            Event::Server(generation, message) if generation == self.generation => {
-                self.last_heard = now_ms();
-                return self.on_server(message).await;
+            Event::Ui(command) => self.on_command(command).await,
+            Event::Socket(SocketEvent::Message(generation, message)) => {
+                self.input(Input::Server(generation, message)).await
             }
-            Event::SignalingClosed(generation)
-                if generation == self.generation && self.socket.is_some() =>
-            {
-                self.lost_server()
+            Event::Socket(SocketEvent::Closed(generation)) => {
+                self.input(Input::SocketClosed(generation)).await
             }
-            // From a socket already replaced or given up.
-            Event::Server(..) | Event::SignalingClosed(_) => {}
-            Event::Reconnect => self.connect(),
-            Event::Heartbeat => self.heartbeat(),
+            Event::Peer(id, event) => self.on_peer(id, event).await,
+            Event::Timer(timer) => self.input(Input::Timer(timer)).await,
             Event::StatsTick => self.read_stats().await,
             Event::ScreenPicked(picked) => self.start_sharing(picked).await,
             Event::DeviceOpened(kind, opened) => self.use_device(kind, opened).await,
             Event::DevicesChanged => self.list_devices().await,
-            Event::Peer(id, event) if self.peer.as_ref().is_some_and(|p| p.id == id) => {
-                self.on_peer(event).await;
-            }
-            // From a peer connection already closed.
-            Event::Peer(..) => {}
         }
-        Flow::Continue
     }
 
-    async fn on_command(&mut self, command: UiCommand) -> Flow {
+    /// Hands one input to the state machine and carries out what it decides.
+    async fn input(&mut self, input: Input) {
+        let effects = self.machine.handle(input, now_ms());
+        self.carry_out(effects).await;
+    }
+
+    /// Carries out effects in order. An effect can produce a new input (an answer made
+    /// for an offer); its effects join the end of the queue.
+    async fn carry_out(&mut self, effects: Vec<Effect>) {
+        let mut queue = VecDeque::from(effects);
+        while let Some(effect) = queue.pop_front() {
+            if let Some(input) = self.carry_out_one(effect).await {
+                queue.extend(self.machine.handle(input, now_ms()));
+            }
+        }
+        self.show_state();
+        // Tiles of people no longer in the room are gone from the screen.
+        let machine = &self.machine;
+        self.tiles
+            .retain(|id, _| machine.people().any(|p| p.id == *id));
+    }
+
+    async fn carry_out_one(&mut self, effect: Effect) -> Option<Input> {
+        match effect {
+            Effect::OpenSocket { generation } => {
+                match SignalingSocket::connect(self.socket_events.clone(), generation) {
+                    Ok(socket) => self.socket = Some(socket),
+                    Err(e) => {
+                        leptos::logging::warn!("cannot open the signaling socket: {e}");
+                        self.socket = None;
+                        return Some(Input::SocketClosed(generation));
+                    }
+                }
+            }
+            // Dropping the socket closes it, after anything already queued.
+            Effect::CloseSocket => self.socket = None,
+            Effect::Send(message) => {
+                // While the server is away, messages are dropped: media keeps flowing,
+                // and a renegotiation is made again after the resume if still needed.
+                if let Some(socket) = &self.socket {
+                    socket.send(message);
+                }
+            }
+            Effect::OpenPeer { peer, polite } => return self.open_peer(peer, polite),
+            Effect::ClosePeer { peer } => self.close_peer(peer),
+            Effect::ApplySignal { peer, signal } => {
+                let remote = self.peers.get_mut(&peer)?;
+                return match remote.peer.apply(signal).await {
+                    Ok(Some(answer)) => Some(Input::Peer(peer, PeerInput::LocalSignal(answer))),
+                    Ok(None) => None,
+                    Err(e) => Some(Input::Peer(
+                        peer,
+                        PeerInput::NegotiationFailed(error_name(&e)),
+                    )),
+                };
+            }
+            Effect::RestartIce { peer } => {
+                if let Some(remote) = self.peers.get(&peer) {
+                    remote.peer.restart_ice();
+                }
+            }
+            Effect::SendToPeer { peer, message } => {
+                if let Some(remote) = self.peers.get(&peer) {
+                    // Before the channel opens this fails; the state goes out when it opens.
+                    if let Err(e) = remote.peer.send(&message) {
+                        leptos::logging::warn!("not sent to a peer: {}", error_name(&e));
+                    }
+                }
+            }
+            Effect::StartTimer { timer, after_ms } => {
+                let events = self.events.clone();
+                spawn_local(async move {
+                    TimeoutFuture::new(after_ms).await;
+                    let _ = events.unbounded_send(Event::Timer(timer));
+                });
+            }
+            Effect::LimitSenders(limits) => self.limit_senders(limits).await,
+            Effect::ShowChat(line) => self.view.chat.update(|lines| lines.push(line)),
+            Effect::Stop => self.stop = true,
+        }
+        None
+    }
+
+    /// Copies the machine's view of the call into the screen's signals (each only on a
+    /// real change, so nothing re-renders for nothing).
+    fn show_state(&self) {
+        let status = self.machine.status();
+        if self.view.status.try_with_untracked(|s| *s != status) == Some(true) {
+            self.view.status.set(status);
+        }
+        let people: Vec<mesh::Person> = self.machine.people().cloned().collect();
+        // A recipient or stats choice naming someone who left falls back to the default.
+        let here = |id: &PeerId| people.iter().any(|p| p.id == *id);
+        if let Some(Some(gone)) = self.view.send_to.try_get_untracked() {
+            if !here(&gone) {
+                self.view.send_to.set(None);
+            }
+        }
+        if let Some(Some(gone)) = self.view.stats_of.try_get_untracked() {
+            if !here(&gone) {
+                self.view.stats_of.set(None);
+            }
+        }
+        if self.view.people.try_with_untracked(|p| *p != people) == Some(true) {
+            self.view.people.set(people);
+        }
+        let chat_open = self.machine.people().any(|p| p.chat_open);
+        if self.view.chat_open.try_get_untracked() != Some(chat_open) {
+            self.view.chat_open.set(chat_open);
+        }
+        let lost = self.machine.server_lost();
+        if self.view.server_lost.try_get_untracked() != Some(lost) {
+            self.view.server_lost.set(lost);
+        }
+        let budget = self.machine.upload_budget();
+        if self.view.upload_budget.try_get_untracked() != Some(budget) {
+            self.view.upload_budget.set(budget);
+        }
+        let max_file_bytes = self.machine.terms().max_file_bytes;
+        if self.view.max_file_bytes.try_get_untracked() != Some(max_file_bytes) {
+            self.view.max_file_bytes.set(max_file_bytes);
+        }
+    }
+
+    async fn on_command(&mut self, command: UiCommand) {
         match command {
             UiCommand::ToggleMicrophone => {
                 self.view.microphone_on.update(|on| *on = !*on);
-                self.apply_mutes();
+                self.apply_mutes().await;
             }
             UiCommand::ToggleCamera => {
                 self.view.camera_on.update(|on| *on = !*on);
-                self.apply_mutes();
+                self.apply_mutes().await;
             }
             UiCommand::ShareScreen => self.pick_screen(),
             UiCommand::StopSharing => self.stop_sharing().await,
             UiCommand::SendFile(file) => self.send_file(file.take()),
             UiCommand::CancelTransfer(id) => {
-                if let Some(channel) = self.transfers.remove(&id) {
+                if let Some((_, channel)) = self.transfers.remove(&id) {
                     channel.close();
                 }
             }
@@ -240,35 +331,176 @@ impl Session {
                     let _ = events.unbounded_send(Event::DeviceOpened(kind, opened));
                 });
             }
-            UiCommand::SendChat(text) => {
-                let message = PeerMessage::Chat { text: text.clone() };
-                let sent = self.peer.as_ref().map(|peer| peer.send(&message));
-                match sent {
-                    Some(Ok(())) => self.view.chat.update(|lines| {
-                        lines.push(ChatLine {
-                            from: self.user.clone(),
-                            text,
-                            mine: true,
-                        })
-                    }),
-                    Some(Err(e)) => {
-                        leptos::logging::warn!("chat message not sent: {}", error_name(&e))
-                    }
-                    None => {}
+            UiCommand::ShowVideo(id, video) => {
+                let video = video.take();
+                if let Some(remote) = self.peers.get(&id) {
+                    show_stream(&video, remote.peer.remote_stream(), self.view);
+                }
+                self.tiles.insert(id, video);
+            }
+            UiCommand::PlayAudio => {
+                self.view.needs_play.set(false);
+                for video in self.tiles.values() {
+                    play(video.clone(), self.view);
                 }
             }
-            UiCommand::HangUp => {
-                self.view.status.set(CallStatus::Ended);
-                return Flow::Stop;
-            }
-            UiCommand::Leave => return Flow::Stop,
+            UiCommand::SendChat(text) => self.input(Input::Command(Command::SendChat(text))).await,
+            UiCommand::HangUp => self.input(Input::Command(Command::HangUp)).await,
+            UiCommand::Leave => self.input(Input::Command(Command::Leave)).await,
         }
-        Flow::Continue
+    }
+
+    async fn on_peer(&mut self, id: PeerId, event: PeerEvent) {
+        let Some(remote) = self.peers.get_mut(&id) else {
+            // From a peer connection already closed.
+            return;
+        };
+        let input = match event {
+            PeerEvent::Candidate(signal) => PeerInput::LocalSignal(signal),
+            PeerEvent::NegotiationNeeded => match remote.peer.negotiate().await {
+                Ok(Some(offer)) => PeerInput::LocalSignal(offer),
+                Ok(None) => return,
+                Err(e) => PeerInput::NegotiationFailed(error_name(&e)),
+            },
+            PeerEvent::Track(track) => {
+                remote.peer.add_remote_track(&track);
+                if let Some(video) = self.tiles.get(&id) {
+                    show_stream(video, remote.peer.remote_stream(), self.view);
+                }
+                return;
+            }
+            PeerEvent::DataChannel(channel) if channel.label().starts_with(CHANNEL_PREFIX) => {
+                let peer = remote.peer.name.clone();
+                let transfer = self.take_transfer_id();
+                let limit = self.machine.terms().max_file_bytes;
+                let received = self.received.clone();
+                client_transfer::receive(
+                    channel.clone(),
+                    transfer,
+                    peer,
+                    limit,
+                    self.view,
+                    received,
+                );
+                self.transfers.insert(transfer, (id, channel));
+                return;
+            }
+            PeerEvent::DataChannel(channel) => {
+                remote.peer.attach_chat(channel);
+                return;
+            }
+            PeerEvent::ChatOpen => PeerInput::ChatOpen,
+            PeerEvent::ChatClosed => PeerInput::ChatClosed,
+            PeerEvent::Message(text) => PeerInput::Message(text),
+            PeerEvent::State(state) => PeerInput::State(match state {
+                RtcPeerConnectionState::Connected => ConnectionState::Connected,
+                RtcPeerConnectionState::Disconnected => ConnectionState::Disconnected,
+                RtcPeerConnectionState::Failed => ConnectionState::Failed,
+                _ => ConnectionState::Connecting,
+            }),
+            PeerEvent::Ice(state) => PeerInput::Ice(match state {
+                RtcIceConnectionState::Disconnected => IceState::Disconnected,
+                RtcIceConnectionState::Failed => IceState::Failed,
+                _ => IceState::Other,
+            }),
+        };
+        self.input(Input::Peer(id, input)).await;
+    }
+
+    fn open_peer(&mut self, id: PeerId, polite: bool) -> Option<Input> {
+        let name = self.machine.people().find(|p| p.id == id)?.name.clone();
+        let terms = self.machine.terms();
+        // A shared screen goes to newcomers too, in place of the camera.
+        let stream = match &self.screen {
+            Some(screen) => self.stream_with_screen(&screen.track),
+            None => self.media.stream.clone(),
+        };
+        match Peer::new(
+            id,
+            name,
+            polite,
+            &terms.ice_servers,
+            terms.ice_policy,
+            stream.as_ref(),
+            self.peer_events.clone(),
+        ) {
+            Ok(peer) => {
+                if let Some(video) = self.tiles.get(&id) {
+                    show_stream(video, peer.remote_stream(), self.view);
+                }
+                self.peers.insert(
+                    id,
+                    Remote {
+                        peer,
+                        last_stats: None,
+                    },
+                );
+                None
+            }
+            Err(e) => Some(Input::Peer(
+                id,
+                PeerInput::NegotiationFailed(format!(
+                    "the browser refused a connection ({})",
+                    error_name(&e)
+                )),
+            )),
+        }
+    }
+
+    /// Our tracks as sent: the shared screen in place of the camera.
+    fn stream_with_screen(&self, screen: &MediaStreamTrack) -> Option<MediaStream> {
+        let tracks = js_sys::Array::of1(screen);
+        if let Some(stream) = &self.media.stream {
+            for track in stream.get_audio_tracks().iter() {
+                tracks.push(&track);
+            }
+        }
+        MediaStream::new_with_tracks(&tracks).ok()
+    }
+
+    fn close_peer(&mut self, id: PeerId) {
+        self.speaker.forget(id);
+        if let Some(remote) = self.peers.remove(&id) {
+            if let Some(video) = self.tiles.get(&id) {
+                video.set_src_object(None);
+            }
+            remote.peer.close();
+        }
+        self.transfers.retain(|_, (peer, channel)| {
+            if *peer == id {
+                channel.close();
+            }
+            *peer != id
+        });
+        if self.peers.is_empty() {
+            self.view.needs_play.set(false);
+            self.view.stats.set(None);
+        }
+    }
+
+    async fn limit_senders(&self, limits: SenderLimits) {
+        for remote in self.peers.values() {
+            if let Err(e) = remote.peer.limit_senders(limits).await {
+                leptos::logging::warn!("cannot limit a sender: {}", error_name(&e));
+            }
+        }
+    }
+
+    /// Sends `track` (or nothing) as our `kind` to everyone, without renegotiating.
+    async fn replace_on_all(
+        &self,
+        kind: &str,
+        track: Option<&MediaStreamTrack>,
+    ) -> Result<(), JsValue> {
+        for remote in self.peers.values() {
+            remote.peer.replace_track(kind, track).await?;
+        }
+        Ok(())
     }
 
     /// Enables or disables the local tracks as the toggles say (no renegotiation: a
-    /// disabled track sends silence or black), and tells the other side.
-    fn apply_mutes(&self) {
+    /// disabled track sends silence or black), and tells everyone.
+    async fn apply_mutes(&mut self) {
         if let Some(stream) = &self.media.stream {
             let microphone = self.view.microphone_on.try_get_untracked().unwrap_or(true);
             let camera = self.view.camera_on.try_get_untracked().unwrap_or(true);
@@ -281,32 +513,131 @@ impl Session {
                 });
             }
         }
-        self.announce();
+        self.announce().await;
     }
 
+    /// Tells everyone what we send, so they can show "muted" or a placeholder.
+    async fn announce(&mut self) {
+        let has = |kind: &str| {
+            self.media.stream.as_ref().is_some_and(|s| {
+                s.get_tracks()
+                    .iter()
+                    .any(|t| t.unchecked_into::<MediaStreamTrack>().kind() == kind)
+            })
+        };
+        let screen = self.screen.is_some();
+        let media = MediaState {
+            audio: has("audio") && self.view.microphone_on.try_get_untracked().unwrap_or(true),
+            video: screen
+                || (has("video") && self.view.camera_on.try_get_untracked().unwrap_or(true)),
+            screen,
+        };
+        self.input(Input::LocalMedia(media)).await;
+    }
+
+    /// Sends a file to the person picked, or to everyone connected: one transfer per
+    /// person, each with its own progress row, each cancellable on its own.
     fn send_file(&mut self, file: web_sys::File) {
-        if !self.peer.as_ref().is_some_and(Peer::is_connected) {
+        let to = self.view.send_to.try_get_untracked().flatten();
+        // In the order people arrived, so the progress rows read like the tiles.
+        let connected: Vec<PeerId> = self
+            .machine
+            .people()
+            .map(|p| p.id)
+            .filter(|id| to.is_none_or(|to| to == *id))
+            .filter(|id| self.peers.get(id).is_some_and(|r| r.peer.is_connected()))
+            .collect();
+        if connected.is_empty() {
             self.view
                 .notice
                 .set(Some("Files can be sent once you are connected.".into()));
             return;
         }
-        let id = self.take_transfer_id();
-        let Some(peer) = self.peer.as_ref() else {
-            return;
-        };
-        match client_transfer::send(peer.connection(), id, file, self.max_file_bytes, self.view) {
-            Ok(channel) => {
-                self.view.notice.set(None);
-                self.transfers.insert(id, channel);
+        let limit = self.machine.terms().max_file_bytes;
+        for id in connected {
+            let transfer = self.take_transfer_id();
+            let Some(remote) = self.peers.get(&id) else {
+                continue;
+            };
+            let peer = remote.peer.name.clone();
+            let connection = remote.peer.connection();
+            match client_transfer::send(connection, transfer, peer, file.clone(), limit, self.view)
+            {
+                Ok(channel) => {
+                    self.view.notice.set(None);
+                    self.transfers.insert(transfer, (id, channel));
+                }
+                Err(why) => return self.view.notice.set(Some(why)),
             }
-            Err(why) => self.view.notice.set(Some(why)),
         }
     }
 
     fn take_transfer_id(&mut self) -> u32 {
         self.next_transfer += 1;
         self.next_transfer - 1
+    }
+
+    /// Samples each connection's statistics: the panel shows the picked person's (the
+    /// first person's until one is picked), with what we send to everyone; the loudest
+    /// incoming audio says who speaks. Each connection has a congestion controller of its
+    /// own, which estimates the share of the uplink its path gets; the upload we have is
+    /// the sum of those estimates, and that is what the state machine shares out.
+    async fn read_stats(&mut self) {
+        let picked = self.view.stats_of.try_get_untracked().flatten();
+        let shown = picked.filter(|id| self.peers.contains_key(id)).or_else(|| {
+            self.machine
+                .people()
+                .map(|p| p.id)
+                .find(|id| self.peers.contains_key(id))
+        });
+        if shown != self.stats_shown {
+            self.stats_shown = shown;
+            self.view.stats.set(None);
+            self.view.stats_history.set(Default::default());
+        }
+        let mut estimate: Option<f64> = None;
+        let (mut upload_kbps, mut receivers, mut sent_frame) = (0.0, 0, None);
+        let mut levels = Vec::new();
+        for (id, remote) in self.peers.iter_mut() {
+            if !remote.peer.is_connected() {
+                remote.last_stats = None;
+                continue;
+            }
+            let now = match client_stats::sample(remote.peer.connection()).await {
+                Ok(now) => now,
+                Err(e) => {
+                    leptos::logging::warn!("getStats failed: {}", error_name(&e));
+                    continue;
+                }
+            };
+            if let Some(bps) = now.available_outgoing_bps {
+                estimate = Some(estimate.unwrap_or(0.0) + bps);
+            }
+            if let Some(level) = now.audio_level {
+                levels.push((*id, level));
+            }
+            sent_frame = sent_frame.or(now.sent_frame);
+            if let Some(before) = remote.last_stats.replace(now.clone()) {
+                let stats = compare(&before, &now);
+                upload_kbps += stats.send_kbps;
+                receivers += 1;
+                if Some(*id) == shown {
+                    self.view.stats_history.update(|h| h.push(&stats));
+                    self.view.stats.set(Some(stats));
+                }
+            }
+        }
+        let speaking = self.speaker.update(&levels, now_ms());
+        if self.view.speaking.try_get_untracked() != Some(speaking) {
+            self.view.speaking.set(speaking);
+        }
+        let sending = (receivers > 0).then(|| describe_sending(sent_frame, upload_kbps, receivers));
+        self.view.sending.set(sending);
+        self.view
+            .upload_kbps
+            .set((receivers > 0).then_some(upload_kbps));
+        self.input(Input::UploadEstimate(estimate.map(|bps| bps as u64)))
+            .await;
     }
 
     /// Refreshes the camera and microphone lists, and which ones are in use.
@@ -377,54 +708,16 @@ impl Session {
         stream.add_track(&track);
         // A shared screen stays on the wire until sharing stops.
         let sending = kind == DeviceKind::Microphone || self.screen.is_none();
-        if let (Some(peer), true) = (&self.peer, sending) {
-            if let Err(e) = peer.replace_track(&wire_kind, Some(&track)).await {
+        if sending {
+            if let Err(e) = self.replace_on_all(&wire_kind, Some(&track)).await {
                 leptos::logging::warn!("switching device failed: {}", error_name(&e));
             }
         }
         if self.screen.is_none() {
             self.show_preview(Some(&stream));
         }
-        self.apply_mutes();
+        self.apply_mutes().await;
         self.list_devices().await;
-    }
-
-    /// Samples the connection's statistics and updates the panel's figures.
-    async fn read_stats(&mut self) {
-        let Some(peer) = self.peer.as_ref().filter(|p| p.is_connected()) else {
-            self.last_stats = None;
-            return;
-        };
-        let now = match client_stats::sample(peer.connection()).await {
-            Ok(now) => now,
-            Err(e) => return leptos::logging::warn!("getStats failed: {}", error_name(&e)),
-        };
-        if let Some(before) = self.last_stats.replace(now.clone()) {
-            let stats = compare(&before, &now);
-            self.view.stats_history.update(|h| h.push(&stats));
-            self.view.stats.set(Some(stats));
-        }
-    }
-
-    /// Tells the other side what we send, so it can show "muted" or a placeholder.
-    fn announce(&self) {
-        let Some(peer) = &self.peer else { return };
-        let has = |kind: &str| {
-            self.media.stream.as_ref().is_some_and(|s| {
-                s.get_tracks()
-                    .iter()
-                    .any(|t| t.unchecked_into::<MediaStreamTrack>().kind() == kind)
-            })
-        };
-        let screen = self.screen.is_some();
-        let message = PeerMessage::Media {
-            audio: has("audio") && self.view.microphone_on.try_get_untracked().unwrap_or(true),
-            video: screen
-                || (has("video") && self.view.camera_on.try_get_untracked().unwrap_or(true)),
-            screen,
-        };
-        // Before the channel opens this fails; the state goes out when it opens.
-        let _ = peer.send(&message);
     }
 
     /// Opens the browser's screen picker. The person may take their time, so the answer
@@ -461,14 +754,12 @@ impl Session {
             let _ = events.unbounded_send(Event::Ui(UiCommand::StopSharing));
         });
         track.set_onended(Some(on_ended.as_ref().unchecked_ref()));
-        if let Some(peer) = &self.peer {
-            if let Err(e) = peer.replace_track("video", Some(&track)).await {
-                track.stop();
-                self.view
-                    .notice
-                    .set(Some(format!("Screen sharing failed ({}).", error_name(&e))));
-                return;
-            }
+        if let Err(e) = self.replace_on_all("video", Some(&track)).await {
+            track.stop();
+            self.view
+                .notice
+                .set(Some(format!("Screen sharing failed ({}).", error_name(&e))));
+            return;
         }
         self.show_preview(
             MediaStream::new_with_tracks(&js_sys::Array::of1(&track))
@@ -480,7 +771,7 @@ impl Session {
             _on_ended: on_ended,
         });
         self.view.sharing_screen.set(true);
-        self.announce();
+        self.announce().await;
     }
 
     async fn stop_sharing(&mut self) {
@@ -490,14 +781,12 @@ impl Session {
         screen.track.set_onended(None);
         screen.track.stop();
         let camera = self.camera_track();
-        if let Some(peer) = &self.peer {
-            if let Err(e) = peer.replace_track("video", camera.as_ref()).await {
-                leptos::logging::warn!("back to the camera failed: {}", error_name(&e));
-            }
+        if let Err(e) = self.replace_on_all("video", camera.as_ref()).await {
+            leptos::logging::warn!("back to the camera failed: {}", error_name(&e));
         }
         self.show_preview(self.media.stream.as_ref());
         self.view.sharing_screen.set(false);
-        self.announce();
+        self.announce().await;
     }
 
     fn camera_track(&self) -> Option<MediaStreamTrack> {
@@ -516,340 +805,19 @@ impl Session {
         }
     }
 
-    async fn on_server(&mut self, message: ServerMessage) -> Flow {
-        match message {
-            ServerMessage::Joined {
-                peers,
-                polite,
-                token,
-                ice_servers,
-                ice_transport_policy,
-                max_file_bytes,
-                ..
-            } => {
-                self.back_online();
-                self.seat = Some(SeatTicket { token, polite });
-                self.ice_servers = ice_servers;
-                self.ice_policy = ice_transport_policy;
-                self.max_file_bytes = max_file_bytes;
-                self.view.max_file_bytes.set(max_file_bytes);
-                match peers.into_iter().next() {
-                    // Whoever was there first makes the offer; we wait for it.
-                    Some(peer) => {
-                        self.view.remote_name.set(Some(peer.name.clone()));
-                        self.view.status.set(CallStatus::Connecting {
-                            with: peer.name.clone(),
-                        });
-                        self.expected = Some(peer);
-                    }
-                    None => self.view.status.set(CallStatus::Waiting),
-                }
-            }
-            ServerMessage::Resumed {
-                ice_servers,
-                ice_transport_policy,
-                ..
-            } => {
-                // Same seat, same peer: the call goes on as it was.
-                self.back_online();
-                self.ice_servers = ice_servers;
-                self.ice_policy = ice_transport_policy;
-            }
-            ServerMessage::PeerJoined { peer, polite } => {
-                self.open_peer(peer, polite);
-            }
-            ServerMessage::Signal { from, signal } => self.on_signal(from, signal).await,
-            ServerMessage::PeerLeft { peer } => {
-                if self.peer.as_ref().is_some_and(|p| p.id == peer)
-                    || self.expected.as_ref().is_some_and(|p| p.id == peer)
-                {
-                    self.peer_gone();
-                }
-            }
-            ServerMessage::Pong => {}
-            ServerMessage::Error { code, message } => match code {
-                ErrorCode::RoomFull => {
-                    self.view.status.set(CallStatus::RoomFull);
-                    return Flow::Stop;
-                }
-                ErrorCode::InvalidRoom | ErrorCode::InvalidName => {
-                    self.fail(message);
-                    return Flow::Stop;
-                }
-                ErrorCode::InvalidToken | ErrorCode::ResumeExpired => {
-                    // The seat is gone (the server forgot it, or held it too long): the
-                    // other side was told we left. Start over with a fresh join.
-                    self.seat = None;
-                    self.peer_gone();
-                    self.view.status.set(CallStatus::Joining);
-                    self.send_join();
-                }
-                // Our signal went to someone no longer in the room.
-                ErrorCode::UnknownPeer if self.peer.is_some() => self.peer_gone(),
-                _ => leptos::logging::warn!("server refused a message: {message}"),
-            },
-        }
-        Flow::Continue
-    }
-
-    async fn on_signal(&mut self, from: PeerId, signal: Signal) {
-        if self.peer.is_none() {
-            // The first offer from the person we are waiting for: now we connect.
-            if let Some(info) = self.expected.take().filter(|p| p.id == from) {
-                let polite = self.seat.as_ref().is_none_or(|s| s.polite);
-                self.open_peer(info, polite);
-            }
-        }
-        let Some(peer) = self.peer.as_mut().filter(|p| p.id == from) else {
-            return;
-        };
-        match peer.apply(signal).await {
-            Ok(Some(answer)) => self.signal(answer),
-            Ok(None) => {}
-            Err(e) => self.negotiation_failed(&e),
-        }
-    }
-
-    async fn on_peer(&mut self, event: PeerEvent) {
-        let view = self.view;
-        let Some(peer) = self.peer.as_mut() else {
-            return;
-        };
-        match event {
-            PeerEvent::Candidate(signal) => self.signal(signal),
-            PeerEvent::NegotiationNeeded => match peer.negotiate().await {
-                Ok(Some(offer)) => self.signal(offer),
-                Ok(None) => {}
-                Err(e) => self.negotiation_failed(&e),
-            },
-            PeerEvent::Track(track) => {
-                let stream = peer.add_remote_track(&track);
-                if let Some(video) = element(view.remote_video) {
-                    if video.src_object().as_ref() != Some(stream) {
-                        video.set_src_object(Some(stream));
-                        play(video, view);
-                    }
-                }
-            }
-            PeerEvent::DataChannel(channel) if channel.label().starts_with(CHANNEL_PREFIX) => {
-                let id = self.take_transfer_id();
-                let limit = self.max_file_bytes;
-                let received = self.received.clone();
-                client_transfer::receive(channel.clone(), id, limit, view, received);
-                self.transfers.insert(id, channel);
-            }
-            PeerEvent::DataChannel(channel) => peer.attach_chat(channel),
-            PeerEvent::ChatOpen => {
-                view.chat_open.set(true);
-                self.announce();
-            }
-            PeerEvent::ChatClosed => view.chat_open.set(false),
-            PeerEvent::Message(text) => match PeerMessage::decode(&text) {
-                Ok(PeerMessage::Chat { text }) => view.chat.update(|lines| {
-                    lines.push(ChatLine {
-                        from: peer.name.clone(),
-                        text,
-                        mine: false,
-                    })
-                }),
-                Ok(PeerMessage::Media {
-                    audio,
-                    video,
-                    screen,
-                }) => {
-                    view.remote_sends_audio.set(audio);
-                    view.remote_sends_video.set(video);
-                    view.remote_shares_screen.set(screen);
-                }
-                Err(e) => leptos::logging::warn!("unreadable message from the peer: {e}"),
-            },
-            PeerEvent::State(state) => {
-                let with = peer.name.clone();
-                match state {
-                    RtcPeerConnectionState::Connected => {
-                        view.status.set(CallStatus::Connected { with })
-                    }
-                    RtcPeerConnectionState::Disconnected | RtcPeerConnectionState::Failed => {
-                        view.status.set(CallStatus::Interrupted { with })
-                    }
-                    _ => {}
-                }
-            }
-            PeerEvent::Ice(RtcIceConnectionState::Failed) => peer.restart_ice(),
-            PeerEvent::Ice(RtcIceConnectionState::Disconnected) => {
-                // Often a blip that heals by itself; restart only if it lasts.
-                let (events, id) = (self.events.clone(), peer.id);
-                spawn_local(async move {
-                    TimeoutFuture::new(ICE_GRACE_MS).await;
-                    let _ = events.unbounded_send(Event::Peer(id, PeerEvent::IceGraceOver));
-                });
-            }
-            PeerEvent::Ice(_) => {}
-            PeerEvent::IceGraceOver => {
-                if peer.ice_state() == RtcIceConnectionState::Disconnected {
-                    peer.restart_ice();
-                }
-            }
-        }
-    }
-
-    fn open_peer(&mut self, info: PeerInfo, polite: bool) {
-        if self.peer.is_some() {
-            self.close_peer();
-        }
-        self.expected = None;
-        let stream = self.media.stream.as_ref();
-        match Peer::new(
-            info.id,
-            info.name.clone(),
-            polite,
-            &self.ice_servers,
-            self.ice_policy,
-            stream,
-            self.events.clone(),
-        ) {
-            Ok(peer) => {
-                self.view.remote_name.set(Some(info.name.clone()));
-                self.view
-                    .status
-                    .set(CallStatus::Connecting { with: info.name });
-                self.peer = Some(peer);
-            }
-            Err(e) => self.fail(format!(
-                "the browser refused a connection ({})",
-                error_name(&e)
-            )),
-        }
-    }
-
-    /// The other person left: close their connection and wait for someone new.
-    fn peer_gone(&mut self) {
-        let name = match (self.peer.as_ref(), self.expected.take()) {
-            (Some(peer), _) => peer.name.clone(),
-            (None, Some(expected)) => expected.name,
-            (None, None) => return,
-        };
-        self.close_peer();
-        self.view.status.set(CallStatus::PeerLeft { name });
-    }
-
-    fn close_peer(&mut self) {
-        self.last_stats = None;
-        self.view.stats.set(None);
-        self.view.chat_open.set(false);
-        self.view.remote_sends_audio.set(true);
-        self.view.remote_sends_video.set(true);
-        self.view.remote_shares_screen.set(false);
-        self.view.remote_name.set(None);
-        self.view.needs_play.set(false);
-        if let Some(video) = element(self.view.remote_video) {
-            video.set_src_object(None);
-        }
-        if let Some(peer) = self.peer.take() {
-            peer.close();
-        }
-    }
-
-    /// A description or candidate was refused. Before the first connection nothing works
-    /// without it; once connected, a failed renegotiation leaves the call as it was.
-    fn negotiation_failed(&self, error: &JsValue) {
-        let connected = self.peer.as_ref().is_some_and(Peer::is_connected);
-        if connected {
-            leptos::logging::warn!("renegotiation failed: {}", error_name(error));
-        } else {
-            self.fail(format!("could not connect ({})", error_name(error)));
-        }
-    }
-
-    /// Opens the signaling socket and asks for our seat: back, if we had one.
-    fn connect(&mut self) {
-        self.generation += 1;
-        match SignalingSocket::connect(self.events.clone(), self.generation) {
-            Ok(socket) => {
-                self.socket = Some(socket);
-                self.last_heard = now_ms();
-                match self.seat.as_ref().map(|seat| seat.token.clone()) {
-                    Some(token) => self.send(ClientMessage::Resume { token }),
-                    None => self.send_join(),
-                }
-            }
-            Err(e) => {
-                leptos::logging::warn!("cannot open the signaling socket: {e}");
-                self.lost_server();
-            }
-        }
-    }
-
-    fn send_join(&self) {
-        self.send(ClientMessage::Join {
-            room: self.room.clone(),
-            name: self.user.clone(),
-        });
-    }
-
-    /// The socket is gone: say so, and try again after a backoff with jitter.
-    fn lost_server(&mut self) {
-        self.socket = None;
-        self.view.server_lost.set(true);
-        if self.seat.is_none() && self.peer.is_none() {
-            self.view.status.set(CallStatus::Joining);
-        }
-        let delay = reconnect_delay_ms(self.reconnects, js_sys::Math::random());
-        self.reconnects += 1;
-        let events = self.events.clone();
-        spawn_local(async move {
-            TimeoutFuture::new(delay as u32).await;
-            let _ = events.unbounded_send(Event::Reconnect);
-        });
-    }
-
-    fn back_online(&mut self) {
-        self.reconnects = 0;
-        self.view.server_lost.set(false);
-    }
-
-    /// Pings the server, or gives up on it if it has been silent too long.
-    fn heartbeat(&mut self) {
-        if self.socket.is_none() {
-            return;
-        }
-        if now_ms() - self.last_heard > SERVER_SILENCE_MS {
-            leptos::logging::warn!("the server went silent; reconnecting");
-            // Dropping the socket closes it.
-            self.socket = None;
-            self.lost_server();
-        } else {
-            self.send(ClientMessage::Ping);
-        }
-    }
-
-    fn signal(&self, signal: Signal) {
-        if let Some(to) = self.peer.as_ref().map(|p| p.id) {
-            self.send(ClientMessage::Signal { to, signal });
-        }
-    }
-
-    /// Sends if the server is there. While it is not, signals are dropped: media keeps
-    /// flowing, and a renegotiation is made again after the resume if still needed.
-    fn send(&self, message: ClientMessage) {
-        if let Some(socket) = &self.socket {
-            socket.send(message);
-        }
-    }
-
-    fn fail(&self, why: String) {
-        self.view.status.set(CallStatus::Failed(why));
-    }
-
-    /// Hangs up: peer connection, camera, and our seat on the server.
+    /// Hangs up: every peer connection, the camera, and our seat on the server (the
+    /// state machine already sent `leave` if there was a seat).
     fn end(mut self) {
-        for channel in self.transfers.values() {
+        for (_, channel) in self.transfers.values() {
             channel.close();
         }
         for url in self.received.borrow_mut().drain(..) {
             client_transfer::forget(&url);
         }
-        self.close_peer();
+        let ids: Vec<PeerId> = self.peers.keys().copied().collect();
+        for id in ids {
+            self.close_peer(id);
+        }
         if let Some(screen) = self.screen.take() {
             screen.track.set_onended(None);
             screen.track.stop();
@@ -857,9 +825,6 @@ impl Session {
         self.media.stop();
         if let Some(video) = element(self.view.local_video) {
             video.set_src_object(None);
-        }
-        if self.seat.is_some() {
-            self.send(ClientMessage::Leave);
         }
         // Dropping the socket closes it, after the queued `leave`.
         self.socket = None;
@@ -895,12 +860,20 @@ fn now_ms() -> f64 {
 /// The element behind `node`, if the call screen still shows it. The session outlives the
 /// screen (it tears down after navigation), so it must never assume the view is there:
 /// reads of the view use `try_` forms (writes to a disposed signal are already no-ops).
-fn element(node: NodeRef<Video>) -> Option<web_sys::HtmlVideoElement> {
+fn element(node: NodeRef<Video>) -> Option<HtmlVideoElement> {
     node.try_get_untracked().flatten()
 }
 
+/// Shows `stream` in `video` (once) and starts it playing.
+fn show_stream(video: &HtmlVideoElement, stream: &MediaStream, view: CallView) {
+    if video.src_object().as_ref() != Some(stream) {
+        video.set_src_object(Some(stream));
+        play(video.clone(), view);
+    }
+}
+
 /// Starts playback; if the browser wants a click first, the call screen offers a button.
-fn play(video: web_sys::HtmlVideoElement, view: CallView) {
+fn play(video: HtmlVideoElement, view: CallView) {
     let Ok(promise) = video.play() else {
         return;
     };

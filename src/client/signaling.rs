@@ -5,7 +5,6 @@
 //! and gloo-net closes the socket when both halves are gone (its `close()` on the sink
 //! half does nothing).
 
-use super::session::Event;
 use crate::protocol::{ClientMessage, ServerMessage, SIGNALING_PATH};
 use futures::channel::{mpsc, oneshot};
 use futures::future::{select, Either, FutureExt};
@@ -13,9 +12,15 @@ use futures::{SinkExt, StreamExt};
 use gloo_net::websocket::{futures::WebSocket, Message};
 use leptos::task::spawn_local;
 
-/// One connection to the server. Incoming messages arrive as [`Event::Server`] and the
-/// end of the socket as [`Event::SignalingClosed`], both tagged with `generation` so that
-/// news from a socket already replaced can be told apart.
+/// What a socket reports, tagged with its `generation` so that news from a socket
+/// already replaced can be told apart.
+pub enum SocketEvent {
+    Message(u32, ServerMessage),
+    Closed(u32),
+}
+
+/// One connection to the server. Incoming messages arrive as [`SocketEvent::Message`]
+/// and the end of the socket as [`SocketEvent::Closed`].
 pub struct SignalingSocket {
     outgoing: mpsc::UnboundedSender<ClientMessage>,
     /// Dropped with the socket: tells both tasks to stop.
@@ -24,7 +29,7 @@ pub struct SignalingSocket {
 
 impl SignalingSocket {
     pub fn connect(
-        events: mpsc::UnboundedSender<Event>,
+        events: mpsc::UnboundedSender<SocketEvent>,
         generation: u32,
     ) -> Result<SignalingSocket, String> {
         let socket = WebSocket::open(&signaling_url()?).map_err(|e| e.to_string())?;
@@ -59,7 +64,7 @@ impl SignalingSocket {
                     Ok(Message::Text(text)) => match serde_json::from_str::<ServerMessage>(&text) {
                         Ok(message) => {
                             if events
-                                .unbounded_send(Event::Server(generation, message))
+                                .unbounded_send(SocketEvent::Message(generation, message))
                                 .is_err()
                             {
                                 return;
@@ -74,7 +79,7 @@ impl SignalingSocket {
                     }
                 }
             }
-            let _ = events.unbounded_send(Event::SignalingClosed(generation));
+            let _ = events.unbounded_send(SocketEvent::Closed(generation));
         });
 
         Ok(SignalingSocket {

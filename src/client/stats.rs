@@ -22,11 +22,21 @@ pub async fn sample(pc: &RtcPeerConnection) -> Result<StatsSample, JsValue> {
     let mut selected_pair = None;
     for report in by_id.values() {
         match text(report, "type").as_deref() {
-            Some("outbound-rtp") => sample.bytes_sent += number(report, "bytesSent").unwrap_or(0.0),
+            Some("outbound-rtp") => {
+                sample.bytes_sent += number(report, "bytesSent").unwrap_or(0.0);
+                if let (Some(w), Some(h)) =
+                    (number(report, "frameWidth"), number(report, "frameHeight"))
+                {
+                    sample.sent_frame = Some((w as u32, h as u32));
+                }
+            }
             Some("inbound-rtp") => {
                 sample.bytes_received += number(report, "bytesReceived").unwrap_or(0.0);
                 sample.packets_received += number(report, "packetsReceived").unwrap_or(0.0);
                 sample.packets_lost += number(report, "packetsLost").unwrap_or(0.0);
+                if text(report, "kind").as_deref() == Some("audio") {
+                    sample.audio_level = number(report, "audioLevel");
+                }
                 if text(report, "kind").as_deref() == Some("video") {
                     if let (Some(w), Some(h)) =
                         (number(report, "frameWidth"), number(report, "frameHeight"))
@@ -45,6 +55,7 @@ pub async fn sample(pc: &RtcPeerConnection) -> Result<StatsSample, JsValue> {
     }
     if let Some(pair) = selected_pair {
         sample.rtt_ms = number(&pair, "currentRoundTripTime").map(|s| s * 1000.0);
+        sample.available_outgoing_bps = number(&pair, "availableOutgoingBitrate");
         sample.path = text(&pair, "localCandidateId")
             .and_then(|id| by_id.get(&id))
             .map(|local| CandidatePath {

@@ -29,11 +29,13 @@ const HIGH_WATER: u32 = 1024 * 1024;
 /// …and go on once the buffer drains below this.
 const LOW_WATER: u32 = 256 * 1024;
 
-/// Starts sending `file` as transfer `id`; the channel is returned so it can be closed to
-/// cancel. A file over `limit` is refused before anything is sent.
+/// Starts sending `file` as transfer `id` to `peer` (their name, for the progress row);
+/// the channel is returned so it can be closed to cancel. A file over `limit` is refused
+/// before anything is sent.
 pub fn send(
     pc: &RtcPeerConnection,
     id: u32,
+    peer: String,
     file: File,
     limit: u64,
     view: CallView,
@@ -46,6 +48,7 @@ pub fn send(
         all.push(Transfer {
             id,
             name: file.name(),
+            peer,
             size,
             sending: true,
             done_bytes: 0,
@@ -126,13 +129,14 @@ async fn run_send(
 pub fn receive(
     channel: RtcDataChannel,
     id: u32,
+    peer: String,
     limit: u64,
     view: CallView,
     links: Rc<RefCell<Vec<String>>>,
 ) {
     channel.set_binary_type(RtcDataChannelType::Arraybuffer);
     spawn_local(async move {
-        let outcome = run_receive(&channel, id, limit, view).await;
+        let outcome = run_receive(&channel, id, peer, limit, view).await;
         let verdict = match &outcome {
             Ok(_) => Some(FileFrame::Received),
             Err(Some(why)) => Some(FileFrame::Rejected {
@@ -165,6 +169,7 @@ enum Incoming {
 async fn run_receive(
     channel: &RtcDataChannel,
     id: u32,
+    peer: String,
     limit: u64,
     view: CallView,
 ) -> Result<String, Option<String>> {
@@ -185,7 +190,7 @@ async fn run_receive(
     });
     channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     channel.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-    let result = collect(&mut messages, id, limit, view).await;
+    let result = collect(&mut messages, id, peer, limit, view).await;
     channel.set_onmessage(None);
     channel.set_onclose(None);
     result
@@ -194,6 +199,7 @@ async fn run_receive(
 async fn collect(
     messages: &mut mpsc::UnboundedReceiver<Incoming>,
     id: u32,
+    peer: String,
     limit: u64,
     view: CallView,
 ) -> Result<String, Option<String>> {
@@ -212,6 +218,7 @@ async fn collect(
         all.push(Transfer {
             id,
             name: header.name.clone(),
+            peer,
             size: header.size,
             sending: false,
             done_bytes: 0,

@@ -1,4 +1,4 @@
-use crate::call::ChatLine;
+use crate::mesh::ChatLine;
 use leptos::prelude::*;
 
 /// Longest chat message, in characters: far below what a data channel carries in one
@@ -26,6 +26,9 @@ pub fn ChatPanel(
     };
     view! {
         <aside class="chat" aria-label="Chat">
+            <p class="chat-note">
+                "Messages go to everyone in the call. You see what is written after you joined."
+            </p>
             <ol class="chat-lines" aria-live="polite">
                 <For
                     each=move || lines.get().into_iter().enumerate()

@@ -2,12 +2,39 @@ use crate::call::{CallView, TransferState, UiCommand};
 use crate::transfer::human_bytes;
 use leptos::prelude::*;
 
-/// Files to and from the other person: pick one (or drop it on the call), watch it go,
-/// cancel it, save what arrives. Files travel peer to peer, never through the server.
+/// Files to and from the others: pick one (or drop it on the call) and who gets it,
+/// watch it go, cancel it, save what arrives. Files travel peer to peer, never through
+/// the server; sent to everyone, each person gets a copy of their own.
 #[component]
 pub fn FilePanel(call: CallView, send: Callback<UiCommand>) -> AnyView {
+    let pick_recipient = move |ev: leptos::ev::Event| {
+        let value = event_target_value(&ev);
+        call.send_to
+            .set(value.parse::<u64>().ok().map(crate::protocol::PeerId));
+    };
     view! {
         <section class="files" aria-label="Files">
+            // With two or more others, a file goes to one of them or to everyone.
+            <Show when=move || call.people.with(|p| p.len() > 1)>
+                <label class="file-to">
+                    "Send to "
+                    <select on:change=pick_recipient>
+                        <option value="" selected=move || call.send_to.get().is_none()>"Everyone"</option>
+                        <For
+                            each=move || call.people.get()
+                            key=|p| (p.id, p.name.clone())
+                            let(person)
+                        >
+                            <option
+                                value=person.id.to_string()
+                                selected=move || call.send_to.get() == Some(person.id)
+                            >
+                                {person.name.clone()}
+                            </option>
+                        </For>
+                    </select>
+                </label>
+            </Show>
             <div class="file-row">
                 <label class="button file-pick" for="file-pick">"Send a file"</label>
                 <input
@@ -54,17 +81,28 @@ fn TransferRow(call: CallView, id: u32, send: Callback<UiCommand>) -> AnyView {
     view! {
         <li class="transfer" data-state=field(|t| state_name(&t.state).into())>
             <span class="file-name">{field(|t| t.name.clone())}</span>
+            <span class="file-peer">
+                {field(|t| format!("{} {}", if t.sending { "to" } else { "from" }, t.peer))}
+            </span>
             <span class="file-size">{move || human_bytes(size())}</span>
             <progress
                 max=move || size().max(1).to_string()
                 prop:value=move || done().to_string()
-                aria-label=field(|t| format!("{} {}", if t.sending { "Sending" } else { "Receiving" }, t.name))
+                aria-label=field(|t| {
+                    if t.sending {
+                        format!("Sending {} to {}", t.name, t.peer)
+                    } else {
+                        format!("Receiving {} from {}", t.name, t.peer)
+                    }
+                })
             ></progress>
             <span class="file-state">{field(|t| describe(&t.state, t.sending))}</span>
             <Show when=open>
                 <button
                     class="secondary"
-                    aria-label=field(|t| format!("Cancel {}", t.name))
+                    aria-label=field(|t| {
+                        format!("Cancel {} {} {}", t.name, if t.sending { "to" } else { "from" }, t.peer)
+                    })
                     on:click=move |_| send.run(UiCommand::CancelTransfer(id))
                 >
                     "Cancel"

@@ -19,8 +19,33 @@ pub fn StatsPanel(call: CallView) -> AnyView {
                 .with(|h| sparkline(pick(h), SPARK_W, SPARK_H))
         }
     };
+    let pick = move |ev: leptos::ev::Event| {
+        let value = event_target_value(&ev);
+        call.stats_of
+            .set(value.parse::<u64>().ok().map(crate::protocol::PeerId));
+    };
     view! {
         <section class="stats" aria-label="Call statistics">
+            // With two or more others, pick whose connection to show.
+            <Show when=move || call.people.with(|p| p.len() > 1)>
+                <label class="stats-of">
+                    "Connection to "
+                    <select on:change=pick>
+                        <For
+                            each=move || call.people.get()
+                            key=|p| (p.id, p.name.clone())
+                            let(person)
+                        >
+                            <option
+                                value=person.id.to_string()
+                                selected=move || call.stats_of.get() == Some(person.id)
+                            >
+                                {person.name.clone()}
+                            </option>
+                        </For>
+                    </select>
+                </label>
+            </Show>
             <dl>
                 <dt>"Receiving"</dt>
                 <dd data-kbps=move || stats.with(|s| s.as_ref().map(|s| s.receive_kbps.round()))>
@@ -42,6 +67,16 @@ pub fn StatsPanel(call: CallView) -> AnyView {
                 </dd>
                 <dt>"Path"</dt>
                 <dd>{value(|s| s.path.clone().unwrap_or_else(|| "–".into()))}</dd>
+                <dt>"You send"</dt>
+                <dd class="sending">{move || call.sending.get().unwrap_or_else(|| "–".into())}</dd>
+                <dt>"Upload budget"</dt>
+                <dd class="budget" data-bps=move || call.upload_budget.get().to_string()>
+                    {move || format_bitrate(call.upload_budget.get() as f64 / 1000.0)}
+                </dd>
+                <dt>"Upload in all"</dt>
+                <dd class="upload">
+                    {move || call.upload_kbps.get().map(format_bitrate).unwrap_or_else(|| "–".into())}
+                </dd>
             </dl>
             <Sparkline
                 caption="Receive bitrate, last minute"

@@ -1,11 +1,16 @@
-use crate::call::CallStatus;
+use crate::mesh::CallStatus;
 use leptos::prelude::*;
 
 /// The one-line call status, announced to screen readers as it changes.
 #[component]
 pub fn StatusLine(status: RwSignal<CallStatus>) -> impl IntoView {
     let state = move || match status.get() {
-        CallStatus::Connected { .. } => "connected",
+        CallStatus::InCall {
+            connecting,
+            interrupted,
+            failed,
+            ..
+        } if connecting.is_empty() && interrupted.is_empty() && failed.is_empty() => "connected",
         CallStatus::Failed(_) | CallStatus::RoomFull => "problem",
         CallStatus::Ended => "ended",
         _ => "pending",

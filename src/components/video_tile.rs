@@ -1,3 +1,6 @@
+use crate::call::{CallView, UiCommand};
+use crate::mesh::Link;
+use crate::protocol::PeerId;
 use leptos::html::Video;
 use leptos::prelude::*;
 
@@ -7,6 +10,8 @@ use leptos::prelude::*;
 pub fn VideoTile(
     class: &'static str,
     label: Signal<String>,
+    /// The video's accessible name, e.g. "Video from Bob".
+    video_label: Signal<String>,
     node_ref: NodeRef<Video>,
     /// The local preview is muted so people don't hear themselves.
     muted: bool,
@@ -14,6 +19,18 @@ pub fn VideoTile(
     camera_off: Signal<bool>,
     /// Said over the video, e.g. "Alice muted".
     badge: Signal<Option<String>>,
+    /// This one connection is being restored.
+    #[prop(optional)]
+    reconnecting: Signal<bool>,
+    /// Shown large, the others in a strip.
+    #[prop(optional)]
+    large: Signal<bool>,
+    /// This person is speaking: the tile is outlined.
+    #[prop(optional)]
+    speaking: Signal<bool>,
+    /// Clicking the tile (or Enter on it) does this.
+    #[prop(optional)]
+    on_select: Option<Callback<()>>,
 ) -> AnyView {
     let initial = move || {
         label
@@ -23,21 +40,43 @@ pub fn VideoTile(
             .map(|c| c.to_uppercase().to_string())
             .unwrap_or_default()
     };
+    let select = move || {
+        if let Some(select) = on_select {
+            select.run(());
+        }
+    };
     view! {
-        <figure class=format!("tile {class}") class:camera-off=move || camera_off.get()>
+        <figure
+            class=format!("tile {class}")
+            class:camera-off=move || camera_off.get()
+            class:reconnecting=move || reconnecting.get()
+            class:large=move || large.get()
+            class:speaking=move || speaking.get()
+            tabindex=on_select.map(|_| "0")
+            aria-pressed=move || on_select.map(|_| large.get().to_string())
+            on:click=move |_| select()
+            on:keydown=move |ev| {
+                if ev.key() == "Enter" {
+                    select();
+                }
+            }
+        >
             <video
                 node_ref=node_ref
                 autoplay
                 playsinline
                 muted=muted
                 prop:muted=muted
-                aria-label=move || format!("Video: {}", label.get())
+                aria-label=move || video_label.get()
             ></video>
             <Show when=move || camera_off.get()>
                 <div class="placeholder" aria-label=move || format!("{} (camera off)", label.get())>
                     <span class="avatar" aria-hidden="true">{initial}</span>
                     <span class="placeholder-text">"Camera off"</span>
                 </div>
+            </Show>
+            <Show when=move || reconnecting.get()>
+                <span class="reconnecting-note" role="note">"reconnecting…"</span>
             </Show>
             <Show when=move || badge.with(Option::is_some)>
                 <span class="badge" aria-live="polite">{move || badge.get()}</span>
@@ -47,3 +86,57 @@ pub fn VideoTile(
     }
     .into_any()
 }
+
+/// Another person's tile. Their stream is the session's: once the video element is on
+/// screen, the session is asked to show the stream in it.
+#[component]
+pub fn RemoteTile(
+    id: PeerId,
+    call: CallView,
+    send: Callback<UiCommand>,
+    /// Which tile is shown large, if any.
+    focused: RwSignal<Option<PeerId>>,
+) -> impl IntoView {
+    let person = move || {
+        call.people
+            .with(|people| people.iter().find(|p| p.id == id).cloned())
+    };
+    let name = Signal::derive(move || person().map(|p| p.name).unwrap_or_default());
+    let node_ref = NodeRef::<Video>::new();
+    show_when_loaded(node_ref, id, send);
+    view! {
+        <VideoTile
+            class="remote"
+            label=name
+            video_label=Signal::derive(move || format!("Video from {}", name.get()))
+            node_ref
+            muted=false
+            camera_off=Signal::derive(move || person().is_some_and(|p| !p.media.video))
+            badge=Signal::derive(move || {
+                person().filter(|p| !p.media.audio).map(|p| format!("{} muted", p.name))
+            })
+            reconnecting=Signal::derive(move || {
+                person().is_some_and(|p| p.link == Link::Interrupted)
+            })
+            large=Signal::derive(move || focused.get() == Some(id))
+            speaking=Signal::derive(move || call.speaking.get() == Some(id))
+            on_select=Callback::new(move |()| {
+                focused.update(|f| *f = if *f == Some(id) { None } else { Some(id) })
+            })
+        />
+    }
+}
+
+#[cfg(feature = "hydrate")]
+fn show_when_loaded(node_ref: NodeRef<Video>, id: PeerId, send: Callback<UiCommand>) {
+    node_ref.on_load(move |video| {
+        send.run(UiCommand::ShowVideo(
+            id,
+            send_wrapper::SendWrapper::new(video),
+        ))
+    });
+}
+
+/// On the server the tile is only rendered; streams exist in the browser alone.
+#[cfg(not(feature = "hydrate"))]
+fn show_when_loaded(_: NodeRef<Video>, _: PeerId, _: Callback<UiCommand>) {}

@@ -1,14 +1,18 @@
 //! `/call/:user/:room`: the call itself.
 
-use crate::call::{CallStatus, CallView, UiCommand};
+use crate::call::{CallView, UiCommand};
 use crate::components::controls::{shortcut, CallControls};
 use crate::components::devices::DevicePicker;
 use crate::components::files::{send_dropped, FilePanel};
 use crate::components::invite::InviteButton;
 use crate::components::{
-    chat::ChatPanel, stats_panel::StatsPanel, status::StatusLine, video_tile::VideoTile,
+    chat::ChatPanel,
+    stats_panel::StatsPanel,
+    status::StatusLine,
+    video_tile::{RemoteTile, VideoTile},
 };
-use crate::protocol::{validate_name, validate_room};
+use crate::mesh::CallStatus;
+use crate::protocol::{validate_name, validate_room, PeerId};
 use futures::channel::mpsc;
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -75,16 +79,17 @@ fn Call(user: String, room: String, rejoin: Callback<()>) -> impl IntoView {
         }
     });
     on_cleanup(move || keys.remove());
-    let remote_badge = move || {
-        let name = call.remote_name.get()?;
-        (!call.remote_sends_audio.get()).then(|| format!("{name} muted"))
-    };
     let local_badge = move || (!call.microphone_on.get()).then(|| "You are muted".to_owned());
     let status = call.status;
-    let remote_label = move || {
-        call.remote_name
+    // A tile picked to be shown large; forgotten when that person leaves.
+    let focused = RwSignal::new(None::<PeerId>);
+    let count = move || call.people.with(Vec::len);
+    let grid = Memo::new(move |_| count() > 1);
+    let screen_shared = move || call.people.with(|p| p.iter().any(|p| p.media.screen));
+    let focused_here = move || {
+        focused
             .get()
-            .unwrap_or_else(|| "Waiting for someone".into())
+            .filter(|id| call.people.with(|p| p.iter().any(|p| p.id == *id)))
     };
 
     view! {
@@ -117,20 +122,30 @@ fn Call(user: String, room: String, rejoin: Callback<()>) -> impl IntoView {
                 fallback=move || view! { <CallOver status rejoin/> }
             >
                 // A shared screen is shown whole, never cropped to fill.
-                <div class="stage" class:screen-shared=move || call.remote_shares_screen.get()>
-                    <VideoTile
-                        class="remote"
-                        label=Signal::derive(remote_label)
-                        node_ref=call.remote_video
-                        muted=false
-                        camera_off=Signal::derive(move || {
-                            call.remote_name.with(Option::is_some) && !call.remote_sends_video.get()
-                        })
-                        badge=Signal::derive(remote_badge)
-                    />
+                <div class="stage" class:screen-shared=screen_shared>
+                    <div
+                        class="remotes"
+                        class:grid=grid
+                        class:focused=move || grid.get() && focused_here().is_some()
+                        data-count=move || count().to_string()
+                    >
+                        <Show when=move || count() == 0>
+                            <figure class="tile remote waiting">
+                                <figcaption>"Waiting for someone"</figcaption>
+                            </figure>
+                        </Show>
+                        <For
+                            each=move || call.people.with(|p| p.iter().map(|p| p.id).collect::<Vec<_>>())
+                            key=|id| *id
+                            let(id)
+                        >
+                            <RemoteTile id call send=command focused/>
+                        </For>
+                    </div>
                     <VideoTile
                         class="local"
                         label=Signal::stored(format!("You ({user})"))
+                        video_label=Signal::stored(format!("Video: You ({user})"))
                         node_ref=call.local_video
                         muted=true
                         camera_off=Signal::derive(move || {
@@ -141,9 +156,9 @@ fn Call(user: String, room: String, rejoin: Callback<()>) -> impl IntoView {
                     <Show when=move || call.needs_play.get()>
                         <button
                             class="primary play-audio"
-                            on:click=move |_| play_remote(call)
+                            on:click=move |_| command.run(UiCommand::PlayAudio)
                         >
-                            "Play the other person's audio"
+                            {move || if count() > 1 { "Play everyone's audio" } else { "Play the other person's audio" }}
                         </button>
                     </Show>
                 </div>
@@ -171,7 +186,7 @@ fn CallOver(status: RwSignal<CallStatus>, rejoin: Callback<()>) -> impl IntoView
             <p>
                 {move || {
                     if full() {
-                        "Two people are already talking here. Pick another room."
+                        "Every seat in this room is taken. Pick another room, or try again later."
                     } else {
                         "You left the call."
                     }
@@ -206,11 +221,3 @@ fn start_session(
 /// On the server the page is only rendered; the call starts in the browser.
 #[cfg(not(feature = "hydrate"))]
 fn start_session(_: String, _: String, _: CallView, _: mpsc::UnboundedReceiver<UiCommand>) {}
-
-#[cfg(feature = "hydrate")]
-fn play_remote(call: CallView) {
-    crate::client::session::play_remote(call);
-}
-
-#[cfg(not(feature = "hydrate"))]
-fn play_remote(_: CallView) {}

@@ -1,0 +1,236 @@
+//! The call's state machine under random event sequences: whatever the server, the
+//! browsers and the person do, in whatever order, the session keeps its invariants:
+//! - at most one connection per person;
+//! - every `peer_left` closes that person's connection;
+//! - no effect names a person who is not in the room;
+//! - the status names exactly the people present.
+#![no_main]
+
+use arbitrary::Arbitrary;
+use libfuzzer_sys::fuzz_target;
+use std::collections::HashSet;
+use tandem::mesh::{
+    CallStatus, Command, ConnectionState, Effect, IceState, Input, MediaState, PeerInput, Session,
+    Timer,
+};
+use tandem::protocol::{
+    ClientMessage, ErrorCode, IceTransportPolicy, PeerId, PeerInfo, ServerMessage, Signal,
+};
+
+#[derive(Arbitrary, Debug)]
+enum Op {
+    Joined(Vec<u8>),
+    Resumed(Vec<u8>),
+    PeerJoined(u8, bool),
+    Signal(u8, u8),
+    PeerLeft(u8),
+    Error(u8),
+    Pong,
+    FromOldSocket(u8),
+    SocketClosed,
+    Reconnect,
+    Heartbeat(u16),
+    IceGrace(u8),
+    State(u8, u8),
+    Ice(u8, u8),
+    ChatOpen(u8),
+    ChatClosed(u8),
+    Message(u8, String),
+    LocalSignal(u8),
+    NegotiationFailed(u8),
+    SendChat(String),
+    HangUp,
+    Leave,
+    MediaReady,
+    LocalMedia(bool, bool, bool),
+    Estimate(Option<u32>),
+}
+
+/// Six possible people, so sequences often name the same ones again.
+fn id(n: u8) -> PeerId {
+    PeerId(u64::from(n % 6) + 1)
+}
+
+fn people(ids: &[u8]) -> Vec<PeerInfo> {
+    let mut seen = HashSet::new();
+    ids.iter()
+        .map(|&n| id(n))
+        .filter(|id| seen.insert(*id))
+        .map(|id| PeerInfo {
+            id,
+            name: format!("P{id}"),
+        })
+        .collect()
+}
+
+fn offer() -> Signal {
+    Signal::Offer { sdp: "v=0".into() }
+}
+
+fuzz_target!(|ops: Vec<Op>| {
+    let mut session = Session::new("Me".into(), "room".into(), 1);
+    let mut generation = 0;
+    let mut open: HashSet<PeerId> = HashSet::new();
+    let mut now = 0.0;
+    let mut effects = session.start(now);
+    for op in ops {
+        check(&session, &effects, &mut open, &mut generation);
+        now += 100.0;
+        let server = |message| Input::Server(generation, message);
+        let input = match op {
+            Op::Joined(ids) => server(ServerMessage::Joined {
+                you: PeerId(100),
+                polite: !ids.is_empty(),
+                peers: people(&ids),
+                token: "t".into(),
+                ice_servers: Vec::new(),
+                ice_transport_policy: IceTransportPolicy::All,
+                max_file_bytes: 1,
+                upload_budget: 2_500_000,
+            }),
+            Op::Resumed(ids) => server(ServerMessage::Resumed {
+                you: PeerId(100),
+                peers: people(&ids),
+                ice_servers: Vec::new(),
+                ice_transport_policy: IceTransportPolicy::All,
+                max_file_bytes: 1,
+                upload_budget: 2_500_000,
+            }),
+            Op::PeerJoined(n, polite) => server(ServerMessage::PeerJoined {
+                peer: people(&[n]).remove(0),
+                polite,
+            }),
+            Op::Signal(n, kind) => server(ServerMessage::Signal {
+                from: id(n),
+                signal: match kind % 3 {
+                    0 => offer(),
+                    1 => Signal::Answer { sdp: "v=0".into() },
+                    _ => Signal::Candidate {
+                        candidate: "c".into(),
+                        sdp_mid: None,
+                        sdp_m_line_index: None,
+                    },
+                },
+            }),
+            Op::PeerLeft(n) => {
+                let peer = id(n);
+                let was_open = open.contains(&peer);
+                let effects = session.handle(server(ServerMessage::PeerLeft { peer }), now);
+                check(&session, &effects, &mut open, &mut generation);
+                assert!(
+                    !was_open || !open.contains(&peer),
+                    "peer_left must close {peer}'s connection"
+                );
+                assert!(session.people().all(|p| p.id != peer));
+                effects = Vec::new();
+                continue;
+            }
+            Op::Error(n) => {
+                let code = ErrorCode::ALL[usize::from(n) % ErrorCode::ALL.len()];
+                server(ServerMessage::Error {
+                    code,
+                    message: String::new(),
+                })
+            }
+            Op::Pong => server(ServerMessage::Pong),
+            Op::FromOldSocket(n) => Input::Server(
+                generation.wrapping_sub(1),
+                ServerMessage::PeerLeft { peer: id(n) },
+            ),
+            Op::SocketClosed => Input::SocketClosed(generation),
+            Op::Reconnect => Input::Timer(Timer::Reconnect),
+            Op::Heartbeat(after) => {
+                now += f64::from(after);
+                Input::Timer(Timer::Heartbeat)
+            }
+            Op::IceGrace(n) => Input::Timer(Timer::IceGrace(id(n))),
+            Op::State(n, s) => Input::Peer(
+                id(n),
+                PeerInput::State(match s % 4 {
+                    0 => ConnectionState::Connecting,
+                    1 => ConnectionState::Connected,
+                    2 => ConnectionState::Disconnected,
+                    _ => ConnectionState::Failed,
+                }),
+            ),
+            Op::Ice(n, s) => Input::Peer(
+                id(n),
+                PeerInput::Ice(match s % 3 {
+                    0 => IceState::Other,
+                    1 => IceState::Disconnected,
+                    _ => IceState::Failed,
+                }),
+            ),
+            Op::ChatOpen(n) => Input::Peer(id(n), PeerInput::ChatOpen),
+            Op::ChatClosed(n) => Input::Peer(id(n), PeerInput::ChatClosed),
+            Op::Message(n, text) => Input::Peer(id(n), PeerInput::Message(text)),
+            Op::LocalSignal(n) => Input::Peer(id(n), PeerInput::LocalSignal(offer())),
+            Op::NegotiationFailed(n) => {
+                Input::Peer(id(n), PeerInput::NegotiationFailed("e".into()))
+            }
+            Op::SendChat(text) => Input::Command(Command::SendChat(text)),
+            Op::HangUp => Input::Command(Command::HangUp),
+            Op::Leave => Input::Command(Command::Leave),
+            Op::MediaReady => Input::MediaReady,
+            Op::LocalMedia(audio, video, screen) => Input::LocalMedia(MediaState {
+                audio,
+                video,
+                screen,
+            }),
+            Op::Estimate(bps) => Input::UploadEstimate(bps.map(u64::from)),
+        };
+        effects = session.handle(input, now);
+    }
+    check(&session, &effects, &mut open, &mut generation);
+});
+
+/// Applies `effects` to the model of open connections and checks every invariant.
+fn check(session: &Session, effects: &[Effect], open: &mut HashSet<PeerId>, generation: &mut u32) {
+    let present: HashSet<PeerId> = session.people().map(|p| p.id).collect();
+    for effect in effects {
+        match effect {
+            Effect::OpenSocket { generation: g } => *generation = *g,
+            Effect::OpenPeer { peer, .. } => {
+                assert!(open.insert(*peer), "a second connection to {peer}");
+                assert!(present.contains(peer), "opened {peer}, who is not here");
+            }
+            Effect::ClosePeer { peer } => {
+                assert!(open.remove(peer), "closed {peer}, who had no connection");
+            }
+            Effect::ApplySignal { peer, .. }
+            | Effect::RestartIce { peer }
+            | Effect::SendToPeer { peer, .. }
+            | Effect::Send(ClientMessage::Signal { to: peer, .. }) => {
+                assert!(present.contains(peer), "{effect:?} names someone not here");
+                assert!(open.contains(peer), "{effect:?} without a connection");
+            }
+            _ => {}
+        }
+    }
+    assert!(open.is_subset(&present), "a connection to someone gone");
+    let mut named: Vec<String> = match session.status() {
+        CallStatus::InCall {
+            connected,
+            connecting,
+            interrupted,
+            failed,
+            ..
+        } => connected
+            .into_iter()
+            .chain(connecting)
+            .chain(interrupted)
+            .chain(failed.into_iter().map(|(name, _)| name))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let mut here: Vec<String> = session.people().map(|p| p.name.clone()).collect();
+    match session.status() {
+        CallStatus::InCall { .. } => {}
+        CallStatus::Waiting { .. } => assert!(here.is_empty(), "waiting with people here"),
+        // Before media, or once over, the status names nobody.
+        _ => here.clear(),
+    }
+    named.sort();
+    here.sort();
+    assert_eq!(named, here, "the status names exactly the people present");
+}

@@ -1,0 +1,867 @@
+//! The call's decisions, as a pure state machine: no browser, no Leptos.
+//!
+//! A call of up to eight people is a full mesh: one peer connection per pair, each
+//! negotiated on its own. [`Session`] takes what happens (server messages, per-peer
+//! connection news, the person's commands, timers) and answers with [`Effect`]s for the
+//! browser layer (`client::session`) to carry out. Because it only computes, every rule
+//! here is tested natively, and fuzzed with random event sequences.
+
+pub mod budget;
+pub mod speaker;
+
+use crate::peer_protocol::PeerMessage;
+use crate::protocol::{
+    ClientMessage, ErrorCode, IceServer, IceTransportPolicy, PeerId, PeerInfo, ServerMessage,
+    Signal, DEFAULT_UPLOAD_BUDGET,
+};
+use budget::{SenderLimits, UploadPlan};
+
+/// The client pings the server this often…
+pub const HEARTBEAT_MS: u32 = 5_000;
+/// …and counts it gone after this long without hearing anything.
+pub const SERVER_SILENCE_MS: f64 = 12_000.0;
+/// How long ICE may stay `disconnected` before it is restarted.
+pub const ICE_GRACE_MS: u32 = 3_000;
+/// First reconnect delay, and the cap; each failed try doubles it.
+pub const RECONNECT_FIRST_MS: f64 = 250.0;
+pub const RECONNECT_MAX_MS: f64 = 8_000.0;
+
+/// How long to wait before reconnect attempt number `attempt` (0 for the first), given
+/// `jitter` uniform in [0, 1): exponential backoff, capped, then spread over ±50% so that
+/// everyone dropped by one server restart doesn't come back in the same millisecond.
+pub fn reconnect_delay_ms(attempt: u32, jitter: f64) -> f64 {
+    let exponent = attempt.min(16) as i32;
+    let base = (RECONNECT_FIRST_MS * 2f64.powi(exponent)).min(RECONNECT_MAX_MS);
+    base * (0.5 + jitter.clamp(0.0, 1.0))
+}
+
+/// Where the call stands, as the status line says it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CallStatus {
+    Starting,
+    Joining,
+    /// Nobody else is here; `left` names who just went.
+    Waiting {
+        left: Option<String>,
+    },
+    /// Others are here. Each list is in the order people arrived.
+    InCall {
+        left: Option<String>,
+        connected: Vec<String>,
+        connecting: Vec<String>,
+        interrupted: Vec<String>,
+        /// Who could not be connected, and why.
+        failed: Vec<(String, String)>,
+    },
+    RoomFull,
+    Failed(String),
+    Ended,
+}
+
+impl CallStatus {
+    pub fn text(&self) -> String {
+        match self {
+            CallStatus::Starting => "Starting camera and microphone…".into(),
+            CallStatus::Joining => "Joining the room…".into(),
+            CallStatus::Waiting { left: None } => "Waiting for someone to join.".into(),
+            CallStatus::Waiting { left: Some(name) } => {
+                format!("{name} left the call. Waiting for someone to join.")
+            }
+            CallStatus::InCall {
+                left,
+                connected,
+                connecting,
+                interrupted,
+                failed,
+            } => {
+                let mut parts = Vec::new();
+                if !connected.is_empty() {
+                    parts.push(format!("connected with {}", list(connected)));
+                }
+                if !connecting.is_empty() {
+                    parts.push(format!("connecting to {}…", list(connecting)));
+                }
+                if !interrupted.is_empty() {
+                    parts.push(format!(
+                        "connection to {} lost; reconnecting…",
+                        list(interrupted)
+                    ));
+                }
+                for (name, why) in failed {
+                    parts.push(format!("could not connect to {name} ({why})"));
+                }
+                let mut text = capitalized(&parts.join("; "));
+                if !text.ends_with('…') {
+                    text.push('.');
+                }
+                match left {
+                    Some(name) => format!("{name} left the call. {text}"),
+                    None => text,
+                }
+            }
+            CallStatus::RoomFull => "This room is full.".into(),
+            CallStatus::Failed(why) => format!("Connection failed: {why}"),
+            CallStatus::Ended => "Call ended.".into(),
+        }
+    }
+
+    /// The call is over from this side: no session runs any more.
+    pub fn is_final(&self) -> bool {
+        matches!(self, CallStatus::RoomFull | CallStatus::Ended)
+    }
+}
+
+/// "Bob", "Bob and Carol", "Bob, Carol and Dave".
+fn list(names: &[String]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// One line of chat.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChatLine {
+    pub from: String,
+    pub text: String,
+    pub mine: bool,
+}
+
+/// What a person sends: shown by the others as "muted" or a placeholder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MediaState {
+    pub audio: bool,
+    pub video: bool,
+    pub screen: bool,
+}
+
+impl Default for MediaState {
+    fn default() -> Self {
+        MediaState {
+            audio: true,
+            video: true,
+            screen: false,
+        }
+    }
+}
+
+/// How far one pair's connection got (`RTCPeerConnection.connectionState`, simplified).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Link {
+    /// Seated, but their offer has not come yet: no connection is open.
+    Awaiting,
+    Connecting,
+    Connected,
+    /// Disconnected or failed: ICE is being restarted.
+    Interrupted,
+    /// The connection could not be set up (the browser's reason).
+    Failed(String),
+}
+
+/// `RTCPeerConnection.connectionState`, as the browser layer reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectionState {
+    Connecting,
+    Connected,
+    Disconnected,
+    Failed,
+}
+
+/// `RTCPeerConnection.iceConnectionState`, as far as restarts care.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IceState {
+    Other,
+    Disconnected,
+    Failed,
+}
+
+/// News about one pair's connection.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PeerInput {
+    State(ConnectionState),
+    Ice(IceState),
+    ChatOpen,
+    ChatClosed,
+    /// A text frame from their chat channel, still encoded.
+    Message(String),
+    /// A description or candidate our browser made for them.
+    LocalSignal(Signal),
+    /// Our browser refused a description or candidate (its reason).
+    NegotiationFailed(String),
+}
+
+/// What the person asks for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    SendChat(String),
+    HangUp,
+    /// The call screen went away: end without showing anything.
+    Leave,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timer {
+    Reconnect,
+    Heartbeat,
+    /// The grace after this pair's ICE went `disconnected` is over.
+    IceGrace(PeerId),
+}
+
+/// Everything the session reacts to.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Input {
+    /// The camera and microphone are settled (or refused): the call may show itself.
+    MediaReady,
+    /// From the signaling socket of that generation.
+    Server(u32, ServerMessage),
+    SocketClosed(u32),
+    Timer(Timer),
+    Peer(PeerId, PeerInput),
+    Command(Command),
+    /// What we send changed (mute, camera, screen).
+    LocalMedia(MediaState),
+    /// The browser's estimate of its upload, in bits per second.
+    UploadEstimate(Option<u64>),
+}
+
+/// What the browser layer must do, in order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    /// Open a new signaling socket; its news carries `generation`.
+    OpenSocket {
+        generation: u32,
+    },
+    CloseSocket,
+    Send(ClientMessage),
+    /// Open a peer connection to `peer`, sending our tracks. The impolite side (the one
+    /// seated first) also opens the chat channel, and so makes the first offer.
+    OpenPeer {
+        peer: PeerId,
+        polite: bool,
+    },
+    ClosePeer {
+        peer: PeerId,
+    },
+    /// Apply their description or candidate; an answer comes back as a local signal.
+    ApplySignal {
+        peer: PeerId,
+        signal: Signal,
+    },
+    RestartIce {
+        peer: PeerId,
+    },
+    SendToPeer {
+        peer: PeerId,
+        message: PeerMessage,
+    },
+    StartTimer {
+        timer: Timer,
+        after_ms: u32,
+    },
+    /// Limit every video sender (audio is never limited).
+    LimitSenders(SenderLimits),
+    ShowChat(ChatLine),
+    /// The call is over: tear everything down.
+    Stop,
+}
+
+/// One other person in the room, as the call screen shows them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Person {
+    pub id: PeerId,
+    pub name: String,
+    pub link: Link,
+    /// What they say they send.
+    pub media: MediaState,
+    /// Their chat channel is open.
+    pub chat_open: bool,
+}
+
+struct Remote {
+    person: Person,
+    /// We yield to their offer when both offer at once.
+    polite: bool,
+    /// A peer connection to them is open.
+    open: bool,
+    /// The last reported ICE state, to decide at the end of a grace period.
+    ice: IceState,
+}
+
+/// What the server told us on joining, for opening connections.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RoomTerms {
+    pub ice_servers: Vec<IceServer>,
+    pub ice_policy: IceTransportPolicy,
+    pub max_file_bytes: u64,
+}
+
+pub struct Session {
+    user: String,
+    room: String,
+    /// Counts sockets opened, to ignore news from earlier ones.
+    generation: u32,
+    socket_open: bool,
+    /// The server went away and has not taken us back yet (a socket may be open, but
+    /// until `joined` or `resumed` nobody knows it answers).
+    server_lost: bool,
+    /// Resumes our seat after a dropped socket.
+    token: Option<String>,
+    /// Failed connection attempts in a row, for the backoff.
+    reconnects: u32,
+    /// When the server last said anything (ms since the epoch).
+    last_heard: f64,
+    media_ready: bool,
+    /// Everyone else in the room, in the order they arrived.
+    remotes: Vec<Remote>,
+    /// Who left last, until someone arrives.
+    left: Option<String>,
+    /// A status that ends or stops the call, overriding the summary.
+    outcome: Option<CallStatus>,
+    terms: RoomTerms,
+    local_media: MediaState,
+    upload: UploadPlan,
+    /// A small PRNG for the reconnect jitter (xorshift; its quality does not matter).
+    jitter: u64,
+    /// Pending effects of the input being handled.
+    effects: Vec<Effect>,
+}
+
+impl Session {
+    /// A session for `user` in `room`; `seed` spreads reconnect times (any value works).
+    pub fn new(user: String, room: String, seed: u64) -> Session {
+        Session {
+            user,
+            room,
+            generation: 0,
+            socket_open: false,
+            server_lost: false,
+            token: None,
+            reconnects: 0,
+            last_heard: 0.0,
+            media_ready: false,
+            remotes: Vec::new(),
+            left: None,
+            outcome: None,
+            terms: RoomTerms {
+                ice_servers: Vec::new(),
+                ice_policy: IceTransportPolicy::All,
+                max_file_bytes: crate::transfer::DEFAULT_MAX_FILE_BYTES,
+            },
+            local_media: MediaState::default(),
+            upload: UploadPlan::new(DEFAULT_UPLOAD_BUDGET),
+            jitter: seed | 1,
+            effects: Vec::new(),
+        }
+    }
+
+    /// Opens the socket and asks for a seat; the heartbeat starts.
+    pub fn start(&mut self, now_ms: f64) -> Vec<Effect> {
+        self.connect(now_ms);
+        self.effects.push(Effect::StartTimer {
+            timer: Timer::Heartbeat,
+            after_ms: HEARTBEAT_MS,
+        });
+        std::mem::take(&mut self.effects)
+    }
+
+    /// Handles one input to completion; `now_ms` is the time it happened.
+    pub fn handle(&mut self, input: Input, now_ms: f64) -> Vec<Effect> {
+        if self.is_over() {
+            return Vec::new();
+        }
+        match input {
+            Input::MediaReady => self.media_ready = true,
+            Input::Server(generation, message) if generation == self.generation => {
+                self.last_heard = now_ms;
+                self.on_server(message, now_ms);
+            }
+            Input::SocketClosed(generation) if generation == self.generation => {
+                if self.socket_open {
+                    self.lost_server();
+                }
+            }
+            // From a socket already replaced or given up.
+            Input::Server(..) | Input::SocketClosed(_) => {}
+            Input::Timer(timer) => self.on_timer(timer, now_ms),
+            Input::Peer(id, event) => self.on_peer(id, event, now_ms),
+            Input::Command(command) => self.on_command(command),
+            Input::LocalMedia(media) => {
+                self.local_media = media;
+                let ids: Vec<PeerId> = self.chat_ready().collect();
+                for peer in ids {
+                    self.announce_to(peer);
+                }
+            }
+            Input::UploadEstimate(estimate) => {
+                self.upload.set_estimate(estimate);
+                self.plan_upload(now_ms);
+            }
+        }
+        std::mem::take(&mut self.effects)
+    }
+
+    /// Where the call stands.
+    pub fn status(&self) -> CallStatus {
+        if let Some(outcome) = &self.outcome {
+            return outcome.clone();
+        }
+        if !self.media_ready {
+            return CallStatus::Starting;
+        }
+        if self.token.is_none() && self.remotes.is_empty() {
+            return CallStatus::Joining;
+        }
+        if self.remotes.is_empty() {
+            return CallStatus::Waiting {
+                left: self.left.clone(),
+            };
+        }
+        let names = |wanted: fn(&Link) -> bool| -> Vec<String> {
+            self.remotes
+                .iter()
+                .filter(|r| wanted(&r.person.link))
+                .map(|r| r.person.name.clone())
+                .collect()
+        };
+        CallStatus::InCall {
+            left: self.left.clone(),
+            connected: names(|l| *l == Link::Connected),
+            connecting: names(|l| matches!(l, Link::Awaiting | Link::Connecting)),
+            interrupted: names(|l| *l == Link::Interrupted),
+            failed: self
+                .remotes
+                .iter()
+                .filter_map(|r| match &r.person.link {
+                    Link::Failed(why) => Some((r.person.name.clone(), why.clone())),
+                    _ => None,
+                })
+                .collect(),
+        }
+    }
+
+    /// Everyone else in the room, in the order they arrived.
+    pub fn people(&self) -> impl Iterator<Item = &Person> {
+        self.remotes.iter().map(|r| &r.person)
+    }
+
+    /// The connection to the server is down (the call itself may go on without it).
+    pub fn server_lost(&self) -> bool {
+        self.server_lost && !self.is_over()
+    }
+
+    pub fn terms(&self) -> &RoomTerms {
+        &self.terms
+    }
+
+    /// The upload shared among the people we send video to, in bits per second.
+    pub fn upload_budget(&self) -> u64 {
+        self.upload.budget()
+    }
+
+    /// The people whose chat channel is open.
+    fn chat_ready(&self) -> impl Iterator<Item = PeerId> + '_ {
+        self.remotes
+            .iter()
+            .filter(|r| r.person.chat_open)
+            .map(|r| r.person.id)
+    }
+
+    fn is_over(&self) -> bool {
+        self.outcome.as_ref().is_some_and(CallStatus::is_final)
+    }
+
+    fn remote(&mut self, id: PeerId) -> Option<&mut Remote> {
+        self.remotes.iter_mut().find(|r| r.person.id == id)
+    }
+
+    fn on_server(&mut self, message: ServerMessage, now_ms: f64) {
+        match message {
+            ServerMessage::Joined {
+                peers,
+                token,
+                ice_servers,
+                ice_transport_policy,
+                max_file_bytes,
+                upload_budget,
+                ..
+            } => {
+                self.back_online();
+                self.token = Some(token);
+                self.terms = RoomTerms {
+                    ice_servers,
+                    ice_policy: ice_transport_policy,
+                    max_file_bytes,
+                };
+                self.upload.set_default(upload_budget);
+                // Whoever was there first makes the offer; we wait for each of them.
+                for peer in peers {
+                    self.seat(peer, true);
+                }
+            }
+            ServerMessage::Resumed {
+                peers,
+                ice_servers,
+                ice_transport_policy,
+                max_file_bytes,
+                upload_budget,
+                ..
+            } => {
+                // Same seat, same pairs: the call goes on as it was. Whoever left meanwhile
+                // is announced by a `peer_left` that follows; whoever is missing from
+                // `peers` may only not be back yet (after a server restart everyone
+                // resumes in turn), so nobody is dropped here.
+                self.back_online();
+                self.terms = RoomTerms {
+                    ice_servers,
+                    ice_policy: ice_transport_policy,
+                    max_file_bytes,
+                };
+                self.upload.set_default(upload_budget);
+                for peer in peers {
+                    if self.remote(peer.id).is_none() {
+                        self.seat(peer, true);
+                    }
+                }
+                self.plan_upload(now_ms);
+            }
+            ServerMessage::PeerJoined { peer, polite } => {
+                // A fresh id, but a stale connection must never outlive a new arrival.
+                if self.remote(peer.id).is_some_and(|r| r.open) {
+                    self.remove(peer.id);
+                }
+                let id = peer.id;
+                self.seat(peer, polite);
+                self.open(id);
+            }
+            ServerMessage::Signal { from, signal } => {
+                let Some(remote) = self.remote(from) else {
+                    return;
+                };
+                if !remote.open {
+                    // Their first offer: now we connect.
+                    self.open(from);
+                }
+                self.effects
+                    .push(Effect::ApplySignal { peer: from, signal });
+            }
+            ServerMessage::PeerLeft { peer } => {
+                if let Some(name) = self.remove(peer) {
+                    self.left = Some(name);
+                    self.plan_upload(now_ms);
+                }
+            }
+            ServerMessage::Pong => {}
+            ServerMessage::Error { code, message } => self.on_error(code, message),
+        }
+    }
+
+    fn on_error(&mut self, code: ErrorCode, message: String) {
+        match code {
+            ErrorCode::RoomFull => self.finish(CallStatus::RoomFull),
+            ErrorCode::InvalidRoom | ErrorCode::InvalidName => {
+                self.outcome = Some(CallStatus::Failed(message));
+                self.effects.push(Effect::Stop);
+            }
+            ErrorCode::InvalidToken | ErrorCode::ResumeExpired => {
+                // The seat is gone (the server forgot it, or held it too long): the others
+                // were told we left. Start over with a fresh join.
+                self.token = None;
+                let ids: Vec<PeerId> = self.remotes.iter().map(|r| r.person.id).collect();
+                for id in ids {
+                    self.remove(id);
+                }
+                self.send_join();
+            }
+            // Our signal went to someone no longer in the room; their `peer_left` follows.
+            _ => {}
+        }
+    }
+
+    fn on_timer(&mut self, timer: Timer, now_ms: f64) {
+        match timer {
+            Timer::Reconnect => {
+                if !self.socket_open {
+                    self.connect(now_ms);
+                }
+            }
+            Timer::Heartbeat => {
+                self.effects.push(Effect::StartTimer {
+                    timer: Timer::Heartbeat,
+                    after_ms: HEARTBEAT_MS,
+                });
+                if !self.socket_open {
+                    return;
+                }
+                if now_ms - self.last_heard > SERVER_SILENCE_MS {
+                    // The server went silent: give up on this socket and reconnect.
+                    self.effects.push(Effect::CloseSocket);
+                    self.lost_server();
+                } else {
+                    self.effects.push(Effect::Send(ClientMessage::Ping));
+                }
+            }
+            Timer::IceGrace(id) => {
+                let Some(remote) = self.remote(id) else {
+                    return;
+                };
+                if remote.open && remote.ice == IceState::Disconnected {
+                    remote.person.link = Link::Interrupted;
+                    self.effects.push(Effect::RestartIce { peer: id });
+                }
+            }
+        }
+    }
+
+    fn on_peer(&mut self, id: PeerId, event: PeerInput, now_ms: f64) {
+        // News from a connection already closed is ignored.
+        let Some(remote) = self.remote(id).filter(|r| r.open) else {
+            return;
+        };
+        match event {
+            PeerInput::State(state) => {
+                let was = remote.person.link.clone();
+                remote.person.link = match (state, &was) {
+                    (ConnectionState::Connected, _) => Link::Connected,
+                    (ConnectionState::Disconnected | ConnectionState::Failed, _) => {
+                        Link::Interrupted
+                    }
+                    // Restarting: still "reconnecting…" until it connects again.
+                    (ConnectionState::Connecting, Link::Interrupted) => Link::Interrupted,
+                    (ConnectionState::Connecting, _) => Link::Connecting,
+                };
+                if (was == Link::Connected) != (remote.person.link == Link::Connected) {
+                    self.plan_upload(now_ms);
+                }
+            }
+            PeerInput::Ice(state) => {
+                remote.ice = state;
+                match state {
+                    IceState::Failed => {
+                        remote.person.link = Link::Interrupted;
+                        self.effects.push(Effect::RestartIce { peer: id });
+                    }
+                    // Often a blip that heals by itself; restart only if it lasts.
+                    IceState::Disconnected => self.effects.push(Effect::StartTimer {
+                        timer: Timer::IceGrace(id),
+                        after_ms: ICE_GRACE_MS,
+                    }),
+                    IceState::Other => {}
+                }
+            }
+            PeerInput::ChatOpen => {
+                remote.person.chat_open = true;
+                self.announce_to(id);
+            }
+            PeerInput::ChatClosed => remote.person.chat_open = false,
+            PeerInput::Message(text) => match PeerMessage::decode(&text) {
+                Ok(PeerMessage::Chat { text }) => {
+                    let from = remote.person.name.clone();
+                    self.effects.push(Effect::ShowChat(ChatLine {
+                        from,
+                        text,
+                        mine: false,
+                    }));
+                }
+                Ok(PeerMessage::Media {
+                    audio,
+                    video,
+                    screen,
+                }) => {
+                    remote.person.media = MediaState {
+                        audio,
+                        video,
+                        screen,
+                    }
+                }
+                // A message this version does not know: ignored.
+                Err(_) => {}
+            },
+            PeerInput::LocalSignal(signal) => {
+                self.effects
+                    .push(Effect::Send(ClientMessage::Signal { to: id, signal }));
+            }
+            PeerInput::NegotiationFailed(why) => {
+                // Before the first connection nothing works without it; once connected,
+                // a failed renegotiation leaves the pair as it was.
+                if matches!(remote.person.link, Link::Awaiting | Link::Connecting) {
+                    remote.person.link = Link::Failed(why);
+                }
+            }
+        }
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::SendChat(text) => {
+                let ready: Vec<PeerId> = self.chat_ready().collect();
+                if ready.is_empty() {
+                    return;
+                }
+                for peer in ready {
+                    self.effects.push(Effect::SendToPeer {
+                        peer,
+                        message: PeerMessage::Chat { text: text.clone() },
+                    });
+                }
+                self.effects.push(Effect::ShowChat(ChatLine {
+                    from: self.user.clone(),
+                    text,
+                    mine: true,
+                }));
+            }
+            Command::HangUp => self.finish(CallStatus::Ended),
+            Command::Leave => {
+                let status = self.status();
+                self.finish(status);
+            }
+        }
+    }
+
+    /// Ends the call from this side: every connection closed, the seat given back.
+    fn finish(&mut self, status: CallStatus) {
+        for remote in std::mem::take(&mut self.remotes) {
+            if remote.open {
+                self.effects.push(Effect::ClosePeer {
+                    peer: remote.person.id,
+                });
+            }
+        }
+        if self.token.take().is_some() && self.socket_open {
+            self.effects.push(Effect::Send(ClientMessage::Leave));
+        }
+        self.socket_open = false;
+        self.effects.push(Effect::CloseSocket);
+        self.effects.push(Effect::Stop);
+        self.outcome = Some(if status.is_final() {
+            status
+        } else {
+            CallStatus::Ended
+        });
+    }
+
+    /// Adds someone to the room (not yet connected).
+    fn seat(&mut self, peer: PeerInfo, polite: bool) {
+        self.left = None;
+        self.remotes.push(Remote {
+            person: Person {
+                id: peer.id,
+                name: peer.name,
+                link: Link::Awaiting,
+                media: MediaState::default(),
+                chat_open: false,
+            },
+            polite,
+            open: false,
+            ice: IceState::Other,
+        });
+    }
+
+    fn open(&mut self, id: PeerId) {
+        if let Some(remote) = self.remote(id) {
+            remote.open = true;
+            remote.person.link = Link::Connecting;
+            let polite = remote.polite;
+            self.effects.push(Effect::OpenPeer { peer: id, polite });
+        }
+    }
+
+    /// Takes someone out of the room, closing our connection to them; returns their name.
+    fn remove(&mut self, id: PeerId) -> Option<String> {
+        let index = self.remotes.iter().position(|r| r.person.id == id)?;
+        let remote = self.remotes.remove(index);
+        if remote.open {
+            self.effects.push(Effect::ClosePeer { peer: id });
+        }
+        Some(remote.person.name)
+    }
+
+    /// Tells one person what we send, so they can show "muted" or a placeholder.
+    fn announce_to(&mut self, peer: PeerId) {
+        let MediaState {
+            audio,
+            video,
+            screen,
+        } = self.local_media;
+        self.effects.push(Effect::SendToPeer {
+            peer,
+            message: PeerMessage::Media {
+                audio,
+                video,
+                screen,
+            },
+        });
+    }
+
+    fn plan_upload(&mut self, now_ms: f64) {
+        let receivers = self
+            .remotes
+            .iter()
+            .filter(|r| r.person.link == Link::Connected)
+            .count();
+        if let Some(limits) = self.upload.decide(receivers, now_ms) {
+            self.effects.push(Effect::LimitSenders(limits));
+        }
+    }
+
+    /// Opens a socket and asks for our seat: back, if we had one.
+    fn connect(&mut self, now_ms: f64) {
+        self.generation = self.generation.wrapping_add(1);
+        self.socket_open = true;
+        self.last_heard = now_ms;
+        self.effects.push(Effect::OpenSocket {
+            generation: self.generation,
+        });
+        match self.token.clone() {
+            Some(token) => self
+                .effects
+                .push(Effect::Send(ClientMessage::Resume { token })),
+            None => self.send_join(),
+        }
+    }
+
+    fn send_join(&mut self) {
+        self.effects.push(Effect::Send(ClientMessage::Join {
+            room: self.room.clone(),
+            name: self.user.clone(),
+        }));
+    }
+
+    /// The socket is gone: try again after a backoff with jitter. Signals meanwhile are
+    /// dropped; media and chat keep flowing peer to peer.
+    fn lost_server(&mut self) {
+        self.socket_open = false;
+        self.server_lost = true;
+        let delay = reconnect_delay_ms(self.reconnects, self.next_jitter());
+        self.reconnects = self.reconnects.saturating_add(1);
+        self.effects.push(Effect::StartTimer {
+            timer: Timer::Reconnect,
+            after_ms: delay as u32,
+        });
+    }
+
+    fn back_online(&mut self) {
+        self.reconnects = 0;
+        self.server_lost = false;
+    }
+
+    fn next_jitter(&mut self) -> f64 {
+        let mut x = self.jitter;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.jitter = x;
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+#[cfg(test)]
+mod tests;

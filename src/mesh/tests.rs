@@ -1,0 +1,578 @@
+use super::*;
+
+fn info(id: u64, name: &str) -> PeerInfo {
+    PeerInfo {
+        id: PeerId(id),
+        name: name.into(),
+    }
+}
+
+fn joined(peers: Vec<PeerInfo>) -> ServerMessage {
+    ServerMessage::Joined {
+        you: PeerId(100),
+        polite: !peers.is_empty(),
+        peers,
+        token: "token".into(),
+        ice_servers: Vec::new(),
+        ice_transport_policy: IceTransportPolicy::All,
+        max_file_bytes: 1_000,
+        upload_budget: 2_400_000,
+    }
+}
+
+/// A session that has its camera and socket (generation 1), before `joined`.
+fn started() -> Session {
+    let mut session = Session::new("Me".into(), "room".into(), 7);
+    let effects = session.start(0.0);
+    assert_eq!(effects[0], Effect::OpenSocket { generation: 1 });
+    assert_eq!(
+        effects[1],
+        Effect::Send(ClientMessage::Join {
+            room: "room".into(),
+            name: "Me".into()
+        })
+    );
+    session.handle(Input::MediaReady, 0.0);
+    assert_eq!(session.status(), CallStatus::Joining);
+    session
+}
+
+fn server(session: &mut Session, message: ServerMessage) -> Vec<Effect> {
+    session.handle(Input::Server(1, message), 1.0)
+}
+
+fn peer(session: &mut Session, id: u64, event: PeerInput) -> Vec<Effect> {
+    session.handle(Input::Peer(PeerId(id), event), 1.0)
+}
+
+fn offer() -> Signal {
+    Signal::Offer { sdp: "v=0".into() }
+}
+
+/// Us, seated with `names` already there (ids 1, 2, …), each connected.
+fn in_call_with(names: &[&str]) -> Session {
+    let mut session = started();
+    let peers = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| info(i as u64 + 1, n))
+        .collect();
+    server(&mut session, joined(peers));
+    for i in 1..=names.len() as u64 {
+        let effects = server(
+            &mut session,
+            ServerMessage::Signal {
+                from: PeerId(i),
+                signal: offer(),
+            },
+        );
+        assert_eq!(
+            effects[..2],
+            [
+                Effect::OpenPeer {
+                    peer: PeerId(i),
+                    polite: true
+                },
+                Effect::ApplySignal {
+                    peer: PeerId(i),
+                    signal: offer()
+                }
+            ]
+        );
+        peer(
+            &mut session,
+            i,
+            PeerInput::State(ConnectionState::Connected),
+        );
+        peer(&mut session, i, PeerInput::ChatOpen);
+    }
+    session
+}
+
+fn opened(effects: &[Effect]) -> Vec<PeerId> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::OpenPeer { peer, .. } => Some(*peer),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_first_in_a_room_waits_and_opens_to_each_newcomer() {
+    let mut session = started();
+    assert!(server(&mut session, joined(vec![])).is_empty());
+    assert_eq!(session.status().text(), "Waiting for someone to join.");
+    let effects = server(
+        &mut session,
+        ServerMessage::PeerJoined {
+            peer: info(1, "Bob"),
+            polite: false,
+        },
+    );
+    assert_eq!(
+        effects,
+        [Effect::OpenPeer {
+            peer: PeerId(1),
+            polite: false
+        }]
+    );
+    assert_eq!(session.status().text(), "Connecting to Bob…");
+    let effects = peer(
+        &mut session,
+        1,
+        PeerInput::State(ConnectionState::Connected),
+    );
+    assert_eq!(session.status().text(), "Connected with Bob.");
+    // One person to send to: the whole budget from `joined`.
+    assert!(matches!(
+        effects[..],
+        [Effect::LimitSenders(SenderLimits {
+            max_bitrate: 2_400_000,
+            ..
+        })]
+    ));
+}
+
+#[test]
+fn a_newcomer_waits_for_an_offer_from_everyone_present() {
+    let mut session = started();
+    let effects = server(
+        &mut session,
+        joined(vec![info(1, "Bob"), info(2, "Carol"), info(3, "Dave")]),
+    );
+    assert!(opened(&effects).is_empty(), "no connection before an offer");
+    assert_eq!(
+        session.status().text(),
+        "Connecting to Bob, Carol and Dave…"
+    );
+    // Carol's offer comes first: only her connection opens.
+    let effects = server(
+        &mut session,
+        ServerMessage::Signal {
+            from: PeerId(2),
+            signal: offer(),
+        },
+    );
+    assert_eq!(opened(&effects), [PeerId(2)]);
+    peer(
+        &mut session,
+        2,
+        PeerInput::State(ConnectionState::Connected),
+    );
+    assert_eq!(
+        session.status().text(),
+        "Connected with Carol; connecting to Bob and Dave…"
+    );
+    // A second signal from Carol goes to the same connection.
+    let effects = server(
+        &mut session,
+        ServerMessage::Signal {
+            from: PeerId(2),
+            signal: offer(),
+        },
+    );
+    assert!(opened(&effects).is_empty());
+    // Signals from strangers are dropped.
+    assert!(server(
+        &mut session,
+        ServerMessage::Signal {
+            from: PeerId(99),
+            signal: offer()
+        }
+    )
+    .is_empty());
+}
+
+#[test]
+fn someone_leaving_closes_only_their_connection() {
+    let mut session = in_call_with(&["Bob", "Carol", "Dave"]);
+    assert_eq!(
+        session.status().text(),
+        "Connected with Bob, Carol and Dave."
+    );
+    let effects = server(&mut session, ServerMessage::PeerLeft { peer: PeerId(2) });
+    assert_eq!(effects[0], Effect::ClosePeer { peer: PeerId(2) });
+    // Two people left to send to: the budget is shared by two now.
+    assert!(matches!(
+        effects[1],
+        Effect::LimitSenders(SenderLimits { receivers: 2, .. })
+    ));
+    assert_eq!(
+        session.status().text(),
+        "Carol left the call. Connected with Bob and Dave."
+    );
+    assert_eq!(
+        session
+            .people()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>(),
+        ["Bob", "Dave"]
+    );
+    // A second peer_left for the same person changes nothing.
+    assert!(server(&mut session, ServerMessage::PeerLeft { peer: PeerId(2) }).is_empty());
+    server(&mut session, ServerMessage::PeerLeft { peer: PeerId(1) });
+    server(&mut session, ServerMessage::PeerLeft { peer: PeerId(3) });
+    assert_eq!(
+        session.status().text(),
+        "Dave left the call. Waiting for someone to join."
+    );
+}
+
+#[test]
+fn chat_goes_to_everyone_whose_channel_is_open_and_is_shown_once() {
+    let mut session = in_call_with(&["Bob", "Carol"]);
+    peer(&mut session, 2, PeerInput::ChatClosed);
+    let effects = session.handle(Input::Command(Command::SendChat("hi".into())), 2.0);
+    let chat = PeerMessage::Chat { text: "hi".into() };
+    assert_eq!(
+        effects,
+        [
+            Effect::SendToPeer {
+                peer: PeerId(1),
+                message: chat
+            },
+            Effect::ShowChat(ChatLine {
+                from: "Me".into(),
+                text: "hi".into(),
+                mine: true
+            })
+        ]
+    );
+    let effects = peer(
+        &mut session,
+        2,
+        PeerInput::Message(r#"{"type":"chat","text":"yo"}"#.into()),
+    );
+    assert_eq!(
+        effects,
+        [Effect::ShowChat(ChatLine {
+            from: "Carol".into(),
+            text: "yo".into(),
+            mine: false
+        })]
+    );
+    assert!(peer(&mut session, 2, PeerInput::Message("garbage".into())).is_empty());
+}
+
+#[test]
+fn media_state_goes_to_everyone_and_comes_back_per_person() {
+    let mut session = in_call_with(&["Bob", "Carol"]);
+    let muted = MediaState {
+        audio: false,
+        video: true,
+        screen: false,
+    };
+    let effects = session.handle(Input::LocalMedia(muted), 2.0);
+    assert_eq!(effects.len(), 2);
+    assert!(effects.iter().all(|e| matches!(
+        e,
+        Effect::SendToPeer {
+            message: PeerMessage::Media { audio: false, .. },
+            ..
+        }
+    )));
+    peer(
+        &mut session,
+        2,
+        PeerInput::Message(r#"{"type":"media","audio":true,"video":false,"screen":false}"#.into()),
+    );
+    let media: Vec<bool> = session.people().map(|p| p.media.video).collect();
+    assert_eq!(media, [true, false]);
+}
+
+#[test]
+fn one_pairs_ice_restart_leaves_the_others_untouched() {
+    let mut session = in_call_with(&["Bob", "Carol", "Dave"]);
+    let effects = peer(&mut session, 2, PeerInput::Ice(IceState::Failed));
+    assert_eq!(effects, [Effect::RestartIce { peer: PeerId(2) }]);
+    assert_eq!(
+        session.status().text(),
+        "Connected with Bob and Dave; connection to Carol lost; reconnecting…"
+    );
+    // Connecting again during the restart still reads "reconnecting…".
+    peer(
+        &mut session,
+        2,
+        PeerInput::State(ConnectionState::Connecting),
+    );
+    let links: Vec<Link> = session.people().map(|p| p.link.clone()).collect();
+    assert_eq!(links, [Link::Connected, Link::Interrupted, Link::Connected]);
+    peer(
+        &mut session,
+        2,
+        PeerInput::State(ConnectionState::Connected),
+    );
+    assert_eq!(
+        session.status().text(),
+        "Connected with Bob, Carol and Dave."
+    );
+    // A short `disconnected` only restarts if it lasts.
+    let effects = peer(&mut session, 3, PeerInput::Ice(IceState::Disconnected));
+    assert_eq!(
+        effects,
+        [Effect::StartTimer {
+            timer: Timer::IceGrace(PeerId(3)),
+            after_ms: ICE_GRACE_MS
+        }]
+    );
+    peer(&mut session, 3, PeerInput::Ice(IceState::Other));
+    assert!(session
+        .handle(Input::Timer(Timer::IceGrace(PeerId(3))), 5.0)
+        .is_empty());
+    peer(&mut session, 1, PeerInput::Ice(IceState::Disconnected));
+    assert_eq!(
+        session.handle(Input::Timer(Timer::IceGrace(PeerId(1))), 5.0),
+        [Effect::RestartIce { peer: PeerId(1) }]
+    );
+}
+
+#[test]
+fn a_resume_restores_every_pair_without_reopening_any() {
+    let mut session = in_call_with(&["Bob", "Carol", "Dave"]);
+    let effects = session.handle(Input::SocketClosed(1), 2.0);
+    assert!(matches!(
+        effects[..],
+        [Effect::StartTimer {
+            timer: Timer::Reconnect,
+            ..
+        }]
+    ));
+    assert!(session.server_lost());
+    let effects = session.handle(Input::Timer(Timer::Reconnect), 3.0);
+    assert!(session.server_lost(), "lost until the server takes us back");
+    assert_eq!(
+        effects,
+        [
+            Effect::OpenSocket { generation: 2 },
+            Effect::Send(ClientMessage::Resume {
+                token: "token".into()
+            })
+        ]
+    );
+    // News from the old socket is ignored from now on.
+    assert!(session
+        .handle(
+            Input::Server(1, ServerMessage::PeerLeft { peer: PeerId(1) }),
+            4.0
+        )
+        .is_empty());
+    // After a server restart Carol has not resumed yet, and Dave left while we were away:
+    // his `peer_left` waited for us and follows `resumed`.
+    let effects = session.handle(
+        Input::Server(
+            2,
+            ServerMessage::Resumed {
+                you: PeerId(100),
+                peers: vec![info(1, "Bob"), info(3, "Dave")],
+                ice_servers: Vec::new(),
+                ice_transport_policy: IceTransportPolicy::All,
+                max_file_bytes: 1_000,
+                upload_budget: 2_400_000,
+            },
+        ),
+        5.0,
+    );
+    assert!(effects.is_empty(), "every pair goes on: {effects:?}");
+    assert!(!session.server_lost());
+    let effects = session.handle(
+        Input::Server(2, ServerMessage::PeerLeft { peer: PeerId(3) }),
+        6.0,
+    );
+    assert_eq!(effects[0], Effect::ClosePeer { peer: PeerId(3) });
+    assert_eq!(
+        session.status().text(),
+        "Dave left the call. Connected with Bob and Carol."
+    );
+    // Someone we did not know of, seated while we were away, is waited for.
+    session.handle(
+        Input::Server(
+            2,
+            ServerMessage::Resumed {
+                you: PeerId(100),
+                peers: vec![info(7, "Eve")],
+                ice_servers: Vec::new(),
+                ice_transport_policy: IceTransportPolicy::All,
+                max_file_bytes: 1_000,
+                upload_budget: 2_400_000,
+            },
+        ),
+        7.0,
+    );
+    assert_eq!(session.people().count(), 3);
+}
+
+#[test]
+fn a_lost_seat_closes_every_pair_and_joins_again() {
+    let mut session = in_call_with(&["Bob", "Carol"]);
+    let effects = server(
+        &mut session,
+        ServerMessage::Error {
+            code: ErrorCode::ResumeExpired,
+            message: String::new(),
+        },
+    );
+    assert_eq!(
+        effects,
+        [
+            Effect::ClosePeer { peer: PeerId(1) },
+            Effect::ClosePeer { peer: PeerId(2) },
+            Effect::Send(ClientMessage::Join {
+                room: "room".into(),
+                name: "Me".into()
+            })
+        ]
+    );
+    assert_eq!(session.status(), CallStatus::Joining);
+}
+
+#[test]
+fn a_silent_server_is_given_up_and_pings_go_out_meanwhile() {
+    let mut session = in_call_with(&["Bob"]);
+    let effects = session.handle(Input::Timer(Timer::Heartbeat), 5_000.0);
+    assert!(effects.contains(&Effect::Send(ClientMessage::Ping)));
+    let effects = session.handle(Input::Timer(Timer::Heartbeat), 20_000.0);
+    assert!(effects.contains(&Effect::CloseSocket));
+    assert!(session.server_lost());
+    assert_eq!(session.status().text(), "Connected with Bob.");
+}
+
+#[test]
+fn hanging_up_closes_everything_and_gives_the_seat_back() {
+    let mut session = in_call_with(&["Bob", "Carol"]);
+    let effects = session.handle(Input::Command(Command::HangUp), 2.0);
+    assert_eq!(
+        effects,
+        [
+            Effect::ClosePeer { peer: PeerId(1) },
+            Effect::ClosePeer { peer: PeerId(2) },
+            Effect::Send(ClientMessage::Leave),
+            Effect::CloseSocket,
+            Effect::Stop
+        ]
+    );
+    assert_eq!(session.status(), CallStatus::Ended);
+    assert!(session
+        .handle(Input::Timer(Timer::Heartbeat), 3.0)
+        .is_empty());
+}
+
+#[test]
+fn a_full_room_ends_the_call() {
+    let mut session = started();
+    let effects = server(
+        &mut session,
+        ServerMessage::Error {
+            code: ErrorCode::RoomFull,
+            message: String::new(),
+        },
+    );
+    assert_eq!(effects, [Effect::CloseSocket, Effect::Stop]);
+    assert_eq!(session.status().text(), "This room is full.");
+}
+
+#[test]
+fn a_failed_first_negotiation_marks_only_that_pair() {
+    let mut session = in_call_with(&["Bob"]);
+    server(
+        &mut session,
+        ServerMessage::PeerJoined {
+            peer: info(2, "Carol"),
+            polite: false,
+        },
+    );
+    peer(
+        &mut session,
+        2,
+        PeerInput::NegotiationFailed("OperationError".into()),
+    );
+    assert_eq!(
+        session.status().text(),
+        "Connected with Bob; could not connect to Carol (OperationError)."
+    );
+    // A failed renegotiation of a working pair changes nothing.
+    peer(&mut session, 1, PeerInput::NegotiationFailed("x".into()));
+    assert_eq!(session.people().next().unwrap().link, Link::Connected);
+}
+
+/// Two newcomers seated in one instant: the server seats one first, so each pair still
+/// has exactly one side that offers. Played out with the server's rule for a room of
+/// five, whatever order the announcements arrive in.
+#[test]
+fn two_simultaneous_newcomers_still_make_one_offerer_per_pair() {
+    // Bob, Carol and Dave are connected; Eve and Fay join at once, Eve seated first.
+    let mut eve = started();
+    server(
+        &mut eve,
+        joined(vec![info(1, "Bob"), info(2, "Carol"), info(3, "Dave")]),
+    );
+    let mut fay = started();
+    server(
+        &mut fay,
+        joined(vec![
+            info(1, "Bob"),
+            info(2, "Carol"),
+            info(3, "Dave"),
+            info(4, "Eve"),
+        ]),
+    );
+    // Eve hears of Fay after Fay already knows of Eve.
+    let effects = server(
+        &mut eve,
+        ServerMessage::PeerJoined {
+            peer: info(5, "Fay"),
+            polite: false,
+        },
+    );
+    assert_eq!(
+        effects,
+        [Effect::OpenPeer {
+            peer: PeerId(5),
+            polite: false
+        }],
+        "Eve, seated first, offers to Fay"
+    );
+    // Fay waits for Eve's offer, and answers it politely.
+    let effects = server(
+        &mut fay,
+        ServerMessage::Signal {
+            from: PeerId(4),
+            signal: offer(),
+        },
+    );
+    assert_eq!(
+        effects[0],
+        Effect::OpenPeer {
+            peer: PeerId(4),
+            polite: true
+        }
+    );
+    let names: Vec<&str> = fay.people().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["Bob", "Carol", "Dave", "Eve"]);
+}
+
+#[test]
+fn status_lists_read_like_a_sentence() {
+    assert_eq!(list(&[]), "");
+    assert_eq!(list(&["A".into()]), "A");
+    assert_eq!(list(&["A".into(), "B".into()]), "A and B");
+    assert_eq!(list(&["A".into(), "B".into(), "C".into()]), "A, B and C");
+}
+
+#[test]
+fn reconnect_delays_double_then_cap_and_spread() {
+    let middle: Vec<f64> = (0..8).map(|n| reconnect_delay_ms(n, 0.5)).collect();
+    assert_eq!(
+        middle,
+        [250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 8000.0, 8000.0]
+    );
+    assert_eq!(reconnect_delay_ms(0, 0.0), 125.0);
+    assert!(reconnect_delay_ms(0, 0.999) < 375.0);
+    assert_eq!(reconnect_delay_ms(u32::MAX, 1.0), 12_000.0);
+    assert_eq!(
+        reconnect_delay_ms(3, 2.0),
+        3000.0,
+        "jitter is clamped to [0, 1]"
+    );
+}
