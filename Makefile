@@ -39,10 +39,11 @@ unit:
 e2e: build
 	cd end2end && TANDEM_BIN=$(CURDIR)/target/debug/tandem npx playwright test
 
-## Fuzz the message decoder and the room registry, FUZZ_SECONDS each (default 10 minutes).
+## Fuzz the message decoders, the room registry and the call state machine, FUZZ_SECONDS each
+## (default 10 minutes).
 FUZZ_SECONDS ?= 600
 fuzz:
 	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
-	cd fuzz && for target in client_message rooms session; do \
+	cd fuzz && for target in client_message rooms session peer_message; do \
 		RUSTC_BOOTSTRAP=1 cargo fuzz run $$target -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
 	done

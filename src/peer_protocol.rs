@@ -1,7 +1,24 @@
-//! What one browser tells the other directly, over the call's data channel. The server
-//! never sees any of it.
+//! What one browser tells another directly, over the chat data channel. The server
+//! never sees any of it, and the other browser is untrusted input exactly like a socket:
+//! anyone with the room link can attach a page of their own. Every limit on what a peer
+//! may send lives here and is applied when a message is decoded.
 
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+
+/// Longest chat message, in characters: far below what a data channel carries in one
+/// message, and longer than anyone types.
+pub const MAX_CHAT_CHARS: usize = 4000;
+/// Largest data-channel message decoded at all, in bytes: a chat line of
+/// [`MAX_CHAT_CHARS`] four-byte characters, JSON-escaped, and its envelope. Anything
+/// bigger is dropped unread.
+pub const MAX_PEER_MESSAGE_BYTES: usize = 6 * MAX_CHAT_CHARS + 256;
+/// Chat lines kept on screen; older ones scroll away for good.
+pub const MAX_CHAT_LINES: usize = 500;
+/// Chat lines one person may send: this many a second on average…
+pub const CHAT_LINES_PER_SECOND: f64 = 10.0;
+/// …and this many at once.
+pub const CHAT_BURST: f64 = 30.0;
 
 /// One message on the data channel, as a JSON text frame.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -18,14 +35,111 @@ pub enum PeerMessage {
     },
 }
 
+/// Why a message from a peer was dropped. Each kind is counted, and warned about once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, thiserror::Error)]
+pub enum PeerMessageError {
+    #[error("a message over {MAX_PEER_MESSAGE_BYTES} bytes")]
+    TooLarge,
+    #[error("a message that is not JSON, or has fields of the wrong type")]
+    Malformed,
+    #[error("a message of a type this version does not know")]
+    UnknownType,
+    #[error("binary data where text was expected")]
+    Binary,
+    #[error("a chat line over {MAX_CHAT_CHARS} characters")]
+    ChatTooLong,
+}
+
+impl PeerMessageError {
+    pub const ALL: [PeerMessageError; 5] = [
+        PeerMessageError::TooLarge,
+        PeerMessageError::Malformed,
+        PeerMessageError::UnknownType,
+        PeerMessageError::Binary,
+        PeerMessageError::ChatTooLong,
+    ];
+}
+
 impl PeerMessage {
     pub fn encode(&self) -> String {
         // Only strings and booleans: serializing cannot fail.
         serde_json::to_string(self).unwrap_or_default()
     }
 
-    pub fn decode(text: &str) -> Result<PeerMessage, serde_json::Error> {
-        serde_json::from_str(text)
+    /// Decodes a text frame from a peer, with every limit applied: size before parsing,
+    /// then the type, then the fields, then the chat line's length.
+    pub fn decode(text: &str) -> Result<PeerMessage, PeerMessageError> {
+        if text.len() > MAX_PEER_MESSAGE_BYTES {
+            return Err(PeerMessageError::TooLarge);
+        }
+        #[derive(Deserialize)]
+        struct Tagged<'a> {
+            #[serde(rename = "type", borrow)]
+            kind: Cow<'a, str>,
+        }
+        let tagged: Tagged = serde_json::from_str(text).map_err(|_| PeerMessageError::Malformed)?;
+        if !matches!(&*tagged.kind, "chat" | "media") {
+            return Err(PeerMessageError::UnknownType);
+        }
+        let message: PeerMessage =
+            serde_json::from_str(text).map_err(|_| PeerMessageError::Malformed)?;
+        match &message {
+            PeerMessage::Chat { text } if text.chars().count() > MAX_CHAT_CHARS => {
+                Err(PeerMessageError::ChatTooLong)
+            }
+            _ => Ok(message),
+        }
+    }
+}
+
+/// What [`ChatGate::admit`] says of one line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admit {
+    Show,
+    /// Dropped; `notify` for the first line dropped in a burst, so one notice says so.
+    Drop {
+        notify: bool,
+    },
+}
+
+/// The per-person chat rate limit: a token bucket of [`CHAT_BURST`] lines refilled at
+/// [`CHAT_LINES_PER_SECOND`].
+#[derive(Clone, Debug)]
+pub struct ChatGate {
+    tokens: f64,
+    at_ms: f64,
+    /// Lines are being dropped (a notice went out for this burst).
+    dropping: bool,
+}
+
+impl Default for ChatGate {
+    fn default() -> Self {
+        ChatGate {
+            tokens: CHAT_BURST,
+            at_ms: f64::NEG_INFINITY,
+            dropping: false,
+        }
+    }
+}
+
+impl ChatGate {
+    pub fn admit(&mut self, now_ms: f64) -> Admit {
+        let elapsed = (now_ms - self.at_ms).max(0.0) / 1000.0;
+        self.tokens = (self.tokens + elapsed * CHAT_LINES_PER_SECOND).min(CHAT_BURST);
+        self.at_ms = now_ms;
+        if self.tokens >= 1.0 {
+            // A burst ends once the sender has slowed down enough for the bucket to fill
+            // half way, not at the one line a sustained flood gets through each refill.
+            if self.tokens >= CHAT_BURST / 2.0 {
+                self.dropping = false;
+            }
+            self.tokens -= 1.0;
+            Admit::Show
+        } else {
+            let notify = !self.dropping;
+            self.dropping = true;
+            Admit::Drop { notify }
+        }
     }
 }
 
@@ -56,7 +170,84 @@ mod tests {
             .encode(),
             r#"{"type":"media","audio":true,"video":false,"screen":true}"#
         );
-        assert!(PeerMessage::decode("plain text").is_err());
-        assert!(PeerMessage::decode(r#"{"type":"chat"}"#).is_err());
+    }
+
+    #[test]
+    fn bad_messages_are_told_apart() {
+        use PeerMessageError::*;
+        for (text, why) in [
+            ("plain text", Malformed),
+            ("", Malformed),
+            ("[1,2]", Malformed),
+            (r#"{"text":"no type"}"#, Malformed),
+            (r#"{"type":7}"#, Malformed),
+            (r#"{"type":"chat"}"#, Malformed),
+            (r#"{"type":"chat","text":12}"#, Malformed),
+            (
+                r#"{"type":"media","audio":"yes","video":true,"screen":false}"#,
+                Malformed,
+            ),
+            (r#"{"type":"teleport","to":"mars"}"#, UnknownType),
+            (r#"{"type":"CHAT","text":"x"}"#, UnknownType),
+        ] {
+            assert_eq!(PeerMessage::decode(text), Err(why), "{text}");
+        }
+    }
+
+    #[test]
+    fn chat_lines_and_frames_have_limits() {
+        let line = |chars: usize| PeerMessage::Chat {
+            text: "é".repeat(chars),
+        };
+        assert!(PeerMessage::decode(&line(MAX_CHAT_CHARS).encode()).is_ok());
+        assert_eq!(
+            PeerMessage::decode(&line(MAX_CHAT_CHARS + 1).encode()),
+            Err(PeerMessageError::ChatTooLong)
+        );
+        // The longest line of four-byte characters, escaped, still fits a frame…
+        let emoji = PeerMessage::Chat {
+            text: "\u{1F600}".repeat(MAX_CHAT_CHARS),
+        };
+        assert!(PeerMessage::decode(&emoji.encode()).is_ok());
+        let escaped = PeerMessage::Chat {
+            text: "\"".repeat(MAX_CHAT_CHARS),
+        };
+        assert!(PeerMessage::decode(&escaped.encode()).is_ok());
+        // …and 64 KiB is dropped before it is parsed.
+        let huge = format!(r#"{{"type":"chat","text":"{}"}}"#, "x".repeat(64 * 1024));
+        assert_eq!(PeerMessage::decode(&huge), Err(PeerMessageError::TooLarge));
+    }
+
+    #[test]
+    fn chat_is_limited_per_person_with_one_notice_per_burst() {
+        let mut gate = ChatGate::default();
+        // A burst of 30 passes, at once.
+        for _ in 0..30 {
+            assert_eq!(gate.admit(0.0), Admit::Show);
+        }
+        assert_eq!(gate.admit(0.0), Admit::Drop { notify: true });
+        for _ in 0..1_000 {
+            assert_eq!(gate.admit(10.0), Admit::Drop { notify: false });
+        }
+        // A tenth of a second later one more line may pass: still the same burst.
+        assert_eq!(gate.admit(110.0), Admit::Show);
+        assert_eq!(gate.admit(110.0), Admit::Drop { notify: false });
+        // After a pause, the next flood is a new burst with a notice of its own.
+        assert_eq!(gate.admit(5_000.0), Admit::Show);
+        for _ in 0..29 {
+            gate.admit(5_000.0);
+        }
+        assert_eq!(gate.admit(5_000.0), Admit::Drop { notify: true });
+        // Ten lines a second go through for ever.
+        let shown = (0..100)
+            .filter(|i| gate.admit(10_000.0 + f64::from(*i) * 100.0) == Admit::Show)
+            .count();
+        assert_eq!(shown, 100);
+        // A flood of 1,000 lines a second for 10 s shows about 30 + 10 × 10.
+        let mut gate = ChatGate::default();
+        let shown = (0..10_000)
+            .filter(|i| gate.admit(f64::from(*i)) == Admit::Show)
+            .count();
+        assert!((125..=135).contains(&shown), "{shown}");
     }
 }

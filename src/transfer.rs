@@ -16,6 +16,13 @@ pub const CHUNK_BYTES: u64 = 16 * 1024;
 pub const DEFAULT_MAX_FILE_BYTES: u64 = 1024 * 1024 * 1024;
 /// Label prefix of transfer channels (the chat channel is "chat").
 pub const CHANNEL_PREFIX: &str = "file:";
+/// Files one person may be sending us at once; further channels are closed unread.
+pub const MAX_INCOMING_TRANSFERS: usize = 4;
+/// Longest file name kept, in bytes (what file systems allow).
+pub const MAX_FILE_NAME_BYTES: usize = 255;
+/// What a received file is offered as, whatever the sender says it is: a download,
+/// never something the browser would open (and run) in our origin.
+pub const RECEIVED_FILE_TYPE: &str = "application/octet-stream";
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileHeader {
@@ -48,6 +55,31 @@ pub enum TransferError {
     Corrupt,
     #[error("arrived with {got} bytes instead of {expected}")]
     WrongSize { got: u64, expected: u64 },
+}
+
+/// A peer-chosen file name made safe to show and to save: no path separators, control
+/// characters or bidirectional overrides (which make "exe.txt" read as "txt.exe"), at
+/// most [`MAX_FILE_NAME_BYTES`], never empty, never "." or "..".
+pub fn safe_file_name(name: &str) -> String {
+    let bidi = |c: char| matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    let mut safe = String::new();
+    for c in name.chars() {
+        let c = match c {
+            '/' | '\\' => '_',
+            c if c.is_control() || bidi(c) => continue,
+            c => c,
+        };
+        if safe.len() + c.len_utf8() > MAX_FILE_NAME_BYTES {
+            break;
+        }
+        safe.push(c);
+    }
+    let safe = safe.trim();
+    if safe.is_empty() || safe.chars().all(|c| c == '.') {
+        "file".into()
+    } else {
+        safe.to_owned()
+    }
 }
 
 pub fn check_size(size: u64, limit: u64) -> Result<(), TransferError> {
@@ -127,6 +159,51 @@ pub fn human_bytes(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_header_whose_size_is_not_a_whole_number_of_bytes_is_refused() {
+        let header = |size: &str| {
+            serde_json::from_str::<FileFrame>(&format!(
+                r#"{{"type":"header","name":"f","mime":"x","sha256":"0"{size}}}"#
+            ))
+        };
+        assert!(header(r#","size":12"#).is_ok());
+        for bad in [
+            r#","size":-1"#,
+            r#","size":1.5"#,
+            r#","size":"12""#,
+            "",
+            r#","size":1e99"#,
+        ] {
+            assert!(header(bad).is_err(), "{bad}");
+        }
+        assert!(check_size(DEFAULT_MAX_FILE_BYTES + 1, DEFAULT_MAX_FILE_BYTES).is_err());
+    }
+
+    #[test]
+    fn file_names_from_a_peer_are_made_safe() {
+        assert_eq!(safe_file_name("report.pdf"), "report.pdf");
+        assert_eq!(safe_file_name("../../etc/passwd"), ".._.._etc_passwd");
+        assert_eq!(
+            safe_file_name("C:\\Windows\\evil.dll"),
+            "C:_Windows_evil.dll"
+        );
+        assert_eq!(safe_file_name("a\u{0}b\nc\u{7f}"), "abc");
+        // "invoice_\u{202E}fdp.exe" reads as "invoice_exe.pdf".
+        assert_eq!(safe_file_name("invoice_\u{202E}fdp.exe"), "invoice_fdp.exe");
+        assert_eq!(safe_file_name("x\u{2066}y\u{2069}z\u{200F}"), "xyz");
+        assert_eq!(safe_file_name(""), "file");
+        assert_eq!(safe_file_name(" \u{202E} "), "file");
+        assert_eq!(safe_file_name(".."), "file");
+        let long = safe_file_name(&"é".repeat(300));
+        assert_eq!(
+            long.len(),
+            254,
+            "cut at a character boundary within 255 bytes"
+        );
+        assert!(long.chars().all(|c| c == 'é'));
+        assert_eq!(safe_file_name(&"a".repeat(300)).len(), 255);
+    }
 
     #[test]
     fn chunks_cover_the_file_exactly_and_stay_small() {

@@ -13,6 +13,7 @@ use tandem::mesh::{
     CallStatus, Command, ConnectionState, Effect, IceState, Input, MediaState, PeerInput, Session,
     Timer,
 };
+use tandem::peer_protocol::PeerMessageError;
 use tandem::protocol::{
     ClientMessage, ErrorCode, IceTransportPolicy, PeerId, PeerInfo, ServerMessage, Signal,
 };
@@ -36,6 +37,7 @@ enum Op {
     ChatOpen(u8),
     ChatClosed(u8),
     Message(u8, String),
+    Unreadable(u8, bool),
     LocalSignal(u8),
     NegotiationFailed(u8),
     SendChat(String),
@@ -115,8 +117,8 @@ fuzz_target!(|ops: Vec<Op>| {
             Op::PeerLeft(n) => {
                 let peer = id(n);
                 let was_open = open.contains(&peer);
-                let effects = session.handle(server(ServerMessage::PeerLeft { peer }), now);
-                check(&session, &effects, &mut open, &mut generation);
+                let left = session.handle(server(ServerMessage::PeerLeft { peer }), now);
+                check(&session, &left, &mut open, &mut generation);
                 assert!(
                     !was_open || !open.contains(&peer),
                     "peer_left must close {peer}'s connection"
@@ -164,6 +166,14 @@ fuzz_target!(|ops: Vec<Op>| {
             Op::ChatOpen(n) => Input::Peer(id(n), PeerInput::ChatOpen),
             Op::ChatClosed(n) => Input::Peer(id(n), PeerInput::ChatClosed),
             Op::Message(n, text) => Input::Peer(id(n), PeerInput::Message(text)),
+            Op::Unreadable(n, binary) => Input::Peer(
+                id(n),
+                PeerInput::Unreadable(if binary {
+                    PeerMessageError::Binary
+                } else {
+                    PeerMessageError::TooLarge
+                }),
+            ),
             Op::LocalSignal(n) => Input::Peer(id(n), PeerInput::LocalSignal(offer())),
             Op::NegotiationFailed(n) => {
                 Input::Peer(id(n), PeerInput::NegotiationFailed("e".into()))

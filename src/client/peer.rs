@@ -14,7 +14,7 @@
 //! signaling state alone tells whether an offer collides.
 
 use crate::mesh::budget::SenderLimits;
-use crate::peer_protocol::PeerMessage;
+use crate::peer_protocol::{PeerMessage, PeerMessageError, MAX_PEER_MESSAGE_BYTES};
 use crate::protocol::{IceServer, IceTransportPolicy, PeerId, Signal};
 use futures::channel::mpsc::UnboundedSender;
 use js_sys::Array;
@@ -55,6 +55,8 @@ pub enum PeerEvent {
     ChatClosed,
     /// A [`PeerMessage`] from the other side, still encoded.
     Message(String),
+    /// A frame on the chat channel refused unread: binary, or too large.
+    Unreadable(PeerMessageError),
     State(RtcPeerConnectionState),
     /// Something changed that the other side must agree to: make an offer.
     NegotiationNeeded,
@@ -260,11 +262,16 @@ impl Peer {
         let on_open = self.handler(|_| Some(PeerEvent::ChatOpen));
         let on_close = self.handler(|_| Some(PeerEvent::ChatClosed));
         let on_message = self.handler(|event| {
-            let text = event
-                .unchecked_into::<web_sys::MessageEvent>()
-                .data()
-                .as_string()?;
-            Some(PeerEvent::Message(text))
+            let data = event.unchecked_into::<web_sys::MessageEvent>().data();
+            // Sized before it is copied out of JavaScript: a UTF-16 unit is at least one
+            // byte of UTF-8, so a string this long is surely too large.
+            Some(match data.dyn_ref::<js_sys::JsString>() {
+                Some(text) if text.length() as usize > MAX_PEER_MESSAGE_BYTES => {
+                    PeerEvent::Unreadable(PeerMessageError::TooLarge)
+                }
+                Some(text) => PeerEvent::Message(String::from(text)),
+                None => PeerEvent::Unreadable(PeerMessageError::Binary),
+            })
         });
         channel.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         channel.set_onclose(Some(on_close.as_ref().unchecked_ref()));
@@ -275,6 +282,11 @@ impl Peer {
             self.emit(PeerEvent::ChatOpen);
         }
         self.chat = Some(channel);
+    }
+
+    /// Whether the chat channel is already there (a second one is refused).
+    pub fn has_chat(&self) -> bool {
+        self.chat.is_some()
     }
 
     /// Sends over the data channel, if it is open.

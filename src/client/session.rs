@@ -21,9 +21,10 @@ use crate::mesh::speaker::ActiveSpeaker;
 use crate::mesh::{
     self, Command, ConnectionState, Effect, IceState, Input, MediaState, PeerInput, Timer,
 };
+use crate::peer_protocol::MAX_CHAT_LINES;
 use crate::protocol::PeerId;
 use crate::stats::{compare, describe_sending, StatsSample};
-use crate::transfer::CHANNEL_PREFIX;
+use crate::transfer::{CHANNEL_PREFIX, MAX_INCOMING_TRANSFERS};
 use futures::channel::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use futures::StreamExt;
 use gloo_timers::future::TimeoutFuture;
@@ -31,14 +32,14 @@ use leptos::html::Video;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::rc::Rc;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    HtmlVideoElement, MediaStream, MediaStreamTrack, RtcDataChannel, RtcIceConnectionState,
-    RtcPeerConnectionState,
+    HtmlVideoElement, MediaStream, MediaStreamTrack, RtcDataChannel, RtcDataChannelState,
+    RtcIceConnectionState, RtcPeerConnectionState,
 };
 
 /// How often the stats panel's figures and the upload estimate are refreshed.
@@ -58,6 +59,8 @@ enum Event {
     DeviceOpened(DeviceKind, Result<MediaStreamTrack, String>),
     /// Devices were plugged in or out.
     DevicesChanged,
+    /// Time to bring the screen up to date (an animation frame).
+    Redraw,
 }
 
 /// Runs the call in the background until it ends or the call screen goes away.
@@ -69,12 +72,18 @@ async fn run(user: String, room: String, view: CallView, ui: UnboundedReceiver<U
     let (events, internal) = mpsc::unbounded();
     let (socket_events, from_sockets) = mpsc::unbounded();
     let (peer_events, from_peers) = mpsc::unbounded();
-    let mut queue = futures::stream::select(
-        futures::stream::select(ui.map(Event::Ui), internal),
+    // The person's own controls go first: a peer flooding us with candidates or messages
+    // delays a click by one event at most, not by the whole backlog.
+    let mut queue = futures::stream::select_with_strategy(
+        ui.map(Event::Ui),
         futures::stream::select(
-            from_sockets.map(Event::Socket),
-            from_peers.map(|(id, event)| Event::Peer(id, event)),
+            internal,
+            futures::stream::select(
+                from_sockets.map(Event::Socket),
+                from_peers.map(|(id, event)| Event::Peer(id, event)),
+            ),
         ),
+        |_: &mut ()| futures::stream::PollNext::Left,
     );
     let seed = (js_sys::Math::random() * u64::MAX as f64) as u64;
     let mut session = Session {
@@ -93,6 +102,8 @@ async fn run(user: String, room: String, view: CallView, ui: UnboundedReceiver<U
         next_transfer: 1,
         stats_shown: None,
         speaker: ActiveSpeaker::default(),
+        warned: HashSet::new(),
+        redraw_pending: false,
         stop: false,
     };
     // The socket opens and the join goes out while the camera starts (or the person
@@ -116,6 +127,8 @@ async fn run(user: String, room: String, view: CallView, ui: UnboundedReceiver<U
         };
         session.handle(event).await;
     }
+    // The last word (e.g. "Call ended.") is shown now, not at a frame that never comes.
+    session.show_state();
     session.end();
     if let (Some(devices), Some(_)) = (media::media_devices().ok(), on_device_change) {
         devices.set_ondevicechange(None);
@@ -145,16 +158,26 @@ struct Session {
     tiles: HashMap<PeerId, HtmlVideoElement>,
     /// The screen being shared instead of the camera.
     screen: Option<ScreenShare>,
-    /// Open file transfers by id, with whom, to cancel them.
-    transfers: HashMap<u32, (PeerId, RtcDataChannel)>,
+    /// File transfers by id, to cancel them and to count what one person sends at once.
+    transfers: HashMap<u32, FileChannel>,
     /// Download links of received files, released when the call ends.
     received: Rc<RefCell<Vec<String>>>,
     next_transfer: u32,
     /// Whose figures the stats panel shows.
     stats_shown: Option<PeerId>,
     speaker: ActiveSpeaker,
+    /// Kinds of peer misbehaviour already noted in the console.
+    warned: HashSet<&'static str>,
+    /// The screen is redrawn at most once a frame, however fast peers send news.
+    redraw_pending: bool,
     /// The state machine said the call is over.
     stop: bool,
+}
+
+struct FileChannel {
+    peer: PeerId,
+    channel: RtcDataChannel,
+    incoming: bool,
 }
 
 struct ScreenShare {
@@ -179,6 +202,10 @@ impl Session {
             Event::ScreenPicked(picked) => self.start_sharing(picked).await,
             Event::DeviceOpened(kind, opened) => self.use_device(kind, opened).await,
             Event::DevicesChanged => self.list_devices().await,
+            Event::Redraw => {
+                self.redraw_pending = false;
+                self.show_state();
+            }
         }
     }
 
@@ -197,7 +224,7 @@ impl Session {
                 queue.extend(self.machine.handle(input, now_ms()));
             }
         }
-        self.show_state();
+        self.schedule_redraw();
         // Tiles of people no longer in the room are gone from the screen.
         let machine = &self.machine;
         self.tiles
@@ -259,10 +286,36 @@ impl Session {
                 });
             }
             Effect::LimitSenders(limits) => self.limit_senders(limits).await,
-            Effect::ShowChat(line) => self.view.chat.update(|lines| lines.push(line)),
+            Effect::ShowChat(line) => self.view.chat.update(|lines| {
+                lines.push(line);
+                let over = lines.len().saturating_sub(MAX_CHAT_LINES);
+                lines.drain(..over);
+            }),
+            Effect::Notice(text) => self.view.notice.set(Some(text)),
+            Effect::Warn(text) => leptos::logging::warn!("{text}"),
             Effect::Stop => self.stop = true,
         }
         None
+    }
+
+    /// Asks for the screen to follow the machine at the next animation frame: a peer
+    /// flooding media-state hints costs one redraw a frame, not one per message.
+    fn schedule_redraw(&mut self) {
+        if self.redraw_pending {
+            return;
+        }
+        let events = self.events.clone();
+        let redraw = Closure::once_into_js(move || {
+            let _ = events.unbounded_send(Event::Redraw);
+        });
+        let asked = web_sys::window()
+            .map(|w| w.request_animation_frame(redraw.unchecked_ref()).is_ok())
+            .unwrap_or(false);
+        if asked {
+            self.redraw_pending = true;
+        } else {
+            self.show_state();
+        }
     }
 
     /// Copies the machine's view of the call into the screen's signals (each only on a
@@ -320,8 +373,8 @@ impl Session {
             UiCommand::StopSharing => self.stop_sharing().await,
             UiCommand::SendFile(file) => self.send_file(file.take()),
             UiCommand::CancelTransfer(id) => {
-                if let Some((_, channel)) = self.transfers.remove(&id) {
-                    channel.close();
+                if let Some(transfer) = self.transfers.remove(&id) {
+                    transfer.channel.close();
                 }
             }
             UiCommand::UseDevice(kind, id) => {
@@ -370,6 +423,18 @@ impl Session {
                 return;
             }
             PeerEvent::DataChannel(channel) if channel.label().starts_with(CHANNEL_PREFIX) => {
+                // The channels of finished transfers are closed; the rest are in flight.
+                let receiving = self
+                    .transfers
+                    .values()
+                    .filter(|t| t.peer == id && t.incoming)
+                    .filter(|t| t.channel.ready_state() != RtcDataChannelState::Closed)
+                    .count();
+                if receiving >= MAX_INCOMING_TRANSFERS {
+                    channel.close();
+                    return self
+                        .warn_once("a file beyond the transfers one person may send at once");
+                }
                 let peer = remote.peer.name.clone();
                 let transfer = self.take_transfer_id();
                 let limit = self.machine.terms().max_file_bytes;
@@ -382,13 +447,28 @@ impl Session {
                     self.view,
                     received,
                 );
-                self.transfers.insert(transfer, (id, channel));
+                self.transfers.insert(
+                    transfer,
+                    FileChannel {
+                        peer: id,
+                        channel,
+                        incoming: true,
+                    },
+                );
                 return;
             }
-            PeerEvent::DataChannel(channel) => {
+            PeerEvent::DataChannel(channel)
+                if channel.label() == "chat" && !remote.peer.has_chat() =>
+            {
                 remote.peer.attach_chat(channel);
                 return;
             }
+            // A second chat channel, or one this version does not know: closed unread.
+            PeerEvent::DataChannel(channel) => {
+                channel.close();
+                return self.warn_once("a data channel this page does not use");
+            }
+            PeerEvent::Unreadable(why) => PeerInput::Unreadable(why),
             PeerEvent::ChatOpen => PeerInput::ChatOpen,
             PeerEvent::ChatClosed => PeerInput::ChatClosed,
             PeerEvent::Message(text) => PeerInput::Message(text),
@@ -466,11 +546,11 @@ impl Session {
             }
             remote.peer.close();
         }
-        self.transfers.retain(|_, (peer, channel)| {
-            if *peer == id {
-                channel.close();
+        self.transfers.retain(|_, transfer| {
+            if transfer.peer == id {
+                transfer.channel.close();
             }
-            *peer != id
+            transfer.peer != id
         });
         if self.peers.is_empty() {
             self.view.needs_play.set(false);
@@ -565,10 +645,24 @@ impl Session {
             {
                 Ok(channel) => {
                     self.view.notice.set(None);
-                    self.transfers.insert(transfer, (id, channel));
+                    self.transfers.insert(
+                        transfer,
+                        FileChannel {
+                            peer: id,
+                            channel,
+                            incoming: false,
+                        },
+                    );
                 }
                 Err(why) => return self.view.notice.set(Some(why)),
             }
+        }
+    }
+
+    /// Notes a peer's misbehaviour in the console once per kind, not once per message.
+    fn warn_once(&mut self, what: &'static str) {
+        if self.warned.insert(what) {
+            leptos::logging::warn!("closed {what} (further ones are closed silently)");
         }
     }
 
@@ -808,8 +902,8 @@ impl Session {
     /// Hangs up: every peer connection, the camera, and our seat on the server (the
     /// state machine already sent `leave` if there was a seat).
     fn end(mut self) {
-        for (_, channel) in self.transfers.values() {
-            channel.close();
+        for transfer in self.transfers.values() {
+            transfer.channel.close();
         }
         for url in self.received.borrow_mut().drain(..) {
             client_transfer::forget(&url);

@@ -7,7 +7,8 @@
 
 use crate::call::{CallView, Transfer, TransferState};
 use crate::transfer::{
-    check_size, chunks, crosses_percent, Checksum, FileFrame, FileHeader, CHANNEL_PREFIX,
+    check_size, chunks, crosses_percent, safe_file_name, Checksum, FileFrame, FileHeader,
+    CHANNEL_PREFIX, RECEIVED_FILE_TYPE,
 };
 use futures::channel::mpsc;
 use futures::StreamExt;
@@ -214,11 +215,13 @@ async fn collect(
         },
         _ => return Err(None),
     };
+    // The name is the peer's choice: shown and saved only once made safe.
+    let name = safe_file_name(&header.name);
     view.transfers.update(|all| {
         all.push(Transfer {
             id,
-            name: header.name.clone(),
-            peer,
+            name,
+            peer: peer.clone(),
             size: header.size,
             sending: false,
             done_bytes: 0,
@@ -234,7 +237,7 @@ async fn collect(
                 let before = checksum.bytes();
                 checksum.update(&Uint8Array::new(&buffer).to_vec());
                 if checksum.bytes() > header.size {
-                    return Err(Some("more bytes arrived than announced".into()));
+                    return Err(Some(format!("{peer} sent more than the announced size")));
                 }
                 parts.push(&buffer);
                 let received = checksum.bytes();
@@ -247,8 +250,10 @@ async fn collect(
                     return Err(Some("unexpected message in the file".into()));
                 }
                 checksum.verify(&header).map_err(|e| Some(e.to_string()))?;
+                // Whatever type the sender claims, the file is offered as bytes to save:
+                // a peer's `text/html` must never open, and run, in our origin.
                 let kind = BlobPropertyBag::new();
-                kind.set_type(&header.mime);
+                kind.set_type(RECEIVED_FILE_TYPE);
                 let blob = Blob::new_with_buffer_source_sequence_and_options(&parts, &kind)
                     .map_err(|_| Some("the browser could not hold the file".to_string()))?;
                 return Url::create_object_url_with_blob(&blob)

@@ -1,9 +1,6 @@
 use crate::mesh::ChatLine;
+use crate::peer_protocol::MAX_CHAT_CHARS;
 use leptos::prelude::*;
-
-/// Longest chat message, in characters: far below what a data channel carries in one
-/// message, and longer than anyone types.
-pub const MAX_CHAT_CHARS: usize = 4000;
 
 /// Text chat. Lines travel over the peer-to-peer data channel, never through the server;
 /// they are rendered as text, so markup in a message stays markup-free.
@@ -31,9 +28,11 @@ pub fn ChatPanel(
             </p>
             <ol class="chat-lines" aria-live="polite">
                 <For
-                    each=move || lines.get().into_iter().enumerate()
-                    key=|(index, _)| *index
-                    children=|(_, line)| {
+                    each=move || lines.get()
+                    // Keyed by the line's own id: when old lines scroll away for good,
+                    // the rest are not drawn again.
+                    key=|line| line.id
+                    children=|line| {
                         view! {
                             <li class:mine=line.mine>
                                 <span class="who">{line.from}</span>

@@ -1,5 +1,5 @@
 use crate::call::{CallView, TransferState, UiCommand};
-use crate::transfer::human_bytes;
+use crate::transfer::{human_bytes, RECEIVED_FILE_TYPE};
 use leptos::prelude::*;
 
 /// Files to and from the others: pick one (or drop it on the call) and who gets it,
@@ -110,7 +110,7 @@ fn TransferRow(call: CallView, id: u32, send: Callback<UiCommand>) -> AnyView {
             </Show>
             {move || saved().map(|url| {
                 let name = transfer.with(|t| t.as_ref().map(|t| t.name.clone()).unwrap_or_default());
-                view! { <a class="save" href=url download=name.clone()>{format!("Save {name}")}</a> }
+                view! { <a class="save" href=url download=name.clone() type=RECEIVED_FILE_TYPE>{format!("Save {name}")}</a> }
             })}
         </li>
     }

@@ -9,7 +9,7 @@
 pub mod budget;
 pub mod speaker;
 
-use crate::peer_protocol::PeerMessage;
+use crate::peer_protocol::{Admit, ChatGate, PeerMessage, PeerMessageError};
 use crate::protocol::{
     ClientMessage, ErrorCode, IceServer, IceTransportPolicy, PeerId, PeerInfo, ServerMessage,
     Signal, DEFAULT_UPLOAD_BUDGET,
@@ -128,9 +128,17 @@ fn capitalized(text: &str) -> String {
     }
 }
 
+/// How often at most the page says a peer sent something unusable (per kind of notice).
+pub const NOTICE_EVERY_MS: f64 = 10_000.0;
+/// ICE candidates taken from one person per description (an offer or answer starts the
+/// count again, so an ICE restart brings fresh ones). Browsers send a handful.
+pub const MAX_REMOTE_CANDIDATES: usize = 64;
+
 /// One line of chat.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ChatLine {
+    /// Counts up within a call: keys the line on screen.
+    pub id: u64,
     pub from: String,
     pub text: String,
     pub mine: bool,
@@ -193,6 +201,8 @@ pub enum PeerInput {
     ChatClosed,
     /// A text frame from their chat channel, still encoded.
     Message(String),
+    /// A frame refused before decoding (binary, or too large to read).
+    Unreadable(PeerMessageError),
     /// A description or candidate our browser made for them.
     LocalSignal(Signal),
     /// Our browser refused a description or candidate (its reason).
@@ -270,6 +280,10 @@ pub enum Effect {
     /// Limit every video sender (audio is never limited).
     LimitSenders(SenderLimits),
     ShowChat(ChatLine),
+    /// Tell the person something about the call (e.g. a peer misbehaving).
+    Notice(String),
+    /// Note something for whoever reads the console (once per kind).
+    Warn(String),
     /// The call is over: tear everything down.
     Stop,
 }
@@ -294,6 +308,11 @@ struct Remote {
     open: bool,
     /// The last reported ICE state, to decide at the end of a grace period.
     ice: IceState,
+    chat_gate: ChatGate,
+    /// When we last said they sent an over-long line.
+    too_long_noticed_ms: f64,
+    /// ICE candidates taken from them since their last description.
+    candidates: usize,
 }
 
 /// What the server told us on joining, for opening connections.
@@ -331,6 +350,13 @@ pub struct Session {
     upload: UploadPlan,
     /// A small PRNG for the reconnect jitter (xorshift; its quality does not matter).
     jitter: u64,
+    /// Messages dropped from peers, by kind (`PeerMessageError::ALL` order).
+    dropped: [u64; PeerMessageError::ALL.len()],
+    /// When we last said a peer's browser sent something unusable.
+    unusable_noticed_ms: f64,
+    /// Candidates dropped past [`MAX_REMOTE_CANDIDATES`].
+    dropped_candidates: u64,
+    chat_lines: u64,
     /// Pending effects of the input being handled.
     effects: Vec<Effect>,
 }
@@ -359,6 +385,10 @@ impl Session {
             local_media: MediaState::default(),
             upload: UploadPlan::new(DEFAULT_UPLOAD_BUDGET),
             jitter: seed | 1,
+            dropped: [0; PeerMessageError::ALL.len()],
+            unusable_noticed_ms: f64::NEG_INFINITY,
+            dropped_candidates: 0,
+            chat_lines: 0,
             effects: Vec::new(),
         }
     }
@@ -462,6 +492,13 @@ impl Session {
         &self.terms
     }
 
+    /// How many messages from peers were dropped, of each kind.
+    pub fn dropped(&self) -> impl Iterator<Item = (PeerMessageError, u64)> + '_ {
+        PeerMessageError::ALL
+            .into_iter()
+            .zip(self.dropped.iter().copied())
+    }
+
     /// The upload shared among the people we send video to, in bits per second.
     pub fn upload_budget(&self) -> u64 {
         self.upload.budget()
@@ -546,6 +583,15 @@ impl Session {
                 let Some(remote) = self.remote(from) else {
                     return;
                 };
+                // A browser offers a handful of candidates per description; past the cap
+                // they are a flood, and each costs ICE checks and statistics for good.
+                match signal {
+                    Signal::Candidate { .. } if remote.candidates >= MAX_REMOTE_CANDIDATES => {
+                        return self.drop_signal();
+                    }
+                    Signal::Candidate { .. } => remote.candidates += 1,
+                    Signal::Offer { .. } | Signal::Answer { .. } => remote.candidates = 0,
+                }
                 if !remote.open {
                     // Their first offer: now we connect.
                     self.open(from);
@@ -623,6 +669,7 @@ impl Session {
 
     fn on_peer(&mut self, id: PeerId, event: PeerInput, now_ms: f64) {
         // News from a connection already closed is ignored.
+        let noticed_ms = self.unusable_noticed_ms;
         let Some(remote) = self.remote(id).filter(|r| r.open) else {
             return;
         };
@@ -663,14 +710,22 @@ impl Session {
             }
             PeerInput::ChatClosed => remote.person.chat_open = false,
             PeerInput::Message(text) => match PeerMessage::decode(&text) {
-                Ok(PeerMessage::Chat { text }) => {
-                    let from = remote.person.name.clone();
-                    self.effects.push(Effect::ShowChat(ChatLine {
-                        from,
-                        text,
-                        mine: false,
-                    }));
-                }
+                Ok(PeerMessage::Chat { text }) => match remote.chat_gate.admit(now_ms) {
+                    Admit::Show => {
+                        let from = remote.person.name.clone();
+                        self.show_chat(from, text, false);
+                    }
+                    Admit::Drop { notify } => {
+                        if notify {
+                            let name = &remote.person.name;
+                            let notice = format!(
+                                "{name} is sending messages too fast; some were not shown."
+                            );
+                            self.effects.push(Effect::Notice(notice));
+                        }
+                    }
+                },
+                // Hints only: the screen shows the latest.
                 Ok(PeerMessage::Media {
                     audio,
                     video,
@@ -682,18 +737,24 @@ impl Session {
                         screen,
                     }
                 }
-                // A message this version does not know: ignored.
-                Err(_) => {}
+                Err(why) => self.drop_message(id, why, now_ms),
             },
+            PeerInput::Unreadable(why) => self.drop_message(id, why, now_ms),
             PeerInput::LocalSignal(signal) => {
                 self.effects
                     .push(Effect::Send(ClientMessage::Signal { to: id, signal }));
             }
             PeerInput::NegotiationFailed(why) => {
                 // Before the first connection nothing works without it; once connected,
-                // a failed renegotiation leaves the pair as it was.
+                // a failed renegotiation leaves the pair as it was, and the person is
+                // told (not too often: a peer can send garbage on purpose).
                 if matches!(remote.person.link, Link::Awaiting | Link::Connecting) {
                     remote.person.link = Link::Failed(why);
+                } else if now_ms - noticed_ms >= NOTICE_EVERY_MS {
+                    let name = &remote.person.name;
+                    let notice = format!("{name}'s browser sent something that could not be used.");
+                    self.unusable_noticed_ms = now_ms;
+                    self.effects.push(Effect::Notice(notice));
                 }
             }
         }
@@ -712,16 +773,58 @@ impl Session {
                         message: PeerMessage::Chat { text: text.clone() },
                     });
                 }
-                self.effects.push(Effect::ShowChat(ChatLine {
-                    from: self.user.clone(),
-                    text,
-                    mine: true,
-                }));
+                self.show_chat(self.user.clone(), text, true);
             }
             Command::HangUp => self.finish(CallStatus::Ended),
             Command::Leave => {
                 let status = self.status();
                 self.finish(status);
+            }
+        }
+    }
+
+    /// A signal past a limit was dropped: counted, and warned about once.
+    fn drop_signal(&mut self) {
+        self.dropped_candidates += 1;
+        if self.dropped_candidates == 1 {
+            self.effects.push(Effect::Warn(format!(
+                "ignored ICE candidates past {MAX_REMOTE_CANDIDATES} from one peer (counted from now on)"
+            )));
+        }
+    }
+
+    fn show_chat(&mut self, from: String, text: String, mine: bool) {
+        self.chat_lines += 1;
+        self.effects.push(Effect::ShowChat(ChatLine {
+            id: self.chat_lines,
+            from,
+            text,
+            mine,
+        }));
+    }
+
+    /// A message from `id` was dropped: counted, warned about once per kind, and an
+    /// over-long line is mentioned to the person (at most every 10 s per peer).
+    fn drop_message(&mut self, id: PeerId, why: PeerMessageError, now_ms: f64) {
+        let kind = PeerMessageError::ALL
+            .iter()
+            .position(|k| *k == why)
+            .unwrap_or(0);
+        self.dropped[kind] += 1;
+        if self.dropped[kind] == 1 {
+            self.effects.push(Effect::Warn(format!(
+                "ignored {why} from a peer (counted from now on)"
+            )));
+        }
+        let too_long = matches!(
+            why,
+            PeerMessageError::TooLarge | PeerMessageError::ChatTooLong
+        );
+        if let Some(remote) = self.remote(id).filter(|_| too_long) {
+            if now_ms - remote.too_long_noticed_ms >= NOTICE_EVERY_MS {
+                remote.too_long_noticed_ms = now_ms;
+                let notice = format!("{} sent a message that was too long.", remote.person.name);
+                self.effects.push(Effect::Notice(notice));
             }
         }
     }
@@ -762,6 +865,9 @@ impl Session {
             polite,
             open: false,
             ice: IceState::Other,
+            chat_gate: ChatGate::default(),
+            too_long_noticed_ms: f64::NEG_INFINITY,
+            candidates: 0,
         });
     }
 

@@ -1,4 +1,5 @@
 use super::*;
+use crate::peer_protocol::PeerMessageError;
 
 fn info(id: u64, name: &str) -> PeerInfo {
     PeerInfo {
@@ -234,6 +235,7 @@ fn chat_goes_to_everyone_whose_channel_is_open_and_is_shown_once() {
                 message: chat
             },
             Effect::ShowChat(ChatLine {
+                id: 1,
                 from: "Me".into(),
                 text: "hi".into(),
                 mine: true
@@ -248,12 +250,78 @@ fn chat_goes_to_everyone_whose_channel_is_open_and_is_shown_once() {
     assert_eq!(
         effects,
         [Effect::ShowChat(ChatLine {
+            id: 2,
             from: "Carol".into(),
             text: "yo".into(),
             mine: false
         })]
     );
+    // Garbage is dropped, counted, and warned about once.
+    let effects = peer(&mut session, 2, PeerInput::Message("garbage".into()));
+    assert!(matches!(effects[..], [Effect::Warn(_)]));
     assert!(peer(&mut session, 2, PeerInput::Message("garbage".into())).is_empty());
+    let malformed = session
+        .dropped()
+        .find(|(kind, _)| *kind == PeerMessageError::Malformed);
+    assert_eq!(malformed, Some((PeerMessageError::Malformed, 2)));
+}
+
+#[test]
+fn a_peer_that_floods_or_sends_too_much_is_cut_short_with_one_notice() {
+    let mut session = in_call_with(&["Bob", "Carol"]);
+    let line = r#"{"type":"chat","text":"spam"}"#;
+    let mut shown = 0;
+    let mut notices = Vec::new();
+    // 1,000 lines in one second from Bob.
+    for i in 0..1_000 {
+        for effect in session.handle(
+            Input::Peer(PeerId(1), PeerInput::Message(line.into())),
+            10.0 + f64::from(i),
+        ) {
+            match effect {
+                Effect::ShowChat(_) => shown += 1,
+                Effect::Notice(text) => notices.push(text),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    assert!((30..=41).contains(&shown), "{shown} lines shown");
+    assert_eq!(
+        notices,
+        ["Bob is sending messages too fast; some were not shown."]
+    );
+    // Carol has a budget of her own.
+    let effects = peer(&mut session, 2, PeerInput::Message(line.into()));
+    assert!(matches!(effects[..], [Effect::ShowChat(_)]));
+    // Over-long lines: dropped, said once per 10 s.
+    let long = format!(r#"{{"type":"chat","text":"{}"}}"#, "x".repeat(5_000));
+    let effects = session.handle(
+        Input::Peer(PeerId(2), PeerInput::Message(long.clone())),
+        2_000.0,
+    );
+    assert!(effects.contains(&Effect::Notice(
+        "Carol sent a message that was too long.".into()
+    )));
+    let effects = session.handle(
+        Input::Peer(PeerId(2), PeerInput::Unreadable(PeerMessageError::TooLarge)),
+        3_000.0,
+    );
+    assert!(!effects.iter().any(|e| matches!(e, Effect::Notice(_))));
+    let effects = session.handle(Input::Peer(PeerId(2), PeerInput::Message(long)), 12_500.0);
+    assert!(effects.iter().any(|e| matches!(e, Effect::Notice(_))));
+    // Garbage descriptions once connected: said at most once per 10 s.
+    let unusable = |session: &mut Session, at: f64| {
+        session
+            .handle(
+                Input::Peer(PeerId(1), PeerInput::NegotiationFailed("x".into())),
+                at,
+            )
+            .len()
+    };
+    assert_eq!(unusable(&mut session, 20_000.0), 1);
+    assert_eq!(unusable(&mut session, 25_000.0), 0);
+    assert_eq!(unusable(&mut session, 30_000.0), 1);
+    assert_eq!(session.people().next().unwrap().link, Link::Connected);
 }
 
 #[test]
@@ -575,4 +643,40 @@ fn reconnect_delays_double_then_cap_and_spread() {
         3000.0,
         "jitter is clamped to [0, 1]"
     );
+}
+
+#[test]
+fn a_candidate_flood_is_cut_at_the_cap_and_a_new_description_starts_over() {
+    let mut session = in_call_with(&["Bob"]);
+    let candidate = || ServerMessage::Signal {
+        from: PeerId(1),
+        signal: Signal::Candidate {
+            candidate: "candidate:1 1 udp 1 10.0.0.1 9 typ host".into(),
+            sdp_mid: None,
+            sdp_m_line_index: None,
+        },
+    };
+    let mut applied = 0;
+    let mut warnings = 0;
+    for _ in 0..200 {
+        for effect in server(&mut session, candidate()) {
+            match effect {
+                Effect::ApplySignal { .. } => applied += 1,
+                Effect::Warn(_) => warnings += 1,
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    assert_eq!((applied, warnings), (MAX_REMOTE_CANDIDATES, 1));
+    server(
+        &mut session,
+        ServerMessage::Signal {
+            from: PeerId(1),
+            signal: offer(),
+        },
+    );
+    assert!(matches!(
+        server(&mut session, candidate())[..],
+        [Effect::ApplySignal { .. }]
+    ));
 }
