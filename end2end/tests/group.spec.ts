@@ -238,6 +238,26 @@ test('a call of four shares its upload, survives one pair restarting, sends a fi
       `incoming fps ${perPeer.map((f) => f.toFixed(0)).join(', ')}`,
   );
 
+  // Mute and screen sharing reach everyone at once.
+  await ann.page.getByRole('button', { name: 'Mute', exact: true }).click();
+  for (const name of others) await expect(people[name].page.getByText('Ann muted')).toBeVisible();
+  await ann.page.getByRole('button', { name: 'Mute', exact: true }).click();
+  for (const name of others) await expect(people[name].page.getByText('Ann muted')).toBeHidden();
+  if (!PATTERN) {
+    const away = (rgb: Rgb) => Math.max(...rgb.map((c, i) => Math.abs(c - COLOURS.Ann[i])));
+    await ann.page.getByRole('button', { name: 'Share screen' }).click();
+    for (const name of others) {
+      await expect.poll(async () => away(await colourOf(people[name], 'Ann')), { message: `${name} sees the screen` })
+        .toBeGreaterThan(40);
+    }
+    await ann.page.getByRole('button', { name: 'Stop sharing' }).click();
+    for (const name of others) {
+      await expect.poll(async () => away(await colourOf(people[name], 'Ann'))).toBeLessThan(40);
+    }
+  }
+  // The stats panel shows one connection at a time, picked by person.
+  await expect(ann.page.getByLabel('Connection to').locator('option')).toHaveText(others);
+
   // At most one tile is outlined for speaking at any moment.
   for (let i = 0; i < 5; i++) {
     expect(await ann.page.locator('.tile.speaking').count()).toBeLessThanOrEqual(1);

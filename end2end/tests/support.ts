@@ -1,6 +1,8 @@
 import { chromium, expect, test, type Browser, type BrowserServer, type Page } from '@playwright/test';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -82,6 +84,16 @@ export class Server {
       await exited;
     }
   }
+}
+
+/** A page of `end2end/fixtures/` served on a loopback origin of its own (Chromium lets a
+ * local page open a socket to a local server); give Tandem `--allowed-origin origin`. */
+export async function serveFixture(file: string): Promise<{ origin: string; close: () => void }> {
+  const page = await readFile(path.join(__dirname, '..', 'fixtures', file), 'utf8');
+  const http = createHttpServer((_, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(page));
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  const origin = `http://127.0.0.1:${(http.address() as { port: number }).port}`;
+  return { origin, close: () => http.close() };
 }
 
 /** A free loopback TCP port (coturn listens on TCP and UDP alike). */

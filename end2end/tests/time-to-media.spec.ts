@@ -1,8 +1,7 @@
 import { test, expect, type Page } from '@playwright/test';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { createServer, type Server as HttpServer } from 'node:http';
+import { mkdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { Server, type Person, peopleForEachTest, waitForHydration } from './support';
+import { Server, type Person, peopleForEachTest, serveFixture, waitForHydration } from './support';
 
 // Time to media, measured (never asserted on: timing belongs in BENCHMARKS.md): the second
 // person opens the call link; from the start of that navigation we record when the peer
@@ -11,16 +10,13 @@ import { Server, type Person, peopleForEachTest, waitForHydration } from './supp
 const RUNS = 5;
 const person = peopleForEachTest();
 
-// The plain page is served by a small HTTP server of its own on loopback (Chromium only
-// lets a local page open a socket to a local server), and Tandem lets that origin in.
-let plain: HttpServer;
+// The plain page is served on a loopback origin of its own, and Tandem lets that origin in.
+let plain: { origin: string; close: () => void };
 let plainOrigin: string;
 let server: Server;
 test.beforeAll(async () => {
-  const page = await readFile(path.join(__dirname, '..', 'fixtures', 'plain-call.html'), 'utf8');
-  plain = createServer((_, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(page));
-  await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
-  plainOrigin = `http://127.0.0.1:${(plain.address() as { port: number }).port}`;
+  plain = await serveFixture('plain-call.html');
+  plainOrigin = plain.origin;
   server = await Server.start({ args: ['--allowed-origin', plainOrigin] });
   // Not while the server is still compressing the app's files on a core the browsers need.
   await server.compressed();

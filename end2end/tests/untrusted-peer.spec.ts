@@ -1,8 +1,5 @@
 import { test, expect, type CDPSession } from '@playwright/test';
-import { readFile } from 'node:fs/promises';
-import { createServer, type Server as HttpServer } from 'node:http';
-import * as path from 'node:path';
-import { Server, type Person, peopleForEachTest } from './support';
+import { Server, type Person, peopleForEachTest, serveFixture } from './support';
 
 // The other browser is untrusted input. A hostile page (end2end/fixtures/hostile-peer.html)
 // joins a real call with the real protocol and plays a corpus of attacks against Ann, while
@@ -16,14 +13,12 @@ const MUTE_WITHIN_MS = 200;
 /** Largest file people may send here: a 1 GiB announcement is refused up front. */
 const MAX_FILE_BYTES = 16 * 1024 * 1024;
 
-let fixture: HttpServer;
+let fixture: { origin: string; close: () => void };
 let fixtureOrigin: string;
 let server: Server;
 test.beforeAll(async () => {
-  const page = await readFile(path.join(__dirname, '..', 'fixtures', 'hostile-peer.html'), 'utf8');
-  fixture = createServer((_, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(page));
-  await new Promise<void>((r) => fixture.listen(0, '127.0.0.1', r));
-  fixtureOrigin = `http://127.0.0.1:${(fixture.address() as { port: number }).port}`;
+  fixture = await serveFixture('hostile-peer.html');
+  fixtureOrigin = fixture.origin;
   server = await Server.start({
     args: [
       '--allowed-origin', fixtureOrigin,

@@ -1,4 +1,5 @@
 use crate::call::{CallView, TransferState, UiCommand};
+use crate::components::person_picker::PersonPicker;
 use crate::transfer::{human_bytes, RECEIVED_FILE_TYPE};
 use leptos::prelude::*;
 
@@ -7,34 +8,10 @@ use leptos::prelude::*;
 /// the server; sent to everyone, each person gets a copy of their own.
 #[component]
 pub fn FilePanel(call: CallView, send: Callback<UiCommand>) -> AnyView {
-    let pick_recipient = move |ev: leptos::ev::Event| {
-        let value = event_target_value(&ev);
-        call.send_to
-            .set(value.parse::<u64>().ok().map(crate::protocol::PeerId));
-    };
     view! {
         <section class="files" aria-label="Files">
             // With two or more others, a file goes to one of them or to everyone.
-            <Show when=move || call.people.with(|p| p.len() > 1)>
-                <label class="file-to">
-                    "Send to "
-                    <select on:change=pick_recipient>
-                        <option value="" selected=move || call.send_to.get().is_none()>"Everyone"</option>
-                        <For
-                            each=move || call.people.get()
-                            key=|p| (p.id, p.name.clone())
-                            let(person)
-                        >
-                            <option
-                                value=person.id.to_string()
-                                selected=move || call.send_to.get() == Some(person.id)
-                            >
-                                {person.name.clone()}
-                            </option>
-                        </For>
-                    </select>
-                </label>
-            </Show>
+            <PersonPicker call class="file-to" label="Send to" everyone="Everyone" picked=call.send_to/>
             <div class="file-row">
                 <label class="button file-pick" for="file-pick">"Send a file"</label>
                 <input

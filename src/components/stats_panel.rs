@@ -1,4 +1,5 @@
 use crate::call::CallView;
+use crate::components::person_picker::PersonPicker;
 use crate::stats::{format_bitrate, sparkline};
 use leptos::prelude::*;
 
@@ -19,33 +20,10 @@ pub fn StatsPanel(call: CallView) -> AnyView {
                 .with(|h| sparkline(pick(h), SPARK_W, SPARK_H))
         }
     };
-    let pick = move |ev: leptos::ev::Event| {
-        let value = event_target_value(&ev);
-        call.stats_of
-            .set(value.parse::<u64>().ok().map(crate::protocol::PeerId));
-    };
     view! {
         <section class="stats" aria-label="Call statistics">
             // With two or more others, pick whose connection to show.
-            <Show when=move || call.people.with(|p| p.len() > 1)>
-                <label class="stats-of">
-                    "Connection to "
-                    <select on:change=pick>
-                        <For
-                            each=move || call.people.get()
-                            key=|p| (p.id, p.name.clone())
-                            let(person)
-                        >
-                            <option
-                                value=person.id.to_string()
-                                selected=move || call.stats_of.get() == Some(person.id)
-                            >
-                                {person.name.clone()}
-                            </option>
-                        </For>
-                    </select>
-                </label>
-            </Show>
+            <PersonPicker call class="stats-of" label="Connection to" picked=call.stats_of/>
             <dl>
                 <dt>"Receiving"</dt>
                 <dd data-kbps=move || stats.with(|s| s.as_ref().map(|s| s.receive_kbps.round()))>

@@ -533,12 +533,12 @@ impl Session {
             } => {
                 self.back_online();
                 self.token = Some(token);
-                self.terms = RoomTerms {
+                self.take_terms(
                     ice_servers,
-                    ice_policy: ice_transport_policy,
+                    ice_transport_policy,
                     max_file_bytes,
-                };
-                self.upload.set_default(upload_budget);
+                    upload_budget,
+                );
                 // Whoever was there first makes the offer; we wait for each of them.
                 for peer in peers {
                     self.seat(peer, true);
@@ -557,12 +557,12 @@ impl Session {
                 // `peers` may only not be back yet (after a server restart everyone
                 // resumes in turn), so nobody is dropped here.
                 self.back_online();
-                self.terms = RoomTerms {
+                self.take_terms(
                     ice_servers,
-                    ice_policy: ice_transport_policy,
+                    ice_transport_policy,
                     max_file_bytes,
-                };
-                self.upload.set_default(upload_budget);
+                    upload_budget,
+                );
                 for peer in peers {
                     if self.remote(peer.id).is_none() {
                         self.seat(peer, true);
@@ -571,10 +571,8 @@ impl Session {
                 self.plan_upload(now_ms);
             }
             ServerMessage::PeerJoined { peer, polite } => {
-                // A fresh id, but a stale connection must never outlive a new arrival.
-                if self.remote(peer.id).is_some_and(|r| r.open) {
-                    self.remove(peer.id);
-                }
+                // A fresh id, but whatever we held for it must never outlive a new arrival.
+                self.remove(peer.id);
                 let id = peer.id;
                 self.seat(peer, polite);
                 self.open(id);
@@ -851,8 +849,12 @@ impl Session {
         });
     }
 
-    /// Adds someone to the room (not yet connected).
+    /// Adds someone to the room (not yet connected), once: a second `joined` or `resumed`
+    /// naming them again changes nothing.
     fn seat(&mut self, peer: PeerInfo, polite: bool) {
+        if self.remote(peer.id).is_some() {
+            return;
+        }
         self.left = None;
         self.remotes.push(Remote {
             person: Person {
@@ -952,6 +954,22 @@ impl Session {
             timer: Timer::Reconnect,
             after_ms: delay as u32,
         });
+    }
+
+    /// What `joined` and `resumed` say about the room (fresh TURN credentials, limits).
+    fn take_terms(
+        &mut self,
+        ice_servers: Vec<IceServer>,
+        ice_policy: IceTransportPolicy,
+        max_file_bytes: u64,
+        upload_budget: u64,
+    ) {
+        self.terms = RoomTerms {
+            ice_servers,
+            ice_policy,
+            max_file_bytes,
+        };
+        self.upload.set_default(upload_budget);
     }
 
     fn back_online(&mut self) {

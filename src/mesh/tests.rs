@@ -680,3 +680,26 @@ fn a_candidate_flood_is_cut_at_the_cap_and_a_new_description_starts_over() {
         [Effect::ApplySignal { .. }]
     ));
 }
+
+/// Found by the `session` fuzz target: a second `joined` naming someone already seated,
+/// then `peer_left` for them, left a copy of them behind.
+#[test]
+fn nobody_is_seated_twice_and_peer_left_removes_them_for_good() {
+    let mut session = started();
+    server(&mut session, joined(vec![info(1, "Bob")]));
+    server(&mut session, joined(vec![info(1, "Bob")]));
+    server(
+        &mut session,
+        ServerMessage::PeerJoined {
+            peer: info(1, "Bob"),
+            polite: false,
+        },
+    );
+    assert_eq!(session.people().count(), 1);
+    server(&mut session, ServerMessage::PeerLeft { peer: PeerId(1) });
+    assert_eq!(session.people().count(), 0);
+    assert_eq!(
+        session.status().text(),
+        "Bob left the call. Waiting for someone to join."
+    );
+}

@@ -1,0 +1,44 @@
+use crate::call::CallView;
+use crate::protocol::PeerId;
+use leptos::prelude::*;
+
+/// Picks one of the others in the call, shown once there are two or more of them (with
+/// one, there is nobody to choose between). `everyone` names an extra first choice that
+/// stands for all of them (`None` in `picked`).
+#[component]
+pub fn PersonPicker(
+    call: CallView,
+    class: &'static str,
+    label: &'static str,
+    #[prop(optional)] everyone: Option<&'static str>,
+    picked: RwSignal<Option<PeerId>>,
+) -> impl IntoView {
+    let pick = move |ev: leptos::ev::Event| {
+        picked.set(event_target_value(&ev).parse::<u64>().ok().map(PeerId));
+    };
+    view! {
+        <Show when=move || call.people.with(|p| p.len() > 1)>
+            <label class=class>
+                {label}
+                " "
+                <select on:change=pick>
+                    {everyone.map(|text| view! {
+                        <option value="" selected=move || picked.get().is_none()>{text}</option>
+                    })}
+                    <For
+                        each=move || call.people.get()
+                        key=|p| (p.id, p.name.clone())
+                        let(person)
+                    >
+                        <option
+                            value=person.id.to_string()
+                            selected=move || picked.get() == Some(person.id)
+                        >
+                            {person.name.clone()}
+                        </option>
+                    </For>
+                </select>
+            </label>
+        </Show>
+    }
+}
