@@ -38,13 +38,37 @@ async fn second_joiner_learns_of_the_first_and_the_first_is_told() {
 }
 
 #[tokio::test]
-async fn joined_carries_the_configured_ice_servers() {
-    let addr = start_server().await;
+async fn joined_carries_the_configured_ice_servers_and_upload_budget() {
+    let config = Config {
+        stun_urls: vec!["stun:127.0.0.1:3478".into()],
+        upload_budget: 900_000,
+        ..quick_config()
+    };
+    let addr = TestServer::start(config).await.addr;
     let mut alice = Client::connect(addr).await;
     alice
         .send(json!({"type": "join", "room": "ice", "name": "Alice"}))
         .await;
     match alice.recv().await {
+        ServerMessage::Joined {
+            ice_servers,
+            upload_budget,
+            ..
+        } => {
+            let urls: Vec<&str> = ice_servers
+                .iter()
+                .flat_map(|s| s.urls.iter().map(String::as_str))
+                .collect();
+            assert_eq!(urls, ["stun:127.0.0.1:3478"]);
+            assert_eq!(upload_budget, 900_000);
+        }
+        other => panic!("{other:?}"),
+    }
+    // Unconfigured, nothing leaves the network, and the default budget goes out.
+    let mut bob = Client::connect(start_server().await).await;
+    bob.send(json!({"type": "join", "room": "ice", "name": "Bob"}))
+        .await;
+    match bob.recv().await {
         ServerMessage::Joined {
             ice_servers,
             upload_budget,
