@@ -47,6 +47,19 @@ pub enum FileFrame {
     },
 }
 
+/// Largest text frame read on a file channel: a header with a long name fits many times.
+pub const MAX_FILE_FRAME_BYTES: usize = 16 * 1024;
+
+impl FileFrame {
+    /// A text frame from a file channel, sized before it is parsed: the peer chose it.
+    pub fn decode(text: &str) -> Option<FileFrame> {
+        if text.len() > MAX_FILE_FRAME_BYTES {
+            return None;
+        }
+        serde_json::from_str(text).ok()
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TransferError {
     #[error("is {} — files can be at most {}", human_bytes(*size), human_bytes(*limit))]
@@ -178,6 +191,16 @@ mod tests {
             assert!(header(bad).is_err(), "{bad}");
         }
         assert!(check_size(DEFAULT_MAX_FILE_BYTES + 1, DEFAULT_MAX_FILE_BYTES).is_err());
+        // A frame is sized before it is parsed.
+        let long = format!(
+            r#"{{"type":"header","name":"{}","size":1,"mime":"x","sha256":"0"}}"#,
+            "n".repeat(MAX_FILE_FRAME_BYTES)
+        );
+        assert_eq!(FileFrame::decode(&long), None);
+        assert_eq!(
+            FileFrame::decode(r#"{"type":"done"}"#),
+            Some(FileFrame::Done)
+        );
     }
 
     #[test]

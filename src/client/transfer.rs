@@ -205,8 +205,8 @@ async fn collect(
     view: CallView,
 ) -> Result<String, Option<String>> {
     let header = match messages.next().await {
-        Some(Incoming::Text(text)) => match serde_json::from_str(&text) {
-            Ok(FileFrame::Header(header)) => header,
+        Some(Incoming::Text(text)) => match FileFrame::decode(&text) {
+            Some(FileFrame::Header(header)) => header,
             _ => {
                 return Err(Some(
                     "the other side sent something that is not a file".into(),
@@ -246,7 +246,7 @@ async fn collect(
                 }
             }
             Incoming::Text(text) => {
-                if !matches!(serde_json::from_str(&text), Ok(FileFrame::Done)) {
+                if FileFrame::decode(&text) != Some(FileFrame::Done) {
                     return Err(Some("unexpected message in the file".into()));
                 }
                 checksum.verify(&header).map_err(|e| Some(e.to_string()))?;

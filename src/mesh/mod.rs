@@ -564,9 +564,7 @@ impl Session {
                     upload_budget,
                 );
                 for peer in peers {
-                    if self.remote(peer.id).is_none() {
-                        self.seat(peer, true);
-                    }
+                    self.seat(peer, true);
                 }
                 self.plan_upload(now_ms);
             }
