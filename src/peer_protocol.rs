@@ -13,6 +13,9 @@ pub const MAX_CHAT_CHARS: usize = 4000;
 /// [`MAX_CHAT_CHARS`] four-byte characters, JSON-escaped, and its envelope. Anything
 /// bigger is dropped unread.
 pub const MAX_PEER_MESSAGE_BYTES: usize = 6 * MAX_CHAT_CHARS + 256;
+/// Frames one person may send on the chat channel per second, of any kind: an honest page
+/// sends a few; past this they are dropped before they are even read.
+pub const MAX_PEER_MESSAGES_PER_SECOND: u32 = 200;
 /// Chat lines kept on screen; older ones scroll away for good.
 pub const MAX_CHAT_LINES: usize = 500;
 /// Chat lines one person may send: this many a second on average…
@@ -48,15 +51,18 @@ pub enum PeerMessageError {
     Binary,
     #[error("a chat line over {MAX_CHAT_CHARS} characters")]
     ChatTooLong,
+    #[error("more than {MAX_PEER_MESSAGES_PER_SECOND} messages in a second")]
+    TooFast,
 }
 
 impl PeerMessageError {
-    pub const ALL: [PeerMessageError; 5] = [
+    pub const ALL: [PeerMessageError; 6] = [
         PeerMessageError::TooLarge,
         PeerMessageError::Malformed,
         PeerMessageError::UnknownType,
         PeerMessageError::Binary,
         PeerMessageError::ChatTooLong,
+        PeerMessageError::TooFast,
     ];
 }
 

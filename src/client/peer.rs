@@ -14,7 +14,9 @@
 //! signaling state alone tells whether an offer collides.
 
 use crate::mesh::budget::SenderLimits;
-use crate::peer_protocol::{PeerMessage, PeerMessageError, MAX_PEER_MESSAGE_BYTES};
+use crate::peer_protocol::{
+    PeerMessage, PeerMessageError, MAX_PEER_MESSAGES_PER_SECOND, MAX_PEER_MESSAGE_BYTES,
+};
 use crate::protocol::{IceServer, IceTransportPolicy, PeerId, Signal};
 use futures::channel::mpsc::UnboundedSender;
 use js_sys::Array;
@@ -261,7 +263,23 @@ impl Peer {
     pub fn attach_chat(&mut self, channel: RtcDataChannel) {
         let on_open = self.handler(|_| Some(PeerEvent::ChatOpen));
         let on_close = self.handler(|_| Some(PeerEvent::ChatClosed));
-        let on_message = self.handler(|event| {
+        // Frames past the per-second limit are dropped here, before they are copied out
+        // of JavaScript or queued: a flood costs the page almost nothing. The first one
+        // dropped in each second is reported, so the session counts it.
+        let window = std::cell::Cell::new((0.0_f64, 0_u32));
+        let on_message = self.handler(move |event| {
+            let now = js_sys::Date::now();
+            let (start, count) = window.get();
+            let (start, count) = if now - start >= 1000.0 {
+                (now, 1)
+            } else {
+                (start, count + 1)
+            };
+            window.set((start, count));
+            if count > MAX_PEER_MESSAGES_PER_SECOND {
+                return (count == MAX_PEER_MESSAGES_PER_SECOND + 1)
+                    .then_some(PeerEvent::Unreadable(PeerMessageError::TooFast));
+            }
             let data = event.unchecked_into::<web_sys::MessageEvent>().data();
             // Sized before it is copied out of JavaScript: a UTF-16 unit is at least one
             // byte of UTF-8, so a string this long is surely too large.
