@@ -26,7 +26,7 @@ fn early_media_script() -> String {
 /// invalid link must not turn the camera on.
 #[cfg(feature = "ssr")]
 fn starts_a_call(path: &str) -> bool {
-    use crate::protocol::{validate_name, validate_room};
+    use crate::protocol::signaling::{validate_name, validate_room};
     use leptos_router::location::Url;
     let Some(rest) = path.strip_prefix("/call/") else {
         return false;

@@ -2,14 +2,12 @@
 //! browser client (`hydrate`, compiled to WebAssembly).
 
 pub mod app;
-pub mod call;
+pub mod call_state;
 pub mod components;
 pub mod mesh;
 pub mod pages;
-pub mod peer_protocol;
 pub mod protocol;
 pub mod stats;
-pub mod transfer;
 
 #[cfg(feature = "hydrate")]
 pub mod client;

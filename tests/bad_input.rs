@@ -8,7 +8,9 @@ mod common;
 use common::*;
 use futures::SinkExt;
 use serde_json::json;
-use tandem::protocol::{ErrorCode, PeerId, ServerMessage, MAX_NAME_CHARS, MAX_ROOM_CHARS};
+use tandem::protocol::signaling::{
+    ErrorCode, PeerId, ServerMessage, MAX_NAME_CHARS, MAX_ROOM_CHARS,
+};
 use tandem::server::config::Config;
 use tokio_tungstenite::tungstenite::Message;
 

@@ -9,7 +9,7 @@ use futures::StreamExt;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tandem::protocol::{IceTransportPolicy, ServerMessage, Signal};
+use tandem::protocol::signaling::{IceTransportPolicy, ServerMessage, Signal};
 use tandem::server::config::{Config, Tls, Turn, TurnAuth};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::Connector;

@@ -7,7 +7,7 @@ use common::*;
 use futures::SinkExt;
 use serde_json::json;
 use std::time::Duration;
-use tandem::protocol::{ErrorCode, PeerId, PeerInfo, ServerMessage, Signal};
+use tandem::protocol::signaling::{ErrorCode, PeerId, PeerInfo, ServerMessage, Signal};
 use tandem::server::config::Config;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -75,7 +75,10 @@ async fn joined_carries_the_configured_ice_servers_and_upload_budget() {
             ..
         } => {
             assert!(ice_servers.is_empty());
-            assert_eq!(upload_budget, tandem::protocol::DEFAULT_UPLOAD_BUDGET);
+            assert_eq!(
+                upload_budget,
+                tandem::protocol::signaling::DEFAULT_UPLOAD_BUDGET
+            );
         }
         other => panic!("{other:?}"),
     }

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tandem::protocol::{validate_name, validate_room, ClientMessage};
+use tandem::protocol::signaling::{validate_name, validate_room, ClientMessage};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

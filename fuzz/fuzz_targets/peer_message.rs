@@ -4,8 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tandem::peer_protocol::{PeerMessage, MAX_CHAT_CHARS, MAX_PEER_MESSAGE_BYTES};
-use tandem::transfer::{safe_file_name, FileFrame, MAX_FILE_NAME_BYTES};
+use tandem::protocol::peer::{PeerMessage, MAX_CHAT_CHARS, MAX_PEER_MESSAGE_BYTES};
+use tandem::protocol::file::{safe_file_name, FileFrame, MAX_FILE_NAME_BYTES};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

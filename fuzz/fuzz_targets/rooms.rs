@@ -6,7 +6,7 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use tandem::protocol::{PeerId, ServerMessage, Signal};
+use tandem::protocol::signaling::{PeerId, ServerMessage, Signal};
 use tandem::server::ice::IceConfig;
 use tandem::server::rooms::{Admitted, Mailbox, RoomRules, Rooms, Seat};
 use tandem::server::tokens::ResumeTokens;
@@ -61,7 +61,7 @@ fuzz_target!(|ops: Vec<Op>| {
             Op::Join { conn, room, name } => {
                 let c = &mut conns[pick(conn)];
                 let room = ROOMS[usize::from(room) % ROOMS.len()];
-                if let Ok(name) = tandem::protocol::validate_name(&name) {
+                if let Ok(name) = tandem::protocol::signaling::validate_name(&name) {
                     if let Ok(Admitted { seat, .. }) = rooms.join(room, name, &c.mailbox) {
                         ids.push(seat.id);
                         c.seat = Some(seat);

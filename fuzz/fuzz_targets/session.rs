@@ -13,8 +13,8 @@ use tandem::mesh::{
     CallStatus, Command, ConnectionState, Effect, IceState, Input, MediaState, PeerInput, Session,
     Timer,
 };
-use tandem::peer_protocol::PeerMessageError;
-use tandem::protocol::{
+use tandem::protocol::peer::PeerMessageError;
+use tandem::protocol::signaling::{
     ClientMessage, ErrorCode, IceTransportPolicy, PeerId, PeerInfo, ServerMessage, Signal,
 };
 

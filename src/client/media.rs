@@ -2,7 +2,7 @@
 //! whatever the browser grants (both, one, or none), and says what is missing.
 
 use super::error_name;
-use crate::call::{Device, DeviceKind};
+use crate::call_state::{Device, DeviceKind};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{MediaDevices, MediaStream, MediaStreamConstraints, MediaStreamTrack};

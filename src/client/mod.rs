@@ -1,14 +1,14 @@
 //! Browser-only code: the signaling socket, local media, the peer connection, and the
 //! session that ties them to the call screen.
 
+pub mod file_channel;
 pub mod media;
 pub mod peer;
 pub mod session;
 pub mod signaling;
-pub mod stats;
-pub mod transfer;
+pub mod stats_report;
 
-use crate::protocol::{room_key_from_random, ROOM_KEY_LEN};
+use crate::protocol::signaling::{room_key_from_random, ROOM_KEY_LEN};
 
 /// A fresh room key from `crypto.getRandomValues`.
 pub fn random_room_key() -> Result<String, String> {

@@ -14,10 +14,10 @@
 //! signaling state alone tells whether an offer collides.
 
 use crate::mesh::budget::SenderLimits;
-use crate::peer_protocol::{
+use crate::protocol::peer::{
     PeerMessage, PeerMessageError, MAX_PEER_MESSAGES_PER_SECOND, MAX_PEER_MESSAGE_BYTES,
 };
-use crate::protocol::{IceServer, IceTransportPolicy, PeerId, Signal};
+use crate::protocol::signaling::{IceServer, IceTransportPolicy, PeerId, Signal};
 use futures::channel::mpsc::UnboundedSender;
 use js_sys::Array;
 use wasm_bindgen::closure::Closure;

@@ -10,21 +10,21 @@
 //! layer only touches the browser.
 
 use super::error_name;
+use super::file_channel;
 use super::media::{self, LocalMedia};
 use super::peer::{Peer, PeerEvent};
 use super::signaling::{SignalingSocket, SocketEvent};
-use super::stats as client_stats;
-use super::transfer as client_transfer;
-use crate::call::{CallView, DeviceKind, UiCommand};
+use super::stats_report;
+use crate::call_state::{CallState, DeviceKind, UiCommand};
 use crate::mesh::budget::SenderLimits;
 use crate::mesh::speaker::ActiveSpeaker;
 use crate::mesh::{
     self, Command, ConnectionState, Effect, IceState, Input, MediaState, PeerInput, Timer,
 };
-use crate::peer_protocol::MAX_CHAT_LINES;
-use crate::protocol::PeerId;
+use crate::protocol::file::{CHANNEL_PREFIX, MAX_INCOMING_TRANSFERS};
+use crate::protocol::peer::MAX_CHAT_LINES;
+use crate::protocol::signaling::PeerId;
 use crate::stats::{compare, describe_sending, StatsSample};
-use crate::transfer::{CHANNEL_PREFIX, MAX_INCOMING_TRANSFERS};
 use futures::channel::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use futures::StreamExt;
 use gloo_timers::future::TimeoutFuture;
@@ -64,11 +64,11 @@ enum Event {
 }
 
 /// Runs the call in the background until it ends or the call screen goes away.
-pub fn start(user: String, room: String, view: CallView, ui: UnboundedReceiver<UiCommand>) {
+pub fn start(user: String, room: String, view: CallState, ui: UnboundedReceiver<UiCommand>) {
     spawn_local(run(user, room, view, ui));
 }
 
-async fn run(user: String, room: String, view: CallView, ui: UnboundedReceiver<UiCommand>) {
+async fn run(user: String, room: String, view: CallState, ui: UnboundedReceiver<UiCommand>) {
     let (events, internal) = mpsc::unbounded();
     let (socket_events, from_sockets) = mpsc::unbounded();
     let (peer_events, from_peers) = mpsc::unbounded();
@@ -144,7 +144,7 @@ struct Remote {
 
 struct Session {
     machine: mesh::Session,
-    view: CallView,
+    view: CallState,
     events: UnboundedSender<Event>,
     socket_events: UnboundedSender<SocketEvent>,
     peer_events: UnboundedSender<(PeerId, PeerEvent)>,
@@ -439,14 +439,7 @@ impl Session {
                 let transfer = self.take_transfer_id();
                 let limit = self.machine.terms().max_file_bytes;
                 let received = self.received.clone();
-                client_transfer::receive(
-                    channel.clone(),
-                    transfer,
-                    peer,
-                    limit,
-                    self.view,
-                    received,
-                );
+                file_channel::receive(channel.clone(), transfer, peer, limit, self.view, received);
                 self.transfers.insert(
                     transfer,
                     FileChannel {
@@ -641,8 +634,7 @@ impl Session {
             };
             let peer = remote.peer.name.clone();
             let connection = remote.peer.connection();
-            match client_transfer::send(connection, transfer, peer, file.clone(), limit, self.view)
-            {
+            match file_channel::send(connection, transfer, peer, file.clone(), limit, self.view) {
                 Ok(channel) => {
                     self.view.notice.set(None);
                     self.transfers.insert(
@@ -697,7 +689,7 @@ impl Session {
                 remote.last_stats = None;
                 continue;
             }
-            let now = match client_stats::sample(remote.peer.connection()).await {
+            let now = match stats_report::sample(remote.peer.connection()).await {
                 Ok(now) => now,
                 Err(e) => {
                     leptos::logging::warn!("getStats failed: {}", error_name(&e));
@@ -906,7 +898,7 @@ impl Session {
             transfer.channel.close();
         }
         for url in self.received.borrow_mut().drain(..) {
-            client_transfer::forget(&url);
+            file_channel::forget(&url);
         }
         let ids: Vec<PeerId> = self.peers.keys().copied().collect();
         for id in ids {
@@ -959,7 +951,7 @@ fn element(node: NodeRef<Video>) -> Option<HtmlVideoElement> {
 }
 
 /// Shows `stream` in `video` (once) and starts it playing.
-fn show_stream(video: &HtmlVideoElement, stream: &MediaStream, view: CallView) {
+fn show_stream(video: &HtmlVideoElement, stream: &MediaStream, view: CallState) {
     if video.src_object().as_ref() != Some(stream) {
         video.set_src_object(Some(stream));
         play(video.clone(), view);
@@ -967,7 +959,7 @@ fn show_stream(video: &HtmlVideoElement, stream: &MediaStream, view: CallView) {
 }
 
 /// Starts playback; if the browser wants a click first, the call screen offers a button.
-fn play(video: HtmlVideoElement, view: CallView) {
+fn play(video: HtmlVideoElement, view: CallState) {
     let Ok(promise) = video.play() else {
         return;
     };

@@ -5,7 +5,7 @@
 //! and gloo-net closes the socket when both halves are gone (its `close()` on the sink
 //! half does nothing).
 
-use crate::protocol::{ClientMessage, ServerMessage, SIGNALING_PATH};
+use crate::protocol::signaling::{ClientMessage, ServerMessage, SIGNALING_PATH};
 use futures::channel::{mpsc, oneshot};
 use futures::future::{select, Either, FutureExt};
 use futures::{SinkExt, StreamExt};

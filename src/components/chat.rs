@@ -1,5 +1,5 @@
 use crate::mesh::ChatLine;
-use crate::peer_protocol::MAX_CHAT_CHARS;
+use crate::protocol::peer::MAX_CHAT_CHARS;
 use leptos::prelude::*;
 
 /// Text chat. Lines travel over the peer-to-peer data channel, never through the server;

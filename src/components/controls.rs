@@ -1,11 +1,11 @@
-use crate::call::{CallView, UiCommand};
+use crate::call_state::{CallState, UiCommand};
 use leptos::prelude::*;
 
 /// The call's buttons. Toggles are real toggle buttons (`aria-pressed`), so screen readers
 /// say "Mute, pressed".
 #[component]
 pub fn CallControls(
-    call: CallView,
+    call: CallState,
     send: Callback<UiCommand>,
     /// The stats panel is open.
     show_stats: RwSignal<bool>,

@@ -1,10 +1,10 @@
-use crate::call::{CallView, Device, DeviceKind, UiCommand};
+use crate::call_state::{CallState, Device, DeviceKind, UiCommand};
 use leptos::prelude::*;
 
 /// Camera and microphone choosers. The lists follow the browser's (they refresh when a
 /// device is plugged in or out); choosing one switches mid-call without dropping it.
 #[component]
-pub fn DevicePicker(call: CallView, send: Callback<UiCommand>) -> AnyView {
+pub fn DevicePicker(call: CallState, send: Callback<UiCommand>) -> AnyView {
     view! {
         <div class="devices">
             <DeviceSelect

@@ -1,13 +1,13 @@
-use crate::call::{CallView, TransferState, UiCommand};
+use crate::call_state::{CallState, TransferState, UiCommand};
 use crate::components::person_picker::PersonPicker;
-use crate::transfer::{human_bytes, RECEIVED_FILE_TYPE};
+use crate::protocol::file::{human_bytes, RECEIVED_FILE_TYPE};
 use leptos::prelude::*;
 
 /// Files to and from the others: pick one (or drop it on the call) and who gets it,
 /// watch it go, cancel it, save what arrives. Files travel peer to peer, never through
 /// the server; sent to everyone, each person gets a copy of their own.
 #[component]
-pub fn FilePanel(call: CallView, send: Callback<UiCommand>) -> AnyView {
+pub fn FilePanel(call: CallState, send: Callback<UiCommand>) -> AnyView {
     view! {
         <section class="files" aria-label="Files">
             // With two or more others, a file goes to one of them or to everyone.
@@ -38,12 +38,12 @@ pub fn FilePanel(call: CallView, send: Callback<UiCommand>) -> AnyView {
 }
 
 #[component]
-fn TransferRow(call: CallView, id: u32, send: Callback<UiCommand>) -> AnyView {
+fn TransferRow(call: CallState, id: u32, send: Callback<UiCommand>) -> AnyView {
     let transfer = Memo::new(move |_| {
         call.transfers
             .with(|all| all.iter().find(|t| t.id == id).cloned())
     });
-    let field = move |f: fn(&crate::call::Transfer) -> String| {
+    let field = move |f: fn(&crate::call_state::Transfer) -> String| {
         move || transfer.with(|t| t.as_ref().map(f).unwrap_or_default())
     };
     let size = move || transfer.with(|t| t.as_ref().map_or(0, |t| t.size));

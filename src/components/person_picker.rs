@@ -1,5 +1,5 @@
-use crate::call::CallView;
-use crate::protocol::PeerId;
+use crate::call_state::CallState;
+use crate::protocol::signaling::PeerId;
 use leptos::prelude::*;
 
 /// Picks one of the others in the call, shown once there are two or more of them (with
@@ -7,7 +7,7 @@ use leptos::prelude::*;
 /// stands for all of them (`None` in `picked`).
 #[component]
 pub fn PersonPicker(
-    call: CallView,
+    call: CallState,
     class: &'static str,
     label: &'static str,
     #[prop(optional)] everyone: Option<&'static str>,

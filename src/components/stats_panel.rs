@@ -1,4 +1,4 @@
-use crate::call::CallView;
+use crate::call_state::CallState;
 use crate::components::person_picker::PersonPicker;
 use crate::stats::{format_bitrate, sparkline};
 use leptos::prelude::*;
@@ -9,7 +9,7 @@ const SPARK_H: f64 = 28.0;
 /// Live figures for the connection, refreshed every second, with the last minute of
 /// bitrate and round-trip time drawn as lines: a trend is read faster than a column.
 #[component]
-pub fn StatsPanel(call: CallView) -> AnyView {
+pub fn StatsPanel(call: CallState) -> AnyView {
     let stats = call.stats;
     let value = move |f: fn(&crate::stats::CallStats) -> String| {
         move || stats.with(|s| s.as_ref().map(f).unwrap_or_else(|| "–".into()))

@@ -1,6 +1,6 @@
-use crate::call::{CallView, UiCommand};
+use crate::call_state::{CallState, UiCommand};
 use crate::mesh::Link;
-use crate::protocol::PeerId;
+use crate::protocol::signaling::PeerId;
 use leptos::html::Video;
 use leptos::prelude::*;
 
@@ -92,7 +92,7 @@ pub fn VideoTile(
 #[component]
 pub fn RemoteTile(
     id: PeerId,
-    call: CallView,
+    call: CallState,
     send: Callback<UiCommand>,
     /// Which tile is shown large, if any.
     focused: RwSignal<Option<PeerId>>,

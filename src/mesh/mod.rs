@@ -9,8 +9,8 @@
 pub mod budget;
 pub mod speaker;
 
-use crate::peer_protocol::{Admit, ChatGate, PeerMessage, PeerMessageError};
-use crate::protocol::{
+use crate::protocol::peer::{Admit, ChatGate, PeerMessage, PeerMessageError};
+use crate::protocol::signaling::{
     ClientMessage, ErrorCode, IceServer, IceTransportPolicy, PeerId, PeerInfo, ServerMessage,
     Signal, DEFAULT_UPLOAD_BUDGET,
 };
@@ -380,7 +380,7 @@ impl Session {
             terms: RoomTerms {
                 ice_servers: Vec::new(),
                 ice_policy: IceTransportPolicy::All,
-                max_file_bytes: crate::transfer::DEFAULT_MAX_FILE_BYTES,
+                max_file_bytes: crate::protocol::file::DEFAULT_MAX_FILE_BYTES,
             },
             local_media: MediaState::default(),
             upload: UploadPlan::new(DEFAULT_UPLOAD_BUDGET),

@@ -1,7 +1,7 @@
 //! Who is speaking: the loudest person above a threshold, held for at least a second so
 //! the outline on their tile does not flicker between people who talk over each other.
 
-use crate::protocol::PeerId;
+use crate::protocol::signaling::PeerId;
 
 /// `audioLevel` (0 to 1, from `getStats`) above which a person counts as speaking.
 pub const SPEAKING_LEVEL: f64 = 0.02;

@@ -1,5 +1,5 @@
 use super::*;
-use crate::peer_protocol::PeerMessageError;
+use crate::protocol::peer::PeerMessageError;
 
 fn info(id: u64, name: &str) -> PeerInfo {
     PeerInfo {

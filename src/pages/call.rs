@@ -1,6 +1,6 @@
 //! `/call/:user/:room`: the call itself.
 
-use crate::call::{CallView, UiCommand};
+use crate::call_state::{CallState, UiCommand};
 use crate::components::controls::{shortcut, CallControls};
 use crate::components::devices::DevicePicker;
 use crate::components::files::{send_dropped, FilePanel};
@@ -12,7 +12,7 @@ use crate::components::{
     video_tile::{RemoteTile, VideoTile},
 };
 use crate::mesh::CallStatus;
-use crate::protocol::{validate_name, validate_room, PeerId};
+use crate::protocol::signaling::{validate_name, validate_room, PeerId};
 use futures::channel::mpsc;
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -50,7 +50,7 @@ pub fn CallScreen() -> impl IntoView {
 
 #[component]
 fn Call(user: String, room: String, rejoin: Callback<()>) -> impl IntoView {
-    let call = CallView::new();
+    let call = CallState::new();
     let (commands, command_rx) = mpsc::unbounded::<UiCommand>();
     start_session(user.clone(), room.clone(), call, command_rx);
     let send = {
@@ -207,7 +207,7 @@ fn CallOver(status: RwSignal<CallStatus>, rejoin: Callback<()>) -> impl IntoView
 fn start_session(
     user: String,
     room: String,
-    call: CallView,
+    call: CallState,
     commands: mpsc::UnboundedReceiver<UiCommand>,
 ) {
     let mut pending = Some((user, room, commands));
@@ -220,4 +220,4 @@ fn start_session(
 
 /// On the server the page is only rendered; the call starts in the browser.
 #[cfg(not(feature = "hydrate"))]
-fn start_session(_: String, _: String, _: CallView, _: mpsc::UnboundedReceiver<UiCommand>) {}
+fn start_session(_: String, _: String, _: CallState, _: mpsc::UnboundedReceiver<UiCommand>) {}

@@ -1,6 +1,6 @@
 //! `/`: pick a name and a room, or ask for a fresh room key.
 
-use crate::protocol::{validate_name, validate_room};
+use crate::protocol::signaling::{validate_name, validate_room};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::location::Url;

@@ -5,7 +5,7 @@
 //! flag, `TANDEM_UPPER_CASE` in the environment (flags win over the environment, both
 //! over the file). A bad value stops the server at start with the setting's name.
 
-use crate::protocol::{
+use crate::protocol::signaling::{
     IceTransportPolicy, DEFAULT_ROOM_CAPACITY, DEFAULT_UPLOAD_BUDGET, MAX_ROOM_CAPACITY,
 };
 use clap::{Parser, ValueEnum};
@@ -301,7 +301,7 @@ impl Default for Config {
             heartbeat_interval: Duration::from_secs(5),
             heartbeat_timeout: Duration::from_secs(10),
             resume_secret: None,
-            max_file_bytes: crate::transfer::DEFAULT_MAX_FILE_BYTES,
+            max_file_bytes: crate::protocol::file::DEFAULT_MAX_FILE_BYTES,
             log_format: LogFormat::Text,
             log_level: "info".into(),
             tls: None,

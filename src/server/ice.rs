@@ -7,7 +7,7 @@
 //! worth little.
 
 use super::config::{Config, Turn, TurnAuth};
-use crate::protocol::{IceServer, IceTransportPolicy, PeerId};
+use crate::protocol::signaling::{IceServer, IceTransportPolicy, PeerId};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use hmac::{Hmac, Mac};

@@ -3,7 +3,7 @@
 //! Every labelled counter is looked up once, at start, so the relay path only bumps an
 //! atomic; nothing in here takes a lock while messages flow.
 
-use crate::protocol::{ErrorCode, SignalKind, MAX_ROOM_CAPACITY};
+use crate::protocol::signaling::{ErrorCode, SignalKind, MAX_ROOM_CAPACITY};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;

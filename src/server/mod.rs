@@ -2,16 +2,16 @@
 
 pub mod assets;
 pub mod config;
+pub mod connection;
 pub mod ice;
 pub mod limits;
 pub mod metrics;
 pub mod rooms;
-pub mod signaling;
 pub mod tls;
 pub mod tokens;
 
 use crate::app::{shell, App};
-use crate::protocol::SIGNALING_PATH;
+use crate::protocol::signaling::SIGNALING_PATH;
 use axum::extract::{FromRef, State};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
@@ -19,13 +19,13 @@ use axum::routing::get;
 use axum::Router;
 use axum_server::accept::NoDelayAcceptor;
 use config::Config;
+use connection::Hub;
 use ice::IceConfig;
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use limits::{OriginPolicy, PerIpLimit};
 use metrics::Metrics;
 use rooms::{RoomRules, Rooms};
-use signaling::Hub;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -132,7 +132,7 @@ pub fn router(leptos_options: LeptosOptions, hub: Arc<Hub>, https: bool) -> Rout
         hub,
     };
     let router = Router::new()
-        .route(SIGNALING_PATH, get(signaling::ws_route))
+        .route(SIGNALING_PATH, get(connection::ws_route))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

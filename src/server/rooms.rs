@@ -12,7 +12,7 @@
 
 use super::ice::IceConfig;
 use super::tokens::ResumeTokens;
-use crate::protocol::{ErrorCode, PeerId, PeerInfo, ServerMessage, Signal};
+use crate::protocol::signaling::{ErrorCode, PeerId, PeerInfo, ServerMessage, Signal};
 use axum::extract::ws::Utf8Bytes;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

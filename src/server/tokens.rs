@@ -5,7 +5,7 @@
 //! notices the restart. `boot` tells this server process apart from earlier ones: a token
 //! this process issued whose seat is gone was given up or timed out, and stays refused.
 
-use crate::protocol::{ErrorCode, PeerId};
+use crate::protocol::signaling::{ErrorCode, PeerId};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use hmac::{Hmac, Mac};

@@ -6,7 +6,7 @@ use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::time::Duration;
-use tandem::protocol::{ErrorCode, PeerId, PeerInfo, ServerMessage, Signal};
+use tandem::protocol::signaling::{ErrorCode, PeerId, PeerInfo, ServerMessage, Signal};
 use tandem::server::config::Config;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

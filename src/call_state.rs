@@ -2,7 +2,7 @@
 //! (`client::session`) writes these signals; the components only read them.
 
 use crate::mesh::{CallStatus, ChatLine, Person};
-use crate::protocol::PeerId;
+use crate::protocol::signaling::PeerId;
 use crate::stats::{CallStats, History};
 use leptos::html::Video;
 use leptos::prelude::*;
@@ -80,7 +80,7 @@ pub enum UiCommand {
 
 /// The signals and elements the session drives.
 #[derive(Clone, Copy)]
-pub struct CallView {
+pub struct CallState {
     pub status: RwSignal<CallStatus>,
     /// What is missing locally (camera, microphone) and why.
     pub media_note: RwSignal<Option<String>>,
@@ -124,9 +124,9 @@ pub struct CallView {
     pub local_video: NodeRef<Video>,
 }
 
-impl CallView {
-    pub fn new() -> CallView {
-        CallView {
+impl CallState {
+    pub fn new() -> CallState {
+        CallState {
             status: RwSignal::new(CallStatus::Starting),
             media_note: RwSignal::new(None),
             chat: RwSignal::new(Vec::new()),
@@ -144,20 +144,20 @@ impl CallView {
             camera_id: RwSignal::new(None),
             microphone_id: RwSignal::new(None),
             transfers: RwSignal::new(Vec::new()),
-            max_file_bytes: RwSignal::new(crate::transfer::DEFAULT_MAX_FILE_BYTES),
+            max_file_bytes: RwSignal::new(crate::protocol::file::DEFAULT_MAX_FILE_BYTES),
             stats_of: RwSignal::new(None),
             stats: RwSignal::new(None),
             stats_history: RwSignal::new(History::default()),
             sending: RwSignal::new(None),
             upload_kbps: RwSignal::new(None),
-            upload_budget: RwSignal::new(crate::protocol::DEFAULT_UPLOAD_BUDGET),
+            upload_budget: RwSignal::new(crate::protocol::signaling::DEFAULT_UPLOAD_BUDGET),
             send_to: RwSignal::new(None),
             local_video: NodeRef::new(),
         }
     }
 }
 
-impl CallView {
+impl CallState {
     /// Changes transfer `id` in place.
     pub fn update_transfer(&self, id: u32, change: impl FnOnce(&mut Transfer)) {
         self.transfers.update(|all| {
@@ -168,8 +168,8 @@ impl CallView {
     }
 }
 
-impl Default for CallView {
+impl Default for CallState {
     fn default() -> Self {
-        CallView::new()
+        CallState::new()
     }
 }

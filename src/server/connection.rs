@@ -10,7 +10,9 @@
 use super::limits::{MessageRate, OriginPolicy, PerIpLimit, RateRule, Verdict};
 use super::metrics::{CloseReason, Metrics};
 use super::rooms::{encode, Mailbox, Rooms, Seat};
-use crate::protocol::{validate_name, validate_room, ClientMessage, ErrorCode, ServerMessage};
+use crate::protocol::signaling::{
+    validate_name, validate_room, ClientMessage, ErrorCode, ServerMessage,
+};
 use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -316,7 +318,8 @@ impl Connection<'_> {
                 if self.seat.is_some() {
                     return Err((ErrorCode::AlreadyJoined, None));
                 }
-                let invalid = |e: crate::protocol::InputError| (e.code(), Some(e.to_string()));
+                let invalid =
+                    |e: crate::protocol::signaling::InputError| (e.code(), Some(e.to_string()));
                 let name = validate_name(&name).map_err(invalid)?;
                 let room = validate_room(&room).map_err(invalid)?;
                 let admitted = rooms

@@ -5,8 +5,8 @@
 //! little over [`HIGH_WATER`] of it; the receiver hashes as bytes arrive and offers the
 //! file only if the checksum matches.
 
-use crate::call::{CallView, Transfer, TransferState};
-use crate::transfer::{
+use crate::call_state::{CallState, Transfer, TransferState};
+use crate::protocol::file::{
     check_size, chunks, crosses_percent, safe_file_name, Checksum, FileFrame, FileHeader,
     CHANNEL_PREFIX, RECEIVED_FILE_TYPE,
 };
@@ -39,7 +39,7 @@ pub fn send(
     peer: String,
     file: File,
     limit: u64,
-    view: CallView,
+    view: CallState,
 ) -> Result<RtcDataChannel, String> {
     let size = file.size() as u64;
     check_size(size, limit).map_err(|e| format!("“{}” {e}.", file.name()))?;
@@ -73,7 +73,7 @@ async fn run_send(
     channel: &RtcDataChannel,
     file: &File,
     id: u32,
-    view: CallView,
+    view: CallState,
 ) -> Result<(), Option<String>> {
     let size = file.size() as u64;
     // The checksum goes ahead of the bytes, so the file is read twice.
@@ -132,7 +132,7 @@ pub fn receive(
     id: u32,
     peer: String,
     limit: u64,
-    view: CallView,
+    view: CallState,
     links: Rc<RefCell<Vec<String>>>,
 ) {
     channel.set_binary_type(RtcDataChannelType::Arraybuffer);
@@ -172,7 +172,7 @@ async fn run_receive(
     id: u32,
     peer: String,
     limit: u64,
-    view: CallView,
+    view: CallState,
 ) -> Result<String, Option<String>> {
     let (tx, mut messages) = mpsc::unbounded::<Incoming>();
     let on_message = {
@@ -202,7 +202,7 @@ async fn collect(
     id: u32,
     peer: String,
     limit: u64,
-    view: CallView,
+    view: CallState,
 ) -> Result<String, Option<String>> {
     let header = match messages.next().await {
         Some(Incoming::Text(text)) => match FileFrame::decode(&text) {
