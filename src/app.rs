@@ -6,39 +6,24 @@ use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::{path, StaticSegment};
 
-/// Where a call page's inline script leaves its camera request for the app to pick up.
-pub const EARLY_MEDIA: &str = "__tandemEarlyMedia";
-
-/// Asks for the camera and microphone as soon as a call page's HTML arrives, while the
-/// app's wasm is still loading: the two used to happen one after the other, and the
-/// camera alone takes ~150 ms to start. `media::acquire` takes the promise over (the same
-/// request it would make itself), so success and refusal are handled in one place.
+/// The Content-Security-Policy of a page whose inline scripts carry `nonce`. Scripts run
+/// only from this origin or with the nonce; WebAssembly may compile; nothing is framed.
 #[cfg(feature = "ssr")]
-fn early_media_script() -> String {
-    format!(
-        "if(navigator.mediaDevices&&navigator.mediaDevices.getUserMedia){{\
-         window.{EARLY_MEDIA}=navigator.mediaDevices.getUserMedia({{audio:true,video:true}});\
-         window.{EARLY_MEDIA}.catch(function(){{}})}}"
-    )
-}
-
-/// Whether `path` is a call link `CallScreen` will start a call for (the same checks): an
-/// invalid link must not turn the camera on.
-#[cfg(feature = "ssr")]
-fn starts_a_call(path: &str) -> bool {
-    use crate::protocol::signaling::{validate_name, validate_room};
-    use leptos_router::location::Url;
-    let Some(rest) = path.strip_prefix("/call/") else {
-        return false;
-    };
-    let mut segments = rest.split('/');
-    match (segments.next(), segments.next(), segments.next()) {
-        (Some(user), Some(room), None) => {
-            validate_name(&Url::unescape(user)).is_ok()
-                && validate_room(&Url::unescape(room)).is_ok()
-        }
-        _ => false,
+fn page_csp(nonce: &str) -> String {
+    let mut connect = String::from("'self'");
+    // `cargo leptos watch` reloads the page over a socket on its own port.
+    if let (Ok(_), Ok(port)) = (
+        std::env::var("LEPTOS_WATCH"),
+        std::env::var("LEPTOS_RELOAD_PORT"),
+    ) {
+        connect.push_str(&format!(" ws://127.0.0.1:{port} ws://localhost:{port}"));
     }
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; \
+         media-src 'self' blob: mediastream:; connect-src {connect}; object-src 'none'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
 }
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -48,20 +33,20 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         leptos::nonce::use_nonce(),
         use_context::<leptos_axum::ResponseOptions>(),
     ) {
-        if let Ok(csp) = crate::server::page_csp(&nonce).parse() {
+        if let Ok(csp) = page_csp(&nonce).parse() {
             response.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, csp);
         }
     }
     // Only a call page asks for the camera; a page reached by the app's own navigation
     // has no such script and the app asks itself.
     #[cfg(feature = "ssr")]
-    let early_media = use_context::<axum::http::request::Parts>()
-        .is_some_and(|request| starts_a_call(request.uri.path()))
+    let camera_request = use_context::<axum::http::request::Parts>()
+        .is_some_and(|request| crate::early_media::starts_a_call(request.uri.path()))
         .then(
-            || view! { <script nonce=leptos::nonce::use_nonce()>{early_media_script()}</script> },
+            || view! { <script nonce=leptos::nonce::use_nonce()>{crate::early_media::script()}</script> },
         );
     #[cfg(not(feature = "ssr"))]
-    let early_media: Option<()> = None;
+    let camera_request: Option<()> = None;
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -69,7 +54,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="dark light"/>
-                {early_media}
+                {camera_request}
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 // Named by its content hash when cargo-leptos hashes files (see Cargo.toml).
                 <HashedStylesheet options=options.clone() id="leptos"/>
@@ -107,22 +92,5 @@ fn NotFound() -> impl IntoView {
             <h1>"Page not found"</h1>
             <A href="/">"Home"</A>
         </section>
-    }
-}
-
-#[cfg(all(test, feature = "ssr"))]
-mod tests {
-    use super::starts_a_call;
-
-    #[test]
-    fn only_a_valid_call_link_asks_for_the_camera_early() {
-        assert!(starts_a_call("/call/alice/room1"));
-        assert!(starts_a_call("/call/Zo%C3%AB%20Martin/k3j4h5g6f7d8"));
-        assert!(!starts_a_call("/"));
-        assert!(!starts_a_call("/call/alice"));
-        assert!(!starts_a_call("/call/alice/not%20valid"));
-        assert!(!starts_a_call("/call/%20/room1"));
-        assert!(!starts_a_call("/call/alice/room1/extra"));
-        assert!(!starts_a_call("/calls/alice/room1"));
     }
 }

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod call_state;
 pub mod components;
+pub mod early_media;
 pub mod mesh;
 pub mod pages;
 pub mod protocol;

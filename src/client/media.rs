@@ -80,7 +80,7 @@ pub async fn acquire() -> LocalMedia {
 
 async fn open(devices: &MediaDevices, audio: bool, video: bool) -> Result<MediaStream, JsValue> {
     if audio && video {
-        if let Some(early) = take_early_request() {
+        if let Some(early) = crate::early_media::take() {
             return stream_from(Ok(early)).await;
         }
     }
@@ -88,16 +88,6 @@ async fn open(devices: &MediaDevices, audio: bool, video: bool) -> Result<MediaS
     constraints.set_audio_bool(audio);
     constraints.set_video_bool(video);
     stream_from(devices.get_user_media_with_constraints(&constraints)).await
-}
-
-/// The camera and microphone request the call page made before the app loaded (see
-/// `app::EARLY_MEDIA`), once: a later call on the same page asks afresh.
-fn take_early_request() -> Option<js_sys::Promise> {
-    let window: JsValue = web_sys::window()?.into();
-    let key = JsValue::from_str(crate::app::EARLY_MEDIA);
-    let early = js_sys::Reflect::get(&window, &key).ok()?;
-    js_sys::Reflect::delete_property(window.unchecked_ref::<js_sys::Object>(), &key).ok()?;
-    early.dyn_into().ok()
 }
 
 /// Awaits a getUserMedia/getDisplayMedia promise.

@@ -75,25 +75,6 @@ pub fn leptos_options() -> Result<LeptosOptions, leptos::config::errors::LeptosC
     Ok(options)
 }
 
-/// The Content-Security-Policy of a page whose inline scripts carry `nonce`. Scripts run
-/// only from this origin or with the nonce; WebAssembly may compile; nothing is framed.
-pub fn page_csp(nonce: &str) -> String {
-    let mut connect = String::from("'self'");
-    // `cargo leptos watch` reloads the page over a socket on its own port.
-    if let (Ok(_), Ok(port)) = (
-        std::env::var("LEPTOS_WATCH"),
-        std::env::var("LEPTOS_RELOAD_PORT"),
-    ) {
-        connect.push_str(&format!(" ws://127.0.0.1:{port} ws://localhost:{port}"));
-    }
-    format!(
-        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
-         style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; \
-         media-src 'self' blob: mediastream:; connect-src {connect}; object-src 'none'; \
-         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-    )
-}
-
 /// Headers on every response (pages add their CSP themselves, see `app::shell`).
 fn security_headers(router: Router, https: bool) -> Router {
     let mut headers = vec![
