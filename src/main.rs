@@ -30,12 +30,14 @@ async fn stop_signal() {
 #[cfg(feature = "ssr")]
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    use clap::Parser;
     use std::process::ExitCode;
-    use tandem::server::config::{Config, LogFormat, Settings};
+    use tandem::server::config::{Config, ConfigError, LogFormat};
 
-    let config = match Config::load(Settings::parse()) {
+    let config = match Config::load(std::env::args_os()) {
         Ok(config) => config,
+        // --help and --version, or a flag clap does not know: printed as clap prints them
+        // (an unknown flag exits 2, like any bad setting).
+        Err(ConfigError::Usage(usage)) => usage.exit(),
         Err(e) => {
             eprintln!("tandem: configuration error: {e}");
             return ExitCode::from(2);
@@ -45,13 +47,14 @@ async fn main() -> std::process::ExitCode {
     // generated certificate's fingerprint).
     let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(tracing_subscriber::EnvFilter::new(&config.log_level));
-    match config.log_format {
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&config.log.log_level));
+    match config.log.log_format {
         LogFormat::Text => logs.init(),
         LogFormat::Json => logs.json().with_current_span(true).init(),
     }
     let tls = match config
         .tls
+        .source()
         .as_ref()
         .map(tandem::server::tls::setup)
         .transpose()

@@ -11,7 +11,6 @@ use serde_json::json;
 use tandem::protocol::signaling::{
     ErrorCode, PeerId, ServerMessage, MAX_NAME_CHARS, MAX_ROOM_CHARS,
 };
-use tandem::server::config::Config;
 use tokio_tungstenite::tungstenite::Message;
 
 /// What a case's client has done before it sends the bad input.
@@ -317,16 +316,15 @@ fn corpus(foreign: PeerId, limit: usize) -> Vec<Case> {
 
 #[tokio::test]
 async fn every_bad_input_gets_its_typed_answer_and_the_call_next_door_goes_on() {
-    let config = Config {
+    let config = config_with(|c| {
         // The corpus sends quickly; the rate limit has its own test below.
-        rate_limit: 10_000,
-        rate_burst: 10_000,
-        max_connections_per_ip: 1_000,
+        c.connections.rate_limit = 10_000;
+        c.connections.rate_burst = 10_000;
+        c.connections.max_connections_per_ip = 1_000;
         // The call next door is a call of two, so that joining it is refused as full.
-        room_capacity: 2,
-        ..quick_config()
-    };
-    let limit = config.max_message_bytes;
+        c.calls.room_capacity = 2;
+    });
+    let limit = config.connections.max_message_bytes;
     let addr = TestServer::start(config).await.addr;
     let (mut alice, alice_id, mut bob, bob_id) = pair(addr, "normal-call").await;
 
@@ -371,11 +369,10 @@ async fn every_bad_input_gets_its_typed_answer_and_the_call_next_door_goes_on() 
 
 #[tokio::test]
 async fn a_flood_is_rate_limited_then_closed_and_others_are_untouched() {
-    let addr = TestServer::start(Config {
-        rate_limit: 5,
-        rate_burst: 10,
-        ..quick_config()
-    })
+    let addr = TestServer::start(config_with(|c| {
+        c.connections.rate_limit = 5;
+        c.connections.rate_burst = 10;
+    }))
     .await
     .addr;
     let (mut alice, alice_id, mut bob, bob_id) = pair(addr, "calm").await;

@@ -10,16 +10,14 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tandem::protocol::signaling::{IceTransportPolicy, ServerMessage, Signal};
-use tandem::server::config::{Config, Tls, Turn, TurnAuth};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::Connector;
 
 #[tokio::test]
 async fn a_page_from_another_site_cannot_open_the_socket() {
-    let addr = TestServer::start(Config {
-        allowed_origins: vec!["https://call.example.org".into()],
-        ..quick_config()
-    })
+    let addr = TestServer::start(config_with(|c| {
+        c.connections.allowed_origins = vec!["https://call.example.org".into()];
+    }))
     .await
     .addr;
     assert_eq!(
@@ -52,10 +50,9 @@ async fn a_page_from_another_site_cannot_open_the_socket() {
 
 #[tokio::test]
 async fn one_address_cannot_hold_more_than_its_share_of_connections() {
-    let addr = TestServer::start(Config {
-        max_connections_per_ip: 3,
-        ..quick_config()
-    })
+    let addr = TestServer::start(config_with(|c| {
+        c.connections.max_connections_per_ip = 3;
+    }))
     .await
     .addr;
     let mut open = Vec::new();
@@ -82,12 +79,11 @@ async fn one_address_cannot_hold_more_than_its_share_of_connections() {
 
 #[tokio::test]
 async fn a_client_that_stops_reading_is_disconnected_without_holding_anyone_up() {
-    let config = Config {
-        rate_limit: 100_000,
-        rate_burst: 100_000,
-        ..quick_config()
-    };
-    let big = "x".repeat(config.max_message_bytes - 200);
+    let config = config_with(|c| {
+        c.connections.rate_limit = 100_000;
+        c.connections.rate_burst = 100_000;
+    });
+    let big = "x".repeat(config.connections.max_message_bytes - 200);
     let addr = TestServer::start(config).await.addr;
     let (mut other_a, other_a_id, mut other_b, other_b_id) = pair(addr, "bystanders").await;
     let mut sender = Client::connect(addr).await;
@@ -163,10 +159,10 @@ async fn with_a_certificate_the_server_speaks_https_and_wss() {
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     std::fs::write(&cert, made.cert.pem()).unwrap();
     std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
-    let addr = TestServer::start(Config {
-        tls: Some(Tls::Files { cert, key }),
-        ..quick_config()
-    })
+    let addr = TestServer::start(config_with(|c| {
+        c.tls.tls_cert = Some(cert);
+        c.tls.tls_key = Some(key);
+    }))
     .await
     .addr;
     let mut roots = rustls::RootCertStore::empty();
@@ -302,18 +298,13 @@ async fn served_certificate(
 #[tokio::test]
 async fn each_join_gets_its_own_turn_credentials() {
     let secret = "turn-shared-secret-for-tests";
-    let addr = TestServer::start(Config {
-        stun_urls: vec!["stun:127.0.0.1:3478".into()],
-        turn: Some(Turn {
-            urls: vec!["turn:127.0.0.1:3478?transport=udp".into()],
-            auth: TurnAuth::Rest {
-                secret: secret.into(),
-                lifetime: Duration::from_secs(600),
-            },
-        }),
-        ice_transport_policy: IceTransportPolicy::Relay,
-        ..quick_config()
-    })
+    let addr = TestServer::start(config_with(|c| {
+        c.ice.stun_urls = vec!["stun:127.0.0.1:3478".into()];
+        c.ice.turn_urls = vec!["turn:127.0.0.1:3478?transport=udp".into()];
+        c.ice.turn_secret = Some(secret.into());
+        c.ice.turn_credential_lifetime = Duration::from_secs(600);
+        c.ice.ice_transport_policy = IceTransportPolicy::Relay;
+    }))
     .await
     .addr;
     let mut client = Client::connect(addr).await;

@@ -39,11 +39,10 @@ async fn second_joiner_learns_of_the_first_and_the_first_is_told() {
 
 #[tokio::test]
 async fn joined_carries_the_configured_ice_servers_and_upload_budget() {
-    let config = Config {
-        stun_urls: vec!["stun:127.0.0.1:3478".into()],
-        upload_budget: 900_000,
-        ..quick_config()
-    };
+    let config = config_with(|c| {
+        c.ice.stun_urls = vec!["stun:127.0.0.1:3478".into()];
+        c.calls.upload_budget = 900_000;
+    });
     let addr = TestServer::start(config).await.addr;
     let mut alice = Client::connect(addr).await;
     alice
@@ -157,7 +156,7 @@ async fn everyone_known_to(client: &mut Client, first: Vec<PeerInfo>) -> Vec<Pee
 #[tokio::test]
 async fn simultaneous_joins_admit_exactly_capacity_and_everyone_learns_of_everyone() {
     let addr = start_server().await;
-    assert_eq!(quick_config().room_capacity, 6);
+    assert_eq!(quick_config().calls.room_capacity, 6);
     let mut clients = Vec::new();
     for _ in 0..16 {
         clients.push(Client::connect(addr).await);
@@ -338,7 +337,7 @@ async fn an_oversized_frame_closes_only_that_connection() {
     let addr = start_server().await;
     let (mut a, a_id, mut b, _) = pair(addr, "big").await;
     let mut big = Client::connect(addr).await;
-    let huge = "x".repeat(Config::default().max_message_bytes + 1);
+    let huge = "x".repeat(Config::default().connections.max_message_bytes + 1);
     // The server may close before the whole frame is written, so a send error is fine too.
     let _ = big
         .ws
@@ -371,10 +370,9 @@ async fn pages_are_rendered_on_the_server() {
 
 #[tokio::test]
 async fn a_dropped_connection_resumes_its_seat_and_nobody_is_told() {
-    let server = TestServer::start(Config {
-        resume_grace: Duration::from_secs(30),
-        ..quick_config()
-    })
+    let server = TestServer::start(config_with(|c| {
+        c.connections.resume_grace = Duration::from_secs(30);
+    }))
     .await;
     let mut a = Client::connect(server.addr).await;
     let mut b = Client::connect(server.addr).await;
@@ -442,11 +440,10 @@ async fn the_grace_period_ends_with_peer_left_and_old_tokens_are_refused() {
 
 #[tokio::test]
 async fn a_client_that_stops_answering_pings_is_closed_and_announced() {
-    let addr = TestServer::start(Config {
-        heartbeat_interval: Duration::from_millis(100),
-        heartbeat_timeout: Duration::from_millis(400),
-        ..quick_config()
-    })
+    let addr = TestServer::start(config_with(|c| {
+        c.connections.heartbeat_interval = Duration::from_millis(100);
+        c.connections.heartbeat_timeout = Duration::from_millis(400);
+    }))
     .await
     .addr;
     let (mut a, _, mut silent, silent_id) = pair(addr, "silent").await;
@@ -510,10 +507,9 @@ async fn seats_survive_a_server_restart_with_the_same_secret() {
         }
     );
     // A server with another secret does not honour the tokens.
-    let other = TestServer::start(Config {
-        resume_secret: Some("a-different-secret-entirely".into()),
-        ..quick_config()
-    })
+    let other = TestServer::start(config_with(|c| {
+        c.calls.resume_secret = Some("a-different-secret-entirely".into());
+    }))
     .await;
     let mut a = Client::connect(other.addr).await;
     a.send(json!({"type": "resume", "token": a_token})).await;

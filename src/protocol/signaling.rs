@@ -121,7 +121,6 @@ pub struct IceServer {
 
 /// Which candidates the browsers may use (`RTCConfiguration.iceTransportPolicy`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum IceTransportPolicy {
     /// Direct paths where possible, TURN where not.

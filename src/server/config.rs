@@ -1,15 +1,18 @@
 //! The server's runtime configuration: `Leptos.toml`, then environment, then flags.
 //!
 //! cargo-leptos reads its *build* settings from Cargo.toml; this file is what the running
-//! binary needs. Every setting has one name: `snake_case` in the file, `--kebab-case` as a
-//! flag, `TANDEM_UPPER_CASE` in the environment (flags win over the environment, both
-//! over the file). A bad value stops the server at start with the setting's name.
+//! binary needs. Each setting is declared once, as a field below: its name is the file's
+//! `snake_case` key, its `--kebab-case` flag and its `TANDEM_UPPER_CASE` variable; its
+//! `default_value` is what `--help` shows; its `value_parser` is its check. Flags win
+//! over the environment, both over the file: the file's values are handed to clap as the
+//! defaults. What no single setting can check alone is in [`Config::check`].
 
+use crate::protocol::file::DEFAULT_MAX_FILE_BYTES;
 use crate::protocol::signaling::{
     IceTransportPolicy, DEFAULT_ROOM_CAPACITY, DEFAULT_UPLOAD_BUDGET, MAX_ROOM_CAPACITY,
 };
-use clap::{Parser, ValueEnum};
-use serde::Deserialize;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, ValueEnum};
+use std::ffi::OsString;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -24,12 +27,12 @@ pub const MIN_SECRET_LEN: usize = 16;
 /// above 1 Gbps the figure is surely a typo.
 pub const MIN_UPLOAD_BUDGET: u64 = 100_000;
 pub const MAX_UPLOAD_BUDGET: u64 = 1_000_000_000;
-/// Smallest message size limit accepted: a session description needs a few KiB.
+/// Range of `max_message_bytes` accepted: a session description needs a few KiB.
 pub const MIN_MESSAGE_BYTES: usize = 4 * 1024;
+pub const MAX_MESSAGE_BYTES: usize = 16 << 20;
 
-/// Every setting, as given in the file, the environment or on the command line. All are
-/// optional here; [`Config`] fills in the defaults and checks them together.
-#[derive(Debug, Default, Parser, Deserialize)]
+/// The configuration the server runs with.
+#[derive(Clone, Debug, PartialEq, Parser)]
 #[command(
     name = "tandem",
     version,
@@ -38,45 +41,136 @@ pub const MIN_MESSAGE_BYTES: usize = 4 * 1024;
                   the configuration file (snake_case names) or the environment (TANDEM_…); \
                   flags win over the environment, the environment over the file."
 )]
-#[serde(deny_unknown_fields)]
-pub struct Settings {
+pub struct Config {
     /// Configuration file [default: Leptos.toml in the working directory, if present]
     #[arg(long, env = "TANDEM_CONFIG")]
-    #[serde(skip)]
     pub config: Option<PathBuf>,
 
     /// Address to listen on; port 0 picks a free port, printed at start
-    /// [default: 127.0.0.1:3000]
-    #[arg(long, env = "TANDEM_LISTEN")]
-    pub listen: Option<SocketAddr>,
+    #[arg(long, env = "TANDEM_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
 
+    #[command(flatten)]
+    pub calls: CallSettings,
+
+    #[command(flatten)]
+    pub connections: ConnectionSettings,
+
+    #[command(flatten)]
+    pub ice: IceSettings,
+
+    #[command(flatten)]
+    pub tls: TlsSettings,
+
+    #[command(flatten)]
+    pub log: LogSettings,
+}
+
+/// What the rooms need: seats, and what browsers are told on joining.
+#[derive(Clone, Debug, PartialEq, Args)]
+#[command(next_help_heading = "Calls")]
+pub struct CallSettings {
+    /// Seats per room, 2 to 8: everyone sends to everyone, and past 8 a call needs a
+    /// media server
+    #[arg(long, env = "TANDEM_ROOM_CAPACITY", default_value_t = DEFAULT_ROOM_CAPACITY,
+          value_parser = room_capacity)]
+    pub room_capacity: usize,
+
+    /// Upload each browser shares among the people it sends video to, in bits per second,
+    /// until the browser has measured its own
+    #[arg(long, env = "TANDEM_UPLOAD_BUDGET", default_value_t = DEFAULT_UPLOAD_BUDGET,
+          value_parser = upload_budget)]
+    pub upload_budget: u64,
+
+    /// Largest file people may send each other, in bytes; files go peer to peer, the
+    /// server only tells both browsers the limit
+    #[arg(long, env = "TANDEM_MAX_FILE_BYTES", default_value_t = DEFAULT_MAX_FILE_BYTES,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_file_bytes: u64,
+
+    /// Secret that signs resume tokens (16+ characters), so calls resume across server
+    /// restarts [default: a random one per start]
+    #[arg(long, env = "TANDEM_RESUME_SECRET", hide_env_values = true, value_parser = secret)]
+    pub resume_secret: Option<Secret>,
+}
+
+/// What each signaling connection is held to.
+#[derive(Clone, Debug, PartialEq, Args)]
+#[command(next_help_heading = "Connections")]
+pub struct ConnectionSettings {
     /// Origins whose pages may open the signaling socket, e.g. https://call.example.org
     /// (comma-separated) [default: the server's own origin only]
-    #[arg(
-        long = "allowed-origin",
-        env = "TANDEM_ALLOWED_ORIGINS",
-        value_delimiter = ','
-    )]
-    pub allowed_origins: Option<Vec<String>>,
+    #[arg(long = "allowed-origin", env = "TANDEM_ALLOWED_ORIGINS", value_delimiter = ',',
+          value_parser = origin)]
+    pub allowed_origins: Vec<String>,
 
+    /// Largest signaling message accepted, in bytes; a bigger one closes the socket with
+    /// code 1009
+    #[arg(long, env = "TANDEM_MAX_MESSAGE_BYTES", default_value = "65536",
+          value_parser = message_bytes)]
+    pub max_message_bytes: usize,
+
+    /// Messages per second one connection may send, on average
+    #[arg(long, env = "TANDEM_RATE_LIMIT", default_value = "20", value_parser = at_least_one)]
+    pub rate_limit: u32,
+
+    /// Messages one connection may send at once before the rate limit applies; this many
+    /// refused messages within rate_burst seconds close the socket (1008)
+    #[arg(long, env = "TANDEM_RATE_BURST", default_value = "60", value_parser = at_least_one)]
+    pub rate_burst: u32,
+
+    /// Open signaling connections allowed from one IP address
+    #[arg(long, env = "TANDEM_MAX_CONNECTIONS_PER_IP", default_value = "20",
+          value_parser = at_least_one)]
+    pub max_connections_per_ip: u32,
+
+    /// How long a dropped participant's seat is held for them to come back; then the
+    /// others are told they left
+    #[arg(long, env = "TANDEM_RESUME_GRACE", default_value = "20s", value_parser = duration)]
+    pub resume_grace: Duration,
+
+    /// How often the server pings each connection
+    #[arg(long, env = "TANDEM_HEARTBEAT_INTERVAL", default_value = "5s",
+          value_parser = duration)]
+    pub heartbeat_interval: Duration,
+
+    /// Silence (not even a pong) after which a connection counts as dead; a vanished
+    /// person is announced after at most this plus resume_grace
+    #[arg(long, env = "TANDEM_HEARTBEAT_TIMEOUT", default_value = "10s",
+          value_parser = duration)]
+    pub heartbeat_timeout: Duration,
+
+    /// Longest one message may take to be written to a connection; past it the client
+    /// counts as not reading and is dropped
+    #[arg(long, env = "TANDEM_WRITE_TIMEOUT", default_value = "10s", value_parser = duration)]
+    pub write_timeout: Duration,
+}
+
+/// How browsers find a path to each other: what they are told on join.
+#[derive(Clone, Debug, PartialEq, Args)]
+#[command(next_help_heading = "ICE")]
+pub struct IceSettings {
     /// STUN servers for the browsers, e.g. stun:stun.example.org:3478 (comma-separated)
     /// [default: none; peers on one network need none]
-    #[arg(long = "stun-url", env = "TANDEM_STUN_URLS", value_delimiter = ',')]
-    pub stun_urls: Option<Vec<String>>,
+    #[arg(long = "stun-url", env = "TANDEM_STUN_URLS", value_delimiter = ',',
+          value_parser = stun_url)]
+    pub stun_urls: Vec<String>,
 
     /// TURN servers for the browsers, e.g. turn:turn.example.org:3478?transport=udp
     /// (comma-separated); needs turn_secret or turn_username + turn_password [default: none]
-    #[arg(long = "turn-url", env = "TANDEM_TURN_URLS", value_delimiter = ',')]
-    pub turn_urls: Option<Vec<String>>,
+    #[arg(long = "turn-url", env = "TANDEM_TURN_URLS", value_delimiter = ',',
+          value_parser = turn_url)]
+    pub turn_urls: Vec<String>,
 
     /// Shared secret of the TURN server (coturn's static-auth-secret): every join gets
     /// its own short-lived credentials, made the way coturn's REST API expects
-    #[arg(long, env = "TANDEM_TURN_SECRET", hide_env_values = true)]
+    #[arg(long, env = "TANDEM_TURN_SECRET", hide_env_values = true, value_parser = secret)]
     pub turn_secret: Option<Secret>,
 
-    /// How long TURN credentials made from turn_secret stay valid [default: 1h]
-    #[arg(long, env = "TANDEM_TURN_CREDENTIAL_LIFETIME")]
-    pub turn_credential_lifetime: Option<Span>,
+    /// How long TURN credentials made from turn_secret stay valid
+    #[arg(long, env = "TANDEM_TURN_CREDENTIAL_LIFETIME", default_value = "1h",
+          value_parser = credential_lifetime)]
+    pub turn_credential_lifetime: Duration,
 
     /// Fixed TURN user name, for TURN servers without a shared secret
     #[arg(long, env = "TANDEM_TURN_USERNAME")]
@@ -87,68 +181,16 @@ pub struct Settings {
     pub turn_password: Option<Secret>,
 
     /// Which paths browsers may use: "all", or "relay" to send all media through TURN
-    /// (hides each person's address from the other) [default: all]
-    #[arg(long, env = "TANDEM_ICE_TRANSPORT_POLICY")]
-    pub ice_transport_policy: Option<IceTransportPolicy>,
+    /// (hides each person's address from the other)
+    #[arg(long, env = "TANDEM_ICE_TRANSPORT_POLICY", default_value = "all",
+          value_parser = transport_policy)]
+    pub ice_transport_policy: IceTransportPolicy,
+}
 
-    /// Seats per room, 2 to 8: everyone sends to everyone, and past 8 a call needs a
-    /// media server [default: 6]
-    #[arg(long, env = "TANDEM_ROOM_CAPACITY")]
-    pub room_capacity: Option<usize>,
-
-    /// Upload each browser shares among the people it sends video to, in bits per second,
-    /// until the browser has measured its own [default: 2500000]
-    #[arg(long, env = "TANDEM_UPLOAD_BUDGET")]
-    pub upload_budget: Option<u64>,
-
-    /// Largest signaling message accepted, in bytes; a bigger one closes the socket with
-    /// code 1009 [default: 65536]
-    #[arg(long, env = "TANDEM_MAX_MESSAGE_BYTES")]
-    pub max_message_bytes: Option<usize>,
-
-    /// Messages per second one connection may send, on average [default: 20]
-    #[arg(long, env = "TANDEM_RATE_LIMIT")]
-    pub rate_limit: Option<u32>,
-
-    /// Messages one connection may send at once before the rate limit applies; this many
-    /// refused messages within rate_burst seconds close the socket (1008) [default: 60]
-    #[arg(long, env = "TANDEM_RATE_BURST")]
-    pub rate_burst: Option<u32>,
-
-    /// Open signaling connections allowed from one IP address [default: 20]
-    #[arg(long, env = "TANDEM_MAX_CONNECTIONS_PER_IP")]
-    pub max_connections_per_ip: Option<u32>,
-
-    /// How long a dropped participant's seat is held for them to come back [default: 20s]
-    #[arg(long, env = "TANDEM_RESUME_GRACE")]
-    pub resume_grace: Option<Span>,
-
-    /// How often the server pings each connection [default: 5s]
-    #[arg(long, env = "TANDEM_HEARTBEAT_INTERVAL")]
-    pub heartbeat_interval: Option<Span>,
-
-    /// Silence after which a connection counts as dead [default: 10s]
-    #[arg(long, env = "TANDEM_HEARTBEAT_TIMEOUT")]
-    pub heartbeat_timeout: Option<Span>,
-
-    /// Secret that signs resume tokens (16+ characters), so calls resume across server
-    /// restarts [default: a random one per start]
-    #[arg(long, env = "TANDEM_RESUME_SECRET", hide_env_values = true)]
-    pub resume_secret: Option<Secret>,
-
-    /// Largest file people may send each other, in bytes; files go peer to peer, the
-    /// server only tells both browsers the limit [default: 1073741824]
-    #[arg(long, env = "TANDEM_MAX_FILE_BYTES")]
-    pub max_file_bytes: Option<u64>,
-
-    /// Log format [default: text]
-    #[arg(long, env = "TANDEM_LOG_FORMAT")]
-    pub log_format: Option<LogFormat>,
-
-    /// Log level or filter, e.g. "debug" or "info,tandem=debug" [default: info]
-    #[arg(long, env = "TANDEM_LOG_LEVEL")]
-    pub log_level: Option<String>,
-
+/// Where the certificate for HTTPS comes from, if anywhere.
+#[derive(Clone, Debug, PartialEq, Args)]
+#[command(next_help_heading = "HTTPS")]
+pub struct TlsSettings {
     /// TLS certificate chain (PEM); with tls_key, serve HTTPS and WSS
     #[arg(long, env = "TANDEM_TLS_CERT")]
     pub tls_cert: Option<PathBuf>,
@@ -163,30 +205,20 @@ pub struct Settings {
     pub self_signed: Option<Vec<String>>,
 }
 
-/// A duration written like "20s", "500ms" or "1h".
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Span(pub Duration);
+#[derive(Clone, Debug, PartialEq, Args)]
+#[command(next_help_heading = "Logs")]
+pub struct LogSettings {
+    /// Log format
+    #[arg(long, env = "TANDEM_LOG_FORMAT", default_value = "text")]
+    pub log_format: LogFormat,
 
-impl FromStr for Span {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Span, String> {
-        humantime::parse_duration(text)
-            .map(Span)
-            .map_err(|e| format!("{text:?}: {e} (try \"20s\" or \"500ms\")"))
-    }
-}
-
-impl<'de> Deserialize<'de> for Span {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Span, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
-    }
+    /// Log level or filter, e.g. "debug" or "info,tandem=debug"
+    #[arg(long, env = "TANDEM_LOG_LEVEL", default_value = "info", value_parser = log_filter)]
+    pub log_level: String,
 }
 
 /// A secret: never printed, not even by `{:?}`.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
 impl Secret {
@@ -214,8 +246,7 @@ impl fmt::Debug for Secret {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     /// Lines for people.
     #[default]
@@ -246,69 +277,6 @@ pub enum Tls {
     SelfSigned { hosts: Vec<String> },
 }
 
-/// The configuration the server runs with.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Config {
-    pub listen: SocketAddr,
-    /// Origins allowed to open the signaling socket besides the server's own.
-    pub allowed_origins: Vec<String>,
-    /// Handed to every browser on join. None by default: peers on one machine or one LAN
-    /// connect with host candidates, and nothing leaves the network unless configured.
-    pub stun_urls: Vec<String>,
-    pub turn: Option<Turn>,
-    pub ice_transport_policy: IceTransportPolicy,
-    /// Seats per room.
-    pub room_capacity: usize,
-    /// Bits per second a browser shares among the people it sends video to, until it
-    /// has an estimate of its own.
-    pub upload_budget: u64,
-    pub max_message_bytes: usize,
-    /// Messages per second per connection, and how many may come at once.
-    pub rate_limit: u32,
-    pub rate_burst: u32,
-    pub max_connections_per_ip: u32,
-    /// A dropped participant's seat is held this long; then the others are told they left.
-    pub resume_grace: Duration,
-    /// The server pings every connection this often…
-    pub heartbeat_interval: Duration,
-    /// …and closes one that has sent nothing (not even a pong) for this long. A vanished
-    /// peer is announced after at most `heartbeat_timeout + resume_grace`.
-    pub heartbeat_timeout: Duration,
-    /// Signs resume tokens. `None`: a random secret for this process only.
-    pub resume_secret: Option<Secret>,
-    /// Largest file people may send each other.
-    pub max_file_bytes: u64,
-    pub log_format: LogFormat,
-    pub log_level: String,
-    pub tls: Option<Tls>,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
-            allowed_origins: Vec::new(),
-            stun_urls: Vec::new(),
-            turn: None,
-            ice_transport_policy: IceTransportPolicy::All,
-            room_capacity: DEFAULT_ROOM_CAPACITY,
-            upload_budget: DEFAULT_UPLOAD_BUDGET,
-            max_message_bytes: 64 * 1024,
-            rate_limit: 20,
-            rate_burst: 60,
-            max_connections_per_ip: 20,
-            resume_grace: Duration::from_secs(20),
-            heartbeat_interval: Duration::from_secs(5),
-            heartbeat_timeout: Duration::from_secs(10),
-            resume_secret: None,
-            max_file_bytes: crate::protocol::file::DEFAULT_MAX_FILE_BYTES,
-            log_format: LogFormat::Text,
-            log_level: "info".into(),
-            tls: None,
-        }
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
@@ -324,311 +292,383 @@ pub enum ConfigError {
     #[error("{0}")]
     Parse(Box<toml::de::Error>),
     #[error("setting `{setting}`: {why}")]
-    Invalid { setting: &'static str, why: String },
+    Invalid { setting: String, why: String },
+    /// What clap says of the command line: `--help`, `--version`, or a flag it does not
+    /// know. [`clap::Error::exit`] prints it as clap would.
+    #[error("{0}")]
+    Usage(clap::Error),
 }
 
-fn invalid(setting: &'static str, why: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        setting,
-        why: why.into(),
-    }
-}
-
-impl Settings {
-    /// Reads a configuration file's settings.
-    pub fn from_toml(text: &str) -> Result<Settings, ConfigError> {
-        toml::from_str(text).map_err(|e| ConfigError::Parse(Box::new(e)))
-    }
-
-    /// Takes every setting `over` gives, keeping ours for the rest.
-    fn overridden_by(self, over: Settings) -> Settings {
-        macro_rules! pick {
-            ($($field:ident),* $(,)?) => {
-                Settings { $($field: over.$field.or(self.$field)),* }
-            };
+impl ConfigError {
+    pub fn invalid(setting: &str, why: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            setting: setting.to_owned(),
+            why: why.into(),
         }
-        pick!(
-            config,
-            listen,
-            allowed_origins,
-            stun_urls,
-            turn_urls,
-            turn_secret,
-            turn_credential_lifetime,
-            turn_username,
-            turn_password,
-            ice_transport_policy,
-            room_capacity,
-            upload_budget,
-            max_message_bytes,
-            rate_limit,
-            rate_burst,
-            max_connections_per_ip,
-            resume_grace,
-            heartbeat_interval,
-            heartbeat_timeout,
-            resume_secret,
-            max_file_bytes,
-            log_format,
-            log_level,
-            tls_cert,
-            tls_key,
-            self_signed,
-        )
+    }
+
+    /// A setting's value parser refused a value: named by the setting, not by the flag,
+    /// since the value may have come from the file or the environment. The value itself
+    /// is left out (it may be a secret); each parser names it when that is safe.
+    fn from_clap(error: clap::Error, command: &clap::Command) -> ConfigError {
+        use clap::error::{ContextKind, ContextValue, ErrorKind};
+        let setting = match error.get(ContextKind::InvalidArg) {
+            Some(ContextValue::String(flag)) => command
+                .get_arguments()
+                .find(|arg| {
+                    arg.get_long()
+                        .is_some_and(|long| flag.starts_with(&format!("--{long}")))
+                })
+                .map(|arg| arg.get_id().to_string()),
+            _ => None,
+        };
+        let why = match (error.kind(), std::error::Error::source(&error)) {
+            (ErrorKind::ValueValidation, Some(why)) => why.to_string(),
+            (ErrorKind::InvalidValue, _) => match error.get(ContextKind::ValidValue) {
+                Some(valid) => format!("must be one of: {valid}"),
+                None => "not a valid value".to_owned(),
+            },
+            _ => return ConfigError::Usage(error),
+        };
+        match setting {
+            Some(setting) => ConfigError::Invalid { setting, why },
+            None => ConfigError::Usage(error),
+        }
+    }
+}
+
+impl Default for Config {
+    /// Every default, whatever the environment says.
+    fn default() -> Config {
+        let command = Config::command().mut_args(|arg| arg.env(None));
+        command
+            .try_get_matches_from(["tandem"])
+            .and_then(|matches| Config::from_arg_matches(&matches))
+            .expect("the declared defaults parse")
     }
 }
 
 impl Config {
-    /// Builds the configuration from the command line and environment (`cli`), over the
-    /// file it names (or the default file, when present).
-    pub fn load(cli: Settings) -> Result<Config, ConfigError> {
-        let path = match &cli.config {
-            Some(path) => Some(path.clone()),
-            None => Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|path| path.exists()),
-        };
-        let file = match &path {
-            Some(path) => read_file(path)?,
-            None => Settings::default(),
-        };
-        let settings = file.overridden_by(cli);
-        Config::from_settings(settings).map_err(|e| match (path, &e) {
-            (Some(path), ConfigError::Invalid { .. }) => ConfigError::InFile {
-                path,
-                source: Box::new(e),
+    /// Builds the configuration from the command line `args` (program name first) and the
+    /// environment, over the file `--config` names (or the default file, when present).
+    pub fn load<I, T>(args: I) -> Result<Config, ConfigError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        let command = Config::command();
+        // Flags and environment first, alone: an error here is theirs.
+        let matches = command
+            .clone()
+            .try_get_matches_from(&args)
+            .map_err(|e| ConfigError::from_clap(e, &command))?;
+        let path = match matches.get_one::<PathBuf>("config") {
+            Some(path) => path.clone(),
+            None => match Path::new(DEFAULT_CONFIG_FILE) {
+                path if path.exists() => path.to_path_buf(),
+                _ => return Config::checked(&matches),
             },
-            _ => e,
-        })
+        };
+        let in_file = |source| ConfigError::InFile {
+            path: path.clone(),
+            source: Box::new(source),
+        };
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let command = with_file_defaults(command, &text).map_err(in_file)?;
+        let matches = command
+            .clone()
+            .try_get_matches_from(&args)
+            .map_err(|e| in_file(ConfigError::from_clap(e, &command)))?;
+        Config::checked(&matches).map_err(in_file)
     }
 
     /// Parses and checks the text of a configuration file alone.
+    #[cfg(test)]
     pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
-        Config::from_settings(Settings::from_toml(text)?)
+        let command = Config::command().mut_args(|arg| arg.env(None));
+        let command = with_file_defaults(command, text)?;
+        let matches = command
+            .clone()
+            .try_get_matches_from(["tandem"])
+            .map_err(|e| ConfigError::from_clap(e, &command))?;
+        Config::checked(&matches)
     }
 
-    /// Fills in defaults and checks every setting, alone and together.
-    pub fn from_settings(s: Settings) -> Result<Config, ConfigError> {
-        let d = Config::default();
-        let span = |value: Option<Span>, default: Duration| value.map_or(default, |s| s.0);
-        let config = Config {
-            listen: s.listen.unwrap_or(d.listen),
-            allowed_origins: s.allowed_origins.unwrap_or_default(),
-            stun_urls: s.stun_urls.unwrap_or_default(),
-            turn: turn(
-                s.turn_urls.unwrap_or_default(),
-                s.turn_secret,
-                s.turn_credential_lifetime.map(|s| s.0),
-                s.turn_username,
-                s.turn_password,
-            )?,
-            ice_transport_policy: s.ice_transport_policy.unwrap_or(d.ice_transport_policy),
-            room_capacity: s.room_capacity.unwrap_or(d.room_capacity),
-            upload_budget: s.upload_budget.unwrap_or(d.upload_budget),
-            max_message_bytes: s.max_message_bytes.unwrap_or(d.max_message_bytes),
-            rate_limit: s.rate_limit.unwrap_or(d.rate_limit),
-            rate_burst: s.rate_burst.unwrap_or(d.rate_burst),
-            max_connections_per_ip: s.max_connections_per_ip.unwrap_or(d.max_connections_per_ip),
-            resume_grace: span(s.resume_grace, d.resume_grace),
-            heartbeat_interval: span(s.heartbeat_interval, d.heartbeat_interval),
-            heartbeat_timeout: span(s.heartbeat_timeout, d.heartbeat_timeout),
-            resume_secret: s.resume_secret,
-            max_file_bytes: s.max_file_bytes.unwrap_or(d.max_file_bytes),
-            log_format: s.log_format.unwrap_or_default(),
-            log_level: s.log_level.unwrap_or(d.log_level),
-            tls: tls(s.tls_cert, s.tls_key, s.self_signed)?,
-        };
+    fn checked(matches: &clap::ArgMatches) -> Result<Config, ConfigError> {
+        let config = Config::from_arg_matches(matches).map_err(ConfigError::Usage)?;
         config.check()?;
         Ok(config)
     }
 
     /// Checks what no single setting can check alone.
     pub fn check(&self) -> Result<(), ConfigError> {
-        if self.heartbeat_interval.is_zero() {
-            return Err(invalid("heartbeat_interval", "must be more than zero"));
-        }
-        if self.heartbeat_timeout <= self.heartbeat_interval {
-            return Err(invalid(
+        let connections = &self.connections;
+        if connections.heartbeat_timeout <= connections.heartbeat_interval {
+            return Err(ConfigError::invalid(
                 "heartbeat_timeout",
                 format!(
                     "{} must be longer than heartbeat_interval ({}), or every connection times out",
-                    humantime::format_duration(self.heartbeat_timeout),
-                    humantime::format_duration(self.heartbeat_interval)
+                    humantime::format_duration(connections.heartbeat_timeout),
+                    humantime::format_duration(connections.heartbeat_interval)
                 ),
             ));
         }
-        check_secret("resume_secret", self.resume_secret.as_ref())?;
-        if self.room_capacity < 2 {
-            return Err(invalid(
-                "room_capacity",
-                format!(
-                    "{} seats cannot hold a call; use 2 or more",
-                    self.room_capacity
-                ),
-            ));
-        }
-        if self.room_capacity > MAX_ROOM_CAPACITY {
-            return Err(invalid(
-                "room_capacity",
-                format!(
-                    "{} is more than {MAX_ROOM_CAPACITY}: everyone sends to everyone, and a \
-                     full mesh past {MAX_ROOM_CAPACITY} people needs a media server",
-                    self.room_capacity
-                ),
-            ));
-        }
-        if !(MIN_UPLOAD_BUDGET..=MAX_UPLOAD_BUDGET).contains(&self.upload_budget) {
-            return Err(invalid(
-                "upload_budget",
-                format!(
-                    "{} bits per second is outside {MIN_UPLOAD_BUDGET}..={MAX_UPLOAD_BUDGET}",
-                    self.upload_budget
-                ),
-            ));
-        }
-        if !(MIN_MESSAGE_BYTES..=16 << 20).contains(&self.max_message_bytes) {
-            return Err(invalid(
-                "max_message_bytes",
-                format!(
-                    "{} is outside {MIN_MESSAGE_BYTES}..=16777216 (a session description needs a few KiB)",
-                    self.max_message_bytes
-                ),
-            ));
-        }
-        for (setting, value) in [
-            ("rate_limit", self.rate_limit),
-            ("rate_burst", self.rate_burst),
-            ("max_connections_per_ip", self.max_connections_per_ip),
-        ] {
-            if value == 0 {
-                return Err(invalid(setting, "must be at least 1"));
-            }
-        }
-        for url in &self.stun_urls {
-            if !(url.starts_with("stun:") || url.starts_with("stuns:")) {
-                return Err(invalid(
-                    "stun_urls",
-                    format!("{url:?} must start with stun: or stuns:"),
-                ));
-            }
-        }
-        for origin in &self.allowed_origins {
-            check_origin(origin)?;
-        }
-        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log_level) {
-            return Err(invalid("log_level", format!("{:?}: {e}", self.log_level)));
-        }
-        Ok(())
+        self.ice.check()?;
+        self.tls.check()
     }
 }
 
-fn read_file(path: &Path) -> Result<Settings, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    Settings::from_toml(&text).map_err(|source| ConfigError::InFile {
-        path: path.to_path_buf(),
-        source: Box::new(source),
-    })
-}
-
-fn check_secret(setting: &'static str, secret: Option<&Secret>) -> Result<(), ConfigError> {
-    match secret {
-        // The secret itself is never echoed.
-        Some(secret) if secret.expose().len() < MIN_SECRET_LEN => Err(invalid(
-            setting,
-            format!("must be at least {MIN_SECRET_LEN} characters"),
-        )),
-        _ => Ok(()),
+impl IceSettings {
+    /// The TURN servers and how browsers log in to them, once [`IceSettings::check`] has
+    /// passed (it turns away every combination this does not read).
+    pub fn turn(&self) -> Option<Turn> {
+        let auth = match (&self.turn_secret, &self.turn_username, &self.turn_password) {
+            (Some(secret), None, None) => TurnAuth::Rest {
+                secret: secret.clone(),
+                lifetime: self.turn_credential_lifetime,
+            },
+            (None, Some(username), Some(password)) => TurnAuth::Static {
+                username: username.clone(),
+                password: password.clone(),
+            },
+            _ => return None,
+        };
+        Some(Turn {
+            urls: self.turn_urls.clone(),
+            auth,
+        })
+        .filter(|turn| !turn.urls.is_empty())
     }
-}
 
-fn turn(
-    urls: Vec<String>,
-    secret: Option<Secret>,
-    lifetime: Option<Duration>,
-    username: Option<String>,
-    password: Option<Secret>,
-) -> Result<Option<Turn>, ConfigError> {
-    for url in &urls {
-        if !(url.starts_with("turn:") || url.starts_with("turns:")) {
-            return Err(invalid(
+    fn check(&self) -> Result<(), ConfigError> {
+        let has_credentials = match (&self.turn_secret, &self.turn_username, &self.turn_password) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+                return Err(ConfigError::invalid(
+                    "turn_secret",
+                    "give either turn_secret or turn_username + turn_password, not both",
+                ))
+            }
+            (None, Some(_), None) => {
+                return Err(ConfigError::invalid(
+                    "turn_password",
+                    "needed with turn_username",
+                ))
+            }
+            (None, None, Some(_)) => {
+                return Err(ConfigError::invalid(
+                    "turn_username",
+                    "needed with turn_password",
+                ))
+            }
+            (None, None, None) => false,
+            _ => true,
+        };
+        match (self.turn_urls.is_empty(), has_credentials) {
+            (true, true) => Err(ConfigError::invalid(
                 "turn_urls",
-                format!("{url:?} must start with turn: or turns:"),
-            ));
+                "TURN credentials are set but no TURN server is",
+            )),
+            (false, false) => Err(ConfigError::invalid(
+                "turn_urls",
+                "a TURN server needs turn_secret, or turn_username and turn_password",
+            )),
+            _ => Ok(()),
         }
     }
-    check_secret("turn_secret", secret.as_ref())?;
-    if lifetime.is_some_and(|l| l < Duration::from_secs(60)) {
-        return Err(invalid(
-            "turn_credential_lifetime",
-            "must be at least 1 minute, or calls lose their relay mid-setup",
+}
+
+impl TlsSettings {
+    /// Where the certificate comes from, once [`TlsSettings::check`] has passed.
+    pub fn source(&self) -> Option<Tls> {
+        match (&self.tls_cert, &self.tls_key, &self.self_signed) {
+            (Some(cert), Some(key), None) => Some(Tls::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            (None, None, Some(hosts)) => Some(Tls::SelfSigned {
+                hosts: hosts.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// Whether pages are served over HTTPS with a real certificate (HSTS is sent then).
+    pub fn has_certificate_files(&self) -> bool {
+        matches!(self.source(), Some(Tls::Files { .. }))
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        match (&self.tls_cert, &self.tls_key, &self.self_signed) {
+            (Some(_), _, Some(_)) | (_, Some(_), Some(_)) => Err(ConfigError::invalid(
+                "self_signed",
+                "give either tls_cert + tls_key or self_signed, not both",
+            )),
+            (Some(_), None, None) => Err(ConfigError::invalid("tls_key", "needed with tls_cert")),
+            (None, Some(_), None) => Err(ConfigError::invalid("tls_cert", "needed with tls_key")),
+            (None, None, Some(hosts)) if hosts.iter().all(|h| h.trim().is_empty()) => Err(
+                ConfigError::invalid("self_signed", "name at least one host name or IP address"),
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The command with the file's values as its defaults, so that the environment and flags
+/// still win and every value goes through the same parser. A key that names no setting
+/// is an error: a typo must not be silently ignored.
+fn with_file_defaults(command: clap::Command, text: &str) -> Result<clap::Command, ConfigError> {
+    let table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Parse(Box::new(e)))?;
+    let mut command = command;
+    for (key, value) in table {
+        let Some(arg) = command
+            .get_arguments()
+            .find(|arg| arg.get_id() == key.as_str() && arg.get_id() != "config")
+        else {
+            return Err(ConfigError::invalid(&key, "no such setting"));
+        };
+        let is_list = arg.get_value_delimiter().is_some();
+        let values = match (value, is_list) {
+            (toml::Value::Array(items), true) => items
+                .into_iter()
+                .map(|item| scalar(&key, item))
+                .collect::<Result<Vec<_>, _>>()?,
+            (toml::Value::Array(_), false) => {
+                return Err(ConfigError::invalid(&key, "takes one value, not a list"))
+            }
+            (value, _) => vec![scalar(&key, value)?],
+        };
+        command = command.mut_arg(&key, |arg| arg.default_values(values));
+    }
+    Ok(command)
+}
+
+fn scalar(key: &str, value: toml::Value) -> Result<String, ConfigError> {
+    match value {
+        toml::Value::String(text) => Ok(text),
+        toml::Value::Integer(number) => Ok(number.to_string()),
+        _ => Err(ConfigError::invalid(
+            key,
+            "must be a string or a whole number",
+        )),
+    }
+}
+
+// Each setting's own check, named in its declaration above.
+
+fn duration(text: &str) -> Result<Duration, String> {
+    let parsed = humantime::parse_duration(text)
+        .map_err(|e| format!("{text:?}: {e} (try \"20s\" or \"500ms\")"))?;
+    if parsed.is_zero() {
+        return Err("must be more than zero".into());
+    }
+    Ok(parsed)
+}
+
+fn credential_lifetime(text: &str) -> Result<Duration, String> {
+    match duration(text)? {
+        lifetime if lifetime < Duration::from_secs(60) => {
+            Err("must be at least 1 minute, or calls lose their relay mid-setup".into())
+        }
+        lifetime => Ok(lifetime),
+    }
+}
+
+/// The secret itself is never echoed.
+fn secret(text: &str) -> Result<Secret, String> {
+    if text.len() < MIN_SECRET_LEN {
+        return Err(format!("must be at least {MIN_SECRET_LEN} characters"));
+    }
+    Ok(Secret(text.to_owned()))
+}
+
+fn room_capacity(text: &str) -> Result<usize, String> {
+    match text
+        .parse::<usize>()
+        .map_err(|e| format!("{text:?}: {e}"))?
+    {
+        seats @ 0..=1 => Err(format!("{seats} seats cannot hold a call; use 2 or more")),
+        seats if seats > MAX_ROOM_CAPACITY => Err(format!(
+            "{seats} is more than {MAX_ROOM_CAPACITY}: everyone sends to everyone, and a full \
+             mesh past {MAX_ROOM_CAPACITY} people needs a media server"
+        )),
+        seats => Ok(seats),
+    }
+}
+
+fn upload_budget(text: &str) -> Result<u64, String> {
+    let bits = text.parse::<u64>().map_err(|e| format!("{text:?}: {e}"))?;
+    if !(MIN_UPLOAD_BUDGET..=MAX_UPLOAD_BUDGET).contains(&bits) {
+        return Err(format!(
+            "{bits} bits per second is outside {MIN_UPLOAD_BUDGET}..={MAX_UPLOAD_BUDGET}"
         ));
     }
-    let auth = match (secret, username, password) {
-        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
-            return Err(invalid(
-                "turn_secret",
-                "give either turn_secret or turn_username + turn_password, not both",
-            ))
-        }
-        (Some(secret), None, None) => Some(TurnAuth::Rest {
-            secret,
-            lifetime: lifetime.unwrap_or(Duration::from_secs(3600)),
-        }),
-        (None, Some(username), Some(password)) => Some(TurnAuth::Static { username, password }),
-        (None, Some(_), None) => return Err(invalid("turn_password", "needed with turn_username")),
-        (None, None, Some(_)) => return Err(invalid("turn_username", "needed with turn_password")),
-        (None, None, None) => None,
-    };
-    match (urls.is_empty(), auth) {
-        (true, None) => Ok(None),
-        (true, Some(_)) => Err(invalid(
-            "turn_urls",
-            "TURN credentials are set but no TURN server is",
-        )),
-        (false, None) => Err(invalid(
-            "turn_urls",
-            "a TURN server needs turn_secret, or turn_username and turn_password",
-        )),
-        (false, Some(auth)) => Ok(Some(Turn { urls, auth })),
+    Ok(bits)
+}
+
+fn message_bytes(text: &str) -> Result<usize, String> {
+    let bytes = text
+        .parse::<usize>()
+        .map_err(|e| format!("{text:?}: {e}"))?;
+    if !(MIN_MESSAGE_BYTES..=MAX_MESSAGE_BYTES).contains(&bytes) {
+        return Err(format!(
+            "{bytes} is outside {MIN_MESSAGE_BYTES}..={MAX_MESSAGE_BYTES} (a session \
+             description needs a few KiB)"
+        ));
+    }
+    Ok(bytes)
+}
+
+fn at_least_one(text: &str) -> Result<u32, String> {
+    match text.parse::<u32>().map_err(|e| format!("{text:?}: {e}"))? {
+        0 => Err("must be at least 1".into()),
+        n => Ok(n),
     }
 }
 
-fn tls(
-    cert: Option<PathBuf>,
-    key: Option<PathBuf>,
-    self_signed: Option<Vec<String>>,
-) -> Result<Option<Tls>, ConfigError> {
-    match (cert, key, self_signed) {
-        (Some(_), _, Some(_)) | (_, Some(_), Some(_)) => Err(invalid(
-            "self_signed",
-            "give either tls_cert + tls_key or self_signed, not both",
-        )),
-        (Some(cert), Some(key), None) => Ok(Some(Tls::Files { cert, key })),
-        (Some(_), None, None) => Err(invalid("tls_key", "needed with tls_cert")),
-        (None, Some(_), None) => Err(invalid("tls_cert", "needed with tls_key")),
-        (None, None, Some(hosts)) if hosts.iter().all(|h| h.trim().is_empty()) => Err(invalid(
-            "self_signed",
-            "name at least one host name or IP address",
-        )),
-        (None, None, Some(hosts)) => Ok(Some(Tls::SelfSigned { hosts })),
-        (None, None, None) => Ok(None),
+fn stun_url(url: &str) -> Result<String, String> {
+    if !(url.starts_with("stun:") || url.starts_with("stuns:")) {
+        return Err(format!("{url:?} must start with stun: or stuns:"));
+    }
+    Ok(url.to_owned())
+}
+
+fn turn_url(url: &str) -> Result<String, String> {
+    if !(url.starts_with("turn:") || url.starts_with("turns:")) {
+        return Err(format!("{url:?} must start with turn: or turns:"));
+    }
+    Ok(url.to_owned())
+}
+
+fn transport_policy(text: &str) -> Result<IceTransportPolicy, String> {
+    match text {
+        "all" => Ok(IceTransportPolicy::All),
+        "relay" => Ok(IceTransportPolicy::Relay),
+        _ => Err(format!("{text:?} must be \"all\" or \"relay\"")),
     }
 }
 
 /// An origin is `scheme://host[:port]`, exactly as browsers send it: no path, no slash.
-fn check_origin(origin: &str) -> Result<(), ConfigError> {
-    let bad = |why: &str| invalid("allowed_origins", format!("{origin:?} {why}"));
+fn origin(origin: &str) -> Result<String, String> {
     let rest = origin
         .strip_prefix("https://")
         .or_else(|| origin.strip_prefix("http://"))
-        .ok_or_else(|| bad("must start with https:// or http://"))?;
+        .ok_or_else(|| format!("{origin:?} must start with https:// or http://"))?;
     if rest.is_empty() || rest.contains(['/', '?', '#', ' ']) {
-        return Err(bad("must be scheme://host[:port] with no path"));
+        return Err(format!(
+            "{origin:?} must be scheme://host[:port] with no path"
+        ));
     }
-    Ok(())
+    Ok(origin.to_owned())
 }
 
+fn log_filter(text: &str) -> Result<String, String> {
+    tracing_subscriber::EnvFilter::try_new(text).map_err(|e| format!("{text:?}: {e}"))?;
+    Ok(text.to_owned())
+}
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -636,6 +676,14 @@ mod tests {
     #[test]
     fn empty_file_gives_defaults() {
         assert_eq!(Config::from_toml("").unwrap(), Config::default());
+        let defaults = Config::default();
+        assert_eq!(defaults.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(
+            defaults.connections.heartbeat_timeout,
+            Duration::from_secs(10)
+        );
+        assert_eq!(defaults.calls.room_capacity, DEFAULT_ROOM_CAPACITY);
+        assert!(defaults.ice.turn().is_none() && defaults.tls.source().is_none());
     }
 
     #[test]
@@ -643,7 +691,7 @@ mod tests {
         let text = include_str!("../../Leptos.toml");
         let config = Config::from_toml(text).unwrap();
         assert_eq!(config.listen.to_string(), "127.0.0.1:3000");
-        assert!(config.stun_urls.is_empty() && config.turn.is_none());
+        assert!(config.ice.stun_urls.is_empty() && config.ice.turn().is_none());
     }
 
     #[test]
@@ -663,6 +711,7 @@ mod tests {
             rate_limit = 5
             rate_burst = 10
             max_connections_per_ip = 3
+            write_timeout = "3s"
             log_format = "json"
             log_level = "debug"
             self_signed = ["localhost", "192.168.1.20"]
@@ -670,17 +719,21 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.listen.port(), 8443);
-        assert_eq!((config.room_capacity, config.upload_budget), (8, 1_000_000));
-        assert_eq!(config.ice_transport_policy, IceTransportPolicy::Relay);
         assert_eq!(
-            config.turn.unwrap().auth,
+            (config.calls.room_capacity, config.calls.upload_budget),
+            (8, 1_000_000)
+        );
+        assert_eq!(config.ice.ice_transport_policy, IceTransportPolicy::Relay);
+        assert_eq!(
+            config.ice.turn().unwrap().auth,
             TurnAuth::Rest {
                 secret: Secret("0123456789abcdef".into()),
                 lifetime: Duration::from_secs(7200)
             }
         );
-        assert_eq!(config.log_format, LogFormat::Json);
-        assert!(matches!(config.tls, Some(Tls::SelfSigned { hosts }) if hosts.len() == 2));
+        assert_eq!(config.connections.write_timeout, Duration::from_secs(3));
+        assert_eq!(config.log.log_format, LogFormat::Json);
+        assert!(matches!(config.tls.source(), Some(Tls::SelfSigned { hosts }) if hosts.len() == 2));
     }
 
     #[test]
@@ -697,7 +750,7 @@ mod tests {
             ("turn_username = \"u\"", "turn_password"),
             ("turn_password = \"p\"", "turn_username"),
             (
-                "turn_urls = [\"turn:x\"]\nturn_secret = \"0123456789abcdef\"\nturn_credential_lifetime = \"1s\"",
+                "turn_credential_lifetime = \"1s\"",
                 "turn_credential_lifetime",
             ),
             ("heartbeat_interval = \"0s\"", "heartbeat_interval"),
@@ -705,14 +758,20 @@ mod tests {
                 "heartbeat_timeout = \"3s\"\nheartbeat_interval = \"5s\"",
                 "heartbeat_timeout",
             ),
+            ("write_timeout = \"0s\"", "write_timeout"),
             ("resume_secret = \"short\"", "resume_secret"),
             ("max_message_bytes = 100", "max_message_bytes"),
+            ("max_file_bytes = 0", "max_file_bytes"),
             ("rate_limit = 0", "rate_limit"),
             ("rate_burst = 0", "rate_burst"),
             ("max_connections_per_ip = 0", "max_connections_per_ip"),
             ("allowed_origins = [\"example.org\"]", "allowed_origins"),
             ("allowed_origins = [\"https://x/path\"]", "allowed_origins"),
             ("log_level = \"tandem=[\"", "log_level"),
+            ("log_format = \"xml\"", "log_format"),
+            ("listen = \"localhost\"", "listen"),
+            ("resume_grace = \"soon\"", "resume_grace"),
+            ("ice_transport_policy = \"never\"", "ice_transport_policy"),
             ("tls_cert = \"c.pem\"", "tls_key"),
             ("tls_key = \"k.pem\"", "tls_cert"),
             (
@@ -720,85 +779,108 @@ mod tests {
                 "self_signed",
             ),
             ("self_signed = [\"\"]", "self_signed"),
+            ("lisen = \"1.2.3.4:5\"", "lisen"),
+            ("config = \"other.toml\"", "config"),
+            ("listen = [\"1.2.3.4:5\"]", "listen"),
+            ("rate_limit = 1.5", "rate_limit"),
         ] {
             match Config::from_toml(text) {
                 Err(ConfigError::Invalid { setting: s, .. }) => assert_eq!(s, setting, "{text}"),
                 other => panic!("{text}: {other:?}"),
             }
         }
-        // Values that do not even parse name their key too.
-        for (text, key) in [
-            ("lisen = \"1.2.3.4:5\"", "lisen"),
-            ("listen = \"localhost\"", "listen"),
-            ("resume_grace = \"soon\"", "resume_grace"),
-            ("log_format = \"xml\"", "log_format"),
-            ("ice_transport_policy = \"never\"", "ice_transport_policy"),
-        ] {
-            let err = Config::from_toml(text).unwrap_err().to_string();
-            assert!(err.contains(key), "{text}: {err}");
-        }
+        assert!(matches!(
+            Config::from_toml("listen = "),
+            Err(ConfigError::Parse(_))
+        ));
     }
 
     #[test]
-    fn flags_override_the_environment_and_the_file() {
-        let cli = Settings::parse_from([
-            "tandem",
-            "--config",
-            "Leptos.toml",
-            "--listen",
-            "127.0.0.1:0",
-            "--resume-grace",
-            "1500ms",
-            "--resume-secret",
-            "0123456789abcdef",
-            "--allowed-origin",
-            "https://a.example,https://b.example",
-            "--ice-transport-policy",
-            "relay",
-        ]);
-        let config = Config::load(cli).unwrap();
-        assert_eq!(config.listen.port(), 0);
-        assert_eq!(config.resume_grace, Duration::from_millis(1500));
-        assert_eq!(config.heartbeat_interval, Duration::from_secs(5));
-        assert_eq!(config.allowed_origins.len(), 2);
-        assert_eq!(config.ice_transport_policy, IceTransportPolicy::Relay);
+    fn flags_override_the_file() {
+        let file = std::env::temp_dir().join(format!("tandem-config-{}.toml", std::process::id()));
+        std::fs::write(&file, "rate_limit = 7\nrate_burst = 9\n").unwrap();
+        let config = Config::load([
+            "tandem".as_ref(),
+            "--config".as_ref(),
+            file.as_os_str(),
+            "--rate-limit".as_ref(),
+            "3".as_ref(),
+        ])
+        .unwrap();
+        std::fs::remove_file(&file).unwrap();
+        assert_eq!(config.connections.rate_limit, 3, "the flag wins");
+        assert_eq!(config.connections.rate_burst, 9, "the file fills in");
         assert_eq!(
-            config.resume_secret.as_ref().map(Secret::expose),
-            Some("0123456789abcdef")
+            config.connections.heartbeat_interval,
+            Duration::from_secs(5)
         );
-        let err = Config::load(Settings::parse_from([
-            "tandem",
-            "--resume-secret",
-            "hunter2",
-        ]))
-        .unwrap_err()
-        .to_string();
-        assert!(!err.contains("hunter2"), "secrets are never echoed: {err}");
-        assert!(!format!("{config:?}").contains("0123456789abcdef"));
-        assert!(Settings::try_parse_from(["tandem", "--resume-grace", "forever"]).is_err());
     }
 
     #[test]
-    fn every_file_setting_has_a_flag_and_an_environment_variable() {
-        use clap::CommandFactory;
-        let command = Settings::command();
+    fn a_bad_value_in_the_file_names_the_file_and_the_setting() {
+        let file = std::env::temp_dir().join(format!("tandem-bad-{}.toml", std::process::id()));
+        std::fs::write(&file, "room_capacity = 12\n").unwrap();
+        let err =
+            Config::load(["tandem".as_ref(), "--config".as_ref(), file.as_os_str()]).unwrap_err();
+        std::fs::remove_file(&file).unwrap();
+        let ConfigError::InFile { path, source } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(path, &file);
+        assert!(
+            matches!(&**source, ConfigError::Invalid { setting, why }
+                if setting == "room_capacity" && why.contains("media server")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn secrets_are_never_echoed() {
+        let err = Config::load(["tandem", "--resume-secret", "hunter2"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("resume_secret") && !err.contains("hunter2"),
+            "{err}"
+        );
+        let config = Config::load(["tandem", "--resume-secret", "0123456789abcdef"]).unwrap();
+        assert!(!format!("{config:?}").contains("0123456789abcdef"));
+    }
+
+    #[test]
+    fn every_setting_has_a_flag_an_environment_variable_help_and_its_default() {
+        let command = Config::command();
         for arg in command.get_arguments() {
             let id = arg.get_id().as_str();
             if matches!(id, "help" | "version") {
                 continue;
             }
             let env = arg.get_env().expect(id).to_string_lossy().into_owned();
-            assert!(env.starts_with("TANDEM_"), "{id}: {env}");
+            assert_eq!(env, format!("TANDEM_{}", id.to_uppercase()));
+            assert!(arg.get_long().is_some(), "{id} has a flag");
             assert!(arg.get_help().is_some(), "{id} is documented");
         }
-        // Defaults are written in the help text.
+        // The help shows the declared defaults, not copies of them.
         let help = command.clone().render_long_help().to_string();
-        assert!(help.contains("[default: 127.0.0.1:3000]"), "{help}");
+        for default in [
+            "[default: 127.0.0.1:3000]",
+            "[default: 10s]",
+            "[default: 6]",
+        ] {
+            assert!(help.contains(default), "{default}: {help}");
+        }
     }
 
     #[test]
     fn missing_explicit_file_is_an_error() {
-        let cli = Settings::parse_from(["tandem", "--config", "/nonexistent/tandem.toml"]);
-        assert!(matches!(Config::load(cli), Err(ConfigError::Read { .. })));
+        let result = Config::load(["tandem", "--config", "/nonexistent/tandem.toml"]);
+        assert!(matches!(result, Err(ConfigError::Read { .. })));
+    }
+
+    #[test]
+    fn help_and_unknown_flags_are_usage() {
+        for args in [["tandem", "--help"], ["tandem", "--no-such-flag"]] {
+            assert!(matches!(Config::load(args), Err(ConfigError::Usage(_))));
+        }
     }
 }

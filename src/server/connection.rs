@@ -7,11 +7,12 @@
 //! usable; only abuse closes it, with a close code saying why (see `docs/protocol.md`).
 //! A connection that ends without `leave` keeps its seat for the resume grace period.
 
+use super::config::ConnectionSettings;
 use super::limits::{MessageRate, OriginPolicy, PerIpLimit, RateRule, Verdict};
 use super::metrics::{CloseReason, Metrics};
-use super::rooms::{encode, Mailbox, Rooms, Seat};
+use super::rooms::{encode, Mailbox, NoSeat, Rooms, Seat};
 use crate::protocol::signaling::{
-    validate_name, validate_room, ClientMessage, ErrorCode, ServerMessage,
+    validate_name, validate_room, ClientMessage, ErrorCode, InputError, ServerMessage,
 };
 use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
@@ -27,7 +28,7 @@ use tracing::Instrument;
 
 /// Messages queued for a socket before it counts as not reading and is disconnected: a
 /// call needs a few dozen at most, even in a burst of ICE candidates.
-const OUTBOX_CAPACITY: usize = 64;
+const MAILBOX_CAPACITY: usize = 64;
 /// How long a closing client gets to answer the server's goodbye.
 const CLOSE_HANDSHAKE: Duration = Duration::from_secs(1);
 /// Bytes read from a socket at once: an ICE candidate fits; an SDP takes two reads.
@@ -39,12 +40,10 @@ pub struct Hub {
     pub metrics: Arc<Metrics>,
     pub origins: OriginPolicy,
     pub per_ip: PerIpLimit,
-    pub max_message_bytes: usize,
     /// Messages per second and burst, per connection.
     pub rate: RateRule,
-    pub heartbeat_interval: Duration,
-    pub heartbeat_timeout: Duration,
-    pub resume_grace: Duration,
+    /// Message size, heartbeat, write and resume limits.
+    pub settings: ConnectionSettings,
     /// Becomes true when the server is shutting down.
     pub going_away: watch::Receiver<bool>,
     /// Every open connection, so shutdown can wait for their goodbyes.
@@ -77,7 +76,7 @@ pub async fn ws_route(
         peer = tracing::field::Empty,
         room = tracing::field::Empty
     );
-    let limit = hub.max_message_bytes;
+    let limit = hub.settings.max_message_bytes;
     // Signaling messages are small: small buffers keep an idle connection cheap. (The
     // read buffer is zeroed before every read, so its size is paid per message too; a
     // bigger message grows it for as long as it takes to read.)
@@ -98,6 +97,28 @@ pub async fn ws_route(
         })
 }
 
+/// A message refused: the code the client is told, and a more precise message than the
+/// code's own description where there is one.
+struct Refusal {
+    code: ErrorCode,
+    detail: Option<String>,
+}
+
+impl From<ErrorCode> for Refusal {
+    fn from(code: ErrorCode) -> Refusal {
+        Refusal { code, detail: None }
+    }
+}
+
+impl From<InputError> for Refusal {
+    fn from(error: InputError) -> Refusal {
+        Refusal {
+            code: error.code(),
+            detail: Some(error.to_string()),
+        }
+    }
+}
+
 /// How a connection ended.
 enum Ending {
     /// The client closed it, or the socket broke.
@@ -110,21 +131,21 @@ enum Ending {
 
 async fn serve_socket(socket: &mut WebSocket, hub: &Hub) {
     hub.metrics.connections.inc();
-    let outbox = Mailbox::new(OUTBOX_CAPACITY);
+    let mailbox = Mailbox::new(MAILBOX_CAPACITY);
     let mut connection = Connection {
         hub,
-        mailbox: outbox.clone(),
+        mailbox: mailbox.clone(),
         seat: None,
         rate: hub.rate.limiter(),
     };
     let mut going_away = hub.going_away.clone();
     let mut ping = tokio::time::interval_at(
-        Instant::now() + hub.heartbeat_interval,
-        hub.heartbeat_interval,
+        Instant::now() + hub.settings.heartbeat_interval,
+        hub.settings.heartbeat_interval,
     );
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_heard = Instant::now();
-    let write_limit = hub.heartbeat_timeout;
+    let write_limit = hub.settings.write_timeout;
     // Made once, not on every turn of the loop: each turn is one message.
     let mut going = std::pin::pin!(shutting_down(&mut going_away));
 
@@ -133,8 +154,8 @@ async fn serve_socket(socket: &mut WebSocket, hub: &Hub) {
             // At shutdown the goodbye comes first.
             biased;
             () = &mut going => Err(Ending::Close(close_code::AWAY, "server restarting")),
-            next = outbox.next() => match next {
-                Some(text) => send(socket, Message::Text(text), &outbox, write_limit).await,
+            next = mailbox.next() => match next {
+                Some(text) => send(socket, Message::Text(text), &mailbox, write_limit).await,
                 None => Err(Ending::Dropped),
             },
             frame = socket.recv() => {
@@ -142,12 +163,12 @@ async fn serve_socket(socket: &mut WebSocket, hub: &Hub) {
                 connection.on_frame(frame)
             }
             _ = ping.tick() => {
-                if last_heard.elapsed() >= hub.heartbeat_timeout {
+                if last_heard.elapsed() >= hub.settings.heartbeat_timeout {
                     hub.metrics.closed(CloseReason::Silent);
                     tracing::info!("no answer to pings; closing");
                     Err(Ending::Gone)
                 } else {
-                    send(socket, Message::Ping(Default::default()), &outbox, write_limit).await
+                    send(socket, Message::Ping(Default::default()), &mailbox, write_limit).await
                 }
             }
         };
@@ -162,7 +183,7 @@ async fn serve_socket(socket: &mut WebSocket, hub: &Hub) {
                 code,
                 reason: reason.into(),
             }));
-            if send(socket, goodbye, &outbox, CLOSE_HANDSHAKE)
+            if send(socket, goodbye, &mailbox, CLOSE_HANDSHAKE)
                 .await
                 .is_ok()
             {
@@ -178,7 +199,7 @@ async fn serve_socket(socket: &mut WebSocket, hub: &Hub) {
     if let Some(seat) = connection.seat.take() {
         if hub.rooms.detach(&seat) {
             tracing::info!("connection lost; seat held");
-            let (rooms, grace) = (hub.rooms.clone(), hub.resume_grace);
+            let (rooms, grace) = (hub.rooms.clone(), hub.settings.resume_grace);
             tokio::spawn(async move {
                 tokio::time::sleep(grace).await;
                 rooms.expire(&seat);
@@ -193,7 +214,7 @@ async fn serve_socket(socket: &mut WebSocket, hub: &Hub) {
 async fn send(
     socket: &mut WebSocket,
     message: Message,
-    outbox: &Mailbox,
+    mailbox: &Mailbox,
     limit: Duration,
 ) -> Result<(), Ending> {
     let mut sending = std::pin::pin!(socket.send(message));
@@ -211,7 +232,7 @@ async fn send(
                 Ok(Err(_)) => Err(Ending::Gone),
                 Err(_) => Err(Ending::Dropped),
             },
-            () = outbox.kicked() => Err(Ending::Dropped),
+            () = mailbox.kicked() => Err(Ending::Dropped),
         }
     })
     .await
@@ -301,49 +322,50 @@ impl Connection<'_> {
             Ok(message) => message,
             Err(e) => return self.refuse(ErrorCode::BadMessage, Some(e.to_string())),
         };
-        if let Err(code) = self.handle(message, received) {
-            self.refuse(code.0, code.1);
+        if let Err(refusal) = self.handle(message, received) {
+            self.refuse(refusal.code, refusal.detail);
         }
     }
 
-    fn handle(
-        &mut self,
-        message: ClientMessage,
-        received: Instant,
-    ) -> Result<(), (ErrorCode, Option<String>)> {
+    fn handle(&mut self, message: ClientMessage, received: Instant) -> Result<(), Refusal> {
         let rooms = &self.hub.rooms;
         let metrics = &self.hub.metrics;
         match message {
             ClientMessage::Join { room, name } => {
                 if self.seat.is_some() {
-                    return Err((ErrorCode::AlreadyJoined, None));
+                    return Err(ErrorCode::AlreadyJoined.into());
                 }
-                let invalid =
-                    |e: crate::protocol::signaling::InputError| (e.code(), Some(e.to_string()));
-                let name = validate_name(&name).map_err(invalid)?;
-                let room = validate_room(&room).map_err(invalid)?;
-                let admitted = rooms
-                    .join(room, name, &self.mailbox)
-                    .map_err(|c| (c, None))?;
+                let name = validate_name(&name)?;
+                let room = validate_room(&room)?;
+                let admitted = match rooms.join(room, name, &self.mailbox) {
+                    Ok(admitted) => admitted,
+                    Err(NoSeat::Refused(code)) => return Err(code.into()),
+                    // The full mailbox has kicked this connection; the loop ends it.
+                    Err(NoSeat::NotReading) => return Ok(()),
+                };
                 metrics.joined(admitted.people);
                 self.took(&admitted.seat, "joined");
             }
             ClientMessage::Resume { token } => {
                 if self.seat.is_some() {
-                    return Err((ErrorCode::AlreadyJoined, None));
+                    return Err(ErrorCode::AlreadyJoined.into());
                 }
-                let seat = rooms.resume(&token, &self.mailbox).map_err(|c| (c, None))?;
+                let seat = match rooms.resume(&token, &self.mailbox) {
+                    Ok(seat) => seat,
+                    Err(NoSeat::Refused(code)) => return Err(code.into()),
+                    Err(NoSeat::NotReading) => return Ok(()),
+                };
                 metrics.resumes.inc();
                 self.took(&seat, "resumed");
             }
             ClientMessage::Signal { to, signal } => {
-                let seat = self.seat.as_ref().ok_or((ErrorCode::NotJoined, None))?;
+                let seat = self.seat.as_ref().ok_or(ErrorCode::NotJoined)?;
                 let kind = signal.kind();
-                rooms.relay(seat, to, signal).map_err(|c| (c, None))?;
+                rooms.relay(seat, to, signal)?;
                 metrics.relayed(kind, received.elapsed());
             }
             ClientMessage::Leave => {
-                let seat = self.seat.take().ok_or((ErrorCode::NotJoined, None))?;
+                let seat = self.seat.take().ok_or(ErrorCode::NotJoined)?;
                 tracing::info!("left");
                 rooms.leave(&seat);
             }

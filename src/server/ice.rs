@@ -6,7 +6,7 @@
 //! same secret and no database; they stop working at the expiry, so a leaked pair is
 //! worth little.
 
-use super::config::{Config, Turn, TurnAuth};
+use super::config::{IceSettings, Turn, TurnAuth};
 use crate::protocol::signaling::{IceServer, IceTransportPolicy, PeerId};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -22,11 +22,11 @@ pub struct IceConfig {
 }
 
 impl IceConfig {
-    pub fn new(config: &Config) -> IceConfig {
+    pub fn new(settings: &IceSettings) -> IceConfig {
         IceConfig {
-            stun_urls: config.stun_urls.clone(),
-            turn: config.turn.clone(),
-            policy: config.ice_transport_policy,
+            stun_urls: settings.stun_urls.clone(),
+            turn: settings.turn(),
+            policy: settings.ice_transport_policy,
         }
     }
 
@@ -85,7 +85,7 @@ pub fn rest_credentials(secret: &[u8], expiry: u64, id: PeerId) -> (String, Stri
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::config::Secret;
+    use crate::server::config::{Config, Secret};
     use std::time::Duration;
 
     #[test]
@@ -98,18 +98,12 @@ mod tests {
 
     #[test]
     fn each_peer_gets_credentials_expiring_after_the_lifetime() {
-        let config = Config {
-            stun_urls: vec!["stun:127.0.0.1:3478".into()],
-            turn: Some(Turn {
-                urls: vec!["turn:127.0.0.1:3478".into()],
-                auth: TurnAuth::Rest {
-                    secret: "north-wind-and-sun".parse().unwrap(),
-                    lifetime: Duration::from_secs(3600),
-                },
-            }),
-            ..Config::default()
-        };
-        let ice = IceConfig::new(&config);
+        let mut settings = Config::default().ice;
+        settings.stun_urls = vec!["stun:127.0.0.1:3478".into()];
+        settings.turn_urls = vec!["turn:127.0.0.1:3478".into()];
+        settings.turn_secret = Some(Secret::from("north-wind-and-sun"));
+        settings.turn_credential_lifetime = Duration::from_secs(3600);
+        let ice = IceConfig::new(&settings);
         let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let servers = ice.servers_for(PeerId(42), now);
         assert_eq!(servers[0].urls, ["stun:127.0.0.1:3478"]);
@@ -125,16 +119,11 @@ mod tests {
 
     #[test]
     fn static_credentials_are_handed_out_as_configured() {
-        let ice = IceConfig::new(&Config {
-            turn: Some(Turn {
-                urls: vec!["turns:turn.example.org".into()],
-                auth: TurnAuth::Static {
-                    username: "u".into(),
-                    password: "p".parse::<Secret>().unwrap(),
-                },
-            }),
-            ..Config::default()
-        });
+        let mut settings = Config::default().ice;
+        settings.turn_urls = vec!["turns:turn.example.org".into()];
+        settings.turn_username = Some("u".into());
+        settings.turn_password = Some(Secret::from("p"));
+        let ice = IceConfig::new(&settings);
         let servers = ice.servers_for(PeerId(1), SystemTime::now());
         assert_eq!(servers.len(), 1);
         assert_eq!(servers[0].credential.as_deref(), Some("p"));

@@ -159,7 +159,7 @@ pub async fn serve(
     leptos_options: LeptosOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let secret = match &config.resume_secret {
+    let secret = match &config.calls.resume_secret {
         Some(secret) => secret.expose().as_bytes().to_vec(),
         None => rand::random::<[u8; 32]>().to_vec(),
     };
@@ -167,24 +167,21 @@ pub async fn serve(
     let connections = TaskTracker::new();
     let hub = Arc::new(Hub {
         rooms: Arc::new(Rooms::new(RoomRules {
-            capacity: config.room_capacity,
-            ice: IceConfig::new(config),
+            capacity: config.calls.room_capacity,
+            ice: IceConfig::new(&config.ice),
             tokens: ResumeTokens::new(&secret),
-            max_file_bytes: config.max_file_bytes,
-            upload_budget: config.upload_budget,
+            max_file_bytes: config.calls.max_file_bytes,
+            upload_budget: config.calls.upload_budget,
         })),
         metrics: Arc::new(Metrics::new()),
-        origins: OriginPolicy::new(&config.allowed_origins),
-        per_ip: PerIpLimit::new(config.max_connections_per_ip),
-        max_message_bytes: config.max_message_bytes,
-        rate: limits::RateRule::new(config.rate_limit, config.rate_burst),
-        heartbeat_interval: config.heartbeat_interval,
-        heartbeat_timeout: config.heartbeat_timeout,
-        resume_grace: config.resume_grace,
+        origins: OriginPolicy::new(&config.connections.allowed_origins),
+        per_ip: PerIpLimit::new(config.connections.max_connections_per_ip),
+        rate: limits::RateRule::new(config.connections.rate_limit, config.connections.rate_burst),
+        settings: config.connections.clone(),
         going_away,
         connections: connections.clone(),
     });
-    let https = matches!(config.tls, Some(config::Tls::Files { .. }));
+    let https = config.tls.has_certificate_files();
     // Until the copies exist (a second or two after a fresh build), files go out as they are.
     let site_root = std::path::PathBuf::from(&*leptos_options.site_root);
     tokio::task::spawn_blocking(move || match assets::precompress(&site_root) {

@@ -164,6 +164,22 @@ pub struct RoomRules {
     pub upload_budget: u64,
 }
 
+/// Why `join` or `resume` gave no seat.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NoSeat {
+    /// Refused, with the code the client is told.
+    Refused(ErrorCode),
+    /// The client's own mailbox is full of messages it has not read: it is not reading,
+    /// and the full mailbox has already kicked its connection. Nothing more can be said.
+    NotReading,
+}
+
+impl From<ErrorCode> for NoSeat {
+    fn from(code: ErrorCode) -> NoSeat {
+        NoSeat::Refused(code)
+    }
+}
+
 /// A seat just taken by `join`, and how many people the room holds with it.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Admitted {
@@ -186,11 +202,11 @@ impl Rooms {
 
     /// Seats a new participant, sends it `joined` and tells the others `peer_joined`.
     /// `name` and `room` must already be validated.
-    pub fn join(&self, room: &str, name: &str, mailbox: &Mailbox) -> Result<Admitted, ErrorCode> {
+    pub fn join(&self, room: &str, name: &str, mailbox: &Mailbox) -> Result<Admitted, NoSeat> {
         let mut rooms = self.lock();
         let members = rooms.entry(room.to_owned()).or_default();
         if members.len() >= self.rules.capacity {
-            return Err(ErrorCode::RoomFull);
+            return Err(NoSeat::Refused(ErrorCode::RoomFull));
         }
         let info = PeerInfo {
             id: fresh_id(members),
@@ -208,11 +224,10 @@ impl Rooms {
         };
         // Sent under the lock so that `joined` is queued before anything a peer sends us.
         if !mailbox.post(encode(&joined)) {
-            // Our own queue is full of unread errors: this client is not reading.
             if members.is_empty() {
                 rooms.remove(room);
             }
-            return Err(ErrorCode::BadMessage);
+            return Err(NoSeat::NotReading);
         }
         let announce = ServerMessage::PeerJoined {
             peer: info.clone(),
@@ -237,7 +252,7 @@ impl Rooms {
 
     /// Gives the seat named by `token` to this connection: sends `resumed`, then whatever
     /// waited for it. Nobody else is told; to them the person never left.
-    pub fn resume(&self, token: &str, mailbox: &Mailbox) -> Result<Seat, ErrorCode> {
+    pub fn resume(&self, token: &str, mailbox: &Mailbox) -> Result<Seat, NoSeat> {
         let claim = self.rules.tokens.verify(token)?;
         let mut rooms = self.lock();
         let members = rooms.entry(claim.room.clone()).or_default();
@@ -248,10 +263,12 @@ impl Rooms {
                 if members.is_empty() {
                     rooms.remove(&claim.room);
                 }
-                return Err(ErrorCode::ResumeExpired);
+                return Err(NoSeat::Refused(ErrorCode::ResumeExpired));
             }
             // Seated before a restart: take it back, if there is still room.
-            None if members.len() >= self.rules.capacity => return Err(ErrorCode::RoomFull),
+            None if members.len() >= self.rules.capacity => {
+                return Err(NoSeat::Refused(ErrorCode::RoomFull))
+            }
             None => {
                 members.push(Member {
                     info: PeerInfo {
@@ -291,7 +308,7 @@ impl Rooms {
         };
         if !all_sent {
             remove_members(&mut rooms, &seat.room, vec![seat.id]);
-            return Err(ErrorCode::BadMessage);
+            return Err(NoSeat::NotReading);
         }
         Ok(seat)
     }
@@ -485,7 +502,10 @@ mod tests {
         let boxes: Vec<_> = (0..3).map(|_| mailbox()).collect();
         assert!(rooms.join("r", "a", &boxes[0].0).is_ok());
         assert!(rooms.join("r", "b", &boxes[1].0).is_ok());
-        assert_eq!(rooms.join("r", "c", &boxes[2].0), Err(ErrorCode::RoomFull));
+        assert_eq!(
+            rooms.join("r", "c", &boxes[2].0),
+            Err(NoSeat::Refused(ErrorCode::RoomFull))
+        );
         assert_eq!(rooms.members("r").len(), 2);
         // Another room is unaffected.
         assert!(rooms.join("other", "c", &boxes[2].0).is_ok());
@@ -660,15 +680,21 @@ mod tests {
             vec![ServerMessage::PeerLeft { peer: seat_b.id }]
         );
         let (b2, _b2_rx) = mailbox();
-        assert_eq!(rooms.resume(&token_b, &b2), Err(ErrorCode::ResumeExpired));
+        assert_eq!(
+            rooms.resume(&token_b, &b2),
+            Err(NoSeat::Refused(ErrorCode::ResumeExpired))
+        );
         assert_eq!(
             rooms.resume("forged.token", &b2),
-            Err(ErrorCode::InvalidToken)
+            Err(NoSeat::Refused(ErrorCode::InvalidToken))
         );
         // A left seat is just as gone.
         let (seat_c, token_c, _c_rx) = join_with_token(&rooms, "r", "c");
         rooms.leave(&seat_c);
-        assert_eq!(rooms.resume(&token_c, &b2), Err(ErrorCode::ResumeExpired));
+        assert_eq!(
+            rooms.resume(&token_c, &b2),
+            Err(NoSeat::Refused(ErrorCode::ResumeExpired))
+        );
     }
 
     #[test]
@@ -716,6 +742,9 @@ mod tests {
         );
         assert!(drain(&a_rx).is_empty(), "a resume is not a join");
         let (c, _c_rx) = mailbox();
-        assert_eq!(after.join("r", "c", &c), Err(ErrorCode::RoomFull));
+        assert_eq!(
+            after.join("r", "c", &c),
+            Err(NoSeat::Refused(ErrorCode::RoomFull))
+        );
     }
 }

@@ -17,13 +17,6 @@ pub struct TlsSetup {
     pub self_signed: Option<(Vec<String>, String)>,
 }
 
-fn invalid(setting: &'static str, why: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        setting,
-        why: why.into(),
-    }
-}
-
 /// Loads or makes the certificate.
 pub fn setup(tls: &Tls) -> Result<TlsSetup, ConfigError> {
     match tls {
@@ -41,8 +34,9 @@ pub fn setup(tls: &Tls) -> Result<TlsSetup, ConfigError> {
                 .map(|h| h.trim().to_owned())
                 .filter(|h| !h.is_empty())
                 .collect();
-            let made = rcgen::generate_simple_self_signed(hosts.clone())
-                .map_err(|e| invalid("self_signed", format!("cannot make a certificate: {e}")))?;
+            let made = rcgen::generate_simple_self_signed(hosts.clone()).map_err(|e| {
+                ConfigError::invalid("self_signed", format!("cannot make a certificate: {e}"))
+            })?;
             let cert = made.cert.der().clone();
             let fingerprint = fingerprint(&cert);
             let key =
@@ -66,16 +60,16 @@ pub fn fingerprint(cert: &CertificateDer<'_>) -> String {
 
 fn read(path: &Path, setting: &'static str) -> Result<Vec<u8>, ConfigError> {
     std::fs::read(path)
-        .map_err(|e| invalid(setting, format!("cannot read {}: {e}", path.display())))
+        .map_err(|e| ConfigError::invalid(setting, format!("cannot read {}: {e}", path.display())))
 }
 
 fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
     let pem = read(path, "tls_cert")?;
     let chain = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| invalid("tls_cert", format!("{}: {e}", path.display())))?;
+        .map_err(|e| ConfigError::invalid("tls_cert", format!("{}: {e}", path.display())))?;
     if chain.is_empty() {
-        return Err(invalid(
+        return Err(ConfigError::invalid(
             "tls_cert",
             format!("{} holds no PEM certificate", path.display()),
         ));
@@ -86,7 +80,7 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, ConfigError> 
 fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, ConfigError> {
     let pem = read(path, "tls_key")?;
     PrivateKeyDer::from_pem_slice(&pem).map_err(|e| {
-        invalid(
+        ConfigError::invalid(
             "tls_key",
             format!("{}: no usable private key ({e})", path.display()),
         )
@@ -102,11 +96,11 @@ fn server_config(
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| invalid(setting, e.to_string()))?
+        .map_err(|e| ConfigError::invalid(setting, e.to_string()))?
         .with_no_client_auth()
         .with_single_cert(chain, key)
         .map_err(|e| {
-            invalid(
+            ConfigError::invalid(
                 setting,
                 format!("certificate and key do not work together: {e}"),
             )

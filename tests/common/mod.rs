@@ -21,11 +21,17 @@ pub const QUIET: Duration = Duration::from_millis(300);
 /// A seat grace short enough that tests see it expire. The heartbeat keeps its default:
 /// a test client only answers pings while the test reads from it.
 pub fn quick_config() -> Config {
-    Config {
-        resume_grace: Duration::from_millis(300),
-        resume_secret: Some("integration-test-secret".parse().unwrap()),
-        ..Config::default()
-    }
+    let mut config = Config::default();
+    config.connections.resume_grace = Duration::from_millis(300);
+    config.calls.resume_secret = Some("integration-test-secret".into());
+    config
+}
+
+/// [`quick_config`] with `change` made to it.
+pub fn config_with(change: impl FnOnce(&mut Config)) -> Config {
+    let mut config = quick_config();
+    change(&mut config);
+    config
 }
 
 /// A running server; dropping it leaves it running until the test ends.
@@ -47,8 +53,8 @@ impl TestServer {
     ) -> TestServer {
         let tls = config
             .tls
-            .as_ref()
-            .map(|tls| tandem::server::tls::setup(tls).unwrap());
+            .source()
+            .map(|tls| tandem::server::tls::setup(&tls).unwrap());
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -86,11 +92,9 @@ pub async fn start_server() -> SocketAddr {
 
 /// A server whose rooms hold two, for tests about a full room.
 pub async fn start_two_seat_server() -> SocketAddr {
-    let config = Config {
-        room_capacity: 2,
-        ..quick_config()
-    };
-    TestServer::start(config).await.addr
+    TestServer::start(config_with(|c| c.calls.room_capacity = 2))
+        .await
+        .addr
 }
 
 pub struct Client {
