@@ -2,6 +2,7 @@
 //! browser client (`hydrate`, compiled to WebAssembly).
 
 pub mod app;
+pub mod browser;
 pub mod call_state;
 pub mod components;
 pub mod early_media;

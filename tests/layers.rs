@@ -11,7 +11,7 @@ fn layer(module: &str) -> Option<usize> {
     let top = module.split("::").next()?;
     Some(match top {
         "protocol" | "mesh" | "stats" | "call_state" | "early_media" => 0,
-        "client" => 1,
+        "client" | "browser" => 1,
         "app" | "pages" | "components" => 2,
         "server" => 3,
         _ => return None,

@@ -1,3 +1,4 @@
+use crate::browser;
 use crate::call_state::{CallState, TransferState, UiCommand};
 use crate::components::person_picker::PersonPicker;
 use crate::protocol::file::{human_bytes, RECEIVED_FILE_TYPE};
@@ -19,7 +20,7 @@ pub fn FilePanel(call: CallState, send: Callback<UiCommand>) -> AnyView {
                     id="file-pick"
                     class="visually-hidden"
                     multiple
-                    on:change=move |ev| send_picked(&ev, send)
+                    on:change=move |ev| browser::send_picked_files(&ev, send)
                 />
                 <span class="hint">
                     {move || format!("up to {}, or drop it on the call", human_bytes(call.max_file_bytes.get()))}
@@ -115,40 +116,3 @@ fn describe(state: &TransferState, sending: bool) -> String {
         TransferState::Failed(why) => format!("Failed: {why}"),
     }
 }
-
-/// Sends the files picked in the file input.
-#[cfg(feature = "hydrate")]
-fn send_picked(ev: &leptos::ev::Event, send: Callback<UiCommand>) {
-    use leptos::wasm_bindgen::JsCast;
-    let Some(input) = ev
-        .target()
-        .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
-    else {
-        return;
-    };
-    send_all(input.files(), send);
-    // Picking the same file again should send it again.
-    input.set_value("");
-}
-
-/// Sends the files dropped on the call.
-#[cfg(feature = "hydrate")]
-pub fn send_dropped(ev: &leptos::ev::DragEvent, send: Callback<UiCommand>) {
-    ev.prevent_default();
-    send_all(ev.data_transfer().and_then(|d| d.files()), send);
-}
-
-#[cfg(feature = "hydrate")]
-fn send_all(files: Option<web_sys::FileList>, send: Callback<UiCommand>) {
-    let Some(files) = files else { return };
-    for file in (0..files.length()).filter_map(|i| files.get(i)) {
-        send.run(UiCommand::SendFile(send_wrapper::SendWrapper::new(file)));
-    }
-}
-
-// The server renders the panel; only the browser has files to send.
-#[cfg(not(feature = "hydrate"))]
-fn send_picked(_: &leptos::ev::Event, _: Callback<UiCommand>) {}
-
-#[cfg(not(feature = "hydrate"))]
-pub fn send_dropped(_: &leptos::ev::DragEvent, _: Callback<UiCommand>) {}

@@ -1,4 +1,7 @@
-//! What the person sees on the call screen.
+//! What the person sees on the call screen. Components return `impl IntoView`, except
+//! those the call screen nests deeply (`-> AnyView`, `.into_any()`): erasing their view
+//! types keeps the call screen's type within the compiler's query depth limit (without
+//! it, `CallScreen` fails to build with "queries overflow the depth limit").
 
 pub mod chat;
 pub mod controls;

@@ -1,3 +1,4 @@
+use crate::browser;
 use crate::call_state::{CallState, UiCommand};
 use crate::mesh::Link;
 use crate::protocol::signaling::PeerId;
@@ -103,7 +104,7 @@ pub fn RemoteTile(
     };
     let name = Signal::derive(move || person().map(|p| p.name).unwrap_or_default());
     let node_ref = NodeRef::<Video>::new();
-    show_when_loaded(node_ref, id, send);
+    browser::show_video_when_loaded(node_ref, id, send);
     view! {
         <VideoTile
             class="remote"
@@ -126,17 +127,3 @@ pub fn RemoteTile(
         />
     }
 }
-
-#[cfg(feature = "hydrate")]
-fn show_when_loaded(node_ref: NodeRef<Video>, id: PeerId, send: Callback<UiCommand>) {
-    node_ref.on_load(move |video| {
-        send.run(UiCommand::ShowVideo(
-            id,
-            send_wrapper::SendWrapper::new(video),
-        ))
-    });
-}
-
-/// On the server the tile is only rendered; streams exist in the browser alone.
-#[cfg(not(feature = "hydrate"))]
-fn show_when_loaded(_: NodeRef<Video>, _: PeerId, _: Callback<UiCommand>) {}

@@ -1,9 +1,10 @@
 //! `/call/:user/:room`: the call itself.
 
+use crate::browser;
 use crate::call_state::{CallState, UiCommand};
 use crate::components::controls::{shortcut, CallControls};
 use crate::components::devices::DevicePicker;
-use crate::components::files::{send_dropped, FilePanel};
+use crate::components::files::FilePanel;
 use crate::components::invite::InviteButton;
 use crate::components::{
     chat::ChatPanel,
@@ -52,7 +53,7 @@ pub fn CallScreen() -> impl IntoView {
 fn Call(user: String, room: String, rejoin: Callback<()>) -> impl IntoView {
     let call = CallState::new();
     let (commands, command_rx) = mpsc::unbounded::<UiCommand>();
-    start_session(user.clone(), room.clone(), call, command_rx);
+    browser::start_session(user.clone(), room.clone(), call, command_rx);
     let send = {
         let commands = commands.clone();
         move |command| {
@@ -97,7 +98,7 @@ fn Call(user: String, room: String, rejoin: Callback<()>) -> impl IntoView {
             class="call"
             aria-label=format!("Call in room {room}")
             on:dragover=|ev| ev.prevent_default()
-            on:drop=move |ev| send_dropped(&ev, command)
+            on:drop=move |ev| browser::send_dropped_files(&ev, command)
         >
             <header class="call-bar">
                 <h1 class="room-name">{format!("Room {room}")}</h1>
@@ -201,23 +202,3 @@ fn CallOver(status: RwSignal<CallStatus>, rejoin: Callback<()>) -> impl IntoView
         </div>
     }
 }
-
-/// Starts the browser-side session once the page is live (after hydration).
-#[cfg(feature = "hydrate")]
-fn start_session(
-    user: String,
-    room: String,
-    call: CallState,
-    commands: mpsc::UnboundedReceiver<UiCommand>,
-) {
-    let mut pending = Some((user, room, commands));
-    Effect::new(move |_| {
-        if let Some((user, room, commands)) = pending.take() {
-            crate::client::session::start(user, room, call, commands);
-        }
-    });
-}
-
-/// On the server the page is only rendered; the call starts in the browser.
-#[cfg(not(feature = "hydrate"))]
-fn start_session(_: String, _: String, _: CallState, _: mpsc::UnboundedReceiver<UiCommand>) {}

@@ -1,5 +1,6 @@
 //! `/`: pick a name and a room, or ask for a fresh room key.
 
+use crate::browser;
 use crate::protocol::signaling::{validate_name, validate_room};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
@@ -15,13 +16,7 @@ pub fn HomeScreen() -> impl IntoView {
     let room_error = RwSignal::new(None::<String>);
     let navigate = use_navigate();
 
-    let new_room = move |_| {
-        room_error.set(None);
-        match fresh_room_key() {
-            Ok(key) => room.set(key),
-            Err(why) => room_error.set(Some(why)),
-        }
-    };
+    let new_room = move |_| browser::fill_fresh_room_key(room, room_error);
 
     let join = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -83,16 +78,4 @@ pub fn HomeScreen() -> impl IntoView {
             </p>
         </section>
     }
-}
-
-/// A fresh room key from the browser's CSPRNG.
-#[cfg(feature = "hydrate")]
-fn fresh_room_key() -> Result<String, String> {
-    crate::client::random_room_key()
-}
-
-/// Buttons only run in the browser; the server never calls this.
-#[cfg(not(feature = "hydrate"))]
-fn fresh_room_key() -> Result<String, String> {
-    Err("Room keys are made in the browser.".into())
 }
