@@ -1,5 +1,10 @@
 //! Tandem: peer-to-peer video calls. One crate, built twice: the server (`ssr`) and the
 //! browser client (`hydrate`, compiled to WebAssembly).
+//!
+//! What cannot fail is said one way: `.expect("why it cannot fail")`. A bare `unwrap`
+//! outside tests says nothing of why, so it is refused.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod app;
 pub mod browser;

@@ -68,8 +68,7 @@ impl PeerMessageError {
 
 impl PeerMessage {
     pub fn encode(&self) -> String {
-        // Only strings and booleans: serializing cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
+        serde_json::to_string(self).expect("strings and booleans always serialize")
     }
 
     /// Decodes a text frame from a peer, with every limit applied: size before parsing,

@@ -194,8 +194,7 @@ impl Metrics {
         self.rooms.set(i64::try_from(rooms).unwrap_or(i64::MAX));
         self.seats.set(i64::try_from(seats).unwrap_or(i64::MAX));
         let mut text = String::new();
-        // Writing into a String cannot fail.
-        let _ = encode(&mut text, &self.registry);
+        encode(&mut text, &self.registry).expect("writing into a String cannot fail");
         text
     }
 }

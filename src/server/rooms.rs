@@ -375,6 +375,7 @@ impl Rooms {
     }
 
     /// How many rooms have anyone in them.
+    #[cfg(test)]
     pub fn room_count(&self) -> usize {
         self.lock().len()
     }
