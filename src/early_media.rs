@@ -1,8 +1,8 @@
 //! Asking for the camera before the app has loaded. A call page's HTML carries a small
 //! inline script that starts the camera and microphone request at once, while the wasm is
 //! still on its way; the app takes the pending promise over instead of asking a second
-//! time. The camera alone takes ~150 ms to start, so the two no longer run one after the
-//! other. The script (server side) and its reader (browser side) are one contract, kept
+//! time. Starting a camera takes a noticeable while, so the two run side by side rather
+//! than one after the other. The script (server side) and its reader (browser side) are one contract, kept
 //! here so that neither can drift from the other.
 
 /// The property of `window` where the script leaves its pending request.

@@ -136,19 +136,23 @@ async fn a_person_past_capacity_is_refused_and_can_go_elsewhere() {
 }
 
 /// Everyone a client was told of: the `peers` of its `joined`, then each `peer_joined`
-/// until the room goes quiet.
-async fn everyone_known_to(client: &mut Client, first: Vec<PeerInfo>) -> Vec<PeerId> {
+/// until it knows of `others` people; then nothing more may come.
+async fn everyone_known_to(
+    client: &mut Client,
+    first: Vec<PeerInfo>,
+    others: usize,
+) -> Vec<PeerId> {
     let mut known: Vec<PeerId> = first.iter().map(|p| p.id).collect();
-    loop {
-        match tokio::time::timeout(QUIET, client.recv()).await {
-            Ok(ServerMessage::PeerJoined { peer, polite }) => {
+    while known.len() < others {
+        match client.recv().await {
+            ServerMessage::PeerJoined { peer, polite } => {
                 assert!(!polite, "whoever is there first offers to the newcomer");
                 known.push(peer.id);
             }
-            Ok(other) => panic!("{other:?}"),
-            Err(_) => break,
+            other => panic!("{other:?}"),
         }
     }
+    client.expect_silence().await;
     known.sort();
     known
 }
@@ -185,8 +189,8 @@ async fn simultaneous_joins_admit_exactly_capacity_and_everyone_learns_of_everyo
     let mut ids: Vec<PeerId> = seated.iter().map(|(_, id, _)| *id).collect();
     ids.sort();
     for (client, you, peers) in &mut seated {
-        let known = everyone_known_to(client, std::mem::take(peers)).await;
         let others: Vec<PeerId> = ids.iter().copied().filter(|id| id != you).collect();
+        let known = everyone_known_to(client, std::mem::take(peers), others.len()).await;
         assert_eq!(known, others);
     }
 }
@@ -200,9 +204,14 @@ async fn a_group_of_four_relays_between_every_pair_and_hears_who_leaves() {
         let (id, _) = client.join("group", name).await;
         people.push((client, id));
     }
-    // Drain the peer_joined announcements.
-    for (client, _) in &mut people {
-        while tokio::time::timeout(QUIET, client.recv()).await.is_ok() {}
+    // Each is told of everyone who came after them.
+    for (i, (client, _)) in people.iter_mut().enumerate() {
+        for _ in i + 1..4 {
+            assert!(matches!(
+                client.recv().await,
+                ServerMessage::PeerJoined { .. }
+            ));
+        }
     }
     for from in 0..4 {
         for to in 0..4 {
@@ -260,29 +269,27 @@ async fn leaving_tells_the_other_and_frees_the_seat() {
 #[tokio::test]
 async fn a_closed_socket_counts_as_leaving_and_empty_rooms_vanish() {
     let addr = start_server().await;
-    let (mut a, _, b, b_id) = pair(addr, "drop").await;
+    let (mut a, a_id, b, b_id) = pair(addr, "drop").await;
     drop(b);
     // Told once the seat's grace period (300 ms here) has run out.
     assert_eq!(a.recv().await, ServerMessage::PeerLeft { peer: b_id });
+    // Bob's seat is free: a newcomer finds only Alice.
+    let mut carol = Client::connect(addr).await;
+    let (carol_id, peers) = carol.join("drop", "Carol").await;
+    assert_eq!(peers.iter().map(|p| p.id).collect::<Vec<_>>(), [a_id]);
+    assert!(
+        matches!(a.recv().await, ServerMessage::PeerJoined { peer, .. } if peer.id == carol_id)
+    );
     a.ws.close(None).await.unwrap();
     drop(a);
-    // Both seats are free again: two newcomers fit, and the first finds the room empty.
+    // Alice's closed socket expires the same way, and Carol is told.
+    assert_eq!(carol.recv().await, ServerMessage::PeerLeft { peer: a_id });
+    carol.send(json!({"type": "leave"})).await;
+    carol.expect_silence().await;
+    // Nobody is left: the room is gone, and the next person finds it empty.
     let mut x = Client::connect(addr).await;
-    let mut y = Client::connect(addr).await;
-    let mut empty_on_arrival = false;
-    for _ in 0..50 {
-        let (_, peers) = x.join("drop", "X").await;
-        if peers.is_empty() {
-            empty_on_arrival = true;
-            break;
-        }
-        // The server may not have seen the close yet; try again.
-        x.send(json!({"type": "leave"})).await;
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(empty_on_arrival, "the room should have been removed");
-    let (_, peers) = y.join("drop", "Y").await;
-    assert_eq!(peers.len(), 1);
+    let (_, peers) = x.join("drop", "X").await;
+    assert!(peers.is_empty(), "{peers:?}");
 }
 
 #[tokio::test]
@@ -448,21 +455,9 @@ async fn a_client_that_stops_answering_pings_is_closed_and_announced() {
     .addr;
     let (mut a, _, mut silent, silent_id) = pair(addr, "silent").await;
     // `silent` stops reading its socket, so it never answers the server's pings. Alice
-    // keeps talking to the server (her pongs go out whenever she reads).
-    let started = std::time::Instant::now();
-    loop {
-        a.send(json!({"type": "ping"})).await;
-        match a.recv().await {
-            ServerMessage::Pong => {}
-            ServerMessage::PeerLeft { peer } => {
-                assert_eq!(peer, silent_id);
-                break;
-            }
-            other => panic!("{other:?}"),
-        }
-        assert!(started.elapsed() < REPLY_TIMEOUT, "never announced");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // reads, so her pongs go out, and she is told once the heartbeat timeout (400 ms)
+    // and the grace (300 ms) have passed.
+    assert_eq!(a.recv().await, ServerMessage::PeerLeft { peer: silent_id });
     // Heartbeat timeout (400 ms) plus grace (300 ms) have passed: the socket is closed.
     silent.closed().await;
 }

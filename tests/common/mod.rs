@@ -15,8 +15,6 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// Long enough for any loopback reply; only reached when a test is about to fail.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long a client must stay silent to count as "received nothing".
-pub const QUIET: Duration = Duration::from_millis(300);
 
 /// A seat grace short enough that tests see it expire. The heartbeat keeps its default:
 /// a test client only answers pings while the test reads from it.
@@ -155,13 +153,15 @@ impl Client {
         }
     }
 
-    /// No protocol message for [`QUIET`] (heartbeat pings don't count).
+    /// Nothing is waiting for this client. The server answers a `ping` in order with what
+    /// it queued for us, so anything the others' processed messages sent us would arrive
+    /// before the `pong`. (Callers make sure the others' messages were processed: each
+    /// got its answer.)
     pub async fn expect_silence(&mut self) {
-        let until = tokio::time::Instant::now() + QUIET;
-        while let Ok(Some(frame)) = tokio::time::timeout_at(until, self.ws.next()).await {
-            if let Ok(Message::Text(text)) = frame {
-                panic!("expected nothing, got {text}");
-            }
+        self.send(json!({"type": "ping"})).await;
+        match self.recv().await {
+            ServerMessage::Pong => {}
+            other => panic!("expected nothing, got {other:?}"),
         }
     }
 
