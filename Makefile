@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 export PATH := $(CURDIR)/.tools/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: run test setup setup-test build lint unit e2e dev fuzz
+.PHONY: run test setup setup-test build lint unit e2e bench-client dev fuzz
 
 ## Build the release app and serve it on http://127.0.0.1:3000
 run: setup
@@ -37,7 +37,13 @@ unit:
 	cargo test --features ssr
 
 e2e: build
-	cd end2end && TANDEM_BIN=$(CURDIR)/target/debug/tandem npx playwright test
+	cd end2end && TANDEM_BIN=$(CURDIR)/target/debug/tandem npx playwright test --project=calls
+
+## Time to media in Chromium on the release build, the app against a plain-JavaScript page
+## (BENCHMARKS.md); the figures land in end2end/test-results/time-to-media.json.
+bench-client: setup-test
+	cargo leptos build --release
+	cd end2end && TANDEM_BIN=$(CURDIR)/target/release/tandem npx playwright test --project=bench
 
 ## Fuzz the message decoders, the room registry and the call state machine, FUZZ_SECONDS each
 ## (default 10 minutes).

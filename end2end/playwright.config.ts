@@ -11,4 +11,9 @@ export default defineConfig({
   retries: 0,
   reporter: [['list']],
   outputDir: './test-results',
+  // Measurements are not tests: `make test` runs `calls`, `make bench-client` runs `bench`.
+  projects: [
+    { name: 'calls', testIgnore: /time-to-media\.spec\.ts/ },
+    { name: 'bench', testMatch: /time-to-media\.spec\.ts/ },
+  ],
 });

@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { expectRemoteVideoFlowing, peopleForEachTest, sharedServer, waitForHydration } from './support';
+import { type Person, expectFramesGrowing, expectRemoteVideoFlowing, peopleForEachTest, sharedServer, waitForHydration } from './support';
 
 // Two seats: the third person here finds the room full.
 const shared = sharedServer({ args: ['--room-capacity', '2'] });
@@ -7,7 +7,20 @@ const person = peopleForEachTest();
 // Every test here talks to the one server of this file.
 const server = { get url() { return shared().url; } };
 
-test('two people meet, see each other, chat, and a third is turned away', async () => {
+/** Alice and Bob connected in a room of their own; the room's name comes back too, for a
+ * third person to knock on. */
+async function meet(): Promise<[Person, Person, string]> {
+  const room = `e2e-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
+  const alice = await person();
+  const bob = await person();
+  await alice.joinThroughForm(server.url, 'Alice', room);
+  await bob.joinThroughForm(server.url, 'Bob', room);
+  await expect(alice.status()).toHaveText('Connected with Bob.');
+  await expect(bob.status()).toHaveText('Connected with Alice.');
+  return [alice, bob, room];
+}
+
+test('two people meet, and each sees and hears the other', async () => {
   const room = `e2e-${Date.now()}`;
   const alice = await person();
   const bob = await person();
@@ -31,8 +44,10 @@ test('two people meet, see each other, chat, and a third is turned away', async 
       muted: v.muted,
     })),
   ).toEqual({ audio: 1, muted: false });
+});
 
-  // Chat both ways over the data channel; text stays text.
+test('chat goes both ways as text, and an over-long message is held back with the reason', async () => {
+  const [alice, bob] = await meet();
   await alice.page.getByLabel('Message').fill('hi <b>Bob</b>');
   await alice.page.getByRole('button', { name: 'Send', exact: true }).click();
   const bobLine = bob.page.locator('.chat-lines li').last();
@@ -45,37 +60,42 @@ test('two people meet, see each other, chat, and a third is turned away', async 
   await expect(aliceLine.locator('.who')).toHaveText('Bob');
   await expect(aliceLine.locator('.text')).toHaveText('hello Alice');
   await expect(alice.page.getByLabel('Message')).toHaveValue('');
-  // An over-long message is held back with a reason, and the chat stays usable.
+
   await alice.page.getByLabel('Message').fill('x'.repeat(4001));
   await expect(alice.page.getByText('Messages can be at most 4000 characters.')).toBeVisible();
   await expect(alice.page.getByRole('button', { name: 'Send', exact: true })).toBeDisabled();
   await alice.page.getByLabel('Message').fill('short again');
   await alice.page.getByLabel('Message').press('Enter');
   await expect(bob.page.locator('.chat-lines li .text').last()).toHaveText('short again');
+});
 
-  // A third person, arriving by a shared link, finds the room full.
+test('a third person finds the room full, with a way home, and the two do not notice', async () => {
+  const [alice, bob, room] = await meet();
   const carol = await person();
   await carol.page.goto(`${server.url}/call/Carol/${room}`);
   await expect(carol.page.getByRole('heading', { name: 'This room is full' })).toBeVisible();
   await expect(carol.status()).toHaveText('This room is full.');
   await carol.page.getByRole('link', { name: 'Home' }).click();
   await expect(carol.page.getByLabel('Your name')).toBeVisible();
-  // Alice and Bob did not notice.
   await expect(alice.status()).toHaveText('Connected with Bob.');
+  await expect(bob.status()).toHaveText('Connected with Alice.');
+  await expectFramesGrowing(alice);
+});
 
-  // Bob hangs up: his camera stops, Alice sees that he left and waits again.
+test('a seat freed by hanging up is taken without a reload, and the one who left finds it full', async () => {
+  const [alice, bob, room] = await meet();
+  // Bob hangs up: Alice sees that he left and waits again, and her chat waits too.
   await bob.page.getByRole('button', { name: 'Hang up' }).click();
   await expect(bob.page.getByRole('heading', { name: 'Call ended' })).toBeVisible();
   await expect(alice.status()).toHaveText('Bob left the call. Waiting for someone to join.');
   await expect(alice.page.getByRole('button', { name: 'Send', exact: true })).toBeDisabled();
 
-  // Carol can now take the free seat, and nobody reloads anything.
+  const carol = await person();
   await carol.joinThroughForm(server.url, 'Carol', room);
   await expect(alice.status()).toHaveText('Connected with Carol.');
   await expect(carol.status()).toHaveText('Connected with Alice.');
   await expectRemoteVideoFlowing(alice);
 
-  // Bob's "Rejoin" finds the room full again, with a way home.
   await bob.page.getByRole('button', { name: 'Rejoin' }).click();
   await expect(bob.page.getByRole('heading', { name: 'This room is full' })).toBeVisible();
 });

@@ -62,6 +62,9 @@ test('the receiver can cancel a transfer, and both sides say so', async () => {
   await expect(bob.page.getByRole('link', { name: 'Save slow.bin' })).toHaveCount(0);
   // The call itself is untouched, and chat still works.
   await expect(alice.status()).toHaveText('Connected with Bob.');
+  await alice.page.getByLabel('Message').fill('still here?');
+  await alice.page.getByLabel('Message').press('Enter');
+  await expect(bob.page.locator('.chat-lines li .text').last()).toHaveText('still here?');
 });
 
 test('the sender can cancel too', async () => {

@@ -370,6 +370,17 @@ export class Person {
     });
   }
 
+  /** The types of the candidates this side gathered ('host', 'srflx', 'relay'). */
+  localCandidateTypes(): Promise<string[]> {
+    return this.pc(async (pc) => {
+      const types: string[] = [];
+      (await pc.getStats()).forEach((r: any) => {
+        if (r.type === 'local-candidate') types.push(r.candidateType);
+      });
+      return types;
+    });
+  }
+
   /** Errors reported by STUN/TURN servers while gathering candidates. */
   iceErrors(): Promise<{ code: number; url: string }[]> {
     return this.page.evaluate(() => (window as any).__iceErrors);

@@ -56,8 +56,12 @@ test('with a wrong secret, TURN refuses the credentials and the relay-only call 
     for (const p of [alice, bob]) {
       await expect.poll(async () => (await p.iceErrors()).map((e) => e.code), { timeout: 15_000 }).toContain(401);
     }
-    // …so there is no relay candidate, hence no path, and nothing is decoded.
-    await bob.page.waitForTimeout(5_000);
+    // …so once gathering is over there is no relay candidate on either side, hence no
+    // pair to try, and nothing can ever be decoded.
+    for (const p of [alice, bob]) {
+      await expect.poll(() => p.pc((pc) => pc.iceGatheringState), { timeout: 30_000 }).toBe('complete');
+      expect(await p.localCandidateTypes()).toEqual([]);
+    }
     for (const p of [alice, bob]) {
       expect(await p.pc((pc) => pc.connectionState)).not.toBe('connected');
       expect(await p.framesDecoded()).toBe(0);
