@@ -4,7 +4,7 @@
 # compiling cargo-leptos alone takes ~23 minutes on two cores.
 #
 #   scripts/setup.sh        build tools: wasm32 target, cargo-leptos, wasm-bindgen, wasm-opt
-#   scripts/setup.sh test   the above, plus Chromium, coturn and Playwright for end-to-end tests
+#   scripts/setup.sh test   the above, plus Chromium, coturn, redis-server and Playwright for tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 want_test=${1:-}
@@ -43,10 +43,12 @@ if [ ! -x .tools/node_modules/.bin/wasm-opt ]; then
 fi
 
 if [ "$want_test" = test ]; then
-  # Chromium for the calls; coturn (turnserver) for the relay-only call through TURN.
+  # Chromium for the calls; coturn (turnserver) for the relay-only call through TURN;
+  # redis-server for several Tandem servers sharing rooms (each test starts its own).
   missing=()
   have chromium || missing+=(chromium)
   have turnserver || missing+=(coturn)
+  have redis-server || missing+=(redis-server)
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]} (Debian packages)"
     sudo_cmd=""

@@ -289,6 +289,28 @@ fn walks() -> Vec<Walk> {
             expect: ["warn", "debug", "trace"],
             with: &[],
         },
+        Walk {
+            name: "redis_url",
+            file: "\"redis://127.0.0.1:1/0\"",
+            env: "redis://127.0.0.1:2/0",
+            flag: "redis+unix:///tmp/tandem-redis.sock",
+            read: |c| secret(&c.cluster.redis_url),
+            expect: [
+                "redis://127.0.0.1:1/0",
+                "redis://127.0.0.1:2/0",
+                "redis+unix:///tmp/tandem-redis.sock",
+            ],
+            with: &["--resume-secret", "a-secret-of-sixteen-bytes"],
+        },
+        Walk {
+            name: "redis_prefix",
+            file: "\"one\"",
+            env: "two",
+            flag: "three",
+            read: |c| c.cluster.redis_prefix.clone(),
+            expect: ["one", "two", "three"],
+            with: &[],
+        },
     ]
 }
 

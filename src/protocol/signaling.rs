@@ -194,6 +194,9 @@ pub enum ErrorCode {
     ResumeExpired,
     /// Too many messages too fast; this one was dropped. Keep it up and the socket closes.
     RateLimited,
+    /// The server cannot reach what it shares with other servers just now; try again
+    /// shortly. Nothing was changed.
+    Unavailable,
 }
 
 impl ErrorCode {
@@ -210,6 +213,7 @@ impl ErrorCode {
             ErrorCode::InvalidToken => "the resume token is not valid",
             ErrorCode::ResumeExpired => "the seat was given up; join again",
             ErrorCode::RateLimited => "too many messages; slow down",
+            ErrorCode::Unavailable => "the server is busy; try again shortly",
         }
     }
 
@@ -226,10 +230,11 @@ impl ErrorCode {
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::ResumeExpired => "resume_expired",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Unavailable => "unavailable",
         }
     }
 
-    pub const ALL: [ErrorCode; 10] = [
+    pub const ALL: [ErrorCode; 11] = [
         ErrorCode::RoomFull,
         ErrorCode::InvalidRoom,
         ErrorCode::InvalidName,
@@ -240,6 +245,7 @@ impl ErrorCode {
         ErrorCode::InvalidToken,
         ErrorCode::ResumeExpired,
         ErrorCode::RateLimited,
+        ErrorCode::Unavailable,
     ];
 }
 

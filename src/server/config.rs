@@ -63,6 +63,9 @@ pub struct Config {
     pub tls: TlsSettings,
 
     #[command(flatten)]
+    pub cluster: ClusterSettings,
+
+    #[command(flatten)]
     pub log: LogSettings,
 }
 
@@ -203,6 +206,24 @@ pub struct TlsSettings {
     /// addresses (comma-separated), for trying Tandem across a LAN; browsers will warn
     #[arg(long, env = "TANDEM_SELF_SIGNED", value_delimiter = ',')]
     pub self_signed: Option<Vec<String>>,
+}
+
+/// Several Tandem servers sharing rooms through Redis. Unset, rooms live in this process
+/// and nothing else is needed.
+#[derive(Clone, Debug, PartialEq, Args)]
+#[command(next_help_heading = "Several servers")]
+pub struct ClusterSettings {
+    /// Redis through which several Tandem servers share rooms, e.g.
+    /// redis://127.0.0.1:6379/0 or redis+unix:///run/redis.sock; every server needs the
+    /// same resume_secret [default: none; rooms stay in this process]
+    #[arg(long, env = "TANDEM_REDIS_URL", hide_env_values = true, value_parser = redis_url)]
+    pub redis_url: Option<Secret>,
+
+    /// Prefix of every Redis key and channel Tandem uses, so that several deployments
+    /// can share one Redis
+    #[arg(long, env = "TANDEM_REDIS_PREFIX", default_value = "tandem",
+          value_parser = redis_prefix)]
+    pub redis_prefix: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Args)]
@@ -417,6 +438,13 @@ impl Config {
                 ),
             ));
         }
+        if self.cluster.redis_url.is_some() && self.calls.resume_secret.is_none() {
+            return Err(ConfigError::invalid(
+                "redis_url",
+                "servers sharing rooms must share resume_secret too, or a person cannot \
+                 resume their seat on another server",
+            ));
+        }
         self.ice.check()?;
         self.tls.check()
     }
@@ -583,6 +611,39 @@ fn secret(text: &str) -> Result<Secret, String> {
         return Err(format!("must be at least {MIN_SECRET_LEN} characters"));
     }
     Ok(Secret(text.to_owned()))
+}
+
+fn redis_url(text: &str) -> Result<Secret, String> {
+    // The value may hold a password: only the scheme is ever named.
+    let scheme = text.split_once("://").map_or("", |(scheme, _)| scheme);
+    match scheme {
+        "redis" | "redis+unix" | "unix" => {}
+        "rediss" => {
+            return Err(
+                "rediss:// (Redis over TLS) is not supported yet; use redis:// on a \
+                        private network or redis+unix:// for a local socket"
+                    .into(),
+            )
+        }
+        _ => return Err("must start with redis:// or redis+unix://".into()),
+    }
+    redis::Client::open(text).map_err(|_| "not a valid Redis address".to_owned())?;
+    Ok(Secret(text.to_owned()))
+}
+
+fn redis_prefix(text: &str) -> Result<String, String> {
+    let fits = !text.is_empty()
+        && text.len() <= 64
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if fits {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "{text:?} must be 1 to 64 letters, digits, '-', '_' or '.'"
+        ))
+    }
 }
 
 fn room_capacity(text: &str) -> Result<usize, String> {

@@ -10,7 +10,8 @@
 use super::config::ConnectionSettings;
 use super::limits::{MessageRate, OriginPolicy, PerIpLimit, RateRule, Verdict};
 use super::metrics::{CloseReason, Metrics};
-use super::rooms::{encode, Mailbox, NoSeat, Rooms, Seat};
+use super::registry::Registry;
+use super::rooms::{encode, Mailbox, NoSeat, Seat};
 use crate::protocol::signaling::{
     validate_name, validate_room, ClientMessage, ErrorCode, InputError, ServerMessage,
 };
@@ -36,7 +37,7 @@ const READ_BUFFER: usize = 512;
 
 /// What every signaling connection shares.
 pub struct Hub {
-    pub rooms: Arc<Rooms>,
+    pub rooms: Arc<Registry>,
     pub metrics: Arc<Metrics>,
     pub origins: OriginPolicy,
     pub per_ip: PerIpLimit,
@@ -160,7 +161,7 @@ async fn serve_socket(socket: &mut WebSocket, hub: &Hub) {
             },
             frame = socket.recv() => {
                 last_heard = Instant::now();
-                connection.on_frame(frame)
+                connection.on_frame(frame).await
             }
             _ = ping.tick() => {
                 if last_heard.elapsed() >= hub.settings.heartbeat_timeout {
@@ -202,7 +203,7 @@ async fn serve_socket(socket: &mut WebSocket, hub: &Hub) {
             let (rooms, grace) = (hub.rooms.clone(), hub.settings.resume_grace);
             tokio::spawn(async move {
                 tokio::time::sleep(grace).await;
-                rooms.expire(&seat);
+                rooms.expire(&seat).await;
             });
         }
     }
@@ -283,7 +284,10 @@ struct Connection<'hub> {
 }
 
 impl Connection<'_> {
-    fn on_frame(&mut self, frame: Option<Result<Message, axum::Error>>) -> Result<(), Ending> {
+    async fn on_frame(
+        &mut self,
+        frame: Option<Result<Message, axum::Error>>,
+    ) -> Result<(), Ending> {
         match frame {
             None | Some(Ok(Message::Close(_))) => Err(Ending::Gone),
             Some(Err(e)) => Err(read_error_ending(e, &self.hub.metrics)),
@@ -305,7 +309,7 @@ impl Connection<'_> {
                     }
                 }
                 match message {
-                    Message::Text(text) => self.on_text(&text),
+                    Message::Text(text) => self.on_text(&text).await,
                     _ => self.refuse(
                         ErrorCode::BadMessage,
                         Some("binary frames are not part of the protocol; send JSON text".into()),
@@ -316,18 +320,18 @@ impl Connection<'_> {
         }
     }
 
-    fn on_text(&mut self, text: &Utf8Bytes) {
+    async fn on_text(&mut self, text: &Utf8Bytes) {
         let received = Instant::now();
         let message = match serde_json::from_str::<ClientMessage>(text) {
             Ok(message) => message,
             Err(e) => return self.refuse(ErrorCode::BadMessage, Some(e.to_string())),
         };
-        if let Err(refusal) = self.handle(message, received) {
+        if let Err(refusal) = self.handle(message, received).await {
             self.refuse(refusal.code, refusal.detail);
         }
     }
 
-    fn handle(&mut self, message: ClientMessage, received: Instant) -> Result<(), Refusal> {
+    async fn handle(&mut self, message: ClientMessage, received: Instant) -> Result<(), Refusal> {
         let rooms = &self.hub.rooms;
         let metrics = &self.hub.metrics;
         match message {
@@ -337,7 +341,7 @@ impl Connection<'_> {
                 }
                 let name = validate_name(&name)?;
                 let room = validate_room(&room)?;
-                let admitted = match rooms.join(room, name, &self.mailbox) {
+                let admitted = match rooms.join(room, name, &self.mailbox).await {
                     Ok(admitted) => admitted,
                     Err(NoSeat::Refused(code)) => return Err(code.into()),
                     // The full mailbox has kicked this connection; the loop ends it.
@@ -350,7 +354,7 @@ impl Connection<'_> {
                 if self.seat.is_some() {
                     return Err(ErrorCode::AlreadyJoined.into());
                 }
-                let seat = match rooms.resume(&token, &self.mailbox) {
+                let seat = match rooms.resume(&token, &self.mailbox).await {
                     Ok(seat) => seat,
                     Err(NoSeat::Refused(code)) => return Err(code.into()),
                     Err(NoSeat::NotReading) => return Ok(()),
@@ -366,8 +370,12 @@ impl Connection<'_> {
             }
             ClientMessage::Leave => {
                 let seat = self.seat.take().ok_or(ErrorCode::NotJoined)?;
+                if let Err(code) = rooms.leave(&seat).await {
+                    // Still seated: the person may try again.
+                    self.seat = Some(seat);
+                    return Err(code.into());
+                }
                 tracing::info!("left");
-                rooms.leave(&seat);
             }
             ClientMessage::Ping => {
                 self.mailbox.post(encode(&ServerMessage::Pong));

@@ -1,11 +1,13 @@
 //! Everything that runs only in the server binary.
 
 pub mod assets;
+pub mod cluster;
 pub mod config;
 pub mod connection;
 pub mod ice;
 pub mod limits;
 pub mod metrics;
+pub mod registry;
 pub mod rooms;
 pub mod tls;
 pub mod tokens;
@@ -25,6 +27,7 @@ use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use limits::{OriginPolicy, PerIpLimit};
 use metrics::Metrics;
+use registry::Registry;
 use rooms::{RoomRules, Rooms};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -165,14 +168,23 @@ pub async fn serve(
     };
     let (going_away_tx, going_away) = watch::channel(false);
     let connections = TaskTracker::new();
+    let rules = RoomRules {
+        capacity: config.calls.room_capacity,
+        ice: IceConfig::new(&config.ice),
+        tokens: ResumeTokens::new(&secret),
+        max_file_bytes: config.calls.max_file_bytes,
+        upload_budget: config.calls.upload_budget,
+    };
+    let rooms = match &config.cluster.redis_url {
+        None => Registry::Local(Rooms::new(rules)),
+        Some(url) => Registry::Shared(
+            cluster::SharedRooms::start(url.expose(), &config.cluster.redis_prefix, rules)
+                .await
+                .map_err(|e| std::io::Error::other(format!("cannot reach Redis: {e}")))?,
+        ),
+    };
     let hub = Arc::new(Hub {
-        rooms: Arc::new(Rooms::new(RoomRules {
-            capacity: config.calls.room_capacity,
-            ice: IceConfig::new(&config.ice),
-            tokens: ResumeTokens::new(&secret),
-            max_file_bytes: config.calls.max_file_bytes,
-            upload_budget: config.calls.upload_budget,
-        })),
+        rooms: Arc::new(rooms),
         metrics: Arc::new(Metrics::new()),
         origins: OriginPolicy::new(&config.connections.allowed_origins),
         per_ip: PerIpLimit::new(config.connections.max_connections_per_ip),

@@ -130,20 +130,38 @@ pub struct Seat {
     pub room: String,
     pub id: PeerId,
     /// Which attachment of the seat this connection holds.
-    epoch: u64,
+    pub(super) epoch: u64,
 }
 
-struct Member {
-    info: PeerInfo,
+/// A seat held in this process: its connection's mailbox, or, while the connection is
+/// gone, what waits for it. Shared by both registries (`rooms`, `cluster`).
+pub(super) struct Attachment {
     /// `None` while the seat is detached (its connection dropped).
     mailbox: Option<Mailbox>,
     backlog: Vec<Utf8Bytes>,
     epoch: u64,
 }
 
-impl Member {
+impl Attachment {
+    pub(super) fn new(mailbox: &Mailbox) -> Attachment {
+        Attachment {
+            mailbox: Some(mailbox.clone()),
+            backlog: Vec::new(),
+            epoch: 0,
+        }
+    }
+
+    /// A seat nobody holds yet (taken back after a restart, before `take_over`).
+    fn vacant() -> Attachment {
+        Attachment {
+            mailbox: None,
+            backlog: Vec::new(),
+            epoch: 0,
+        }
+    }
+
     /// Queues `text`; false when the member can't take it (stalled or gone).
-    fn deliver(&mut self, text: Utf8Bytes) -> bool {
+    pub(super) fn deliver(&mut self, text: Utf8Bytes) -> bool {
         match &self.mailbox {
             Some(mailbox) => mailbox.post(text),
             None if self.backlog.len() < BACKLOG_LIMIT => {
@@ -153,6 +171,36 @@ impl Member {
             None => false,
         }
     }
+
+    /// Whether this is the attachment `seat` was given (a stale connection's is not).
+    pub(super) fn is(&self, seat: &Seat) -> bool {
+        self.epoch == seat.epoch
+    }
+
+    pub(super) fn is_detached(&self) -> bool {
+        self.mailbox.is_none()
+    }
+
+    pub(super) fn detach(&mut self) {
+        self.mailbox = None;
+    }
+
+    /// Gives the seat to a new connection: posts `first`, then what waited, and returns
+    /// the new epoch; `None` if the mailbox could not take them all (not reading).
+    pub(super) fn take_over(&mut self, mailbox: &Mailbox, first: Utf8Bytes) -> Option<u64> {
+        self.epoch += 1;
+        self.mailbox = Some(mailbox.clone());
+        let waiting = std::mem::take(&mut self.backlog);
+        std::iter::once(first)
+            .chain(waiting)
+            .all(|text| mailbox.post(text))
+            .then_some(self.epoch)
+    }
+}
+
+struct Member {
+    info: PeerInfo,
+    at: Attachment,
 }
 
 /// What a room needs to know of the server's configuration.
@@ -241,9 +289,7 @@ impl Rooms {
         };
         members.push(Member {
             info,
-            mailbox: Some(mailbox.clone()),
-            backlog: Vec::new(),
-            epoch: 0,
+            at: Attachment::new(mailbox),
         });
         let people = members.len();
         remove_members(&mut rooms, room, unreachable);
@@ -275,9 +321,7 @@ impl Rooms {
                         id: claim.id,
                         name: claim.name,
                     },
-                    mailbox: None,
-                    backlog: Vec::new(),
-                    epoch: 0,
+                    at: Attachment::vacant(),
                 });
                 members.len() - 1
             }
@@ -294,23 +338,15 @@ impl Rooms {
             max_file_bytes: self.rules.max_file_bytes,
             upload_budget: self.rules.upload_budget,
         };
-        let member = &mut members[index];
-        member.epoch += 1;
-        member.mailbox = Some(mailbox.clone());
-        let waiting = std::mem::take(&mut member.backlog);
-        let all_sent = std::iter::once(encode(&resumed))
-            .chain(waiting)
-            .all(|text| mailbox.post(text));
-        let seat = Seat {
+        let Some(epoch) = members[index].at.take_over(mailbox, encode(&resumed)) else {
+            remove_members(&mut rooms, &claim.room, vec![claim.id]);
+            return Err(NoSeat::NotReading);
+        };
+        Ok(Seat {
             room: claim.room,
             id: claim.id,
-            epoch: member.epoch,
-        };
-        if !all_sent {
-            remove_members(&mut rooms, &seat.room, vec![seat.id]);
-            return Err(NoSeat::NotReading);
-        }
-        Ok(seat)
+            epoch,
+        })
     }
 
     /// Delivers `signal` from `seat` to peer `to` in the same room.
@@ -328,7 +364,7 @@ impl Rooms {
             from: seat.id,
             signal,
         };
-        if !target.deliver(encode(&message)) {
+        if !target.at.deliver(encode(&message)) {
             remove_members(&mut rooms, &seat.room, vec![to]);
         }
         Ok(())
@@ -343,7 +379,7 @@ impl Rooms {
             .and_then(|members| members.iter_mut().find(|m| holds(m, seat)));
         match member {
             Some(member) => {
-                member.mailbox = None;
+                member.at.detach();
                 true
             }
             None => false,
@@ -357,7 +393,7 @@ impl Rooms {
         let still_detached = rooms
             .get(&seat.room)
             .and_then(|members| members.iter().find(|m| holds(m, seat)))
-            .is_some_and(|m| m.mailbox.is_none());
+            .is_some_and(|m| m.at.is_detached());
         if still_detached {
             remove_members(&mut rooms, &seat.room, vec![seat.id]);
         }
@@ -403,7 +439,7 @@ impl Rooms {
 
 /// Whether `member` is the seat as this connection holds it (same id, same attachment).
 fn holds(member: &Member, seat: &Seat) -> bool {
-    member.info.id == seat.id && member.epoch == seat.epoch
+    member.info.id == seat.id && member.at.is(seat)
 }
 
 /// A random id, not in use in the room. Random rather than counted so that ids issued
@@ -422,7 +458,7 @@ fn fresh_id(members: &[Member]) -> PeerId {
 fn send_to_all(members: &mut [Member], text: Utf8Bytes) -> Vec<PeerId> {
     members
         .iter_mut()
-        .filter_map(|m| (!m.deliver(text.clone())).then_some(m.info.id))
+        .filter_map(|m| (!m.at.deliver(text.clone())).then_some(m.info.id))
         .collect()
 }
 

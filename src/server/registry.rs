@@ -1,0 +1,85 @@
+//! The room registry a signaling connection talks to: the rooms of this process alone
+//! (`rooms`, the default), or rooms shared with other Tandem servers through Redis
+//! (`cluster`). A connection never knows which it has.
+//!
+//! An enum rather than a trait object: the in-process registry's calls stay direct and
+//! complete at once, so a relay costs what it cost before there was a choice.
+
+use super::cluster::SharedRooms;
+use super::rooms::{Admitted, Mailbox, NoSeat, Rooms, Seat};
+use crate::protocol::signaling::{ErrorCode, PeerId, Signal};
+use std::sync::Arc;
+
+// One per server, behind an `Arc`: its size does not matter.
+#[allow(clippy::large_enum_variant)]
+pub enum Registry {
+    Local(Rooms),
+    Shared(Arc<SharedRooms>),
+}
+
+impl Registry {
+    /// Seats a new participant, sends it `joined` and tells the others `peer_joined`.
+    pub async fn join(
+        &self,
+        room: &str,
+        name: &str,
+        mailbox: &Mailbox,
+    ) -> Result<Admitted, NoSeat> {
+        match self {
+            Registry::Local(rooms) => rooms.join(room, name, mailbox),
+            Registry::Shared(rooms) => rooms.join(room, name, mailbox).await,
+        }
+    }
+
+    /// Gives the seat named by `token` to this connection (see [`Rooms::resume`]).
+    pub async fn resume(&self, token: &str, mailbox: &Mailbox) -> Result<Seat, NoSeat> {
+        match self {
+            Registry::Local(rooms) => rooms.resume(token, mailbox),
+            Registry::Shared(rooms) => rooms.resume(token, mailbox),
+        }
+    }
+
+    /// Delivers `signal` from `seat` to peer `to` in the same room.
+    pub fn relay(&self, seat: &Seat, to: PeerId, signal: Signal) -> Result<(), ErrorCode> {
+        match self {
+            Registry::Local(rooms) => rooms.relay(seat, to, signal),
+            Registry::Shared(rooms) => rooms.relay(seat, to, signal),
+        }
+    }
+
+    /// The connection holding `seat` dropped: keep the seat for a resume. Returns whether
+    /// it was detached (false if a newer connection holds it, or it is gone).
+    pub fn detach(&self, seat: &Seat) -> bool {
+        match self {
+            Registry::Local(rooms) => rooms.detach(seat),
+            Registry::Shared(rooms) => rooms.detach(seat),
+        }
+    }
+
+    /// The grace period of a detached seat ran out: free it and tell the others.
+    pub async fn expire(&self, seat: &Seat) {
+        match self {
+            Registry::Local(rooms) => rooms.expire(seat),
+            Registry::Shared(rooms) => rooms.expire(seat).await,
+        }
+    }
+
+    /// Frees the seat and tells the others. Leaving twice is harmless.
+    pub async fn leave(&self, seat: &Seat) -> Result<(), ErrorCode> {
+        match self {
+            Registry::Local(rooms) => {
+                rooms.leave(seat);
+                Ok(())
+            }
+            Registry::Shared(rooms) => rooms.leave(seat).await,
+        }
+    }
+
+    /// Rooms with someone in them, and seats taken in them, as this server holds them.
+    pub fn counts(&self) -> (usize, usize) {
+        match self {
+            Registry::Local(rooms) => rooms.counts(),
+            Registry::Shared(rooms) => rooms.counts(),
+        }
+    }
+}
