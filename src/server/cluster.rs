@@ -25,7 +25,7 @@ use redis::{ProtocolVersion, PushKind, Value};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// How long one Redis call may take before the person is told `unavailable`.
@@ -317,16 +317,9 @@ impl SharedRooms {
             id,
             name: name.to_owned(),
         };
-        let joined = ServerMessage::Joined {
-            you: id,
-            peers: others.iter().map(|p| p.info.clone()).collect(),
-            polite: !others.is_empty(),
-            token: self.rules.tokens.issue(room, id, name),
-            ice_servers: self.rules.ice.servers_for(id, SystemTime::now()),
-            ice_transport_policy: self.rules.ice.policy,
-            max_file_bytes: self.rules.max_file_bytes,
-            upload_budget: self.rules.upload_budget,
-        };
+        let joined =
+            self.rules
+                .joined(room, &info, others.iter().map(|p| p.info.clone()).collect());
         let elsewhere = |p: &Person| matches!(&p.place, Place::There(s) if *s != self.server);
         let servers: BTreeSet<String> = others
             .iter()
@@ -423,19 +416,14 @@ impl SharedRooms {
         let view = views
             .get_mut(&claim.room)
             .ok_or(NoSeat::Refused(ErrorCode::ResumeExpired))?;
-        let resumed = ServerMessage::Resumed {
-            you: claim.id,
-            peers: view
-                .people
+        let resumed = self.rules.resumed(
+            claim.id,
+            view.people
                 .iter()
                 .filter(|p| p.info.id != claim.id)
                 .map(|p| p.info.clone())
                 .collect(),
-            ice_servers: self.rules.ice.servers_for(claim.id, SystemTime::now()),
-            ice_transport_policy: self.rules.ice.policy,
-            max_file_bytes: self.rules.max_file_bytes,
-            upload_budget: self.rules.upload_budget,
-        };
+        );
         let at = view
             .here(claim.id, None)
             .ok_or(NoSeat::Refused(ErrorCode::ResumeExpired))?;

@@ -212,6 +212,34 @@ pub struct RoomRules {
     pub upload_budget: u64,
 }
 
+impl RoomRules {
+    /// What a newcomer `you` in `room` is told: who is there, and how to call them.
+    pub(super) fn joined(&self, room: &str, you: &PeerInfo, peers: Vec<PeerInfo>) -> ServerMessage {
+        ServerMessage::Joined {
+            you: you.id,
+            polite: !peers.is_empty(),
+            peers,
+            token: self.tokens.issue(room, you.id, &you.name),
+            ice_servers: self.ice.servers_for(you.id, SystemTime::now()),
+            ice_transport_policy: self.ice.policy,
+            max_file_bytes: self.max_file_bytes,
+            upload_budget: self.upload_budget,
+        }
+    }
+
+    /// What `you` is told on taking their seat back.
+    pub(super) fn resumed(&self, you: PeerId, peers: Vec<PeerInfo>) -> ServerMessage {
+        ServerMessage::Resumed {
+            you,
+            peers,
+            ice_servers: self.ice.servers_for(you, SystemTime::now()),
+            ice_transport_policy: self.ice.policy,
+            max_file_bytes: self.max_file_bytes,
+            upload_budget: self.upload_budget,
+        }
+    }
+}
+
 /// Why `join` or `resume` gave no seat.
 #[derive(Debug, PartialEq, Eq)]
 pub enum NoSeat {
@@ -260,16 +288,11 @@ impl Rooms {
             id: fresh_id(members),
             name: name.to_owned(),
         };
-        let joined = ServerMessage::Joined {
-            you: info.id,
-            peers: members.iter().map(|m| m.info.clone()).collect(),
-            polite: !members.is_empty(),
-            token: self.rules.tokens.issue(room, info.id, name),
-            ice_servers: self.rules.ice.servers_for(info.id, SystemTime::now()),
-            ice_transport_policy: self.rules.ice.policy,
-            max_file_bytes: self.rules.max_file_bytes,
-            upload_budget: self.rules.upload_budget,
-        };
+        let joined = self.rules.joined(
+            room,
+            &info,
+            members.iter().map(|m| m.info.clone()).collect(),
+        );
         // Sent under the lock so that `joined` is queued before anything a peer sends us.
         if !mailbox.post(encode(&joined)) {
             if members.is_empty() {
@@ -326,18 +349,14 @@ impl Rooms {
                 members.len() - 1
             }
         };
-        let resumed = ServerMessage::Resumed {
-            you: claim.id,
-            peers: members
+        let resumed = self.rules.resumed(
+            claim.id,
+            members
                 .iter()
                 .filter(|m| m.info.id != claim.id)
                 .map(|m| m.info.clone())
                 .collect(),
-            ice_servers: self.rules.ice.servers_for(claim.id, SystemTime::now()),
-            ice_transport_policy: self.rules.ice.policy,
-            max_file_bytes: self.rules.max_file_bytes,
-            upload_budget: self.rules.upload_budget,
-        };
+        );
         let Some(epoch) = members[index].at.take_over(mailbox, encode(&resumed)) else {
             remove_members(&mut rooms, &claim.room, vec![claim.id]);
             return Err(NoSeat::NotReading);
