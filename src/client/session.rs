@@ -234,7 +234,11 @@ impl Session {
     async fn carry_out_one(&mut self, effect: Effect) -> Option<Input> {
         match effect {
             Effect::OpenSocket { generation } => {
-                match SignalingSocket::connect(self.socket_events.clone(), generation) {
+                match SignalingSocket::connect(
+                    self.socket_events.clone(),
+                    generation,
+                    self.machine.room(),
+                ) {
                     Ok(socket) => self.socket = Some(socket),
                     Err(e) => {
                         leptos::logging::warn!("cannot open the signaling socket: {e}");

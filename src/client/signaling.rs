@@ -31,8 +31,9 @@ impl SignalingSocket {
     pub fn connect(
         events: mpsc::UnboundedSender<SocketEvent>,
         generation: u32,
+        room: &str,
     ) -> Result<SignalingSocket, String> {
-        let socket = WebSocket::open(&signaling_url()?).map_err(|e| e.to_string())?;
+        let socket = WebSocket::open(&signaling_url(room)?).map_err(|e| e.to_string())?;
         let (mut sink, stream) = socket.split();
         let (stop_tx, stop) = oneshot::channel::<()>();
         let stop = stop.shared();
@@ -94,11 +95,13 @@ impl SignalingSocket {
     }
 }
 
-/// `ws://host/ws` or `wss://host/ws`, from the page's own address.
-fn signaling_url() -> Result<String, String> {
+/// `ws://host/ws?room=<room>` or `wss://…`, from the page's own address. The server
+/// ignores the room there; a load balancer can use it to keep a room on one server.
+fn signaling_url(room: &str) -> Result<String, String> {
     let location = web_sys::window().ok_or("no window")?.location();
     let protocol = location.protocol().map_err(|_| "no page protocol")?;
     let host = location.host().map_err(|_| "no page host")?;
     let scheme = if protocol == "https:" { "wss" } else { "ws" };
-    Ok(format!("{scheme}://{host}{SIGNALING_PATH}"))
+    let room = js_sys::encode_uri_component(room);
+    Ok(format!("{scheme}://{host}{SIGNALING_PATH}?room={room}"))
 }

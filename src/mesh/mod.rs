@@ -53,6 +53,9 @@ pub enum CallStatus {
         /// Who could not be connected, and why.
         failed: Vec<(String, String)>,
     },
+    /// The server could not seat us for now (its shared state is out of reach); a new
+    /// try is on its way.
+    Busy,
     RoomFull,
     Failed(String),
     Ended,
@@ -99,6 +102,7 @@ impl CallStatus {
                     None => text,
                 }
             }
+            CallStatus::Busy => "Server busy, retrying…".into(),
             CallStatus::RoomFull => "This room is full.".into(),
             CallStatus::Failed(why) => format!("Connection failed: {why}"),
             CallStatus::Ended => "Call ended.".into(),
@@ -332,6 +336,9 @@ pub struct Session {
     /// The server went away and has not taken us back yet (a socket may be open, but
     /// until `joined` or `resumed` nobody knows it answers).
     server_lost: bool,
+    /// The server said `unavailable`: we try again, through a new socket (a balancer
+    /// may send it to another server).
+    busy: bool,
     /// Resumes our seat after a dropped socket.
     token: Option<String>,
     /// Failed connection attempts in a row, for the backoff.
@@ -370,6 +377,7 @@ impl Session {
             generation: 0,
             socket_open: false,
             server_lost: false,
+            busy: false,
             token: None,
             reconnects: 0,
             last_heard: 0.0,
@@ -439,6 +447,11 @@ impl Session {
         std::mem::take(&mut self.effects)
     }
 
+    /// The room we are in (or joining): the signaling socket's address names it.
+    pub fn room(&self) -> &str {
+        &self.room
+    }
+
     /// Where the call stands.
     pub fn status(&self) -> CallStatus {
         if let Some(outcome) = &self.outcome {
@@ -446,6 +459,9 @@ impl Session {
         }
         if !self.media_ready {
             return CallStatus::Starting;
+        }
+        if self.busy && self.remotes.is_empty() {
+            return CallStatus::Busy;
         }
         if self.token.is_none() && self.remotes.is_empty() {
             return CallStatus::Joining;
@@ -622,6 +638,16 @@ impl Session {
                     self.remove(id);
                 }
                 self.send_join();
+            }
+            // Seated, a signal that needed another server was lost: an ICE restart
+            // covers it. Joining or resuming, we ask again later, through a new socket
+            // (a balancer may send it to another server).
+            ErrorCode::Unavailable if self.token.is_none() || self.server_lost => {
+                self.busy = true;
+                if self.socket_open {
+                    self.effects.push(Effect::CloseSocket);
+                    self.lost_server();
+                }
             }
             // Our signal went to someone no longer in the room; their `peer_left` follows.
             _ => {}
@@ -973,6 +999,7 @@ impl Session {
     fn back_online(&mut self) {
         self.reconnects = 0;
         self.server_lost = false;
+        self.busy = false;
     }
 
     fn next_jitter(&mut self) -> f64 {

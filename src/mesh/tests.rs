@@ -495,6 +495,95 @@ fn a_lost_seat_closes_every_pair_and_joins_again() {
     assert_eq!(session.status(), CallStatus::Joining);
 }
 
+fn unavailable() -> ServerMessage {
+    ServerMessage::Error {
+        code: ErrorCode::Unavailable,
+        message: "busy".into(),
+    }
+}
+
+/// The delay of the reconnect timer among `effects`.
+fn reconnect_after(effects: &[Effect]) -> u32 {
+    effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::StartTimer {
+                timer: Timer::Reconnect,
+                after_ms,
+            } => Some(*after_ms),
+            _ => None,
+        })
+        .expect("a reconnect is planned")
+}
+
+#[test]
+fn a_busy_server_is_asked_again_with_backoff_until_it_seats_us() {
+    let mut session = started();
+    let mut delays = Vec::new();
+    for attempt in 1..=6u32 {
+        let effects = session.handle(Input::Server(attempt, unavailable()), 1.0);
+        assert_eq!(effects[0], Effect::CloseSocket);
+        delays.push(reconnect_after(&effects));
+        assert_eq!(session.status().text(), "Server busy, retrying…");
+        // A new socket, and the same join again.
+        let effects = session.handle(Input::Timer(Timer::Reconnect), 2.0);
+        assert_eq!(
+            effects,
+            [
+                Effect::OpenSocket {
+                    generation: attempt + 1
+                },
+                Effect::Send(ClientMessage::Join {
+                    room: "room".into(),
+                    name: "Me".into()
+                })
+            ]
+        );
+    }
+    // Backoff: each delay within the jitter of its doubling, up to the cap.
+    for (attempt, delay) in delays.iter().enumerate() {
+        let base = reconnect_delay_ms(attempt as u32, 0.5);
+        assert!(
+            (base * 0.5..base * 1.5).contains(&(*delay as f64)),
+            "try {attempt}: {delay} ms"
+        );
+    }
+    session.handle(Input::Server(7, joined(vec![info(1, "Bob")])), 3.0);
+    assert_eq!(session.status().text(), "Connecting to Bob…");
+    // Seated: the next busy spell (a resume refused) starts from the first delay.
+    let effects = session.handle(Input::SocketClosed(7), 4.0);
+    assert!(f64::from(reconnect_after(&effects)) < RECONNECT_FIRST_MS * 1.5);
+    session.handle(Input::Timer(Timer::Reconnect), 5.0);
+    let effects = session.handle(Input::Server(8, unavailable()), 6.0);
+    assert!(f64::from(reconnect_after(&effects)) < RECONNECT_FIRST_MS * 2.0 * 1.5);
+}
+
+#[test]
+fn a_busy_server_on_resume_keeps_every_pair_and_resumes_again() {
+    let mut session = in_call_with(&["Bob"]);
+    session.handle(Input::SocketClosed(1), 2.0);
+    let effects = session.handle(Input::Timer(Timer::Reconnect), 3.0);
+    let resume = Effect::Send(ClientMessage::Resume {
+        token: "token".into(),
+    });
+    assert_eq!(effects[1], resume);
+    let effects = session.handle(Input::Server(2, unavailable()), 4.0);
+    assert!(!effects
+        .iter()
+        .any(|e| matches!(e, Effect::ClosePeer { .. })));
+    reconnect_after(&effects);
+    assert_eq!(session.status().text(), "Connected with Bob.");
+    let effects = session.handle(Input::Timer(Timer::Reconnect), 5.0);
+    assert_eq!(effects[1], resume);
+}
+
+#[test]
+fn a_signal_the_server_could_not_pass_on_changes_nothing() {
+    let mut session = in_call_with(&["Bob"]);
+    assert!(server(&mut session, unavailable()).is_empty());
+    assert_eq!(session.status().text(), "Connected with Bob.");
+}
+
 #[test]
 fn a_silent_server_is_given_up_and_pings_go_out_meanwhile() {
     let mut session = in_call_with(&["Bob"]);
