@@ -8,7 +8,7 @@ use futures::StreamExt;
 use serde_json::json;
 use tandem::protocol::signaling::{ErrorCode, PeerId, ServerMessage, Signal};
 
-/// Settings every server of one cluster shares.
+/// Settings every server of one cluster shares; `extra` may set another grace.
 fn server(redis: &RedisServer, extra: &[&str]) -> Binary {
     let url = redis.url();
     let mut args = vec![
@@ -16,11 +16,56 @@ fn server(redis: &RedisServer, extra: &[&str]) -> Binary {
         &url,
         "--resume-secret",
         "cluster-test-secret-0123456789",
-        "--resume-grace",
-        "300ms",
     ];
+    if !extra.contains(&"--resume-grace") {
+        args.extend(["--resume-grace", "300ms"]);
+    }
     args.extend_from_slice(extra);
     Binary::start(&args)
+}
+
+/// Waits (at most 10 s) for `check` to hold: for a state that comes by itself, such as
+/// a reconnect, never in place of an answer the test could wait for.
+async fn eventually<F: std::future::Future<Output = bool>>(what: &str, check: impl Fn() -> F) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !check().await {
+        assert!(std::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+async fn ready(server: &Binary) -> u16 {
+    get(server.addr, "/readyz").await.0
+}
+
+/// How many servers are subscribed to their channel.
+async fn subscribed(redis: &RedisServer) -> usize {
+    let channels: Vec<String> = redis::cmd("PUBSUB")
+        .arg("CHANNELS")
+        .arg("tandem:server:*")
+        .query_async(&mut redis.connect().await)
+        .await
+        .unwrap();
+    channels.len()
+}
+
+/// Alice on `a` and Bob on `b` in `room`, each told of the other; Alice's token too.
+async fn across(a: &Binary, b: &Binary, room: &str) -> (Client, PeerId, String, Client, PeerId) {
+    let mut alice = Client::connect(a.addr).await;
+    let mut bob = Client::connect(b.addr).await;
+    let (alice_id, _, token) = alice.join_with_token(room, "Alice").await;
+    let (bob_id, _) = bob.join(room, "Bob").await;
+    assert!(
+        matches!(alice.recv().await, ServerMessage::PeerJoined { peer, .. } if peer.id == bob_id)
+    );
+    (alice, alice_id, token, bob, bob_id)
+}
+
+fn signal_from(from: PeerId, n: usize) -> ServerMessage {
+    ServerMessage::Signal {
+        from,
+        signal: candidate(n),
+    }
 }
 
 fn candidate(n: usize) -> Signal {
@@ -261,4 +306,210 @@ async fn without_redis_local_relays_go_on_and_a_join_is_told_unavailable() {
     carol.expect_error(ErrorCode::Unavailable).await;
     // Not seated: the connection can try again.
     carol.expect_silence().await;
+    // A balancer stops sending people here.
+    eventually("not ready", || async { ready(&a).await == 503 }).await;
+}
+
+#[tokio::test]
+async fn a_seat_resumes_on_the_other_server_with_what_waited_for_it() {
+    let redis = RedisServer::start();
+    let grace = ["--resume-grace", "10s"];
+    let (a, b) = (server(&redis, &grace), server(&redis, &grace));
+    let (mut alice, alice_id, token, mut bob, bob_id) = across(&a, &b, "move").await;
+    alice.ws.close(None).await.unwrap();
+    while let Some(Ok(_)) = alice.ws.next().await {}
+    // Sent to A, where her seat waits.
+    bob.signal(alice_id, candidate(1)).await;
+    bob.expect_silence().await;
+    // She comes back through B, Bob's server.
+    let mut alice = Client::connect(b.addr).await;
+    match alice.resume(&token).await {
+        ServerMessage::Resumed { you, peers, .. } => {
+            assert_eq!(you, alice_id);
+            assert_eq!(peers.iter().map(|p| p.id).collect::<Vec<_>>(), [bob_id]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(alice.recv().await, signal_from(bob_id, 1));
+    // Both on B now: their relays stay there.
+    let before = publishes(&redis).await;
+    bob.signal(alice_id, candidate(2)).await;
+    alice.signal(bob_id, candidate(3)).await;
+    assert_eq!(alice.recv().await, signal_from(bob_id, 2));
+    assert_eq!(bob.recv().await, signal_from(alice_id, 3));
+    assert_eq!(publishes(&redis).await, before);
+    // Carol on A meets them both, and nobody ever heard that Alice went.
+    let mut carol = Client::connect(a.addr).await;
+    let (carol_id, peers) = carol.join("move", "Carol").await;
+    assert_eq!(peers.len(), 2);
+    for person in [&mut alice, &mut bob] {
+        assert!(
+            matches!(person.recv().await, ServerMessage::PeerJoined { peer, .. } if peer.id == carol_id)
+        );
+        person.expect_silence().await;
+    }
+    carol.signal(alice_id, candidate(4)).await;
+    assert_eq!(alice.recv().await, signal_from(carol_id, 4));
+}
+
+#[tokio::test]
+async fn a_killed_server_s_people_resume_elsewhere_and_the_others_seats_are_freed() {
+    let redis = RedisServer::start();
+    let timing = ["--server-liveness", "1s", "--resume-grace", "1s"];
+    let (mut a, b) = (server(&redis, &timing), server(&redis, &timing));
+    let (alice, alice_id, token, mut bob, bob_id) = across(&a, &b, "crash").await;
+    let mut dave = Client::connect(a.addr).await;
+    let (dave_id, _) = dave.join("crash", "Dave").await;
+    assert!(matches!(bob.recv().await, ServerMessage::PeerJoined { .. }));
+    a.child.kill().unwrap();
+    a.child.wait().unwrap();
+    drop((alice, dave));
+    // Alice's page reconnects to B and takes her seat back at once.
+    let mut alice = Client::connect(b.addr).await;
+    assert!(
+        matches!(alice.resume(&token).await, ServerMessage::Resumed { you, .. } if you == alice_id)
+    );
+    bob.signal(alice_id, candidate(1)).await;
+    assert_eq!(alice.recv().await, signal_from(bob_id, 1));
+    // Dave never comes back: once A counts as gone (1 s) and his grace is over (1 s),
+    // both are told, and Redis holds nothing of A.
+    let started = std::time::Instant::now();
+    assert_eq!(bob.recv().await, ServerMessage::PeerLeft { peer: dave_id });
+    assert_eq!(
+        alice.recv().await,
+        ServerMessage::PeerLeft { peer: dave_id }
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(4));
+    let mut redis_conn = redis.connect().await;
+    let seats: Vec<String> = redis::cmd("HKEYS")
+        .arg("tandem:room:crash")
+        .query_async(&mut redis_conn)
+        .await
+        .unwrap();
+    let mut ids: Vec<String> = seats.into_iter().filter(|k| k != "#seq").collect();
+    ids.sort();
+    let mut expected = vec![alice_id.0.to_string(), bob_id.0.to_string()];
+    expected.sort();
+    assert_eq!(ids, expected);
+    let servers: usize = redis::cmd("HLEN")
+        .arg("tandem:servers")
+        .query_async(&mut redis_conn)
+        .await
+        .unwrap();
+    assert_eq!(servers, 1);
+    bob.expect_silence().await;
+}
+
+#[tokio::test]
+async fn a_server_shutting_down_hands_its_seats_to_the_others() {
+    let redis = RedisServer::start();
+    let timing = ["--server-liveness", "1s", "--resume-grace", "1s"];
+    let (mut a, b) = (server(&redis, &timing), server(&redis, &timing));
+    let (mut alice, alice_id, token, mut bob, bob_id) = across(&a, &b, "restart").await;
+    let mut dave = Client::connect(a.addr).await;
+    let (dave_id, _) = dave.join("restart", "Dave").await;
+    assert!(matches!(bob.recv().await, ServerMessage::PeerJoined { .. }));
+    a.signal("TERM");
+    assert_eq!(alice.closed().await, Some(1001));
+    assert_eq!(dave.closed().await, Some(1001));
+    a.exit_within(std::time::Duration::from_secs(10)).await;
+    let mut alice = Client::connect(b.addr).await;
+    assert!(
+        matches!(alice.resume(&token).await, ServerMessage::Resumed { you, .. } if you == alice_id)
+    );
+    alice.signal(bob_id, candidate(1)).await;
+    assert_eq!(bob.recv().await, signal_from(alice_id, 1));
+    // Dave's seat was handed over too; nobody took it, so after his grace both hear.
+    assert_eq!(bob.recv().await, ServerMessage::PeerLeft { peer: dave_id });
+    assert_eq!(
+        alice.recv().await,
+        ServerMessage::PeerLeft { peer: dave_id }
+    );
+}
+
+#[tokio::test]
+async fn redis_back_with_its_data_finds_every_server_and_seat_as_they_were() {
+    let dir = std::env::temp_dir().join(format!("tandem-redis-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = RedisServer::start().port;
+    let mut redis = RedisServer::start_keeping(port, &dir);
+    // A server counts as gone after 1 s: the outage below is longer.
+    let timing = ["--server-liveness", "1s"];
+    let (a, b) = (server(&redis, &timing), server(&redis, &timing));
+    let (mut alice, alice_id, _, mut bob, bob_id) = across(&a, &b, "outage").await;
+    redis.kill();
+    eventually("A not ready", || async { ready(&a).await == 503 }).await;
+    eventually("B not ready", || async { ready(&b).await == 503 }).await;
+    let mut carol = Client::connect(a.addr).await;
+    carol
+        .send(json!({"type": "join", "room": "outage", "name": "Carol"}))
+        .await;
+    carol.expect_error(ErrorCode::Unavailable).await;
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let redis = RedisServer::start_keeping(port, &dir);
+    eventually("A ready", || async { ready(&a).await == 200 }).await;
+    eventually("B ready", || async { ready(&b).await == 200 }).await;
+    eventually("both subscribed", || async {
+        subscribed(&redis).await == 2
+    })
+    .await;
+    alice.signal(bob_id, candidate(1)).await;
+    assert_eq!(bob.recv().await, signal_from(alice_id, 1));
+    let (carol_id, peers) = carol.join("outage", "Carol").await;
+    assert_eq!(peers.len(), 2);
+    for person in [&mut alice, &mut bob] {
+        assert!(
+            matches!(person.recv().await, ServerMessage::PeerJoined { peer, .. } if peer.id == carol_id)
+        );
+    }
+    // Past a liveness period of beating again: nobody was counted gone.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    alice.expect_silence().await;
+    bob.expect_silence().await;
+    drop(redis);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn redis_back_empty_sends_everyone_to_join_again() {
+    let mut redis = RedisServer::start();
+    let (a, b) = (server(&redis, &[]), server(&redis, &[]));
+    let (mut alice, _, token, mut bob, _) = across(&a, &b, "amnesia").await;
+    let port = redis.port;
+    redis.kill();
+    let _redis = RedisServer::start_on(port);
+    // Each server finds Redis forgot it, and tells its people to reconnect (1013).
+    assert_eq!(alice.closed().await, Some(1013));
+    assert_eq!(bob.closed().await, Some(1013));
+    let mut alice = Client::connect(a.addr).await;
+    alice.send(json!({"type": "resume", "token": token})).await;
+    alice.expect_error(ErrorCode::ResumeExpired).await;
+    let (alice_id, peers) = alice.join("amnesia", "Alice").await;
+    assert!(peers.is_empty());
+    let mut bob = Client::connect(b.addr).await;
+    let (_, peers) = bob.join("amnesia", "Bob").await;
+    assert_eq!(peers.iter().map(|p| p.id).collect::<Vec<_>>(), [alice_id]);
+}
+
+#[tokio::test]
+async fn relays_resume_after_redis_kills_the_subscriptions() {
+    let redis = RedisServer::start();
+    let (a, b) = (server(&redis, &[]), server(&redis, &[]));
+    let (mut alice, alice_id, _, mut bob, bob_id) = across(&a, &b, "pubsub").await;
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("pubsub")
+        .query_async(&mut redis.connect().await)
+        .await
+        .unwrap();
+    assert_eq!(killed, 2);
+    eventually("both subscribed again", || async {
+        subscribed(&redis).await == 2
+    })
+    .await;
+    alice.signal(bob_id, candidate(1)).await;
+    bob.signal(alice_id, candidate(2)).await;
+    assert_eq!(bob.recv().await, signal_from(alice_id, 1));
+    assert_eq!(alice.recv().await, signal_from(bob_id, 2));
 }

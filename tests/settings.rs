@@ -311,6 +311,15 @@ fn walks() -> Vec<Walk> {
             expect: ["one", "two", "three"],
             with: &[],
         },
+        Walk {
+            name: "server_liveness",
+            file: "\"4s\"",
+            env: "5s",
+            flag: "6s",
+            read: |c| secs(c.cluster.server_liveness),
+            expect: ["4000", "5000", "6000"],
+            with: &[],
+        },
     ]
 }
 

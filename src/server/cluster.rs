@@ -24,8 +24,9 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{ProtocolVersion, PushKind, Value};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 /// How long one Redis call may take before the person is told `unavailable`.
@@ -38,8 +39,10 @@ const SUBSCRIPTION_CHECK: Duration = Duration::from_secs(2);
 
 /// Seats a person: refuses a full room, refuses an id in use, else takes the room's next
 /// number and returns it with everyone else there.
-/// KEYS[1] room hash; ARGV id, server, name, capacity.
-/// The hash holds `#seq` (the counter) and `<id>` = `<seq> <server> <name>` per seat.
+/// KEYS[1] room hash, KEYS[2] the set of rooms this server holds seats in;
+/// ARGV id, server, name, capacity, room.
+/// The hash holds `#seq` (the counter) and `<id>` = `<seq> <holder> <name>` per seat; the
+/// holder is a server, or `~<ms>` for a seat held for nobody until then (see [`HOLD`]).
 static JOIN: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
         r"
@@ -49,6 +52,7 @@ static JOIN: LazyLock<redis::Script> = LazyLock::new(|| {
         if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return {'taken'} end
         local seq = redis.call('HINCRBY', KEYS[1], '#seq', 1)
         redis.call('HSET', KEYS[1], ARGV[1], seq .. ' ' .. ARGV[2] .. ' ' .. ARGV[3])
+        redis.call('SADD', KEYS[2], ARGV[5])
         local out = {'seated', tostring(seq)}
         local all = redis.call('HGETALL', KEYS[1])
         for i = 1, #all, 2 do
@@ -63,21 +67,24 @@ static JOIN: LazyLock<redis::Script> = LazyLock::new(|| {
 });
 
 /// Frees a seat this server holds: returns the room's next number and the servers of the
-/// people still there; the room is deleted once nobody is left.
-/// KEYS[1] room hash; ARGV id, server.
+/// people still there; the room is deleted once nobody is left. A seat another server
+/// took over (a resume there) is left alone, and that server named.
+/// KEYS[1] room hash, KEYS[2] the set of rooms this server holds seats in;
+/// ARGV id, server, room.
 static LEAVE: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
         r"
         local seat = redis.call('HGET', KEYS[1], ARGV[1])
         if not seat then return {'gone'} end
-        local server = string.match(seat, '^%d+ (%S+) ')
-        if server ~= ARGV[2] then return {'elsewhere'} end
+        local holder = string.match(seat, '^%d+ (%S+) ')
+        if holder ~= ARGV[2] then return {'elsewhere', holder} end
         redis.call('HDEL', KEYS[1], ARGV[1])
         local seq = redis.call('HINCRBY', KEYS[1], '#seq', 1)
         local out = {'left', tostring(seq)}
         local all = redis.call('HGETALL', KEYS[1])
         if #all <= 2 then
           redis.call('DEL', KEYS[1])
+          redis.call('SREM', KEYS[2], ARGV[3])
           return out
         end
         local seen = {}
@@ -90,9 +97,140 @@ static LEAVE: LazyLock<redis::Script> = LazyLock::new(|| {
             end
           end
         end
+        if not seen[ARGV[2]] then redis.call('SREM', KEYS[2], ARGV[3]) end
         return out
         ",
     )
+});
+
+/// Moves a seat to this server, from whichever holds it (another server, a dead one's
+/// hold, or this one): returns its number, its former holder, its name and everyone else
+/// there. KEYS[1] room hash, KEYS[2] the set of rooms this server holds seats in;
+/// ARGV id, server, room, prefix.
+static RESUME: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+        local seat = redis.call('HGET', KEYS[1], ARGV[1])
+        if not seat then return {'gone'} end
+        local seq, holder, name = string.match(seat, '^(%d+) (%S+) (.*)$')
+        redis.call('HSET', KEYS[1], ARGV[1], seq .. ' ' .. ARGV[2] .. ' ' .. name)
+        redis.call('SADD', KEYS[2], ARGV[3])
+        local out = {'resumed', seq, holder, name}
+        local holder_stays = false
+        local all = redis.call('HGETALL', KEYS[1])
+        for i = 1, #all, 2 do
+          if all[i] ~= '#seq' and all[i] ~= ARGV[1] then
+            table.insert(out, all[i])
+            table.insert(out, all[i + 1])
+            if string.match(all[i + 1], '^%d+ (%S+) ') == holder then holder_stays = true end
+          end
+        end
+        if not holder_stays and holder ~= ARGV[2] then
+          redis.call('SREM', ARGV[4] .. ':rooms:' .. holder, ARGV[3])
+        end
+        return out
+        ",
+    )
+});
+
+/// Lua shared by the scripts that count a server gone. `hold` turns every seat `server`
+/// holds into one held for nobody until `until_ms` (Redis's clock): any server may
+/// resume it meanwhile, and the sweep frees it after. Keys: `<prefix>:servers` (each
+/// live server and when it counts as gone), `<prefix>:rooms:<server>`, `<prefix>:held`
+/// (rooms with held seats).
+const HOLD: &str = r"
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function hold(prefix, server, until_ms)
+  local rooms_key = prefix .. ':rooms:' .. server
+  for _, room in ipairs(redis.call('SMEMBERS', rooms_key)) do
+    local key = prefix .. ':room:' .. room
+    local all = redis.call('HGETALL', key)
+    for i = 1, #all, 2 do
+      if all[i] ~= '#seq' then
+        local seq, holder, name = string.match(all[i + 1], '^(%d+) (%S+) (.*)$')
+        if holder == server then
+          redis.call('HSET', key, all[i], seq .. ' ~' .. until_ms .. ' ' .. name)
+          redis.call('SADD', prefix .. ':held', room)
+        end
+      end
+    end
+  end
+  redis.call('DEL', rooms_key)
+  redis.call('HDEL', prefix .. ':servers', server)
+end
+";
+
+/// This server is alive until now + liveness. Returns 1 if Redis did not know it (the
+/// first beat, or it was counted gone, or Redis lost its data).
+/// ARGV prefix, server, liveness (ms).
+static HEARTBEAT: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(&format!(
+        r"{HOLD}
+        return redis.call('HSET', ARGV[1] .. ':servers', ARGV[2], now_ms() + tonumber(ARGV[3]))
+        "
+    ))
+});
+
+/// A server shutting down hands its seats over: each is held for resume_grace, so that
+/// its people resume on another server. ARGV prefix, server, grace (ms).
+static HAND_OFF: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(&format!(
+        r"{HOLD}
+        hold(ARGV[1], ARGV[2], now_ms() + tonumber(ARGV[3]))
+        "
+    ))
+});
+
+/// Counts servers past their liveness gone (their seats are held for grace after that),
+/// and frees held seats nobody resumed in time, telling the servers of everyone still in
+/// those rooms. Returns how many seats it freed. ARGV prefix, grace (ms).
+static SWEEP: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(&format!(
+        r#"{HOLD}
+        local prefix, grace = ARGV[1], tonumber(ARGV[2])
+        local now = now_ms()
+        local servers = redis.call('HGETALL', prefix .. ':servers')
+        for i = 1, #servers, 2 do
+          local gone_at = tonumber(servers[i + 1])
+          if gone_at < now then hold(prefix, servers[i], gone_at + grace) end
+        end
+        local freed = 0
+        for _, room in ipairs(redis.call('SMEMBERS', prefix .. ':held')) do
+          local key = prefix .. ':room:' .. room
+          local waiting = false
+          local all = redis.call('HGETALL', key)
+          for i = 1, #all, 2 do
+            local until_ms = string.match(all[i + 1], '^%d+ ~(%d+) ')
+            if all[i] ~= '#seq' and until_ms then
+              if tonumber(until_ms) <= now then
+                redis.call('HDEL', key, all[i])
+                local seq = redis.call('HINCRBY', key, '#seq', 1)
+                -- Room keys are letters, digits, - and _: nothing to escape.
+                local news = '{{"kind":"left","room":"' .. room .. '","peer":' .. all[i]
+                  .. ',"seq":' .. seq .. '}}'
+                local told = {{}}
+                for _, seat in ipairs(redis.call('HVALS', key)) do
+                  local holder = string.match(seat, '^%d+ ([^~%s]%S*) ')
+                  if holder and not told[holder] then
+                    told[holder] = true
+                    redis.call('PUBLISH', prefix .. ':server:' .. holder, news)
+                  end
+                end
+                freed = freed + 1
+              else
+                waiting = true
+              end
+            end
+          end
+          if redis.call('HLEN', key) <= 1 then redis.call('DEL', key) end
+          if not waiting then redis.call('SREM', prefix .. ':held', room) end
+        end
+        return freed
+        "#
+    ))
 });
 
 /// What one server tells another, on the addressee's channel.
@@ -112,11 +250,21 @@ enum Envelope {
         peer: PeerId,
         seq: u64,
     },
+    /// `peer`'s seat in `room` moved to `server` (they resumed there): messages for
+    /// them go there now, and whatever waited for them here follows.
+    Moved {
+        room: String,
+        peer: PeerId,
+        server: String,
+    },
     /// An encoded server message for the person `to` in `room`.
     Deliver {
         room: String,
         to: PeerId,
         text: String,
+        /// Passed on by a server the person had left: never passed on again.
+        #[serde(default)]
+        forwarded: bool,
     },
 }
 
@@ -133,7 +281,7 @@ struct Person {
 enum Place {
     /// Connected to this server.
     Here(Attachment),
-    /// Connected to that server.
+    /// Connected to that server; or, for `~<ms>`, held for nobody (see [`HOLD`]).
     There(String),
 }
 
@@ -157,6 +305,38 @@ impl View {
             }
             _ => None,
         })
+    }
+
+    /// Everyone but `id`, in the order of the view.
+    fn others(&self, id: PeerId) -> Vec<PeerInfo> {
+        self.people
+            .iter()
+            .filter(|p| p.info.id != id)
+            .map(|p| p.info.clone())
+            .collect()
+    }
+
+    /// Adds the people of other servers a script listed that this view has not heard of
+    /// yet. Whoever adds someone to the view tells those here who were seated before them
+    /// (their own news may still be on its way, and will then be ignored); this server's
+    /// own people each add themselves when their join completes. Returns who could not
+    /// take the news.
+    fn learn(&mut self, listed: Vec<Person>, this_server: &str) -> Vec<PeerId> {
+        let mut unreachable = Vec::new();
+        for person in listed {
+            let elsewhere = matches!(&person.place, Place::There(s) if s != this_server);
+            if elsewhere && !self.knows(person.info.id) {
+                unreachable.extend(self.tell_earlier(
+                    person.seq,
+                    &ServerMessage::PeerJoined {
+                        peer: person.info.clone(),
+                        polite: false,
+                    },
+                ));
+                self.people.push(person);
+            }
+        }
+        unreachable
     }
 
     fn knows(&self, id: PeerId) -> bool {
@@ -204,22 +384,44 @@ enum JoinOutcome {
     Taken,
 }
 
+/// A seat the resume script moved here.
+struct Moved {
+    seq: u64,
+    holder: String,
+    name: String,
+    others: Vec<Person>,
+}
+
+/// How long a server may be silent in Redis, and how long its seats then wait.
+pub struct Timing {
+    pub liveness: Duration,
+    pub grace: Duration,
+}
+
 pub struct SharedRooms {
     redis: ConnectionManager,
     prefix: String,
     /// This server's name among the others: random per process.
     server: String,
     rules: RoomRules,
+    timing: Timing,
     views: Mutex<HashMap<String, View>>,
     outgoing: mpsc::UnboundedSender<(String, Envelope)>,
+    /// Whether the last heartbeat reached Redis.
+    reachable: AtomicBool,
+    /// Where the epochs of the next seat moved here start: far apart, so a seat that
+    /// comes back never matches a connection from its earlier stay.
+    next_epoch: AtomicU64,
 }
 
 impl SharedRooms {
-    /// Connects to Redis, subscribes to this server's channel and starts the publisher.
+    /// Connects to Redis, subscribes to this server's channel, and starts the publisher
+    /// and the heartbeat.
     pub async fn start(
         url: &str,
         prefix: &str,
         rules: RoomRules,
+        timing: Timing,
     ) -> Result<Arc<SharedRooms>, redis::RedisError> {
         let info = redis::IntoConnectionInfo::into_connection_info(url)?;
         let settings = info
@@ -252,10 +454,15 @@ impl SharedRooms {
             prefix: prefix.to_owned(),
             server,
             rules,
+            timing,
             views: Mutex::default(),
             outgoing,
+            reachable: AtomicBool::new(true),
+            next_epoch: AtomicU64::new(1),
         });
+        rooms.heartbeat().await?;
         tokio::spawn(publish(redis, prefix.to_owned(), to_publish));
+        tokio::spawn(keep_alive(Arc::downgrade(&rooms)));
         let weak = Arc::downgrade(&rooms);
         tokio::spawn(async move {
             let mut check = tokio::time::interval(SUBSCRIPTION_CHECK);
@@ -284,6 +491,11 @@ impl SharedRooms {
         Ok(rooms)
     }
 
+    /// Whether this server can seat people now: Redis answered its last heartbeat.
+    pub fn ready(&self) -> bool {
+        self.reachable.load(Ordering::Relaxed)
+    }
+
     pub async fn join(
         self: &Arc<Self>,
         room: &str,
@@ -301,7 +513,7 @@ impl SharedRooms {
         };
         let mut views = self.lock();
         let view = views.entry(room.to_owned()).or_default();
-        view.arriving -= 1;
+        view.arriving = view.arriving.saturating_sub(1);
         let (id, seq, others) = match outcome {
             Ok((id, JoinOutcome::Seated { seq, others })) => (id, seq, others),
             Ok((_, JoinOutcome::Full)) => {
@@ -320,38 +532,16 @@ impl SharedRooms {
         let joined =
             self.rules
                 .joined(room, &info, others.iter().map(|p| p.info.clone()).collect());
-        let elsewhere = |p: &Person| matches!(&p.place, Place::There(s) if *s != self.server);
-        let servers: BTreeSet<String> = others
-            .iter()
-            .filter(|p| elsewhere(p))
-            .filter_map(|p| match &p.place {
-                Place::There(server) => Some(server.clone()),
-                Place::Here(_) => None,
-            })
-            .collect();
-        // People of other servers this view has not heard of yet: whoever adds someone
-        // to the view tells those here who were seated before them (their own news may
-        // still be on its way, and will then be ignored). This server's own each add
-        // themselves, with their mailbox, when their join completes.
-        let mut unreachable = Vec::new();
-        for person in others {
-            if elsewhere(&person) && !view.knows(person.info.id) {
-                unreachable.extend(view.tell_earlier(
-                    person.seq,
-                    &ServerMessage::PeerJoined {
-                        peer: person.info.clone(),
-                        polite: false,
-                    },
-                ));
-                view.people.push(person);
-            }
-        }
+        let servers = self.servers_of(&others, None);
+        let mut unreachable = view.learn(others, &self.server);
+        let at = Attachment::at_epoch(mailbox, self.new_epoch());
+        let epoch = at.epoch();
         if !mailbox.post(encode(&joined)) {
             // Seated in Redis all the same: added, so that it can be freed.
             view.people.push(Person {
                 info,
                 seq,
-                place: Place::Here(Attachment::new(mailbox)),
+                place: Place::Here(at),
                 leaving: false,
             });
             drop(views);
@@ -378,7 +568,7 @@ impl SharedRooms {
         view.people.push(Person {
             info: info.clone(),
             seq,
-            place: Place::Here(Attachment::new(mailbox)),
+            place: Place::Here(at),
             leaving: false,
         });
         let people = view.people.len();
@@ -401,43 +591,87 @@ impl SharedRooms {
             seat: Seat {
                 room: room.to_owned(),
                 id,
-                epoch: 0,
+                epoch,
             },
             people,
         })
     }
 
-    /// Gives a seat held by this server back to a new connection of the same person.
-    /// A seat held by another server, or gone, cannot be taken from here (moving seats
-    /// between servers is not done yet): the person joins again.
-    pub fn resume(self: &Arc<Self>, token: &str, mailbox: &Mailbox) -> Result<Seat, NoSeat> {
+    /// Gives a seat back to a new connection of the same person: here at once if this
+    /// server holds it, else moved here from wherever it is (another server, or one that
+    /// is gone), with nobody told. What waited for the person on their former server
+    /// follows them.
+    pub async fn resume(self: &Arc<Self>, token: &str, mailbox: &Mailbox) -> Result<Seat, NoSeat> {
         let claim = self.rules.tokens.verify(token)?;
-        let mut views = self.lock();
-        let view = views
-            .get_mut(&claim.room)
-            .ok_or(NoSeat::Refused(ErrorCode::ResumeExpired))?;
-        let resumed = self.rules.resumed(
-            claim.id,
-            view.people
-                .iter()
-                .filter(|p| p.info.id != claim.id)
-                .map(|p| p.info.clone())
-                .collect(),
-        );
-        let at = view
-            .here(claim.id, None)
-            .ok_or(NoSeat::Refused(ErrorCode::ResumeExpired))?;
-        match at.take_over(mailbox, encode(&resumed)) {
-            Some(epoch) => Ok(Seat {
-                room: claim.room,
-                id: claim.id,
-                epoch,
-            }),
-            None => {
-                drop(views);
-                self.evict(&claim.room, claim.id);
-                Err(NoSeat::NotReading)
+        let (room, id) = (claim.room, claim.id);
+        {
+            let mut views = self.lock();
+            let view = views.entry(room.clone()).or_default();
+            if view.here(id, None).is_some() {
+                let resumed = self.rules.resumed(id, view.others(id));
+                let at = view.here(id, None).expect("found just above");
+                return match at.take_over(mailbox, encode(&resumed)) {
+                    Some(epoch) => Ok(Seat { room, id, epoch }),
+                    None => {
+                        drop(views);
+                        self.evict(&room, id);
+                        Err(NoSeat::NotReading)
+                    }
+                };
             }
+            view.arriving += 1;
+        }
+        let outcome = self.run_resume(&room, id).await;
+        let mut views = self.lock();
+        let view = views.entry(room.clone()).or_default();
+        view.arriving = view.arriving.saturating_sub(1);
+        let moved = match outcome {
+            Ok(Some(moved)) => moved,
+            Ok(None) => return Err(self.refuse(&mut views, &room, ErrorCode::ResumeExpired)),
+            Err(e) => {
+                tracing::warn!("cannot move a seat in Redis: {e}");
+                return Err(self.refuse(&mut views, &room, ErrorCode::Unavailable));
+            }
+        };
+        let servers = self.servers_of(&moved.others, Some(&moved.holder));
+        let resumed = self
+            .rules
+            .resumed(id, moved.others.iter().map(|p| p.info.clone()).collect());
+        view.people.retain(|p| p.info.id != id);
+        let mut unreachable = view.learn(moved.others, &self.server);
+        let at = Attachment::at_epoch(mailbox, self.new_epoch());
+        let epoch = at.epoch();
+        view.people.push(Person {
+            info: PeerInfo {
+                id,
+                name: moved.name,
+            },
+            seq: moved.seq,
+            place: Place::Here(at),
+            leaving: false,
+        });
+        drop(views);
+        let posted = mailbox.post(encode(&resumed));
+        for server in servers {
+            self.send(
+                server,
+                Envelope::Moved {
+                    room: room.clone(),
+                    peer: id,
+                    server: self.server.clone(),
+                },
+            );
+        }
+        if !posted {
+            unreachable.push(id);
+        }
+        for gone in unreachable {
+            self.evict(&room, gone);
+        }
+        if posted {
+            Ok(Seat { room, id, epoch })
+        } else {
+            Err(NoSeat::NotReading)
         }
     }
 
@@ -469,6 +703,7 @@ impl SharedRooms {
                     self.evict(&seat.room, to);
                 }
             }
+            Place::There(_) if !self.ready() => return Err(ErrorCode::Unavailable),
             Place::There(server) => {
                 let server = server.clone();
                 drop(views);
@@ -478,6 +713,7 @@ impl SharedRooms {
                         room: seat.room.clone(),
                         to,
                         text: text.as_str().to_owned(),
+                        forwarded: false,
                     },
                 );
             }
@@ -513,6 +749,23 @@ impl SharedRooms {
                 tracing::warn!("cannot free a seat in Redis: {e}");
                 ErrorCode::Unavailable
             })
+    }
+
+    /// Shutting down: every seat this server holds is held for resume_grace instead, so
+    /// that its people (told to reconnect) resume on another server.
+    pub async fn hand_off(&self) {
+        let handed: Result<(), _> = HAND_OFF
+            .arg(&self.prefix)
+            .arg(&self.server)
+            .arg(millis(self.timing.grace))
+            .invoke_async(&mut self.redis.clone())
+            .await;
+        match handed {
+            Ok(()) => tracing::info!("seats handed over to the other servers"),
+            Err(e) => tracing::warn!(
+                "cannot hand seats over (they are freed once this server counts as gone): {e}"
+            ),
+        }
     }
 
     /// Rooms this server has people in, and seats it holds.
@@ -551,30 +804,43 @@ impl SharedRooms {
         }
         let answer: Result<Vec<String>, _> = LEAVE
             .key(self.room_key(room))
+            .key(self.own_rooms_key())
             .arg(id.0)
             .arg(&self.server)
+            .arg(room)
             .invoke_async(&mut self.redis.clone())
             .await;
         let mut views = self.lock();
-        // A view is kept while one of this server's people is in it, leaving or not.
-        let view = views
-            .get_mut(room)
-            .expect("a room with a seat leaving keeps its view");
-        let answer = match answer {
-            Ok(answer) => answer,
-            Err(e) => {
-                if let Some(person) = view.people.iter_mut().find(|p| p.info.id == id) {
-                    person.leaving = false;
-                }
+        // Gone if Redis forgot this server meanwhile: its people were sent away.
+        let Some(view) = views.get_mut(room) else {
+            return Ok(());
+        };
+        let person = view.people.iter_mut().find(|p| p.info.id == id);
+        let (seq, servers) = match (answer, person) {
+            (Err(e), Some(person)) => {
+                person.leaving = false;
                 return Err(e);
             }
-        };
-        let (seq, servers) = match answer.as_slice() {
-            [outcome, seq, servers @ ..] if outcome == "left" => {
-                (seq.parse::<u64>().unwrap_or(u64::MAX), servers.to_vec())
-            }
-            // Freed already (after a restart, by another server): tell everyone here.
-            _ => (u64::MAX, Vec::new()),
+            (Err(e), None) => return Err(e),
+            (Ok(answer), person) => match answer.as_slice() {
+                [outcome, seq, servers @ ..] if outcome == "left" => {
+                    (seq.parse::<u64>().unwrap_or(u64::MAX), servers.to_vec())
+                }
+                // Resumed on another server meanwhile: theirs now, and nobody is told.
+                [outcome, holder] if outcome == "elsewhere" => {
+                    if let Some(person) = person {
+                        person.place = Place::There(holder.clone());
+                        person.leaving = false;
+                    }
+                    if view.unused() {
+                        views.remove(room);
+                    }
+                    return Ok(());
+                }
+                // Freed already (held too long after this server counted as gone): tell
+                // everyone here.
+                _ => (u64::MAX, Vec::new()),
+            },
         };
         let unreachable = view.remove(id, seq);
         if view.unused() {
@@ -605,10 +871,12 @@ impl SharedRooms {
     ) -> Result<JoinOutcome, redis::RedisError> {
         let answer: Vec<String> = JOIN
             .key(self.room_key(room))
+            .key(self.own_rooms_key())
             .arg(id.0)
             .arg(&self.server)
             .arg(name)
             .arg(self.rules.capacity)
+            .arg(room)
             .invoke_async(&mut self.redis.clone())
             .await?;
         match answer.as_slice() {
@@ -616,30 +884,78 @@ impl SharedRooms {
             [outcome] if outcome == "taken" => Ok(JoinOutcome::Taken),
             [outcome, seq, rest @ ..] if outcome == "seated" => {
                 let seq = seq.parse().map_err(|_| unexpected("JOIN"))?;
-                let others = rest
-                    .chunks(2)
-                    .map(|pair| Self::person(pair).ok_or_else(|| unexpected("JOIN")))
-                    .collect::<Result<_, _>>()?;
+                let others = people(rest).ok_or_else(|| unexpected("JOIN"))?;
                 Ok(JoinOutcome::Seated { seq, others })
             }
             _ => Err(unexpected("JOIN")),
         }
     }
 
-    /// A seat as the scripts store it: `[id, "<seq> <server> <name>"]`.
-    fn person(pair: &[String]) -> Option<Person> {
-        let [id, seat] = pair else { return None };
-        let mut parts = seat.splitn(3, ' ');
-        let (seq, server, name) = (parts.next()?, parts.next()?, parts.next()?);
-        Some(Person {
-            info: PeerInfo {
-                id: PeerId(id.parse().ok()?),
-                name: name.to_owned(),
-            },
-            seq: seq.parse().ok()?,
-            place: Place::There(server.to_owned()),
-            leaving: false,
-        })
+    /// Moves `id`'s seat here; `None` if it is gone.
+    async fn run_resume(&self, room: &str, id: PeerId) -> Result<Option<Moved>, redis::RedisError> {
+        let answer: Vec<String> = RESUME
+            .key(self.room_key(room))
+            .key(self.own_rooms_key())
+            .arg(id.0)
+            .arg(&self.server)
+            .arg(room)
+            .arg(&self.prefix)
+            .invoke_async(&mut self.redis.clone())
+            .await?;
+        match answer.as_slice() {
+            [outcome] if outcome == "gone" => Ok(None),
+            [outcome, seq, holder, name, rest @ ..] if outcome == "resumed" => Ok(Some(Moved {
+                seq: seq.parse().map_err(|_| unexpected("RESUME"))?,
+                holder: holder.clone(),
+                name: name.clone(),
+                others: people(rest).ok_or_else(|| unexpected("RESUME"))?,
+            })),
+            _ => Err(unexpected("RESUME")),
+        }
+    }
+
+    /// Tells Redis this server is alive; true if Redis had not known it.
+    async fn heartbeat(&self) -> Result<bool, redis::RedisError> {
+        let fresh: i64 = HEARTBEAT
+            .arg(&self.prefix)
+            .arg(&self.server)
+            .arg(millis(self.timing.liveness))
+            .invoke_async(&mut self.redis.clone())
+            .await?;
+        Ok(fresh == 1)
+    }
+
+    async fn sweep(&self) -> Result<(), redis::RedisError> {
+        let freed: i64 = SWEEP
+            .arg(&self.prefix)
+            .arg(millis(self.timing.grace))
+            .invoke_async(&mut self.redis.clone())
+            .await?;
+        if freed > 0 {
+            tracing::info!(freed, "freed the seats of a server that is gone");
+        }
+        Ok(())
+    }
+
+    /// Redis no longer knows this server: it lost its data, or counted this server gone
+    /// (silent past its liveness) and held its seats for others to resume. Either way
+    /// the seats here are not this server's any more: everyone here is sent away to
+    /// reconnect and resume, or, if their seat is gone, join again.
+    fn forgotten(&self) {
+        let views = std::mem::take(&mut *self.lock());
+        let mut sent = 0;
+        for person in views.into_values().flat_map(|view| view.people) {
+            if let Place::Here(at) = person.place {
+                if let (Some(mailbox), _) = at.hand_over() {
+                    mailbox.send_away();
+                    sent += 1;
+                }
+            }
+        }
+        tracing::warn!(
+            sent,
+            "Redis no longer knew this server: its people reconnect"
+        );
     }
 
     /// News from another server.
@@ -690,14 +1006,72 @@ impl SharedRooms {
                 }
                 (room, unreachable)
             }
-            Envelope::Deliver { room, to, text } => {
-                let delivered = views
+            Envelope::Moved { room, peer, server } => {
+                let Some(view) = views.get_mut(&room) else {
+                    return;
+                };
+                let Some(person) = view.people.iter_mut().find(|p| p.info.id == peer) else {
+                    return;
+                };
+                let before = std::mem::replace(&mut person.place, Place::There(server.clone()));
+                if let Place::Here(at) = before {
+                    let (connection, waiting) = at.hand_over();
+                    // A connection still here is one its client already replaced.
+                    if let Some(mailbox) = connection {
+                        mailbox.send_away();
+                    }
+                    for text in waiting {
+                        self.send(
+                            server.clone(),
+                            Envelope::Deliver {
+                                room: room.clone(),
+                                to: peer,
+                                text: text.as_str().to_owned(),
+                                forwarded: true,
+                            },
+                        );
+                    }
+                }
+                if view.unused() {
+                    views.remove(&room);
+                }
+                return;
+            }
+            Envelope::Deliver {
+                room,
+                to,
+                text,
+                forwarded,
+            } => {
+                let Some(person) = views
                     .get_mut(&room)
-                    .and_then(|view| view.here(to, None))
-                    .map(|at| at.deliver(Utf8Bytes::from(text)));
-                match delivered {
-                    Some(false) => (room, vec![to]),
+                    .and_then(|view| view.people.iter_mut().find(|p| p.info.id == to))
+                else {
                     // Gone meanwhile: the sender hears `peer_left` soon.
+                    return;
+                };
+                match &mut person.place {
+                    Place::Here(at) if !person.leaving => {
+                        if at.deliver(Utf8Bytes::from(text)) {
+                            return;
+                        }
+                        (room, vec![to])
+                    }
+                    // Sent before the sender heard that the person moved on.
+                    Place::There(server) if !forwarded => {
+                        let server = server.clone();
+                        drop(views);
+                        self.send(
+                            server,
+                            Envelope::Deliver {
+                                room,
+                                to,
+                                text,
+                                forwarded: true,
+                            },
+                        );
+                        return;
+                    }
                     _ => return,
                 }
             }
@@ -718,7 +1092,8 @@ impl SharedRooms {
         });
     }
 
-    /// A refused join leaves no trace: the view made for it goes if nothing else needs it.
+    /// A refused join or resume leaves no trace: the view made for it goes if nothing
+    /// else needs it.
     fn refuse(&self, views: &mut HashMap<String, View>, room: &str, code: ErrorCode) -> NoSeat {
         if views.get(room).is_some_and(View::unused) {
             views.remove(room);
@@ -726,7 +1101,29 @@ impl SharedRooms {
         NoSeat::Refused(code)
     }
 
+    /// The servers other than this one that hold the seats of `people` (and `also`).
+    fn servers_of(&self, people: &[Person], also: Option<&String>) -> BTreeSet<String> {
+        people
+            .iter()
+            .filter_map(|p| match &p.place {
+                Place::There(server) => Some(server),
+                Place::Here(_) => None,
+            })
+            .chain(also)
+            .filter(|s| **s != self.server && !s.starts_with('~'))
+            .cloned()
+            .collect()
+    }
+
+    fn new_epoch(&self) -> u64 {
+        self.next_epoch.fetch_add(1, Ordering::Relaxed) << 32
+    }
+
     fn send(&self, server: String, envelope: Envelope) {
+        // A seat held for nobody has no server to tell.
+        if server.starts_with('~') {
+            return;
+        }
         // The publisher lives as long as the rooms.
         let _ = self.outgoing.send((server, envelope));
     }
@@ -735,10 +1132,81 @@ impl SharedRooms {
         format!("{}:room:{room}", self.prefix)
     }
 
+    /// The set of rooms in which this server holds seats.
+    fn own_rooms_key(&self) -> String {
+        format!("{}:rooms:{}", self.prefix, self.server)
+    }
+
     fn lock(&self) -> MutexGuard<'_, HashMap<String, View>> {
         // Every change completes under the lock before anything could panic.
         self.views.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// Beats every `liveness / 5` (at most every half second): says this server is alive,
+/// tells the rooms whether Redis answers, and sweeps out servers that are gone. After an
+/// outage (of Redis, or of this server's link to it) it waits a whole liveness period
+/// before sweeping again, so that every other server has had the time to beat again.
+async fn keep_alive(rooms: Weak<SharedRooms>) {
+    let every = match rooms.upgrade() {
+        Some(rooms) => (rooms.timing.liveness / 5).min(Duration::from_millis(500)),
+        None => return,
+    };
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first beat was in `start`.
+    tick.tick().await;
+    let mut beating_since = Instant::now().checked_sub(every * 5);
+    loop {
+        tick.tick().await;
+        let Some(rooms) = rooms.upgrade() else { return };
+        match rooms.heartbeat().await {
+            Ok(fresh) => {
+                if !rooms.reachable.swap(true, Ordering::Relaxed) {
+                    tracing::info!("Redis answers again");
+                }
+                if fresh {
+                    rooms.forgotten();
+                }
+                let since = *beating_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= rooms.timing.liveness {
+                    if let Err(e) = rooms.sweep().await {
+                        tracing::warn!("cannot sweep out servers that are gone: {e}");
+                    }
+                }
+            }
+            Err(e) => {
+                beating_since = None;
+                if rooms.reachable.swap(false, Ordering::Relaxed) {
+                    tracing::warn!("Redis does not answer; refusing joins meanwhile: {e}");
+                }
+            }
+        }
+    }
+}
+
+/// The seats a script listed, as `[id, "<seq> <holder> <name>", …]`.
+fn people(pairs: &[String]) -> Option<Vec<Person>> {
+    pairs.chunks(2).map(person).collect()
+}
+
+fn person(pair: &[String]) -> Option<Person> {
+    let [id, seat] = pair else { return None };
+    let mut parts = seat.splitn(3, ' ');
+    let (seq, holder, name) = (parts.next()?, parts.next()?, parts.next()?);
+    Some(Person {
+        info: PeerInfo {
+            id: PeerId(id.parse().ok()?),
+            name: name.to_owned(),
+        },
+        seq: seq.parse().ok()?,
+        place: Place::There(holder.to_owned()),
+        leaving: false,
+    })
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn channel(prefix: &str, server: &str) -> String {
@@ -772,5 +1240,262 @@ async fn publish(
         if let Err(e) = pipe.exec_async(&mut redis).await {
             tracing::warn!("cannot publish to other servers: {e}");
         }
+    }
+}
+
+// The integration tests' own, so that there is one way to start a Redis for a test.
+#[cfg(test)]
+#[path = "../../tests/common/redis_server.rs"]
+#[allow(dead_code)]
+mod test_redis;
+
+/// Each script, run on a real Redis: the cases the servers' code relies on.
+#[cfg(test)]
+mod scripts {
+    use super::*;
+    use redis::aio::MultiplexedConnection;
+
+    use super::test_redis::RedisServer;
+
+    async fn join(
+        redis: &mut MultiplexedConnection,
+        id: u64,
+        server: &str,
+        capacity: usize,
+    ) -> Vec<String> {
+        JOIN.key("t:room:r")
+            .key(format!("t:rooms:{server}"))
+            .arg(id)
+            .arg(server)
+            .arg(format!("name {id}"))
+            .arg(capacity)
+            .arg("r")
+            .invoke_async(redis)
+            .await
+            .unwrap()
+    }
+
+    async fn leave(redis: &mut MultiplexedConnection, id: u64, server: &str) -> Vec<String> {
+        LEAVE
+            .key("t:room:r")
+            .key(format!("t:rooms:{server}"))
+            .arg(id)
+            .arg(server)
+            .arg("r")
+            .invoke_async(redis)
+            .await
+            .unwrap()
+    }
+
+    async fn resume(redis: &mut MultiplexedConnection, id: u64) -> Vec<String> {
+        RESUME
+            .key("t:room:r")
+            .key("t:rooms:c")
+            .arg(id)
+            .arg("c")
+            .arg("r")
+            .arg("t")
+            .invoke_async(redis)
+            .await
+            .unwrap()
+    }
+
+    async fn beat(redis: &mut MultiplexedConnection, server: &str, liveness: u64) -> i64 {
+        HEARTBEAT
+            .arg("t")
+            .arg(server)
+            .arg(liveness)
+            .invoke_async(redis)
+            .await
+            .unwrap()
+    }
+
+    async fn sweep(redis: &mut MultiplexedConnection, grace: u64) -> i64 {
+        SWEEP.arg("t").arg(grace).invoke_async(redis).await.unwrap()
+    }
+
+    async fn seat(redis: &mut MultiplexedConnection, id: u64) -> Option<String> {
+        redis::cmd("HGET")
+            .arg("t:room:r")
+            .arg(id)
+            .query_async(redis)
+            .await
+            .unwrap()
+    }
+
+    async fn members(redis: &mut MultiplexedConnection, key: &str) -> Vec<String> {
+        let mut members: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(key)
+            .query_async(redis)
+            .await
+            .unwrap();
+        members.sort();
+        members
+    }
+
+    async fn redis_ms(redis: &mut MultiplexedConnection) -> u64 {
+        let (secs, micros): (u64, u64) = redis::cmd("TIME").query_async(redis).await.unwrap();
+        secs * 1000 + micros / 1000
+    }
+
+    #[tokio::test]
+    async fn join_numbers_seats_lists_the_others_and_refuses_full_rooms_and_taken_ids() {
+        let server = RedisServer::start();
+        let mut redis = server.connect().await;
+        assert_eq!(join(&mut redis, 1, "a", 2).await, ["seated", "1"]);
+        assert_eq!(join(&mut redis, 1, "b", 2).await, ["taken"]);
+        assert_eq!(
+            join(&mut redis, 2, "b", 2).await,
+            ["seated", "2", "1", "1 a name 1"]
+        );
+        assert_eq!(join(&mut redis, 3, "b", 2).await, ["full"]);
+        assert_eq!(members(&mut redis, "t:rooms:b").await, ["r"]);
+        assert_eq!(seat(&mut redis, 2).await.unwrap(), "2 b name 2");
+    }
+
+    #[tokio::test]
+    async fn leave_frees_only_its_own_seats_and_deletes_the_room_when_empty() {
+        let server = RedisServer::start();
+        let mut redis = server.connect().await;
+        assert_eq!(leave(&mut redis, 1, "a").await, ["gone"]);
+        join(&mut redis, 1, "a", 6).await;
+        join(&mut redis, 2, "b", 6).await;
+        join(&mut redis, 3, "b", 6).await;
+        assert_eq!(leave(&mut redis, 1, "b").await, ["elsewhere", "a"]);
+        // The change takes the next number; the servers of those still there are named.
+        assert_eq!(leave(&mut redis, 1, "a").await, ["left", "4", "b"]);
+        assert!(members(&mut redis, "t:rooms:a").await.is_empty());
+        assert_eq!(leave(&mut redis, 2, "b").await, ["left", "5", "b"]);
+        assert_eq!(members(&mut redis, "t:rooms:b").await, ["r"]);
+        assert_eq!(leave(&mut redis, 3, "b").await, ["left", "6"]);
+        let exists: bool = redis::cmd("EXISTS")
+            .arg("t:room:r")
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        assert!(!exists);
+        assert!(members(&mut redis, "t:rooms:b").await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn resume_moves_a_seat_from_any_holder_and_keeps_its_number() {
+        let server = RedisServer::start();
+        let mut redis = server.connect().await;
+        join(&mut redis, 1, "a", 6).await;
+        join(&mut redis, 2, "b", 6).await;
+        assert_eq!(resume(&mut redis, 9).await, ["gone"]);
+        assert_eq!(
+            resume(&mut redis, 1).await,
+            ["resumed", "1", "a", "name 1", "2", "2 b name 2"]
+        );
+        assert_eq!(seat(&mut redis, 1).await.unwrap(), "1 c name 1");
+        // A held nobody else there; C holds a seat in the room now.
+        assert!(members(&mut redis, "t:rooms:a").await.is_empty());
+        assert_eq!(members(&mut redis, "t:rooms:c").await, ["r"]);
+        // The former holder can no longer free it.
+        assert_eq!(leave(&mut redis, 1, "a").await, ["elsewhere", "c"]);
+    }
+
+    #[tokio::test]
+    async fn a_silent_server_s_seats_are_held_for_the_grace_then_freed_and_announced() {
+        let server = RedisServer::start();
+        let mut redis = server.connect().await;
+        assert_eq!(beat(&mut redis, "a", 60_000).await, 1);
+        assert_eq!(beat(&mut redis, "b", 60_000).await, 1);
+        assert_eq!(beat(&mut redis, "b", 60_000).await, 0);
+        join(&mut redis, 1, "a", 6).await;
+        join(&mut redis, 2, "b", 6).await;
+        let mut news = redis::Client::open(server.url())
+            .unwrap()
+            .get_async_pubsub()
+            .await
+            .unwrap();
+        news.subscribe("t:server:b").await.unwrap();
+        assert_eq!(sweep(&mut redis, 60_000).await, 0);
+        assert_eq!(seat(&mut redis, 1).await.unwrap(), "1 a name 1");
+        // A's liveness ran out: its seat is held for nobody, for the grace after that.
+        let gone_at = redis_ms(&mut redis).await - 1;
+        redis::cmd("HSET")
+            .arg("t:servers")
+            .arg("a")
+            .arg(gone_at)
+            .exec_async(&mut redis)
+            .await
+            .unwrap();
+        assert_eq!(sweep(&mut redis, 60_000).await, 0);
+        assert_eq!(
+            seat(&mut redis, 1).await.unwrap(),
+            format!("1 ~{} name 1", gone_at + 60_000)
+        );
+        assert_eq!(members(&mut redis, "t:held").await, ["r"]);
+        let servers: Vec<String> = redis::cmd("HKEYS")
+            .arg("t:servers")
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        assert_eq!(servers, ["b"]);
+        // Its grace over, the seat is freed and B is told, with the change's number.
+        redis::cmd("HSET")
+            .arg("t:room:r")
+            .arg(1)
+            .arg("1 ~1 name 1")
+            .exec_async(&mut redis)
+            .await
+            .unwrap();
+        assert_eq!(sweep(&mut redis, 60_000).await, 1);
+        assert!(seat(&mut redis, 1).await.is_none());
+        assert!(members(&mut redis, "t:held").await.is_empty());
+        let message: String = futures::StreamExt::next(&mut news.on_message())
+            .await
+            .unwrap()
+            .get_payload()
+            .unwrap();
+        assert_eq!(message, r#"{"kind":"left","room":"r","peer":1,"seq":3}"#);
+        assert!(matches!(
+            serde_json::from_str::<Envelope>(&message).unwrap(),
+            Envelope::Left {
+                peer: PeerId(1),
+                seq: 3,
+                ..
+            }
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_server_handing_off_holds_its_seats_for_the_grace() {
+        let server = RedisServer::start();
+        let mut redis = server.connect().await;
+        HEARTBEAT
+            .arg("t")
+            .arg("a")
+            .arg(60_000)
+            .invoke_async::<i64>(&mut redis)
+            .await
+            .unwrap();
+        join(&mut redis, 1, "a", 6).await;
+        join(&mut redis, 2, "b", 6).await;
+        let before = redis_ms(&mut redis).await;
+        HAND_OFF
+            .arg("t")
+            .arg("a")
+            .arg(5_000)
+            .invoke_async::<()>(&mut redis)
+            .await
+            .unwrap();
+        let held = seat(&mut redis, 1).await.unwrap();
+        let until: u64 = held[3..held.len() - 7].parse().unwrap();
+        assert!((before + 5_000..before + 6_000).contains(&until), "{held}");
+        assert_eq!(seat(&mut redis, 2).await.unwrap(), "2 b name 2");
+        assert_eq!(members(&mut redis, "t:held").await, ["r"]);
+        assert!(members(&mut redis, "t:rooms:a").await.is_empty());
+        // Not yet due: a sweep leaves it.
+        let freed: i64 = SWEEP
+            .arg("t")
+            .arg(5_000)
+            .invoke_async(&mut redis)
+            .await
+            .unwrap();
+        assert_eq!(freed, 0);
+        assert_eq!(seat(&mut redis, 1).await.unwrap(), held);
     }
 }

@@ -224,6 +224,11 @@ pub struct ClusterSettings {
     #[arg(long, env = "TANDEM_REDIS_PREFIX", default_value = "tandem",
           value_parser = redis_prefix)]
     pub redis_prefix: String,
+
+    /// A server silent in Redis this long counts as gone: its seats wait resume_grace
+    /// for their people to resume on another server, then are freed
+    #[arg(long, env = "TANDEM_SERVER_LIVENESS", default_value = "15s", value_parser = duration)]
+    pub server_liveness: Duration,
 }
 
 #[derive(Clone, Debug, PartialEq, Args)]

@@ -157,6 +157,9 @@ async fn serve_socket(socket: &mut WebSocket, hub: &Hub) {
             () = &mut going => Err(Ending::Close(close_code::AWAY, "server restarting")),
             next = mailbox.next() => match next {
                 Some(text) => send(socket, Message::Text(text), &mailbox, write_limit).await,
+                None if mailbox.is_sent_away() => {
+                    Err(Ending::Close(close_code::AGAIN, "reconnect and resume"))
+                }
                 None => Err(Ending::Dropped),
             },
             frame = socket.recv() => {

@@ -132,10 +132,13 @@ pub fn router(leptos_options: LeptosOptions, hub: Arc<Hub>, https: bool) -> Rout
     security_headers(router, https)
 }
 
-/// Ready while accepting calls; 503 once shutting down, so a balancer stops sending.
+/// Ready while accepting calls; 503 once shutting down, or while the Redis that rooms
+/// are shared through does not answer, so a balancer sends new people elsewhere.
 async fn readyz(State(hub): State<Arc<Hub>>) -> impl IntoResponse {
     if *hub.going_away.borrow() {
         (StatusCode::SERVICE_UNAVAILABLE, "shutting down")
+    } else if !hub.rooms.ready() {
+        (StatusCode::SERVICE_UNAVAILABLE, "Redis unreachable")
     } else {
         (StatusCode::OK, "ready")
     }
@@ -178,9 +181,17 @@ pub async fn serve(
     let rooms = match &config.cluster.redis_url {
         None => Registry::Local(Rooms::new(rules)),
         Some(url) => Registry::Shared(
-            cluster::SharedRooms::start(url.expose(), &config.cluster.redis_prefix, rules)
-                .await
-                .map_err(|e| std::io::Error::other(format!("cannot reach Redis: {e}")))?,
+            cluster::SharedRooms::start(
+                url.expose(),
+                &config.cluster.redis_prefix,
+                rules,
+                cluster::Timing {
+                    liveness: config.cluster.server_liveness,
+                    grace: config.connections.resume_grace,
+                },
+            )
+            .await
+            .map_err(|e| std::io::Error::other(format!("cannot reach Redis: {e}")))?,
         ),
     };
     let hub = Arc::new(Hub {
@@ -193,6 +204,7 @@ pub async fn serve(
         going_away,
         connections: connections.clone(),
     });
+    let registry = hub.rooms.clone();
     let https = config.tls.has_certificate_files();
     // Until the copies exist (a second or two after a fresh build), files go out as they are.
     let site_root = std::path::PathBuf::from(&*leptos_options.site_root);
@@ -207,6 +219,8 @@ pub async fn serve(
     let stopper = handle.clone();
     tokio::spawn(async move {
         shutdown.await;
+        // Seats first: the people told to go next may resume on another server at once.
+        registry.hand_off().await;
         let _ = going_away_tx.send(true);
         // Plain HTTP requests get the same bound; sockets are waited for below.
         stopper.graceful_shutdown(Some(GOODBYE_TIMEOUT));

@@ -35,7 +35,7 @@ impl Registry {
     pub async fn resume(&self, token: &str, mailbox: &Mailbox) -> Result<Seat, NoSeat> {
         match self {
             Registry::Local(rooms) => rooms.resume(token, mailbox),
-            Registry::Shared(rooms) => rooms.resume(token, mailbox),
+            Registry::Shared(rooms) => rooms.resume(token, mailbox).await,
         }
     }
 
@@ -72,6 +72,21 @@ impl Registry {
                 Ok(())
             }
             Registry::Shared(rooms) => rooms.leave(seat).await,
+        }
+    }
+
+    /// Whether new people can be seated here now (Redis answers, when shared).
+    pub fn ready(&self) -> bool {
+        match self {
+            Registry::Local(_) => true,
+            Registry::Shared(rooms) => rooms.ready(),
+        }
+    }
+
+    /// The server is stopping: hand its seats to the other servers, if any.
+    pub async fn hand_off(&self) {
+        if let Registry::Shared(rooms) = self {
+            rooms.hand_off().await;
         }
     }
 

@@ -42,6 +42,8 @@ struct Outbox {
 struct Queued {
     messages: VecDeque<Utf8Bytes>,
     kicked: bool,
+    /// Kicked to resume elsewhere, not for being slow: see [`Mailbox::send_away`].
+    sent_away: bool,
 }
 
 impl Mailbox {
@@ -105,6 +107,20 @@ impl Mailbox {
         self.lock().kicked
     }
 
+    /// Ends the connection so that its client reconnects and resumes: the seat it holds
+    /// is no longer this server's to keep (Redis forgot this server, or lost its data).
+    pub fn send_away(&self) {
+        let mut queued = self.lock();
+        queued.kicked = true;
+        queued.sent_away = true;
+        drop(queued);
+        self.0.changed.notify_one();
+    }
+
+    pub fn is_sent_away(&self) -> bool {
+        self.lock().sent_away
+    }
+
     /// The oldest queued message, without waiting (kicked or not).
     pub fn try_next(&self) -> Option<Utf8Bytes> {
         self.lock().messages.pop_front()
@@ -144,11 +160,26 @@ pub(super) struct Attachment {
 
 impl Attachment {
     pub(super) fn new(mailbox: &Mailbox) -> Attachment {
+        Self::at_epoch(mailbox, 0)
+    }
+
+    /// A new attachment whose epochs start at `epoch`: a seat that comes back to a server
+    /// it left must not match a connection from its earlier stay.
+    pub(super) fn at_epoch(mailbox: &Mailbox, epoch: u64) -> Attachment {
         Attachment {
             mailbox: Some(mailbox.clone()),
             backlog: Vec::new(),
-            epoch: 0,
+            epoch,
         }
+    }
+
+    pub(super) fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// What waited for the detached seat, and its connection if any: the seat moved on.
+    pub(super) fn hand_over(self) -> (Option<Mailbox>, Vec<Utf8Bytes>) {
+        (self.mailbox, self.backlog)
     }
 
     /// A seat nobody holds yet (taken back after a restart, before `take_over`).

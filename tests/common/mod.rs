@@ -13,6 +13,12 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+// Also compiled into the unit tests of `server::cluster`, for its scripts.
+#[path = "redis_server.rs"]
+mod redis_server;
+#[allow(unused_imports)] // some test binaries start no Redis
+pub use redis_server::RedisServer;
+
 /// Long enough for any loopback reply; only reached when a test is about to fail.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -357,74 +363,5 @@ impl Drop for Binary {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
-    }
-}
-
-/// A redis-server of the test's own on a free loopback port, keeping nothing on disk;
-/// killed when dropped.
-pub struct RedisServer {
-    child: std::process::Child,
-    pub port: u16,
-}
-
-impl RedisServer {
-    pub fn start() -> RedisServer {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        RedisServer::start_on(port)
-    }
-
-    /// Starts on `port` (again, after [`RedisServer::kill`]) and returns once it accepts
-    /// connections.
-    pub fn start_on(port: u16) -> RedisServer {
-        use std::io::BufRead;
-        let mut child = std::process::Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--save", "", "--appendonly", "no", "--loglevel", "notice"])
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("redis-server is installed (scripts/setup.sh test)");
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = std::io::BufReader::new(stdout).lines();
-        loop {
-            let line = lines
-                .next()
-                .expect("redis-server exited before it was ready")
-                .unwrap();
-            if line.contains("Ready to accept connections") {
-                break;
-            }
-        }
-        // Keep reading its log so that it never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        RedisServer { child, port }
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/0", self.port)
-    }
-
-    /// SIGKILL: gone at once, with everything it held.
-    pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// A connection of the test's own, to look at what Tandem left there.
-    pub async fn connect(&self) -> redis::aio::MultiplexedConnection {
-        redis::Client::open(self.url())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap()
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.kill();
     }
 }
