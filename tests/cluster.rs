@@ -34,6 +34,15 @@ async fn eventually<F: std::future::Future<Output = bool>>(what: &str, check: im
     }
 }
 
+/// The value of the metric `name` (without labels) that `server` reports.
+async fn metric(server: &Binary, name: &str) -> f64 {
+    let text = get(server.addr, "/metrics").await.1;
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+}
+
 async fn ready(server: &Binary) -> u16 {
     get(server.addr, "/readyz").await.0
 }
@@ -135,6 +144,16 @@ async fn people_on_two_servers_meet_and_their_signals_arrive_in_order() {
     }
     alice.expect_silence().await;
     bob.expect_silence().await;
+    // Each server counts what crossed: 100 signals one way, and how long they took.
+    for (from, to) in [(&a, &b), (&b, &a)] {
+        eventually("publishes counted", || async {
+            metric(from, "tandem_redis_publishes_total").await >= 100.0
+        })
+        .await;
+        assert!(metric(to, "tandem_redis_deliveries_total").await >= 100.0);
+        assert!(metric(to, "tandem_redis_relay_seconds_count").await >= 100.0);
+        assert_eq!(metric(to, "tandem_redis_errors_total").await, 0.0);
+    }
 }
 
 #[tokio::test]
@@ -304,6 +323,7 @@ async fn without_redis_local_relays_go_on_and_a_join_is_told_unavailable() {
         .send(json!({"type": "join", "room": "elsewhere", "name": "Carol"}))
         .await;
     carol.expect_error(ErrorCode::Unavailable).await;
+    assert!(metric(&a, "tandem_redis_errors_total").await >= 1.0);
     // Not seated: the connection can try again.
     carol.expect_silence().await;
     // A balancer stops sending people here.
@@ -508,6 +528,12 @@ async fn relays_resume_after_redis_kills_the_subscriptions() {
         subscribed(&redis).await == 2
     })
     .await;
+    for server in [&a, &b] {
+        eventually("a reconnect counted", || async {
+            metric(server, "tandem_redis_reconnects_total").await >= 1.0
+        })
+        .await;
+    }
     alice.signal(bob_id, candidate(1)).await;
     bob.signal(alice_id, candidate(2)).await;
     assert_eq!(bob.recv().await, signal_from(alice_id, 1));

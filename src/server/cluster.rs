@@ -17,6 +17,7 @@
 //! after they arrived, whichever server learns of it first. So nobody hears of someone
 //! twice, or of a leaving before the arriving.
 
+use super::metrics::RedisMetrics;
 use super::rooms::{encode, Admitted, Attachment, Mailbox, NoSeat, RoomRules, Seat};
 use crate::protocol::signaling::{ErrorCode, PeerId, PeerInfo, ServerMessage, Signal};
 use axum::extract::ws::Utf8Bytes;
@@ -265,6 +266,9 @@ enum Envelope {
         /// Passed on by a server the person had left: never passed on again.
         #[serde(default)]
         forwarded: bool,
+        /// When the sending server sent it (µs since the Unix epoch; 0 for what waited).
+        #[serde(default)]
+        sent_us: u64,
     },
 }
 
@@ -409,6 +413,7 @@ pub struct SharedRooms {
     outgoing: mpsc::UnboundedSender<(String, Envelope)>,
     /// Whether the last heartbeat reached Redis.
     reachable: AtomicBool,
+    metrics: RedisMetrics,
     /// Where the epochs of the next seat moved here start: far apart, so a seat that
     /// comes back never matches a connection from its earlier stay.
     next_epoch: AtomicU64,
@@ -422,6 +427,7 @@ impl SharedRooms {
         prefix: &str,
         rules: RoomRules,
         timing: Timing,
+        metrics: RedisMetrics,
     ) -> Result<Arc<SharedRooms>, redis::RedisError> {
         let info = redis::IntoConnectionInfo::into_connection_info(url)?;
         let settings = info
@@ -458,10 +464,11 @@ impl SharedRooms {
             views: Mutex::default(),
             outgoing,
             reachable: AtomicBool::new(true),
+            metrics: metrics.clone(),
             next_epoch: AtomicU64::new(1),
         });
         rooms.heartbeat().await?;
-        tokio::spawn(publish(redis, prefix.to_owned(), to_publish));
+        tokio::spawn(publish(redis, prefix.to_owned(), to_publish, metrics));
         tokio::spawn(keep_alive(Arc::downgrade(&rooms)));
         let weak = Arc::downgrade(&rooms);
         tokio::spawn(async move {
@@ -471,10 +478,18 @@ impl SharedRooms {
                     push = pushed.recv() => {
                         let Some(push) = push else { return };
                         let Some(rooms) = weak.upgrade() else { return };
-                        if push.kind == PushKind::Message {
-                            if let Some(Value::BulkString(payload)) = push.data.get(1) {
-                                rooms.on_envelope(payload);
+                        match push.kind {
+                            PushKind::Message => {
+                                if let Some(Value::BulkString(payload)) = push.data.get(1) {
+                                    rooms.on_envelope(payload);
+                                }
                             }
+                            // The manager reconnects and subscribes again by itself.
+                            PushKind::Disconnection => {
+                                rooms.metrics.reconnects.inc();
+                                tracing::info!("subscription to Redis lost; reconnecting");
+                            }
+                            _ => {}
                         }
                     }
                     _ = check.tick() => {
@@ -714,6 +729,7 @@ impl SharedRooms {
                         to,
                         text: text.as_str().to_owned(),
                         forwarded: false,
+                        sent_us: now_us(),
                     },
                 );
             }
@@ -759,7 +775,8 @@ impl SharedRooms {
             .arg(&self.server)
             .arg(millis(self.timing.grace))
             .invoke_async(&mut self.redis.clone())
-            .await;
+            .await
+            .inspect_err(|_| self.count_error());
         match handed {
             Ok(()) => tracing::info!("seats handed over to the other servers"),
             Err(e) => tracing::warn!(
@@ -809,7 +826,8 @@ impl SharedRooms {
             .arg(&self.server)
             .arg(room)
             .invoke_async(&mut self.redis.clone())
-            .await;
+            .await
+            .inspect_err(|_| self.count_error());
         let mut views = self.lock();
         // Gone if Redis forgot this server meanwhile: its people were sent away.
         let Some(view) = views.get_mut(room) else {
@@ -878,7 +896,8 @@ impl SharedRooms {
             .arg(self.rules.capacity)
             .arg(room)
             .invoke_async(&mut self.redis.clone())
-            .await?;
+            .await
+            .inspect_err(|_| self.count_error())?;
         match answer.as_slice() {
             [outcome] if outcome == "full" => Ok(JoinOutcome::Full),
             [outcome] if outcome == "taken" => Ok(JoinOutcome::Taken),
@@ -901,7 +920,8 @@ impl SharedRooms {
             .arg(room)
             .arg(&self.prefix)
             .invoke_async(&mut self.redis.clone())
-            .await?;
+            .await
+            .inspect_err(|_| self.count_error())?;
         match answer.as_slice() {
             [outcome] if outcome == "gone" => Ok(None),
             [outcome, seq, holder, name, rest @ ..] if outcome == "resumed" => Ok(Some(Moved {
@@ -921,7 +941,8 @@ impl SharedRooms {
             .arg(&self.server)
             .arg(millis(self.timing.liveness))
             .invoke_async(&mut self.redis.clone())
-            .await?;
+            .await
+            .inspect_err(|_| self.count_error())?;
         Ok(fresh == 1)
     }
 
@@ -930,7 +951,8 @@ impl SharedRooms {
             .arg(&self.prefix)
             .arg(millis(self.timing.grace))
             .invoke_async(&mut self.redis.clone())
-            .await?;
+            .await
+            .inspect_err(|_| self.count_error())?;
         if freed > 0 {
             tracing::info!(freed, "freed the seats of a server that is gone");
         }
@@ -967,6 +989,7 @@ impl SharedRooms {
                 return;
             }
         };
+        self.metrics.deliveries.inc();
         let mut views = self.lock();
         let (room, unreachable) = match envelope {
             Envelope::Joined {
@@ -1028,6 +1051,7 @@ impl SharedRooms {
                                 to: peer,
                                 text: text.as_str().to_owned(),
                                 forwarded: true,
+                                sent_us: 0,
                             },
                         );
                     }
@@ -1042,7 +1066,12 @@ impl SharedRooms {
                 to,
                 text,
                 forwarded,
+                sent_us,
             } => {
+                if sent_us > 0 {
+                    let took = now_us().saturating_sub(sent_us);
+                    self.metrics.relay_seconds.observe(took as f64 / 1e6);
+                }
                 let Some(person) = views
                     .get_mut(&room)
                     .and_then(|view| view.people.iter_mut().find(|p| p.info.id == to))
@@ -1068,6 +1097,7 @@ impl SharedRooms {
                                 to,
                                 text,
                                 forwarded: true,
+                                sent_us,
                             },
                         );
                         return;
@@ -1113,6 +1143,10 @@ impl SharedRooms {
             .filter(|s| **s != self.server && !s.starts_with('~'))
             .cloned()
             .collect()
+    }
+
+    fn count_error(&self) {
+        self.metrics.errors.inc();
     }
 
     fn new_epoch(&self) -> u64 {
@@ -1163,6 +1197,7 @@ async fn keep_alive(rooms: Weak<SharedRooms>) {
         match rooms.heartbeat().await {
             Ok(fresh) => {
                 if !rooms.reachable.swap(true, Ordering::Relaxed) {
+                    rooms.metrics.reconnects.inc();
                     tracing::info!("Redis answers again");
                 }
                 if fresh {
@@ -1205,6 +1240,14 @@ fn person(pair: &[String]) -> Option<Person> {
     })
 }
 
+fn now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_micros()).unwrap_or(u64::MAX)
+        })
+}
+
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
@@ -1226,9 +1269,11 @@ async fn publish(
     mut redis: ConnectionManager,
     prefix: String,
     mut queued: mpsc::UnboundedReceiver<(String, Envelope)>,
+    metrics: RedisMetrics,
 ) {
     let mut batch = Vec::with_capacity(PUBLISH_BATCH);
     while queued.recv_many(&mut batch, PUBLISH_BATCH).await > 0 {
+        let count = batch.len() as u64;
         let mut pipe = redis::pipe();
         for (server, envelope) in batch.drain(..) {
             let payload = serde_json::to_string(&envelope).expect("envelopes always serialize");
@@ -1237,8 +1282,14 @@ async fn publish(
                 .arg(payload)
                 .ignore();
         }
-        if let Err(e) = pipe.exec_async(&mut redis).await {
-            tracing::warn!("cannot publish to other servers: {e}");
+        match pipe.exec_async(&mut redis).await {
+            Ok(()) => {
+                metrics.publishes.inc_by(count);
+            }
+            Err(e) => {
+                metrics.errors.inc();
+                tracing::warn!("cannot publish to other servers: {e}");
+            }
         }
     }
 }

@@ -66,6 +66,58 @@ pub struct Metrics {
     closes: [Counter; CloseReason::ALL.len()],
     pub rate_limited: Counter,
     relay_seconds: Histogram,
+    pub redis: RedisMetrics,
+}
+
+/// What rooms shared through Redis do (all zero when rooms stay in this process).
+#[derive(Clone)]
+pub struct RedisMetrics {
+    pub publishes: Counter,
+    pub deliveries: Counter,
+    pub errors: Counter,
+    pub reconnects: Counter,
+    /// From a signal leaving the sending server to its arrival here.
+    pub relay_seconds: Histogram,
+}
+
+impl RedisMetrics {
+    fn register(registry: &mut Registry) -> RedisMetrics {
+        let metrics = RedisMetrics {
+            publishes: Counter::default(),
+            deliveries: Counter::default(),
+            errors: Counter::default(),
+            reconnects: Counter::default(),
+            // 10 µs to ~5 s.
+            relay_seconds: Histogram::new(exponential_buckets(1e-5, 2.0, 20)),
+        };
+        registry.register(
+            "redis_publishes",
+            "Messages published to other servers",
+            metrics.publishes.clone(),
+        );
+        registry.register(
+            "redis_deliveries",
+            "Messages received from other servers",
+            metrics.deliveries.clone(),
+        );
+        registry.register(
+            "redis_errors",
+            "Redis calls that failed or timed out",
+            metrics.errors.clone(),
+        );
+        registry.register(
+            "redis_reconnects",
+            "Connections to Redis found broken and made again",
+            metrics.reconnects.clone(),
+        );
+        registry.register(
+            "redis_relay_seconds",
+            "Time from a server sending a signal through Redis to another receiving it \
+             (across machines, their clocks' difference included)",
+            metrics.relay_seconds.clone(),
+        );
+        metrics
+    }
 }
 
 impl Default for Metrics {
@@ -149,7 +201,9 @@ impl Metrics {
             "Time from reading a signal to queueing it for its addressee",
             relay_seconds.clone(),
         );
+        let redis = RedisMetrics::register(&mut registry);
         Metrics {
+            redis,
             registry,
             connections,
             rooms,
@@ -226,6 +280,8 @@ mod tests {
             "tandem_room_people_count 2",
             "tandem_room_people_bucket{le=\"2.0\"} 1",
             "tandem_room_people_bucket{le=\"3.0\"} 2",
+            "tandem_redis_publishes_total 0",
+            "tandem_redis_relay_seconds_count 0",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
         }

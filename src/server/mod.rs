@@ -178,6 +178,7 @@ pub async fn serve(
         max_file_bytes: config.calls.max_file_bytes,
         upload_budget: config.calls.upload_budget,
     };
+    let metrics = Arc::new(Metrics::new());
     let rooms = match &config.cluster.redis_url {
         None => Registry::Local(Rooms::new(rules)),
         Some(url) => Registry::Shared(
@@ -189,6 +190,7 @@ pub async fn serve(
                     liveness: config.cluster.server_liveness,
                     grace: config.connections.resume_grace,
                 },
+                metrics.redis.clone(),
             )
             .await
             .map_err(|e| std::io::Error::other(format!("cannot reach Redis: {e}")))?,
@@ -196,7 +198,7 @@ pub async fn serve(
     };
     let hub = Arc::new(Hub {
         rooms: Arc::new(rooms),
-        metrics: Arc::new(Metrics::new()),
+        metrics,
         origins: OriginPolicy::new(&config.connections.allowed_origins),
         per_ip: PerIpLimit::new(config.connections.max_connections_per_ip),
         rate: limits::RateRule::new(config.connections.rate_limit, config.connections.rate_burst),
