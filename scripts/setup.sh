@@ -4,7 +4,8 @@
 # compiling cargo-leptos alone takes ~23 minutes on two cores.
 #
 #   scripts/setup.sh        build tools: wasm32 target, cargo-leptos, wasm-bindgen, wasm-opt
-#   scripts/setup.sh test   the above, plus Chromium, coturn, redis-server and Playwright for tests
+#   scripts/setup.sh test   the above, plus Chromium, coturn, redis-server, nginx and Playwright
+#                           for tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 want_test=${1:-}
@@ -44,11 +45,13 @@ fi
 
 if [ "$want_test" = test ]; then
   # Chromium for the calls; coturn (turnserver) for the relay-only call through TURN;
-  # redis-server for several Tandem servers sharing rooms (each test starts its own).
+  # redis-server for several Tandem servers sharing rooms (each test starts its own), and
+  # nginx as the README's load balancer in front of them.
   missing=()
   have chromium || missing+=(chromium)
   have turnserver || missing+=(coturn)
   have redis-server || missing+=(redis-server)
+  [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]} (Debian packages)"
     sudo_cmd=""

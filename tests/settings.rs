@@ -137,6 +137,23 @@ fn walks() -> Vec<Walk> {
             with: &[],
         },
         Walk {
+            name: "trusted_proxies",
+            file: "[\"10.0.0.1\"]",
+            env: "10.0.0.2,10.0.0.3",
+            flag: "::1",
+            read: |c| {
+                let ips: Vec<String> = c
+                    .connections
+                    .trusted_proxies
+                    .iter()
+                    .map(|ip| ip.to_string())
+                    .collect();
+                ips.join(",")
+            },
+            expect: ["10.0.0.1", "10.0.0.2,10.0.0.3", "::1"],
+            with: &[],
+        },
+        Walk {
             name: "resume_grace",
             file: "\"1s\"",
             env: "2s",

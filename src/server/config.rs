@@ -127,6 +127,17 @@ pub struct ConnectionSettings {
           value_parser = at_least_one)]
     pub max_connections_per_ip: u32,
 
+    /// Addresses of the reverse proxies or load balancers in front of this server
+    /// (comma-separated): for connections from them, the person's address is read from
+    /// X-Forwarded-For, so that max_connections_per_ip counts people, not the proxy
+    /// [default: none]
+    #[arg(
+        long = "trusted-proxy",
+        env = "TANDEM_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+
     /// How long a dropped participant's seat is held for them to come back; then the
     /// others are told they left
     #[arg(long, env = "TANDEM_RESUME_GRACE", default_value = "20s", value_parser = duration)]

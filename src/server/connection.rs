@@ -8,7 +8,7 @@
 //! A connection that ends without `leave` keeps its seat for the resume grace period.
 
 use super::config::ConnectionSettings;
-use super::limits::{MessageRate, OriginPolicy, PerIpLimit, RateRule, Verdict};
+use super::limits::{client_ip, MessageRate, OriginPolicy, PerIpLimit, RateRule, Verdict};
 use super::metrics::{CloseReason, Metrics};
 use super::registry::Registry;
 use super::rooms::{encode, Mailbox, NoSeat, Seat};
@@ -62,7 +62,8 @@ pub async fn ws_route(
         hub.metrics.closed(CloseReason::Origin);
         return (StatusCode::FORBIDDEN, why).into_response();
     }
-    let Some(slot) = hub.per_ip.claim(client.ip()) else {
+    let ip = client_ip(client.ip(), &headers, &hub.settings.trusted_proxies);
+    let Some(slot) = hub.per_ip.claim(ip) else {
         hub.metrics.closed(CloseReason::PerIpLimit);
         return (
             StatusCode::TOO_MANY_REQUESTS,

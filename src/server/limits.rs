@@ -52,6 +52,32 @@ impl OriginPolicy {
     }
 }
 
+/// The address a connection comes from: its peer's, or, when the peer is one of the
+/// `trusted` proxies, the address that proxy heard from: the last entry of
+/// X-Forwarded-For that is not itself a trusted proxy. Each proxy appends the address it
+/// heard from, so earlier entries are the client's to forge and are never read; an entry
+/// that is not an address means the header cannot be trusted, and the peer's address
+/// counts.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let entries: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .collect();
+    for entry in entries.into_iter().rev() {
+        match entry.trim().parse::<IpAddr>() {
+            Ok(ip) if trusted.contains(&ip) => continue,
+            Ok(ip) => return ip,
+            Err(_) => return peer,
+        }
+    }
+    peer
+}
+
 /// Counts open connections per IP address.
 pub struct PerIpLimit {
     max: u32,
@@ -173,6 +199,34 @@ impl MessageRate {
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+
+    #[test]
+    fn a_trusted_proxy_s_forwarded_address_counts_and_nothing_before_it() {
+        let proxy: IpAddr = "10.0.0.2".parse().unwrap();
+        let person: IpAddr = "203.0.113.7".parse().unwrap();
+        let forwarded = |values: &[&str]| {
+            let mut headers = HeaderMap::new();
+            for value in values {
+                headers.append("x-forwarded-for", HeaderValue::from_str(value).unwrap());
+            }
+            headers
+        };
+        // A forged first entry is never read: the proxy's own is the last one.
+        let headers = forwarded(&["198.51.100.1, 203.0.113.7"]);
+        assert_eq!(client_ip(proxy, &headers, &[proxy]), person);
+        // Two proxies in a row, the header split over two lines.
+        let inner: IpAddr = "10.0.0.3".parse().unwrap();
+        let headers = forwarded(&["203.0.113.7", "10.0.0.3"]);
+        assert_eq!(client_ip(proxy, &headers, &[proxy, inner]), person);
+        // From anyone else, the header is ignored.
+        assert_eq!(client_ip(person, &headers, &[proxy]), person);
+        // Garbage or nothing: the proxy's own address counts.
+        assert_eq!(
+            client_ip(proxy, &forwarded(&["1.2.3.4, nonsense"]), &[proxy]),
+            proxy
+        );
+        assert_eq!(client_ip(proxy, &HeaderMap::new(), &[proxy]), proxy);
+    }
 
     fn headers(origin: Option<&str>, host: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
