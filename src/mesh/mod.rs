@@ -580,11 +580,24 @@ impl Session {
                     upload_budget,
                 );
                 for peer in peers {
-                    self.seat(peer, true);
+                    // Someone we never heard of arrived while we were away (their
+                    // `peer_joined` was lost with the server that held our seat): they
+                    // were told of us, and wait for our offer.
+                    if self.remote(peer.id).is_none() {
+                        let id = peer.id;
+                        self.seat(peer, false);
+                        self.open(id);
+                    } else {
+                        self.seat(peer, true);
+                    }
                 }
                 self.plan_upload(now_ms);
             }
             ServerMessage::PeerJoined { peer, polite } => {
+                // Already opened to: the same arrival, told again after a resume listed it.
+                if self.remote(peer.id).is_some_and(|r| r.open) {
+                    return;
+                }
                 // A fresh id, but whatever we held for it must never outlive a new arrival.
                 self.remove(peer.id);
                 let id = peer.id;

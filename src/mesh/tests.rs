@@ -453,8 +453,9 @@ fn a_resume_restores_every_pair_without_reopening_any() {
         session.status().text(),
         "Dave left the call. Connected with Bob and Carol."
     );
-    // Someone we did not know of, seated while we were away, is waited for.
-    session.handle(
+    // Someone we did not know of arrived while we were away: they were told of us and
+    // wait for our offer. Their `peer_joined`, if it comes too, changes nothing.
+    let effects = session.handle(
         Input::Server(
             2,
             ServerMessage::Resumed {
@@ -468,6 +469,26 @@ fn a_resume_restores_every_pair_without_reopening_any() {
         ),
         7.0,
     );
+    assert_eq!(
+        opened(&effects),
+        [PeerId(7)],
+        "we offer to the newcomer: {effects:?}"
+    );
+    assert!(effects.contains(&Effect::OpenPeer {
+        peer: PeerId(7),
+        polite: false
+    }));
+    let effects = session.handle(
+        Input::Server(
+            2,
+            ServerMessage::PeerJoined {
+                peer: info(7, "Eve"),
+                polite: false,
+            },
+        ),
+        8.0,
+    );
+    assert!(effects.is_empty(), "{effects:?}");
     assert_eq!(session.people().count(), 3);
 }
 
