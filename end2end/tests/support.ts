@@ -1,7 +1,7 @@
 import { chromium, expect, test, type Browser, type BrowserServer, type Page } from '@playwright/test';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -108,6 +108,102 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** Starts `command` and resolves once its output matches `ready`; `out` returns what it
+ * printed so far. */
+async function spawnReady(
+  what: string,
+  command: string,
+  args: string[],
+  ready: RegExp,
+): Promise<{ proc: ChildProcess; out: () => string }> {
+  const proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} did not start: ${out}`)), 15_000);
+    proc.on('exit', (code) => reject(new Error(`${what} exited with ${code}: ${out}`)));
+    const check = () => {
+      if (ready.test(out)) {
+        clearTimeout(timer);
+        resolve();
+      } else setTimeout(check, 100);
+    };
+    check();
+  });
+  return { proc, out: () => out };
+}
+
+async function stopProcess(proc: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (proc.exitCode === null && proc.signalCode === null) {
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.kill(signal);
+    await exited;
+  }
+}
+
+/** Debian's redis-server on a free loopback port, keeping nothing on disk. */
+export class Redis {
+  private constructor(private proc: ChildProcess, readonly port: number) {}
+
+  /** On `port` (to bring Redis back where servers expect it), else a free one. */
+  static async start(port?: number): Promise<Redis> {
+    port ??= await freePort();
+    const { proc } = await spawnReady('redis-server', 'redis-server', [
+      '--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no',
+    ], /Ready to accept connections/);
+    return new Redis(proc, port);
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}/0`;
+  }
+
+  stop(): Promise<void> {
+    return stopProcess(this.proc, 'SIGKILL');
+  }
+}
+
+/** Debian's nginx running the README's load-balancer configuration (the ```nginx block
+ * under "Several servers"), pointed at `upstreams` instead of ports 3001 and 3002. */
+export class Nginx {
+  private constructor(private proc: ChildProcess, readonly url: string) {}
+
+  static async start(upstreams: string[]): Promise<Nginx> {
+    const readme = await readFile(path.join(repo, 'README.md'), 'utf8');
+    const block = readme.match(/```nginx\n([\s\S]*?)```/)?.[1];
+    if (!block) throw new Error('README.md has no nginx example');
+    const port = await freePort();
+    let conf = block
+      .replace('server 127.0.0.1:3001', `server ${new URL(upstreams[0]).host}`)
+      .replace('server 127.0.0.1:3002', `server ${new URL(upstreams[1]).host}`)
+      .replace('listen 80;', `listen 127.0.0.1:${port};`);
+    if (conf === block) throw new Error('the README example changed shape');
+    const dir = await mkdtemp(path.join(tmpdir(), 'tandem-nginx-'));
+    conf = [
+      `pid ${dir}/nginx.pid;`,
+      'error_log stderr notice;',
+      'events {}',
+      'http {',
+      '  access_log off;',
+      // Large responses stream through memory: no temp files for the worker to write.
+      '  proxy_max_temp_file_size 0;',
+      ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${dir}/${t};`),
+      conf,
+      '}',
+    ].join('\n');
+    await writeFile(path.join(dir, 'nginx.conf'), conf);
+    const { proc } = await spawnReady('nginx', '/usr/sbin/nginx', [
+      '-p', dir, '-e', 'stderr', '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;',
+    ], /start worker process/);
+    return new Nginx(proc, `http://127.0.0.1:${port}`);
+  }
+
+  stop(): Promise<void> {
+    return stopProcess(this.proc);
+  }
+}
+
 /** A real TURN server (Debian's coturn) on loopback, checking credentials the way
  * Tandem's `turn_secret` makes them (`use-auth-secret`). */
 export class Coturn {
@@ -116,7 +212,7 @@ export class Coturn {
   static async start(secret: string): Promise<Coturn> {
     const port = await freePort();
     const relayPorts = 40000 + Math.floor(Math.random() * 20000);
-    const proc = spawn('turnserver', [
+    const { proc, out } = await spawnReady('coturn', 'turnserver', [
       '-n', // no configuration file: everything is here
       '--listening-ip=127.0.0.1', '--relay-ip=127.0.0.1', `--listening-port=${port}`,
       `--min-port=${relayPorts}`, `--max-port=${relayPorts + 200}`,
@@ -125,22 +221,8 @@ export class Coturn {
       '--allow-loopback-peers',
       '--no-tls', '--no-dtls', '--no-cli', '--fingerprint',
       '--verbose', '--log-file=stdout', '--simple-log', `--pidfile=/tmp/coturn-${port}.pid`,
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-    proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`coturn did not start: ${out}`)), 15_000);
-      proc.on('exit', (code) => reject(new Error(`coturn exited with ${code}: ${out}`)));
-      const check = () => {
-        if (/Total General servers/.test(out)) {
-          clearTimeout(timer);
-          resolve();
-        } else setTimeout(check, 100);
-      };
-      check();
-    });
-    return new Coturn(proc, port, () => out);
+    ], /Total General servers/);
+    return new Coturn(proc, port, out);
   }
 
   get url(): string {
@@ -152,12 +234,8 @@ export class Coturn {
     return this.log();
   }
 
-  async stop(): Promise<void> {
-    if (this.proc.exitCode === null && this.proc.signalCode === null) {
-      const exited = new Promise((r) => this.proc.once('exit', r));
-      this.proc.kill('SIGTERM');
-      await exited;
-    }
+  stop(): Promise<void> {
+    return stopProcess(this.proc);
   }
 }
 
