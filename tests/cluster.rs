@@ -539,3 +539,53 @@ async fn relays_resume_after_redis_kills_the_subscriptions() {
     assert_eq!(bob.recv().await, signal_from(alice_id, 1));
     assert_eq!(alice.recv().await, signal_from(bob_id, 2));
 }
+
+#[tokio::test]
+async fn servers_reach_redis_over_tls_with_the_ca_they_are_given() {
+    // A CA, and a certificate for 127.0.0.1 that it signed.
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("tandem-redis-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, text: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let (ca_file, cert_file) = (write("ca.pem", ca.pem()), write("cert.pem", cert.pem()));
+    let key_file = write("key.pem", key.serialize_pem());
+    let port = RedisServer::start().port;
+    let _redis = RedisServer::start_tls(port, &cert_file, &key_file);
+    let url = format!("rediss://127.0.0.1:{port}/0");
+    let ca_path = ca_file.to_str().unwrap();
+    let args = [
+        "--redis-url",
+        &url,
+        "--redis-ca",
+        ca_path,
+        "--resume-secret",
+        "cluster-test-secret-0123456789",
+    ];
+    let (a, b) = (Binary::start(&args), Binary::start(&args));
+    let (mut alice, alice_id, _, mut bob, bob_id) = across(&a, &b, "tls").await;
+    alice.signal(bob_id, candidate(1)).await;
+    assert_eq!(bob.recv().await, signal_from(alice_id, 1));
+    // Without the CA, the certificate is not trusted: the server does not start.
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .args(["--listen", "127.0.0.1:0", "--redis-url", &url])
+        .args(["--resume-secret", "cluster-test-secret-0123456789"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("cannot reach Redis"), "{said}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -329,6 +329,20 @@ fn walks() -> Vec<Walk> {
             with: &[],
         },
         Walk {
+            name: "redis_ca",
+            file: "\"/etc/hostname\"",
+            env: "/etc/hosts",
+            flag: "/etc/passwd",
+            read: |c| c.cluster.redis_ca.as_ref().unwrap().display().to_string(),
+            expect: ["/etc/hostname", "/etc/hosts", "/etc/passwd"],
+            with: &[
+                "--resume-secret",
+                "a-secret-of-sixteen-bytes",
+                "--redis-url",
+                "rediss://127.0.0.1:1/0",
+            ],
+        },
+        Walk {
             name: "server_liveness",
             file: "\"4s\"",
             env: "5s",

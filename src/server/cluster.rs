@@ -428,13 +428,27 @@ impl SharedRooms {
         rules: RoomRules,
         timing: Timing,
         metrics: RedisMetrics,
+        tls_root: Option<Vec<u8>>,
     ) -> Result<Arc<SharedRooms>, redis::RedisError> {
         let info = redis::IntoConnectionInfo::into_connection_info(url)?;
         let settings = info
             .redis_settings()
             .clone()
             .set_protocol(ProtocolVersion::RESP3);
-        let client = redis::Client::open(info.set_redis_settings(settings))?;
+        let info = info.set_redis_settings(settings);
+        // rediss:// goes through rustls, which needs a process-wide crypto provider: ring,
+        // as for HTTPS. Installed already if HTTPS is on; either way the same one.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = match tls_root {
+            Some(root_cert) => redis::Client::build_with_tls(
+                info,
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(root_cert),
+                },
+            )?,
+            None => redis::Client::open(info)?,
+        };
         let config = || {
             ConnectionManagerConfig::new()
                 .set_connection_timeout(Some(REDIS_TIMEOUT))

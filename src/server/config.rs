@@ -240,6 +240,11 @@ pub struct ClusterSettings {
     /// for their people to resume on another server, then are freed
     #[arg(long, env = "TANDEM_SERVER_LIVENESS", default_value = "15s", value_parser = duration)]
     pub server_liveness: Duration,
+
+    /// CA certificate (PEM file) that signed the Redis server's certificate, for a
+    /// rediss:// redis_url [default: the system's trusted roots]
+    #[arg(long, env = "TANDEM_REDIS_CA")]
+    pub redis_ca: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, PartialEq, Args)]
@@ -461,6 +466,25 @@ impl Config {
                  resume their seat on another server",
             ));
         }
+        if let Some(ca) = &self.cluster.redis_ca {
+            let tls = self
+                .cluster
+                .redis_url
+                .as_ref()
+                .is_some_and(|url| url.expose().starts_with("rediss://"));
+            if !tls {
+                return Err(ConfigError::invalid(
+                    "redis_ca",
+                    "is only for a rediss:// redis_url (Redis over TLS)",
+                ));
+            }
+            if let Err(e) = std::fs::metadata(ca) {
+                return Err(ConfigError::invalid(
+                    "redis_ca",
+                    format!("cannot read {}: {e}", ca.display()),
+                ));
+            }
+        }
         self.ice.check()?;
         self.tls.check()
     }
@@ -633,15 +657,8 @@ fn redis_url(text: &str) -> Result<Secret, String> {
     // The value may hold a password: only the scheme is ever named.
     let scheme = text.split_once("://").map_or("", |(scheme, _)| scheme);
     match scheme {
-        "redis" | "redis+unix" | "unix" => {}
-        "rediss" => {
-            return Err(
-                "rediss:// (Redis over TLS) is not supported yet; use redis:// on a \
-                        private network or redis+unix:// for a local socket"
-                    .into(),
-            )
-        }
-        _ => return Err("must start with redis:// or redis+unix://".into()),
+        "redis" | "rediss" | "redis+unix" | "unix" => {}
+        _ => return Err("must start with redis://, rediss:// (TLS) or redis+unix://".into()),
     }
     redis::Client::open(text).map_err(|_| "not a valid Redis address".to_owned())?;
     Ok(Secret(text.to_owned()))
@@ -860,6 +877,18 @@ mod tests {
             ("config = \"other.toml\"", "config"),
             ("listen = [\"1.2.3.4:5\"]", "listen"),
             ("rate_limit = 1.5", "rate_limit"),
+            ("redis_url = \"redis://127.0.0.1/0\"", "redis_url"),
+            ("redis_url = \"http://127.0.0.1/0\"", "redis_url"),
+            (
+                "redis_url = \"redis://127.0.0.1/0\"\nresume_secret = \"0123456789abcdef\"\n\
+                 redis_ca = \"/etc/hostname\"",
+                "redis_ca",
+            ),
+            (
+                "redis_url = \"rediss://127.0.0.1/0\"\nresume_secret = \"0123456789abcdef\"\n\
+                 redis_ca = \"/nonexistent/ca.pem\"",
+                "redis_ca",
+            ),
         ] {
             match Config::from_toml(text) {
                 Err(ConfigError::Invalid { setting: s, .. }) => assert_eq!(s, setting, "{text}"),

@@ -191,6 +191,12 @@ pub async fn serve(
                     grace: config.connections.resume_grace,
                 },
                 metrics.redis.clone(),
+                match &config.cluster.redis_ca {
+                    Some(ca) => Some(std::fs::read(ca).map_err(|e| {
+                        std::io::Error::other(format!("cannot read redis_ca {}: {e}", ca.display()))
+                    })?),
+                    None => None,
+                },
             )
             .await
             .map_err(|e| std::io::Error::other(format!("cannot reach Redis: {e}")))?,

@@ -42,6 +42,30 @@ impl RedisServer {
         )
     }
 
+    /// Starts speaking TLS only, on `port`, with this certificate and key (PEM files).
+    pub fn start_tls(port: u16, cert: &std::path::Path, key: &std::path::Path) -> RedisServer {
+        let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+        RedisServer::spawn(
+            0,
+            &[
+                "--tls-port",
+                &port.to_string(),
+                "--tls-cert-file",
+                cert,
+                "--tls-key-file",
+                key,
+                "--tls-ca-cert-file",
+                cert,
+                "--tls-auth-clients",
+                "no",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+        )
+    }
+
     fn spawn(port: u16, keeping: &[&str]) -> RedisServer {
         use std::io::BufRead;
         let mut child = std::process::Command::new("redis-server")
