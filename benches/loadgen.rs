@@ -10,6 +10,12 @@
 //! With `--pid` it reads the server's CPU time (utime+stime, /proc/<pid>/stat) before and
 //! after the relays, and its RSS (/proc/<pid>/status) before connecting and once every
 //! client has joined, to report CPU per relayed message and memory per connection.
+//!
+//! Several servers sharing rooms (`bench/cluster.sh`): give `--url` once per server and
+//! `--pid` once per process to measure (the servers and redis-server). Pair n then joins
+//! the server n mod N, both clients on it; with `--split` each pair's two clients join
+//! two different servers, so that every relay crosses Redis. The CPU figures are then
+//! the sum over every `--pid`, with each process's share listed too.
 
 use clap::{Parser, ValueEnum};
 use futures::{SinkExt, StreamExt};
@@ -32,8 +38,12 @@ enum Protocol {
 #[command(about = "Signaling load generator")]
 struct Args {
     /// The signaling socket: ws://HOST:PORT/ws for Tandem, ws://HOST:PORT/peerjs for PeerJS.
+    /// Once per server when several share rooms.
     #[arg(long, default_value = "ws://127.0.0.1:3000/ws")]
-    url: String,
+    url: Vec<String>,
+    /// Each pair's second client joins the next server (of `--url`), not its partner's.
+    #[arg(long)]
+    split: bool,
     #[arg(long, value_enum, default_value = "tandem")]
     protocol: Protocol,
     /// Pairs of clients (two connections each).
@@ -45,15 +55,18 @@ struct Args {
     /// Bytes of payload in each relayed signal.
     #[arg(long, default_value_t = 256)]
     size: usize,
-    /// The server's process id, for its CPU time and memory.
+    /// The server's process id, for its CPU time and memory; once per process to measure.
     #[arg(long)]
-    pid: Option<u32>,
+    pid: Vec<u32>,
     /// Connections opened at once while joining.
     #[arg(long, default_value_t = 256)]
     connect_concurrency: usize,
     /// Only connect and join, measure memory, hold the connections this many seconds.
     #[arg(long)]
     hold: Option<u64>,
+    /// Rooms are named PREFIX-n: two load generators sharing servers need their own.
+    #[arg(long, default_value = "bench")]
+    room_prefix: String,
     /// This run's name in the one-line summary.
     #[arg(long, default_value = "")]
     label: String,
@@ -122,9 +135,11 @@ async fn join_tandem(url: &str, room: &str, name: &str) -> Result<Client, String
 async fn make_pair(args: &Args, n: usize) -> Result<Pair, String> {
     match args.protocol {
         Protocol::Tandem => {
-            let room = format!("bench-{n}");
-            let mut a = join_tandem(&args.url, &room, "a").await?;
-            let b = join_tandem(&args.url, &room, "b").await?;
+            let room = format!("{}-{n}", args.room_prefix);
+            let servers = args.url.len();
+            let (first, second) = (n % servers, (n + usize::from(args.split)) % servers);
+            let mut a = join_tandem(&args.url[first], &room, "a").await?;
+            let b = join_tandem(&args.url[second], &room, "b").await?;
             // A hears that B arrived.
             next_text(&mut a.socket).await?;
             Ok(Pair { a, b })
@@ -132,7 +147,7 @@ async fn make_pair(args: &Args, n: usize) -> Result<Pair, String> {
         Protocol::Peerjs => {
             let client = |who: &str| {
                 let id = format!("bench-{n}-{who}");
-                let url = format!("{}?key=peerjs&id={id}&token=t{n}", args.url);
+                let url = format!("{}?key=peerjs&id={id}&token=t{n}", args.url[0]);
                 async move {
                     let mut socket = open(&url).await?;
                     let open = next_text(&mut socket).await?;
@@ -230,6 +245,11 @@ fn cpu_time(pid: u32) -> Option<Duration> {
     Some(Duration::from_millis(ticks * 10))
 }
 
+/// The CPU time of every process in `pids`, in order; `None` if one cannot be read.
+fn cpu_times(pids: &[u32]) -> Option<Vec<Duration>> {
+    pids.iter().map(|&pid| cpu_time(pid)).collect()
+}
+
 /// The server's resident memory in KiB, from /proc/<pid>/status.
 fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -254,7 +274,11 @@ fn micros(d: Duration) -> f64 {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), String> {
     let args = Args::parse();
-    let rss_before = args.pid.and_then(rss_kib);
+    if args.url.is_empty() {
+        return Err("give at least one --url".into());
+    }
+    // Memory is the first process's (the server's; with several, one of them).
+    let rss_before = args.pid.first().copied().and_then(rss_kib);
 
     // Join everyone, a bounded number of connections at a time. One task per pair, as
     // the server has one per connection: each gets a fair turn, and answers pings while
@@ -285,7 +309,7 @@ async fn main() -> Result<(), String> {
 
     // Memory per connection, after the server has settled.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let rss_after = args.pid.and_then(rss_kib);
+    let rss_after = args.pid.first().copied().and_then(rss_kib);
     let per_connection = match (rss_before, rss_after) {
         (Some(before), Some(after)) => {
             let kib = after.saturating_sub(before) as f64 / connections as f64;
@@ -307,7 +331,7 @@ async fn main() -> Result<(), String> {
     }
 
     // The relays: every pair at once, one message in flight per pair.
-    let cpu_before = args.pid.and_then(cpu_time);
+    let cpu_before = cpu_times(&args.pid);
     let started = Instant::now();
     let _ = start.send(true);
     let mut results = Vec::with_capacity(runs.len());
@@ -315,7 +339,7 @@ async fn main() -> Result<(), String> {
         results.push(run.await.map_err(|e| e.to_string()).and_then(|r| r));
     }
     let elapsed = started.elapsed();
-    let cpu_after = args.pid.and_then(cpu_time);
+    let cpu_after = cpu_times(&args.pid);
 
     let mut times = Vec::with_capacity(args.pairs * args.rounds);
     let mut failures = 0;
@@ -345,19 +369,26 @@ async fn main() -> Result<(), String> {
         micros(p99),
         micros(max)
     );
-    let cpu_per_relay = match (cpu_before, cpu_after) {
-        (Some(before), Some(after)) if relays > 0 => {
-            let per = micros(after.saturating_sub(before)) / relays as f64;
-            println!(
-                "server CPU {:.2} s for {relays} relays: {per:.1} µs per relayed message",
-                (after - before).as_secs_f64()
-            );
-            Some(per)
-        }
-        _ => None,
+    // Each process's CPU per relayed message, then their sum.
+    let shares: Vec<f64> = match (cpu_before, cpu_after) {
+        (Some(before), Some(after)) if relays > 0 => before
+            .iter()
+            .zip(&after)
+            .map(|(b, a)| micros(a.saturating_sub(*b)) / relays as f64)
+            .collect(),
+        _ => Vec::new(),
     };
+    let cpu_per_relay = (!shares.is_empty()).then(|| shares.iter().sum::<f64>());
+    for (pid, per) in args.pid.iter().zip(&shares) {
+        println!("process {pid}: {per:.1} µs of CPU per relayed message");
+    }
+    let shares_text: String = shares
+        .iter()
+        .enumerate()
+        .map(|(i, per)| format!(" cpu_us_per_relay_{i}={per:.1}"))
+        .collect();
     println!(
-        "SUMMARY {} pairs={} relays_per_s={rate:.0} p50_us={:.0} p99_us={:.0} max_us={:.0} cpu_us_per_relay={:.1} kib_per_conn={:.2} join_s={:.2} failures={failures}",
+        "SUMMARY {} pairs={} relays_per_s={rate:.0} p50_us={:.0} p99_us={:.0} max_us={:.0} cpu_us_per_relay={:.1} kib_per_conn={:.2} join_s={:.2} failures={failures}{shares_text}",
         args.label,
         args.pairs,
         micros(p50),
