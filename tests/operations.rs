@@ -426,6 +426,26 @@ async fn health_checks_and_security_headers() {
     assert!(!again.contains(&format!("nonce=\"{nonce}\"")));
 }
 
+#[tokio::test]
+async fn the_home_form_sent_without_the_app_goes_to_the_call_or_says_what_is_wrong() {
+    let addr = TestServer::start(quick_config()).await.addr;
+    let (status, response) = get(addr, "/?name=Zo%C3%AB+Q&room=kitchen-2").await;
+    assert_eq!(status, 303, "{response}");
+    assert!(
+        response.contains("location: /call/Zo%C3%AB%20Q/kitchen-2"),
+        "{response}"
+    );
+    // A mistake: the home page, with what was typed and what is wrong with it.
+    let (status, page) = get(addr, "/?name=&room=no+spaces").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Enter your name."), "{page}");
+    assert!(page.contains("value=\"no spaces\""), "{page}");
+    assert!(page.contains("may only contain letters"), "{page}");
+    // An invite link is not a submission: nothing is flagged.
+    let page = get(addr, "/?room=kitchen").await.1;
+    assert!(page.contains("value=\"kitchen\"") && !page.contains("Enter your name."));
+}
+
 /// A raw GET asking for `encoding`: status, lower-cased headers, body bytes.
 async fn fetch(
     addr: std::net::SocketAddr,

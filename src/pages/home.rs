@@ -8,12 +8,25 @@ use leptos_router::location::Url;
 
 #[component]
 pub fn HomeScreen() -> impl IntoView {
-    let name = RwSignal::new(String::new());
-    // An invite link (`/?room=…`) arrives with the room filled in.
+    // An invite link (`/?room=…`) arrives with the room filled in. A form sent before
+    // the app had loaded (`/?name=…&room=…`, see `server::join_link`) comes back here
+    // only if something in it was wrong: with what was typed, and what is wrong with it.
     let query = use_query_map();
-    let room = RwSignal::new(query.with_untracked(|q| q.get("room").unwrap_or_default()));
-    let name_error = RwSignal::new(None::<String>);
-    let room_error = RwSignal::new(None::<String>);
+    let typed = |field: &str| query.with_untracked(|q| q.get(field));
+    let sent = typed("name").is_some();
+    let name = RwSignal::new(typed("name").unwrap_or_default());
+    let room = RwSignal::new(typed("room").unwrap_or_default());
+    let problem = |error: Option<String>| RwSignal::new(error.filter(|_| sent));
+    let name_error = problem(
+        validate_name(&name.get_untracked())
+            .err()
+            .map(|e| e.to_string()),
+    );
+    let room_error = problem(
+        validate_room(&room.get_untracked())
+            .err()
+            .map(|e| e.to_string()),
+    );
     let navigate = use_navigate();
 
     let new_room = move |_| browser::fill_fresh_room_key(room, room_error);
@@ -36,13 +49,18 @@ pub fn HomeScreen() -> impl IntoView {
         <section class="panel home">
             <h1>"Tandem"</h1>
             <p class="lede">"Face-to-face calls, straight from one browser to the other."</p>
-            <form class="join-form" on:submit=join novalidate>
+            // Until the app has loaded, Join sends the form as it is, and the server takes
+            // it from there.
+            <form class="join-form" method="get" action="/" on:submit=join novalidate>
                 <div class="field">
                     <label for="name">"Your name"</label>
                     <input
                         id="name"
                         name="name"
                         autocomplete="nickname"
+                        // The attribute serves pages without the app (yet); the
+                        // binding, the app.
+                        value=name.get_untracked()
                         bind:value=name
                         aria-invalid=move || name_error.with(Option::is_some).to_string()
                         aria-describedby="name-error"
@@ -59,6 +77,7 @@ pub fn HomeScreen() -> impl IntoView {
                             name="room"
                             autocomplete="off"
                             spellcheck="false"
+                            value=room.get_untracked()
                             bind:value=room
                             aria-invalid=move || room_error.with(Option::is_some).to_string()
                             aria-describedby="room-error"

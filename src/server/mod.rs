@@ -13,7 +13,7 @@ pub mod tls;
 pub mod tokens;
 
 use crate::app::{shell, App};
-use crate::protocol::signaling::SIGNALING_PATH;
+use crate::protocol::signaling::{validate_name, validate_room, SIGNALING_PATH};
 use axum::extract::{FromRef, State};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
@@ -126,10 +126,51 @@ pub fn router(leptos_options: LeptosOptions, hub: Arc<Hub>, https: bool) -> Rout
         // Static files, precompressed (see `assets`), else the not-found page.
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .with_state(state)
+        .layer(axum::middleware::from_fn(join_link))
         .layer(axum::middleware::from_fn(move |request, next| {
             assets::caching_headers(hashed_pkg_prefix.clone(), request, next)
         }));
     security_headers(router, https)
+}
+
+/// The home form sent before the app had loaded (a slow link, or no JavaScript):
+/// `/?name=…&room=…` with both valid goes straight to the call. Anything else is the
+/// home page, which shows what is wrong with what was typed.
+async fn join_link(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if request.uri().path() == "/" {
+        let fields =
+            axum::extract::Query::<std::collections::HashMap<String, String>>::try_from_uri(
+                request.uri(),
+            )
+            .map(|query| query.0)
+            .unwrap_or_default();
+        let field = |key: &str| fields.get(key).map(String::as_str);
+        if let (Some(name), Some(room)) = (field("name"), field("room")) {
+            if let (Ok(name), Ok(room)) = (validate_name(name), validate_room(room)) {
+                let to = format!("/call/{}/{}", path_segment(name), path_segment(room));
+                return axum::response::Redirect::to(&to).into_response();
+            }
+        }
+    }
+    next.run(request).await
+}
+
+/// `text` as one segment of a URL path, escaped as the browser's encodeURIComponent does.
+fn path_segment(text: &str) -> String {
+    const KEPT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'!')
+        .remove(b'~')
+        .remove(b'*')
+        .remove(b'\'')
+        .remove(b'(')
+        .remove(b')');
+    percent_encoding::utf8_percent_encode(text, KEPT).to_string()
 }
 
 /// Ready while accepting calls; 503 once shutting down, or while the Redis that rooms
