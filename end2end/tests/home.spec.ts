@@ -52,3 +52,15 @@ test('Join pressed while the app is still loading goes to the call, which starts
   await waitForHydration(p.page);
   await expect(p.status()).toHaveText('Waiting for someone to join.');
 });
+
+test('the page a mistake comes back to is taken over by the app, with what was typed', async () => {
+  const p = await person();
+  await p.page.goto(server().url + '/?name=&room=from-a-slow-link');
+  await waitForHydration(p.page);
+  await expect(p.page.locator('#name-error')).toHaveText('Enter your name.');
+  await expect(p.page.getByLabel('Room')).toHaveValue('from-a-slow-link');
+  await p.page.getByLabel('Your name').fill('Late');
+  await p.page.getByRole('button', { name: 'Join' }).click();
+  await expect(p.page).toHaveURL(/\/call\/Late\/from-a-slow-link$/);
+  await expect(p.status()).toHaveText('Waiting for someone to join.');
+});

@@ -264,6 +264,8 @@ export interface PersonOptions {
   cameras?: number;
   /** A camera that shows one solid colour (320×240 at 10 fps: light on two cores). */
   colour?: Rgb;
+  /** Sound may start only after a click on the page, as for a link opened cold. */
+  autoplayNeedsClick?: boolean;
 }
 
 export type Rgb = [number, number, number];
@@ -302,6 +304,7 @@ export class Person {
       args.push(`--use-fake-device-for-media-stream${cameras > 1 ? `=device-count=${cameras}` : ''}`);
       if (opts.colour) args.push(`--use-file-for-fake-video-capture=${solidColourVideo(opts.colour)}`);
     }
+    if (opts.autoplayNeedsClick) args.push('--autoplay-policy=user-gesture-required');
     // Grants camera and microphone without a prompt; headless Chromium refuses otherwise.
     if (opts.allowMedia ?? true) args.push('--use-fake-ui-for-media-stream');
     const launch = { executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args };

@@ -6,6 +6,12 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::location::Url;
 
+/// What the server writes into a field, for a page the app has not taken over (yet):
+/// from then on the binding holds the value, and the attribute is left alone.
+fn typed_value(field: RwSignal<String>) -> Option<String> {
+    cfg!(feature = "ssr").then(|| field.get_untracked())
+}
+
 #[component]
 pub fn HomeScreen() -> impl IntoView {
     // An invite link (`/?room=…`) arrives with the room filled in. A form sent before
@@ -58,9 +64,7 @@ pub fn HomeScreen() -> impl IntoView {
                         id="name"
                         name="name"
                         autocomplete="nickname"
-                        // The attribute serves pages without the app (yet); the
-                        // binding, the app.
-                        value=name.get_untracked()
+                        value=typed_value(name)
                         bind:value=name
                         aria-invalid=move || name_error.with(Option::is_some).to_string()
                         aria-describedby="name-error"
@@ -77,7 +81,7 @@ pub fn HomeScreen() -> impl IntoView {
                             name="room"
                             autocomplete="off"
                             spellcheck="false"
-                            value=room.get_untracked()
+                            value=typed_value(room)
                             bind:value=room
                             aria-invalid=move || room_error.with(Option::is_some).to_string()
                             aria-describedby="room-error"
