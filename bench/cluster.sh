@@ -26,20 +26,9 @@ BIG_PAIRS=${BIG_PAIRS:-18000}
 # Each relay figure is the median of REPS runs, the modes taking turns, so that this VM's
 # drift touches all three alike.
 REPS=${REPS:-5}
-export PATH="$PWD/.tools/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
-
 say() { printf 'cluster: %s\n' "$*" >&2; }
-
-# Every socket is a file: 36,000 connections need the limit raised as far as it goes.
-ulimit -n "$(ulimit -Hn)"
 command -v redis-server >/dev/null || { say "redis-server is missing: scripts/setup.sh test"; exit 1; }
-
-say "building Tandem (release) and the load generator"
-cargo leptos build --release --server-only >&2
-cargo bench --features ssr --bench loadgen --no-run --target-dir target/loadgen >&2
-loadgen=$(ls -t target/loadgen/release/deps/loadgen-* | grep -v '\.d$' | head -n 1)
-
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. bench/common.sh
 
 empty_site=$(mktemp -d)
 pids=()
@@ -53,13 +42,6 @@ stop_all() {
 }
 trap 'stop_all; rm -rf "$empty_site"' EXIT
 
-wait_port() {
-  for _ in $(seq 100); do
-    (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  say "nothing listens on port $1"; return 1
-}
 
 # tandem PORT [REDIS_URL]: a server on cpu 0; its pid joins $pids.
 tandem() {

@@ -16,12 +16,8 @@ SIZE=${SIZE:-256}
 HOLD_PAIRS=${HOLD_PAIRS:-5000}
 BIG_PAIRS=${BIG_PAIRS:-9000}
 PEERJS_VERSION=${PEERJS_VERSION:-1.0.2}
-export PATH="$PWD/.tools/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 say() { printf 'compare: %s\n' "$*" >&2; }
-
-# Every socket is a file: 18,000 connections need the limit raised as far as it goes.
-ulimit -n "$(ulimit -Hn)"
 
 if [ ! -x .tools/node_modules/.bin/peerjs ]; then
   say "installing the PeerJS server ($PEERJS_VERSION) into .tools/"
@@ -29,14 +25,7 @@ if [ ! -x .tools/node_modules/.bin/peerjs ]; then
   npm install --prefix .tools --no-audit --no-fund "peer@$PEERJS_VERSION" >&2
 fi
 
-say "building Tandem (release) and the load generator"
-# The server exactly as `make run` builds it (cargo-leptos sets its own rustc flags); the
-# load generator in a target folder of its own, so the two builds never undo each other.
-PATH="$PWD/.tools/node_modules/.bin:$PATH" cargo leptos build --release --server-only >&2
-cargo bench --features ssr --bench loadgen --no-run --target-dir target/loadgen >&2
-loadgen=$(ls -t target/loadgen/release/deps/loadgen-* | grep -v '\.d$' | head -n 1)
-
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. bench/common.sh
 
 empty_site=$(mktemp -d)
 server_pid=""
@@ -49,13 +38,6 @@ stop_server() {
 }
 trap 'stop_server; rm -rf "$empty_site"' EXIT
 
-wait_port() {
-  for _ in $(seq 100); do
-    (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  say "server on port $1 did not start"; return 1
-}
 
 # start_server tandem|peerjs PORT: the server on cpu 0, its pid in $server_pid.
 start_server() {
