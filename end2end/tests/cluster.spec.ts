@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { Nginx, Person, Redis, Server, expectRemoteVideoFlowing, peopleForEachTest } from './support';
+import { Nginx, Redis, Server, chat, expectRemoteVideoFlowing, peopleForEachTest } from './support';
 
 // Two Tandem servers sharing rooms through a real redis-server, behind Debian's nginx
 // running the README's configuration (which keeps each room on one server).
@@ -29,12 +29,6 @@ test.afterEach(async () => {
 async function seats(server: Server): Promise<number> {
   const text = await (await fetch(`${server.url}/metrics`)).text();
   return Number(text.match(/^tandem_seats (\d+)$/m)?.[1]);
-}
-
-async function chat(from: Person, to: Person, text: string): Promise<void> {
-  await from.page.getByLabel('Message').fill(text);
-  await from.page.getByLabel('Message').press('Enter');
-  await expect(to.page.locator('.chat-lines li .text').last()).toHaveText(text);
 }
 
 test('people on two servers call each other, and a killed server hands its person to the other', async () => {

@@ -2,6 +2,7 @@ import { test, expect } from '@playwright/test';
 import {
   Server,
   Person,
+  chat,
   connectedPair,
   expectRemoteVideoFlowing,
   expectFramesGrowing,
@@ -28,12 +29,6 @@ async function call(base: string, bob = {}): Promise<[Person, Person]> {
   const pair = await connectedPair(base, person, { bob });
   await expectRemoteVideoFlowing(pair[0]);
   return pair;
-}
-
-async function chat(from: Person, to: Person, text: string): Promise<void> {
-  await from.page.getByLabel('Message').fill(text);
-  await from.page.getByLabel('Message').press('Enter');
-  await expect(to.page.locator('.chat-lines li .text').last()).toHaveText(text);
 }
 
 test('the call survives a server crash and both sides resume their seats', async () => {

@@ -554,6 +554,13 @@ export function peopleForEachTest(): (opts?: PersonOptions) => Promise<Person> {
   };
 }
 
+/** `from` sends `text` in the chat, and it is the last line `to` sees. */
+export async function chat(from: Person, to: Person, text: string): Promise<void> {
+  await from.page.getByLabel('Message').fill(text);
+  await from.page.getByLabel('Message').press('Enter');
+  await expect(to.page.locator('.chat-lines li .text').last()).toHaveText(text);
+}
+
 /** Alice and Bob in a fresh room, each in a browser of their own, connected. Bob
  * arrives second (so he is the polite side). */
 export async function connectedPair(
