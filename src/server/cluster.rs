@@ -1196,15 +1196,19 @@ impl SharedRooms {
 /// outage (of Redis, or of this server's link to it) it waits a whole liveness period
 /// before sweeping again, so that every other server has had the time to beat again.
 async fn keep_alive(rooms: Weak<SharedRooms>) {
-    let every = match rooms.upgrade() {
-        Some(rooms) => (rooms.timing.liveness / 5).min(Duration::from_millis(500)),
+    let (every, liveness) = match rooms.upgrade() {
+        Some(rooms) => (
+            (rooms.timing.liveness / 5).min(Duration::from_millis(500)),
+            rooms.timing.liveness,
+        ),
         None => return,
     };
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The first beat was in `start`.
     tick.tick().await;
-    let mut beating_since = Instant::now().checked_sub(every * 5);
+    // A fresh start is no outage: other servers have been beating all along.
+    let mut beating_since = Instant::now().checked_sub(liveness);
     loop {
         tick.tick().await;
         let Some(rooms) = rooms.upgrade() else { return };
@@ -1218,7 +1222,7 @@ async fn keep_alive(rooms: Weak<SharedRooms>) {
                     rooms.forgotten();
                 }
                 let since = *beating_since.get_or_insert_with(Instant::now);
-                if since.elapsed() >= rooms.timing.liveness {
+                if since.elapsed() >= liveness {
                     if let Err(e) = rooms.sweep().await {
                         tracing::warn!("cannot sweep out servers that are gone: {e}");
                     }

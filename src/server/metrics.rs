@@ -90,26 +90,30 @@ impl RedisMetrics {
             // 10 µs to ~5 s.
             relay_seconds: Histogram::new(exponential_buckets(1e-5, 2.0, 20)),
         };
-        registry.register(
-            "redis_publishes",
-            "Messages published to other servers",
-            metrics.publishes.clone(),
-        );
-        registry.register(
-            "redis_deliveries",
-            "Messages received from other servers",
-            metrics.deliveries.clone(),
-        );
-        registry.register(
-            "redis_errors",
-            "Redis calls that failed or timed out",
-            metrics.errors.clone(),
-        );
-        registry.register(
-            "redis_reconnects",
-            "Connections to Redis found broken and made again",
-            metrics.reconnects.clone(),
-        );
+        for (name, help, counter) in [
+            (
+                "redis_publishes",
+                "Messages published to other servers",
+                &metrics.publishes,
+            ),
+            (
+                "redis_deliveries",
+                "Messages received from other servers",
+                &metrics.deliveries,
+            ),
+            (
+                "redis_errors",
+                "Redis calls that failed or timed out",
+                &metrics.errors,
+            ),
+            (
+                "redis_reconnects",
+                "Connections to Redis found broken and made again",
+                &metrics.reconnects,
+            ),
+        ] {
+            registry.register(name, help, counter.clone());
+        }
         registry.register(
             "redis_relay_seconds",
             "Time from a server sending a signal through Redis to another receiving it \
