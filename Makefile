@@ -8,14 +8,14 @@ export PATH := $(CURDIR)/.tools/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
 ## Build the release app and serve it on http://127.0.0.1:3000
 run: setup
-	cargo leptos serve --release
+	cargo leptos serve --release --split
 
 ## Everything CI checks: format, lints, unit and integration tests, end-to-end calls.
 test: setup-test lint unit e2e
 
 ## The dev loop: rebuild and reload on every change.
 dev: setup
-	cargo leptos watch
+	cargo leptos watch --split
 
 setup:
 	scripts/setup.sh
@@ -23,9 +23,11 @@ setup:
 setup-test:
 	scripts/setup.sh test
 
-# One debug build serves the integration and end-to-end tests alike.
+# One debug build serves the integration and end-to-end tests alike. Every build is split
+# (`--split`): the call screen and the panels are wasm chunks of their own, loaded where
+# they are used (issue 13; BENCHMARKS.md).
 build:
-	cargo leptos build
+	cargo leptos build --split
 
 lint:
 	cargo fmt --all -- --check
@@ -42,7 +44,7 @@ e2e: build
 ## Time to media in Chromium on the release build, the app against a plain-JavaScript page
 ## (BENCHMARKS.md); the figures land in end2end/test-results/time-to-media.json.
 bench-client: setup-test
-	cargo leptos build --release
+	cargo leptos build --release --split
 	cd end2end && TANDEM_BIN=$(CURDIR)/target/release/tandem npx playwright test --project=bench
 
 ## Fuzz the message decoders, the room registry and the call state machine, FUZZ_SECONDS each

@@ -1,10 +1,10 @@
 //! The HTML shell and the routes.
 
-use crate::pages::{call::CallScreen, home::HomeScreen};
+use crate::pages::{call::CallRoute, home::HomeScreen};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes, A};
-use leptos_router::{path, StaticSegment};
+use leptos_router::{path, Lazy, StaticSegment};
 
 /// The Content-Security-Policy of a page whose inline scripts carry `nonce`. Scripts run
 /// only from this origin or with the nonce; WebAssembly may compile; nothing is framed.
@@ -78,7 +78,9 @@ pub fn App() -> impl IntoView {
             <main>
                 <Routes fallback=NotFound>
                     <Route path=StaticSegment("") view=HomeScreen/>
-                    <Route path=path!("/call/:user/:room") view=CallScreen/>
+                    // The call screen is its own wasm chunk: the home page never loads it, and a call
+                    // link fetches it alongside the main one (preload links from the server).
+                    <Route path=path!("/call/:user/:room") view={Lazy::<CallRoute>::new()}/>
                 </Routes>
             </main>
         </Router>

@@ -26,7 +26,8 @@ pub mod server;
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    // Lazy routes (the call screen) load their chunk before hydrating it.
+    leptos::mount::hydrate_lazy(app::App);
     // Marks the page live: buttons work from here on (tests wait for it too).
     if let Some(root) = web_sys::window()
         .and_then(|w| w.document())

@@ -19,6 +19,22 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 use leptos_router::location::Url;
+use leptos_router::{lazy_route, LazyRoute};
+
+/// The call page as a lazily loaded route: with `cargo leptos --split` its code is a chunk
+/// of its own, fetched only where a call is.
+pub struct CallRoute;
+
+#[lazy_route]
+impl LazyRoute for CallRoute {
+    fn data() -> Self {
+        CallRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <CallScreen/> }.into_any()
+    }
+}
 
 #[component]
 pub fn CallScreen() -> impl IntoView {
@@ -165,16 +181,46 @@ fn Call(user: String, room: String, rejoin: Callback<()>) -> impl IntoView {
                 </div>
                 <div class="side">
                     <ChatPanel lines=call.chat ready=call.chat_open on_send=on_chat/>
-                    <FilePanel call send=command/>
+                    {once_live(move || file_panel(call, command))}
                 </div>
                 <Show when=move || show_stats.get()>
-                    <StatsPanel call/>
+                    {move || Suspend::new(stats_panel(call))}
                 </Show>
                 <CallControls call send=command show_stats/>
-                <DevicePicker call send=command/>
+                {once_live(move || device_picker(call, command))}
             </Show>
         </section>
     }
+}
+
+// The panels below are wasm chunks of their own (`#[lazy]`): the stats panel arrives when
+// first opened; the file panel and the device picker once the page is live, so that
+// their bytes never stand between a call link and the call.
+
+#[lazy]
+fn stats_panel(call: CallState) -> AnyView {
+    view! { <StatsPanel call/> }.into_any()
+}
+
+#[lazy]
+fn file_panel(call: CallState, send: Callback<UiCommand>) -> AnyView {
+    view! { <FilePanel call send/> }.into_any()
+}
+
+#[lazy]
+fn device_picker(call: CallState, send: Callback<UiCommand>) -> AnyView {
+    view! { <DevicePicker call send/> }.into_any()
+}
+
+/// Renders a lazily loaded panel once the page is live in the browser. The server renders
+/// nothing in its place, so hydration has nothing to match and never waits for its chunk.
+fn once_live<F>(load: impl Fn() -> F + Send + Sync + 'static) -> impl IntoView
+where
+    F: std::future::Future<Output = AnyView> + Send + 'static,
+{
+    let live = RwSignal::new(false);
+    Effect::new(move || live.set(true));
+    move || live.get().then(|| Suspend::new(load()))
 }
 
 /// Shown when this side's call is over: after hanging up, or when the room was full.
