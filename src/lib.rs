@@ -25,6 +25,9 @@ pub mod server;
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
+    // Readable panics in the console while developing; a release build leaves the hook's
+    // formatting code out (issue 13: bytes before the call starts).
+    #[cfg(debug_assertions)]
     console_error_panic_hook::set_once();
     // Lazy routes (the call screen) load their chunk before hydrating it.
     leptos::mount::hydrate_lazy(app::App);

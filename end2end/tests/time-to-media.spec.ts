@@ -36,8 +36,11 @@ test.afterAll(async () => {
 interface Times {
   connected: number;
   firstFrame: number;
-  /** Bytes the page fetched (as sent over the wire) up to its first remote frame. */
+  /** Bytes the page fetched (as sent over the wire) before its first remote frame played. */
   bytes: number;
+  fetched: { file: string; bytes: number; start: number; end: number }[];
+  /** From the last wasm file arriving to the page being interactive (Tandem only). */
+  hydration: number;
 }
 
 /** Records, from navigation start, when the page's peer connection connects and decodes
@@ -45,12 +48,26 @@ interface Times {
 async function watchMedia(page: Page): Promise<void> {
   await page.addInitScript(() => {
     const w = window as any;
+    // The call has started for the person when a remote picture plays: what the page
+    // fetches from then on (Tandem's deferred panels) is not counted.
+    document.addEventListener('playing', (e) => {
+      const stream = (e.target as HTMLVideoElement).srcObject as MediaStream | null;
+      const remote = stream?.getVideoTracks().some((t) => (w.__pcs ?? []).some((pc: RTCPeerConnection) => pc.getReceivers().some((r) => r.track === t)));
+      if (remote && w.__playingAt === undefined) w.__playingAt = performance.now();
+    }, true);
+    // The app marks the page live (`data-hydrated`) once hydration is done.
+    new MutationObserver(() => {
+      if (w.__hydratedAt === undefined && document.documentElement.hasAttribute('data-hydrated')) w.__hydratedAt = performance.now();
+    }).observe(document, { attributes: true, subtree: true, attributeFilter: ['data-hydrated'] });
     const timer = setInterval(async () => {
       const pc: RTCPeerConnection | undefined = w.__pcs?.[w.__pcs.length - 1];
       if (!pc) return;
       if (w.__connectedAt === undefined && pc.connectionState === 'connected') w.__connectedAt = performance.now();
       if (w.__firstFrameAt === undefined) {
-        (await pc.getStats()).forEach((r: any) => {
+        const stats = await pc.getStats();
+        // The state may have changed while the stats were gathered.
+        if (w.__connectedAt === undefined && pc.connectionState === 'connected') w.__connectedAt = performance.now();
+        stats.forEach((r: any) => {
           if (r.type === 'inbound-rtp' && r.kind === 'video' && r.framesDecoded > 0 && w.__firstFrameAt === undefined) {
             w.__firstFrameAt = performance.now();
           }
@@ -66,10 +83,19 @@ async function times(p: Person): Promise<Times> {
   return p.page.evaluate(() => {
     const w = window as any;
     const entries = [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')];
-    const bytes = entries
-      .filter((e) => e.startTime <= w.__firstFrameAt)
-      .reduce((sum, e) => sum + ((e as PerformanceResourceTiming).transferSize ?? 0), 0);
-    return { connected: w.__connectedAt, firstFrame: w.__firstFrameAt, bytes };
+    const started = Math.min(w.__firstFrameAt, w.__playingAt ?? Infinity);
+    const before = entries.filter((e) => e.startTime < started) as PerformanceResourceTiming[];
+    const bytes = before.reduce((sum, e) => sum + (e.transferSize ?? 0), 0);
+    // What was fetched when: the waterfall behind the figures.
+    const fetched = before.map((e) => ({
+      file: new URL(e.name).pathname,
+      bytes: e.transferSize,
+      start: Math.round(e.startTime),
+      end: Math.round(e.responseEnd),
+    }));
+    const wasmArrived = Math.max(0, ...before.filter((e) => e.name.endsWith('.wasm') && e.startTime <= (w.__hydratedAt ?? 0)).map((e) => e.responseEnd));
+    const hydration = w.__hydratedAt === undefined ? 0 : w.__hydratedAt - wasmArrived;
+    return { connected: w.__connectedAt, firstFrame: w.__firstFrameAt, bytes, fetched, hydration };
   });
 }
 
@@ -108,7 +134,7 @@ async function measure(kind: 'tandem' | 'plain', profile: Profile): Promise<Time
 
 test('time to media: the app and a plain-JavaScript page, on loopback and a phone link, median of 5 calls each', async () => {
   test.setTimeout(600_000);
-  const results: Record<string, { runs: Times[]; median: Times }> = {};
+  const results: Record<string, { runs: Times[]; median: Omit<Times, 'fetched'> }> = {};
   for (const [profile, kind] of (['loopback', 'phone'] as const).flatMap((p) => (['tandem', 'plain'] as const).map((k) => [p, k] as const))) {
     const runs = await measure(kind, profile);
     for (const r of runs) {
@@ -122,14 +148,28 @@ test('time to media: the app and a plain-JavaScript page, on loopback and a phon
         connected: median(runs.map((r) => r.connected)),
         firstFrame: median(runs.map((r) => r.firstFrame)),
         bytes: median(runs.map((r) => r.bytes)),
+        hydration: median(runs.map((r) => r.hydration)),
       },
     };
   }
+  // The home page, opened fresh: everything it fetched until it is interactive.
+  const visitor = await person();
+  await visitor.page.goto(`${server.url}/`);
+  await waitForHydration(visitor.page);
+  const home = await visitor.page.evaluate(() =>
+    ([...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')] as PerformanceResourceTiming[]).map((e) => ({
+      file: new URL(e.name).pathname,
+      bytes: e.transferSize,
+    })),
+  );
+  const homeBytes = home.reduce((sum, e) => sum + e.bytes, 0);
+  await visitor.close();
   const out = path.join(__dirname, '..', 'test-results', 'time-to-media.json');
   await mkdir(path.dirname(out), { recursive: true });
-  await writeFile(out, JSON.stringify(results, null, 2));
-  const fmt = (t: Times) =>
-    `connected ${t.connected.toFixed(0)} ms, first frame ${t.firstFrame.toFixed(0)} ms, ${(t.bytes / 1024).toFixed(0)} KiB fetched`;
+  await writeFile(out, JSON.stringify({ ...results, home: { bytes: homeBytes, fetched: home } }, null, 2));
+  console.log(`home page: ${(homeBytes / 1024).toFixed(0)} KiB fetched until interactive`);
+  const fmt = (t: Omit<Times, 'fetched'>) =>
+    `connected ${t.connected.toFixed(0)} ms, first frame ${t.firstFrame.toFixed(0)} ms, ${(t.bytes / 1024).toFixed(0)} KiB fetched, hydration ${t.hydration.toFixed(0)} ms`;
   for (const profile of ['loopback', 'phone']) {
     const [app, js] = [results[`tandem-${profile}`].median, results[`plain-${profile}`].median];
     console.log(`time to media, ${profile} (median of ${RUNS}, from opening the link): Tandem ${fmt(app)}; plain JS ${fmt(js)}; ratio ${(app.firstFrame / js.firstFrame).toFixed(2)}`);

@@ -32,6 +32,9 @@ pub fn VideoTile(
     /// Clicking the tile (or Enter on it) does this.
     #[prop(optional)]
     on_select: Option<Callback<()>>,
+    /// The video has started playing.
+    #[prop(optional)]
+    on_playing: Option<Callback<()>>,
 ) -> AnyView {
     let initial = move || {
         label
@@ -69,6 +72,11 @@ pub fn VideoTile(
                 muted=muted
                 prop:muted=muted
                 aria-label=move || video_label.get()
+                on:playing=move |_| {
+                    if let Some(playing) = on_playing {
+                        playing.run(());
+                    }
+                }
             ></video>
             <Show when=move || camera_off.get()>
                 <div class="placeholder" aria-label=move || format!("{} (camera off)", label.get())>
@@ -121,6 +129,7 @@ pub fn RemoteTile(
             })
             large=Signal::derive(move || focused.get() == Some(id))
             speaking=Signal::derive(move || call.speaking.get() == Some(id))
+            on_playing=Callback::new(move |()| call.picture_arrived.set(true))
             on_select=Callback::new(move |()| {
                 focused.update(|f| *f = if *f == Some(id) { None } else { Some(id) })
             })

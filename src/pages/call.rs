@@ -181,20 +181,20 @@ fn Call(user: String, room: String, rejoin: Callback<()>) -> impl IntoView {
                 </div>
                 <div class="side">
                     <ChatPanel lines=call.chat ready=call.chat_open on_send=on_chat/>
-                    {once_live(move || file_panel(call, command))}
+                    {once_started(call, move || file_panel(call, command))}
                 </div>
                 <Show when=move || show_stats.get()>
                     {move || Suspend::new(stats_panel(call))}
                 </Show>
                 <CallControls call send=command show_stats/>
-                {once_live(move || device_picker(call, command))}
+                {once_started(call, move || device_picker(call, command))}
             </Show>
         </section>
     }
 }
 
 // The panels below are wasm chunks of their own (`#[lazy]`): the stats panel arrives when
-// first opened; the file panel and the device picker once the page is live, so that
+// first opened; the file panel and the device picker once the call has started, so that
 // their bytes never stand between a call link and the call.
 
 #[lazy]
@@ -212,15 +212,33 @@ fn device_picker(call: CallState, send: Callback<UiCommand>) -> AnyView {
     view! { <DevicePicker call send/> }.into_any()
 }
 
-/// Renders a lazily loaded panel once the page is live in the browser. The server renders
-/// nothing in its place, so hydration has nothing to match and never waits for its chunk.
-fn once_live<F>(load: impl Fn() -> F + Send + Sync + 'static) -> impl IntoView
+/// Renders a lazily loaded panel, in the browser, once the call has started: someone's
+/// picture plays, or this person waits alone, or the browser waits for a click to play.
+/// Until then its chunk would only compete with the call for a slow link; should no
+/// picture ever play (cameras off), it loads a few seconds after every connection is up.
+/// The server renders nothing in its place, so hydration never waits for the chunk.
+fn once_started<F>(call: CallState, load: impl Fn() -> F + Send + Sync + 'static) -> impl IntoView
 where
     F: std::future::Future<Output = AnyView> + Send + 'static,
 {
-    let live = RwSignal::new(false);
-    Effect::new(move || live.set(true));
-    move || live.get().then(|| Suspend::new(load()))
+    const AT_THE_LATEST: std::time::Duration = std::time::Duration::from_secs(3);
+    let started = RwSignal::new(false);
+    Effect::new(move || {
+        if started.get_untracked() {
+            return;
+        }
+        let (alone, connected) = call.status.with(|s| match s {
+            CallStatus::Waiting { .. } => (true, false),
+            CallStatus::InCall { connecting, .. } => (false, connecting.is_empty()),
+            _ => (false, false),
+        });
+        if alone || call.picture_arrived.get() || call.needs_play.get() {
+            started.set(true);
+        } else if connected {
+            set_timeout(move || started.set(true), AT_THE_LATEST);
+        }
+    });
+    move || started.get().then(|| Suspend::new(load()))
 }
 
 /// Shown when this side's call is over: after hanging up, or when the room was full.
