@@ -1,0 +1,73 @@
+import { test, expect, type Page } from '@playwright/test';
+import { peopleForEachTest, sharedServer, waitForHydration } from './support';
+
+// The client is split (`cargo leptos --split`, issue 13): the home page must not load the
+// call screen, a call link must fetch the call's code from the start (not after
+// hydration), and the panels arrive only when they are needed.
+const server = sharedServer();
+const person = peopleForEachTest();
+
+/** The wasm files the page fetched so far, by file name, in the order they started. */
+function wasmFetched(page: Page) {
+  return page.evaluate(() =>
+    (performance.getEntriesByType('resource') as PerformanceResourceTiming[])
+      .filter((e) => e.name.endsWith('.wasm'))
+      .map((e) => ({ file: new URL(e.name).pathname.split('/').pop()!, start: e.startTime, end: e.responseEnd })),
+  );
+}
+
+const isCallChunk = (file: string) => file.startsWith('split___call_route');
+
+test('the home page loads without the call screen', async () => {
+  const p = await person();
+  const html = await (await p.page.request.get(`${server().url}/`)).text();
+  expect(html).not.toContain('split___call_route');
+  await p.page.goto(`${server().url}/`);
+  await waitForHydration(p.page);
+  const files = (await wasmFetched(p.page)).map((f) => f.file);
+  expect(files.filter((f) => f.startsWith('tandem.'))).toHaveLength(1);
+  expect(files.filter((f) => f.startsWith('split_'))).toEqual([]);
+});
+
+test('a call link fetches the call screen alongside the main wasm, and joining from home loads it then', async () => {
+  const p = await person();
+  const room = `split-${Date.now()}`;
+  // The server names the call's chunks in the page, so the browser fetches them at once.
+  const html = await (await p.page.request.get(`${server().url}/call/Ann/${room}`)).text();
+  expect(html).toMatch(/<link[^>]*href="\/pkg\/split___call_route[^"]*\.wasm"[^>]*rel="preload"/);
+
+  await p.page.goto(`${server().url}/call/Ann/${room}`);
+  await waitForHydration(p.page);
+  await expect(p.status()).toHaveText('Waiting for someone to join.');
+  const fetched = await wasmFetched(p.page);
+  const main = fetched.find((f) => f.file.startsWith('tandem.'))!;
+  const call = fetched.find((f) => isCallChunk(f.file))!;
+  expect(call, 'the call chunk was fetched').toBeTruthy();
+  // In parallel: the call chunk was asked for before the main wasm had even arrived.
+  expect(call.start).toBeLessThan(main.end);
+
+  // From the home page, the call screen's code comes with the click on Join.
+  const q = await person();
+  await q.page.goto(`${server().url}/`);
+  await waitForHydration(q.page);
+  await q.page.getByLabel('Your name').fill('Bo');
+  await q.page.getByLabel('Room').fill(`split-home-${Date.now()}`);
+  await q.page.getByRole('button', { name: 'Join' }).click();
+  await expect(q.status()).toHaveText('Waiting for someone to join.');
+  expect((await wasmFetched(q.page)).some((f) => isCallChunk(f.file))).toBe(true);
+});
+
+test('the stats panel loads when first opened; files and devices once the call has started', async () => {
+  const p = await person();
+  await p.page.goto(`${server().url}/call/Ann/split-panels-${Date.now()}`);
+  await waitForHydration(p.page);
+  await expect(p.status()).toHaveText('Waiting for someone to join.');
+  // Waiting alone is a started call: the file panel and the device picker are there.
+  await expect(p.page.getByRole('region', { name: 'Files' })).toBeVisible();
+  await expect(p.page.getByLabel('Camera')).toBeVisible();
+  const stats = async () => (await wasmFetched(p.page)).some((f) => f.file.startsWith('split_stats_panel'));
+  expect(await stats()).toBe(false);
+  await p.page.getByRole('button', { name: 'Stats' }).click();
+  await expect(p.page.getByRole('region', { name: 'Call statistics' })).toBeVisible();
+  expect(await stats()).toBe(true);
+});
