@@ -144,7 +144,8 @@ def main():
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--functions", help="list the largest functions of this crate")
     args = parser.parse_args()
-    functions = [(demangle(n), s) for n, s in read_module(args.wasm)]
+    # wasm-bindgen reads its type descriptors out of the module and removes them.
+    functions = [(demangle(n), s) for n, s in read_module(args.wasm) if "describe" not in n]
     total = sum(s for _, s in functions)
     if args.functions:
         mine = sorted(((s, n) for n, s in functions if crate_of(n) == args.functions), reverse=True)

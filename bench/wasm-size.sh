@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
-# The client's size by file and by crate (BENCHMARKS.md, "Client size"): builds the split
-# release client as `make run` does, but keeping the wasm's names (`--wasm-debug`), into a
-# site folder of its own, then sums each file's code by crate with bench/wasm-crates.py.
-#   bench/wasm-size.sh [FILE-PATTERN...]   (default: the main module and the call route)
+# The client's size by file and by crate (BENCHMARKS.md, "Client size"). Builds the split
+# release client as `make run` does, into a site folder of its own, and lists its files;
+# then sums code by crate, with bench/wasm-crates.py, for the whole client and for the
+# main module (what the home page loads). The shipped files carry no names, so these two
+# are optimized again here from cargo's output, keeping names (`wasm-opt -g`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.tools/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 site=target/site-sizes
-LEPTOS_SITE_ROOT=$site cargo leptos build --release --split --wasm-debug --frontend-only >&2
+LEPTOS_SITE_ROOT=$site cargo leptos build --release --split --frontend-only >&2
 echo "| file | bytes |"
 echo "|---|---:|"
 for f in "$site"/pkg/*.wasm "$site"/pkg/*.js; do
   printf '| %s | %s |\n' "$(basename "$f" | sed -E 's/\.[A-Za-z0-9_-]{22}\././')" "$(stat -c %s "$f")"
 done
-for pattern in "${@:-tandem.*.wasm split___call_route_*.wasm}"; do
-  for f in $site/pkg/$pattern; do
-    echo; echo "### $(basename "$f")"; echo
-    python3 bench/wasm-crates.py "$f" --top 15
-  done
+out=target/front/wasm32-unknown-unknown/wasm-release
+for module in tandem:"whole client, unsplit" tandem_split:"main module of the split client"; do
+  what=${module#*:} module=${module%%:*}
+  wasm-opt -Oz -g --enable-bulk-memory --enable-nontrapping-float-to-int \
+    "$out/$module.wasm" -o "$out/$module.named.wasm"
+  echo; echo "### $what"; echo
+  python3 bench/wasm-crates.py "$out/$module.named.wasm" --top 15
 done
