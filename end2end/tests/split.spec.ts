@@ -71,3 +71,24 @@ test('the stats panel loads when first opened; files and devices once the call h
   await expect(p.page.getByRole('region', { name: 'Call statistics' })).toBeVisible();
   expect(await stats()).toBe(true);
 });
+
+test('a panel whose code cannot be fetched says so, the call goes on, and trying again loads it', async () => {
+  const p = await person();
+  // The link drops just as the file panel's chunk is asked for.
+  await p.page.route(/split_file_panel[^/]*\.wasm$/, (route) => route.abort('internetdisconnected'));
+  await p.page.goto(`${server().url}/call/Ann/split-offline-${Date.now()}`);
+  await waitForHydration(p.page);
+  await expect(p.status()).toHaveText('Waiting for someone to join.');
+  const missing = p.page.getByRole('alert').filter({ hasText: 'The file panel could not be loaded.' });
+  await expect(missing).toBeVisible();
+  // The app is alive: the controls still work, and the other panel arrived.
+  const mute = p.page.getByRole('button', { name: 'Mute' });
+  await mute.click();
+  await expect(mute).toHaveAttribute('aria-pressed', 'true');
+  await expect(p.page.getByLabel('Camera')).toBeVisible();
+
+  await p.page.unroute(/split_file_panel[^/]*\.wasm$/);
+  await missing.getByRole('button', { name: 'Try again' }).click();
+  await expect(p.page.getByRole('region', { name: 'Files' })).toBeVisible();
+  await expect(missing).toHaveCount(0);
+});

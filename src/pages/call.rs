@@ -97,6 +97,7 @@ fn Call(user: String, room: String, rejoin: Callback<()>) -> impl IntoView {
     });
     on_cleanup(move || keys.remove());
     let local_badge = move || (!call.microphone_on.get()).then(|| "You are muted".to_owned());
+    let started = call_started(call);
     let status = call.status;
     // A tile picked to be shown large; forgotten when that person leaves.
     let focused = RwSignal::new(None::<PeerId>);
@@ -181,46 +182,87 @@ fn Call(user: String, room: String, rejoin: Callback<()>) -> impl IntoView {
                 </div>
                 <div class="side">
                     <ChatPanel lines=call.chat ready=call.chat_open on_send=on_chat/>
-                    {once_started(call, move || file_panel(call, command))}
+                    <Show when=move || started.get()>
+                        {lazy_panel("file panel", move || file_panel(call, command))}
+                    </Show>
                 </div>
                 <Show when=move || show_stats.get()>
-                    {move || Suspend::new(stats_panel(call))}
+                    {lazy_panel("stats panel", move || stats_panel(call))}
                 </Show>
                 <CallControls call send=command show_stats/>
-                {once_started(call, move || device_picker(call, command))}
+                <Show when=move || started.get()>
+                    {lazy_panel("device picker", move || device_picker(call, command))}
+                </Show>
             </Show>
         </section>
     }
 }
 
-// The panels below are wasm chunks of their own (`#[lazy]`): the stats panel arrives when
-// first opened; the file panel and the device picker once the call has started, so that
-// their bytes never stand between a call link and the call.
+// The panels below are wasm chunks of their own (`wasm_split`, as Leptos's `#[lazy]` but
+// fallible): the stats panel arrives when first opened; the file panel and the device
+// picker once the call has started, so that their bytes never stand between a call link
+// and the call.
 
-#[lazy]
-fn stats_panel(call: CallState) -> AnyView {
-    view! { <StatsPanel call/> }.into_any()
+/// A panel's code could not be fetched (say, the link dropped): the call goes on, and the
+/// panel offers to try again. Leptos's `#[lazy]` would panic here, stopping the app.
+#[derive(Debug)]
+pub struct PanelUnavailable;
+
+impl From<leptos::wasm_split::SplitLoaderError> for PanelUnavailable {
+    fn from(_: leptos::wasm_split::SplitLoaderError) -> Self {
+        PanelUnavailable
+    }
 }
 
-#[lazy]
-fn file_panel(call: CallState, send: Callback<UiCommand>) -> AnyView {
-    view! { <FilePanel call send/> }.into_any()
+#[leptos::wasm_split::wasm_split(stats_panel, fallible, wasm_split_path = ::leptos::wasm_split)]
+fn stats_panel(call: CallState) -> Result<AnyView, PanelUnavailable> {
+    Ok(view! { <StatsPanel call/> }.into_any())
 }
 
-#[lazy]
-fn device_picker(call: CallState, send: Callback<UiCommand>) -> AnyView {
-    view! { <DevicePicker call send/> }.into_any()
+#[leptos::wasm_split::wasm_split(file_panel, fallible, wasm_split_path = ::leptos::wasm_split)]
+fn file_panel(call: CallState, send: Callback<UiCommand>) -> Result<AnyView, PanelUnavailable> {
+    Ok(view! { <FilePanel call send/> }.into_any())
 }
 
-/// Renders a lazily loaded panel, in the browser, once the call has started: someone's
-/// picture plays, or this person waits alone, or the browser waits for a click to play.
-/// Until then its chunk would only compete with the call for a slow link; should no
-/// picture ever play (cameras off), it loads a few seconds after every connection is up.
-/// The server renders nothing in its place, so hydration never waits for the chunk.
-fn once_started<F>(call: CallState, load: impl Fn() -> F + Send + Sync + 'static) -> impl IntoView
+#[leptos::wasm_split::wasm_split(device_picker, fallible, wasm_split_path = ::leptos::wasm_split)]
+fn device_picker(call: CallState, send: Callback<UiCommand>) -> Result<AnyView, PanelUnavailable> {
+    Ok(view! { <DevicePicker call send/> }.into_any())
+}
+
+/// Shows a lazily loaded panel once its chunk has arrived; if it cannot be fetched, says
+/// so with a button that tries again (a failed fetch is not remembered).
+fn lazy_panel<F>(
+    what: &'static str,
+    load: impl Fn() -> F + Clone + Send + Sync + 'static,
+) -> impl IntoView
 where
-    F: std::future::Future<Output = AnyView> + Send + 'static,
+    F: std::future::Future<Output = Result<AnyView, PanelUnavailable>> + Send + 'static,
 {
+    let attempt = RwSignal::new(0u32);
+    move || {
+        attempt.track();
+        let load = load.clone();
+        Suspend::new(async move {
+            match load().await {
+                Ok(panel) => panel,
+                Err(PanelUnavailable) => view! {
+                    <p class="media-note panel-missing" role="alert">
+                        {format!("The {what} could not be loaded. ")}
+                        <button on:click=move |_| attempt.update(|n| *n += 1)>"Try again"</button>
+                    </p>
+                }
+                .into_any(),
+            }
+        })
+    }
+}
+
+/// True, in the browser, once the call has started: someone's picture plays, or this
+/// person waits alone, or the browser waits for a click to play; should no picture ever
+/// play (cameras off), a few seconds after every connection is up. Until then a panel's
+/// chunk would only compete with the call for a slow link. The server renders nothing
+/// for what waits on it, so hydration never waits for a chunk.
+fn call_started(call: CallState) -> RwSignal<bool> {
     const AT_THE_LATEST: std::time::Duration = std::time::Duration::from_secs(3);
     let started = RwSignal::new(false);
     Effect::new(move || {
@@ -238,7 +280,7 @@ where
             set_timeout(move || started.set(true), AT_THE_LATEST);
         }
     });
-    move || started.get().then(|| Suspend::new(load()))
+    started
 }
 
 /// Shown when this side's call is over: after hanging up, or when the room was full.
