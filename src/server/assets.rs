@@ -68,6 +68,22 @@ pub fn precompress(root: &Path) -> std::io::Result<usize> {
     Ok(written)
 }
 
+/// Whether `pkg` holds a client built without `--split`. The call screen and its panels
+/// are split points, so such a client cannot start in a browser ("Failed to resolve module
+/// specifier __wasm_split_placeholder__"). Every make target builds split; a bare
+/// `cargo leptos build` does not, and nothing else would say so.
+pub fn unsplit_client(pkg: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(pkg) else {
+        return false;
+    };
+    let names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.iter().any(|name| name.ends_with(".wasm"))
+        && !names.iter().any(|name| name.starts_with("__wasm_split"))
+}
+
 /// Sets `Cache-Control` on whatever the router answered, unless the handler chose one:
 /// files under `/{pkg_dir}/` are immutable when cargo-leptos hashed their names; everything
 /// else (pages, favicon, health checks) must be revalidated. Every answer may differ by
@@ -192,6 +208,19 @@ mod tests {
         ));
         std::fs::create_dir_all(dir.join("pkg")).unwrap();
         dir
+    }
+
+    #[test]
+    fn a_client_built_without_split_is_told_apart() {
+        let root = site();
+        let pkg = root.join("pkg");
+        assert!(!unsplit_client(&pkg), "no client at all");
+        std::fs::write(pkg.join("tandem.abc.wasm"), b"\0asm").unwrap();
+        assert!(unsplit_client(&pkg));
+        std::fs::write(pkg.join("__wasm_split.abc.js"), b"").unwrap();
+        assert!(!unsplit_client(&pkg));
+        assert!(!unsplit_client(&root.join("missing")));
+        std::fs::remove_dir_all(root).unwrap();
     }
 
     #[test]
