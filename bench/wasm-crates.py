@@ -2,9 +2,11 @@
 """Code size of a wasm module by Rust crate, from its name section.
 
 cargo-bloat does this for native binaries only, and twiggy lists functions but not crates:
-this sums each function body under the crate its (demangled) path starts with. A trait
-method `<A as B>::f` counts for A's crate when A is a path, else for B's. Give it a wasm
-that still has its names: `make bench-wasm-size` optimizes the client with `wasm-opt -g`.
+this sums each function body under the crate that defines it (its demangled path's first
+segment). A trait method `<A as B>::f` counts for A's crate when A is a path, else for B's.
+Legacy-mangled names carry no type arguments, so generic code instantiated for this app
+(views, above all) counts for the crate that defines it (tachys, say). Give it a wasm that
+still has its names: `bench/wasm-size.sh` optimizes the client with `wasm-opt -g`.
 
     bench/wasm-crates.py module.wasm [--top N] [--functions CRATE]
 """
@@ -138,6 +140,9 @@ def crate_of(path):
     return path.split("::")[0]
 
 
+DESCRIPTORS = ("__wbindgen_describe", "WasmDescribe", "wasm_bindgen::describe")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("wasm")
@@ -145,7 +150,11 @@ def main():
     parser.add_argument("--functions", help="list the largest functions of this crate")
     args = parser.parse_args()
     # wasm-bindgen reads its type descriptors out of the module and removes them.
-    functions = [(demangle(n), s) for n, s in read_module(args.wasm) if "describe" not in n]
+    functions = [
+        (name, size)
+        for name, size in ((demangle(n), s) for n, s in read_module(args.wasm))
+        if not any(mark in name for mark in DESCRIPTORS)
+    ]
     total = sum(s for _, s in functions)
     if args.functions:
         mine = sorted(((s, n) for n, s in functions if crate_of(n) == args.functions), reverse=True)

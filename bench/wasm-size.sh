@@ -9,10 +9,14 @@ cd "$(dirname "$0")/.."
 export PATH="$PWD/.tools/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 site=target/site-sizes
 LEPTOS_SITE_ROOT=$site cargo leptos build --release --split --frontend-only >&2
-echo "| file | bytes |"
-echo "|---|---:|"
+# Brotli 11, as the server sends them, where Python has the brotli module.
+brotli_size() {
+  python3 -c 'import brotli,sys; print(len(brotli.compress(open(sys.argv[1],"rb").read(), quality=11)))' "$1" 2>/dev/null || echo -
+}
+echo "| file | bytes | brotli |"
+echo "|---|---:|---:|"
 for f in "$site"/pkg/*.wasm "$site"/pkg/*.js; do
-  printf '| %s | %s |\n' "$(basename "$f" | sed -E 's/\.[A-Za-z0-9_-]{22}\././')" "$(stat -c %s "$f")"
+  printf '| %s | %s | %s |\n' "$(basename "$f" | sed -E 's/\.[A-Za-z0-9_-]{22}\././')" "$(stat -c %s "$f")" "$(brotli_size "$f")"
 done
 out=target/front/wasm32-unknown-unknown/wasm-release
 for module in tandem:"whole client, unsplit" tandem_split:"main module of the split client"; do

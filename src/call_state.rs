@@ -92,8 +92,9 @@ pub struct CallState {
     pub speaking: RwSignal<Option<PeerId>>,
     /// The browser refused to start the remote audio without a click.
     pub needs_play: RwSignal<bool>,
-    /// Someone's video has started playing here: the call has really begun.
-    pub picture_arrived: RwSignal<bool>,
+    /// A remote video element has started playing (a picture, or with the camera off,
+    /// sound): the call has really begun.
+    pub remote_playing: RwSignal<bool>,
     /// The connection to the server is down (the call itself may go on without it).
     pub server_lost: RwSignal<bool>,
     /// Something the person asked for did not work out (e.g. screen sharing refused).
@@ -136,7 +137,7 @@ impl CallState {
             people: RwSignal::new(Vec::new()),
             speaking: RwSignal::new(None),
             needs_play: RwSignal::new(false),
-            picture_arrived: RwSignal::new(false),
+            remote_playing: RwSignal::new(false),
             server_lost: RwSignal::new(false),
             notice: RwSignal::new(None),
             microphone_on: RwSignal::new(true),

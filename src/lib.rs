@@ -29,13 +29,19 @@ pub fn hydrate() {
     // formatting code out (issue 13: bytes before the call starts).
     #[cfg(debug_assertions)]
     console_error_panic_hook::set_once();
-    // Lazy routes (the call screen) load their chunk before hydrating it.
-    leptos::mount::hydrate_lazy(app::App);
-    // Marks the page live: buttons work from here on (tests wait for it too).
-    if let Some(root) = web_sys::window()
-        .and_then(|w| w.document())
-        .and_then(|d| d.document_element())
-    {
-        let _ = root.set_attribute("data-hydrated", "true");
-    }
+    // Lazy routes (the call screen) load their chunks before they hydrate, so hydration
+    // finishes asynchronously (as `hydrate_lazy` does it, then marking the page).
+    wasm_bindgen_futures::spawn_local(async {
+        let document = web_sys::window().and_then(|w| w.document());
+        let Some(body) = document.as_ref().and_then(|d| d.body()) else {
+            return;
+        };
+        leptos::mount::hydrate_from_async(body, app::App)
+            .await
+            .forget();
+        // Marks the page live: buttons work from here on (tests wait for it too).
+        if let Some(root) = document.and_then(|d| d.document_element()) {
+            let _ = root.set_attribute("data-hydrated", "true");
+        }
+    });
 }

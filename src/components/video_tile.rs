@@ -129,7 +129,11 @@ pub fn RemoteTile(
             })
             large=Signal::derive(move || focused.get() == Some(id))
             speaking=Signal::derive(move || call.speaking.get() == Some(id))
-            on_playing=Callback::new(move |()| call.picture_arrived.set(true))
+            on_playing=Callback::new(move |()| {
+                if !call.remote_playing.get_untracked() {
+                    call.remote_playing.set(true);
+                }
+            })
             on_select=Callback::new(move |()| {
                 focused.update(|f| *f = if *f == Some(id) { None } else { Some(id) })
             })

@@ -205,8 +205,7 @@ fn Call(user: String, room: String, rejoin: Callback<()>) -> impl IntoView {
 
 /// A panel's code could not be fetched (say, the link dropped): the call goes on, and the
 /// panel offers to try again. Leptos's `#[lazy]` would panic here, stopping the app.
-#[derive(Debug)]
-pub struct PanelUnavailable;
+struct PanelUnavailable;
 
 impl From<leptos::wasm_split::SplitLoaderError> for PanelUnavailable {
     fn from(_: leptos::wasm_split::SplitLoaderError) -> Self {
@@ -257,27 +256,29 @@ where
     }
 }
 
-/// True, in the browser, once the call has started: someone's picture plays, or this
-/// person waits alone, or the browser waits for a click to play; should no picture ever
-/// play (cameras off), a few seconds after every connection is up. Until then a panel's
-/// chunk would only compete with the call for a slow link. The server renders nothing
-/// for what waits on it, so hydration never waits for a chunk.
+/// True, in the browser, once the call has started: a remote video plays, or this person
+/// waits alone, or the browser waits for a click to play; at the latest a few seconds
+/// after the call screen opened, whatever the call is doing (joining, busy, cameras off).
+/// Until then a panel's chunk would only compete with the call for a slow link. The
+/// server renders nothing for what waits on it, so hydration never waits for a chunk.
 fn call_started(call: CallState) -> RwSignal<bool> {
-    const AT_THE_LATEST: std::time::Duration = std::time::Duration::from_secs(3);
+    const AT_THE_LATEST: std::time::Duration = std::time::Duration::from_secs(4);
     let started = RwSignal::new(false);
     Effect::new(move || {
         if started.get_untracked() {
             return;
         }
-        let (alone, connected) = call.status.with(|s| match s {
-            CallStatus::Waiting { .. } => (true, false),
-            CallStatus::InCall { connecting, .. } => (false, connecting.is_empty()),
-            _ => (false, false),
-        });
-        if alone || call.picture_arrived.get() || call.needs_play.get() {
+        let alone = call
+            .status
+            .with(|s| matches!(s, CallStatus::Waiting { .. }));
+        if alone || call.remote_playing.get() || call.needs_play.get() {
             started.set(true);
-        } else if connected {
-            set_timeout(move || started.set(true), AT_THE_LATEST);
+        }
+    });
+    // In an effect: it runs in the browser only, once, and its cleanup goes with the call.
+    Effect::new(move || {
+        if let Ok(timer) = set_timeout_with_handle(move || started.set(true), AT_THE_LATEST) {
+            on_cleanup(move || timer.clear());
         }
     });
     started
