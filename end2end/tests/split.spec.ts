@@ -11,19 +11,22 @@ const person = peopleForEachTest();
 function wasmRequests(page: Page): string[] {
   const files: string[] = [];
   page.on('request', (r) => {
-    const file = new URL(r.url()).pathname.split('/').pop()!;
+    const file = fileName(r.url());
     if (file.endsWith('.wasm')) files.push(file);
   });
   return files;
 }
 
+const fileName = (url: string) => new URL(url).pathname.split('/').pop()!;
+
 /** The wasm files the page has fetched, with when each started and arrived. */
-function wasmFetched(page: Page) {
-  return page.evaluate(() =>
+async function wasmFetched(page: Page) {
+  const entries = await page.evaluate(() =>
     (performance.getEntriesByType('resource') as PerformanceResourceTiming[])
       .filter((e) => e.name.endsWith('.wasm'))
-      .map((e) => ({ file: new URL(e.name).pathname.split('/').pop()!, start: e.startTime, end: e.responseEnd })),
+      .map((e) => ({ url: e.name, start: e.startTime, end: e.responseEnd })),
   );
+  return entries.map(({ url, start, end }) => ({ file: fileName(url), start, end }));
 }
 
 const isCallChunk = (file: string) => file.startsWith('split___call_route');

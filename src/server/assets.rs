@@ -76,12 +76,14 @@ pub fn unsplit_client(pkg: &Path) -> bool {
     let Ok(entries) = std::fs::read_dir(pkg) else {
         return false;
     };
-    let names: Vec<String> = entries
-        .filter_map(Result::ok)
-        .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.iter().any(|name| name.ends_with(".wasm"))
-        && !names.iter().any(|name| name.starts_with("__wasm_split"))
+    let (mut wasm, mut loader) = (false, false);
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        wasm |= name.ends_with(".wasm");
+        loader |= name.starts_with("__wasm_split");
+    }
+    wasm && !loader
 }
 
 /// Sets `Cache-Control` on whatever the router answered, unless the handler chose one:

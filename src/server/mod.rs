@@ -258,17 +258,19 @@ pub async fn serve(
     // Until the copies exist (a second or two after a fresh build), files go out as they are.
     let site_root = std::path::PathBuf::from(&*leptos_options.site_root);
     let pkg = site_root.join(&*leptos_options.site_pkg_dir);
-    if assets::unsplit_client(&pkg) {
-        tracing::error!(
-            "{} holds a client built without --split, which browsers cannot start; \
-             build it with `make build` or `cargo leptos build --split`",
-            pkg.display()
-        );
-    }
-    tokio::task::spawn_blocking(move || match assets::precompress(&site_root) {
-        Ok(0) => {}
-        Ok(written) => tracing::info!(written, "compressed static files"),
-        Err(e) => tracing::warn!("cannot precompress {}: {e}", site_root.display()),
+    tokio::task::spawn_blocking(move || {
+        if assets::unsplit_client(&pkg) {
+            tracing::error!(
+                "{} holds a client built without --split, which browsers cannot start; \
+                 build it with `make build` or `cargo leptos build --split`",
+                pkg.display()
+            );
+        }
+        match assets::precompress(&site_root) {
+            Ok(0) => {}
+            Ok(written) => tracing::info!(written, "compressed static files"),
+            Err(e) => tracing::warn!("cannot precompress {}: {e}", site_root.display()),
+        }
     });
     let app =
         router(leptos_options, hub, https).into_make_service_with_connect_info::<SocketAddr>();
