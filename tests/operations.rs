@@ -9,7 +9,7 @@ use futures::StreamExt;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tandem::protocol::signaling::{IceTransportPolicy, ServerMessage, Signal};
+use tandem::protocol::signaling::{ErrorCode, IceTransportPolicy, ServerMessage, Signal};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::Connector;
 
@@ -78,10 +78,12 @@ async fn one_address_cannot_hold_more_than_its_share_of_connections() {
 }
 
 #[tokio::test]
-async fn a_client_that_stops_reading_is_disconnected_without_holding_anyone_up() {
+async fn a_client_that_stops_reading_is_let_go_by_its_own_stalled_socket_without_holding_anyone_up()
+{
     let config = config_with(|c| {
         c.connections.rate_limit = 100_000;
         c.connections.rate_burst = 100_000;
+        c.connections.write_timeout = Duration::from_secs(1);
     });
     let big = "x".repeat(config.connections.max_message_bytes - 200);
     let addr = TestServer::start(config).await.addr;
@@ -94,10 +96,10 @@ async fn a_client_that_stops_reading_is_disconnected_without_holding_anyone_up()
         sender.recv().await,
         ServerMessage::PeerJoined { .. }
     ));
-    // The sleeper never reads again. Its socket buffers fill, then its queue, and the
-    // server lets it go and tells the sender.
+    // The sleeper never reads again. Its socket buffers fill, then the sender's share of
+    // its queue: the sender is told to wait, and the sleeper keeps its seat for now.
     let mut sent = 0;
-    let left = loop {
+    let busy = loop {
         sender
             .signal(sleeper_id, Signal::Offer { sdp: big.clone() })
             .await;
@@ -108,7 +110,7 @@ async fn a_client_that_stops_reading_is_disconnected_without_holding_anyone_up()
         {
             break serde_json::from_str::<ServerMessage>(&text).unwrap();
         }
-        assert!(sent < 5_000, "the sleeper was never disconnected");
+        assert!(sent < 5_000, "the sender was never told to wait");
         if sent % 50 == 0 {
             // Meanwhile, the call next door still gets through at once.
             other_a.signal(other_b_id, offer("hi")).await;
@@ -117,15 +119,21 @@ async fn a_client_that_stops_reading_is_disconnected_without_holding_anyone_up()
             );
         }
     };
-    match left {
-        ServerMessage::PeerLeft { peer } => assert_eq!(peer, sleeper_id),
-        // The queue may be found full by a later signal: then that one is refused.
-        ServerMessage::Error { .. } => {
-            assert!(
-                matches!(sender.recv().await, ServerMessage::PeerLeft { peer } if peer == sleeper_id)
-            )
+    assert!(
+        matches!(busy, ServerMessage::Error { code: ErrorCode::PeerBusy, peer: Some(p), .. } if p == sleeper_id),
+        "{busy:?}"
+    );
+    // Its own socket, stalled past write_timeout, is what lets it go; then the seat's
+    // grace runs out and the sender is told. Refusals for the rest of the flood come first.
+    loop {
+        match sender.recv().await {
+            ServerMessage::PeerLeft { peer } if peer == sleeper_id => break,
+            ServerMessage::Error {
+                code: ErrorCode::PeerBusy,
+                ..
+            } => {}
+            other => panic!("{other:?}"),
         }
-        other => panic!("{other:?}"),
     }
     // The sleeper's socket was closed: reading drains what was buffered, then ends.
     let drained = tokio::time::timeout(REPLY_TIMEOUT, async {
@@ -136,6 +144,10 @@ async fn a_client_that_stops_reading_is_disconnected_without_holding_anyone_up()
     let metrics = get(addr, "/metrics").await.1;
     assert!(
         metrics.contains("tandem_closed_connections_total{reason=\"slow_reader\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("tandem_errors_total{code=\"peer_busy\"}"),
         "{metrics}"
     );
 }

@@ -8,12 +8,18 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use tandem::protocol::signaling::{PeerId, ServerMessage, Signal};
 use tandem::server::ice::IceConfig;
+use tandem::server::mailbox::Bounds;
 use tandem::server::rooms::{Admitted, Mailbox, RoomRules, Rooms, Seat};
 use tandem::server::tokens::ResumeTokens;
 
 const CONNECTIONS: usize = 5;
 const ROOMS: [&str; 2] = ["a", "b"];
 const CAPACITY: usize = 2;
+/// Room for `joined` and a few more messages.
+const BOUNDS: Bounds = Bounds {
+    total: 1_400,
+    reserved: 700,
+};
 
 #[derive(Arbitrary, Debug)]
 enum Op {
@@ -38,8 +44,8 @@ struct Conn {
 
 fn connection() -> Conn {
     Conn {
-        // Small queues, so that "stopped reading" happens often.
-        mailbox: Mailbox::new(3),
+        // Small queues, so that "stopped reading" and `peer_busy` happen often.
+        mailbox: Mailbox::new(BOUNDS),
         seat: None,
     }
 }
@@ -135,6 +141,9 @@ fuzz_target!(|ops: Vec<Op>| {
         }
         for room in ROOMS {
             assert!(rooms.members(room).len() <= CAPACITY, "room {room} over capacity");
+        }
+        for c in &conns {
+            assert!(c.mailbox.queued_bytes() <= BOUNDS.total, "a queue past its bound");
         }
         let (_, seats) = rooms.counts();
         assert!(seats <= CAPACITY * ROOMS.len());

@@ -32,6 +32,7 @@ enum Op {
     Reconnect,
     Heartbeat(u16),
     IceGrace(u8),
+    PeerBusyOver(u8),
     State(u8, u8),
     Ice(u8, u8),
     ChatOpen(u8),
@@ -132,6 +133,7 @@ fuzz_target!(|ops: Vec<Op>| {
                 server(ServerMessage::Error {
                     code,
                     message: String::new(),
+                    peer: (n % 2 == 0).then(|| id(n / 2)),
                 })
             }
             Op::Pong => server(ServerMessage::Pong),
@@ -146,6 +148,7 @@ fuzz_target!(|ops: Vec<Op>| {
                 Input::Timer(Timer::Heartbeat)
             }
             Op::IceGrace(n) => Input::Timer(Timer::IceGrace(id(n))),
+            Op::PeerBusyOver(n) => Input::Timer(Timer::PeerBusy(id(n))),
             Op::State(n, s) => Input::Peer(
                 id(n),
                 PeerInput::State(match s % 4 {

@@ -22,6 +22,12 @@ pub const HEARTBEAT_MS: u32 = 5_000;
 pub const SERVER_SILENCE_MS: f64 = 12_000.0;
 /// How long ICE may stay `disconnected` before it is restarted.
 pub const ICE_GRACE_MS: u32 = 3_000;
+/// After the server held back a signal of ours (`peer_busy`: that person is not reading
+/// fast enough), the connection to them is renegotiated (an ICE restart: a fresh offer,
+/// fresh candidates) after this pause, doubled for each `peer_busy` in a row, up to the
+/// cap. Until then nothing more is retried: a slow reader gets time to catch up.
+pub const PEER_BUSY_RETRY_MS: u32 = 1_000;
+pub const PEER_BUSY_RETRY_MAX_MS: u32 = 16_000;
 /// First reconnect delay, and the cap; each failed try doubles it.
 pub const RECONNECT_FIRST_MS: f64 = 250.0;
 pub const RECONNECT_MAX_MS: f64 = 8_000.0;
@@ -228,6 +234,8 @@ pub enum Timer {
     Heartbeat,
     /// The grace after this pair's ICE went `disconnected` is over.
     IceGrace(PeerId),
+    /// The pause after `peer_busy` for this person is over: renegotiate.
+    PeerBusy(PeerId),
 }
 
 /// Everything the session reacts to.
@@ -317,6 +325,10 @@ struct Remote {
     too_long_noticed_ms: f64,
     /// ICE candidates taken from them since their last description.
     candidates: usize,
+    /// `peer_busy` answers for them since the connection last connected, and whether a
+    /// renegotiation is already waiting for its pause to end.
+    busy: u32,
+    busy_pending: bool,
 }
 
 /// What the server told us on joining, for opening connections.
@@ -631,12 +643,30 @@ impl Session {
                 }
             }
             ServerMessage::Pong => {}
-            ServerMessage::Error { code, message } => self.on_error(code, message),
+            ServerMessage::Error {
+                code,
+                message,
+                peer,
+            } => self.on_error(code, message, peer),
         }
     }
 
-    fn on_error(&mut self, code: ErrorCode, message: String) {
+    fn on_error(&mut self, code: ErrorCode, message: String, peer: Option<PeerId>) {
         match code {
+            ErrorCode::PeerBusy => {
+                let Some(remote) = peer.and_then(|id| self.remote(id)) else {
+                    return;
+                };
+                if !remote.busy_pending {
+                    remote.busy_pending = true;
+                    let after_ms = PEER_BUSY_RETRY_MS
+                        .saturating_mul(1 << remote.busy.min(8))
+                        .min(PEER_BUSY_RETRY_MAX_MS);
+                    remote.busy += 1;
+                    let timer = Timer::PeerBusy(remote.person.id);
+                    self.effects.push(Effect::StartTimer { timer, after_ms });
+                }
+            }
             ErrorCode::RoomFull => self.finish(CallStatus::RoomFull),
             ErrorCode::InvalidRoom | ErrorCode::InvalidName => {
                 self.outcome = Some(CallStatus::Failed(message));
@@ -690,6 +720,16 @@ impl Session {
                     self.effects.push(Effect::Send(ClientMessage::Ping));
                 }
             }
+            Timer::PeerBusy(id) => {
+                let Some(remote) = self.remote(id) else {
+                    return;
+                };
+                remote.busy_pending = false;
+                // Their connection closed meanwhile: nothing to renegotiate.
+                if remote.open {
+                    self.effects.push(Effect::RestartIce { peer: id });
+                }
+            }
             Timer::IceGrace(id) => {
                 let Some(remote) = self.remote(id) else {
                     return;
@@ -720,6 +760,9 @@ impl Session {
                     (ConnectionState::Connecting, Link::Interrupted) => Link::Interrupted,
                     (ConnectionState::Connecting, _) => Link::Connecting,
                 };
+                if remote.person.link == Link::Connected {
+                    remote.busy = 0;
+                }
                 if (was == Link::Connected) != (remote.person.link == Link::Connected) {
                     self.plan_upload(now_ms);
                 }
@@ -907,6 +950,8 @@ impl Session {
             chat_gate: ChatGate::default(),
             too_long_noticed_ms: f64::NEG_INFINITY,
             candidates: 0,
+            busy: 0,
+            busy_pending: false,
         });
     }
 

@@ -500,6 +500,7 @@ fn a_lost_seat_closes_every_pair_and_joins_again() {
         ServerMessage::Error {
             code: ErrorCode::ResumeExpired,
             message: String::new(),
+            peer: None,
         },
     );
     assert_eq!(
@@ -520,6 +521,7 @@ fn unavailable() -> ServerMessage {
     ServerMessage::Error {
         code: ErrorCode::Unavailable,
         message: "busy".into(),
+        peer: None,
     }
 }
 
@@ -605,6 +607,47 @@ fn a_signal_the_server_could_not_pass_on_changes_nothing() {
     assert_eq!(session.status().text(), "Connected with Bob.");
 }
 
+fn peer_busy(id: u64) -> ServerMessage {
+    ServerMessage::Error {
+        code: ErrorCode::PeerBusy,
+        message: "busy".into(),
+        peer: Some(PeerId(id)),
+    }
+}
+
+#[test]
+fn a_peer_busy_renegotiates_that_pair_after_a_pause_that_grows_until_it_connects() {
+    let mut session = in_call_with(&["Bob", "Carol"]);
+    let pause = |after_ms| Effect::StartTimer {
+        timer: Timer::PeerBusy(PeerId(2)),
+        after_ms,
+    };
+    assert_eq!(server(&mut session, peer_busy(2)), [pause(1_000)]);
+    // More refusals while the pause runs change nothing: one renegotiation is enough.
+    assert!(server(&mut session, peer_busy(2)).is_empty());
+    let effects = session.handle(Input::Timer(Timer::PeerBusy(PeerId(2))), 1_000.0);
+    assert_eq!(effects, [Effect::RestartIce { peer: PeerId(2) }]);
+    assert_eq!(server(&mut session, peer_busy(2)), [pause(2_000)]);
+    session.handle(Input::Timer(Timer::PeerBusy(PeerId(2))), 3_000.0);
+    assert_eq!(server(&mut session, peer_busy(2)), [pause(4_000)]);
+    session.handle(Input::Timer(Timer::PeerBusy(PeerId(2))), 7_000.0);
+    // Connected again: the next refusal starts over from the first pause.
+    peer(
+        &mut session,
+        2,
+        PeerInput::State(ConnectionState::Connected),
+    );
+    assert_eq!(server(&mut session, peer_busy(2)), [pause(1_000)]);
+    // Bob was never touched, and the call goes on.
+    assert_eq!(session.status().text(), "Connected with Bob and Carol.");
+    // Someone gone, or never there: nothing to renegotiate.
+    server(&mut session, ServerMessage::PeerLeft { peer: PeerId(2) });
+    assert!(session
+        .handle(Input::Timer(Timer::PeerBusy(PeerId(2))), 9_000.0)
+        .is_empty());
+    assert!(server(&mut session, peer_busy(7)).is_empty());
+}
+
 #[test]
 fn a_silent_server_is_given_up_and_pings_go_out_meanwhile() {
     let mut session = in_call_with(&["Bob"]);
@@ -644,6 +687,7 @@ fn a_full_room_ends_the_call() {
         ServerMessage::Error {
             code: ErrorCode::RoomFull,
             message: String::new(),
+            peer: None,
         },
     );
     assert_eq!(effects, [Effect::CloseSocket, Effect::Stop]);

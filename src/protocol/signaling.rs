@@ -20,6 +20,10 @@ pub const DEFAULT_UPLOAD_BUDGET: u64 = 2_500_000;
 pub const MAX_NAME_CHARS: usize = 32;
 /// Longest room key, in characters.
 pub const MAX_ROOM_CHARS: usize = 64;
+/// The close code of a socket whose seat another socket resumed (the same call opened in
+/// another tab or on another device): one seat, one socket. The page says so and offers
+/// to take the call back.
+pub const SEAT_TAKEN_CLOSE_CODE: u16 = 4001;
 /// The path the signaling WebSocket is served on.
 pub const SIGNALING_PATH: &str = "/ws";
 
@@ -95,8 +99,14 @@ pub enum ServerMessage {
     PeerLeft { peer: PeerId },
     /// Answer to `ping`.
     Pong,
-    /// The last message was refused; the connection stays usable.
-    Error { code: ErrorCode, message: String },
+    /// The last message was refused; the connection stays usable. `peer`: the person a
+    /// refused signal was for (with `peer_busy`).
+    Error {
+        code: ErrorCode,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        peer: Option<PeerId>,
+    },
 }
 
 fn default_upload_budget() -> u64 {
@@ -197,7 +207,17 @@ pub enum ErrorCode {
     /// The server cannot reach what it shares with other servers just now; try again
     /// shortly. Nothing was changed.
     Unavailable,
+    /// The peer addressed is not reading fast enough: what you already sent them fills
+    /// your share of their queue ([`PEER_SHARE_BYTES`]). This signal was dropped; try
+    /// again later. The error's `peer` names them.
+    PeerBusy,
 }
+
+/// What one sender may have waiting for one reader at the server, in bytes (each message
+/// counts 64 bytes more than its text): past it, the sender gets `peer_busy`.
+pub const PEER_SHARE_BYTES: usize = 128 * 1024;
+/// The same, for a reader whose socket dropped and whose seat waits for a resume.
+pub const HELD_SHARE_BYTES: usize = 32 * 1024;
 
 impl ErrorCode {
     /// A sentence a person can read.
@@ -214,6 +234,7 @@ impl ErrorCode {
             ErrorCode::ResumeExpired => "the seat was given up; join again",
             ErrorCode::RateLimited => "too many messages; slow down",
             ErrorCode::Unavailable => "the server is busy; try again shortly",
+            ErrorCode::PeerBusy => "that person is not keeping up; try again shortly",
         }
     }
 
@@ -231,10 +252,11 @@ impl ErrorCode {
             ErrorCode::ResumeExpired => "resume_expired",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::PeerBusy => "peer_busy",
         }
     }
 
-    pub const ALL: [ErrorCode; 11] = [
+    pub const ALL: [ErrorCode; 12] = [
         ErrorCode::RoomFull,
         ErrorCode::InvalidRoom,
         ErrorCode::InvalidName,
@@ -246,6 +268,7 @@ impl ErrorCode {
         ErrorCode::ResumeExpired,
         ErrorCode::RateLimited,
         ErrorCode::Unavailable,
+        ErrorCode::PeerBusy,
     ];
 }
 
@@ -417,6 +440,12 @@ mod tests {
         round_trip_server(ServerMessage::Error {
             code: ErrorCode::RoomFull,
             message: "this room is full".into(),
+            peer: None,
+        });
+        round_trip_server(ServerMessage::Error {
+            code: ErrorCode::PeerBusy,
+            message: "busy".into(),
+            peer: Some(PeerId(9)),
         });
     }
 
@@ -436,6 +465,7 @@ mod tests {
         let err = serde_json::to_value(ServerMessage::Error {
             code: ErrorCode::UnknownPeer,
             message: "x".into(),
+            peer: None,
         })
         .unwrap();
         assert_eq!(err["code"], "unknown_peer");

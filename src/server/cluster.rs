@@ -17,6 +17,7 @@
 //! after they arrived, whichever server learns of it first. So nobody hears of someone
 //! twice, or of a leaving before the arriving.
 
+use super::mailbox::{Busy, Kick};
 use super::metrics::RedisMetrics;
 use super::rooms::{encode, Admitted, Attachment, Mailbox, NoSeat, RoomRules, Seat};
 use crate::protocol::signaling::{ErrorCode, PeerId, PeerInfo, ServerMessage, Signal};
@@ -258,10 +259,13 @@ enum Envelope {
         peer: PeerId,
         server: String,
     },
-    /// An encoded server message for the person `to` in `room`.
+    /// An encoded server message for the person `to` in `room`: a signal relayed from
+    /// `from`, or (without `from`) the server's own news.
     Deliver {
         room: String,
         to: PeerId,
+        #[serde(default)]
+        from: Option<PeerId>,
         text: String,
         /// Passed on by a server the person had left: never passed on again.
         #[serde(default)]
@@ -354,7 +358,7 @@ impl View {
             .iter_mut()
             .filter(|p| p.seq < seq)
             .filter_map(|p| match &mut p.place {
-                Place::Here(at) => (!at.deliver(text.clone())).then_some(p.info.id),
+                Place::Here(at) => (!at.deliver_news(text.clone())).then_some(p.info.id),
                 Place::There(_) => None,
             })
             .collect()
@@ -726,12 +730,10 @@ impl SharedRooms {
             signal,
         });
         match &mut target.place {
-            Place::Here(at) => {
-                if !at.deliver(text) {
-                    drop(views);
-                    self.evict(&seat.room, to);
-                }
-            }
+            // A slow reader keeps its seat: it is the sender who waits.
+            Place::Here(at) => at
+                .deliver_signal(seat.id, text)
+                .map_err(|Busy| ErrorCode::PeerBusy)?,
             Place::There(_) if !self.ready() => return Err(ErrorCode::Unavailable),
             Place::There(server) => {
                 let server = server.clone();
@@ -741,6 +743,7 @@ impl SharedRooms {
                     Envelope::Deliver {
                         room: seat.room.clone(),
                         to,
+                        from: Some(seat.id),
                         text: text.as_str().to_owned(),
                         forwarded: false,
                         sent_us: now_us(),
@@ -983,7 +986,7 @@ impl SharedRooms {
         for person in views.into_values().flat_map(|view| view.people) {
             if let Place::Here(at) = person.place {
                 if let (Some(mailbox), _) = at.hand_over() {
-                    mailbox.send_away();
+                    mailbox.kick(Kick::SentAway);
                     sent += 1;
                 }
             }
@@ -1055,14 +1058,15 @@ impl SharedRooms {
                     let (connection, waiting) = at.hand_over();
                     // A connection still here is one its client already replaced.
                     if let Some(mailbox) = connection {
-                        mailbox.send_away();
+                        mailbox.kick(Kick::Replaced);
                     }
-                    for text in waiting {
+                    for (from, text) in waiting {
                         self.send(
                             server.clone(),
                             Envelope::Deliver {
                                 room: room.clone(),
                                 to: peer,
+                                from,
                                 text: text.as_str().to_owned(),
                                 forwarded: true,
                                 sent_us: 0,
@@ -1078,6 +1082,7 @@ impl SharedRooms {
             Envelope::Deliver {
                 room,
                 to,
+                from,
                 text,
                 forwarded,
                 sent_us,
@@ -1094,12 +1099,19 @@ impl SharedRooms {
                     return;
                 };
                 match &mut person.place {
-                    Place::Here(at) if !person.leaving => {
-                        if at.deliver(Utf8Bytes::from(text)) {
+                    Place::Here(at) if !person.leaving => match from {
+                        Some(from) => {
+                            if at.deliver_signal(from, Utf8Bytes::from(text)).is_ok() {
+                                return;
+                            }
+                            // The reader is slow: the sender is told, on its own server.
+                            drop(views);
+                            self.tell_busy(&room, from, to);
                             return;
                         }
-                        (room, vec![to])
-                    }
+                        None if at.deliver_news(Utf8Bytes::from(text)) => return,
+                        None => (room, vec![to]),
+                    },
                     // Sent before the sender heard that the person moved on.
                     Place::There(server) if !forwarded => {
                         let server = server.clone();
@@ -1109,6 +1121,7 @@ impl SharedRooms {
                             Envelope::Deliver {
                                 room,
                                 to,
+                                from,
                                 text,
                                 forwarded: true,
                                 sent_us,
@@ -1126,7 +1139,44 @@ impl SharedRooms {
         }
     }
 
-    /// A person of this server who cannot take messages (not reading) loses the seat.
+    /// Tells `sender`, on whichever server holds them, that `reader` is not keeping up
+    /// with their signals (`peer_busy`).
+    fn tell_busy(&self, room: &str, sender: PeerId, reader: PeerId) {
+        let text = encode(&ServerMessage::Error {
+            code: ErrorCode::PeerBusy,
+            message: ErrorCode::PeerBusy.describe().to_owned(),
+            peer: Some(reader),
+        });
+        let mut views = self.lock();
+        let Some(person) = views
+            .get_mut(room)
+            .and_then(|view| view.people.iter_mut().find(|p| p.info.id == sender))
+        else {
+            return;
+        };
+        match &mut person.place {
+            Place::Here(at) => {
+                at.deliver_news(text);
+            }
+            Place::There(server) => {
+                let server = server.clone();
+                drop(views);
+                self.send(
+                    server,
+                    Envelope::Deliver {
+                        room: room.to_owned(),
+                        to: sender,
+                        from: None,
+                        text: text.as_str().to_owned(),
+                        forwarded: false,
+                        sent_us: 0,
+                    },
+                );
+            }
+        }
+    }
+
+    /// A held seat that cannot take the server's news any more loses the seat.
     fn evict(self: &Arc<Self>, room: &str, id: PeerId) {
         let (rooms, room) = (self.clone(), room.to_owned());
         tokio::spawn(async move {

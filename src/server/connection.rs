@@ -9,11 +9,13 @@
 
 use super::config::ConnectionSettings;
 use super::limits::{client_ip, MessageRate, OriginPolicy, PerIpLimit, RateRule, Verdict};
+use super::mailbox::{Kick, MAILBOX};
 use super::metrics::{CloseReason, Metrics};
 use super::registry::Registry;
 use super::rooms::{encode, Mailbox, NoSeat, Seat};
 use crate::protocol::signaling::{
-    validate_name, validate_room, ClientMessage, ErrorCode, InputError, ServerMessage,
+    validate_name, validate_room, ClientMessage, ErrorCode, InputError, PeerId, ServerMessage,
+    SEAT_TAKEN_CLOSE_CODE,
 };
 use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
@@ -27,9 +29,6 @@ use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-/// Messages queued for a socket before it counts as not reading and is disconnected: a
-/// call needs a few dozen at most, even in a burst of ICE candidates.
-const MAILBOX_CAPACITY: usize = 64;
 /// How long a closing client gets to answer the server's goodbye.
 const CLOSE_HANDSHAKE: Duration = Duration::from_secs(1);
 /// Bytes read from a socket at once: an ICE candidate fits; an SDP takes two reads.
@@ -104,11 +103,17 @@ pub async fn ws_route(
 struct Refusal {
     code: ErrorCode,
     detail: Option<String>,
+    /// Whom a refused signal was for.
+    peer: Option<PeerId>,
 }
 
 impl From<ErrorCode> for Refusal {
     fn from(code: ErrorCode) -> Refusal {
-        Refusal { code, detail: None }
+        Refusal {
+            code,
+            detail: None,
+            peer: None,
+        }
     }
 }
 
@@ -117,6 +122,7 @@ impl From<InputError> for Refusal {
         Refusal {
             code: error.code(),
             detail: Some(error.to_string()),
+            peer: None,
         }
     }
 }
@@ -133,7 +139,7 @@ enum Ending {
 
 async fn serve_socket(socket: &mut WebSocket, hub: &Hub) {
     hub.metrics.connections.inc();
-    let mailbox = Mailbox::new(MAILBOX_CAPACITY);
+    let mailbox = Mailbox::new(MAILBOX);
     let mut connection = Connection {
         hub,
         mailbox: mailbox.clone(),
@@ -157,11 +163,16 @@ async fn serve_socket(socket: &mut WebSocket, hub: &Hub) {
             biased;
             () = &mut going => Err(Ending::Close(close_code::AWAY, "server restarting")),
             next = mailbox.next() => match next {
-                Some(text) => send(socket, Message::Text(text), &mailbox, write_limit).await,
-                None if mailbox.is_sent_away() => {
-                    Err(Ending::Close(close_code::AGAIN, "reconnect and resume"))
+                Ok(text) => send(socket, Message::Text(text), &mailbox, write_limit).await,
+                Err(Kick::SentAway) => Err(Ending::Close(close_code::AGAIN, "reconnect and resume")),
+                Err(Kick::Replaced) => {
+                    hub.metrics.closed(CloseReason::SeatTaken);
+                    tracing::info!("seat resumed by another socket; closing");
+                    // The seat is no longer this connection's: it must not detach it.
+                    connection.seat = None;
+                    Err(Ending::Close(SEAT_TAKEN_CLOSE_CODE, "the call is open elsewhere"))
                 }
-                None => Err(Ending::Dropped),
+                Err(Kick::NotReading) => Err(Ending::Dropped),
             },
             frame = socket.recv() => {
                 last_heard = Instant::now();
@@ -302,7 +313,7 @@ impl Connection<'_> {
                     Verdict::Accept => {}
                     Verdict::Refuse => {
                         self.hub.metrics.rate_limited.inc();
-                        self.refuse(ErrorCode::RateLimited, None);
+                        self.refuse(ErrorCode::RateLimited.into());
                         return Ok(());
                     }
                     Verdict::Disconnect => {
@@ -314,10 +325,13 @@ impl Connection<'_> {
                 }
                 match message {
                     Message::Text(text) => self.on_text(&text).await,
-                    _ => self.refuse(
-                        ErrorCode::BadMessage,
-                        Some("binary frames are not part of the protocol; send JSON text".into()),
-                    ),
+                    _ => self.refuse(Refusal {
+                        code: ErrorCode::BadMessage,
+                        detail: Some(
+                            "binary frames are not part of the protocol; send JSON text".into(),
+                        ),
+                        peer: None,
+                    }),
                 }
                 Ok(())
             }
@@ -328,10 +342,16 @@ impl Connection<'_> {
         let received = Instant::now();
         let message = match serde_json::from_str::<ClientMessage>(text) {
             Ok(message) => message,
-            Err(e) => return self.refuse(ErrorCode::BadMessage, Some(e.to_string())),
+            Err(e) => {
+                return self.refuse(Refusal {
+                    code: ErrorCode::BadMessage,
+                    detail: Some(e.to_string()),
+                    peer: None,
+                })
+            }
         };
         if let Err(refusal) = self.handle(message, received).await {
-            self.refuse(refusal.code, refusal.detail);
+            self.refuse(refusal);
         }
     }
 
@@ -369,7 +389,11 @@ impl Connection<'_> {
             ClientMessage::Signal { to, signal } => {
                 let seat = self.seat.as_ref().ok_or(ErrorCode::NotJoined)?;
                 let kind = signal.kind();
-                rooms.relay(seat, to, signal)?;
+                rooms.relay(seat, to, signal).map_err(|code| Refusal {
+                    code,
+                    detail: None,
+                    peer: (code == ErrorCode::PeerBusy).then_some(to),
+                })?;
                 metrics.relayed(kind, received.elapsed());
             }
             ClientMessage::Leave => {
@@ -398,10 +422,14 @@ impl Connection<'_> {
     }
 
     /// Answers with a typed error (`message` defaults to the code's description).
-    fn refuse(&self, code: ErrorCode, message: Option<String>) {
+    fn refuse(&self, refusal: Refusal) {
+        let Refusal { code, detail, peer } = refusal;
         self.hub.metrics.refused(code);
-        let message = message.unwrap_or_else(|| code.describe().to_owned());
-        self.mailbox
-            .post(encode(&ServerMessage::Error { code, message }));
+        let message = detail.unwrap_or_else(|| code.describe().to_owned());
+        self.mailbox.post(encode(&ServerMessage::Error {
+            code,
+            message,
+            peer,
+        }));
     }
 }

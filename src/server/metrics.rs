@@ -29,16 +29,19 @@ pub enum CloseReason {
     Origin,
     /// Upgrade refused: too many connections from one address.
     PerIpLimit,
+    /// Another socket resumed its seat (code 4001).
+    SeatTaken,
 }
 
 impl CloseReason {
-    const ALL: [CloseReason; 6] = [
+    const ALL: [CloseReason; 7] = [
         CloseReason::TooBig,
         CloseReason::RateLimited,
         CloseReason::SlowReader,
         CloseReason::Silent,
         CloseReason::Origin,
         CloseReason::PerIpLimit,
+        CloseReason::SeatTaken,
     ];
 
     fn name(self) -> &'static str {
@@ -49,6 +52,7 @@ impl CloseReason {
             CloseReason::Silent => "silent",
             CloseReason::Origin => "origin",
             CloseReason::PerIpLimit => "per_ip_limit",
+            CloseReason::SeatTaken => "seat_taken",
         }
     }
 }

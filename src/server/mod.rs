@@ -6,6 +6,7 @@ pub mod config;
 pub mod connection;
 pub mod ice;
 pub mod limits;
+pub mod mailbox;
 pub mod metrics;
 pub mod registry;
 pub mod rooms;

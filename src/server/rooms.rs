@@ -11,126 +11,14 @@
 //! Messages are encoded once, here, and queued as text: the socket only writes them.
 
 use super::ice::IceConfig;
+pub use super::mailbox::Mailbox;
+use super::mailbox::{Busy, FairQueue, Kick, Posted, HELD};
 use super::tokens::ResumeTokens;
 use crate::protocol::signaling::{ErrorCode, PeerId, PeerInfo, ServerMessage, Signal};
 use axum::extract::ws::Utf8Bytes;
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
-use tokio::sync::Notify;
-
-/// Messages kept for a detached seat: a renegotiation and its candidates fit easily.
-const BACKLOG_LIMIT: usize = 64;
-
-/// A connection as the rooms see it: its queue of encoded messages. A queue that fills
-/// up means the client stopped reading (its reader is stalled or gone), and the
-/// connection is kicked: disconnected, never buffered for without bound.
-///
-/// A locked deque and one `Notify` rather than a channel and a cancellation token: an
-/// idle connection holds an empty deque instead of a preallocated block of slots, and
-/// queuing or taking a message is one uncontended lock.
-#[derive(Clone)]
-pub struct Mailbox(Arc<Outbox>);
-
-struct Outbox {
-    queued: Mutex<Queued>,
-    changed: Notify,
-    capacity: usize,
-}
-
-#[derive(Default)]
-struct Queued {
-    messages: VecDeque<Utf8Bytes>,
-    kicked: bool,
-    /// Kicked to resume elsewhere, not for being slow: see [`Mailbox::send_away`].
-    sent_away: bool,
-}
-
-impl Mailbox {
-    /// A mailbox that holds at most `capacity` unwritten messages.
-    pub fn new(capacity: usize) -> Mailbox {
-        Mailbox(Arc::new(Outbox {
-            queued: Mutex::default(),
-            changed: Notify::new(),
-            capacity,
-        }))
-    }
-
-    /// Queues `text`; a full queue means the client stopped reading, so it is kicked.
-    /// False when the message was not queued (the connection is kicked).
-    pub fn post(&self, text: Utf8Bytes) -> bool {
-        let mut queued = self.lock();
-        if queued.kicked {
-            return false;
-        }
-        let posted = queued.messages.len() < self.0.capacity;
-        if posted {
-            queued.messages.push_back(text);
-        } else {
-            queued.kicked = true;
-        }
-        drop(queued);
-        self.0.changed.notify_one();
-        posted
-    }
-
-    /// The next message to write, or `None` once the connection is kicked.
-    pub async fn next(&self) -> Option<Utf8Bytes> {
-        loop {
-            // Made before looking, so a post in between is not missed.
-            let changed = self.0.changed.notified();
-            {
-                let mut queued = self.lock();
-                if queued.kicked {
-                    return None;
-                }
-                if let Some(text) = queued.messages.pop_front() {
-                    return Some(text);
-                }
-            }
-            changed.await;
-        }
-    }
-
-    /// Resolves once the connection is kicked.
-    pub async fn kicked(&self) {
-        loop {
-            let changed = self.0.changed.notified();
-            if self.is_kicked() {
-                return;
-            }
-            changed.await;
-        }
-    }
-
-    pub fn is_kicked(&self) -> bool {
-        self.lock().kicked
-    }
-
-    /// Ends the connection so that its client reconnects and resumes: the seat it holds
-    /// is no longer this server's to keep (Redis forgot this server, or lost its data).
-    pub fn send_away(&self) {
-        let mut queued = self.lock();
-        queued.kicked = true;
-        queued.sent_away = true;
-        drop(queued);
-        self.0.changed.notify_one();
-    }
-
-    pub fn is_sent_away(&self) -> bool {
-        self.lock().sent_away
-    }
-
-    /// The oldest queued message, without waiting (kicked or not).
-    pub fn try_next(&self) -> Option<Utf8Bytes> {
-        self.lock().messages.pop_front()
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Queued> {
-        // Every change to the queue completes under the lock; nothing can panic inside.
-        self.0.queued.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
 
 /// The JSON text of a server message.
 pub fn encode(message: &ServerMessage) -> Utf8Bytes {
@@ -154,7 +42,8 @@ pub struct Seat {
 pub(super) struct Attachment {
     /// `None` while the seat is detached (its connection dropped).
     mailbox: Option<Mailbox>,
-    backlog: Vec<Utf8Bytes>,
+    /// What waits for the detached seat, within [`HELD`]'s bounds.
+    backlog: FairQueue,
     epoch: u64,
 }
 
@@ -168,7 +57,7 @@ impl Attachment {
     pub(super) fn at_epoch(mailbox: &Mailbox, epoch: u64) -> Attachment {
         Attachment {
             mailbox: Some(mailbox.clone()),
-            backlog: Vec::new(),
+            backlog: FairQueue::default(),
             epoch,
         }
     }
@@ -178,29 +67,48 @@ impl Attachment {
     }
 
     /// What waited for the detached seat, and its connection if any: the seat moved on.
-    pub(super) fn hand_over(self) -> (Option<Mailbox>, Vec<Utf8Bytes>) {
-        (self.mailbox, self.backlog)
+    pub(super) fn hand_over(mut self) -> (Option<Mailbox>, Vec<(Option<PeerId>, Utf8Bytes)>) {
+        let waiting = std::iter::from_fn(|| self.backlog.pop_with_sender()).collect();
+        (self.mailbox, waiting)
     }
 
     /// A seat nobody holds yet (taken back after a restart, before `take_over`).
     fn vacant() -> Attachment {
         Attachment {
             mailbox: None,
-            backlog: Vec::new(),
+            backlog: FairQueue::default(),
             epoch: 0,
         }
     }
 
-    /// Queues `text`; false when the member can't take it (stalled or gone).
-    pub(super) fn deliver(&mut self, text: Utf8Bytes) -> bool {
-        match &self.mailbox {
-            Some(mailbox) => mailbox.post(text),
-            None if self.backlog.len() < BACKLOG_LIMIT => {
-                self.backlog.push(text);
-                true
+    /// Queues a signal from peer `from`; `Busy` when their share of this seat's queue is
+    /// full (the sender is refused with `peer_busy`; the reader keeps its seat).
+    ///
+    /// A connection that is ending (kicked: not reading, or replaced) no longer holds the
+    /// seat: what comes for it waits as for a held seat, until its socket's task detaches
+    /// it or a resume takes it.
+    pub(super) fn deliver_signal(&mut self, from: PeerId, text: Utf8Bytes) -> Result<(), Busy> {
+        if let Some(mailbox) = &self.mailbox {
+            match mailbox.post_from(from, text.clone()) {
+                Posted::Queued => return Ok(()),
+                Posted::Busy => return Err(Busy),
+                Posted::Ended => self.mailbox = None,
             }
-            None => false,
         }
+        self.backlog.push_peer(from, text, HELD)
+    }
+
+    /// Queues the server's news; false when a held seat's queue cannot take it (nobody has
+    /// read it for so long that the seat is to be freed). A connected reader that cannot
+    /// take it is kicked for not reading, and then holds the news like a held seat.
+    pub(super) fn deliver_news(&mut self, text: Utf8Bytes) -> bool {
+        if let Some(mailbox) = &self.mailbox {
+            if mailbox.post(text.clone()) {
+                return true;
+            }
+            self.mailbox = None;
+        }
+        self.backlog.push_server(text, HELD).is_ok()
     }
 
     /// Whether this is the attachment `seat` was given (a stale connection's is not).
@@ -217,13 +125,15 @@ impl Attachment {
     }
 
     /// Gives the seat to a new connection: posts `first`, then what waited, and returns
-    /// the new epoch; `None` if the mailbox could not take them all (not reading).
+    /// the new epoch; `None` if the mailbox could not take them all (not reading). A
+    /// connection still holding the seat is ended: one seat, one socket.
     pub(super) fn take_over(&mut self, mailbox: &Mailbox, first: Utf8Bytes) -> Option<u64> {
         self.epoch += 1;
-        self.mailbox = Some(mailbox.clone());
-        let waiting = std::mem::take(&mut self.backlog);
+        if let Some(old) = self.mailbox.replace(mailbox.clone()) {
+            old.kick(Kick::Replaced);
+        }
         std::iter::once(first)
-            .chain(waiting)
+            .chain(std::iter::from_fn(|| self.backlog.pop()))
             .all(|text| mailbox.post(text))
             .then_some(self.epoch)
     }
@@ -414,10 +324,11 @@ impl Rooms {
             from: seat.id,
             signal,
         };
-        if !target.at.deliver(encode(&message)) {
-            remove_members(&mut rooms, &seat.room, vec![to]);
-        }
-        Ok(())
+        // A slow reader keeps its seat: it is the sender who waits.
+        target
+            .at
+            .deliver_signal(seat.id, encode(&message))
+            .map_err(|Busy| ErrorCode::PeerBusy)
     }
 
     /// The connection holding `seat` dropped: keep the seat for a resume. Returns whether
@@ -504,16 +415,17 @@ fn fresh_id(members: &[Member]) -> PeerId {
     }
 }
 
-/// Queues `text` for every member; returns those who cannot take it.
+/// Queues the server's `text` for every member; returns the held seats that cannot take
+/// it. (A connected member that cannot is kicked for not reading, and its seat is held.)
 fn send_to_all(members: &mut [Member], text: Utf8Bytes) -> Vec<PeerId> {
     members
         .iter_mut()
-        .filter_map(|m| (!m.at.deliver(text.clone())).then_some(m.info.id))
+        .filter_map(|m| (!m.at.deliver_news(text.clone())).then_some(m.info.id))
         .collect()
 }
 
-/// Removes `gone` from `room`, telling the rest; a member that cannot take that news is
-/// removed too (its socket is dead or it stopped reading). Drops the room once empty.
+/// Removes `gone` from `room`, telling the rest; a held seat that cannot take that news
+/// is freed too. Drops the room once empty.
 fn remove_members(rooms: &mut HashMap<String, Vec<Member>>, room: &str, mut gone: Vec<PeerId>) {
     let Some(members) = rooms.get_mut(room) else {
         return;
@@ -535,6 +447,7 @@ fn remove_members(rooms: &mut HashMap<String, Vec<Member>>, room: &str, mut gone
 
 #[cfg(test)]
 mod tests {
+    use super::super::mailbox::{Bounds, MAILBOX, MESSAGE_OVERHEAD};
     use super::*;
     use std::sync::Arc;
 
@@ -549,13 +462,13 @@ mod tests {
     }
 
     /// A mailbox, and a handle to read what reaches it.
-    fn mailbox_of(capacity: usize) -> (Mailbox, Mailbox) {
-        let mailbox = Mailbox::new(capacity);
+    fn mailbox_of(bounds: Bounds) -> (Mailbox, Mailbox) {
+        let mailbox = Mailbox::new(bounds);
         (mailbox.clone(), mailbox)
     }
 
     fn mailbox() -> (Mailbox, Mailbox) {
-        mailbox_of(16)
+        mailbox_of(MAILBOX)
     }
 
     fn drain(rx: &Mailbox) -> Vec<ServerMessage> {
@@ -681,24 +594,96 @@ mod tests {
     }
 
     #[test]
-    fn a_member_that_stops_reading_is_removed() {
+    fn a_flooded_reader_keeps_its_seat_and_only_the_flooders_are_refused() {
+        let rooms = rooms(4);
+        let (reader, reader_rx) = mailbox();
+        let seat_reader = rooms.join("r", "reader", &reader).unwrap().seat;
+        let flooders: Vec<_> = (0..3)
+            .map(|i| {
+                let (tx, _rx) = mailbox();
+                (rooms.join("r", &format!("f{i}"), &tx).unwrap().seat, tx)
+            })
+            .collect();
+        // Nobody reads `reader`'s queue: each flooder fills its own share, then is told.
+        let big = Signal::Offer {
+            sdp: "x".repeat(63 * 1024),
+        };
+        for (seat, _) in &flooders {
+            let outcomes: Vec<_> = (0..60)
+                .map(|_| rooms.relay(seat, seat_reader.id, big.clone()))
+                .collect();
+            assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 2);
+            assert!(outcomes[2..].iter().all(|o| *o == Err(ErrorCode::PeerBusy)));
+        }
+        assert!(!reader.is_kicked(), "the reader keeps its socket");
+        assert_eq!(rooms.members("r").len(), 4, "and its seat");
+        assert!(reader.queued_bytes() <= MAILBOX.total);
+        // Room news still reaches it, and once it reads, the flooders may send again.
+        let (late, _late_rx) = mailbox();
+        rooms.join("r", "late", &late).unwrap_err();
+        drain(&reader_rx);
+        assert_eq!(rooms.relay(&flooders[0].0, seat_reader.id, big), Ok(()));
+    }
+
+    #[test]
+    fn a_reader_that_cannot_take_the_news_is_kicked_and_its_seat_held() {
         let rooms = rooms(2);
+        // Room for `joined` (about 350 bytes), not for `peer_joined` after it.
+        let tiny = Bounds {
+            total: 500,
+            reserved: 80,
+        };
         let (a, _a_rx) = mailbox();
-        let (slow, slow_rx) = mailbox_of(1);
+        let (slow, slow_rx) = mailbox_of(tiny);
         let seat_slow = rooms.join("r", "slow", &slow).unwrap().seat;
         assert!(!slow.is_kicked());
         let seat_a = rooms.join("r", "a", &a).unwrap().seat;
+        // `joined` filled the part kept for the server; `peer_joined` did not fit.
         assert!(slow.is_kicked(), "its connection is told to go");
-        // slow's single slot holds `joined`; `peer_joined` did not fit, so it was dropped.
-        assert_eq!(rooms.members("r").len(), 1);
         assert_eq!(
-            rooms.relay(&seat_a, seat_slow.id, Signal::Answer { sdp: String::new() }),
-            Err(ErrorCode::UnknownPeer)
+            rooms.members("r").len(),
+            2,
+            "but the seat waits for a resume"
         );
+        assert!(rooms.detach(&seat_slow));
+        let answer = Signal::Answer { sdp: String::new() };
+        assert_eq!(rooms.relay(&seat_a, seat_slow.id, answer), Ok(()));
         assert!(matches!(
             &drain(&slow_rx)[..],
             [ServerMessage::Joined { .. }]
         ));
+    }
+
+    #[test]
+    fn a_held_seat_keeps_a_bounded_backlog_and_refuses_the_sender_past_it() {
+        let rooms = rooms(2);
+        let (a, a_rx) = mailbox();
+        let (b, _b_rx) = mailbox();
+        let seat_a = rooms.join("r", "a", &a).unwrap().seat;
+        let seat_b = rooms.join("r", "b", &b).unwrap().seat;
+        drain(&a_rx);
+        assert!(rooms.detach(&seat_b));
+        let candidate = Signal::Candidate {
+            candidate: "c".repeat(1000),
+            sdp_mid: None,
+            sdp_m_line_index: None,
+        };
+        let accepted = (0..100)
+            .take_while(|_| rooms.relay(&seat_a, seat_b.id, candidate.clone()).is_ok())
+            .count();
+        let each = encode(&ServerMessage::Signal {
+            from: seat_a.id,
+            signal: candidate.clone(),
+        })
+        .len()
+            + MESSAGE_OVERHEAD;
+        assert_eq!(accepted, HELD.share() / each);
+        assert_eq!(
+            rooms.relay(&seat_a, seat_b.id, candidate),
+            Err(ErrorCode::PeerBusy)
+        );
+        assert_eq!(rooms.members("r").len(), 2);
+        assert!(drain(&a_rx).is_empty(), "a never hears that b was gone");
     }
 
     /// Joins and returns the seat and its resume token.

@@ -154,7 +154,9 @@ impl Client {
 
     pub async fn expect_error(&mut self, code: ErrorCode) -> String {
         match self.recv().await {
-            ServerMessage::Error { code: got, message } if got == code => message,
+            ServerMessage::Error {
+                code: got, message, ..
+            } if got == code => message,
             other => panic!("expected {code:?}, got {other:?}"),
         }
     }
