@@ -53,7 +53,8 @@ tandem() {
   # pings late, and would be dropped as silent after the default 10 s.
   LEPTOS_SITE_ROOT="$empty_site" taskset -c 0 ./target/release/tandem \
     --listen "127.0.0.1:$1" --log-level warn --rate-limit 1000000 --rate-burst 1000000 \
-    --max-connections-per-ip 1000000 --heartbeat-interval 30s --heartbeat-timeout 120s \
+    --max-connections-per-ip 1000000 --max-connections 1000000 \
+    --heartbeat-interval 30s --heartbeat-timeout 120s \
     "${extra[@]}" >/dev/null &
   pids+=($!)
   wait_port "$1"

@@ -48,7 +48,7 @@ start_server() {
       # its first seconds compressing the client's files, on the CPU being measured.
       LEPTOS_SITE_ROOT="$empty_site" taskset -c 0 ./target/release/tandem \
         --listen "127.0.0.1:$2" --log-level warn --rate-limit 1000000 --rate-burst 1000000 \
-        --max-connections-per-ip 1000000 >/dev/null &
+        --max-connections-per-ip 1000000 --max-connections 1000000 >/dev/null &
       ;;
     peerjs)
       taskset -c 0 node .tools/node_modules/peer/dist/bin/peerjs.js --port "$2" \

@@ -76,6 +76,8 @@ pub enum UiCommand {
     HangUp,
     /// The call screen is going away (navigation): tear down without showing anything.
     Leave,
+    /// Take the call back from the tab or device that took it.
+    TakeBack,
 }
 
 /// The signals and elements the session drives.
@@ -99,6 +101,9 @@ pub struct CallState {
     pub server_lost: RwSignal<bool>,
     /// Something the person asked for did not work out (e.g. screen sharing refused).
     pub notice: RwSignal<Option<String>>,
+    /// The name the server seated us under, once it differs from the one asked for
+    /// (someone in the room already had it: "Alice (2)").
+    pub seated_as: RwSignal<Option<String>>,
     /// What we send: microphone on, camera on, screen shared instead of the camera.
     pub microphone_on: RwSignal<bool>,
     pub camera_on: RwSignal<bool>,
@@ -140,6 +145,7 @@ impl CallState {
             remote_playing: RwSignal::new(false),
             server_lost: RwSignal::new(false),
             notice: RwSignal::new(None),
+            seated_as: RwSignal::new(None),
             microphone_on: RwSignal::new(true),
             camera_on: RwSignal::new(true),
             sharing_screen: RwSignal::new(false),

@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use serde_json::json;
 use std::time::Duration;
-use tandem::protocol::signaling::{ErrorCode, ServerMessage, Signal};
+use tandem::protocol::signaling::{ErrorCode, ServerMessage, Signal, SEAT_TAKEN_CLOSE_CODE};
 
 /// Reads what `client` was sent until `until` says stop; fails after [`REPLY_TIMEOUT`].
 async fn read_until(client: &mut Client, mut until: impl FnMut(&ServerMessage) -> bool) {
@@ -158,4 +158,135 @@ async fn a_held_seats_backlog_is_bounded_in_bytes_and_the_sender_is_told_to_wait
     let each = 1000 + 120 + 64;
     assert!(waited * each <= 32 * 1024 + each * 8, "{waited} waited");
     alice.expect_silence().await;
+}
+
+/// The next message, which must be `seat_taken`, and the close that follows it.
+async fn expect_seat_taken(client: &mut Client) -> String {
+    let token = match client.recv().await {
+        ServerMessage::SeatTaken { token } => token,
+        other => panic!("expected seat_taken, got {other:?}"),
+    };
+    assert_eq!(client.closed().await, Some(SEAT_TAKEN_CLOSE_CODE));
+    token
+}
+
+#[tokio::test]
+async fn a_replayed_token_takes_the_seat_loudly_and_works_only_once() {
+    let addr = TestServer::start(quick_config()).await.addr;
+    let mut alice = Client::connect(addr).await;
+    let mut bob = Client::connect(addr).await;
+    let (alice_id, _, token) = alice.join_with_token("r", "Alice").await;
+    let (bob_id, _) = bob.join("r", "Bob").await;
+    assert!(matches!(
+        alice.recv().await,
+        ServerMessage::PeerJoined { .. }
+    ));
+    // A third socket replays Alice's token while she is connected: it gets the seat, and
+    // Alice's socket is told and closed rather than left open and deaf.
+    let mut thief = Client::connect(addr).await;
+    assert!(matches!(
+        thief.resume(&token).await,
+        ServerMessage::Resumed { you, .. } if you == alice_id
+    ));
+    let take_back = expect_seat_taken(&mut alice).await;
+    bob.signal(alice_id, offer("for alice")).await;
+    assert!(matches!(thief.recv().await, ServerMessage::Signal { from, .. } if from == bob_id));
+    // The token worked once.
+    let mut again = Client::connect(addr).await;
+    again.send(json!({"type": "resume", "token": token})).await;
+    again.expect_error(ErrorCode::InvalidToken).await;
+    // The person whose seat it was takes it back, as a fresh page: under a new id, and
+    // Bob hears Alice's old id leave and the new one arrive, so he connects to her anew.
+    let mut alice = Client::connect(addr).await;
+    alice
+        .send(json!({"type": "resume", "token": take_back, "fresh": true}))
+        .await;
+    let new_id = match alice.recv().await {
+        ServerMessage::Joined { you, peers, .. } => {
+            assert_eq!(peers.len(), 1);
+            assert_ne!(you, alice_id);
+            you
+        }
+        other => panic!("{other:?}"),
+    };
+    assert!(matches!(bob.recv().await, ServerMessage::PeerLeft { peer } if peer == alice_id));
+    assert!(matches!(
+        bob.recv().await,
+        ServerMessage::PeerJoined { peer, .. } if peer.id == new_id && peer.name == "Alice"
+    ));
+    expect_seat_taken(&mut thief).await;
+    bob.signal(new_id, offer("for alice again")).await;
+    assert!(matches!(alice.recv().await, ServerMessage::Signal { .. }));
+    let metrics = get(addr, "/metrics").await.1;
+    assert!(
+        metrics.contains("tandem_closed_connections_total{reason=\"seat_taken\"} 2"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_token_is_refused_after_leave_and_outlives_its_seat_by_little_across_a_restart() {
+    // Pings every 50 ms: a fresh token every 600 ms, tokens live 300 ms + 1.2 s.
+    let config = || config_with(|c| c.connections.heartbeat_interval = Duration::from_millis(50));
+    let server = TestServer::start(config()).await;
+    let mut alice = Client::connect(server.addr).await;
+    let (_, _, token) = alice.join_with_token("r", "Alice").await;
+    // A connected client is sent fresh tokens.
+    let fresh = loop {
+        if let ServerMessage::Token { token } = alice.recv().await {
+            break token;
+        }
+    };
+    alice.send(json!({"type": "leave"})).await;
+    alice.expect_silence().await;
+    for token in [&token, &fresh] {
+        let mut again = Client::connect(server.addr).await;
+        again.send(json!({"type": "resume", "token": token})).await;
+        again.expect_error(ErrorCode::ResumeExpired).await;
+    }
+    // After a restart the server cannot know the seat was given up; the token is refused
+    // once its short life is over.
+    server.shut_down().await;
+    let server = TestServer::start(config()).await;
+    tokio::time::sleep(Duration::from_millis(1_600)).await;
+    let mut again = Client::connect(server.addr).await;
+    again.send(json!({"type": "resume", "token": fresh})).await;
+    again.expect_error(ErrorCode::ResumeExpired).await;
+}
+
+#[tokio::test]
+async fn names_that_hide_what_they_are_are_refused() {
+    let addr = TestServer::start(quick_config()).await.addr;
+    let mut client = Client::connect(addr).await;
+    for name in ["\u{202E}ecilA", "Al\u{200B}ice", "\u{2067}Bob"] {
+        client
+            .send(json!({"type": "join", "room": "r", "name": name}))
+            .await;
+        let message = client.expect_error(ErrorCode::InvalidName).await;
+        assert!(message.contains("invisible"), "{message}");
+    }
+    // The socket stays usable, and a plain name is seated.
+    client.join("r", "Alice").await;
+}
+
+#[tokio::test]
+async fn a_second_alice_is_seated_as_alice_2_and_told_so() {
+    let addr = TestServer::start(quick_config()).await.addr;
+    let mut first = Client::connect(addr).await;
+    let mut second = Client::connect(addr).await;
+    first.join("r", "Alice").await;
+    second
+        .send(json!({"type": "join", "room": "r", "name": "alice"}))
+        .await;
+    match second.recv().await {
+        ServerMessage::Joined { name, peers, .. } => {
+            assert_eq!(name, "alice (2)");
+            assert_eq!(peers[0].name, "Alice");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        first.recv().await,
+        ServerMessage::PeerJoined { peer, .. } if peer.name == "alice (2)"
+    ));
 }

@@ -128,6 +128,15 @@ fn walks() -> Vec<Walk> {
             with: &[],
         },
         Walk {
+            name: "max_connections",
+            file: "100",
+            env: "200",
+            flag: "300",
+            read: |c| c.connections.max_connections.to_string(),
+            expect: ["100", "200", "300"],
+            with: &[],
+        },
+        Walk {
             name: "max_connections_per_ip",
             file: "7",
             env: "8",

@@ -1,16 +1,24 @@
 //! The server's first contact with untrusted input: one text frame decoded as a
-//! `ClientMessage`, then the name and room checks. Nothing may panic, and whatever
+//! `ClientMessage`, then the name and room checks, and the numbering of a name already
+//! in the room. Nothing may panic, and whatever
 //! decodes must encode and decode back to itself.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tandem::protocol::signaling::{validate_name, validate_room, ClientMessage};
+use tandem::protocol::signaling::{distinct_name, validate_name, validate_room, ClientMessage};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let _ = validate_name(text);
+    if let Ok(name) = validate_name(text) {
+        // A name already taken is numbered, and the numbered one is itself a valid name
+        // that nobody in the room has.
+        let taken = [name, "x (2)"];
+        let numbered = distinct_name(name, taken.iter().copied());
+        assert_eq!(validate_name(&numbered), Ok(numbered.as_str()), "{numbered:?}");
+        assert!(!taken.iter().any(|t| t.to_lowercase() == numbered.to_lowercase()));
+    }
     let _ = validate_room(text);
     if let Ok(message) = serde_json::from_str::<ClientMessage>(text) {
         if let ClientMessage::Join { room, name } = &message {

@@ -24,7 +24,7 @@ const BOUNDS: Bounds = Bounds {
 #[derive(Arbitrary, Debug)]
 enum Op {
     Join { conn: u8, room: u8, name: String },
-    Resume { conn: u8, token: u8 },
+    Resume { conn: u8, token: u8, fresh: bool },
     ForgedResume { conn: u8, token: String },
     Relay { conn: u8, to: u8, offer: bool },
     RelayToUnknown { conn: u8, to: u64 },
@@ -54,7 +54,7 @@ fuzz_target!(|ops: Vec<Op>| {
     let rooms = Rooms::new(RoomRules {
         capacity: CAPACITY,
         ice: IceConfig::none(),
-        tokens: ResumeTokens::new(b"fuzzing secret, long enough"),
+        tokens: ResumeTokens::new(b"fuzzing secret, long enough", std::time::Duration::from_secs(60)),
         max_file_bytes: 1,
         upload_budget: 1,
     });
@@ -74,18 +74,21 @@ fuzz_target!(|ops: Vec<Op>| {
                     }
                 }
             }
-            Op::Resume { conn, token } => {
+            Op::Resume { conn, token, fresh } => {
                 if !tokens.is_empty() {
                     let token = &tokens[usize::from(token) % tokens.len()];
                     let c = &mut conns[pick(conn)];
-                    if let Ok(seat) = rooms.resume(token, &c.mailbox) {
-                        c.seat = Some(seat);
+                    if c.seat.is_none() {
+                        if let Ok(seat) = rooms.resume(token, fresh, &c.mailbox) {
+                            ids.push(seat.id);
+                            c.seat = Some(seat);
+                        }
                     }
                 }
             }
             Op::ForgedResume { conn, token } => {
                 let c = &conns[pick(conn)];
-                assert!(rooms.resume(&token, &c.mailbox).is_err());
+                assert!(rooms.resume(&token, false, &c.mailbox).is_err());
             }
             Op::Relay { conn, to, offer } => {
                 if let (Some(seat), false) = (&conns[pick(conn)].seat, ids.is_empty()) {
@@ -127,8 +130,12 @@ fuzz_target!(|ops: Vec<Op>| {
                 while let Some(text) = c.mailbox.try_next() {
                     let message: ServerMessage =
                         serde_json::from_str(&text).expect("queued messages are protocol");
-                    if let ServerMessage::Joined { token, .. } = message {
-                        tokens.push(token);
+                    match message {
+                        ServerMessage::Joined { token, .. }
+                        | ServerMessage::Resumed { token, .. }
+                        | ServerMessage::Token { token }
+                        | ServerMessage::SeatTaken { token } => tokens.push(token),
+                        _ => {}
                     }
                 }
             }
@@ -145,6 +152,17 @@ fuzz_target!(|ops: Vec<Op>| {
         for c in &conns {
             assert!(c.mailbox.queued_bytes() <= BOUNDS.total, "a queue past its bound");
         }
+        // One seat, one socket: no two connections hold the same seat at once.
+        let holders: Vec<_> = conns
+            .iter()
+            .filter_map(|c| c.seat.as_ref())
+            .filter(|seat| rooms.fresh_token(seat).is_some())
+            .map(|seat| (seat.room.clone(), seat.id))
+            .collect();
+        let mut unique = holders.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), holders.len(), "a seat held twice");
         let (_, seats) = rooms.counts();
         assert!(seats <= CAPACITY * ROOMS.len());
     }

@@ -43,6 +43,9 @@ enum Op {
     NegotiationFailed(u8),
     SendChat(String),
     HangUp,
+    TakeBack,
+    Token,
+    SeatTaken,
     Leave,
     MediaReady,
     LocalMedia(bool, bool, bool),
@@ -83,6 +86,7 @@ fuzz_target!(|ops: Vec<Op>| {
         let input = match op {
             Op::Joined(ids) => server(ServerMessage::Joined {
                 you: PeerId(100),
+                name: if ids.len() % 2 == 0 { "Me".into() } else { "Me (2)".into() },
                 polite: !ids.is_empty(),
                 peers: people(&ids),
                 token: "t".into(),
@@ -94,6 +98,7 @@ fuzz_target!(|ops: Vec<Op>| {
             Op::Resumed(ids) => server(ServerMessage::Resumed {
                 you: PeerId(100),
                 peers: people(&ids),
+                token: "t2".into(),
                 ice_servers: Vec::new(),
                 ice_transport_policy: IceTransportPolicy::All,
                 max_file_bytes: 1,
@@ -183,6 +188,9 @@ fuzz_target!(|ops: Vec<Op>| {
             }
             Op::SendChat(text) => Input::Command(Command::SendChat(text)),
             Op::HangUp => Input::Command(Command::HangUp),
+            Op::TakeBack => Input::Command(Command::TakeBack),
+            Op::Token => server(ServerMessage::Token { token: "t3".into() }),
+            Op::SeatTaken => server(ServerMessage::SeatTaken { token: "t4".into() }),
             Op::Leave => Input::Command(Command::Leave),
             Op::MediaReady => Input::MediaReady,
             Op::LocalMedia(audio, video, screen) => Input::LocalMedia(MediaState {

@@ -86,8 +86,15 @@ async fn run(user: String, room: String, view: CallState, ui: UnboundedReceiver<
         |_: &mut ()| futures::stream::PollNext::Left,
     );
     let seed = (js_sys::Math::random() * u64::MAX as f64) as u64;
+    let seat_key = seat_key(&user, &room);
+    let mut machine = mesh::Session::new(user, room, seed);
+    // Reloaded, or opened in a tab that copied this one's storage: ask for the seat back.
+    if let Some(token) = session_storage().and_then(|s| s.get_item(&seat_key).ok().flatten()) {
+        machine.resume_with(token);
+    }
     let mut session = Session {
-        machine: mesh::Session::new(user, room, seed),
+        machine,
+        seat_key,
         view,
         events: events.clone(),
         socket_events,
@@ -144,6 +151,8 @@ struct Remote {
 
 struct Session {
     machine: mesh::Session,
+    /// Where the seat's resume token is kept for a reload.
+    seat_key: String,
     view: CallState,
     events: UnboundedSender<Event>,
     socket_events: UnboundedSender<SocketEvent>,
@@ -297,6 +306,15 @@ impl Session {
             }),
             Effect::Notice(text) => self.view.notice.set(Some(text)),
             Effect::Warn(text) => leptos::logging::warn!("{text}"),
+            Effect::KeepToken(token) => {
+                if let Some(storage) = session_storage() {
+                    // A full or refused storage only costs the seat on a reload.
+                    let _ = match token {
+                        Some(token) => storage.set_item(&self.seat_key, &token),
+                        None => storage.remove_item(&self.seat_key),
+                    };
+                }
+            }
             Effect::Stop => self.stop = true,
         }
         None
@@ -325,6 +343,10 @@ impl Session {
     /// Copies the machine's view of the call into the screen's signals (each only on a
     /// real change, so nothing re-renders for nothing).
     fn show_state(&self) {
+        let seated_as = self.machine.seated_as().map(str::to_owned);
+        if self.view.seated_as.try_with_untracked(|s| *s != seated_as) == Some(true) {
+            self.view.seated_as.set(seated_as);
+        }
         let status = self.machine.status();
         if self.view.status.try_with_untracked(|s| *s != status) == Some(true) {
             self.view.status.set(status);
@@ -404,6 +426,7 @@ impl Session {
             UiCommand::SendChat(text) => self.input(Input::Command(Command::SendChat(text))).await,
             UiCommand::HangUp => self.input(Input::Command(Command::HangUp)).await,
             UiCommand::Leave => self.input(Input::Command(Command::Leave)).await,
+            UiCommand::TakeBack => self.input(Input::Command(Command::TakeBack)).await,
         }
     }
 
@@ -974,4 +997,14 @@ fn play(video: HtmlVideoElement, view: CallState) {
             }
         }
     });
+}
+
+/// Where this tab keeps the resume token of its seat: per tab (a reload finds it; a new
+/// tab does not, unless it was duplicated), per person and room.
+fn seat_key(user: &str, room: &str) -> String {
+    format!("tandem:seat:{room}:{user}")
+}
+
+fn session_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.session_storage().ok().flatten()
 }

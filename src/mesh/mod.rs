@@ -62,6 +62,8 @@ pub enum CallStatus {
     /// The server could not seat us for now (its shared state is out of reach); a new
     /// try is on its way.
     Busy,
+    /// Another tab or device took our seat; the person may take it back.
+    OpenElsewhere,
     RoomFull,
     Failed(String),
     Ended,
@@ -109,6 +111,7 @@ impl CallStatus {
                 }
             }
             CallStatus::Busy => "Server busy, retrying…".into(),
+            CallStatus::OpenElsewhere => "This call is open in another tab or device.".into(),
             CallStatus::RoomFull => "This room is full.".into(),
             CallStatus::Failed(why) => format!("Connection failed: {why}"),
             CallStatus::Ended => "Call ended.".into(),
@@ -226,6 +229,8 @@ pub enum Command {
     HangUp,
     /// The call screen went away: end without showing anything.
     Leave,
+    /// Take the call back from the tab or device that took it.
+    TakeBack,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -296,6 +301,8 @@ pub enum Effect {
     Notice(String),
     /// Note something for whoever reads the console (once per kind).
     Warn(String),
+    /// Keep this resume token where a reload of the page finds it (`None`: forget it).
+    KeepToken(Option<String>),
     /// The call is over: tear everything down.
     Stop,
 }
@@ -351,8 +358,15 @@ pub struct Session {
     /// The server said `unavailable`: we try again, through a new socket (a balancer
     /// may send it to another server).
     busy: bool,
+    /// The name the server seated us under, when it is not the one asked for.
+    seated_as: Option<String>,
     /// Resumes our seat after a dropped socket.
     token: Option<String>,
+    /// This page has no connections to the others for the seat `token` resumes (it was
+    /// reloaded, or it takes the call back): the server seats it under a new id.
+    fresh: bool,
+    /// Another tab or device holds our seat now; nothing reconnects until `TakeBack`.
+    elsewhere: bool,
     /// Failed connection attempts in a row, for the backoff.
     reconnects: u32,
     /// When the server last said anything (ms since the epoch).
@@ -390,7 +404,10 @@ impl Session {
             socket_open: false,
             server_lost: false,
             busy: false,
+            seated_as: None,
             token: None,
+            fresh: false,
+            elsewhere: false,
             reconnects: 0,
             last_heard: 0.0,
             media_ready: false,
@@ -411,6 +428,18 @@ impl Session {
             chat_lines: 0,
             effects: Vec::new(),
         }
+    }
+
+    /// The name the server seated us under, when it is not the one asked for.
+    pub fn seated_as(&self) -> Option<&str> {
+        self.seated_as.as_deref()
+    }
+
+    /// A page that finds the token of a seat it held before (it was reloaded): it asks for
+    /// that seat back instead of a new one. Call before [`Session::start`].
+    pub fn resume_with(&mut self, token: String) {
+        self.token = Some(token);
+        self.fresh = true;
     }
 
     /// Opens the socket and asks for a seat; the heartbeat starts.
@@ -443,7 +472,7 @@ impl Session {
             Input::Server(..) | Input::SocketClosed(_) => {}
             Input::Timer(timer) => self.on_timer(timer, now_ms),
             Input::Peer(id, event) => self.on_peer(id, event, now_ms),
-            Input::Command(command) => self.on_command(command),
+            Input::Command(command) => self.on_command(command, now_ms),
             Input::LocalMedia(media) => {
                 self.local_media = media;
                 let ids: Vec<PeerId> = self.chat_ready().collect();
@@ -551,6 +580,7 @@ impl Session {
     fn on_server(&mut self, message: ServerMessage, now_ms: f64) {
         match message {
             ServerMessage::Joined {
+                name,
                 peers,
                 token,
                 ice_servers,
@@ -560,7 +590,15 @@ impl Session {
                 ..
             } => {
                 self.back_online();
-                self.token = Some(token);
+                self.fresh = false;
+                self.keep_token(token);
+                if !name.is_empty() && name != self.user {
+                    self.effects.push(Effect::Notice(format!(
+                        "Someone here is already called {}: you are {name} in this call.",
+                        self.user
+                    )));
+                    self.seated_as = Some(name);
+                }
                 self.take_terms(
                     ice_servers,
                     ice_transport_policy,
@@ -574,12 +612,17 @@ impl Session {
             }
             ServerMessage::Resumed {
                 peers,
+                token,
                 ice_servers,
                 ice_transport_policy,
                 max_file_bytes,
                 upload_budget,
                 ..
             } => {
+                self.fresh = false;
+                if !token.is_empty() {
+                    self.keep_token(token);
+                }
                 // Same seat, same pairs: the call goes on as it was. Whoever left meanwhile
                 // is announced by a `peer_left` that follows; whoever is missing from
                 // `peers` may only not be back yet (after a server restart everyone
@@ -643,6 +686,24 @@ impl Session {
                 }
             }
             ServerMessage::Pong => {}
+            ServerMessage::Token { token } => self.keep_token(token),
+            ServerMessage::SeatTaken { token } => {
+                // Another page holds the seat now: stop sending to anyone, and wait for the
+                // person to take the call back (with this token) or close the page.
+                for remote in std::mem::take(&mut self.remotes) {
+                    if remote.open {
+                        self.effects.push(Effect::ClosePeer {
+                            peer: remote.person.id,
+                        });
+                    }
+                }
+                self.token = Some(token);
+                self.effects.push(Effect::KeepToken(None));
+                self.elsewhere = true;
+                self.outcome = Some(CallStatus::OpenElsewhere);
+                self.socket_open = false;
+                self.effects.push(Effect::CloseSocket);
+            }
             ServerMessage::Error {
                 code,
                 message,
@@ -676,6 +737,8 @@ impl Session {
                 // The seat is gone (the server forgot it, or held it too long): the others
                 // were told we left. Start over with a fresh join.
                 self.token = None;
+                self.fresh = false;
+                self.effects.push(Effect::KeepToken(None));
                 let ids: Vec<PeerId> = self.remotes.iter().map(|r| r.person.id).collect();
                 for id in ids {
                     self.remove(id);
@@ -838,7 +901,7 @@ impl Session {
         }
     }
 
-    fn on_command(&mut self, command: Command) {
+    fn on_command(&mut self, command: Command, now_ms: f64) {
         match command {
             Command::SendChat(text) => {
                 let ready: Vec<PeerId> = self.chat_ready().collect();
@@ -854,6 +917,14 @@ impl Session {
                 self.show_chat(self.user.clone(), text, true);
             }
             Command::HangUp => self.finish(CallStatus::Ended),
+            Command::TakeBack if self.elsewhere => {
+                self.elsewhere = false;
+                self.outcome = None;
+                self.fresh = true;
+                self.reconnects = 0;
+                self.connect(now_ms);
+            }
+            Command::TakeBack => {}
             Command::Leave => {
                 let status = self.status();
                 self.finish(status);
@@ -919,6 +990,7 @@ impl Session {
         if self.token.take().is_some() && self.socket_open {
             self.effects.push(Effect::Send(ClientMessage::Leave));
         }
+        self.effects.push(Effect::KeepToken(None));
         self.socket_open = false;
         self.effects.push(Effect::CloseSocket);
         self.effects.push(Effect::Stop);
@@ -1011,9 +1083,10 @@ impl Session {
             generation: self.generation,
         });
         match self.token.clone() {
-            Some(token) => self
-                .effects
-                .push(Effect::Send(ClientMessage::Resume { token })),
+            Some(token) => self.effects.push(Effect::Send(ClientMessage::Resume {
+                token,
+                fresh: self.fresh,
+            })),
             None => self.send_join(),
         }
     }
@@ -1052,6 +1125,12 @@ impl Session {
             max_file_bytes,
         };
         self.upload.set_default(upload_budget);
+    }
+
+    /// The token that resumes our seat now, kept where a reload finds it.
+    fn keep_token(&mut self, token: String) {
+        self.token = Some(token.clone());
+        self.effects.push(Effect::KeepToken(Some(token)));
     }
 
     fn back_online(&mut self) {

@@ -11,6 +11,7 @@ fn info(id: u64, name: &str) -> PeerInfo {
 fn joined(peers: Vec<PeerInfo>) -> ServerMessage {
     ServerMessage::Joined {
         you: PeerId(100),
+        name: "Me".into(),
         polite: !peers.is_empty(),
         peers,
         token: "token".into(),
@@ -103,7 +104,11 @@ fn opened(effects: &[Effect]) -> Vec<PeerId> {
 #[test]
 fn the_first_in_a_room_waits_and_opens_to_each_newcomer() {
     let mut session = started();
-    assert!(server(&mut session, joined(vec![])).is_empty());
+    assert_eq!(
+        server(&mut session, joined(vec![])),
+        [Effect::KeepToken(Some("token".into()))],
+        "the token is kept where a reload finds it"
+    );
     assert_eq!(session.status().text(), "Waiting for someone to join.");
     let effects = server(
         &mut session,
@@ -415,7 +420,8 @@ fn a_resume_restores_every_pair_without_reopening_any() {
         [
             Effect::OpenSocket { generation: 2 },
             Effect::Send(ClientMessage::Resume {
-                token: "token".into()
+                token: "token".into(),
+                fresh: false
             })
         ]
     );
@@ -433,6 +439,7 @@ fn a_resume_restores_every_pair_without_reopening_any() {
             2,
             ServerMessage::Resumed {
                 you: PeerId(100),
+                token: String::new(),
                 peers: vec![info(1, "Bob"), info(3, "Dave")],
                 ice_servers: Vec::new(),
                 ice_transport_policy: IceTransportPolicy::All,
@@ -460,6 +467,7 @@ fn a_resume_restores_every_pair_without_reopening_any() {
             2,
             ServerMessage::Resumed {
                 you: PeerId(100),
+                token: String::new(),
                 peers: vec![info(7, "Eve")],
                 ice_servers: Vec::new(),
                 ice_transport_policy: IceTransportPolicy::All,
@@ -506,6 +514,7 @@ fn a_lost_seat_closes_every_pair_and_joins_again() {
     assert_eq!(
         effects,
         [
+            Effect::KeepToken(None),
             Effect::ClosePeer { peer: PeerId(1) },
             Effect::ClosePeer { peer: PeerId(2) },
             Effect::Send(ClientMessage::Join {
@@ -588,6 +597,7 @@ fn a_busy_server_on_resume_keeps_every_pair_and_resumes_again() {
     let effects = session.handle(Input::Timer(Timer::Reconnect), 3.0);
     let resume = Effect::Send(ClientMessage::Resume {
         token: "token".into(),
+        fresh: false,
     });
     assert_eq!(effects[1], resume);
     let effects = session.handle(Input::Server(2, unavailable()), 4.0);
@@ -660,6 +670,91 @@ fn a_silent_server_is_given_up_and_pings_go_out_meanwhile() {
 }
 
 #[test]
+fn a_seat_taken_by_another_tab_stops_sending_and_waits_until_taken_back() {
+    let mut session = in_call_with(&["Bob", "Carol"]);
+    let effects = server(
+        &mut session,
+        ServerMessage::SeatTaken {
+            token: "take back".into(),
+        },
+    );
+    assert_eq!(
+        effects,
+        [
+            Effect::ClosePeer { peer: PeerId(1) },
+            Effect::ClosePeer { peer: PeerId(2) },
+            Effect::KeepToken(None),
+            Effect::CloseSocket
+        ]
+    );
+    assert_eq!(
+        session.status().text(),
+        "This call is open in another tab or device."
+    );
+    // The server closes the socket: nothing reconnects, the heartbeat keeps quiet.
+    assert!(session.handle(Input::SocketClosed(1), 2.0).is_empty());
+    let effects = session.handle(Input::Timer(Timer::Heartbeat), 3.0);
+    assert!(!effects
+        .iter()
+        .any(|e| matches!(e, Effect::OpenSocket { .. })));
+    // "Use here": a new socket asks for the seat as a fresh page, under a new id.
+    let effects = session.handle(Input::Command(Command::TakeBack), 4.0);
+    assert_eq!(
+        effects,
+        [
+            Effect::OpenSocket { generation: 2 },
+            Effect::Send(ClientMessage::Resume {
+                token: "take back".into(),
+                fresh: true
+            })
+        ]
+    );
+    let effects = session.handle(Input::Server(2, joined(vec![info(1, "Bob")])), 5.0);
+    assert_eq!(effects, [Effect::KeepToken(Some("token".into()))]);
+    assert_eq!(session.status().text(), "Connecting to Bob…");
+    // Taking back twice, or when nothing was taken, does nothing.
+    assert!(session
+        .handle(Input::Command(Command::TakeBack), 6.0)
+        .is_empty());
+}
+
+#[test]
+fn a_reloaded_page_asks_for_its_seat_back_as_a_fresh_page() {
+    let mut session = Session::new("Me".into(), "room".into(), 7);
+    session.resume_with("kept".into());
+    let effects = session.start(0.0);
+    assert_eq!(
+        effects[1],
+        Effect::Send(ClientMessage::Resume {
+            token: "kept".into(),
+            fresh: true
+        })
+    );
+    // A token that no longer works: forgotten, and a plain join instead.
+    let effects = server(
+        &mut session,
+        ServerMessage::Error {
+            code: ErrorCode::InvalidToken,
+            message: String::new(),
+            peer: None,
+        },
+    );
+    assert_eq!(
+        effects,
+        [
+            Effect::KeepToken(None),
+            Effect::Send(ClientMessage::Join {
+                room: "room".into(),
+                name: "Me".into()
+            })
+        ]
+    );
+    // Fresh tokens replace the kept one as they come.
+    let effects = server(&mut session, ServerMessage::Token { token: "t2".into() });
+    assert_eq!(effects, [Effect::KeepToken(Some("t2".into()))]);
+}
+
+#[test]
 fn hanging_up_closes_everything_and_gives_the_seat_back() {
     let mut session = in_call_with(&["Bob", "Carol"]);
     let effects = session.handle(Input::Command(Command::HangUp), 2.0);
@@ -669,6 +764,7 @@ fn hanging_up_closes_everything_and_gives_the_seat_back() {
             Effect::ClosePeer { peer: PeerId(1) },
             Effect::ClosePeer { peer: PeerId(2) },
             Effect::Send(ClientMessage::Leave),
+            Effect::KeepToken(None),
             Effect::CloseSocket,
             Effect::Stop
         ]
@@ -690,7 +786,10 @@ fn a_full_room_ends_the_call() {
             peer: None,
         },
     );
-    assert_eq!(effects, [Effect::CloseSocket, Effect::Stop]);
+    assert_eq!(
+        effects,
+        [Effect::KeepToken(None), Effect::CloseSocket, Effect::Stop]
+    );
     assert_eq!(session.status().text(), "This room is full.");
 }
 

@@ -128,6 +128,14 @@ fn Call(user: String, room: String, rejoin: Callback<()>) -> impl IntoView {
                         "Lost the connection to the server; reconnecting… The call goes on meanwhile."
                     </p>
                 </Show>
+                <Show when=move || status.with(|s| *s == CallStatus::OpenElsewhere)>
+                    <p class="elsewhere-note" role="alert">
+                        "This call is open in another tab or device. "
+                        <button class="primary" on:click=move |_| command.run(UiCommand::TakeBack)>
+                            "Use here"
+                        </button>
+                    </p>
+                </Show>
                 <Show when=move || call.notice.with(Option::is_some)>
                     <p class="media-note" role="alert">{move || call.notice.get()}</p>
                 </Show>
@@ -162,8 +170,17 @@ fn Call(user: String, room: String, rejoin: Callback<()>) -> impl IntoView {
                     </div>
                     <VideoTile
                         class="local"
-                        label=Signal::stored(format!("You ({user})"))
-                        video_label=Signal::stored(format!("Video: You ({user})"))
+                        label=Signal::derive({
+                            let user = user.clone();
+                            move || format!("You ({})", call.seated_as.get().unwrap_or(user.clone()))
+                        })
+                        video_label=Signal::derive({
+                            let user = user.clone();
+                            move || {
+                                let name = call.seated_as.get().unwrap_or(user.clone());
+                                format!("Video: You ({name})")
+                            }
+                        })
                         node_ref=call.local_video
                         muted=true
                         camera_off=Signal::derive(move || {

@@ -45,8 +45,15 @@ impl fmt::Display for PeerId {
 pub enum ClientMessage {
     /// Take a seat in `room` under `name`.
     Join { room: String, name: String },
-    /// Take back the seat held before the connection dropped, with the token from `joined`.
-    Resume { token: String },
+    /// Take back the seat held before the connection dropped, with the latest token from
+    /// `joined`, `resumed`, `token` or `seat_taken`. `fresh`: this page has no
+    /// connections to the others (it was reloaded, or it is another tab or device), so
+    /// they must connect to it anew: the seat is given back under a new id, as `joined`.
+    Resume {
+        token: String,
+        #[serde(default)]
+        fresh: bool,
+    },
     /// Relay `signal` to peer `to`, who must be in the same room.
     Signal { to: PeerId, signal: Signal },
     /// Give up the seat; the socket stays open and may join again.
@@ -65,6 +72,10 @@ pub enum ServerMessage {
     /// the newcomer is polite. `token` resumes this seat after a dropped connection.
     Joined {
         you: PeerId,
+        /// The name you are seated under: the one asked for, or, if someone in the room
+        /// already has it, the same with a number ("Alice (2)").
+        #[serde(default)]
+        name: String,
         peers: Vec<PeerInfo>,
         polite: bool,
         token: String,
@@ -79,10 +90,13 @@ pub enum ServerMessage {
         #[serde(default = "default_upload_budget")]
         upload_budget: u64,
     },
-    /// The seat is yours again, with the same id; nobody was told you had gone.
+    /// The seat is yours again, with the same id; nobody was told you had gone. `token`
+    /// replaces the one just used, which no longer works.
     Resumed {
         you: PeerId,
         peers: Vec<PeerInfo>,
+        #[serde(default)]
+        token: String,
         ice_servers: Vec<IceServer>,
         #[serde(default)]
         ice_transport_policy: IceTransportPolicy,
@@ -99,6 +113,12 @@ pub enum ServerMessage {
     PeerLeft { peer: PeerId },
     /// Answer to `ping`.
     Pong,
+    /// A fresh resume token for your seat, sent every minute: tokens are short-lived.
+    Token { token: String },
+    /// Another socket resumed your seat (the call was opened in another tab or on another
+    /// device); the server closes this socket next, with [`SEAT_TAKEN_CLOSE_CODE`].
+    /// `token` takes the call back (a `resume` with `fresh`), if the person wants to.
+    SeatTaken { token: String },
     /// The last message was refused; the connection stays usable. `peer`: the person a
     /// refused signal was for (with `peer_busy`).
     Error {
@@ -282,6 +302,8 @@ pub enum InputError {
     NameTooLong,
     #[error("Your name cannot contain control characters.")]
     NameControlChars,
+    #[error("Your name cannot contain invisible or direction-changing characters.")]
+    NameInvisibleChars,
     #[error("Enter a room, or press “New room”.")]
     RoomEmpty,
     #[error("The room can be at most {MAX_ROOM_CHARS} characters.")]
@@ -293,9 +315,10 @@ pub enum InputError {
 impl InputError {
     pub fn code(self) -> ErrorCode {
         match self {
-            InputError::NameEmpty | InputError::NameTooLong | InputError::NameControlChars => {
-                ErrorCode::InvalidName
-            }
+            InputError::NameEmpty
+            | InputError::NameTooLong
+            | InputError::NameControlChars
+            | InputError::NameInvisibleChars => ErrorCode::InvalidName,
             InputError::RoomEmpty | InputError::RoomTooLong | InputError::RoomChars => {
                 ErrorCode::InvalidRoom
             }
@@ -312,9 +335,70 @@ pub fn validate_name(name: &str) -> Result<&str, InputError> {
         Err(InputError::NameTooLong)
     } else if name.chars().any(char::is_control) {
         Err(InputError::NameControlChars)
+    } else if has_invisible(name) {
+        Err(InputError::NameInvisibleChars)
     } else {
         Ok(name)
     }
+}
+
+/// Whether `name` holds a character that changes how it looks without being seen: bidi
+/// embeddings, overrides, isolates and marks (a name that reads "Alice" but is not),
+/// zero-width spaces and joiners, and other invisible format characters. A zero-width
+/// joiner between two emoji (👩‍💻) is what makes one picture of them, and stays.
+fn has_invisible(name: &str) -> bool {
+    let chars: Vec<char> = name.chars().collect();
+    chars.iter().enumerate().any(|(i, &c)| match c {
+        '\u{200D}' => {
+            let emoji = |c: Option<&char>| c.is_some_and(|&c| is_emoji(c));
+            !(i > 0 && emoji(chars.get(i - 1)) && emoji(chars.get(i + 1)))
+        }
+        '\u{00AD}'
+        | '\u{034F}'
+        | '\u{061C}'
+        | '\u{115F}'
+        | '\u{1160}'
+        | '\u{17B4}'
+        | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}'
+        | '\u{200B}'..='\u{200F}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}'
+        | '\u{3164}'
+        | '\u{FE00}'..='\u{FE0E}'
+        | '\u{FEFF}'
+        | '\u{FFA0}'
+        | '\u{FFF0}'..='\u{FFFB}'
+        | '\u{1D173}'..='\u{1D17A}'
+        | '\u{E0000}'..='\u{E0FFF}' => true,
+        _ => false,
+    })
+}
+
+/// Pictographs, and the emoji presentation selector that may follow one.
+fn is_emoji(c: char) -> bool {
+    matches!(c, '\u{2600}'..='\u{27BF}' | '\u{1F000}'..='\u{1FAFF}' | '\u{FE0F}')
+}
+
+/// The name a newcomer is seated under: `wanted`, or, when someone in the room already
+/// looks like that (the same letters, whatever their case), "wanted (2)", "(3)"…, cut
+/// to fit [`MAX_NAME_CHARS`]. `taken` lists the names already in the room.
+pub fn distinct_name<'a>(wanted: &str, taken: impl Iterator<Item = &'a str> + Clone) -> String {
+    let same = |a: &str, b: &str| a.to_lowercase() == b.to_lowercase();
+    if !taken.clone().any(|t| same(t, wanted)) {
+        return wanted.to_owned();
+    }
+    (2..)
+        .map(|n| {
+            let suffix = format!(" ({n})");
+            let room = MAX_NAME_CHARS - suffix.chars().count();
+            let base: String = wanted.chars().take(room).collect();
+            // Cut where a joiner would be left dangling, it would be invisible.
+            let base = base.trim_end_matches(|c: char| c == '\u{200D}' || c.is_whitespace());
+            format!("{base}{suffix}")
+        })
+        .find(|candidate| !taken.clone().any(|t| same(t, candidate)))
+        .expect("a room holds fewer people than there are numbers")
 }
 
 /// Checks a room key; returns it trimmed. Keys go into URLs, hence the small alphabet.
@@ -393,6 +477,7 @@ mod tests {
         round_trip_client(ClientMessage::Leave);
         round_trip_client(ClientMessage::Resume {
             token: "abc.def".into(),
+            fresh: true,
         });
         round_trip_client(ClientMessage::Ping);
     }
@@ -401,6 +486,7 @@ mod tests {
     fn server_messages_round_trip() {
         round_trip_server(ServerMessage::Joined {
             you: PeerId(2),
+            name: "Alice (2)".into(),
             peers: vec![PeerInfo {
                 id: PeerId(1),
                 name: "Alice".into(),
@@ -423,9 +509,12 @@ mod tests {
             },
             polite: false,
         });
+        round_trip_server(ServerMessage::Token { token: "t".into() });
+        round_trip_server(ServerMessage::SeatTaken { token: "t".into() });
         round_trip_server(ServerMessage::Resumed {
             you: PeerId(3),
             peers: vec![],
+            token: "t2".into(),
             ice_servers: vec![],
             ice_transport_policy: IceTransportPolicy::All,
             max_file_bytes: 1_000_000,
@@ -472,6 +561,15 @@ mod tests {
         let cand: Signal = serde_json::from_value(json!({"kind": "candidate", "candidate": "c"}))
             .expect("sdp_mid and sdp_m_line_index are optional");
         assert!(matches!(cand, Signal::Candidate { sdp_mid: None, .. }));
+        let resume: ClientMessage =
+            serde_json::from_value(json!({"type": "resume", "token": "t"})).unwrap();
+        assert_eq!(
+            resume,
+            ClientMessage::Resume {
+                token: "t".into(),
+                fresh: false
+            }
+        );
         let leave: ClientMessage =
             serde_json::from_value(json!({"type": "leave", "from_the_future": 1})).unwrap();
         assert_eq!(leave, ClientMessage::Leave);
@@ -499,7 +597,37 @@ mod tests {
         assert_eq!(validate_name(&"x".repeat(32)), Ok(&*"x".repeat(32)));
         assert_eq!(validate_name(&"x".repeat(33)), Err(InputError::NameTooLong));
         assert_eq!(validate_name("a\u{7}b"), Err(InputError::NameControlChars));
+        for hidden in [
+            "\u{202E}ecilA",
+            "Al\u{200B}ice",
+            "Alice\u{2066}",
+            "\u{FEFF}Bob",
+            "A\u{200D}b",
+        ] {
+            assert_eq!(
+                validate_name(hidden),
+                Err(InputError::NameInvisibleChars),
+                "{hidden:?}"
+            );
+        }
+        // An emoji sequence joined by a zero-width joiner is one visible picture.
+        assert_eq!(validate_name("Ada 👩\u{200D}💻"), Ok("Ada 👩\u{200D}💻"));
+        assert_eq!(validate_name("Ünal Øster"), Ok("Ünal Øster"));
         assert_eq!(InputError::NameTooLong.code(), ErrorCode::InvalidName);
+    }
+
+    #[test]
+    fn a_name_already_in_the_room_gets_a_number() {
+        let taken = ["Alice", "Bob", "bob (2)"];
+        assert_eq!(distinct_name("Carol", taken.iter().copied()), "Carol");
+        assert_eq!(distinct_name("Alice", taken.iter().copied()), "Alice (2)");
+        assert_eq!(distinct_name("ALICE", taken.iter().copied()), "ALICE (2)");
+        assert_eq!(distinct_name("Bob", taken.iter().copied()), "Bob (3)");
+        let long = "x".repeat(MAX_NAME_CHARS);
+        let numbered = distinct_name(&long, [long.as_str()].into_iter());
+        assert_eq!(numbered.chars().count(), MAX_NAME_CHARS);
+        assert!(numbered.ends_with(" (2)"));
+        assert_eq!(validate_name(&numbered), Ok(numbered.as_str()));
     }
 
     #[test]

@@ -634,16 +634,36 @@ impl SharedRooms {
     /// server holds it, else moved here from wherever it is (another server, or one that
     /// is gone), with nobody told. What waited for the person on their former server
     /// follows them.
-    pub async fn resume(self: &Arc<Self>, token: &str, mailbox: &Mailbox) -> Result<Seat, NoSeat> {
+    ///
+    /// Not yet across servers: a `fresh` page is refused with `resume_expired` (it then
+    /// joins under a new id, and the old seat is freed after its grace), and a token that
+    /// was used already still works while its seat lives.
+    pub async fn resume(
+        self: &Arc<Self>,
+        token: &str,
+        fresh: bool,
+        mailbox: &Mailbox,
+    ) -> Result<Seat, NoSeat> {
         let claim = self.rules.tokens.verify(token)?;
-        let (room, id) = (claim.room, claim.id);
+        if fresh {
+            return Err(NoSeat::Refused(ErrorCode::ResumeExpired));
+        }
+        let (room, id, name) = (claim.room, claim.id, claim.name);
         {
             let mut views = self.lock();
             let view = views.entry(room.clone()).or_default();
-            if view.here(id, None).is_some() {
-                let resumed = self.rules.resumed(id, view.others(id));
+            if let Some(at) = view.here(id, None) {
+                let gen = at.epoch() + 1;
+                let info = PeerInfo {
+                    id,
+                    name: name.clone(),
+                };
+                let take_back = encode(&ServerMessage::SeatTaken {
+                    token: self.rules.tokens.issue(&room, id, &name, gen),
+                });
+                let resumed = self.rules.resumed(&room, &info, gen, view.others(id));
                 let at = view.here(id, None).expect("found just above");
-                return match at.take_over(mailbox, encode(&resumed)) {
+                return match at.take_over(mailbox, encode(&resumed), take_back) {
                     Some(epoch) => Ok(Seat { room, id, epoch }),
                     None => {
                         drop(views);
@@ -667,18 +687,22 @@ impl SharedRooms {
             }
         };
         let servers = self.servers_of(&moved.others, Some(&moved.holder));
-        let resumed = self
-            .rules
-            .resumed(id, moved.others.iter().map(|p| p.info.clone()).collect());
-        view.people.retain(|p| p.info.id != id);
-        let mut unreachable = view.learn(moved.others, &self.server);
         let at = Attachment::at_epoch(mailbox, self.new_epoch());
         let epoch = at.epoch();
+        let info = PeerInfo {
+            id,
+            name: moved.name,
+        };
+        let resumed = self.rules.resumed(
+            &room,
+            &info,
+            epoch,
+            moved.others.iter().map(|p| p.info.clone()).collect(),
+        );
+        view.people.retain(|p| p.info.id != id);
+        let mut unreachable = view.learn(moved.others, &self.server);
         view.people.push(Person {
-            info: PeerInfo {
-                id,
-                name: moved.name,
-            },
+            info,
             seq: moved.seq,
             place: Place::Here(at),
             leaving: false,
@@ -752,6 +776,20 @@ impl SharedRooms {
             }
         }
         Ok(())
+    }
+
+    /// A fresh resume token for `seat`, if this connection still holds it.
+    pub fn fresh_token(&self, seat: &Seat) -> Option<String> {
+        let views = self.lock();
+        let person =
+            views.get(&seat.room)?.people.iter().find(|p| {
+                p.info.id == seat.id && matches!(&p.place, Place::Here(at) if at.is(seat))
+            })?;
+        Some(
+            self.rules
+                .tokens
+                .issue(&seat.room, seat.id, &person.info.name, seat.epoch),
+        )
     }
 
     pub fn detach(&self, seat: &Seat) -> bool {

@@ -127,6 +127,13 @@ pub struct ConnectionSettings {
           value_parser = at_least_one)]
     pub max_connections_per_ip: u32,
 
+    /// Open TCP connections of all kinds (pages, files, signaling sockets, TLS
+    /// handshakes); past it new connections are closed at once and open ones carry on.
+    /// Keep it below the process's open-file limit (`ulimit -n`)
+    #[arg(long, env = "TANDEM_MAX_CONNECTIONS", default_value = "10000",
+          value_parser = at_least_one)]
+    pub max_connections: u32,
+
     /// Addresses of the reverse proxies or load balancers in front of this server
     /// (comma-separated): for connections from them, the person's address is read from
     /// X-Forwarded-For, so that max_connections_per_ip counts people, not the proxy
@@ -358,8 +365,12 @@ impl ConfigError {
             Some(ContextValue::String(flag)) => command
                 .get_arguments()
                 .find(|arg| {
-                    arg.get_long()
-                        .is_some_and(|long| flag.starts_with(&format!("--{long}")))
+                    // The flag as clap shows it: `--name <VALUE>` (a prefix alone could
+                    // be another setting's: --max-connections, --max-connections-per-ip).
+                    arg.get_long().is_some_and(|long| {
+                        let given = flag.split([' ', '=']).next().unwrap_or_default();
+                        given == format!("--{long}")
+                    })
                 })
                 .map(|arg| arg.get_id().to_string()),
             _ => None,

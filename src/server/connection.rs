@@ -13,6 +13,7 @@ use super::mailbox::{Kick, MAILBOX};
 use super::metrics::{CloseReason, Metrics};
 use super::registry::Registry;
 use super::rooms::{encode, Mailbox, NoSeat, Seat};
+use super::tokens::TOKEN_REFRESH_BEATS;
 use crate::protocol::signaling::{
     validate_name, validate_room, ClientMessage, ErrorCode, InputError, PeerId, ServerMessage,
     SEAT_TAKEN_CLOSE_CODE,
@@ -153,6 +154,8 @@ async fn serve_socket(socket: &mut WebSocket, hub: &Hub) {
     );
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_heard = Instant::now();
+    // Tokens are short-lived: a fresh one goes out with every so many pings.
+    let mut beats: u32 = 0;
     let write_limit = hub.settings.write_timeout;
     // Made once, not on every turn of the loop: each turn is one message.
     let mut going = std::pin::pin!(shutting_down(&mut going_away));
@@ -179,6 +182,10 @@ async fn serve_socket(socket: &mut WebSocket, hub: &Hub) {
                 connection.on_frame(frame).await
             }
             _ = ping.tick() => {
+                beats = beats.wrapping_add(1);
+                if beats.is_multiple_of(TOKEN_REFRESH_BEATS) {
+                    connection.send_fresh_token();
+                }
                 if last_heard.elapsed() >= hub.settings.heartbeat_timeout {
                     hub.metrics.closed(CloseReason::Silent);
                     tracing::info!("no answer to pings; closing");
@@ -374,11 +381,11 @@ impl Connection<'_> {
                 metrics.joined(admitted.people);
                 self.took(&admitted.seat, "joined");
             }
-            ClientMessage::Resume { token } => {
+            ClientMessage::Resume { token, fresh } => {
                 if self.seat.is_some() {
                     return Err(ErrorCode::AlreadyJoined.into());
                 }
-                let seat = match rooms.resume(&token, &self.mailbox).await {
+                let seat = match rooms.resume(&token, fresh, &self.mailbox).await {
                     Ok(seat) => seat,
                     Err(NoSeat::Refused(code)) => return Err(code.into()),
                     Err(NoSeat::NotReading) => return Ok(()),
@@ -410,6 +417,17 @@ impl Connection<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Sends a fresh resume token for the seat held, if any.
+    fn send_fresh_token(&self) {
+        let token = self
+            .seat
+            .as_ref()
+            .and_then(|s| self.hub.rooms.fresh_token(s));
+        if let Some(token) = token {
+            self.mailbox.post(encode(&ServerMessage::Token { token }));
+        }
     }
 
     /// Notes the seat in the connection's log span.

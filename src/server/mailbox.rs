@@ -256,8 +256,12 @@ impl Mailbox {
             let changed = self.0.changed.notified();
             {
                 let mut queued = self.lock();
-                if let Some(kick) = queued.ended {
-                    return Err(kick);
+                match queued.ended {
+                    // Not reading: nothing more is written.
+                    Some(Kick::NotReading) => return Err(Kick::NotReading),
+                    // Sent away or replaced: what was said before (`seat_taken`) goes first.
+                    Some(kick) => return queued.messages.pop().ok_or(kick),
+                    None => {}
                 }
                 if let Some(text) = queued.messages.pop() {
                     return Ok(text);
@@ -379,6 +383,17 @@ mod tests {
         assert!(!mailbox.post(text(2000)));
         assert!(mailbox.is_kicked());
         assert_eq!(mailbox.post_from(from, text(1)), Posted::Ended);
+    }
+
+    #[test]
+    fn a_replaced_connection_is_told_what_waited_before_it_ends() {
+        let mailbox = Mailbox::new(MAILBOX);
+        assert!(mailbox.post(text(3)));
+        mailbox.kick(Kick::Replaced);
+        assert!(!mailbox.post(text(3)), "nothing more is queued");
+        let next = || futures::executor::block_on(mailbox.next());
+        assert_eq!(next().map(|t| t.len()), Ok(3));
+        assert_eq!(next(), Err(Kick::Replaced));
     }
 
     #[test]

@@ -31,10 +31,12 @@ pub enum CloseReason {
     PerIpLimit,
     /// Another socket resumed its seat (code 4001).
     SeatTaken,
+    /// A TCP connection refused at once: `max_connections` were open.
+    MaxConnections,
 }
 
 impl CloseReason {
-    const ALL: [CloseReason; 7] = [
+    const ALL: [CloseReason; 8] = [
         CloseReason::TooBig,
         CloseReason::RateLimited,
         CloseReason::SlowReader,
@@ -42,6 +44,7 @@ impl CloseReason {
         CloseReason::Origin,
         CloseReason::PerIpLimit,
         CloseReason::SeatTaken,
+        CloseReason::MaxConnections,
     ];
 
     fn name(self) -> &'static str {
@@ -53,6 +56,7 @@ impl CloseReason {
             CloseReason::Origin => "origin",
             CloseReason::PerIpLimit => "per_ip_limit",
             CloseReason::SeatTaken => "seat_taken",
+            CloseReason::MaxConnections => "max_connections",
         }
     }
 }

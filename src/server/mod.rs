@@ -6,6 +6,7 @@ pub mod config;
 pub mod connection;
 pub mod ice;
 pub mod limits;
+pub mod listener;
 pub mod mailbox;
 pub mod metrics;
 pub mod registry;
@@ -27,6 +28,7 @@ use ice::IceConfig;
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use limits::{OriginPolicy, PerIpLimit};
+use listener::Capped;
 use metrics::Metrics;
 use registry::Registry;
 use rooms::{RoomRules, Rooms};
@@ -34,7 +36,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tls::TlsSetup;
-use tokens::ResumeTokens;
+use tokens::{token_lifetime, ResumeTokens};
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -127,6 +129,9 @@ pub fn router(leptos_options: LeptosOptions, hub: Arc<Hub>, https: bool) -> Rout
         // Static files, precompressed (see `assets`), else the not-found page.
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .with_state(state)
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            listener::MAX_REQUEST_BODY_BYTES,
+        ))
         .layer(axum::middleware::from_fn(join_link))
         .layer(axum::middleware::from_fn(move |request, next| {
             assets::caching_headers(hashed_pkg_prefix.clone(), request, next)
@@ -216,7 +221,13 @@ pub async fn serve(
     let rules = RoomRules {
         capacity: config.calls.room_capacity,
         ice: IceConfig::new(&config.ice),
-        tokens: ResumeTokens::new(&secret),
+        tokens: ResumeTokens::new(
+            &secret,
+            token_lifetime(
+                config.connections.resume_grace,
+                config.connections.heartbeat_interval,
+            ),
+        ),
         max_file_bytes: config.calls.max_file_bytes,
         upload_budget: config.calls.upload_budget,
     };
@@ -246,7 +257,7 @@ pub async fn serve(
     };
     let hub = Arc::new(Hub {
         rooms: Arc::new(rooms),
-        metrics,
+        metrics: metrics.clone(),
         origins: OriginPolicy::new(&config.connections.allowed_origins),
         per_ip: PerIpLimit::new(config.connections.max_connections_per_ip),
         rate: limits::RateRule::new(config.connections.rate_limit, config.connections.rate_burst),
@@ -288,14 +299,21 @@ pub async fn serve(
     listener.set_nonblocking(true)?;
     // Signaling is small messages answered by small messages: without TCP_NODELAY, Nagle's
     // algorithm holds a reply back until the previous one is acknowledged.
-    let server = axum_server::from_tcp(listener)?.handle(handle);
+    let mut server = axum_server::from_tcp(listener)?.handle(handle);
+    listener::limit_requests(server.http_builder());
+    let cap = config.connections.max_connections as usize;
     match tls {
         Some(tls) => {
+            // Counted before the handshake, whose own limit (10 s) rustls keeps.
             let acceptor =
                 axum_server::tls_rustls::RustlsAcceptor::new(tls.rustls).acceptor(NoDelayAcceptor);
+            let acceptor = Capped::new(acceptor, cap, metrics);
             server.acceptor(acceptor).serve(app).await?
         }
-        None => server.acceptor(NoDelayAcceptor).serve(app).await?,
+        None => {
+            let acceptor = Capped::new(NoDelayAcceptor, cap, metrics);
+            server.acceptor(acceptor).serve(app).await?
+        }
     }
     connections.close();
     if tokio::time::timeout(GOODBYE_TIMEOUT, connections.wait())

@@ -32,10 +32,23 @@ impl Registry {
     }
 
     /// Gives the seat named by `token` to this connection (see [`Rooms::resume`]).
-    pub async fn resume(&self, token: &str, mailbox: &Mailbox) -> Result<Seat, NoSeat> {
+    pub async fn resume(
+        &self,
+        token: &str,
+        fresh: bool,
+        mailbox: &Mailbox,
+    ) -> Result<Seat, NoSeat> {
         match self {
-            Registry::Local(rooms) => rooms.resume(token, mailbox),
-            Registry::Shared(rooms) => rooms.resume(token, mailbox).await,
+            Registry::Local(rooms) => rooms.resume(token, fresh, mailbox),
+            Registry::Shared(rooms) => rooms.resume(token, fresh, mailbox).await,
+        }
+    }
+
+    /// A fresh resume token for `seat`, if this connection still holds it.
+    pub fn fresh_token(&self, seat: &Seat) -> Option<String> {
+        match self {
+            Registry::Local(rooms) => rooms.fresh_token(seat),
+            Registry::Shared(rooms) => rooms.fresh_token(seat),
         }
     }
 

@@ -14,7 +14,9 @@ use super::ice::IceConfig;
 pub use super::mailbox::Mailbox;
 use super::mailbox::{Busy, FairQueue, Kick, Posted, HELD};
 use super::tokens::ResumeTokens;
-use crate::protocol::signaling::{ErrorCode, PeerId, PeerInfo, ServerMessage, Signal};
+use crate::protocol::signaling::{
+    distinct_name, ErrorCode, PeerId, PeerInfo, ServerMessage, Signal,
+};
 use axum::extract::ws::Utf8Bytes;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -72,12 +74,24 @@ impl Attachment {
         (self.mailbox, waiting)
     }
 
-    /// A seat nobody holds yet (taken back after a restart, before `take_over`).
-    fn vacant() -> Attachment {
+    /// A seat nobody holds yet (taken back after a restart, before `take_over`), last
+    /// held as attachment `epoch`.
+    fn vacant(epoch: u64) -> Attachment {
         Attachment {
             mailbox: None,
             backlog: FairQueue::default(),
-            epoch: 0,
+            epoch,
+        }
+    }
+
+    /// The seat went to another page: a connection still holding it is told `notice`
+    /// (`seat_taken`), then closed.
+    pub(super) fn give_way(self, notice: Option<Utf8Bytes>) {
+        if let Some(mailbox) = self.mailbox {
+            if let Some(notice) = notice {
+                mailbox.post(notice);
+            }
+            mailbox.kick(Kick::Replaced);
         }
     }
 
@@ -126,10 +140,17 @@ impl Attachment {
 
     /// Gives the seat to a new connection: posts `first`, then what waited, and returns
     /// the new epoch; `None` if the mailbox could not take them all (not reading). A
-    /// connection still holding the seat is ended: one seat, one socket.
-    pub(super) fn take_over(&mut self, mailbox: &Mailbox, first: Utf8Bytes) -> Option<u64> {
+    /// connection still holding the seat is told `take_back` (`seat_taken`) and ended:
+    /// one seat, one socket.
+    pub(super) fn take_over(
+        &mut self,
+        mailbox: &Mailbox,
+        first: Utf8Bytes,
+        take_back: Utf8Bytes,
+    ) -> Option<u64> {
         self.epoch += 1;
         if let Some(old) = self.mailbox.replace(mailbox.clone()) {
+            old.post(take_back);
             old.kick(Kick::Replaced);
         }
         std::iter::once(first)
@@ -158,9 +179,10 @@ impl RoomRules {
     pub(super) fn joined(&self, room: &str, you: &PeerInfo, peers: Vec<PeerInfo>) -> ServerMessage {
         ServerMessage::Joined {
             you: you.id,
+            name: you.name.clone(),
             polite: !peers.is_empty(),
             peers,
-            token: self.tokens.issue(room, you.id, &you.name),
+            token: self.tokens.issue(room, you.id, &you.name, 0),
             ice_servers: self.ice.servers_for(you.id, SystemTime::now()),
             ice_transport_policy: self.ice.policy,
             max_file_bytes: self.max_file_bytes,
@@ -168,12 +190,19 @@ impl RoomRules {
         }
     }
 
-    /// What `you` is told on taking their seat back.
-    pub(super) fn resumed(&self, you: PeerId, peers: Vec<PeerInfo>) -> ServerMessage {
+    /// What `you` is told on taking their seat back, as its attachment `gen`.
+    pub(super) fn resumed(
+        &self,
+        room: &str,
+        you: &PeerInfo,
+        gen: u64,
+        peers: Vec<PeerInfo>,
+    ) -> ServerMessage {
         ServerMessage::Resumed {
-            you,
+            you: you.id,
             peers,
-            ice_servers: self.ice.servers_for(you, SystemTime::now()),
+            token: self.tokens.issue(room, you.id, &you.name, gen),
+            ice_servers: self.ice.servers_for(you.id, SystemTime::now()),
             ice_transport_policy: self.ice.policy,
             max_file_bytes: self.max_file_bytes,
             upload_budget: self.upload_budget,
@@ -225,9 +254,22 @@ impl Rooms {
         if members.len() >= self.rules.capacity {
             return Err(NoSeat::Refused(ErrorCode::RoomFull));
         }
+        self.admit(&mut rooms, room, name, mailbox)
+    }
+
+    /// Seats `name` in `room` (which has room for them) under a new id: `joined` to them,
+    /// `peer_joined` to the others.
+    fn admit(
+        &self,
+        rooms: &mut HashMap<String, Vec<Member>>,
+        room: &str,
+        name: &str,
+        mailbox: &Mailbox,
+    ) -> Result<Admitted, NoSeat> {
+        let members = rooms.entry(room.to_owned()).or_default();
         let info = PeerInfo {
             id: fresh_id(members),
-            name: name.to_owned(),
+            name: distinct_name(name, members.iter().map(|m| m.info.name.as_str())),
         };
         let joined = self.rules.joined(
             room,
@@ -256,17 +298,31 @@ impl Rooms {
             at: Attachment::new(mailbox),
         });
         let people = members.len();
-        remove_members(&mut rooms, room, unreachable);
+        remove_members(rooms, room, unreachable);
         Ok(Admitted { seat, people })
     }
 
-    /// Gives the seat named by `token` to this connection: sends `resumed`, then whatever
-    /// waited for it. Nobody else is told; to them the person never left.
-    pub fn resume(&self, token: &str, mailbox: &Mailbox) -> Result<Seat, NoSeat> {
+    /// Gives the seat named by `token` to this connection: sends `resumed` (with the next
+    /// token: this one no longer works), then whatever waited for it. Nobody else is told;
+    /// to them the person never left.
+    ///
+    /// One seat, one socket: a connection still holding the seat is told `seat_taken` and
+    /// closed. And when the resuming page is `fresh` (it has no connections to the others:
+    /// a reload, another tab), the seat is given back under a new id, as `joined`, and the
+    /// others are told that the old id left and the new one arrived, so that everyone
+    /// connects to the page that now holds it.
+    pub fn resume(&self, token: &str, fresh: bool, mailbox: &Mailbox) -> Result<Seat, NoSeat> {
         let claim = self.rules.tokens.verify(token)?;
         let mut rooms = self.lock();
         let members = rooms.entry(claim.room.clone()).or_default();
         let index = match members.iter().position(|m| m.info.id == claim.id) {
+            // Used already: the seat moved on to a later token.
+            Some(index) if members[index].at.epoch() != claim.gen => {
+                return Err(NoSeat::Refused(ErrorCode::InvalidToken))
+            }
+            Some(index) if fresh => {
+                return self.move_seat(&mut rooms, &claim.room, index, mailbox);
+            }
             Some(index) => index,
             // This process seated it, and it is gone: given up, or timed out.
             None if self.rules.tokens.issued_here(&claim) => {
@@ -283,22 +339,37 @@ impl Rooms {
                 members.push(Member {
                     info: PeerInfo {
                         id: claim.id,
-                        name: claim.name,
+                        name: claim.name.clone(),
                     },
-                    at: Attachment::vacant(),
+                    at: Attachment::vacant(claim.gen),
                 });
+                if fresh {
+                    let index = members.len() - 1;
+                    return self.move_seat(&mut rooms, &claim.room, index, mailbox);
+                }
                 members.len() - 1
             }
         };
         let resumed = self.rules.resumed(
-            claim.id,
+            &claim.room,
+            &members[index].info,
+            members[index].at.epoch() + 1,
             members
                 .iter()
                 .filter(|m| m.info.id != claim.id)
                 .map(|m| m.info.clone())
                 .collect(),
         );
-        let Some(epoch) = members[index].at.take_over(mailbox, encode(&resumed)) else {
+        let take_back = encode(&ServerMessage::SeatTaken {
+            token: self.rules.tokens.issue(
+                &claim.room,
+                claim.id,
+                &members[index].info.name,
+                members[index].at.epoch() + 1,
+            ),
+        });
+        let at = &mut members[index].at;
+        let Some(epoch) = at.take_over(mailbox, encode(&resumed), take_back) else {
             remove_members(&mut rooms, &claim.room, vec![claim.id]);
             return Err(NoSeat::NotReading);
         };
@@ -307,6 +378,45 @@ impl Rooms {
             id: claim.id,
             epoch,
         })
+    }
+
+    /// Gives the seat of member `index` of `room` to the page on `mailbox` under a new id
+    /// (see [`Rooms::resume`]): the others hear that the old id left and the new one came;
+    /// a socket still holding the old seat is told `seat_taken`, with a token to take the
+    /// call back, and closed.
+    fn move_seat(
+        &self,
+        rooms: &mut HashMap<String, Vec<Member>>,
+        room: &str,
+        index: usize,
+        mailbox: &Mailbox,
+    ) -> Result<Seat, NoSeat> {
+        let members = rooms.entry(room.to_owned()).or_default();
+        let old = members.remove(index);
+        let left = encode(&ServerMessage::PeerLeft { peer: old.info.id });
+        let unreachable = send_to_all(members, left);
+        let admitted = self.admit(rooms, room, &old.info.name, mailbox);
+        let take_back = admitted.as_ref().ok().map(|admitted| {
+            let token = self
+                .rules
+                .tokens
+                .issue(room, admitted.seat.id, &old.info.name, 0);
+            encode(&ServerMessage::SeatTaken { token })
+        });
+        old.at.give_way(take_back);
+        remove_members(rooms, room, unreachable);
+        admitted.map(|admitted| admitted.seat)
+    }
+
+    /// A fresh token for `seat`, if this connection still holds it.
+    pub fn fresh_token(&self, seat: &Seat) -> Option<String> {
+        let rooms = self.lock();
+        let member = rooms.get(&seat.room)?.iter().find(|m| holds(m, seat))?;
+        Some(
+            self.rules
+                .tokens
+                .issue(&seat.room, seat.id, &member.info.name, seat.epoch),
+        )
     }
 
     /// Delivers `signal` from `seat` to peer `to` in the same room.
@@ -455,7 +565,7 @@ mod tests {
         Rooms::new(RoomRules {
             capacity,
             ice: IceConfig::none(),
-            tokens: ResumeTokens::new(b"test secret"),
+            tokens: ResumeTokens::new(b"test secret", std::time::Duration::from_secs(60)),
             max_file_bytes: 1_000,
             upload_budget: 1_000_000,
         })
@@ -710,13 +820,23 @@ mod tests {
         let offer = Signal::Offer { sdp: "v=0".into() };
         rooms.relay(&seat_a, seat_b.id, offer.clone()).unwrap();
         let (b2, b2_rx) = mailbox();
-        let resumed = rooms.resume(&token_b, &b2).unwrap();
+        let resumed = rooms.resume(&token_b, false, &b2).unwrap();
         assert_eq!(resumed.id, seat_b.id);
+        let mut got = drain(&b2_rx);
+        let ServerMessage::Resumed { token, .. } = &mut got[0] else {
+            panic!("{got:?}");
+        };
+        let next_token = std::mem::take(token);
+        assert_ne!(
+            next_token, token_b,
+            "a token works once: the next one comes along"
+        );
         assert_eq!(
-            drain(&b2_rx),
+            got,
             vec![
                 ServerMessage::Resumed {
                     you: seat_b.id,
+                    token: String::new(),
                     peers: vec![PeerInfo {
                         id: seat_a.id,
                         name: "a".into()
@@ -753,18 +873,18 @@ mod tests {
         );
         let (b2, _b2_rx) = mailbox();
         assert_eq!(
-            rooms.resume(&token_b, &b2),
+            rooms.resume(&token_b, false, &b2),
             Err(NoSeat::Refused(ErrorCode::ResumeExpired))
         );
         assert_eq!(
-            rooms.resume("forged.token", &b2),
+            rooms.resume("forged.token", false, &b2),
             Err(NoSeat::Refused(ErrorCode::InvalidToken))
         );
         // A left seat is just as gone.
         let (seat_c, token_c, _c_rx) = join_with_token(&rooms, "r", "c");
         rooms.leave(&seat_c);
         assert_eq!(
-            rooms.resume(&token_c, &b2),
+            rooms.resume(&token_c, false, &b2),
             Err(NoSeat::Refused(ErrorCode::ResumeExpired))
         );
     }
@@ -777,7 +897,7 @@ mod tests {
         drain(&a_rx);
         // The new connection resumes before the server noticed the old one was dead.
         let (b2, _b2_rx) = mailbox();
-        let current = rooms.resume(&token, &b2).unwrap();
+        let current = rooms.resume(&token, false, &b2).unwrap();
         assert!(!rooms.detach(&old));
         rooms.leave(&old);
         rooms.expire(&old);
@@ -804,11 +924,11 @@ mod tests {
         let after = rooms(2);
         let (a, a_rx) = mailbox();
         let (b, b_rx) = mailbox();
-        assert_eq!(after.resume(&token_a, &a).unwrap().id, seat_a.id);
+        assert_eq!(after.resume(&token_a, false, &a).unwrap().id, seat_a.id);
         assert!(
             matches!(&drain(&a_rx)[..], [ServerMessage::Resumed { peers, .. }] if peers.is_empty())
         );
-        assert_eq!(after.resume(&token_b, &b).unwrap().id, seat_b.id);
+        assert_eq!(after.resume(&token_b, false, &b).unwrap().id, seat_b.id);
         assert!(
             matches!(&drain(&b_rx)[..], [ServerMessage::Resumed { peers, .. }] if peers[0].id == seat_a.id)
         );
