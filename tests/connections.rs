@@ -5,11 +5,13 @@
 mod common;
 
 use common::*;
+use futures::SinkExt;
 use std::time::Duration;
 use tandem::protocol::signaling::ServerMessage;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
 
 /// Whether the server closed `stream` (end of file, or a reset) within `limit`.
 async fn closed_within(stream: &mut TcpStream, limit: Duration) -> bool {
@@ -141,4 +143,17 @@ async fn an_oversized_request_body_is_refused_before_it_is_read() {
     let _ = tokio::time::timeout(REPLY_TIMEOUT, stream.read_to_end(&mut answer)).await;
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+}
+
+#[tokio::test]
+async fn a_one_mebibyte_frame_is_answered_with_1009_every_time() {
+    let server = Binary::start(&[]);
+    let frame = "x".repeat(1 << 20);
+    for run in 0..50 {
+        let mut client = Client::connect(server.addr).await;
+        // The server refuses the frame from its header, while the rest is still on its way:
+        // it must read what is left before it closes, or the client gets a reset instead.
+        let _ = client.ws.send(Message::text(frame.clone())).await;
+        assert_eq!(client.closed().await, Some(1009), "run {run}");
+    }
 }

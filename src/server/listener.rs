@@ -64,7 +64,7 @@ impl<A, I, S> Accept<I, S> for Capped<A>
 where
     A: Accept<I, S> + Clone + Send + 'static,
     A::Future: Send,
-    A::Stream: Send + 'static,
+    A::Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     A::Service: Send + 'static,
     I: Send + 'static,
     S: Send + 'static,
@@ -87,8 +87,8 @@ where
                 accepted.map(|(stream, service)| {
                     (
                         Counted {
-                            stream,
-                            _permit: permit,
+                            stream: Some(stream),
+                            permit: Some(permit),
                             first_bytes: Some((
                                 Box::pin(tokio::time::sleep(HEADER_READ_TIMEOUT)),
                                 0,
@@ -106,24 +106,72 @@ where
 /// header timer runs.
 const VERSION_BYTES: usize = 24;
 
-/// A connection that counts against the cap until it is dropped.
-pub struct Counted<S> {
-    stream: S,
-    _permit: OwnedSemaphorePermit,
+/// How long, and how much, a closing connection is read for, so that what the client was
+/// still sending does not make the kernel reset the connection (and lose the last words,
+/// a WebSocket close frame 1009 among them).
+const DRAIN_TIME: Duration = Duration::from_secs(1);
+const DRAIN_BYTES: usize = 2 << 20;
+
+/// A connection that counts against the cap until it is dropped, and is closed gently:
+/// when dropped, it sends its end of file, then reads what still comes for a moment (see
+/// [`DRAIN_TIME`]) before it lets go.
+pub struct Counted<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> {
+    /// Taken only when dropped.
+    stream: Option<S>,
+    /// Held until the connection is closed, drain included.
+    permit: Option<OwnedSemaphorePermit>,
     /// Until the first [`VERSION_BYTES`] have come: when the connection is closed if they
     /// have not, and how many have. Dropped (and its timer freed) once they have.
     first_bytes: Option<(Pin<Box<tokio::time::Sleep>>, usize)>,
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Counted<S> {
+    fn io(&mut self) -> Pin<&mut S> {
+        Pin::new(
+            self.stream
+                .as_mut()
+                .expect("the stream is taken only when dropped"),
+        )
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Drop for Counted<S> {
+    fn drop(&mut self) {
+        let (Some(mut stream), Ok(runtime)) =
+            (self.stream.take(), tokio::runtime::Handle::try_current())
+        else {
+            return;
+        };
+        let permit = self.permit.take();
+        runtime.spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let drain = async {
+                stream.shutdown().await?;
+                let mut buf = [0u8; 4096];
+                let mut read = 0;
+                while read < DRAIN_BYTES {
+                    match stream.read(&mut buf).await? {
+                        0 => break,
+                        n => read += n,
+                    }
+                }
+                io::Result::Ok(())
+            };
+            let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
+            drop(permit);
+        });
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> AsyncRead for Counted<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
+        let read = self.io().poll_read(cx, buf);
         let this = &mut *self;
-        let read = Pin::new(&mut this.stream).poll_read(cx, buf);
         if let Some((deadline, seen)) = &mut this.first_bytes {
             *seen += buf.filled().len() - before;
             if *seen >= VERSION_BYTES {
@@ -139,13 +187,13 @@ impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> AsyncWrite for Counted<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
+        self.io().poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -153,18 +201,18 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+        self.io().poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
+        self.stream.as_ref().is_some_and(S::is_write_vectored)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
+        self.io().poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
+        self.io().poll_shutdown(cx)
     }
 }
