@@ -290,3 +290,89 @@ async fn a_second_alice_is_seated_as_alice_2_and_told_so() {
         ServerMessage::PeerJoined { peer, .. } if peer.name == "alice (2)"
     ));
 }
+
+/// Waits until the server counts `n` open signaling sockets.
+async fn open_sockets_are(addr: std::net::SocketAddr, n: usize) {
+    let deadline = tokio::time::Instant::now() + REPLY_TIMEOUT;
+    let line = format!("tandem_connections {n}\n");
+    while !get(addr, "/metrics").await.1.contains(&line) {
+        assert!(tokio::time::Instant::now() < deadline, "never {n} sockets");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_held_seat_counts_against_its_address_until_it_is_resumed() {
+    let config = config_with(|c| {
+        c.connections.max_connections_per_ip = 3;
+        c.connections.resume_grace = Duration::from_secs(30);
+    });
+    let addr = TestServer::start(config).await.addr;
+    let origin = format!("http://{addr}");
+    let mut alice = Client::connect(addr).await;
+    let mut bob = Client::connect(addr).await;
+    let (_, _, token) = alice.join_with_token("r", "Alice").await;
+    bob.join("r", "Bob").await;
+    assert!(matches!(
+        alice.recv().await,
+        ServerMessage::PeerJoined { .. }
+    ));
+    // Alice's socket drops; her seat is held, and still counts for the address.
+    alice.ws.close(None).await.unwrap();
+    alice.closed().await;
+    open_sockets_are(addr, 1).await;
+    let mut alice = Client::connect_from(addr, &origin)
+        .await
+        .expect("third of three");
+    assert_eq!(
+        Client::connect_from(addr, &origin).await.err(),
+        Some(429),
+        "Bob, Alice's held seat and her new socket fill the address's three"
+    );
+    // Taking the seat back gives the held seat's place back.
+    assert!(matches!(
+        alice.resume(&token).await,
+        ServerMessage::Resumed { .. }
+    ));
+    let mut dave = Client::connect_from(addr, &origin)
+        .await
+        .expect("a place again");
+    dave.expect_silence().await;
+    bob.expect_silence().await;
+}
+
+/// Opens a signaling socket as a page behind a proxy that says it came from `from`.
+async fn connect_forwarded_for(addr: std::net::SocketAddr, from: &str) -> Result<Client, u16> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("x-forwarded-for", from.parse().unwrap());
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((ws, _)) => Ok(Client { ws }),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            Err(response.status().as_u16())
+        }
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[tokio::test]
+async fn ipv6_addresses_of_one_slash_64_share_one_allowance() {
+    let config = config_with(|c| {
+        c.connections.max_connections_per_ip = 2;
+        c.connections.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    });
+    let addr = TestServer::start(config).await.addr;
+    let _a = connect_forwarded_for(addr, "2001:db8:1:2::1")
+        .await
+        .unwrap();
+    let _b = connect_forwarded_for(addr, "2001:db8:1:2:abcd::9")
+        .await
+        .unwrap();
+    assert_eq!(
+        connect_forwarded_for(addr, "2001:db8:1:2::3").await.err(),
+        Some(429)
+    );
+    assert!(connect_forwarded_for(addr, "2001:db8:1:3::1").await.is_ok());
+}

@@ -137,6 +137,15 @@ fn walks() -> Vec<Walk> {
             with: &[],
         },
         Walk {
+            name: "ipv6_prefix",
+            file: "48",
+            env: "56",
+            flag: "128",
+            read: |c| c.connections.ipv6_prefix.to_string(),
+            expect: ["48", "56", "128"],
+            with: &[],
+        },
+        Walk {
             name: "max_connections_per_ip",
             file: "7",
             env: "8",

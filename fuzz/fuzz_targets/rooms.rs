@@ -112,7 +112,7 @@ fuzz_target!(|ops: Vec<Op>| {
             }
             Op::Detach { conn } => {
                 if let Some(seat) = &conns[pick(conn)].seat {
-                    rooms.detach(seat);
+                    rooms.detach(seat, None);
                 }
             }
             Op::Expire { conn } => {

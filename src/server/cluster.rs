@@ -17,6 +17,7 @@
 //! after they arrived, whichever server learns of it first. So nobody hears of someone
 //! twice, or of a leaving before the arriving.
 
+use super::limits::IpSlot;
 use super::mailbox::{Busy, Kick};
 use super::metrics::RedisMetrics;
 use super::rooms::{encode, Admitted, Attachment, Mailbox, NoSeat, RoomRules, Seat};
@@ -792,14 +793,14 @@ impl SharedRooms {
         )
     }
 
-    pub fn detach(&self, seat: &Seat) -> bool {
+    pub fn detach(&self, seat: &Seat, slot: Option<IpSlot>) -> bool {
         let mut views = self.lock();
         match views
             .get_mut(&seat.room)
             .and_then(|view| view.here(seat.id, Some(seat)))
         {
             Some(at) => {
-                at.detach();
+                at.detach(slot);
                 true
             }
             None => false,

@@ -134,6 +134,11 @@ pub struct ConnectionSettings {
           value_parser = at_least_one)]
     pub max_connections: u32,
 
+    /// IPv6 addresses count together for max_connections_per_ip when they share this many
+    /// leading bits (one home or phone is given a whole /64), 32 to 128
+    #[arg(long, env = "TANDEM_IPV6_PREFIX", default_value = "64", value_parser = ipv6_prefix)]
+    pub ipv6_prefix: u8,
+
     /// Addresses of the reverse proxies or load balancers in front of this server
     /// (comma-separated): for connections from them, the person's address is read from
     /// X-Forwarded-For, so that max_connections_per_ip counts people, not the proxy
@@ -734,6 +739,13 @@ fn at_least_one(text: &str) -> Result<u32, String> {
     }
 }
 
+fn ipv6_prefix(text: &str) -> Result<u8, String> {
+    match text.parse::<u8>().map_err(|e| format!("{text:?}: {e}"))? {
+        bits @ 32..=128 => Ok(bits),
+        _ => Err("must be 32 to 128 (bits of an IPv6 address)".into()),
+    }
+}
+
 fn stun_url(url: &str) -> Result<String, String> {
     if !(url.starts_with("stun:") || url.starts_with("stuns:")) {
         return Err(format!("{url:?} must start with stun: or stuns:"));
@@ -870,6 +882,7 @@ mod tests {
             ("rate_limit = 0", "rate_limit"),
             ("rate_burst = 0", "rate_burst"),
             ("max_connections_per_ip = 0", "max_connections_per_ip"),
+            ("ipv6_prefix = 16", "ipv6_prefix"),
             ("allowed_origins = [\"example.org\"]", "allowed_origins"),
             ("allowed_origins = [\"https://x/path\"]", "allowed_origins"),
             ("log_level = \"tandem=[\"", "log_level"),

@@ -8,7 +8,7 @@
 //! A connection that ends without `leave` keeps its seat for the resume grace period.
 
 use super::config::ConnectionSettings;
-use super::limits::{client_ip, MessageRate, OriginPolicy, PerIpLimit, RateRule, Verdict};
+use super::limits::{client_ip, IpSlot, MessageRate, OriginPolicy, PerIpLimit, RateRule, Verdict};
 use super::mailbox::{Kick, MAILBOX};
 use super::metrics::{CloseReason, Metrics};
 use super::registry::Registry;
@@ -63,7 +63,7 @@ pub async fn ws_route(
         return (StatusCode::FORBIDDEN, why).into_response();
     }
     let ip = client_ip(client.ip(), &headers, &hub.settings.trusted_proxies);
-    let Some(slot) = hub.per_ip.claim(ip) else {
+    let Some(slot) = hub.per_ip.claim(ip).map(Some) else {
         hub.metrics.closed(CloseReason::PerIpLimit);
         return (
             StatusCode::TOO_MANY_REQUESTS,
@@ -88,11 +88,12 @@ pub async fn ws_route(
         .write_buffer_size(0)
         .max_write_buffer_size(limit * 2)
         .on_upgrade(move |mut socket| {
+            let mut slot = slot;
             async move {
                 // The socket and the slot stay here and are lent: an async fn stores its
                 // arguments twice (as given, and as moved into its body), which for a
                 // 368-byte socket is most of what an idle connection costs.
-                serve_socket(&mut socket, &hub).await;
+                serve_socket(&mut socket, &hub, &mut slot).await;
                 drop((slot, open));
             }
             .instrument(span)
@@ -138,7 +139,9 @@ enum Ending {
     Dropped,
 }
 
-async fn serve_socket(socket: &mut WebSocket, hub: &Hub) {
+/// Serves one signaling socket; `slot`, its place under the per-address limit, goes with
+/// its seat if the socket drops while seated (a held seat counts, too).
+async fn serve_socket(socket: &mut WebSocket, hub: &Hub, slot: &mut Option<IpSlot>) {
     hub.metrics.connections.inc();
     let mailbox = Mailbox::new(MAILBOX);
     let mut connection = Connection {
@@ -220,7 +223,7 @@ async fn serve_socket(socket: &mut WebSocket, hub: &Hub) {
     }
     // Gone without `leave`: hold the seat for a while, then tell the others.
     if let Some(seat) = connection.seat.take() {
-        if hub.rooms.detach(&seat) {
+        if hub.rooms.detach(&seat, slot.take()) {
             tracing::info!("connection lost; seat held");
             let (rooms, grace) = (hub.rooms.clone(), hub.settings.resume_grace);
             tokio::spawn(async move {

@@ -78,9 +78,12 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAdd
     peer
 }
 
-/// Counts open connections per IP address.
+/// Counts open connections, and seats held for a resume, per IP address. IPv6 addresses
+/// count by their first `ipv6_prefix` bits (a /64 by default: one household or phone gets
+/// a whole /64, so counting exact addresses would not limit it at all).
 pub struct PerIpLimit {
     max: u32,
+    ipv6_prefix: u8,
     open: Arc<Mutex<HashMap<IpAddr, u32>>>,
 }
 
@@ -91,15 +94,17 @@ pub struct IpSlot {
 }
 
 impl PerIpLimit {
-    pub fn new(max: u32) -> PerIpLimit {
+    pub fn new(max: u32, ipv6_prefix: u8) -> PerIpLimit {
         PerIpLimit {
             max,
+            ipv6_prefix: ipv6_prefix.min(128),
             open: Arc::default(),
         }
     }
 
-    /// A slot for one more connection from `ip`, unless it already has the maximum.
+    /// A slot for one more connection from `ip`, unless its group already has the maximum.
     pub fn claim(&self, ip: IpAddr) -> Option<IpSlot> {
+        let ip = group(ip, self.ipv6_prefix);
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         let count = open.entry(ip).or_default();
         if *count >= self.max {
@@ -110,6 +115,21 @@ impl PerIpLimit {
             ip,
             open: self.open.clone(),
         })
+    }
+}
+
+/// The address `ip` counts as: itself for IPv4 (an IPv4-mapped IPv6 address too), its
+/// first `prefix` bits for IPv6.
+fn group(ip: IpAddr, prefix: u8) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+                IpAddr::V6((u128::from(v6) & mask).into())
+            }
+        },
     }
 }
 
@@ -263,7 +283,7 @@ mod tests {
 
     #[test]
     fn per_ip_slots_are_counted_and_given_back() {
-        let limit = PerIpLimit::new(2);
+        let limit = PerIpLimit::new(2, 64);
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
         let other: IpAddr = "10.0.0.2".parse().unwrap();
         let a = limit.claim(ip).unwrap();
@@ -272,6 +292,31 @@ mod tests {
         assert!(limit.claim(other).is_some());
         drop(a);
         assert!(limit.claim(ip).is_some());
+    }
+
+    #[test]
+    fn ipv6_addresses_count_by_their_prefix_and_mapped_ipv4_as_ipv4() {
+        let limit = PerIpLimit::new(2, 64);
+        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
+        let _a = limit.claim(ip("2001:db8:1:2::1")).unwrap();
+        let _b = limit.claim(ip("2001:db8:1:2:ffff:ffff:ffff:ffff")).unwrap();
+        assert!(
+            limit.claim(ip("2001:db8:1:2::3")).is_none(),
+            "one /64, one allowance"
+        );
+        assert!(
+            limit.claim(ip("2001:db8:1:3::1")).is_some(),
+            "the next /64 is another"
+        );
+        let _c = limit.claim(ip("192.0.2.7")).unwrap();
+        let _d = limit.claim(ip("::ffff:192.0.2.7")).unwrap();
+        assert!(
+            limit.claim(ip("192.0.2.7")).is_none(),
+            "mapped IPv4 is that IPv4"
+        );
+        let exact = PerIpLimit::new(1, 128);
+        let _e = exact.claim(ip("2001:db8::1")).unwrap();
+        assert!(exact.claim(ip("2001:db8::2")).is_some());
     }
 
     #[test]

@@ -259,7 +259,10 @@ pub async fn serve(
         rooms: Arc::new(rooms),
         metrics: metrics.clone(),
         origins: OriginPolicy::new(&config.connections.allowed_origins),
-        per_ip: PerIpLimit::new(config.connections.max_connections_per_ip),
+        per_ip: PerIpLimit::new(
+            config.connections.max_connections_per_ip,
+            config.connections.ipv6_prefix,
+        ),
         rate: limits::RateRule::new(config.connections.rate_limit, config.connections.rate_burst),
         settings: config.connections.clone(),
         going_away,

@@ -6,6 +6,7 @@
 //! complete at once, so a relay costs what it cost before there was a choice.
 
 use super::cluster::SharedRooms;
+use super::limits::IpSlot;
 use super::rooms::{Admitted, Mailbox, NoSeat, Rooms, Seat};
 use crate::protocol::signaling::{ErrorCode, PeerId, Signal};
 use std::sync::Arc;
@@ -62,10 +63,10 @@ impl Registry {
 
     /// The connection holding `seat` dropped: keep the seat for a resume. Returns whether
     /// it was detached (false if a newer connection holds it, or it is gone).
-    pub fn detach(&self, seat: &Seat) -> bool {
+    pub fn detach(&self, seat: &Seat, slot: Option<IpSlot>) -> bool {
         match self {
-            Registry::Local(rooms) => rooms.detach(seat),
-            Registry::Shared(rooms) => rooms.detach(seat),
+            Registry::Local(rooms) => rooms.detach(seat, slot),
+            Registry::Shared(rooms) => rooms.detach(seat, slot),
         }
     }
 

@@ -11,6 +11,7 @@
 //! Messages are encoded once, here, and queued as text: the socket only writes them.
 
 use super::ice::IceConfig;
+use super::limits::IpSlot;
 pub use super::mailbox::Mailbox;
 use super::mailbox::{Busy, FairQueue, Kick, Posted, HELD};
 use super::tokens::ResumeTokens;
@@ -46,6 +47,9 @@ pub(super) struct Attachment {
     mailbox: Option<Mailbox>,
     /// What waits for the detached seat, within [`HELD`]'s bounds.
     backlog: FairQueue,
+    /// While detached: the per-address slot the dropped connection held, so that a held
+    /// seat counts against its address's limit until it is resumed or freed.
+    held: Option<IpSlot>,
     epoch: u64,
 }
 
@@ -60,6 +64,7 @@ impl Attachment {
         Attachment {
             mailbox: Some(mailbox.clone()),
             backlog: FairQueue::default(),
+            held: None,
             epoch,
         }
     }
@@ -80,6 +85,7 @@ impl Attachment {
         Attachment {
             mailbox: None,
             backlog: FairQueue::default(),
+            held: None,
             epoch,
         }
     }
@@ -134,8 +140,10 @@ impl Attachment {
         self.mailbox.is_none()
     }
 
-    pub(super) fn detach(&mut self) {
+    /// The connection dropped; `slot` (its per-address slot) is held with the seat.
+    pub(super) fn detach(&mut self, slot: Option<IpSlot>) {
         self.mailbox = None;
+        self.held = slot;
     }
 
     /// Gives the seat to a new connection: posts `first`, then what waited, and returns
@@ -149,6 +157,8 @@ impl Attachment {
         take_back: Utf8Bytes,
     ) -> Option<u64> {
         self.epoch += 1;
+        // The new connection holds a slot of its own.
+        self.held = None;
         if let Some(old) = self.mailbox.replace(mailbox.clone()) {
             old.post(take_back);
             old.kick(Kick::Replaced);
@@ -441,16 +451,17 @@ impl Rooms {
             .map_err(|Busy| ErrorCode::PeerBusy)
     }
 
-    /// The connection holding `seat` dropped: keep the seat for a resume. Returns whether
-    /// it was detached (false if a newer connection holds it, or it is gone).
-    pub fn detach(&self, seat: &Seat) -> bool {
+    /// The connection holding `seat` dropped: keep the seat for a resume, with the
+    /// connection's per-address `slot`. Returns whether it was detached (false if a newer
+    /// connection holds it, or it is gone).
+    pub fn detach(&self, seat: &Seat, slot: Option<IpSlot>) -> bool {
         let mut rooms = self.lock();
         let member = rooms
             .get_mut(&seat.room)
             .and_then(|members| members.iter_mut().find(|m| holds(m, seat)));
         match member {
             Some(member) => {
-                member.at.detach();
+                member.at.detach(slot);
                 true
             }
             None => false,
@@ -755,7 +766,7 @@ mod tests {
             2,
             "but the seat waits for a resume"
         );
-        assert!(rooms.detach(&seat_slow));
+        assert!(rooms.detach(&seat_slow, None));
         let answer = Signal::Answer { sdp: String::new() };
         assert_eq!(rooms.relay(&seat_a, seat_slow.id, answer), Ok(()));
         assert!(matches!(
@@ -772,7 +783,7 @@ mod tests {
         let seat_a = rooms.join("r", "a", &a).unwrap().seat;
         let seat_b = rooms.join("r", "b", &b).unwrap().seat;
         drain(&a_rx);
-        assert!(rooms.detach(&seat_b));
+        assert!(rooms.detach(&seat_b, None));
         let candidate = Signal::Candidate {
             candidate: "c".repeat(1000),
             sdp_mid: None,
@@ -816,7 +827,7 @@ mod tests {
         let (seat_a, _, a_rx) = join_with_token(&rooms, "r", "a");
         let (seat_b, token_b, _old_b_rx) = join_with_token(&rooms, "r", "b");
         drain(&a_rx);
-        assert!(rooms.detach(&seat_b));
+        assert!(rooms.detach(&seat_b, None));
         let offer = Signal::Offer { sdp: "v=0".into() };
         rooms.relay(&seat_a, seat_b.id, offer.clone()).unwrap();
         let (b2, b2_rx) = mailbox();
@@ -865,7 +876,7 @@ mod tests {
         let (_, _, a_rx) = join_with_token(&rooms, "r", "a");
         let (seat_b, token_b, _b_rx) = join_with_token(&rooms, "r", "b");
         drain(&a_rx);
-        rooms.detach(&seat_b);
+        rooms.detach(&seat_b, None);
         rooms.expire(&seat_b);
         assert_eq!(
             drain(&a_rx),
@@ -898,7 +909,7 @@ mod tests {
         // The new connection resumes before the server noticed the old one was dead.
         let (b2, _b2_rx) = mailbox();
         let current = rooms.resume(&token, false, &b2).unwrap();
-        assert!(!rooms.detach(&old));
+        assert!(!rooms.detach(&old, None));
         rooms.leave(&old);
         rooms.expire(&old);
         assert!(drain(&a_rx).is_empty());
@@ -908,7 +919,7 @@ mod tests {
             Err(ErrorCode::NotJoined)
         );
         // The resumed seat still expires normally.
-        rooms.detach(&current);
+        rooms.detach(&current, None);
         rooms.expire(&current);
         assert_eq!(
             drain(&a_rx),
