@@ -589,3 +589,83 @@ async fn servers_reach_redis_over_tls_with_the_ca_they_are_given() {
     assert!(said.contains("cannot reach Redis"), "{said}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn an_oversized_or_malformed_envelope_from_redis_is_dropped_and_counted() {
+    let redis = RedisServer::start();
+    let a = server(&redis, &[]);
+    let mut alice = Client::connect(a.addr).await;
+    let (alice_id, _) = alice.join("r", "Alice").await;
+    let mut conn = redis.connect().await;
+    let channels: Vec<String> = redis::cmd("PUBSUB")
+        .arg("CHANNELS")
+        .arg("tandem:server:*")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(channels.len(), 1, "{channels:?}");
+    let deliver = |text: &str| {
+        serde_json::json!({"kind": "deliver", "room": "r", "to": alice_id, "text": text})
+            .to_string()
+    };
+    // Anyone who can write to Redis: an envelope too big to be a signal, one that is not
+    // JSON, and one whose message for Alice is not a server message.
+    let huge = deliver(&format!(
+        r#"{{"type":"signal","from":1,"signal":{{"kind":"offer","sdp":"{}"}}}}"#,
+        "x".repeat(300_000)
+    ));
+    for payload in [huge, "{not json".to_owned(), deliver(r#"{"type":"evil"}"#)] {
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg(&channels[0])
+            .arg(payload)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+    // A genuine one still arrives, and nothing came before it.
+    let _: i64 = redis::cmd("PUBLISH")
+        .arg(&channels[0])
+        .arg(deliver(r#"{"type":"pong"}"#))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(alice.recv().await, ServerMessage::Pong);
+    assert_eq!(metric(&a, "tandem_redis_dropped_total").await, 3.0);
+}
+
+#[tokio::test]
+async fn while_redis_stalls_the_publish_queue_is_bounded_and_relays_are_refused() {
+    let redis = RedisServer::start();
+    let flood = ["--rate-limit", "100000", "--rate-burst", "100000"];
+    let (a, b) = (server(&redis, &flood), server(&redis, &flood));
+    let (mut alice, _, _, _bob, bob_id) = across(&a, &b, "stall").await;
+    // Redis holds every write (PUBLISH included) for three seconds.
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(3_000)
+        .arg("WRITE")
+        .query_async(&mut redis.connect().await)
+        .await
+        .unwrap();
+    let sdp = "x".repeat(60_000);
+    for _ in 0..400 {
+        alice
+            .signal(bob_id, Signal::Offer { sdp: sdp.clone() })
+            .await;
+    }
+    alice.send(serde_json::json!({"type": "ping"})).await;
+    let mut unavailable = 0;
+    loop {
+        match alice.recv().await {
+            ServerMessage::Pong => break,
+            ServerMessage::Error {
+                code: ErrorCode::Unavailable,
+                ..
+            } => unavailable += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(unavailable > 0);
+    // 400 × 60 KB is 24 MB: past 16 MiB waiting, relays were refused, not queued.
+    assert!(metric(&a, "tandem_redis_dropped_total").await > 0.0);
+}

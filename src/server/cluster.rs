@@ -27,7 +27,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{ProtocolVersion, PushKind, Value};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -36,6 +36,11 @@ use tokio::sync::mpsc;
 const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
 /// Messages sent to Redis in one pipeline at most.
 const PUBLISH_BATCH: usize = 256;
+/// Bytes of envelopes waiting to be published; past it (Redis is slow or away), relays to
+/// people on other servers are refused with `unavailable` rather than queued without bound.
+pub const PUBLISH_QUEUE_BYTES: usize = 16 << 20;
+/// An envelope's fields around the text it carries.
+const ENVELOPE_OVERHEAD: usize = 1024;
 /// How often the subscription's connection is checked, so that it reconnects (and
 /// subscribes again) after an outage even when no message comes.
 const SUBSCRIPTION_CHECK: Duration = Duration::from_secs(2);
@@ -415,7 +420,12 @@ pub struct SharedRooms {
     rules: RoomRules,
     timing: Timing,
     views: Mutex<HashMap<String, View>>,
-    outgoing: mpsc::UnboundedSender<(String, Envelope)>,
+    /// Encoded envelopes for the publisher, and their bytes waiting (see
+    /// [`PUBLISH_QUEUE_BYTES`]).
+    outgoing: mpsc::UnboundedSender<(String, String)>,
+    queued_bytes: Arc<AtomicUsize>,
+    /// What another server may send in one envelope.
+    max_envelope_bytes: usize,
     /// Whether the last heartbeat reached Redis.
     reachable: AtomicBool,
     metrics: RedisMetrics,
@@ -427,6 +437,9 @@ pub struct SharedRooms {
 impl SharedRooms {
     /// Connects to Redis, subscribes to this server's channel, and starts the publisher
     /// and the heartbeat.
+    ///
+    /// `max_message_bytes` is the largest signaling message: what another server sends
+    /// for a person here is never larger than it once decoded, and bigger is dropped.
     pub async fn start(
         url: &str,
         prefix: &str,
@@ -434,6 +447,7 @@ impl SharedRooms {
         timing: Timing,
         metrics: RedisMetrics,
         tls_root: Option<Vec<u8>>,
+        max_message_bytes: usize,
     ) -> Result<Arc<SharedRooms>, redis::RedisError> {
         let info = redis::IntoConnectionInfo::into_connection_info(url)?;
         let settings = info
@@ -482,12 +496,22 @@ impl SharedRooms {
             timing,
             views: Mutex::default(),
             outgoing,
+            // A signal's text, JSON-escaped inside the envelope (at most twice as long),
+            // and the envelope's own fields.
+            max_envelope_bytes: 2 * max_message_bytes + ENVELOPE_OVERHEAD,
+            queued_bytes: Arc::new(AtomicUsize::new(0)),
             reachable: AtomicBool::new(true),
             metrics: metrics.clone(),
             next_epoch: AtomicU64::new(1),
         });
         rooms.heartbeat().await?;
-        tokio::spawn(publish(redis, prefix.to_owned(), to_publish, metrics));
+        tokio::spawn(publish(
+            redis,
+            prefix.to_owned(),
+            to_publish,
+            rooms.queued_bytes.clone(),
+            metrics,
+        ));
         tokio::spawn(keep_alive(Arc::downgrade(&rooms)));
         let weak = Arc::downgrade(&rooms);
         tokio::spawn(async move {
@@ -763,7 +787,7 @@ impl SharedRooms {
             Place::There(server) => {
                 let server = server.clone();
                 drop(views);
-                self.send(
+                let queued = self.send(
                     server,
                     Envelope::Deliver {
                         room: seat.room.clone(),
@@ -774,6 +798,9 @@ impl SharedRooms {
                         sent_us: now_us(),
                     },
                 );
+                if !queued {
+                    return Err(ErrorCode::Unavailable);
+                }
             }
         }
         Ok(())
@@ -1038,10 +1065,11 @@ impl SharedRooms {
 
     /// News from another server.
     fn on_envelope(self: &Arc<Self>, payload: &[u8]) {
-        let envelope = match serde_json::from_slice::<Envelope>(payload) {
+        let envelope = match decode_envelope(payload, self.max_envelope_bytes) {
             Ok(envelope) => envelope,
-            Err(e) => {
-                tracing::warn!("ignored a message from another server: {e}");
+            Err(why) => {
+                self.metrics.dropped.inc();
+                tracing::warn!("ignored a message from another server: {why}");
                 return;
             }
         };
@@ -1256,13 +1284,27 @@ impl SharedRooms {
         self.next_epoch.fetch_add(1, Ordering::Relaxed) << 32
     }
 
-    fn send(&self, server: String, envelope: Envelope) {
+    /// Queues `envelope` for `server`; false when it is a relay and the queue already
+    /// holds [`PUBLISH_QUEUE_BYTES`] (Redis is slow): the sender is told `unavailable`.
+    /// News of who is where is always queued.
+    fn send(&self, server: String, envelope: Envelope) -> bool {
         // A seat held for nobody has no server to tell.
         if server.starts_with('~') {
-            return;
+            return true;
         }
+        let payload = serde_json::to_string(&envelope).expect("envelopes always serialize");
+        let queued = self.queued_bytes.load(Ordering::Relaxed);
+        if matches!(envelope, Envelope::Deliver { .. })
+            && queued + payload.len() > PUBLISH_QUEUE_BYTES
+        {
+            self.metrics.dropped.inc();
+            return false;
+        }
+        self.queued_bytes
+            .fetch_add(payload.len(), Ordering::Relaxed);
         // The publisher lives as long as the rooms.
-        let _ = self.outgoing.send((server, envelope));
+        let _ = self.outgoing.send((server, payload));
+        true
     }
 
     fn room_key(&self, room: &str) -> String {
@@ -1375,21 +1417,24 @@ fn unexpected(script: &str) -> redis::RedisError {
 async fn publish(
     mut redis: ConnectionManager,
     prefix: String,
-    mut queued: mpsc::UnboundedReceiver<(String, Envelope)>,
+    mut queued: mpsc::UnboundedReceiver<(String, String)>,
+    queued_bytes: Arc<AtomicUsize>,
     metrics: RedisMetrics,
 ) {
     let mut batch = Vec::with_capacity(PUBLISH_BATCH);
     while queued.recv_many(&mut batch, PUBLISH_BATCH).await > 0 {
         let count = batch.len() as u64;
+        let bytes: usize = batch.iter().map(|(_, payload)| payload.len()).sum();
         let mut pipe = redis::pipe();
-        for (server, envelope) in batch.drain(..) {
-            let payload = serde_json::to_string(&envelope).expect("envelopes always serialize");
+        for (server, payload) in batch.drain(..) {
             pipe.cmd("PUBLISH")
                 .arg(channel(&prefix, &server))
                 .arg(payload)
                 .ignore();
         }
-        match pipe.exec_async(&mut redis).await {
+        let published = pipe.exec_async(&mut redis).await;
+        queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
+        match published {
             Ok(()) => {
                 metrics.publishes.inc_by(count);
             }
@@ -1399,6 +1444,20 @@ async fn publish(
             }
         }
     }
+}
+
+/// What comes from another server, decoded with a size bound, and what it carries for a
+/// person here checked to be a server message (Redis may be shared, or written to).
+fn decode_envelope(payload: &[u8], max_bytes: usize) -> Result<Envelope, String> {
+    if payload.len() > max_bytes {
+        return Err(format!("{} bytes, over {max_bytes}", payload.len()));
+    }
+    let envelope: Envelope = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
+    if let Envelope::Deliver { text, .. } = &envelope {
+        serde_json::from_str::<ServerMessage>(text)
+            .map_err(|e| format!("what it carries is not a server message: {e}"))?;
+    }
+    Ok(envelope)
 }
 
 // The integration tests' own, so that there is one way to start a Redis for a test.

@@ -84,6 +84,9 @@ pub struct RedisMetrics {
     pub deliveries: Counter,
     pub errors: Counter,
     pub reconnects: Counter,
+    /// Envelopes dropped: oversized or malformed from another server, or relays refused
+    /// while the publish queue was full.
+    pub dropped: Counter,
     /// From a signal leaving the sending server to its arrival here.
     pub relay_seconds: Histogram,
 }
@@ -95,6 +98,7 @@ impl RedisMetrics {
             deliveries: Counter::default(),
             errors: Counter::default(),
             reconnects: Counter::default(),
+            dropped: Counter::default(),
             // 10 µs to ~5 s.
             relay_seconds: Histogram::new(exponential_buckets(1e-5, 2.0, 20)),
         };
@@ -113,6 +117,11 @@ impl RedisMetrics {
                 "redis_errors",
                 "Redis calls that failed or timed out",
                 &metrics.errors,
+            ),
+            (
+                "redis_dropped",
+                "Envelopes dropped: oversized or malformed ones from other servers, and relays refused while the publish queue was full",
+                &metrics.dropped,
             ),
             (
                 "redis_reconnects",

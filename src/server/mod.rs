@@ -250,6 +250,7 @@ pub async fn serve(
                     })?),
                     None => None,
                 },
+                config.connections.max_message_bytes,
             )
             .await
             .map_err(|e| std::io::Error::other(format!("cannot reach Redis: {e}")))?,
