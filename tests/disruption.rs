@@ -343,18 +343,7 @@ async fn a_held_seat_counts_against_its_address_until_it_is_resumed() {
 
 /// Opens a signaling socket as a page behind a proxy that says it came from `from`.
 async fn connect_forwarded_for(addr: std::net::SocketAddr, from: &str) -> Result<Client, u16> {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
-    request
-        .headers_mut()
-        .insert("x-forwarded-for", from.parse().unwrap());
-    match tokio_tungstenite::connect_async(request).await {
-        Ok((ws, _)) => Ok(Client { ws }),
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-            Err(response.status().as_u16())
-        }
-        Err(e) => panic!("{e}"),
-    }
+    Client::connect_with(addr, &[("x-forwarded-for", from)]).await
 }
 
 #[tokio::test]

@@ -116,11 +116,21 @@ impl Client {
     /// Opens the socket as a browser page at `origin` would; `Err` is the HTTP status of
     /// a refused upgrade.
     pub async fn connect_from(addr: SocketAddr, origin: &str) -> Result<Client, u16> {
+        Client::connect_with(addr, &[("origin", origin)]).await
+    }
+
+    /// Opens the socket with these request `headers`; `Err` is the HTTP status of a
+    /// refused upgrade.
+    pub async fn connect_with(addr: SocketAddr, headers: &[(&str, &str)]) -> Result<Client, u16> {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        use tokio_tungstenite::tungstenite::http::HeaderName;
         let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
-        request
-            .headers_mut()
-            .insert("origin", origin.parse().unwrap());
+        for (name, value) in headers {
+            request.headers_mut().insert(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+        }
         match tokio_tungstenite::connect_async(request).await {
             Ok((ws, _)) => Ok(Client { ws }),
             Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
