@@ -47,11 +47,12 @@ bench-client: setup-test
 	cargo leptos build --release --split
 	cd end2end && TANDEM_BIN=$(CURDIR)/target/release/tandem npx playwright test --project=bench
 
-## Fuzz the message decoders, the room registry and the call state machine, FUZZ_SECONDS each
+## Fuzz the message decoders (browsers and other servers), the room registry and the call state
+## machine, FUZZ_SECONDS each
 ## (default 10 minutes).
 FUZZ_SECONDS ?= 600
 fuzz:
 	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
-	cd fuzz && for target in client_message rooms session peer_message; do \
+	cd fuzz && for target in client_message rooms session peer_message envelope; do \
 		RUSTC_BOOTSTRAP=1 cargo fuzz run $$target -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
 	done

@@ -242,7 +242,7 @@ static SWEEP: LazyLock<redis::Script> = LazyLock::new(|| {
 });
 
 /// What one server tells another, on the addressee's channel.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum Envelope {
     /// `peer` took seat number `seq` in `room`, on `server`.
@@ -1443,6 +1443,17 @@ async fn publish(
                 tracing::warn!("cannot publish to other servers: {e}");
             }
         }
+    }
+}
+
+/// For the fuzzer: `payload` as it would come from Redis, with a bound of `max_bytes`.
+/// Whatever is accepted must be a genuine envelope: re-encoded, it decodes to itself and
+/// is accepted again. Panics otherwise.
+pub fn check_envelope(payload: &[u8], max_bytes: usize) {
+    if let Ok(envelope) = decode_envelope(payload, max_bytes) {
+        let again = serde_json::to_vec(&envelope).expect("envelopes always serialize");
+        let back = decode_envelope(&again, usize::MAX).expect("an accepted envelope decodes again");
+        assert_eq!(back, envelope);
     }
 }
 
