@@ -683,10 +683,8 @@ impl SharedRooms {
                     id,
                     name: name.clone(),
                 };
-                let take_back = encode(&ServerMessage::SeatTaken {
-                    token: self.rules.tokens.issue(&room, id, &name, gen),
-                });
                 let resumed = self.rules.resumed(&room, &info, gen, view.others(id));
+                let take_back = || self.rules.seat_taken(&room, &info, gen);
                 let at = view.here(id, None).expect("found just above");
                 return match at.take_over(mailbox, encode(&resumed), take_back) {
                     Some(epoch) => Ok(Seat { room, id, epoch }),
@@ -1446,6 +1444,7 @@ async fn publish(
     }
 }
 
+#[doc(hidden)]
 /// For the fuzzer: `payload` as it would come from Redis, with a bound of `max_bytes`.
 /// Whatever is accepted must be a genuine envelope: re-encoded, it decodes to itself and
 /// is accepted again. Panics otherwise.

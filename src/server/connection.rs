@@ -63,7 +63,7 @@ pub async fn ws_route(
         return (StatusCode::FORBIDDEN, why).into_response();
     }
     let ip = client_ip(client.ip(), &headers, &hub.settings.trusted_proxies);
-    let Some(slot) = hub.per_ip.claim(ip).map(Some) else {
+    let Some(slot) = hub.per_ip.claim(ip) else {
         hub.metrics.closed(CloseReason::PerIpLimit);
         return (
             StatusCode::TOO_MANY_REQUESTS,
@@ -88,7 +88,8 @@ pub async fn ws_route(
         .write_buffer_size(0)
         .max_write_buffer_size(limit * 2)
         .on_upgrade(move |mut socket| {
-            let mut slot = slot;
+            // Taken by the seat, should the socket drop while seated.
+            let mut slot = Some(slot);
             async move {
                 // The socket and the slot stay here and are lent: an async fn stores its
                 // arguments twice (as given, and as moved into its body), which for a
@@ -107,6 +108,17 @@ struct Refusal {
     detail: Option<String>,
     /// Whom a refused signal was for.
     peer: Option<PeerId>,
+}
+
+impl Refusal {
+    /// A message that could not be understood, and what was wrong with it.
+    fn bad_message(detail: String) -> Refusal {
+        Refusal {
+            code: ErrorCode::BadMessage,
+            detail: Some(detail),
+            peer: None,
+        }
+    }
 }
 
 impl From<ErrorCode> for Refusal {
@@ -335,13 +347,9 @@ impl Connection<'_> {
                 }
                 match message {
                     Message::Text(text) => self.on_text(&text).await,
-                    _ => self.refuse(Refusal {
-                        code: ErrorCode::BadMessage,
-                        detail: Some(
-                            "binary frames are not part of the protocol; send JSON text".into(),
-                        ),
-                        peer: None,
-                    }),
+                    _ => self.refuse(Refusal::bad_message(
+                        "binary frames are not part of the protocol; send JSON text".into(),
+                    )),
                 }
                 Ok(())
             }
@@ -352,13 +360,7 @@ impl Connection<'_> {
         let received = Instant::now();
         let message = match serde_json::from_str::<ClientMessage>(text) {
             Ok(message) => message,
-            Err(e) => {
-                return self.refuse(Refusal {
-                    code: ErrorCode::BadMessage,
-                    detail: Some(e.to_string()),
-                    peer: None,
-                })
-            }
+            Err(e) => return self.refuse(Refusal::bad_message(e.to_string())),
         };
         if let Err(refusal) = self.handle(message, received).await {
             self.refuse(refusal);

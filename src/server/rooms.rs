@@ -148,19 +148,19 @@ impl Attachment {
 
     /// Gives the seat to a new connection: posts `first`, then what waited, and returns
     /// the new epoch; `None` if the mailbox could not take them all (not reading). A
-    /// connection still holding the seat is told `take_back` (`seat_taken`) and ended:
-    /// one seat, one socket.
+    /// connection still holding the seat is told `take_back` (`seat_taken`, made only
+    /// then) and ended: one seat, one socket.
     pub(super) fn take_over(
         &mut self,
         mailbox: &Mailbox,
         first: Utf8Bytes,
-        take_back: Utf8Bytes,
+        take_back: impl FnOnce() -> Utf8Bytes,
     ) -> Option<u64> {
         self.epoch += 1;
         // The new connection holds a slot of its own.
         self.held = None;
         if let Some(old) = self.mailbox.replace(mailbox.clone()) {
-            old.post(take_back);
+            old.post(take_back());
             old.kick(Kick::Replaced);
         }
         std::iter::once(first)
@@ -198,6 +198,13 @@ impl RoomRules {
             max_file_bytes: self.max_file_bytes,
             upload_budget: self.upload_budget,
         }
+    }
+
+    /// What a socket that held `you`'s seat is told when another takes it: `seat_taken`,
+    /// with the token of attachment `gen` to take the call back.
+    pub(super) fn seat_taken(&self, room: &str, you: &PeerInfo, gen: u64) -> Utf8Bytes {
+        let token = self.tokens.issue(room, you.id, &you.name, gen);
+        encode(&ServerMessage::SeatTaken { token })
     }
 
     /// What `you` is told on taking their seat back, as its attachment `gen`.
@@ -370,15 +377,9 @@ impl Rooms {
                 .map(|m| m.info.clone())
                 .collect(),
         );
-        let take_back = encode(&ServerMessage::SeatTaken {
-            token: self.rules.tokens.issue(
-                &claim.room,
-                claim.id,
-                &members[index].info.name,
-                members[index].at.epoch() + 1,
-            ),
-        });
-        let at = &mut members[index].at;
+        let Member { info, at } = &mut members[index];
+        let gen = at.epoch() + 1;
+        let take_back = || self.rules.seat_taken(&claim.room, info, gen);
         let Some(epoch) = at.take_over(mailbox, encode(&resumed), take_back) else {
             remove_members(&mut rooms, &claim.room, vec![claim.id]);
             return Err(NoSeat::NotReading);
@@ -407,11 +408,11 @@ impl Rooms {
         let unreachable = send_to_all(members, left);
         let admitted = self.admit(rooms, room, &old.info.name, mailbox);
         let take_back = admitted.as_ref().ok().map(|admitted| {
-            let token = self
-                .rules
-                .tokens
-                .issue(room, admitted.seat.id, &old.info.name, 0);
-            encode(&ServerMessage::SeatTaken { token })
+            let seated = PeerInfo {
+                id: admitted.seat.id,
+                name: old.info.name.clone(),
+            };
+            self.rules.seat_taken(room, &seated, 0)
         });
         old.at.give_way(take_back);
         remove_members(rooms, room, unreachable);
