@@ -1,0 +1,775 @@
+//! Rooms shared by several Tandem servers through Redis.
+//!
+//! Who sits in which room is Redis state ([`store`]), changed only by its Lua scripts: a
+//! seat check and the seat it grants are one atomic step, however many servers join at
+//! once, and whether a room is empty is decided there too (never from one server's count).
+//!
+//! Each server keeps a [`view`] of the rooms its own people are in: everyone there, on
+//! which server, and for its own people their mailbox (as `rooms` does). A relay between
+//! two people on this server is delivered here and never touches Redis; one to a person
+//! on another server is one PUBLISH to that server's channel ([`pubsub`]). Servers that
+//! stop beating are swept out ([`liveness`]).
+
+mod liveness;
+mod pubsub;
+mod store;
+mod view;
+
+pub use liveness::Timing;
+pub use pubsub::{check_envelope, PUBLISH_QUEUE_BYTES};
+
+use super::limits::IpSlot;
+use super::mailbox::{Busy, Kick};
+use super::metrics::RedisMetrics;
+use super::rooms::{encode, Admitted, Attachment, Mailbox, NoSeat, RoomRules, Seat};
+use crate::protocol::signaling::{ErrorCode, PeerId, PeerInfo, ServerMessage, Signal};
+use axum::extract::ws::Utf8Bytes;
+use pubsub::{decode_envelope, Envelope, Outgoing, ENVELOPE_OVERHEAD};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::ProtocolVersion;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+use store::{Holder, Joined, Left, Store};
+use tokio::sync::mpsc;
+use view::{Person, Place, View};
+
+/// How long one Redis call may take before the person is told `unavailable`.
+const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
+
+pub struct SharedRooms {
+    store: Store,
+    rules: RoomRules,
+    timing: Timing,
+    views: Mutex<HashMap<String, View>>,
+    /// Envelopes for the publisher.
+    outgoing: Outgoing,
+    /// What another server may send in one envelope.
+    max_envelope_bytes: usize,
+    /// Whether the last heartbeat reached Redis.
+    reachable: AtomicBool,
+    metrics: RedisMetrics,
+    /// Where the epochs of the next seat moved here start: far apart, so a seat that
+    /// comes back never matches a connection from its earlier stay.
+    next_epoch: AtomicU64,
+}
+
+impl SharedRooms {
+    /// Connects to Redis, subscribes to this server's channel, and starts the publisher
+    /// and the heartbeat.
+    ///
+    /// `max_message_bytes` is the largest signaling message: what another server sends
+    /// for a person here is never larger than it once decoded, and bigger is dropped.
+    pub async fn start(
+        url: &str,
+        prefix: &str,
+        rules: RoomRules,
+        timing: Timing,
+        metrics: RedisMetrics,
+        tls_root: Option<Vec<u8>>,
+        max_message_bytes: usize,
+    ) -> Result<Arc<SharedRooms>, redis::RedisError> {
+        let info = redis::IntoConnectionInfo::into_connection_info(url)?;
+        let settings = info
+            .redis_settings()
+            .clone()
+            .set_protocol(ProtocolVersion::RESP3);
+        let info = info.set_redis_settings(settings);
+        // rediss:// goes through rustls, which needs a process-wide crypto provider: ring,
+        // as for HTTPS. Installed already if HTTPS is on; either way the same one.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = match tls_root {
+            Some(root_cert) => redis::Client::build_with_tls(
+                info,
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(root_cert),
+                },
+            )?,
+            None => redis::Client::open(info)?,
+        };
+        let config = || {
+            ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(REDIS_TIMEOUT))
+                .set_response_timeout(Some(REDIS_TIMEOUT))
+                .set_number_of_retries(1)
+                .set_max_delay(REDIS_TIMEOUT)
+        };
+        let redis = ConnectionManager::new_with_config(client.clone(), config()).await?;
+        let (pushes, pushed) = mpsc::unbounded_channel();
+        let mut subscription = ConnectionManager::new_with_config(
+            client,
+            config()
+                .set_push_sender(pushes)
+                .set_automatic_resubscription(),
+        )
+        .await?;
+        let store = Store::new(redis.clone(), prefix, metrics.clone());
+        subscription
+            .subscribe(&store.channel(store.server()))
+            .await?;
+        let rooms = Arc::new(SharedRooms {
+            store,
+            rules,
+            timing,
+            views: Mutex::default(),
+            outgoing: Outgoing::start(redis, prefix, metrics.clone()),
+            // A signal's text, JSON-escaped inside the envelope (at most twice as long),
+            // and the envelope's own fields.
+            max_envelope_bytes: 2 * max_message_bytes + ENVELOPE_OVERHEAD,
+            reachable: AtomicBool::new(true),
+            metrics,
+            next_epoch: AtomicU64::new(1),
+        });
+        rooms.store.heartbeat(rooms.timing.liveness).await?;
+        tokio::spawn(liveness::keep_alive(Arc::downgrade(&rooms)));
+        tokio::spawn(pubsub::listen(Arc::downgrade(&rooms), pushed, subscription));
+        tracing::info!(server = %rooms.store.server(), "sharing rooms through Redis");
+        Ok(rooms)
+    }
+
+    /// Whether this server can seat people now: Redis answered its last heartbeat.
+    pub fn ready(&self) -> bool {
+        self.reachable.load(Ordering::Relaxed)
+    }
+
+    pub async fn join(
+        self: &Arc<Self>,
+        room: &str,
+        name: &str,
+        mailbox: &Mailbox,
+    ) -> Result<Admitted, NoSeat> {
+        self.lock().entry(room.to_owned()).or_default().arriving += 1;
+        let outcome = loop {
+            // Random, as in `rooms`: ids never repeat across restarts.
+            let id = PeerId(rand::random::<u64>() >> 11);
+            match self.store.join(room, id, name, self.rules.capacity).await {
+                Ok(Joined::Taken) => continue,
+                other => break other.map(|outcome| (id, outcome)),
+            }
+        };
+        let mut views = self.lock();
+        let view = views.entry(room.to_owned()).or_default();
+        view.arriving = view.arriving.saturating_sub(1);
+        let (id, seq, others) = match outcome {
+            Ok((id, Joined::Seated { seq, others })) => (id, seq, others),
+            Ok((_, Joined::Full)) => {
+                return Err(self.refuse(&mut views, room, ErrorCode::RoomFull))
+            }
+            Ok((_, Joined::Taken)) => unreachable!("taken ids are tried again"),
+            Err(e) => {
+                tracing::warn!("cannot seat in Redis: {e}");
+                return Err(self.refuse(&mut views, room, ErrorCode::Unavailable));
+            }
+        };
+        let info = PeerInfo {
+            id,
+            name: name.to_owned(),
+        };
+        let joined =
+            self.rules
+                .joined(room, &info, others.iter().map(|p| p.info.clone()).collect());
+        let servers = self.servers_of(others.iter().map(|p| &p.holder));
+        let mut unreachable = view.learn(others, self.store.server());
+        let at = Attachment::at_epoch(mailbox, self.new_epoch());
+        let epoch = at.epoch();
+        if !mailbox.post(encode(&joined)) {
+            // Seated in Redis all the same: added, so that it can be freed.
+            view.people.push(Person {
+                info,
+                seq,
+                place: Place::Here(at),
+                leaving: false,
+            });
+            drop(views);
+            for id in unreachable.into_iter().chain([id]) {
+                self.evict(room, id);
+            }
+            return Err(NoSeat::NotReading);
+        }
+        // Whoever was seated after us and is known here already listed us in their
+        // `joined`; we hear of them now.
+        for later in view.people.iter().filter(|p| p.seq > seq) {
+            mailbox.post(encode(&ServerMessage::PeerJoined {
+                peer: later.info.clone(),
+                polite: false,
+            }));
+        }
+        unreachable.extend(view.tell_earlier(
+            seq,
+            &ServerMessage::PeerJoined {
+                peer: info.clone(),
+                polite: false,
+            },
+        ));
+        view.people.push(Person {
+            info: info.clone(),
+            seq,
+            place: Place::Here(at),
+            leaving: false,
+        });
+        let people = view.people.len();
+        drop(views);
+        for server in servers {
+            self.send(
+                server,
+                Envelope::Joined {
+                    room: room.to_owned(),
+                    peer: info.clone(),
+                    seq,
+                    server: self.store.server().to_owned(),
+                },
+            );
+        }
+        for id in unreachable {
+            self.evict(room, id);
+        }
+        Ok(Admitted {
+            seat: Seat {
+                room: room.to_owned(),
+                id,
+                epoch,
+            },
+            people,
+        })
+    }
+
+    /// Gives a seat back to a new connection of the same person: here at once if this
+    /// server holds it, else moved here from wherever it is (another server, or one that
+    /// is gone), with nobody told. What waited for the person on their former server
+    /// follows them.
+    ///
+    /// Not yet across servers: a `fresh` page is refused with `resume_expired` (it then
+    /// joins under a new id, and the old seat is freed after its grace), and a token that
+    /// was used already still works while its seat lives.
+    pub async fn resume(
+        self: &Arc<Self>,
+        token: &str,
+        fresh: bool,
+        mailbox: &Mailbox,
+    ) -> Result<Seat, NoSeat> {
+        let claim = self.rules.tokens.verify(token)?;
+        if fresh {
+            return Err(NoSeat::Refused(ErrorCode::ResumeExpired));
+        }
+        let (room, id, name) = (claim.room, claim.id, claim.name);
+        {
+            let mut views = self.lock();
+            let view = views.entry(room.clone()).or_default();
+            if let Some(at) = view.here(id, None) {
+                let gen = at.epoch() + 1;
+                let info = PeerInfo {
+                    id,
+                    name: name.clone(),
+                };
+                let resumed = self.rules.resumed(&room, &info, gen, view.others(id));
+                let take_back = || self.rules.seat_taken(&room, &info, gen);
+                let at = view.here(id, None).expect("found just above");
+                return match at.take_over(mailbox, encode(&resumed), take_back) {
+                    Some(epoch) => Ok(Seat { room, id, epoch }),
+                    None => {
+                        drop(views);
+                        self.evict(&room, id);
+                        Err(NoSeat::NotReading)
+                    }
+                };
+            }
+            view.arriving += 1;
+        }
+        let outcome = self.store.resume(&room, id).await;
+        let mut views = self.lock();
+        let view = views.entry(room.clone()).or_default();
+        view.arriving = view.arriving.saturating_sub(1);
+        let moved = match outcome {
+            Ok(Some(moved)) => moved,
+            Ok(None) => return Err(self.refuse(&mut views, &room, ErrorCode::ResumeExpired)),
+            Err(e) => {
+                tracing::warn!("cannot move a seat in Redis: {e}");
+                return Err(self.refuse(&mut views, &room, ErrorCode::Unavailable));
+            }
+        };
+        let servers = self.servers_of(
+            moved
+                .others
+                .iter()
+                .map(|p| &p.holder)
+                .chain([&moved.holder]),
+        );
+        let at = Attachment::at_epoch(mailbox, self.new_epoch());
+        let epoch = at.epoch();
+        let info = PeerInfo {
+            id,
+            name: moved.name,
+        };
+        let resumed = self.rules.resumed(
+            &room,
+            &info,
+            epoch,
+            moved.others.iter().map(|p| p.info.clone()).collect(),
+        );
+        view.people.retain(|p| p.info.id != id);
+        let mut unreachable = view.learn(moved.others, self.store.server());
+        view.people.push(Person {
+            info,
+            seq: moved.seq,
+            place: Place::Here(at),
+            leaving: false,
+        });
+        drop(views);
+        let posted = mailbox.post(encode(&resumed));
+        for server in servers {
+            self.send(
+                server,
+                Envelope::Moved {
+                    room: room.clone(),
+                    peer: id,
+                    server: self.store.server().to_owned(),
+                },
+            );
+        }
+        if !posted {
+            unreachable.push(id);
+        }
+        for gone in unreachable {
+            self.evict(&room, gone);
+        }
+        if posted {
+            Ok(Seat { room, id, epoch })
+        } else {
+            Err(NoSeat::NotReading)
+        }
+    }
+
+    /// Delivers `signal` from `seat` to `to`: here, or through `to`'s server.
+    pub fn relay(
+        self: &Arc<Self>,
+        seat: &Seat,
+        to: PeerId,
+        signal: Signal,
+    ) -> Result<(), ErrorCode> {
+        let mut views = self.lock();
+        let view = views.get_mut(&seat.room).ok_or(ErrorCode::NotJoined)?;
+        if view.here(seat.id, Some(seat)).is_none() {
+            return Err(ErrorCode::NotJoined);
+        }
+        let target = view
+            .people
+            .iter_mut()
+            .find(|p| p.info.id == to && to != seat.id)
+            .ok_or(ErrorCode::UnknownPeer)?;
+        let text = encode(&ServerMessage::Signal {
+            from: seat.id,
+            signal,
+        });
+        match &mut target.place {
+            // A slow reader keeps its seat: it is the sender who waits.
+            Place::Here(at) => at
+                .deliver_signal(seat.id, text)
+                .map_err(|Busy| ErrorCode::PeerBusy)?,
+            // Held for nobody: what would wait for them is not kept across servers.
+            Place::There(Holder::Nobody { .. }) => {}
+            Place::There(_) if !self.ready() => return Err(ErrorCode::Unavailable),
+            Place::There(Holder::Server(server)) => {
+                let server = server.clone();
+                drop(views);
+                let queued = self.send(
+                    server,
+                    Envelope::Deliver {
+                        room: seat.room.clone(),
+                        to,
+                        from: Some(seat.id),
+                        text: text.as_str().to_owned(),
+                        forwarded: false,
+                        sent_us: now_us(),
+                    },
+                );
+                if !queued {
+                    return Err(ErrorCode::Unavailable);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A fresh resume token for `seat`, if this connection still holds it.
+    pub fn fresh_token(&self, seat: &Seat) -> Option<String> {
+        let views = self.lock();
+        let person =
+            views.get(&seat.room)?.people.iter().find(|p| {
+                p.info.id == seat.id && matches!(&p.place, Place::Here(at) if at.is(seat))
+            })?;
+        Some(
+            self.rules
+                .tokens
+                .issue(&seat.room, seat.id, &person.info.name, seat.epoch),
+        )
+    }
+
+    pub fn detach(&self, seat: &Seat, slot: Option<IpSlot>) -> bool {
+        let mut views = self.lock();
+        match views
+            .get_mut(&seat.room)
+            .and_then(|view| view.here(seat.id, Some(seat)))
+        {
+            Some(at) => {
+                at.detach(slot);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub async fn expire(self: &Arc<Self>, seat: &Seat) {
+        let still_detached = |at: &Attachment| at.is(seat) && at.is_detached();
+        if let Err(e) = self.free(&seat.room, seat.id, still_detached).await {
+            tracing::warn!(room = %seat.room, peer = seat.id.0, "cannot free an expired seat in Redis: {e}");
+        }
+    }
+
+    pub async fn leave(self: &Arc<Self>, seat: &Seat) -> Result<(), ErrorCode> {
+        self.free(&seat.room, seat.id, |at| at.is(seat))
+            .await
+            .map_err(|e| {
+                tracing::warn!("cannot free a seat in Redis: {e}");
+                ErrorCode::Unavailable
+            })
+    }
+
+    /// Shutting down: every seat this server holds is held for resume_grace instead, so
+    /// that its people (told to reconnect) resume on another server.
+    pub async fn hand_off(&self) {
+        let handed = self.store.hand_off(self.timing.grace).await;
+        match handed {
+            Ok(()) => tracing::info!("seats handed over to the other servers"),
+            Err(e) => tracing::warn!(
+                "cannot hand seats over (they are freed once this server counts as gone): {e}"
+            ),
+        }
+    }
+
+    /// Rooms this server has people in, and seats it holds.
+    pub fn counts(&self) -> (usize, usize) {
+        let views = self.lock();
+        let seats = views.values().map(View::seated_here).sum();
+        (views.values().filter(|view| !view.unused()).count(), seats)
+    }
+
+    /// Frees `id`'s seat, if this server holds it and `still` says so: in Redis first,
+    /// then tells this server's people and the other servers. If Redis cannot be reached,
+    /// the seat stays as it was.
+    async fn free(
+        self: &Arc<Self>,
+        room: &str,
+        id: PeerId,
+        still: impl FnOnce(&Attachment) -> bool,
+    ) -> Result<(), redis::RedisError> {
+        {
+            let mut views = self.lock();
+            let Some(person) = views.get_mut(room).and_then(|view| {
+                view.people
+                    .iter_mut()
+                    .find(|p| p.info.id == id && !p.leaving && matches!(&p.place, Place::Here(_)))
+            }) else {
+                return Ok(());
+            };
+            match &person.place {
+                Place::Here(at) if still(at) => person.leaving = true,
+                _ => return Ok(()),
+            }
+        }
+        let answer = self.store.leave(room, id).await;
+        let mut views = self.lock();
+        // Gone if Redis forgot this server meanwhile: its people were sent away.
+        let Some(view) = views.get_mut(room) else {
+            return Ok(());
+        };
+        let person = view.people.iter_mut().find(|p| p.info.id == id);
+        let (seq, servers) = match (answer, person) {
+            (Err(e), Some(person)) => {
+                person.leaving = false;
+                return Err(e);
+            }
+            (Err(e), None) => return Err(e),
+            (Ok(Left::Freed { seq, servers }), _) => (seq, servers),
+            // Resumed on another server meanwhile: theirs now, and nobody is told.
+            (Ok(Left::Elsewhere(holder)), person) => {
+                if let Some(person) = person {
+                    person.place = Place::There(holder);
+                    person.leaving = false;
+                }
+                if view.unused() {
+                    views.remove(room);
+                }
+                return Ok(());
+            }
+            // Freed already (held too long after this server counted as gone): tell
+            // everyone here.
+            (Ok(Left::Gone), _) => (u64::MAX, Vec::new()),
+        };
+        let unreachable = view.remove(id, seq);
+        if view.unused() {
+            views.remove(room);
+        }
+        drop(views);
+        for server in servers.into_iter().filter(|s| s != self.store.server()) {
+            self.send(
+                server,
+                Envelope::Left {
+                    room: room.to_owned(),
+                    peer: id,
+                    seq,
+                },
+            );
+        }
+        for id in unreachable {
+            self.evict(room, id);
+        }
+        Ok(())
+    }
+
+    /// Redis no longer knows this server: it lost its data, or counted this server gone
+    /// (silent past its liveness) and held its seats for others to resume. Either way
+    /// the seats here are not this server's any more: everyone here is sent away to
+    /// reconnect and resume, or, if their seat is gone, join again.
+    fn forgotten(&self) {
+        let views = std::mem::take(&mut *self.lock());
+        let mut sent = 0;
+        for person in views.into_values().flat_map(|view| view.people) {
+            if let Place::Here(at) = person.place {
+                if let (Some(mailbox), _) = at.hand_over() {
+                    mailbox.kick(Kick::SentAway);
+                    sent += 1;
+                }
+            }
+        }
+        tracing::warn!(
+            sent,
+            "Redis no longer knew this server: its people reconnect"
+        );
+    }
+
+    /// News from another server.
+    fn on_envelope(self: &Arc<Self>, payload: &[u8]) {
+        let envelope = match decode_envelope(payload, self.max_envelope_bytes) {
+            Ok(envelope) => envelope,
+            Err(why) => {
+                self.metrics.dropped.inc();
+                tracing::warn!("ignored a message from another server: {why}");
+                return;
+            }
+        };
+        self.metrics.deliveries.inc();
+        let mut views = self.lock();
+        let (room, unreachable) = match envelope {
+            Envelope::Joined {
+                room,
+                peer,
+                seq,
+                server,
+            } => {
+                let Some(view) = views.get_mut(&room) else {
+                    return;
+                };
+                let unreachable = view.arrived(Person {
+                    info: peer,
+                    seq,
+                    place: Place::There(Holder::Server(server)),
+                    leaving: false,
+                });
+                (room, unreachable)
+            }
+            Envelope::Left { room, peer, seq } => {
+                let Some(view) = views.get_mut(&room) else {
+                    return;
+                };
+                let unreachable = view.remove(peer, seq);
+                if view.unused() {
+                    views.remove(&room);
+                }
+                (room, unreachable)
+            }
+            Envelope::Moved { room, peer, server } => {
+                let Some(view) = views.get_mut(&room) else {
+                    return;
+                };
+                let Some(person) = view.person(peer) else {
+                    return;
+                };
+                let before = std::mem::replace(
+                    &mut person.place,
+                    Place::There(Holder::Server(server.clone())),
+                );
+                if let Place::Here(at) = before {
+                    let (connection, waiting) = at.hand_over();
+                    // A connection still here is one its client already replaced.
+                    if let Some(mailbox) = connection {
+                        mailbox.kick(Kick::Replaced);
+                    }
+                    for (from, text) in waiting {
+                        self.send(
+                            server.clone(),
+                            Envelope::Deliver {
+                                room: room.clone(),
+                                to: peer,
+                                from,
+                                text: text.as_str().to_owned(),
+                                forwarded: true,
+                                sent_us: 0,
+                            },
+                        );
+                    }
+                }
+                if view.unused() {
+                    views.remove(&room);
+                }
+                return;
+            }
+            Envelope::Deliver {
+                room,
+                to,
+                from,
+                text,
+                forwarded,
+                sent_us,
+            } => {
+                if sent_us > 0 {
+                    let took = now_us().saturating_sub(sent_us);
+                    self.metrics.relay_seconds.observe(took as f64 / 1e6);
+                }
+                let Some(person) = views
+                    .get_mut(&room)
+                    .and_then(|view| view.people.iter_mut().find(|p| p.info.id == to))
+                else {
+                    // Gone meanwhile: the sender hears `peer_left` soon.
+                    return;
+                };
+                match &mut person.place {
+                    Place::Here(at) if !person.leaving => match from {
+                        Some(from) => {
+                            if at.deliver_signal(from, Utf8Bytes::from(text)).is_ok() {
+                                return;
+                            }
+                            // The reader is slow: the sender is told, on its own server.
+                            drop(views);
+                            self.tell_busy(&room, from, to);
+                            return;
+                        }
+                        None if at.deliver_news(Utf8Bytes::from(text)) => return,
+                        None => (room, vec![to]),
+                    },
+                    // Sent before the sender heard that the person moved on.
+                    Place::There(Holder::Server(server)) if !forwarded => {
+                        let server = server.clone();
+                        drop(views);
+                        self.send(
+                            server,
+                            Envelope::Deliver {
+                                room,
+                                to,
+                                from,
+                                text,
+                                forwarded: true,
+                                sent_us,
+                            },
+                        );
+                        return;
+                    }
+                    _ => return,
+                }
+            }
+        };
+        drop(views);
+        for id in unreachable {
+            self.evict(&room, id);
+        }
+    }
+
+    /// Tells `sender`, on whichever server holds them, that `reader` is not keeping up
+    /// with their signals (`peer_busy`).
+    fn tell_busy(&self, room: &str, sender: PeerId, reader: PeerId) {
+        let text = encode(&ServerMessage::Error {
+            code: ErrorCode::PeerBusy,
+            message: ErrorCode::PeerBusy.describe().to_owned(),
+            peer: Some(reader),
+        });
+        let mut views = self.lock();
+        let Some(person) = views
+            .get_mut(room)
+            .and_then(|view| view.people.iter_mut().find(|p| p.info.id == sender))
+        else {
+            return;
+        };
+        match &mut person.place {
+            Place::Here(at) => {
+                at.deliver_news(text);
+            }
+            Place::There(Holder::Nobody { .. }) => {}
+            Place::There(Holder::Server(server)) => {
+                let server = server.clone();
+                drop(views);
+                self.send(
+                    server,
+                    Envelope::Deliver {
+                        room: room.to_owned(),
+                        to: sender,
+                        from: None,
+                        text: text.as_str().to_owned(),
+                        forwarded: false,
+                        sent_us: 0,
+                    },
+                );
+            }
+        }
+    }
+
+    /// A held seat that cannot take the server's news any more loses the seat.
+    fn evict(self: &Arc<Self>, room: &str, id: PeerId) {
+        let (rooms, room) = (self.clone(), room.to_owned());
+        tokio::spawn(async move {
+            if let Err(e) = rooms.free(&room, id, |_| true).await {
+                tracing::warn!(%room, peer = id.0, "cannot free a seat in Redis: {e}");
+            }
+        });
+    }
+
+    /// A refused join or resume leaves no trace: the view made for it goes if nothing
+    /// else needs it.
+    fn refuse(&self, views: &mut HashMap<String, View>, room: &str, code: ErrorCode) -> NoSeat {
+        if views.get(room).is_some_and(View::unused) {
+            views.remove(room);
+        }
+        NoSeat::Refused(code)
+    }
+
+    /// The servers other than this one among `holders`.
+    fn servers_of<'a>(&self, holders: impl Iterator<Item = &'a Holder>) -> BTreeSet<String> {
+        holders
+            .filter_map(Holder::server)
+            .filter(|s| *s != self.store.server())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn new_epoch(&self) -> u64 {
+        self.next_epoch.fetch_add(1, Ordering::Relaxed) << 32
+    }
+
+    /// Queues `envelope` for `server` (see [`Outgoing::send`]).
+    fn send(&self, server: String, envelope: Envelope) -> bool {
+        self.outgoing.send(server, &envelope)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, View>> {
+        // Every change completes under the lock before anything could panic.
+        self.views.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_micros()).unwrap_or(u64::MAX)
+        })
+}

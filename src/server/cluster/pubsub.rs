@@ -1,0 +1,209 @@
+//! What servers tell each other, and how: every server subscribes to its own channel
+//! only, and one publisher task per server sends what it queues, in order, so that one
+//! server's messages to another arrive in the order they were made.
+
+use super::SharedRooms;
+use crate::protocol::signaling::{PeerId, PeerInfo, ServerMessage};
+use crate::server::metrics::RedisMetrics;
+use redis::aio::ConnectionManager;
+use redis::{PushInfo, PushKind, Value};
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Messages sent to Redis in one pipeline at most.
+const PUBLISH_BATCH: usize = 256;
+/// Bytes of envelopes waiting to be published; past it (Redis is slow or away), relays to
+/// people on other servers are refused with `unavailable` rather than queued without bound.
+pub const PUBLISH_QUEUE_BYTES: usize = 16 << 20;
+/// How often the subscription's connection is checked.
+const SUBSCRIPTION_CHECK: Duration = Duration::from_secs(2);
+/// An envelope's fields around the text it carries.
+pub(super) const ENVELOPE_OVERHEAD: usize = 1024;
+
+/// What one server tells another, on the addressee's channel.
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub(super) enum Envelope {
+    /// `peer` took seat number `seq` in `room`, on `server`.
+    Joined {
+        room: String,
+        peer: PeerInfo,
+        seq: u64,
+        server: String,
+    },
+    /// `peer` left `room`; the change took number `seq`.
+    Left {
+        room: String,
+        peer: PeerId,
+        seq: u64,
+    },
+    /// `peer`'s seat in `room` moved to `server` (they resumed there): messages for
+    /// them go there now, and whatever waited for them here follows.
+    Moved {
+        room: String,
+        peer: PeerId,
+        server: String,
+    },
+    /// An encoded server message for the person `to` in `room`: a signal relayed from
+    /// `from`, or (without `from`) the server's own news.
+    Deliver {
+        room: String,
+        to: PeerId,
+        #[serde(default)]
+        from: Option<PeerId>,
+        text: String,
+        /// Passed on by a server the person had left: never passed on again.
+        #[serde(default)]
+        forwarded: bool,
+        /// When the sending server sent it (µs since the Unix epoch; 0 for what waited).
+        #[serde(default)]
+        sent_us: u64,
+    },
+}
+
+/// The queue to the publisher, bounded in bytes for relays.
+pub(super) struct Outgoing {
+    sender: mpsc::UnboundedSender<(String, String)>,
+    queued_bytes: Arc<AtomicUsize>,
+    metrics: RedisMetrics,
+}
+
+impl Outgoing {
+    /// Starts the publisher on `redis`.
+    pub(super) fn start(redis: ConnectionManager, prefix: &str, metrics: RedisMetrics) -> Self {
+        let (sender, queued) = mpsc::unbounded_channel();
+        let queued_bytes = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(publish(
+            redis,
+            prefix.to_owned(),
+            queued,
+            queued_bytes.clone(),
+            metrics.clone(),
+        ));
+        Outgoing {
+            sender,
+            queued_bytes,
+            metrics,
+        }
+    }
+
+    /// Queues `envelope` for `server`; false when it is a relay and the queue already
+    /// holds [`PUBLISH_QUEUE_BYTES`] (Redis is slow): the sender is told `unavailable`.
+    /// News of who is where is always queued.
+    pub(super) fn send(&self, server: String, envelope: &Envelope) -> bool {
+        let payload = serde_json::to_string(envelope).expect("envelopes always serialize");
+        let queued = self.queued_bytes.load(Ordering::Relaxed);
+        if matches!(envelope, Envelope::Deliver { .. })
+            && queued + payload.len() > PUBLISH_QUEUE_BYTES
+        {
+            self.metrics.dropped.inc();
+            return false;
+        }
+        self.queued_bytes
+            .fetch_add(payload.len(), Ordering::Relaxed);
+        // The publisher lives as long as the rooms.
+        let _ = self.sender.send((server, payload));
+        true
+    }
+}
+
+/// Sends what the rooms queued, in order, as pipelines of PUBLISH.
+async fn publish(
+    mut redis: ConnectionManager,
+    prefix: String,
+    mut queued: mpsc::UnboundedReceiver<(String, String)>,
+    queued_bytes: Arc<AtomicUsize>,
+    metrics: RedisMetrics,
+) {
+    let mut batch = Vec::with_capacity(PUBLISH_BATCH);
+    while queued.recv_many(&mut batch, PUBLISH_BATCH).await > 0 {
+        let count = batch.len() as u64;
+        let bytes: usize = batch.iter().map(|(_, payload)| payload.len()).sum();
+        let mut pipe = redis::pipe();
+        for (server, payload) in batch.drain(..) {
+            pipe.cmd("PUBLISH")
+                .arg(super::store::channel(&prefix, &server))
+                .arg(payload)
+                .ignore();
+        }
+        let published = pipe.exec_async(&mut redis).await;
+        queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
+        match published {
+            Ok(()) => {
+                metrics.publishes.inc_by(count);
+            }
+            Err(e) => {
+                metrics.errors.inc();
+                tracing::warn!("cannot publish to other servers: {e}");
+            }
+        }
+    }
+}
+
+#[doc(hidden)]
+/// For the fuzzer: `payload` as it would come from Redis, with a bound of `max_bytes`.
+/// Whatever is accepted must be a genuine envelope: re-encoded, it decodes to itself and
+/// is accepted again. Panics otherwise.
+pub fn check_envelope(payload: &[u8], max_bytes: usize) {
+    if let Ok(envelope) = decode_envelope(payload, max_bytes) {
+        let again = serde_json::to_vec(&envelope).expect("envelopes always serialize");
+        let back = decode_envelope(&again, usize::MAX).expect("an accepted envelope decodes again");
+        assert_eq!(back, envelope);
+    }
+}
+
+/// What comes from another server, decoded with a size bound, and what it carries for a
+/// person here checked to be a server message (Redis may be shared, or written to).
+pub(super) fn decode_envelope(payload: &[u8], max_bytes: usize) -> Result<Envelope, String> {
+    if payload.len() > max_bytes {
+        return Err(format!("{} bytes, over {max_bytes}", payload.len()));
+    }
+    let envelope: Envelope = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
+    if let Envelope::Deliver { text, .. } = &envelope {
+        serde_json::from_str::<ServerMessage>(text)
+            .map_err(|e| format!("what it carries is not a server message: {e}"))?;
+    }
+    Ok(envelope)
+}
+
+/// Hands what comes on this server's channel to the rooms, for as long as they live,
+/// and checks the subscription's connection every [`SUBSCRIPTION_CHECK`], so that it
+/// reconnects (and subscribes again) after an outage even when no message comes.
+pub(super) async fn listen(
+    rooms: Weak<SharedRooms>,
+    mut pushed: mpsc::UnboundedReceiver<PushInfo>,
+    mut subscription: ConnectionManager,
+) {
+    let mut check = tokio::time::interval(SUBSCRIPTION_CHECK);
+    loop {
+        tokio::select! {
+            push = pushed.recv() => {
+                let Some(push) = push else { return };
+                let Some(rooms) = rooms.upgrade() else { return };
+                match push.kind {
+                    PushKind::Message => {
+                        if let Some(Value::BulkString(payload)) = push.data.get(1) {
+                            rooms.on_envelope(payload);
+                        }
+                    }
+                    // The manager reconnects and subscribes again by itself.
+                    PushKind::Disconnection => {
+                        rooms.metrics.reconnects.inc();
+                        tracing::info!("subscription to Redis lost; reconnecting");
+                    }
+                    _ => {}
+                }
+            }
+            _ = check.tick() => {
+                if rooms.strong_count() == 0 {
+                    return;
+                }
+                // A failed ping starts the reconnect, which subscribes again.
+                let _ = redis::cmd("PING").exec_async(&mut subscription).await;
+            }
+        }
+    }
+}

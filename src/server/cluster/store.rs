@@ -1,0 +1,592 @@
+//! The rooms' state in Redis: the key schema, the seat record, and the Lua scripts (in
+//! the `.lua` files beside this one) that are the only code to change them.
+//!
+//! Keys, under the deployment's prefix:
+//! - `<prefix>:room:<room>`, a hash: `#seq` (the room's change counter) and, per seat,
+//!   `<id>` = a [`SeatRecord`];
+//! - `<prefix>:rooms:<server>`, a set: the rooms in which that server holds seats;
+//! - `<prefix>:servers`, a hash: each live server and when it counts as gone (ms);
+//! - `<prefix>:held`, a set: rooms with seats held for nobody;
+//! - `<prefix>:server:<server>`, a channel: what is sent to that server.
+
+use crate::protocol::signaling::{PeerId, PeerInfo};
+use crate::server::metrics::RedisMetrics;
+use redis::aio::ConnectionManager;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+/// One script, built from its `.lua` files.
+macro_rules! script {
+    ($($file:literal),+) => {
+        LazyLock::new(|| redis::Script::new(concat!($(include_str!($file), "\n"),+)))
+    };
+}
+
+/// Seats a person: refuses a full room, refuses an id in use, else takes the room's next
+/// number and returns it with everyone else there.
+/// KEYS room hash, own rooms set; ARGV id, server, name, capacity, room.
+static JOIN: LazyLock<redis::Script> = script!("join.lua");
+/// Frees a seat this server holds: returns the room's next number and the servers of the
+/// people still there; the room is deleted once nobody is left. A seat another server
+/// took over (a resume there) is left alone, and that server named.
+/// KEYS room hash, own rooms set; ARGV id, server, room.
+static LEAVE: LazyLock<redis::Script> = script!("leave.lua");
+/// Moves a seat to this server, from whichever holds it (another server, a dead one's
+/// hold, or this one): returns its number, its former holder, its name and everyone else
+/// there. KEYS room hash, own rooms set; ARGV id, server, room, prefix.
+static RESUME: LazyLock<redis::Script> = script!("resume.lua");
+/// This server is alive until now + liveness. Returns 1 if Redis did not know it (the
+/// first beat, or it was counted gone, or Redis lost its data).
+/// ARGV prefix, server, liveness (ms).
+static HEARTBEAT: LazyLock<redis::Script> = script!("hold.lua", "heartbeat.lua");
+/// A server shutting down hands its seats over: each is held for resume_grace, so that
+/// its people resume on another server. ARGV prefix, server, grace (ms).
+static HAND_OFF: LazyLock<redis::Script> = script!("hold.lua", "hand_off.lua");
+/// Counts servers past their liveness gone (their seats are held for grace after that),
+/// and frees held seats nobody resumed in time, telling the servers of everyone still in
+/// those rooms. Returns how many seats it freed. ARGV prefix, grace (ms).
+static SWEEP: LazyLock<redis::Script> = script!("hold.lua", "sweep.lua");
+
+/// Who holds a seat.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Holder {
+    /// The server its person is connected to.
+    Server(String),
+    /// Nobody, until then (Redis's clock, ms): its server is gone, and any server may
+    /// resume the seat meanwhile. Stored as `~<ms>`.
+    Nobody { until_ms: u64 },
+}
+
+impl Holder {
+    fn parse(text: &str) -> Option<Holder> {
+        match text.strip_prefix('~') {
+            Some(ms) => Some(Holder::Nobody {
+                until_ms: ms.parse().ok()?,
+            }),
+            None if !text.is_empty() => Some(Holder::Server(text.to_owned())),
+            None => None,
+        }
+    }
+
+    /// The server to tell of changes to this seat, if any.
+    pub(super) fn server(&self) -> Option<&str> {
+        match self {
+            Holder::Server(server) => Some(server),
+            Holder::Nobody { .. } => None,
+        }
+    }
+}
+
+/// A seat as a script lists it: `<id>` and `<seq> <holder> <name>`.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Listed {
+    pub info: PeerInfo,
+    /// The seat's number in the room's order.
+    pub seq: u64,
+    pub holder: Holder,
+}
+
+impl Listed {
+    fn parse(id: &str, record: &str) -> Option<Listed> {
+        let mut parts = record.splitn(3, ' ');
+        let (seq, holder, name) = (parts.next()?, parts.next()?, parts.next()?);
+        Some(Listed {
+            info: PeerInfo {
+                id: PeerId(id.parse().ok()?),
+                name: name.to_owned(),
+            },
+            seq: seq.parse().ok()?,
+            holder: Holder::parse(holder)?,
+        })
+    }
+
+    /// `[id, record, …]`, as the scripts return them.
+    fn all(pairs: &[String]) -> Option<Vec<Listed>> {
+        pairs
+            .chunks(2)
+            .map(|pair| match pair {
+                [id, record] => Listed::parse(id, record),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// How a join script answered.
+pub(super) enum Joined {
+    Seated { seq: u64, others: Vec<Listed> },
+    Full,
+    Taken,
+}
+
+/// How a leave script answered.
+pub(super) enum Left {
+    /// Freed as change `seq`; the servers of the people still there.
+    Freed { seq: u64, servers: Vec<String> },
+    /// Resumed elsewhere meanwhile: theirs now.
+    Elsewhere(Holder),
+    /// Freed already.
+    Gone,
+}
+
+/// A seat the resume script moved here.
+pub(super) struct Moved {
+    pub seq: u64,
+    pub holder: Holder,
+    pub name: String,
+    pub others: Vec<Listed>,
+}
+
+/// This server's way to the shared state.
+pub(super) struct Store {
+    redis: ConnectionManager,
+    prefix: String,
+    /// This server's name among the others: random per process.
+    server: String,
+    metrics: RedisMetrics,
+}
+
+impl Store {
+    pub(super) fn new(redis: ConnectionManager, prefix: &str, metrics: RedisMetrics) -> Store {
+        Store {
+            redis,
+            prefix: prefix.to_owned(),
+            server: format!("{:016x}", rand::random::<u64>()),
+            metrics,
+        }
+    }
+
+    pub(super) fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// The channel on which `server` hears from the others.
+    pub(super) fn channel(&self, server: &str) -> String {
+        channel(&self.prefix, server)
+    }
+
+    fn room_key(&self, room: &str) -> String {
+        format!("{}:room:{room}", self.prefix)
+    }
+
+    /// The set of rooms in which this server holds seats.
+    fn own_rooms_key(&self) -> String {
+        format!("{}:rooms:{}", self.prefix, self.server)
+    }
+
+    async fn run<T: redis::FromRedisValue>(
+        &self,
+        invocation: &redis::ScriptInvocation<'_>,
+    ) -> Result<T, redis::RedisError> {
+        invocation
+            .invoke_async(&mut self.redis.clone())
+            .await
+            .inspect_err(|_| {
+                self.metrics.errors.inc();
+            })
+    }
+
+    pub(super) async fn join(
+        &self,
+        room: &str,
+        id: PeerId,
+        name: &str,
+        capacity: usize,
+    ) -> Result<Joined, redis::RedisError> {
+        let answer: Vec<String> = self
+            .run(
+                JOIN.key(self.room_key(room))
+                    .key(self.own_rooms_key())
+                    .arg(id.0)
+                    .arg(&self.server)
+                    .arg(name)
+                    .arg(capacity)
+                    .arg(room),
+            )
+            .await?;
+        match answer.as_slice() {
+            [outcome] if outcome == "full" => Ok(Joined::Full),
+            [outcome] if outcome == "taken" => Ok(Joined::Taken),
+            [outcome, seq, rest @ ..] if outcome == "seated" => Ok(Joined::Seated {
+                seq: seq.parse().map_err(|_| unexpected("JOIN"))?,
+                others: Listed::all(rest).ok_or_else(|| unexpected("JOIN"))?,
+            }),
+            _ => Err(unexpected("JOIN")),
+        }
+    }
+
+    pub(super) async fn leave(&self, room: &str, id: PeerId) -> Result<Left, redis::RedisError> {
+        let answer: Vec<String> = self
+            .run(
+                LEAVE
+                    .key(self.room_key(room))
+                    .key(self.own_rooms_key())
+                    .arg(id.0)
+                    .arg(&self.server)
+                    .arg(room),
+            )
+            .await?;
+        match answer.as_slice() {
+            [outcome, seq, servers @ ..] if outcome == "left" => Ok(Left::Freed {
+                seq: seq.parse().map_err(|_| unexpected("LEAVE"))?,
+                servers: servers.to_vec(),
+            }),
+            [outcome, holder] if outcome == "elsewhere" => Ok(Left::Elsewhere(
+                Holder::parse(holder).ok_or_else(|| unexpected("LEAVE"))?,
+            )),
+            [outcome] if outcome == "gone" => Ok(Left::Gone),
+            _ => Err(unexpected("LEAVE")),
+        }
+    }
+
+    /// Moves `id`'s seat here; `None` if it is gone.
+    pub(super) async fn resume(
+        &self,
+        room: &str,
+        id: PeerId,
+    ) -> Result<Option<Moved>, redis::RedisError> {
+        let answer: Vec<String> = self
+            .run(
+                RESUME
+                    .key(self.room_key(room))
+                    .key(self.own_rooms_key())
+                    .arg(id.0)
+                    .arg(&self.server)
+                    .arg(room)
+                    .arg(&self.prefix),
+            )
+            .await?;
+        match answer.as_slice() {
+            [outcome] if outcome == "gone" => Ok(None),
+            [outcome, seq, holder, name, rest @ ..] if outcome == "resumed" => Ok(Some(Moved {
+                seq: seq.parse().map_err(|_| unexpected("RESUME"))?,
+                holder: Holder::parse(holder).ok_or_else(|| unexpected("RESUME"))?,
+                name: name.clone(),
+                others: Listed::all(rest).ok_or_else(|| unexpected("RESUME"))?,
+            })),
+            _ => Err(unexpected("RESUME")),
+        }
+    }
+
+    /// Tells Redis this server is alive; true if Redis had not known it.
+    pub(super) async fn heartbeat(&self, liveness: Duration) -> Result<bool, redis::RedisError> {
+        let fresh: i64 = self
+            .run(
+                HEARTBEAT
+                    .arg(&self.prefix)
+                    .arg(&self.server)
+                    .arg(millis(liveness)),
+            )
+            .await?;
+        Ok(fresh == 1)
+    }
+
+    /// Counts silent servers gone and frees the seats held too long; returns how many.
+    pub(super) async fn sweep(&self, grace: Duration) -> Result<i64, redis::RedisError> {
+        self.run(SWEEP.arg(&self.prefix).arg(millis(grace))).await
+    }
+
+    pub(super) async fn hand_off(&self, grace: Duration) -> Result<(), redis::RedisError> {
+        self.run(
+            HAND_OFF
+                .arg(&self.prefix)
+                .arg(&self.server)
+                .arg(millis(grace)),
+        )
+        .await
+    }
+}
+
+pub(super) fn channel(prefix: &str, server: &str) -> String {
+    format!("{prefix}:server:{server}")
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn unexpected(script: &str) -> redis::RedisError {
+    redis::RedisError::from((
+        redis::ErrorKind::UnexpectedReturnType,
+        "unexpected answer from a script",
+        script.to_owned(),
+    ))
+}
+
+#[cfg(test)]
+mod records {
+    use super::*;
+
+    #[test]
+    fn a_seat_record_names_its_holder_or_when_it_is_held_for_nobody_until() {
+        let seat = Listed::parse("7", "3 abc Ann Lee").expect("a valid record");
+        assert_eq!(seat.seq, 3);
+        assert_eq!(seat.info.name, "Ann Lee");
+        assert_eq!(seat.holder, Holder::Server("abc".into()));
+        let held = Listed::parse("7", "3 ~1700 Ann").expect("a valid record");
+        assert_eq!(held.holder, Holder::Nobody { until_ms: 1700 });
+        assert_eq!(held.holder.server(), None);
+        for bad in ["3 ~soon Ann", "x abc Ann", "3 abc", "3  Ann"] {
+            assert_eq!(Listed::parse("7", bad), None, "{bad}");
+        }
+        assert_eq!(Listed::parse("seven", "3 abc Ann"), None);
+        assert_eq!(Listed::all(&["1".into()]), None);
+    }
+}
+
+// The integration tests' own, so that there is one way to start a Redis for a test.
+#[cfg(test)]
+#[path = "../../../tests/common/redis_server.rs"]
+#[allow(dead_code)]
+mod test_redis;
+
+/// Each script, run on a real Redis: the cases the servers' code relies on.
+#[cfg(test)]
+mod scripts {
+    use super::*;
+    use redis::aio::MultiplexedConnection;
+
+    use super::test_redis::RedisServer;
+
+    async fn join(
+        redis: &mut MultiplexedConnection,
+        id: u64,
+        server: &str,
+        capacity: usize,
+    ) -> Vec<String> {
+        JOIN.key("t:room:r")
+            .key(format!("t:rooms:{server}"))
+            .arg(id)
+            .arg(server)
+            .arg(format!("name {id}"))
+            .arg(capacity)
+            .arg("r")
+            .invoke_async(redis)
+            .await
+            .unwrap()
+    }
+
+    async fn leave(redis: &mut MultiplexedConnection, id: u64, server: &str) -> Vec<String> {
+        LEAVE
+            .key("t:room:r")
+            .key(format!("t:rooms:{server}"))
+            .arg(id)
+            .arg(server)
+            .arg("r")
+            .invoke_async(redis)
+            .await
+            .unwrap()
+    }
+
+    async fn resume(redis: &mut MultiplexedConnection, id: u64) -> Vec<String> {
+        RESUME
+            .key("t:room:r")
+            .key("t:rooms:c")
+            .arg(id)
+            .arg("c")
+            .arg("r")
+            .arg("t")
+            .invoke_async(redis)
+            .await
+            .unwrap()
+    }
+
+    async fn beat(redis: &mut MultiplexedConnection, server: &str, liveness: u64) -> i64 {
+        HEARTBEAT
+            .arg("t")
+            .arg(server)
+            .arg(liveness)
+            .invoke_async(redis)
+            .await
+            .unwrap()
+    }
+
+    async fn sweep(redis: &mut MultiplexedConnection, grace: u64) -> i64 {
+        SWEEP.arg("t").arg(grace).invoke_async(redis).await.unwrap()
+    }
+
+    async fn seat(redis: &mut MultiplexedConnection, id: u64) -> Option<String> {
+        redis::cmd("HGET")
+            .arg("t:room:r")
+            .arg(id)
+            .query_async(redis)
+            .await
+            .unwrap()
+    }
+
+    async fn members(redis: &mut MultiplexedConnection, key: &str) -> Vec<String> {
+        let mut members: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(key)
+            .query_async(redis)
+            .await
+            .unwrap();
+        members.sort();
+        members
+    }
+
+    async fn redis_ms(redis: &mut MultiplexedConnection) -> u64 {
+        let (secs, micros): (u64, u64) = redis::cmd("TIME").query_async(redis).await.unwrap();
+        secs * 1000 + micros / 1000
+    }
+
+    #[tokio::test]
+    async fn join_numbers_seats_lists_the_others_and_refuses_full_rooms_and_taken_ids() {
+        let server = RedisServer::start();
+        let mut redis = server.connect().await;
+        assert_eq!(join(&mut redis, 1, "a", 2).await, ["seated", "1"]);
+        assert_eq!(join(&mut redis, 1, "b", 2).await, ["taken"]);
+        assert_eq!(
+            join(&mut redis, 2, "b", 2).await,
+            ["seated", "2", "1", "1 a name 1"]
+        );
+        assert_eq!(join(&mut redis, 3, "b", 2).await, ["full"]);
+        assert_eq!(members(&mut redis, "t:rooms:b").await, ["r"]);
+        assert_eq!(seat(&mut redis, 2).await.unwrap(), "2 b name 2");
+    }
+
+    #[tokio::test]
+    async fn leave_frees_only_its_own_seats_and_deletes_the_room_when_empty() {
+        let server = RedisServer::start();
+        let mut redis = server.connect().await;
+        assert_eq!(leave(&mut redis, 1, "a").await, ["gone"]);
+        join(&mut redis, 1, "a", 6).await;
+        join(&mut redis, 2, "b", 6).await;
+        join(&mut redis, 3, "b", 6).await;
+        assert_eq!(leave(&mut redis, 1, "b").await, ["elsewhere", "a"]);
+        // The change takes the next number; the servers of those still there are named.
+        assert_eq!(leave(&mut redis, 1, "a").await, ["left", "4", "b"]);
+        assert!(members(&mut redis, "t:rooms:a").await.is_empty());
+        assert_eq!(leave(&mut redis, 2, "b").await, ["left", "5", "b"]);
+        assert_eq!(members(&mut redis, "t:rooms:b").await, ["r"]);
+        assert_eq!(leave(&mut redis, 3, "b").await, ["left", "6"]);
+        let exists: bool = redis::cmd("EXISTS")
+            .arg("t:room:r")
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        assert!(!exists);
+        assert!(members(&mut redis, "t:rooms:b").await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn resume_moves_a_seat_from_any_holder_and_keeps_its_number() {
+        let server = RedisServer::start();
+        let mut redis = server.connect().await;
+        join(&mut redis, 1, "a", 6).await;
+        join(&mut redis, 2, "b", 6).await;
+        assert_eq!(resume(&mut redis, 9).await, ["gone"]);
+        assert_eq!(
+            resume(&mut redis, 1).await,
+            ["resumed", "1", "a", "name 1", "2", "2 b name 2"]
+        );
+        assert_eq!(seat(&mut redis, 1).await.unwrap(), "1 c name 1");
+        // A held nobody else there; C holds a seat in the room now.
+        assert!(members(&mut redis, "t:rooms:a").await.is_empty());
+        assert_eq!(members(&mut redis, "t:rooms:c").await, ["r"]);
+        // The former holder can no longer free it.
+        assert_eq!(leave(&mut redis, 1, "a").await, ["elsewhere", "c"]);
+    }
+
+    #[tokio::test]
+    async fn a_silent_server_s_seats_are_held_for_the_grace_then_freed_and_announced() {
+        let server = RedisServer::start();
+        let mut redis = server.connect().await;
+        assert_eq!(beat(&mut redis, "a", 60_000).await, 1);
+        assert_eq!(beat(&mut redis, "b", 60_000).await, 1);
+        assert_eq!(beat(&mut redis, "b", 60_000).await, 0);
+        join(&mut redis, 1, "a", 6).await;
+        join(&mut redis, 2, "b", 6).await;
+        let mut news = redis::Client::open(server.url())
+            .unwrap()
+            .get_async_pubsub()
+            .await
+            .unwrap();
+        news.subscribe("t:server:b").await.unwrap();
+        assert_eq!(sweep(&mut redis, 60_000).await, 0);
+        assert_eq!(seat(&mut redis, 1).await.unwrap(), "1 a name 1");
+        // A's liveness ran out: its seat is held for nobody, for the grace after that.
+        let gone_at = redis_ms(&mut redis).await - 1;
+        redis::cmd("HSET")
+            .arg("t:servers")
+            .arg("a")
+            .arg(gone_at)
+            .exec_async(&mut redis)
+            .await
+            .unwrap();
+        assert_eq!(sweep(&mut redis, 60_000).await, 0);
+        assert_eq!(
+            seat(&mut redis, 1).await.unwrap(),
+            format!("1 ~{} name 1", gone_at + 60_000)
+        );
+        assert_eq!(members(&mut redis, "t:held").await, ["r"]);
+        let servers: Vec<String> = redis::cmd("HKEYS")
+            .arg("t:servers")
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        assert_eq!(servers, ["b"]);
+        // Its grace over, the seat is freed and B is told, with the change's number.
+        redis::cmd("HSET")
+            .arg("t:room:r")
+            .arg(1)
+            .arg("1 ~1 name 1")
+            .exec_async(&mut redis)
+            .await
+            .unwrap();
+        assert_eq!(sweep(&mut redis, 60_000).await, 1);
+        assert!(seat(&mut redis, 1).await.is_none());
+        assert!(members(&mut redis, "t:held").await.is_empty());
+        let message: String = futures::StreamExt::next(&mut news.on_message())
+            .await
+            .unwrap()
+            .get_payload()
+            .unwrap();
+        assert_eq!(message, r#"{"kind":"left","room":"r","peer":1,"seq":3}"#);
+        assert!(matches!(
+            serde_json::from_str::<super::super::pubsub::Envelope>(&message).unwrap(),
+            super::super::pubsub::Envelope::Left {
+                peer: PeerId(1),
+                seq: 3,
+                ..
+            }
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_server_handing_off_holds_its_seats_for_the_grace() {
+        let server = RedisServer::start();
+        let mut redis = server.connect().await;
+        HEARTBEAT
+            .arg("t")
+            .arg("a")
+            .arg(60_000)
+            .invoke_async::<i64>(&mut redis)
+            .await
+            .unwrap();
+        join(&mut redis, 1, "a", 6).await;
+        join(&mut redis, 2, "b", 6).await;
+        let before = redis_ms(&mut redis).await;
+        HAND_OFF
+            .arg("t")
+            .arg("a")
+            .arg(5_000)
+            .invoke_async::<()>(&mut redis)
+            .await
+            .unwrap();
+        let held = seat(&mut redis, 1).await.unwrap();
+        let until: u64 = held[3..held.len() - 7].parse().unwrap();
+        assert!((before + 5_000..before + 6_000).contains(&until), "{held}");
+        assert_eq!(seat(&mut redis, 2).await.unwrap(), "2 b name 2");
+        assert_eq!(members(&mut redis, "t:held").await, ["r"]);
+        assert!(members(&mut redis, "t:rooms:a").await.is_empty());
+        // Not yet due: a sweep leaves it.
+        let freed: i64 = SWEEP
+            .arg("t")
+            .arg(5_000)
+            .invoke_async(&mut redis)
+            .await
+            .unwrap();
+        assert_eq!(freed, 0);
+        assert_eq!(seat(&mut redis, 1).await.unwrap(), held);
+    }
+}

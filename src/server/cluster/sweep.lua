@@ -1,0 +1,39 @@
+local prefix, grace = ARGV[1], tonumber(ARGV[2])
+local now = now_ms()
+local servers = redis.call('HGETALL', prefix .. ':servers')
+for i = 1, #servers, 2 do
+  local gone_at = tonumber(servers[i + 1])
+  if gone_at < now then hold(prefix, servers[i], gone_at + grace) end
+end
+local freed = 0
+for _, room in ipairs(redis.call('SMEMBERS', prefix .. ':held')) do
+  local key = prefix .. ':room:' .. room
+  local waiting = false
+  local all = redis.call('HGETALL', key)
+  for i = 1, #all, 2 do
+    local until_ms = string.match(all[i + 1], '^%d+ ~(%d+) ')
+    if all[i] ~= '#seq' and until_ms then
+      if tonumber(until_ms) <= now then
+        redis.call('HDEL', key, all[i])
+        local seq = redis.call('HINCRBY', key, '#seq', 1)
+        -- Room keys are letters, digits, - and _: nothing to escape.
+        local news = '{"kind":"left","room":"' .. room .. '","peer":' .. all[i]
+          .. ',"seq":' .. seq .. '}'
+        local told = {}
+        for _, seat in ipairs(redis.call('HVALS', key)) do
+          local holder = string.match(seat, '^%d+ ([^~%s]%S*) ')
+          if holder and not told[holder] then
+            told[holder] = true
+            redis.call('PUBLISH', prefix .. ':server:' .. holder, news)
+          end
+        end
+        freed = freed + 1
+      else
+        waiting = true
+      end
+    end
+  end
+  if redis.call('HLEN', key) <= 1 then redis.call('DEL', key) end
+  if not waiting then redis.call('SREM', prefix .. ':held', room) end
+end
+return freed
