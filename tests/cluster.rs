@@ -10,7 +10,12 @@ use tandem::protocol::signaling::{ErrorCode, PeerId, ServerMessage, Signal};
 
 /// Settings every server of one cluster shares; `extra` may set another grace.
 fn server(redis: &RedisServer, extra: &[&str]) -> Binary {
-    let url = redis.url();
+    server_at(&redis.url(), extra)
+}
+
+/// A server reaching Redis at `url` (through a [`Link`], say).
+fn server_at(url: &str, extra: &[&str]) -> Binary {
+    let url = url.to_owned();
     let mut args = vec![
         "--redis-url",
         &url,
@@ -236,13 +241,20 @@ async fn leaving_and_expiry_reach_people_on_the_other_server_and_free_the_seats(
     );
     carol.send(json!({"type": "leave"})).await;
     carol.expect_silence().await;
-    // Nobody is left: Redis holds nothing of the room.
-    let rooms: Vec<String> = redis::cmd("KEYS")
-        .arg("tandem:room:*")
-        .query_async(&mut redis.connect().await)
+    // Nobody is left: Redis holds no seat of the room, only its counter, for an hour.
+    let mut redis = redis.connect().await;
+    let fields: Vec<String> = redis::cmd("HKEYS")
+        .arg("tandem:room:going")
+        .query_async(&mut redis)
         .await
         .unwrap();
-    assert!(rooms.is_empty(), "{rooms:?}");
+    assert_eq!(fields, ["#seq"]);
+    let ttl: i64 = redis::cmd("TTL")
+        .arg("tandem:room:going")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!(ttl > 3000, "{ttl}");
 }
 
 #[tokio::test]
@@ -668,4 +680,144 @@ async fn while_redis_stalls_the_publish_queue_is_bounded_and_relays_are_refused(
     assert!(unavailable > 0);
     // 400 × 60 KB is 24 MB: past 16 MiB waiting, relays were refused, not queued.
     assert!(metric(&a, "tandem_redis_dropped_total").await > 0.0);
+}
+
+/// Publishes `payload` as if from another server, to every server's channel.
+async fn forge(redis: &RedisServer, payload: serde_json::Value) {
+    let mut conn = redis.connect().await;
+    let channels: Vec<String> = redis::cmd("PUBSUB")
+        .arg("CHANNELS")
+        .arg("tandem:server:*")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    for channel in channels {
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg(channel)
+            .arg(payload.to_string())
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn news_missed_while_a_server_was_cut_off_from_redis_is_read_again_when_it_is_back() {
+    let redis = RedisServer::start();
+    let link = Link::to(redis.port).await;
+    let liveness = ["--server-liveness", "20s"];
+    let (a, b) = (server(&redis, &liveness), server_at(&link.url(), &liveness));
+    let (mut alice, _, _, mut bob, bob_id) = across(&a, &b, "repair").await;
+    let mut carol = Client::connect(a.addr).await;
+    let (carol_id, _) = carol.join("repair", "Carol").await;
+    for someone in [&mut alice, &mut bob] {
+        assert!(
+            matches!(someone.recv().await, ServerMessage::PeerJoined { peer, .. } if peer.id == carol_id)
+        );
+    }
+    // B loses Redis: its subscription goes. Meanwhile Carol leaves and Dave joins, on A.
+    link.cut();
+    eventually("B's subscription gone", || async {
+        subscribed(&redis).await == 1
+    })
+    .await;
+    carol.send(json!({"type": "leave"})).await;
+    assert_eq!(
+        alice.recv().await,
+        ServerMessage::PeerLeft { peer: carol_id }
+    );
+    let mut dave = Client::connect(a.addr).await;
+    let (dave_id, peers) = dave.join("repair", "Dave").await;
+    assert_eq!(peers.len(), 2);
+    assert!(
+        matches!(alice.recv().await, ServerMessage::PeerJoined { peer, .. } if peer.id == dave_id)
+    );
+    // Nobody was listening on B's channel: that news is gone for good.
+    assert_eq!(subscribed(&redis).await, 1);
+    bob.expect_silence().await;
+    link.mend();
+    // Back, B reads the room again: Bob hears of both, and of nothing else.
+    let mut heard = [bob.recv().await, bob.recv().await];
+    heard.sort_by_key(|m| matches!(m, ServerMessage::PeerJoined { .. }));
+    assert_eq!(heard[0], ServerMessage::PeerLeft { peer: carol_id });
+    assert!(matches!(&heard[1], ServerMessage::PeerJoined { peer, .. } if peer.id == dave_id));
+    bob.expect_silence().await;
+    assert!(metric(&b, "tandem_redis_resyncs_total").await >= 1.0);
+    // And B knows where Dave is: their signals pass both ways.
+    dave.signal(bob_id, candidate(1)).await;
+    assert_eq!(bob.recv().await, signal_from(dave_id, 1));
+    bob.signal(dave_id, candidate(2)).await;
+    assert_eq!(dave.recv().await, signal_from(bob_id, 2));
+}
+
+#[tokio::test]
+async fn news_of_a_move_older_than_what_a_server_knows_is_ignored() {
+    let redis = RedisServer::start();
+    let (a, b) = (server(&redis, &[]), server(&redis, &[]));
+    let (mut alice, alice_id, _, mut bob, bob_id) = across(&a, &b, "stale").await;
+    // Seated as changes 1 and 2: a move "as of change 1" is older than both seats' places.
+    for peer in [alice_id, bob_id] {
+        forge(
+            &redis,
+            json!({"kind": "moved", "room": "stale", "peer": peer, "server": "elsewhere", "seq": 1}),
+        )
+        .await;
+    }
+    for server in [&a, &b] {
+        eventually("the stale moves counted", || async {
+            metric(server, "tandem_redis_stale_moves_total").await == 2.0
+        })
+        .await;
+    }
+    // Neither was sent away, and their signals still go to the right servers.
+    alice.signal(bob_id, candidate(1)).await;
+    assert_eq!(bob.recv().await, signal_from(alice_id, 1));
+    bob.signal(alice_id, candidate(2)).await;
+    assert_eq!(alice.recv().await, signal_from(bob_id, 2));
+}
+
+#[tokio::test]
+async fn a_seat_that_expires_while_redis_is_out_of_reach_is_freed_once_it_answers() {
+    let redis = RedisServer::start();
+    let link = Link::to(redis.port).await;
+    let liveness = ["--server-liveness", "20s"];
+    let (a, b) = (server_at(&link.url(), &liveness), server(&redis, &liveness));
+    let (alice, alice_id, _, mut bob, _) = across(&a, &b, "later").await;
+    // A loses Redis, then Alice's socket: her seat's grace (300 ms) ends while A cannot
+    // free it.
+    link.cut();
+    drop(alice);
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    bob.expect_silence().await;
+    link.mend();
+    assert_eq!(bob.recv().await, ServerMessage::PeerLeft { peer: alice_id });
+    let seats: Vec<String> = redis::cmd("HKEYS")
+        .arg("tandem:room:later")
+        .query_async(&mut redis.connect().await)
+        .await
+        .unwrap();
+    assert_eq!(seats.len(), 2, "#seq and Bob's: {seats:?}");
+}
+
+#[tokio::test]
+async fn a_resume_token_works_once_on_the_server_that_holds_the_seat() {
+    let redis = RedisServer::start();
+    let (a, b) = (server(&redis, &[]), server(&redis, &[]));
+    let (alice, alice_id, token, _bob, _) = across(&a, &b, "once").await;
+    drop(alice);
+    let mut again = Client::connect(a.addr).await;
+    let next = match again.resume(&token).await {
+        ServerMessage::Resumed { you, token, .. } if you == alice_id => token,
+        other => panic!("{other:?}"),
+    };
+    let mut thief = Client::connect(a.addr).await;
+    thief.send(json!({"type": "resume", "token": token})).await;
+    thief.expect_error(ErrorCode::InvalidToken).await;
+    // The next one works, once.
+    drop(again);
+    let mut back = Client::connect(a.addr).await;
+    assert!(matches!(
+        back.resume(&next).await,
+        ServerMessage::Resumed { .. }
+    ));
 }

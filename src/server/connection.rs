@@ -410,11 +410,7 @@ impl Connection<'_> {
             }
             ClientMessage::Leave => {
                 let seat = self.seat.take().ok_or(ErrorCode::NotJoined)?;
-                if let Err(code) = rooms.leave(&seat).await {
-                    // Still seated: the person may try again.
-                    self.seat = Some(seat);
-                    return Err(code.into());
-                }
+                rooms.leave(&seat).await;
                 tracing::info!("left");
             }
             ClientMessage::Ping => {

@@ -87,6 +87,10 @@ pub struct RedisMetrics {
     /// Envelopes dropped: oversized or malformed from another server, or relays refused
     /// while the publish queue was full.
     pub dropped: Counter,
+    /// Rooms read again from Redis because news of a change went missing.
+    pub resyncs: Counter,
+    /// News of a move older than what the view knew, ignored.
+    pub stale: Counter,
     /// From a signal leaving the sending server to its arrival here.
     pub relay_seconds: Histogram,
 }
@@ -99,6 +103,8 @@ impl RedisMetrics {
             errors: Counter::default(),
             reconnects: Counter::default(),
             dropped: Counter::default(),
+            resyncs: Counter::default(),
+            stale: Counter::default(),
             // 10 µs to ~5 s.
             relay_seconds: Histogram::new(exponential_buckets(1e-5, 2.0, 20)),
         };
@@ -127,6 +133,16 @@ impl RedisMetrics {
                 "redis_reconnects",
                 "Connections to Redis found broken and made again",
                 &metrics.reconnects,
+            ),
+            (
+                "redis_resyncs",
+                "Rooms read again from Redis because news of a change went missing",
+                &metrics.resyncs,
+            ),
+            (
+                "redis_stale_moves",
+                "News of a seat's move older than what this server knew, ignored",
+                &metrics.stale,
             ),
         ] {
             registry.register(name, help, counter.clone());

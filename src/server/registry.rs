@@ -79,12 +79,9 @@ impl Registry {
     }
 
     /// Frees the seat and tells the others. Leaving twice is harmless.
-    pub async fn leave(&self, seat: &Seat) -> Result<(), ErrorCode> {
+    pub async fn leave(&self, seat: &Seat) {
         match self {
-            Registry::Local(rooms) => {
-                rooms.leave(seat);
-                Ok(())
-            }
+            Registry::Local(rooms) => rooms.leave(seat),
             Registry::Shared(rooms) => rooms.leave(seat).await,
         }
     }

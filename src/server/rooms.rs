@@ -185,14 +185,21 @@ pub struct RoomRules {
 }
 
 impl RoomRules {
-    /// What a newcomer `you` in `room` is told: who is there, and how to call them.
-    pub(super) fn joined(&self, room: &str, you: &PeerInfo, peers: Vec<PeerInfo>) -> ServerMessage {
+    /// What a newcomer `you` in `room` is told, seated as attachment `gen`: who is there,
+    /// and how to call them.
+    pub(super) fn joined(
+        &self,
+        room: &str,
+        you: &PeerInfo,
+        gen: u64,
+        peers: Vec<PeerInfo>,
+    ) -> ServerMessage {
         ServerMessage::Joined {
             you: you.id,
             name: you.name.clone(),
             polite: !peers.is_empty(),
             peers,
-            token: self.tokens.issue(room, you.id, &you.name, 0),
+            token: self.tokens.issue(room, you.id, &you.name, gen),
             ice_servers: self.ice.servers_for(you.id, SystemTime::now()),
             ice_transport_policy: self.ice.policy,
             max_file_bytes: self.max_file_bytes,
@@ -291,6 +298,7 @@ impl Rooms {
         let joined = self.rules.joined(
             room,
             &info,
+            0,
             members.iter().map(|m| m.info.clone()).collect(),
         );
         // Sent under the lock so that `joined` is queued before anything a peer sends us.

@@ -18,6 +18,9 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 mod redis_server;
 #[allow(unused_imports)] // some test binaries start no Redis
 pub use redis_server::RedisServer;
+mod link;
+#[allow(unused_imports)] // some test binaries cut no link
+pub use link::Link;
 
 /// Long enough for any loopback reply; only reached when a test is about to fail.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);

@@ -1,16 +1,21 @@
-local seats = redis.call('HLEN', KEYS[1])
-if seats > 0 then seats = seats - 1 end
-if seats >= tonumber(ARGV[4]) then return {'full'} end
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return {'taken'} end
+-- KEYS[1] room hash, KEYS[2] own rooms set; ARGV id, server, name, capacity, room, prefix.
+local mine = redis.call('HGET', KEYS[1], ARGV[1])
+if mine then
+  -- This server's own earlier try, whose answer was lost: seated already, and told.
+  local seq = string.match(mine, '^(%d+) ')
+  if holder_of(mine) ~= ARGV[2] then return {'taken'} end
+  return seats({'seated', seq}, KEYS[1], ARGV[1])
+end
+local taken = redis.call('HLEN', KEYS[1])
+if taken > 0 then taken = taken - 1 end
+if taken >= tonumber(ARGV[4]) then return {'full'} end
 local seq = redis.call('HINCRBY', KEYS[1], '#seq', 1)
 redis.call('HSET', KEYS[1], ARGV[1], seq .. ' ' .. ARGV[2] .. ' ' .. ARGV[3])
+redis.call('PERSIST', KEYS[1])
 redis.call('SADD', KEYS[2], ARGV[5])
-local out = {'seated', tostring(seq)}
-local all = redis.call('HGETALL', KEYS[1])
-for i = 1, #all, 2 do
-  if all[i] ~= '#seq' and all[i] ~= ARGV[1] then
-    table.insert(out, all[i])
-    table.insert(out, all[i + 1])
-  end
-end
-return out
+-- Room keys are letters, digits, - and _, servers hex, ids digits: only the name needs
+-- escaping.
+tell(ARGV[6], KEYS[1], ARGV[2], '{"kind":"joined","room":"' .. ARGV[5] .. '","peer":{"id":'
+  .. ARGV[1] .. ',"name":' .. cjson.encode(ARGV[3]) .. '},"seq":' .. seq .. ',"server":"'
+  .. ARGV[2] .. '"}')
+return seats({'seated', tostring(seq)}, KEYS[1], ARGV[1])

@@ -1,25 +1,17 @@
+-- KEYS[1] room hash, KEYS[2] own rooms set; ARGV id, server, room, prefix.
 local seat = redis.call('HGET', KEYS[1], ARGV[1])
+-- Freed already: by an earlier try whose answer was lost, or by the sweep.
 if not seat then return {'gone'} end
-local holder = string.match(seat, '^%d+ (%S+) ')
+local holder = holder_of(seat)
 if holder ~= ARGV[2] then return {'elsewhere', holder} end
 redis.call('HDEL', KEYS[1], ARGV[1])
 local seq = redis.call('HINCRBY', KEYS[1], '#seq', 1)
-local out = {'left', tostring(seq)}
-local all = redis.call('HGETALL', KEYS[1])
-if #all <= 2 then
-  redis.call('DEL', KEYS[1])
-  redis.call('SREM', KEYS[2], ARGV[3])
-  return out
+tell(ARGV[4], KEYS[1], ARGV[2], '{"kind":"left","room":"' .. ARGV[3] .. '","peer":'
+  .. ARGV[1] .. ',"seq":' .. seq .. '}')
+local still_here = false
+for _, record in ipairs(redis.call('HVALS', KEYS[1])) do
+  if holder_of(record) == ARGV[2] then still_here = true end
 end
-local seen = {}
-for i = 1, #all, 2 do
-  if all[i] ~= '#seq' then
-    local other = string.match(all[i + 1], '^%d+ (%S+) ')
-    if not seen[other] then
-      seen[other] = true
-      table.insert(out, other)
-    end
-  end
-end
-if not seen[ARGV[2]] then redis.call('SREM', KEYS[2], ARGV[3]) end
-return out
+if not still_here then redis.call('SREM', KEYS[2], ARGV[3]) end
+emptied(KEYS[1])
+return {'left', tostring(seq)}

@@ -27,16 +27,21 @@ use axum::extract::ws::Utf8Bytes;
 use pubsub::{decode_envelope, Envelope, Outgoing, ENVELOPE_OVERHEAD};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::ProtocolVersion;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use store::{Holder, Joined, Left, Store};
 use tokio::sync::mpsc;
 use view::{Person, Place, View};
 
 /// How long one Redis call may take before the person is told `unavailable`.
 const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
+/// Tries of a join whose answer does not come, while Redis answers heartbeats.
+const JOIN_TRIES: u32 = 2;
+/// Waits between tries of a change that must be made (a seat freed), doubling.
+const RETRY_FIRST: Duration = Duration::from_millis(500);
+const RETRY_MAX: Duration = Duration::from_secs(10);
 
 pub struct SharedRooms {
     store: Store,
@@ -144,7 +149,7 @@ impl SharedRooms {
         let outcome = loop {
             // Random, as in `rooms`: ids never repeat across restarts.
             let id = PeerId(rand::random::<u64>() >> 11);
-            match self.store.join(room, id, name, self.rules.capacity).await {
+            match self.seat_in_redis(room, id, name).await {
                 Ok(Joined::Taken) => continue,
                 other => break other.map(|outcome| (id, outcome)),
             }
@@ -167,19 +172,24 @@ impl SharedRooms {
             id,
             name: name.to_owned(),
         };
-        let joined =
-            self.rules
-                .joined(room, &info, others.iter().map(|p| p.info.clone()).collect());
-        let servers = self.servers_of(others.iter().map(|p| &p.holder));
-        let mut unreachable = view.learn(others, self.store.server());
         let at = Attachment::at_epoch(mailbox, self.new_epoch());
         let epoch = at.epoch();
+        let joined = self.rules.joined(
+            room,
+            &info,
+            epoch,
+            others.iter().map(|p| p.info.clone()).collect(),
+        );
+        let synced = view.sync(seq, others, self.store.server(), Instant::now());
+        let mut unreachable = self.settle(view, room, synced);
+        let view = views.get_mut(room).expect("held by the lock");
         if !mailbox.post(encode(&joined)) {
             // Seated in Redis all the same: added, so that it can be freed.
             view.people.push(Person {
                 info,
                 seq,
                 place: Place::Here(at),
+                placed_at: seq,
                 leaving: false,
             });
             drop(views);
@@ -204,24 +214,14 @@ impl SharedRooms {
             },
         ));
         view.people.push(Person {
-            info: info.clone(),
+            info,
             seq,
             place: Place::Here(at),
+            placed_at: seq,
             leaving: false,
         });
         let people = view.people.len();
         drop(views);
-        for server in servers {
-            self.send(
-                server,
-                Envelope::Joined {
-                    room: room.to_owned(),
-                    peer: info.clone(),
-                    seq,
-                    server: self.store.server().to_owned(),
-                },
-            );
-        }
         for id in unreachable {
             self.evict(room, id);
         }
@@ -240,9 +240,10 @@ impl SharedRooms {
     /// is gone), with nobody told. What waited for the person on their former server
     /// follows them.
     ///
-    /// Not yet across servers: a `fresh` page is refused with `resume_expired` (it then
-    /// joins under a new id, and the old seat is freed after its grace), and a token that
-    /// was used already still works while its seat lives.
+    /// A token works once while its seat stays on this server. Not yet across servers: a
+    /// `fresh` page is refused with `resume_expired` (it then joins under a new id, and
+    /// the old seat is freed after its grace), and a token used on another server still
+    /// moves the seat while it lives.
     pub async fn resume(
         self: &Arc<Self>,
         token: &str,
@@ -258,6 +259,13 @@ impl SharedRooms {
             let mut views = self.lock();
             let view = views.entry(room.clone()).or_default();
             if let Some(at) = view.here(id, None) {
+                // Used already: the seat moved on to a later token.
+                if at.epoch() != claim.gen {
+                    if view.unused() {
+                        views.remove(&room);
+                    }
+                    return Err(NoSeat::Refused(ErrorCode::InvalidToken));
+                }
                 let gen = at.epoch() + 1;
                 let info = PeerInfo {
                     id,
@@ -289,13 +297,6 @@ impl SharedRooms {
                 return Err(self.refuse(&mut views, &room, ErrorCode::Unavailable));
             }
         };
-        let servers = self.servers_of(
-            moved
-                .others
-                .iter()
-                .map(|p| &p.holder)
-                .chain([&moved.holder]),
-        );
         let at = Attachment::at_epoch(mailbox, self.new_epoch());
         let epoch = at.epoch();
         let info = PeerInfo {
@@ -309,25 +310,23 @@ impl SharedRooms {
             moved.others.iter().map(|p| p.info.clone()).collect(),
         );
         view.people.retain(|p| p.info.id != id);
-        let mut unreachable = view.learn(moved.others, self.store.server());
+        let synced = view.sync(
+            moved.change,
+            moved.others,
+            self.store.server(),
+            Instant::now(),
+        );
+        let mut unreachable = self.settle(view, &room, synced);
+        let view = views.get_mut(&room).expect("held by the lock");
         view.people.push(Person {
             info,
             seq: moved.seq,
             place: Place::Here(at),
+            placed_at: moved.change,
             leaving: false,
         });
         drop(views);
         let posted = mailbox.post(encode(&resumed));
-        for server in servers {
-            self.send(
-                server,
-                Envelope::Moved {
-                    room: room.clone(),
-                    peer: id,
-                    server: self.store.server().to_owned(),
-                },
-            );
-        }
         if !posted {
             unreachable.push(id);
         }
@@ -422,18 +421,13 @@ impl SharedRooms {
 
     pub async fn expire(self: &Arc<Self>, seat: &Seat) {
         let still_detached = |at: &Attachment| at.is(seat) && at.is_detached();
-        if let Err(e) = self.free(&seat.room, seat.id, still_detached).await {
-            tracing::warn!(room = %seat.room, peer = seat.id.0, "cannot free an expired seat in Redis: {e}");
-        }
+        self.free(&seat.room, seat.id, still_detached).await;
     }
 
-    pub async fn leave(self: &Arc<Self>, seat: &Seat) -> Result<(), ErrorCode> {
-        self.free(&seat.room, seat.id, |at| at.is(seat))
-            .await
-            .map_err(|e| {
-                tracing::warn!("cannot free a seat in Redis: {e}");
-                ErrorCode::Unavailable
-            })
+    /// Frees the seat: at once if Redis answers, else as soon as it does (nothing
+    /// reaches the seat meanwhile).
+    pub async fn leave(self: &Arc<Self>, seat: &Seat) {
+        self.free(&seat.room, seat.id, |at| at.is(seat)).await;
     }
 
     /// Shutting down: every seat this server holds is held for resume_grace instead, so
@@ -455,15 +449,16 @@ impl SharedRooms {
         (views.values().filter(|view| !view.unused()).count(), seats)
     }
 
-    /// Frees `id`'s seat, if this server holds it and `still` says so: in Redis first,
-    /// then tells this server's people and the other servers. If Redis cannot be reached,
-    /// the seat stays as it was.
+    /// Frees `id`'s seat, if this server holds it and `still` says so: in Redis first
+    /// (which tells the other servers), then here. Nothing reaches the seat meanwhile; if
+    /// Redis cannot be reached, it is tried again until Redis confirms, in the background
+    /// (the script is idempotent: a try whose answer was lost may have run).
     async fn free(
         self: &Arc<Self>,
         room: &str,
         id: PeerId,
         still: impl FnOnce(&Attachment) -> bool,
-    ) -> Result<(), redis::RedisError> {
+    ) {
         {
             let mut views = self.lock();
             let Some(person) = views.get_mut(room).and_then(|view| {
@@ -471,61 +466,107 @@ impl SharedRooms {
                     .iter_mut()
                     .find(|p| p.info.id == id && !p.leaving && matches!(&p.place, Place::Here(_)))
             }) else {
-                return Ok(());
+                return;
             };
             match &person.place {
                 Place::Here(at) if still(at) => person.leaving = true,
-                _ => return Ok(()),
+                _ => return,
             }
         }
-        let answer = self.store.leave(room, id).await;
+        match self.store.leave(room, id).await {
+            Ok(left) => self.freed(room, id, left),
+            Err(e) => {
+                tracing::warn!(%room, peer = id.0, "cannot free a seat in Redis yet: {e}");
+                let (rooms, room) = (self.clone(), room.to_owned());
+                tokio::spawn(async move {
+                    let left = rooms.until_confirmed(|| rooms.store.leave(&room, id)).await;
+                    rooms.freed(&room, id, left);
+                });
+            }
+        }
+    }
+
+    /// Runs `call` until Redis answers, waiting longer after each failure.
+    async fn until_confirmed<T, F: std::future::Future<Output = Result<T, redis::RedisError>>>(
+        &self,
+        call: impl Fn() -> F,
+    ) -> T {
+        let mut wait = RETRY_FIRST;
+        loop {
+            tokio::time::sleep(wait).await;
+            match call().await {
+                Ok(answer) => return answer,
+                Err(e) => tracing::debug!("Redis still does not answer: {e}"),
+            }
+            wait = (wait * 2).min(RETRY_MAX);
+        }
+    }
+
+    /// Redis answered a leave: the seat is freed (or another server's now).
+    fn freed(self: &Arc<Self>, room: &str, id: PeerId, left: Left) {
         let mut views = self.lock();
         // Gone if Redis forgot this server meanwhile: its people were sent away.
         let Some(view) = views.get_mut(room) else {
-            return Ok(());
+            return;
         };
-        let person = view.people.iter_mut().find(|p| p.info.id == id);
-        let (seq, servers) = match (answer, person) {
-            (Err(e), Some(person)) => {
-                person.leaving = false;
-                return Err(e);
+        let seq = match left {
+            Left::Freed { seq } => {
+                view.heard(seq, Instant::now());
+                seq
             }
-            (Err(e), None) => return Err(e),
-            (Ok(Left::Freed { seq, servers }), _) => (seq, servers),
             // Resumed on another server meanwhile: theirs now, and nobody is told.
-            (Ok(Left::Elsewhere(holder)), person) => {
-                if let Some(person) = person {
+            Left::Elsewhere(holder) => {
+                if let Some(person) = view.person(id) {
                     person.place = Place::There(holder);
                     person.leaving = false;
                 }
                 if view.unused() {
                     views.remove(room);
                 }
-                return Ok(());
+                return;
             }
-            // Freed already (held too long after this server counted as gone): tell
-            // everyone here.
-            (Ok(Left::Gone), _) => (u64::MAX, Vec::new()),
+            // Freed already (by an earlier try whose answer was lost, or held too long
+            // after this server counted as gone): tell everyone here.
+            Left::Gone => u64::MAX,
         };
         let unreachable = view.remove(id, seq);
         if view.unused() {
             views.remove(room);
         }
         drop(views);
-        for server in servers.into_iter().filter(|s| s != self.store.server()) {
-            self.send(
-                server,
-                Envelope::Left {
-                    room: room.to_owned(),
-                    peer: id,
-                    seq,
-                },
-            );
-        }
         for id in unreachable {
             self.evict(room, id);
         }
-        Ok(())
+    }
+
+    /// Seats `id` in Redis, trying again (same id: the script knows its own seat) if the
+    /// answer does not come; if it never does, the seat, which may have been made, is
+    /// freed once Redis answers.
+    async fn seat_in_redis(
+        self: &Arc<Self>,
+        room: &str,
+        id: PeerId,
+        name: &str,
+    ) -> Result<Joined, redis::RedisError> {
+        let mut tries = 1;
+        loop {
+            match self.store.join(room, id, name, self.rules.capacity).await {
+                Err(_) if tries < JOIN_TRIES && self.ready() => tries += 1,
+                Err(e) => {
+                    let (rooms, room) = (self.clone(), room.to_owned());
+                    tokio::spawn(async move {
+                        let left = rooms.until_confirmed(|| rooms.store.leave(&room, id)).await;
+                        if let Left::Freed { seq } = left {
+                            if let Some(view) = rooms.lock().get_mut(&room) {
+                                view.heard(seq, Instant::now());
+                            }
+                        }
+                    });
+                    return Err(e);
+                }
+                answer => return answer,
+            }
+        }
     }
 
     /// Redis no longer knows this server: it lost its data, or counted this server gone
@@ -561,6 +602,7 @@ impl SharedRooms {
         };
         self.metrics.deliveries.inc();
         let mut views = self.lock();
+        let now = Instant::now();
         let (room, unreachable) = match envelope {
             Envelope::Joined {
                 room,
@@ -571,10 +613,16 @@ impl SharedRooms {
                 let Some(view) = views.get_mut(&room) else {
                     return;
                 };
+                // Accounted for already when the room was read.
+                if !view.is_new(seq) {
+                    return;
+                }
+                view.heard(seq, now);
                 let unreachable = view.arrived(Person {
                     info: peer,
                     seq,
                     place: Place::There(Holder::Server(server)),
+                    placed_at: seq,
                     leaving: false,
                 });
                 (room, unreachable)
@@ -583,43 +631,24 @@ impl SharedRooms {
                 let Some(view) = views.get_mut(&room) else {
                     return;
                 };
+                view.heard(seq, now);
                 let unreachable = view.remove(peer, seq);
                 if view.unused() {
                     views.remove(&room);
                 }
                 (room, unreachable)
             }
-            Envelope::Moved { room, peer, server } => {
+            Envelope::Moved {
+                room,
+                peer,
+                server,
+                seq,
+            } => {
                 let Some(view) = views.get_mut(&room) else {
                     return;
                 };
-                let Some(person) = view.person(peer) else {
-                    return;
-                };
-                let before = std::mem::replace(
-                    &mut person.place,
-                    Place::There(Holder::Server(server.clone())),
-                );
-                if let Place::Here(at) = before {
-                    let (connection, waiting) = at.hand_over();
-                    // A connection still here is one its client already replaced.
-                    if let Some(mailbox) = connection {
-                        mailbox.kick(Kick::Replaced);
-                    }
-                    for (from, text) in waiting {
-                        self.send(
-                            server.clone(),
-                            Envelope::Deliver {
-                                room: room.clone(),
-                                to: peer,
-                                from,
-                                text: text.as_str().to_owned(),
-                                forwarded: true,
-                                sent_us: 0,
-                            },
-                        );
-                    }
-                }
+                view.heard(seq, now);
+                self.move_away(view, &room, peer, server, seq);
                 if view.unused() {
                     views.remove(&room);
                 }
@@ -685,6 +714,103 @@ impl SharedRooms {
         }
     }
 
+    /// `peer`'s seat moved to `server` as change `seq`: their messages go there now, and
+    /// what waited for them here follows. News older than what placed the seat is stale
+    /// (two moves in quick succession, or news the view read past) and ignored.
+    fn move_away(&self, view: &mut View, room: &str, peer: PeerId, server: String, seq: u64) {
+        let Some(person) = view.person(peer) else {
+            return;
+        };
+        if seq <= person.placed_at {
+            self.metrics.stale.inc();
+            return;
+        }
+        person.placed_at = seq;
+        let before = std::mem::replace(
+            &mut person.place,
+            Place::There(Holder::Server(server.clone())),
+        );
+        if let Place::Here(at) = before {
+            let (connection, waiting) = at.hand_over();
+            // A connection still here is one its client already replaced.
+            if let Some(mailbox) = connection {
+                mailbox.kick(Kick::Replaced);
+            }
+            for (from, text) in waiting {
+                self.send(
+                    server.clone(),
+                    Envelope::Deliver {
+                        room: room.to_owned(),
+                        to: peer,
+                        from,
+                        text: text.as_str().to_owned(),
+                        forwarded: true,
+                        sent_us: 0,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Carries out what a [`View::sync`] found; returns who could not take the news.
+    fn settle(&self, view: &mut View, room: &str, synced: view::Synced) -> Vec<PeerId> {
+        for (peer, server, seq) in synced.moved_away {
+            self.move_away(view, room, peer, server, seq);
+        }
+        synced.unreachable
+    }
+
+    /// Reads `room` from Redis again and brings this server's view to it: news of its
+    /// changes went missing.
+    async fn resync(self: Arc<Self>, room: String) {
+        let read = match self.store.read(&room).await {
+            Ok(read) => read,
+            Err(e) => {
+                tracing::warn!(%room, "cannot read a room again: {e}");
+                return;
+            }
+        };
+        self.metrics.resyncs.inc();
+        let (seq, listed) = read;
+        let mut views = self.lock();
+        let Some(view) = views.get_mut(&room) else {
+            return;
+        };
+        let synced = view.sync(seq, listed, self.store.server(), Instant::now());
+        let unreachable = self.settle(view, &room, synced);
+        if view.unused() {
+            views.remove(&room);
+        }
+        drop(views);
+        for id in unreachable {
+            self.evict(&room, id);
+        }
+    }
+
+    /// News may have been missed in every room (the subscription was lost): each is read
+    /// again, until a read succeeds.
+    fn doubt_every_room(&self) {
+        self.lock().values_mut().for_each(View::doubt);
+    }
+
+    /// Reads again the rooms whose news has a gap (a failed read is tried again at the
+    /// next call).
+    fn resync_rooms(self: &Arc<Self>) {
+        if !self.ready() {
+            return;
+        }
+        let now = Instant::now();
+        let rooms: Vec<String> = self
+            .lock()
+            .iter()
+            .filter(|(_, view)| view.has_gap(now))
+            .map(|(room, _)| room.clone())
+            .collect();
+        for room in rooms {
+            tokio::spawn(self.clone().resync(room));
+        }
+    }
+
     /// Tells `sender`, on whichever server holds them, that `reader` is not keeping up
     /// with their signals (`peer_busy`).
     fn tell_busy(&self, room: &str, sender: PeerId, reader: PeerId) {
@@ -726,11 +852,7 @@ impl SharedRooms {
     /// A held seat that cannot take the server's news any more loses the seat.
     fn evict(self: &Arc<Self>, room: &str, id: PeerId) {
         let (rooms, room) = (self.clone(), room.to_owned());
-        tokio::spawn(async move {
-            if let Err(e) = rooms.free(&room, id, |_| true).await {
-                tracing::warn!(%room, peer = id.0, "cannot free a seat in Redis: {e}");
-            }
-        });
+        tokio::spawn(async move { rooms.free(&room, id, |_| true).await });
     }
 
     /// A refused join or resume leaves no trace: the view made for it goes if nothing
@@ -740,15 +862,6 @@ impl SharedRooms {
             views.remove(room);
         }
         NoSeat::Refused(code)
-    }
-
-    /// The servers other than this one among `holders`.
-    fn servers_of<'a>(&self, holders: impl Iterator<Item = &'a Holder>) -> BTreeSet<String> {
-        holders
-            .filter_map(Holder::server)
-            .filter(|s| *s != self.store.server())
-            .map(str::to_owned)
-            .collect()
     }
 
     fn new_epoch(&self) -> u64 {

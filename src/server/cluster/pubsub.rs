@@ -20,10 +20,16 @@ const PUBLISH_BATCH: usize = 256;
 pub const PUBLISH_QUEUE_BYTES: usize = 16 << 20;
 /// How often the subscription's connection is checked.
 const SUBSCRIPTION_CHECK: Duration = Duration::from_secs(2);
+/// How often the rooms are checked for news gone missing.
+const GAP_CHECK: Duration = Duration::from_millis(500);
+/// Gap checks per subscription check.
+const CHECKS_PER_PING: u32 = (SUBSCRIPTION_CHECK.as_millis() / GAP_CHECK.as_millis()) as u32;
 /// An envelope's fields around the text it carries.
 pub(super) const ENVELOPE_OVERHEAD: usize = 1024;
 
-/// What one server tells another, on the addressee's channel.
+/// What one server tells another, on the addressee's channel. The news of who is where
+/// (`joined`, `left`, `moved`) is published by the script that made the change, with the
+/// change's number in the room; `deliver` by the sending server.
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub(super) enum Envelope {
@@ -40,12 +46,13 @@ pub(super) enum Envelope {
         peer: PeerId,
         seq: u64,
     },
-    /// `peer`'s seat in `room` moved to `server` (they resumed there): messages for
-    /// them go there now, and whatever waited for them here follows.
+    /// `peer`'s seat in `room` moved to `server` (they resumed there), as change `seq`:
+    /// messages for them go there now, and whatever waited for them here follows.
     Moved {
         room: String,
         peer: PeerId,
         server: String,
+        seq: u64,
     },
     /// An encoded server message for the person `to` in `room`: a signal relayed from
     /// `from`, or (without `from`) the server's own news.
@@ -169,15 +176,20 @@ pub(super) fn decode_envelope(payload: &[u8], max_bytes: usize) -> Result<Envelo
     Ok(envelope)
 }
 
-/// Hands what comes on this server's channel to the rooms, for as long as they live,
-/// and checks the subscription's connection every [`SUBSCRIPTION_CHECK`], so that it
-/// reconnects (and subscribes again) after an outage even when no message comes.
+/// Hands what comes on this server's channel to the rooms, for as long as they live.
+/// Every [`GAP_CHECK`] it has the rooms whose news has a gap read again; every
+/// [`SUBSCRIPTION_CHECK`] it checks the subscription's connection, so that it reconnects
+/// (and subscribes again) after an outage even when no message comes. Once a lost
+/// subscription answers again, every room is read again: what was published meanwhile
+/// never comes.
 pub(super) async fn listen(
     rooms: Weak<SharedRooms>,
     mut pushed: mpsc::UnboundedReceiver<PushInfo>,
     mut subscription: ConnectionManager,
 ) {
-    let mut check = tokio::time::interval(SUBSCRIPTION_CHECK);
+    let mut check = tokio::time::interval(GAP_CHECK);
+    let mut ticks: u32 = 0;
+    let mut lost = false;
     loop {
         tokio::select! {
             push = pushed.recv() => {
@@ -191,6 +203,7 @@ pub(super) async fn listen(
                     }
                     // The manager reconnects and subscribes again by itself.
                     PushKind::Disconnection => {
+                        lost = true;
                         rooms.metrics.reconnects.inc();
                         tracing::info!("subscription to Redis lost; reconnecting");
                     }
@@ -198,11 +211,18 @@ pub(super) async fn listen(
                 }
             }
             _ = check.tick() => {
-                if rooms.strong_count() == 0 {
-                    return;
+                let Some(rooms) = rooms.upgrade() else { return };
+                ticks = ticks.wrapping_add(1);
+                if lost || ticks.is_multiple_of(CHECKS_PER_PING) {
+                    // A failed ping starts the reconnect, which subscribes again.
+                    let answered = redis::cmd("PING").exec_async(&mut subscription).await.is_ok();
+                    if answered && lost {
+                        lost = false;
+                        tracing::info!("subscribed again; reading every room again");
+                        rooms.doubt_every_room();
+                    }
                 }
-                // A failed ping starts the reconnect, which subscribes again.
-                let _ = redis::cmd("PING").exec_async(&mut subscription).await;
+                rooms.resync_rooms();
             }
         }
     }

@@ -1,19 +1,22 @@
+-- KEYS[1] room hash, KEYS[2] own rooms set; ARGV id, server, room, prefix.
 local seat = redis.call('HGET', KEYS[1], ARGV[1])
 if not seat then return {'gone'} end
 local seq, holder, name = string.match(seat, '^(%d+) (%S+) (.*)$')
-redis.call('HSET', KEYS[1], ARGV[1], seq .. ' ' .. ARGV[2] .. ' ' .. name)
 redis.call('SADD', KEYS[2], ARGV[3])
-local out = {'resumed', seq, holder, name}
-local holder_stays = false
-local all = redis.call('HGETALL', KEYS[1])
-for i = 1, #all, 2 do
-  if all[i] ~= '#seq' and all[i] ~= ARGV[1] then
-    table.insert(out, all[i])
-    table.insert(out, all[i + 1])
-    if string.match(all[i + 1], '^%d+ (%S+) ') == holder then holder_stays = true end
-  end
+if holder == ARGV[2] then
+  -- Here already (an earlier try whose answer was lost): nothing changes.
+  local now = redis.call('HGET', KEYS[1], '#seq')
+  return seats({'resumed', seq, now, holder, name}, KEYS[1], ARGV[1])
 end
-if not holder_stays and holder ~= ARGV[2] then
+local change = redis.call('HINCRBY', KEYS[1], '#seq', 1)
+redis.call('HSET', KEYS[1], ARGV[1], seq .. ' ' .. ARGV[2] .. ' ' .. name)
+tell(ARGV[4], KEYS[1], ARGV[2], '{"kind":"moved","room":"' .. ARGV[3] .. '","peer":'
+  .. ARGV[1] .. ',"server":"' .. ARGV[2] .. '","seq":' .. change .. '}', holder)
+local holder_stays = false
+for _, record in ipairs(redis.call('HVALS', KEYS[1])) do
+  if holder_of(record) == holder then holder_stays = true end
+end
+if not holder_stays then
   redis.call('SREM', ARGV[4] .. ':rooms:' .. holder, ARGV[3])
 end
-return out
+return seats({'resumed', seq, tostring(change), holder, name}, KEYS[1], ARGV[1])

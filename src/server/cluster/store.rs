@@ -23,18 +23,22 @@ macro_rules! script {
 }
 
 /// Seats a person: refuses a full room, refuses an id in use, else takes the room's next
-/// number and returns it with everyone else there.
-/// KEYS room hash, own rooms set; ARGV id, server, name, capacity, room.
-static JOIN: LazyLock<redis::Script> = script!("join.lua");
-/// Frees a seat this server holds: returns the room's next number and the servers of the
-/// people still there; the room is deleted once nobody is left. A seat another server
-/// took over (a resume there) is left alone, and that server named.
-/// KEYS room hash, own rooms set; ARGV id, server, room.
-static LEAVE: LazyLock<redis::Script> = script!("leave.lua");
+/// number, tells the other servers there (`joined`), and returns the number with
+/// everyone else there. Run again by the server that seated it, it answers the same and
+/// changes nothing. KEYS room hash, own rooms set; ARGV id, server, name, capacity, room,
+/// prefix.
+static JOIN: LazyLock<redis::Script> = script!("tell.lua", "join.lua");
+/// Frees a seat this server holds, as the room's next change, and tells the other
+/// servers there (`left`); an empty room's hash expires after an hour. A seat another
+/// server took over (a resume there) is left alone, and that server named; one freed
+/// already is `gone`. KEYS room hash, own rooms set; ARGV id, server, room, prefix.
+static LEAVE: LazyLock<redis::Script> = script!("tell.lua", "leave.lua");
 /// Moves a seat to this server, from whichever holds it (another server, a dead one's
-/// hold, or this one): returns its number, its former holder, its name and everyone else
-/// there. KEYS room hash, own rooms set; ARGV id, server, room, prefix.
-static RESUME: LazyLock<redis::Script> = script!("resume.lua");
+/// hold), as the room's next change, and tells the other servers there and the former
+/// holder (`moved`); returns the seat's number, the change's, its former holder, its name
+/// and everyone else there (what waited on the former holder follows when it hears). A seat here already is answered as it is, unchanged.
+/// KEYS room hash, own rooms set; ARGV id, server, room, prefix.
+static RESUME: LazyLock<redis::Script> = script!("tell.lua", "resume.lua");
 /// This server is alive until now + liveness. Returns 1 if Redis did not know it (the
 /// first beat, or it was counted gone, or Redis lost its data).
 /// ARGV prefix, server, liveness (ms).
@@ -45,7 +49,7 @@ static HAND_OFF: LazyLock<redis::Script> = script!("hold.lua", "hand_off.lua");
 /// Counts servers past their liveness gone (their seats are held for grace after that),
 /// and frees held seats nobody resumed in time, telling the servers of everyone still in
 /// those rooms. Returns how many seats it freed. ARGV prefix, grace (ms).
-static SWEEP: LazyLock<redis::Script> = script!("hold.lua", "sweep.lua");
+static SWEEP: LazyLock<redis::Script> = script!("hold.lua", "tell.lua", "sweep.lua");
 
 /// Who holds a seat.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -121,8 +125,8 @@ pub(super) enum Joined {
 
 /// How a leave script answered.
 pub(super) enum Left {
-    /// Freed as change `seq`; the servers of the people still there.
-    Freed { seq: u64, servers: Vec<String> },
+    /// Freed as change `seq`.
+    Freed { seq: u64 },
     /// Resumed elsewhere meanwhile: theirs now.
     Elsewhere(Holder),
     /// Freed already.
@@ -131,8 +135,10 @@ pub(super) enum Left {
 
 /// A seat the resume script moved here.
 pub(super) struct Moved {
+    /// The seat's number in the room's order.
     pub seq: u64,
-    pub holder: Holder,
+    /// The move's number among the room's changes.
+    pub change: u64,
     pub name: String,
     pub others: Vec<Listed>,
 }
@@ -201,7 +207,8 @@ impl Store {
                     .arg(&self.server)
                     .arg(name)
                     .arg(capacity)
-                    .arg(room),
+                    .arg(room)
+                    .arg(&self.prefix),
             )
             .await?;
         match answer.as_slice() {
@@ -223,13 +230,13 @@ impl Store {
                     .key(self.own_rooms_key())
                     .arg(id.0)
                     .arg(&self.server)
-                    .arg(room),
+                    .arg(room)
+                    .arg(&self.prefix),
             )
             .await?;
         match answer.as_slice() {
-            [outcome, seq, servers @ ..] if outcome == "left" => Ok(Left::Freed {
+            [outcome, seq] if outcome == "left" => Ok(Left::Freed {
                 seq: seq.parse().map_err(|_| unexpected("LEAVE"))?,
-                servers: servers.to_vec(),
             }),
             [outcome, holder] if outcome == "elsewhere" => Ok(Left::Elsewhere(
                 Holder::parse(holder).ok_or_else(|| unexpected("LEAVE"))?,
@@ -258,14 +265,38 @@ impl Store {
             .await?;
         match answer.as_slice() {
             [outcome] if outcome == "gone" => Ok(None),
-            [outcome, seq, holder, name, rest @ ..] if outcome == "resumed" => Ok(Some(Moved {
-                seq: seq.parse().map_err(|_| unexpected("RESUME"))?,
-                holder: Holder::parse(holder).ok_or_else(|| unexpected("RESUME"))?,
-                name: name.clone(),
-                others: Listed::all(rest).ok_or_else(|| unexpected("RESUME"))?,
-            })),
+            [outcome, seq, change, _holder, name, rest @ ..] if outcome == "resumed" => {
+                Ok(Some(Moved {
+                    seq: seq.parse().map_err(|_| unexpected("RESUME"))?,
+                    change: change.parse().map_err(|_| unexpected("RESUME"))?,
+                    name: name.clone(),
+                    others: Listed::all(rest).ok_or_else(|| unexpected("RESUME"))?,
+                }))
+            }
             _ => Err(unexpected("RESUME")),
         }
+    }
+
+    /// The room as it is: its last change's number and every seat.
+    pub(super) async fn read(&self, room: &str) -> Result<(u64, Vec<Listed>), redis::RedisError> {
+        let mut all: Vec<(String, String)> = redis::cmd("HGETALL")
+            .arg(self.room_key(room))
+            .query_async(&mut self.redis.clone())
+            .await
+            .inspect_err(|_| {
+                self.metrics.errors.inc();
+            })?;
+        let mut seq = 0;
+        if let Some(at) = all.iter().position(|(field, _)| field == "#seq") {
+            seq = all
+                .swap_remove(at)
+                .1
+                .parse()
+                .map_err(|_| unexpected("HGETALL"))?;
+        }
+        let all: Vec<String> = all.into_iter().flat_map(|(id, seat)| [id, seat]).collect();
+        let seats = Listed::all(&all).ok_or_else(|| unexpected("HGETALL"))?;
+        Ok((seq, seats))
     }
 
     /// Tells Redis this server is alive; true if Redis had not known it.
@@ -343,6 +374,7 @@ mod test_redis;
 /// Each script, run on a real Redis: the cases the servers' code relies on.
 #[cfg(test)]
 mod scripts {
+    use super::super::pubsub::Envelope;
     use super::*;
     use redis::aio::MultiplexedConnection;
 
@@ -361,6 +393,7 @@ mod scripts {
             .arg(format!("name {id}"))
             .arg(capacity)
             .arg("r")
+            .arg("t")
             .invoke_async(redis)
             .await
             .unwrap()
@@ -373,6 +406,7 @@ mod scripts {
             .arg(id)
             .arg(server)
             .arg("r")
+            .arg("t")
             .invoke_async(redis)
             .await
             .unwrap()
@@ -445,7 +479,7 @@ mod scripts {
     }
 
     #[tokio::test]
-    async fn leave_frees_only_its_own_seats_and_deletes_the_room_when_empty() {
+    async fn leave_frees_only_its_own_seats_and_an_empty_room_keeps_its_counter_an_hour() {
         let server = RedisServer::start();
         let mut redis = server.connect().await;
         assert_eq!(leave(&mut redis, 1, "a").await, ["gone"]);
@@ -453,19 +487,132 @@ mod scripts {
         join(&mut redis, 2, "b", 6).await;
         join(&mut redis, 3, "b", 6).await;
         assert_eq!(leave(&mut redis, 1, "b").await, ["elsewhere", "a"]);
-        // The change takes the next number; the servers of those still there are named.
-        assert_eq!(leave(&mut redis, 1, "a").await, ["left", "4", "b"]);
+        // The change takes the next number.
+        assert_eq!(leave(&mut redis, 1, "a").await, ["left", "4"]);
         assert!(members(&mut redis, "t:rooms:a").await.is_empty());
-        assert_eq!(leave(&mut redis, 2, "b").await, ["left", "5", "b"]);
+        assert_eq!(leave(&mut redis, 2, "b").await, ["left", "5"]);
         assert_eq!(members(&mut redis, "t:rooms:b").await, ["r"]);
         assert_eq!(leave(&mut redis, 3, "b").await, ["left", "6"]);
-        let exists: bool = redis::cmd("EXISTS")
+        assert!(members(&mut redis, "t:rooms:b").await.is_empty());
+        let ttl: i64 = redis::cmd("PTTL")
             .arg("t:room:r")
             .query_async(&mut redis)
             .await
             .unwrap();
-        assert!(!exists);
-        assert!(members(&mut redis, "t:rooms:b").await.is_empty());
+        assert!((3_500_000..=3_600_000).contains(&ttl), "{ttl}");
+        // Numbers go on, and the room stays.
+        assert_eq!(join(&mut redis, 4, "a", 6).await, ["seated", "7"]);
+        let ttl: i64 = redis::cmd("PTTL")
+            .arg("t:room:r")
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        assert_eq!(ttl, -1);
+    }
+
+    /// What server `server` hears on its channel within a moment.
+    async fn heard(news: &mut redis::aio::PubSub) -> Vec<String> {
+        let mut heard = Vec::new();
+        let mut stream = news.on_message();
+        while let Ok(Some(message)) = tokio::time::timeout(
+            Duration::from_millis(300),
+            futures::StreamExt::next(&mut stream),
+        )
+        .await
+        {
+            heard.push(message.get_payload().unwrap());
+        }
+        heard
+    }
+
+    #[tokio::test]
+    async fn each_change_tells_the_other_servers_itself_once_and_a_retry_tells_nobody() {
+        let server = RedisServer::start();
+        let mut redis = server.connect().await;
+        let client = redis::Client::open(server.url()).unwrap();
+        let (mut to_a, mut to_b) = (
+            client.get_async_pubsub().await.unwrap(),
+            client.get_async_pubsub().await.unwrap(),
+        );
+        to_a.subscribe("t:server:a").await.unwrap();
+        to_b.subscribe("t:server:b").await.unwrap();
+        join(&mut redis, 1, "a", 6).await;
+        // A second of a's own, and a seat held for nobody: a is told once, nobody else.
+        join(&mut redis, 2, "a", 6).await;
+        redis::cmd("HSET")
+            .arg("t:room:r")
+            .arg(9)
+            .arg("1 ~99 held")
+            .exec_async(&mut redis)
+            .await
+            .unwrap();
+        assert!(heard(&mut to_a).await.is_empty());
+        assert_eq!(
+            JOIN.key("t:room:r")
+                .key("t:rooms:b")
+                .arg(3)
+                .arg("b")
+                .arg("Zoë \"Z\" /")
+                .arg(6)
+                .arg("r")
+                .arg("t")
+                .invoke_async::<Vec<String>>(&mut redis)
+                .await
+                .unwrap()[..2],
+            ["seated", "3"]
+        );
+        let news = heard(&mut to_a).await;
+        assert_eq!(news.len(), 1);
+        assert_eq!(
+            serde_json::from_str::<Envelope>(&news[0]).unwrap(),
+            Envelope::Joined {
+                room: "r".into(),
+                peer: PeerInfo {
+                    id: PeerId(3),
+                    name: "Zoë \"Z\" /".into()
+                },
+                seq: 3,
+                server: "b".into()
+            }
+        );
+        // b's try again (its answer lost): the same answer, and nobody told again.
+        assert_eq!(join(&mut redis, 3, "b", 6).await[..2], ["seated", "3"]);
+        assert_eq!(join(&mut redis, 3, "c", 6).await, ["taken"]);
+        assert!(heard(&mut to_a).await.is_empty());
+        // A resume on c tells a (the others) and b (the former holder).
+        resume(&mut redis, 3).await;
+        let moved = Envelope::Moved {
+            room: "r".into(),
+            peer: PeerId(3),
+            server: "c".into(),
+            seq: 4,
+        };
+        for channel in [&mut to_a, &mut to_b] {
+            let news = heard(channel).await;
+            assert_eq!(news.len(), 1);
+            assert_eq!(serde_json::from_str::<Envelope>(&news[0]).unwrap(), moved);
+        }
+        // A leave tells the others; tried again, it is gone and tells nobody.
+        assert_eq!(leave(&mut redis, 1, "a").await, ["left", "5"]);
+        assert!(
+            heard(&mut to_b).await.is_empty(),
+            "b holds nothing there now"
+        );
+        assert_eq!(leave(&mut redis, 1, "a").await, ["gone"]);
+        assert!(heard(&mut to_a).await.is_empty());
+        let mut to_c = client.get_async_pubsub().await.unwrap();
+        to_c.subscribe("t:server:c").await.unwrap();
+        assert_eq!(leave(&mut redis, 2, "a").await, ["left", "6"]);
+        let news = heard(&mut to_c).await;
+        assert_eq!(news.len(), 1);
+        assert_eq!(
+            serde_json::from_str::<Envelope>(&news[0]).unwrap(),
+            Envelope::Left {
+                room: "r".into(),
+                peer: PeerId(2),
+                seq: 6,
+            }
+        );
     }
 
     #[tokio::test]
@@ -477,7 +624,12 @@ mod scripts {
         assert_eq!(resume(&mut redis, 9).await, ["gone"]);
         assert_eq!(
             resume(&mut redis, 1).await,
-            ["resumed", "1", "a", "name 1", "2", "2 b name 2"]
+            ["resumed", "1", "3", "a", "name 1", "2", "2 b name 2"]
+        );
+        // Again (its answer was lost): nothing changes.
+        assert_eq!(
+            resume(&mut redis, 1).await,
+            ["resumed", "1", "3", "c", "name 1", "2", "2 b name 2"]
         );
         assert_eq!(seat(&mut redis, 1).await.unwrap(), "1 c name 1");
         // A held nobody else there; C holds a seat in the room now.
@@ -543,8 +695,8 @@ mod scripts {
             .unwrap();
         assert_eq!(message, r#"{"kind":"left","room":"r","peer":1,"seq":3}"#);
         assert!(matches!(
-            serde_json::from_str::<super::super::pubsub::Envelope>(&message).unwrap(),
-            super::super::pubsub::Envelope::Left {
+            serde_json::from_str::<Envelope>(&message).unwrap(),
+            Envelope::Left {
                 peer: PeerId(1),
                 seq: 3,
                 ..

@@ -17,23 +17,15 @@ for _, room in ipairs(redis.call('SMEMBERS', prefix .. ':held')) do
         redis.call('HDEL', key, all[i])
         local seq = redis.call('HINCRBY', key, '#seq', 1)
         -- Room keys are letters, digits, - and _: nothing to escape.
-        local news = '{"kind":"left","room":"' .. room .. '","peer":' .. all[i]
-          .. ',"seq":' .. seq .. '}'
-        local told = {}
-        for _, seat in ipairs(redis.call('HVALS', key)) do
-          local holder = string.match(seat, '^%d+ ([^~%s]%S*) ')
-          if holder and not told[holder] then
-            told[holder] = true
-            redis.call('PUBLISH', prefix .. ':server:' .. holder, news)
-          end
-        end
+        tell(prefix, key, '', '{"kind":"left","room":"' .. room .. '","peer":' .. all[i]
+          .. ',"seq":' .. seq .. '}')
         freed = freed + 1
       else
         waiting = true
       end
     end
   end
-  if redis.call('HLEN', key) <= 1 then redis.call('DEL', key) end
+  emptied(key)
   if not waiting then redis.call('SREM', prefix .. ':held', room) end
 end
 return freed

@@ -6,11 +6,22 @@
 //! `peer_joined` of everyone seated after them, and `peer_left` of anyone who leaves
 //! after they arrived, whichever server learns of it first. So nobody hears of someone
 //! twice, or of a leaving before the arriving.
+//!
+//! A server hears of its rooms' changes on its channel, in order, but may miss some (its
+//! subscription reconnecting), and hears of its own from the scripts' answers, which may
+//! come before or after. The view keeps track of which numbers it has accounted for; one
+//! missing for [`GAP_WAIT`] (or a lost subscription) makes the server read the room again
+//! and [`View::sync`] with it.
 
 use super::store::{Holder, Listed};
 use crate::protocol::signaling::{PeerId, PeerInfo, ServerMessage};
 use crate::server::rooms::{encode, Attachment, Seat};
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
+use std::time::{Duration, Instant};
+
+/// How long a change may be missing before the room is read again: longer than an answer
+/// from Redis may take to arrive after the news of a later change.
+pub(super) const GAP_WAIT: Duration = Duration::from_secs(2);
 
 /// A person in a room this server has a view of.
 pub(super) struct Person {
@@ -18,6 +29,9 @@ pub(super) struct Person {
     /// Their seat's number in the room's order.
     pub seq: u64,
     pub place: Place,
+    /// The change by which the view learned where the seat is: news of a move no later
+    /// than it is stale.
+    pub placed_at: u64,
     /// Being freed in Redis: nothing may resume or reach the seat meanwhile.
     pub leaving: bool,
 }
@@ -35,6 +49,7 @@ impl From<Listed> for Person {
             info: listed.info,
             seq: listed.seq,
             place: Place::There(listed.holder),
+            placed_at: listed.seq,
             leaving: false,
         }
     }
@@ -48,6 +63,24 @@ pub(super) struct View {
     gone: HashSet<PeerId>,
     /// Joins from this server under way: news for the room is kept for them.
     pub arriving: usize,
+    /// Every change up to this one is accounted for…
+    through: u64,
+    /// …and these after it.
+    heard: BTreeSet<u64>,
+    /// Since when a change has been missing.
+    gap_since: Option<Instant>,
+    /// News may have been missed (the subscription was lost): read the room again.
+    unsure: bool,
+}
+
+/// What [`View::sync`] found.
+#[derive(Debug, Default, PartialEq)]
+pub(super) struct Synced {
+    /// This server's people who could not take the news.
+    pub unreachable: Vec<PeerId>,
+    /// This server's people whose seats moved to another server meanwhile, and the
+    /// change as of which the read saw it.
+    pub moved_away: Vec<(PeerId, String, u64)>,
 }
 
 impl View {
@@ -109,6 +142,101 @@ impl View {
         unreachable
     }
 
+    /// News of change `seq` came (or an answer about it).
+    pub fn heard(&mut self, seq: u64, now: Instant) {
+        if seq > self.through {
+            self.heard.insert(seq);
+        }
+        while self.heard.remove(&(self.through + 1)) {
+            self.through += 1;
+        }
+        self.gap_since = match self.heard.is_empty() {
+            true => None,
+            false => self.gap_since.or(Some(now)),
+        };
+    }
+
+    /// Whether news of a change `seq` comes after what the view accounts for (news of
+    /// an arrival no later than that was accounted for by reading the room).
+    pub fn is_new(&self, seq: u64) -> bool {
+        seq > self.through && !self.heard.contains(&seq)
+    }
+
+    /// Whether a change has been missing long enough to read the room again.
+    pub fn has_gap(&self, now: Instant) -> bool {
+        self.unsure
+            || self
+                .gap_since
+                .is_some_and(|since| now.duration_since(since) >= GAP_WAIT)
+    }
+
+    /// News may have been missed, with no later news to show it: until the room is read
+    /// again, it counts as having a gap.
+    pub fn doubt(&mut self) {
+        self.unsure = true;
+    }
+
+    /// Brings the view to the room as Redis had it at change `seq` (`listed` is everyone
+    /// there then, or everyone but the person whose join or resume it answers): whoever
+    /// is listed and unknown arrives; whoever is of another server, was seated by then
+    /// and is not listed has left; a seat listed with another holder than the view knew,
+    /// and known from an earlier change, moved.
+    pub fn sync(
+        &mut self,
+        seq: u64,
+        listed: Vec<Listed>,
+        this_server: &str,
+        now: Instant,
+    ) -> Synced {
+        let mut synced = Synced::default();
+        let gone: Vec<PeerId> = self
+            .people
+            .iter()
+            .filter(|p| matches!(p.place, Place::There(_)) && p.seq <= seq)
+            .filter(|p| !listed.iter().any(|l| l.info.id == p.info.id))
+            .map(|p| p.info.id)
+            .collect();
+        for id in gone {
+            synced.unreachable.extend(self.remove(id, seq + 1));
+        }
+        let mut unknown = Vec::new();
+        for seat in listed {
+            let Some(person) = self.people.iter_mut().find(|p| p.info.id == seat.info.id) else {
+                unknown.push(seat);
+                continue;
+            };
+            if person.placed_at >= seq {
+                continue;
+            }
+            match &person.place {
+                Place::There(holder) if *holder != seat.holder => {
+                    person.place = Place::There(seat.holder);
+                }
+                Place::Here(_) => match seat.holder {
+                    // Moved when [`moved_away`](Synced::moved_away) is carried out.
+                    Holder::Server(server) if server != this_server => {
+                        synced.moved_away.push((person.info.id, server, seq));
+                        continue;
+                    }
+                    _ => {}
+                },
+                Place::There(_) => {}
+            }
+            person.placed_at = seq;
+        }
+        synced.unreachable.extend(self.learn(unknown, this_server));
+        for person in &mut self.people {
+            if matches!(person.place, Place::There(_)) && person.seq <= seq {
+                person.placed_at = person.placed_at.max(seq);
+            }
+        }
+        self.unsure = false;
+        self.through = self.through.max(seq);
+        self.heard.retain(|&heard| heard > seq);
+        self.heard(seq, now);
+        synced
+    }
+
     fn knows(&self, id: PeerId) -> bool {
         self.gone.contains(&id) || self.people.iter().any(|p| p.info.id == id)
     }
@@ -156,13 +284,13 @@ impl View {
 }
 
 #[cfg(test)]
-mod tests {
+mod tests_support {
     use super::*;
-    use crate::server::mailbox::{Mailbox, MAILBOX};
+    pub use crate::server::mailbox::{Mailbox, MAILBOX};
 
-    const HERE: &str = "this";
+    pub const HERE: &str = "this";
 
-    fn listed(id: u64, seq: u64, server: &str) -> Listed {
+    pub fn listed(id: u64, seq: u64, server: &str) -> Listed {
         Listed {
             info: PeerInfo {
                 id: PeerId(id),
@@ -174,7 +302,7 @@ mod tests {
     }
 
     /// A person of this server seated as `seq`, and what they are told.
-    fn here(view: &mut View, id: u64, seq: u64) -> Mailbox {
+    pub fn here(view: &mut View, id: u64, seq: u64) -> Mailbox {
         let mailbox = Mailbox::new(MAILBOX);
         view.people.push(Person {
             info: PeerInfo {
@@ -183,18 +311,19 @@ mod tests {
             },
             seq,
             place: Place::Here(Attachment::new(&mailbox)),
+            placed_at: seq,
             leaving: false,
         });
         mailbox
     }
 
-    fn told(mailbox: &Mailbox) -> Vec<ServerMessage> {
+    pub fn told(mailbox: &Mailbox) -> Vec<ServerMessage> {
         std::iter::from_fn(|| mailbox.try_next())
             .map(|text| serde_json::from_str(&text).expect("the server's own JSON"))
             .collect()
     }
 
-    fn joined(id: u64) -> ServerMessage {
+    pub fn joined(id: u64) -> ServerMessage {
         ServerMessage::PeerJoined {
             peer: PeerInfo {
                 id: PeerId(id),
@@ -203,6 +332,12 @@ mod tests {
             polite: false,
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tests_support::*;
+    use super::*;
 
     #[test]
     fn a_newcomer_is_announced_only_to_those_seated_before_them_and_only_once() {
@@ -256,5 +391,87 @@ mod tests {
         assert_eq!(view.seated_here(), 1);
         assert!(view.here(PeerId(1), None).is_some());
         assert!(view.here(PeerId(2), None).is_none());
+    }
+}
+
+#[cfg(test)]
+mod order {
+    use super::tests_support::*;
+    use super::*;
+
+    #[test]
+    fn a_change_missing_for_the_gap_wait_asks_for_a_read_and_one_that_comes_late_does_not() {
+        let t0 = Instant::now();
+        let mut view = View::default();
+        view.heard(1, t0);
+        view.heard(2, t0);
+        assert!(!view.has_gap(t0 + GAP_WAIT));
+        // 3 is an answer still on its way: 4 came first.
+        view.heard(4, t0);
+        assert!(!view.has_gap(t0 + GAP_WAIT / 2));
+        view.heard(3, t0 + GAP_WAIT / 2);
+        assert!(!view.has_gap(t0 + GAP_WAIT * 2));
+        assert!(!view.is_new(4) && view.is_new(5));
+        // 5 is lost.
+        view.heard(6, t0);
+        assert!(view.has_gap(t0 + GAP_WAIT));
+        assert!(!view.is_new(6));
+        view.sync(6, Vec::new(), HERE, t0);
+        assert!(!view.has_gap(t0 + GAP_WAIT));
+        // The subscription was lost: whatever came last may be missing.
+        view.doubt();
+        assert!(view.has_gap(t0));
+        view.sync(6, Vec::new(), HERE, t0);
+        assert!(!view.has_gap(t0 + GAP_WAIT));
+    }
+
+    #[test]
+    fn reading_the_room_brings_in_who_was_missed_and_takes_out_who_left_unheard() {
+        let t0 = Instant::now();
+        let mut view = View::default();
+        let ann = here(&mut view, 1, 1);
+        view.arrived(listed(2, 2, "b").into());
+        view.arrived(listed(3, 3, "b").into());
+        view.heard(3, t0);
+        told(&ann);
+        // Missed: 3 left (change 4) and 5 joined on b (change 5). 6 joins later, heard.
+        view.arrived(listed(6, 6, "b").into());
+        view.heard(6, t0);
+        assert_eq!(told(&ann), [joined(6)]);
+        let synced = view.sync(
+            5,
+            vec![listed(1, 1, HERE), listed(2, 2, "b"), listed(5, 5, "b")],
+            HERE,
+            t0,
+        );
+        assert_eq!(synced, Synced::default());
+        assert_eq!(
+            told(&ann),
+            [ServerMessage::PeerLeft { peer: PeerId(3) }, joined(5)]
+        );
+        let ids: Vec<u64> = view.people.iter().map(|p| p.info.id.0).collect();
+        assert_eq!(ids, [1, 2, 6, 5], "6 came after the read and stays");
+        assert!(!view.has_gap(t0 + GAP_WAIT));
+        // News of what the read accounted for changes nothing.
+        assert!(!view.is_new(4) && !view.is_new(5));
+    }
+
+    #[test]
+    fn a_read_moves_seats_only_on_news_newer_than_what_placed_them() {
+        let t0 = Instant::now();
+        let mut view = View::default();
+        here(&mut view, 1, 1);
+        view.arrived(listed(2, 2, "b").into());
+        // 2 moved to c at change 7 (heard); a read as of change 5 still says b.
+        let person = view.person(PeerId(2)).expect("arrived");
+        person.place = Place::There(Holder::Server("c".into()));
+        person.placed_at = 7;
+        view.sync(5, vec![listed(2, 2, "b")], HERE, t0);
+        assert!(matches!(&view.people[1].place, Place::There(Holder::Server(s)) if s == "c"));
+        // One as of change 9 says d; and 1, this server's, moved to e.
+        let synced = view.sync(9, vec![listed(2, 2, "d"), listed(1, 1, "e")], HERE, t0);
+        assert!(matches!(&view.people[1].place, Place::There(Holder::Server(s)) if s == "d"));
+        assert_eq!(synced.moved_away, [(PeerId(1), "e".to_owned(), 9)]);
+        assert_eq!(view.people[1].placed_at, 9);
     }
 }
