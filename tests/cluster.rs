@@ -821,3 +821,27 @@ async fn a_resume_token_works_once_on_the_server_that_holds_the_seat() {
         ServerMessage::Resumed { .. }
     ));
 }
+
+#[tokio::test]
+async fn a_second_alice_on_another_server_is_seated_as_alice_2() {
+    let redis = RedisServer::start();
+    let (a, b) = (server(&redis, &[]), server(&redis, &[]));
+    let mut alice = Client::connect(a.addr).await;
+    alice.join("names", "Alice").await;
+    let mut seated = Vec::new();
+    for (wanted, given) in [("alice", "alice (2)"), ("ALICE", "ALICE (3)")] {
+        let mut other = Client::connect(b.addr).await;
+        other
+            .send(json!({"type": "join", "room": "names", "name": wanted}))
+            .await;
+        match other.recv().await {
+            ServerMessage::Joined { name, .. } => assert_eq!(name, given),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            matches!(alice.recv().await, ServerMessage::PeerJoined { peer, .. } if peer.name == given)
+        );
+        // Still there when the next one comes.
+        seated.push(other);
+    }
+}

@@ -384,21 +384,32 @@ fn is_emoji(c: char) -> bool {
 /// looks like that (the same letters, whatever their case), "wanted (2)", "(3)"…, cut
 /// to fit [`MAX_NAME_CHARS`]. `taken` lists the names already in the room.
 pub fn distinct_name<'a>(wanted: &str, taken: impl Iterator<Item = &'a str> + Clone) -> String {
-    let same = |a: &str, b: &str| a.to_lowercase() == b.to_lowercase();
-    if !taken.clone().any(|t| same(t, wanted)) {
-        return wanted.to_owned();
-    }
-    (2..)
-        .map(|n| {
-            let suffix = format!(" ({n})");
-            let room = MAX_NAME_CHARS - suffix.chars().count();
-            let base: String = wanted.chars().take(room).collect();
-            // Cut where a joiner would be left dangling, it would be invisible.
-            let base = base.trim_end_matches(|c: char| c == '\u{200D}' || c.is_whitespace());
-            format!("{base}{suffix}")
-        })
-        .find(|candidate| !taken.clone().any(|t| same(t, candidate)))
+    name_candidates(wanted)
+        .find(|candidate| !taken.clone().any(|t| fold_name(t) == fold_name(candidate)))
         .expect("a room holds fewer people than there are numbers")
+}
+
+/// The names a newcomer who asked for `wanted` may be seated under, in the order they
+/// are tried: `wanted`, "wanted (2)", "wanted (3)"… (see [`distinct_name`]).
+/// Each looks like no other: a long name that already ends in " (5)" is not tried again
+/// as its own fifth.
+pub fn name_candidates(wanted: &str) -> impl Iterator<Item = String> + '_ {
+    let folded = fold_name(wanted);
+    let numbered = (2..).map(move |n| {
+        let suffix = format!(" ({n})");
+        let room = MAX_NAME_CHARS - suffix.chars().count();
+        let base: String = wanted.chars().take(room).collect();
+        // Cut where a joiner would be left dangling, it would be invisible.
+        let base = base.trim_end_matches(|c: char| c == '\u{200D}' || c.is_whitespace());
+        format!("{base}{suffix}")
+    });
+    std::iter::once(wanted.to_owned())
+        .chain(numbered.filter(move |candidate| fold_name(candidate) != folded))
+}
+
+/// What two names that look alike have in common: the same letters, whatever their case.
+pub fn fold_name(name: &str) -> String {
+    name.to_lowercase()
 }
 
 /// Checks a room key; returns it trimmed. Keys go into URLs, hence the small alphabet.
@@ -628,6 +639,11 @@ mod tests {
         assert_eq!(numbered.chars().count(), MAX_NAME_CHARS);
         assert!(numbered.ends_with(" (2)"));
         assert_eq!(validate_name(&numbered), Ok(numbered.as_str()));
+        // Found by the `names` fuzz target: a full-length name ending in " (5)" is not its
+        // own fifth candidate.
+        let fifth = format!("{} (5)", "x".repeat(MAX_NAME_CHARS - 4));
+        let candidates: Vec<String> = name_candidates(&fifth).take(6).collect();
+        assert_eq!(candidates.iter().filter(|c| **c == fifth).count(), 1);
     }
 
     #[test]

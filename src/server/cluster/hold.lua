@@ -12,9 +12,9 @@ local function hold(prefix, server, until_ms)
     local all = redis.call('HGETALL', key)
     for i = 1, #all, 2 do
       if all[i] ~= '#seq' then
-        local seq, holder, name = string.match(all[i + 1], '^(%d+) (%S+) (.*)$')
+        local seq, holder, rest = string.match(all[i + 1], '^(%d+) (%S+) (.*)$')
         if holder == server then
-          redis.call('HSET', key, all[i], seq .. ' ~' .. until_ms .. ' ' .. name)
+          redis.call('HSET', key, all[i], seq .. ' ~' .. until_ms .. ' ' .. rest)
           redis.call('SADD', prefix .. ':held', room)
         end
       end

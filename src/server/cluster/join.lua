@@ -1,21 +1,37 @@
--- KEYS[1] room hash, KEYS[2] own rooms set; ARGV id, server, name, capacity, room, prefix.
+-- KEYS[1] room hash, KEYS[2] own rooms set; ARGV id, server, capacity, room, prefix, then
+-- the names the person may take, each with its folded form (hex): the first whose
+-- folded form no seat has is theirs.
 local mine = redis.call('HGET', KEYS[1], ARGV[1])
 if mine then
   -- This server's own earlier try, whose answer was lost: seated already, and told.
-  local seq = string.match(mine, '^(%d+) ')
+  local seq, name = string.match(mine, '^(%d+) %S+ %S+ (.*)$')
   if holder_of(mine) ~= ARGV[2] then return {'taken'} end
-  return seats({'seated', seq}, KEYS[1], ARGV[1])
+  return seats({'seated', seq, name}, KEYS[1], ARGV[1])
 end
 local taken = redis.call('HLEN', KEYS[1])
 if taken > 0 then taken = taken - 1 end
-if taken >= tonumber(ARGV[4]) then return {'full'} end
+if taken >= tonumber(ARGV[3]) then return {'full'} end
+local folds = {}
+for _, record in ipairs(redis.call('HVALS', KEYS[1])) do
+  local fold = string.match(record, '^%d+ %S+ (%S+) ')
+  if fold then folds[fold] = true end
+end
+local name, fold
+for i = 6, #ARGV - 1, 2 do
+  if not folds[ARGV[i + 1]] then
+    name, fold = ARGV[i], ARGV[i + 1]
+    break
+  end
+end
+-- More people of that name than the room holds: cannot be, but never two alike.
+if not name then return {'full'} end
 local seq = redis.call('HINCRBY', KEYS[1], '#seq', 1)
-redis.call('HSET', KEYS[1], ARGV[1], seq .. ' ' .. ARGV[2] .. ' ' .. ARGV[3])
+redis.call('HSET', KEYS[1], ARGV[1], seq .. ' ' .. ARGV[2] .. ' ' .. fold .. ' ' .. name)
 redis.call('PERSIST', KEYS[1])
-redis.call('SADD', KEYS[2], ARGV[5])
+redis.call('SADD', KEYS[2], ARGV[4])
 -- Room keys are letters, digits, - and _, servers hex, ids digits: only the name needs
 -- escaping.
-tell(ARGV[6], KEYS[1], ARGV[2], '{"kind":"joined","room":"' .. ARGV[5] .. '","peer":{"id":'
-  .. ARGV[1] .. ',"name":' .. cjson.encode(ARGV[3]) .. '},"seq":' .. seq .. ',"server":"'
+tell(ARGV[5], KEYS[1], ARGV[2], '{"kind":"joined","room":"' .. ARGV[4] .. '","peer":{"id":'
+  .. ARGV[1] .. ',"name":' .. cjson.encode(name) .. '},"seq":' .. seq .. ',"server":"'
   .. ARGV[2] .. '"}')
-return seats({'seated', tostring(seq)}, KEYS[1], ARGV[1])
+return seats({'seated', tostring(seq), name}, KEYS[1], ARGV[1])

@@ -157,8 +157,8 @@ impl SharedRooms {
         let mut views = self.lock();
         let view = views.entry(room.to_owned()).or_default();
         view.arriving = view.arriving.saturating_sub(1);
-        let (id, seq, others) = match outcome {
-            Ok((id, Joined::Seated { seq, others })) => (id, seq, others),
+        let (id, seq, name, others) = match outcome {
+            Ok((id, Joined::Seated { seq, name, others })) => (id, seq, name, others),
             Ok((_, Joined::Full)) => {
                 return Err(self.refuse(&mut views, room, ErrorCode::RoomFull))
             }
@@ -168,10 +168,7 @@ impl SharedRooms {
                 return Err(self.refuse(&mut views, room, ErrorCode::Unavailable));
             }
         };
-        let info = PeerInfo {
-            id,
-            name: name.to_owned(),
-        };
+        let info = PeerInfo { id, name };
         let at = Attachment::at_epoch(mailbox, self.new_epoch());
         let epoch = at.epoch();
         let joined = self.rules.joined(

@@ -3,13 +3,13 @@
 //!
 //! Keys, under the deployment's prefix:
 //! - `<prefix>:room:<room>`, a hash: `#seq` (the room's change counter) and, per seat,
-//!   `<id>` = a [`SeatRecord`];
+//!   `<id>` = `<seq> <holder> <fold> <name>` (see [`Listed`]);
 //! - `<prefix>:rooms:<server>`, a set: the rooms in which that server holds seats;
 //! - `<prefix>:servers`, a hash: each live server and when it counts as gone (ms);
 //! - `<prefix>:held`, a set: rooms with seats held for nobody;
 //! - `<prefix>:server:<server>`, a channel: what is sent to that server.
 
-use crate::protocol::signaling::{PeerId, PeerInfo};
+use crate::protocol::signaling::{fold_name, name_candidates, PeerId, PeerInfo};
 use crate::server::metrics::RedisMetrics;
 use redis::aio::ConnectionManager;
 use std::sync::LazyLock;
@@ -22,11 +22,12 @@ macro_rules! script {
     };
 }
 
-/// Seats a person: refuses a full room, refuses an id in use, else takes the room's next
-/// number, tells the other servers there (`joined`), and returns the number with
+/// Seats a person: refuses a full room, refuses an id in use, else gives them the first
+/// of their candidate names that looks like nobody's there, takes the room's next
+/// number, tells the other servers there (`joined`), and returns the number and name with
 /// everyone else there. Run again by the server that seated it, it answers the same and
-/// changes nothing. KEYS room hash, own rooms set; ARGV id, server, name, capacity, room,
-/// prefix.
+/// changes nothing. KEYS room hash, own rooms set; ARGV id, server, capacity, room,
+/// prefix, then name and folded name (hex) per candidate.
 static JOIN: LazyLock<redis::Script> = script!("tell.lua", "join.lua");
 /// Frees a seat this server holds, as the room's next change, and tells the other
 /// servers there (`left`); an empty room's hash expires after an hour. A seat another
@@ -81,7 +82,8 @@ impl Holder {
     }
 }
 
-/// A seat as a script lists it: `<id>` and `<seq> <holder> <name>`.
+/// A seat as a script lists it: `<id>` and `<seq> <holder> <fold> <name>`, where `fold` is
+/// the name's [folded form](fold_name) in hex (no spaces: the scripts compare it).
 #[derive(Debug, PartialEq, Eq)]
 pub(super) struct Listed {
     pub info: PeerInfo,
@@ -92,8 +94,9 @@ pub(super) struct Listed {
 
 impl Listed {
     fn parse(id: &str, record: &str) -> Option<Listed> {
-        let mut parts = record.splitn(3, ' ');
-        let (seq, holder, name) = (parts.next()?, parts.next()?, parts.next()?);
+        let mut parts = record.splitn(4, ' ');
+        let (seq, holder, _fold, name) =
+            (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
         Some(Listed {
             info: PeerInfo {
                 id: PeerId(id.parse().ok()?),
@@ -118,7 +121,11 @@ impl Listed {
 
 /// How a join script answered.
 pub(super) enum Joined {
-    Seated { seq: u64, others: Vec<Listed> },
+    Seated {
+        seq: u64,
+        name: String,
+        others: Vec<Listed>,
+    },
     Full,
     Taken,
 }
@@ -192,30 +199,35 @@ impl Store {
             })
     }
 
+    /// Seats `id` under `wanted` or, if someone there looks like that, the next free
+    /// numbered name (as [`distinct_name`](crate::protocol::signaling::distinct_name)).
     pub(super) async fn join(
         &self,
         room: &str,
         id: PeerId,
-        name: &str,
+        wanted: &str,
         capacity: usize,
     ) -> Result<Joined, redis::RedisError> {
-        let answer: Vec<String> = self
-            .run(
-                JOIN.key(self.room_key(room))
-                    .key(self.own_rooms_key())
-                    .arg(id.0)
-                    .arg(&self.server)
-                    .arg(name)
-                    .arg(capacity)
-                    .arg(room)
-                    .arg(&self.prefix),
-            )
-            .await?;
+        let mut join = JOIN.prepare_invoke();
+        join.key(self.room_key(room))
+            .key(self.own_rooms_key())
+            .arg(id.0)
+            .arg(&self.server)
+            .arg(capacity)
+            .arg(room)
+            .arg(&self.prefix);
+        // Everyone there could have the name already.
+        for name in name_candidates(wanted).take(capacity + 1) {
+            let fold = fold_hex(&name);
+            join.arg(name).arg(fold);
+        }
+        let answer: Vec<String> = self.run(&join).await?;
         match answer.as_slice() {
             [outcome] if outcome == "full" => Ok(Joined::Full),
             [outcome] if outcome == "taken" => Ok(Joined::Taken),
-            [outcome, seq, rest @ ..] if outcome == "seated" => Ok(Joined::Seated {
+            [outcome, seq, name, rest @ ..] if outcome == "seated" => Ok(Joined::Seated {
                 seq: seq.parse().map_err(|_| unexpected("JOIN"))?,
+                name: name.clone(),
                 others: Listed::all(rest).ok_or_else(|| unexpected("JOIN"))?,
             }),
             _ => Err(unexpected("JOIN")),
@@ -328,6 +340,14 @@ impl Store {
     }
 }
 
+/// A name's folded form, in hex: what the join script compares.
+fn fold_hex(name: &str) -> String {
+    fold_name(name)
+        .bytes()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 pub(super) fn channel(prefix: &str, server: &str) -> String {
     format!("{prefix}:server:{server}")
 }
@@ -350,17 +370,25 @@ mod records {
 
     #[test]
     fn a_seat_record_names_its_holder_or_when_it_is_held_for_nobody_until() {
-        let seat = Listed::parse("7", "3 abc Ann Lee").expect("a valid record");
+        let seat = Listed::parse("7", "3 abc 616e6e206c6565 Ann Lee").expect("a valid record");
         assert_eq!(seat.seq, 3);
         assert_eq!(seat.info.name, "Ann Lee");
         assert_eq!(seat.holder, Holder::Server("abc".into()));
-        let held = Listed::parse("7", "3 ~1700 Ann").expect("a valid record");
+        let held = Listed::parse("7", "3 ~1700 616e6e Ann").expect("a valid record");
         assert_eq!(held.holder, Holder::Nobody { until_ms: 1700 });
         assert_eq!(held.holder.server(), None);
-        for bad in ["3 ~soon Ann", "x abc Ann", "3 abc", "3  Ann"] {
+        for bad in [
+            "3 ~soon f Ann",
+            "x abc f Ann",
+            "3 abc f",
+            "3  f Ann",
+            "3 abc Ann",
+        ] {
             assert_eq!(Listed::parse("7", bad), None, "{bad}");
         }
-        assert_eq!(Listed::parse("seven", "3 abc Ann"), None);
+        assert_eq!(Listed::parse("seven", "3 abc f Ann"), None);
+        assert_eq!(fold_hex("Ann Lee"), "616e6e206c6565");
+        assert_eq!(fold_hex("ÅSA"), fold_hex("åsa"));
         assert_eq!(Listed::all(&["1".into()]), None);
     }
 }
@@ -390,10 +418,11 @@ mod scripts {
             .key(format!("t:rooms:{server}"))
             .arg(id)
             .arg(server)
-            .arg(format!("name {id}"))
             .arg(capacity)
             .arg("r")
             .arg("t")
+            .arg(format!("name {id}"))
+            .arg(format!("f{id}"))
             .invoke_async(redis)
             .await
             .unwrap()
@@ -467,15 +496,43 @@ mod scripts {
     async fn join_numbers_seats_lists_the_others_and_refuses_full_rooms_and_taken_ids() {
         let server = RedisServer::start();
         let mut redis = server.connect().await;
-        assert_eq!(join(&mut redis, 1, "a", 2).await, ["seated", "1"]);
+        assert_eq!(join(&mut redis, 1, "a", 2).await, ["seated", "1", "name 1"]);
         assert_eq!(join(&mut redis, 1, "b", 2).await, ["taken"]);
         assert_eq!(
             join(&mut redis, 2, "b", 2).await,
-            ["seated", "2", "1", "1 a name 1"]
+            ["seated", "2", "name 2", "1", "1 a f1 name 1"]
         );
         assert_eq!(join(&mut redis, 3, "b", 2).await, ["full"]);
         assert_eq!(members(&mut redis, "t:rooms:b").await, ["r"]);
-        assert_eq!(seat(&mut redis, 2).await.unwrap(), "2 b name 2");
+        assert_eq!(seat(&mut redis, 2).await.unwrap(), "2 b f2 name 2");
+    }
+
+    #[tokio::test]
+    async fn join_gives_the_first_name_that_looks_like_nobody_s_in_the_room() {
+        let server = RedisServer::start();
+        let mut redis = server.connect().await;
+        join(&mut redis, 1, "a", 6).await;
+        join(&mut redis, 2, "a", 6).await;
+        // "NAME 1" folds as "name 1" does (f1); so does "NAME 2"'s first try.
+        let answer: Vec<String> = JOIN
+            .key("t:room:r")
+            .key("t:rooms:b")
+            .arg(3)
+            .arg("b")
+            .arg(6)
+            .arg("r")
+            .arg("t")
+            .arg("NAME 1")
+            .arg("f1")
+            .arg("NAME 1 (2)")
+            .arg("f2")
+            .arg("NAME 1 (3)")
+            .arg("f3")
+            .invoke_async(&mut redis)
+            .await
+            .unwrap();
+        assert_eq!(answer[..3], ["seated", "3", "NAME 1 (3)"]);
+        assert_eq!(seat(&mut redis, 3).await.unwrap(), "3 b f3 NAME 1 (3)");
     }
 
     #[tokio::test]
@@ -501,7 +558,7 @@ mod scripts {
             .unwrap();
         assert!((3_500_000..=3_600_000).contains(&ttl), "{ttl}");
         // Numbers go on, and the room stays.
-        assert_eq!(join(&mut redis, 4, "a", 6).await, ["seated", "7"]);
+        assert_eq!(join(&mut redis, 4, "a", 6).await, ["seated", "7", "name 4"]);
         let ttl: i64 = redis::cmd("PTTL")
             .arg("t:room:r")
             .query_async(&mut redis)
@@ -542,7 +599,7 @@ mod scripts {
         redis::cmd("HSET")
             .arg("t:room:r")
             .arg(9)
-            .arg("1 ~99 held")
+            .arg("1 ~99 f9 held")
             .exec_async(&mut redis)
             .await
             .unwrap();
@@ -552,14 +609,15 @@ mod scripts {
                 .key("t:rooms:b")
                 .arg(3)
                 .arg("b")
-                .arg("Zoë \"Z\" /")
                 .arg(6)
                 .arg("r")
                 .arg("t")
+                .arg("Zoë \"Z\" /")
+                .arg("f3")
                 .invoke_async::<Vec<String>>(&mut redis)
                 .await
-                .unwrap()[..2],
-            ["seated", "3"]
+                .unwrap()[..3],
+            ["seated", "3", "Zoë \"Z\" /"]
         );
         let news = heard(&mut to_a).await;
         assert_eq!(news.len(), 1);
@@ -576,7 +634,10 @@ mod scripts {
             }
         );
         // b's try again (its answer lost): the same answer, and nobody told again.
-        assert_eq!(join(&mut redis, 3, "b", 6).await[..2], ["seated", "3"]);
+        assert_eq!(
+            join(&mut redis, 3, "b", 6).await[..3],
+            ["seated", "3", "Zoë \"Z\" /"]
+        );
         assert_eq!(join(&mut redis, 3, "c", 6).await, ["taken"]);
         assert!(heard(&mut to_a).await.is_empty());
         // A resume on c tells a (the others) and b (the former holder).
@@ -624,14 +685,14 @@ mod scripts {
         assert_eq!(resume(&mut redis, 9).await, ["gone"]);
         assert_eq!(
             resume(&mut redis, 1).await,
-            ["resumed", "1", "3", "a", "name 1", "2", "2 b name 2"]
+            ["resumed", "1", "3", "a", "name 1", "2", "2 b f2 name 2"]
         );
         // Again (its answer was lost): nothing changes.
         assert_eq!(
             resume(&mut redis, 1).await,
-            ["resumed", "1", "3", "c", "name 1", "2", "2 b name 2"]
+            ["resumed", "1", "3", "c", "name 1", "2", "2 b f2 name 2"]
         );
-        assert_eq!(seat(&mut redis, 1).await.unwrap(), "1 c name 1");
+        assert_eq!(seat(&mut redis, 1).await.unwrap(), "1 c f1 name 1");
         // A held nobody else there; C holds a seat in the room now.
         assert!(members(&mut redis, "t:rooms:a").await.is_empty());
         assert_eq!(members(&mut redis, "t:rooms:c").await, ["r"]);
@@ -655,7 +716,7 @@ mod scripts {
             .unwrap();
         news.subscribe("t:server:b").await.unwrap();
         assert_eq!(sweep(&mut redis, 60_000).await, 0);
-        assert_eq!(seat(&mut redis, 1).await.unwrap(), "1 a name 1");
+        assert_eq!(seat(&mut redis, 1).await.unwrap(), "1 a f1 name 1");
         // A's liveness ran out: its seat is held for nobody, for the grace after that.
         let gone_at = redis_ms(&mut redis).await - 1;
         redis::cmd("HSET")
@@ -668,7 +729,7 @@ mod scripts {
         assert_eq!(sweep(&mut redis, 60_000).await, 0);
         assert_eq!(
             seat(&mut redis, 1).await.unwrap(),
-            format!("1 ~{} name 1", gone_at + 60_000)
+            format!("1 ~{} f1 name 1", gone_at + 60_000)
         );
         assert_eq!(members(&mut redis, "t:held").await, ["r"]);
         let servers: Vec<String> = redis::cmd("HKEYS")
@@ -681,7 +742,7 @@ mod scripts {
         redis::cmd("HSET")
             .arg("t:room:r")
             .arg(1)
-            .arg("1 ~1 name 1")
+            .arg("1 ~1 f1 name 1")
             .exec_async(&mut redis)
             .await
             .unwrap();
@@ -726,9 +787,9 @@ mod scripts {
             .await
             .unwrap();
         let held = seat(&mut redis, 1).await.unwrap();
-        let until: u64 = held[3..held.len() - 7].parse().unwrap();
+        let until: u64 = held[3..held.len() - 10].parse().unwrap();
         assert!((before + 5_000..before + 6_000).contains(&until), "{held}");
-        assert_eq!(seat(&mut redis, 2).await.unwrap(), "2 b name 2");
+        assert_eq!(seat(&mut redis, 2).await.unwrap(), "2 b f2 name 2");
         assert_eq!(members(&mut redis, "t:held").await, ["r"]);
         assert!(members(&mut redis, "t:rooms:a").await.is_empty());
         // Not yet due: a sweep leaves it.

@@ -2,7 +2,7 @@
 -- itself, in the same atomic step: a change whose answer is lost is never one that
 -- nobody heard of, and every server hears of a room's changes in their order.
 
--- The holder in a seat record (`<seq> <holder> <name>`).
+-- The holder in a seat record (`<seq> <holder> <fold> <name>`).
 local function holder_of(record)
   return string.match(record, '^%d+ (%S+) ')
 end
