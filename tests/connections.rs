@@ -67,6 +67,18 @@ async fn two_thousand_half_sent_requests_are_closed_within_fifteen_seconds_while
     }
     // The call was never touched: its sockets answer the heartbeat on their own.
     still_relaying(&mut alice, &mut bob, bob_id).await;
+    // Each was counted, and nothing else was (the pair's sockets were answered).
+    let metrics = get(addr, "/metrics").await.1;
+    let timeouts = metrics
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("tandem_closed_connections_total{reason=\"header_timeout\"} ")
+        })
+        .unwrap_or_else(|| panic!("no header timeouts in\n{metrics}"));
+    assert_eq!(
+        timeouts.trim().parse::<f64>().unwrap(),
+        half_sent.len() as f64
+    );
 }
 
 #[tokio::test]

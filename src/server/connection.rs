@@ -32,8 +32,9 @@ use tracing::Instrument;
 
 /// How long a closing client gets to answer the server's goodbye.
 const CLOSE_HANDSHAKE: Duration = Duration::from_secs(1);
-/// Bytes read from a socket at once: an ICE candidate fits; an SDP takes two reads.
-const READ_BUFFER: usize = 512;
+/// Bytes read from a socket at once: most messages (candidates, pings) fit; an SDP
+/// takes several reads. Every idle connection holds one (see BENCHMARKS.md).
+const READ_BUFFER: usize = 256;
 
 /// What every signaling connection shares.
 pub struct Hub {
@@ -181,7 +182,7 @@ async fn serve_socket(socket: &mut WebSocket, hub: &Hub, slot: &mut Option<IpSlo
             biased;
             () = &mut going => Err(Ending::Close(close_code::AWAY, "server restarting")),
             next = mailbox.next() => match next {
-                Ok(text) => send(socket, Message::Text(text), &mailbox, write_limit).await,
+                Ok(text) => Box::pin(send(socket, Message::Text(text), &mailbox, write_limit)).await,
                 Err(Kick::SentAway) => Err(Ending::Close(close_code::AGAIN, "reconnect and resume")),
                 Err(Kick::Replaced) => {
                     hub.metrics.closed(CloseReason::SeatTaken);
@@ -194,7 +195,10 @@ async fn serve_socket(socket: &mut WebSocket, hub: &Hub, slot: &mut Option<IpSlo
             },
             frame = socket.recv() => {
                 last_heard = Instant::now();
-                connection.on_frame(frame).await
+                // Boxed, as `send` is: inline, the largest step would set the size of
+                // every connection's task, idle ones included (a few hundred bytes each,
+                // against an allocation per message).
+                Box::pin(connection.on_frame(frame)).await
             }
             _ = ping.tick() => {
                 beats = beats.wrapping_add(1);
@@ -206,7 +210,7 @@ async fn serve_socket(socket: &mut WebSocket, hub: &Hub, slot: &mut Option<IpSlo
                     tracing::info!("no answer to pings; closing");
                     Err(Ending::Gone)
                 } else {
-                    send(socket, Message::Ping(Default::default()), &mailbox, write_limit).await
+                    Box::pin(send(socket, Message::Ping(Default::default()), &mailbox, write_limit)).await
                 }
             }
         };

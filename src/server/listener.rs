@@ -16,7 +16,7 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -81,6 +81,7 @@ where
             return futures::future::ready(Err(io::Error::other("max_connections reached")))
                 .boxed();
         };
+        let metrics = self.metrics.clone();
         self.inner
             .accept(stream, service)
             .map(|accepted| {
@@ -93,6 +94,7 @@ where
                                 Box::pin(tokio::time::sleep(HEADER_READ_TIMEOUT)),
                                 0,
                             )),
+                            unanswered: Some((Instant::now(), metrics)),
                         },
                         service,
                     )
@@ -123,6 +125,10 @@ pub struct Counted<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> {
     /// Until the first [`VERSION_BYTES`] have come: when the connection is closed if they
     /// have not, and how many have. Dropped (and its timer freed) once they have.
     first_bytes: Option<(Pin<Box<tokio::time::Sleep>>, usize)>,
+    /// Until the server writes to it or the client closes it: since when it is open, and
+    /// where to count it if it is dropped before either, past the header timeout (hyper
+    /// gave up on its request's head).
+    unanswered: Option<(Instant, Arc<Metrics>)>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Counted<S> {
@@ -137,6 +143,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Counted<S> {
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Drop for Counted<S> {
     fn drop(&mut self) {
+        if let Some((opened, metrics)) = self.unanswered.take() {
+            if opened.elapsed() >= HEADER_READ_TIMEOUT {
+                metrics.closed(CloseReason::HeaderTimeout);
+            }
+        }
         let (Some(mut stream), Ok(runtime)) =
             (self.stream.take(), tokio::runtime::Handle::try_current())
         else {
@@ -172,11 +183,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> AsyncRead for Counted<S
         let before = buf.filled().len();
         let read = self.io().poll_read(cx, buf);
         let this = &mut *self;
+        match &read {
+            // The client closed its end, or the connection broke: not a timeout.
+            Poll::Ready(Ok(())) if buf.filled().len() == before => this.unanswered = None,
+            Poll::Ready(Err(_)) => this.unanswered = None,
+            _ => {}
+        }
         if let Some((deadline, seen)) = &mut this.first_bytes {
             *seen += buf.filled().len() - before;
             if *seen >= VERSION_BYTES {
                 this.first_bytes = None;
             } else if read.is_pending() && deadline.as_mut().poll(cx).is_ready() {
+                // Counted when dropped, as for hyper's own timeout.
                 return Poll::Ready(Err(io::Error::new(
                     io::ErrorKind::TimedOut,
                     "no request within the header timeout",
@@ -193,6 +211,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> AsyncWrite for Counted<
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        self.unanswered = None;
         self.io().poll_write(cx, buf)
     }
 
@@ -201,6 +220,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> AsyncWrite for Counted<
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        self.unanswered = None;
         self.io().poll_write_vectored(cx, bufs)
     }
 

@@ -33,10 +33,13 @@ pub enum CloseReason {
     SeatTaken,
     /// A TCP connection refused at once: `max_connections` were open.
     MaxConnections,
+    /// A TCP connection closed without an answer: its request's head did not come
+    /// within the header timeout.
+    HeaderTimeout,
 }
 
 impl CloseReason {
-    const ALL: [CloseReason; 8] = [
+    const ALL: [CloseReason; 9] = [
         CloseReason::TooBig,
         CloseReason::RateLimited,
         CloseReason::SlowReader,
@@ -45,6 +48,7 @@ impl CloseReason {
         CloseReason::PerIpLimit,
         CloseReason::SeatTaken,
         CloseReason::MaxConnections,
+        CloseReason::HeaderTimeout,
     ];
 
     fn name(self) -> &'static str {
@@ -57,6 +61,7 @@ impl CloseReason {
             CloseReason::PerIpLimit => "per_ip_limit",
             CloseReason::SeatTaken => "seat_taken",
             CloseReason::MaxConnections => "max_connections",
+            CloseReason::HeaderTimeout => "header_timeout",
         }
     }
 }

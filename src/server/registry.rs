@@ -3,7 +3,10 @@
 //! (`cluster`). A connection never knows which it has.
 //!
 //! An enum rather than a trait object: the in-process registry's calls stay direct and
-//! complete at once, so a relay costs what it cost before there was a choice.
+//! complete at once, so a relay costs what it cost before there was a choice. The shared
+//! registry's calls that wait on Redis are boxed: every connection's task holds the
+//! largest future it may await, and those are several hundred bytes (an idle connection
+//! costs about 3 KiB in all).
 
 use super::cluster::SharedRooms;
 use super::limits::IpSlot;
@@ -28,7 +31,7 @@ impl Registry {
     ) -> Result<Admitted, NoSeat> {
         match self {
             Registry::Local(rooms) => rooms.join(room, name, mailbox),
-            Registry::Shared(rooms) => rooms.join(room, name, mailbox).await,
+            Registry::Shared(rooms) => Box::pin(rooms.join(room, name, mailbox)).await,
         }
     }
 
@@ -41,7 +44,7 @@ impl Registry {
     ) -> Result<Seat, NoSeat> {
         match self {
             Registry::Local(rooms) => rooms.resume(token, fresh, mailbox),
-            Registry::Shared(rooms) => rooms.resume(token, fresh, mailbox).await,
+            Registry::Shared(rooms) => Box::pin(rooms.resume(token, fresh, mailbox)).await,
         }
     }
 
@@ -74,7 +77,7 @@ impl Registry {
     pub async fn expire(&self, seat: &Seat) {
         match self {
             Registry::Local(rooms) => rooms.expire(seat),
-            Registry::Shared(rooms) => rooms.expire(seat).await,
+            Registry::Shared(rooms) => Box::pin(rooms.expire(seat)).await,
         }
     }
 
@@ -82,7 +85,7 @@ impl Registry {
     pub async fn leave(&self, seat: &Seat) {
         match self {
             Registry::Local(rooms) => rooms.leave(seat),
-            Registry::Shared(rooms) => rooms.leave(seat).await,
+            Registry::Shared(rooms) => Box::pin(rooms.leave(seat)).await,
         }
     }
 

@@ -45,12 +45,19 @@ pub struct Seat {
 pub(super) struct Attachment {
     /// `None` while the seat is detached (its connection dropped).
     mailbox: Option<Mailbox>,
-    /// What waits for the detached seat, within [`HELD`]'s bounds.
+    /// What a detached (or ending) seat keeps; boxed, made only then: most seats are
+    /// attached, and every idle seat's bytes count.
+    away: Option<Box<Away>>,
+    epoch: u64,
+}
+
+#[derive(Default)]
+struct Away {
+    /// What waits for the seat, within [`HELD`]'s bounds.
     backlog: FairQueue,
     /// While detached: the per-address slot the dropped connection held, so that a held
     /// seat counts against its address's limit until it is resumed or freed.
     held: Option<IpSlot>,
-    epoch: u64,
 }
 
 impl Attachment {
@@ -63,8 +70,7 @@ impl Attachment {
     pub(super) fn at_epoch(mailbox: &Mailbox, epoch: u64) -> Attachment {
         Attachment {
             mailbox: Some(mailbox.clone()),
-            backlog: FairQueue::default(),
-            held: None,
+            away: None,
             epoch,
         }
     }
@@ -73,9 +79,17 @@ impl Attachment {
         self.epoch
     }
 
+    /// What the seat keeps while detached, made on first need.
+    fn away(&mut self) -> &mut Away {
+        self.away.get_or_insert_with(Box::default)
+    }
+
     /// What waited for the detached seat, and its connection if any: the seat moved on.
     pub(super) fn hand_over(mut self) -> (Option<Mailbox>, Vec<(Option<PeerId>, Utf8Bytes)>) {
-        let waiting = std::iter::from_fn(|| self.backlog.pop_with_sender()).collect();
+        let waiting = match self.away.as_mut() {
+            Some(away) => std::iter::from_fn(|| away.backlog.pop_with_sender()).collect(),
+            None => Vec::new(),
+        };
         (self.mailbox, waiting)
     }
 
@@ -84,8 +98,7 @@ impl Attachment {
     fn vacant(epoch: u64) -> Attachment {
         Attachment {
             mailbox: None,
-            backlog: FairQueue::default(),
-            held: None,
+            away: None,
             epoch,
         }
     }
@@ -115,7 +128,7 @@ impl Attachment {
                 Posted::Ended => self.mailbox = None,
             }
         }
-        self.backlog.push_peer(from, text, HELD)
+        self.away().backlog.push_peer(from, text, HELD)
     }
 
     /// Queues the server's news; false when a held seat's queue cannot take it (nobody has
@@ -128,7 +141,7 @@ impl Attachment {
             }
             self.mailbox = None;
         }
-        self.backlog.push_server(text, HELD).is_ok()
+        self.away().backlog.push_server(text, HELD).is_ok()
     }
 
     /// Whether this is the attachment `seat` was given (a stale connection's is not).
@@ -143,7 +156,7 @@ impl Attachment {
     /// The connection dropped; `slot` (its per-address slot) is held with the seat.
     pub(super) fn detach(&mut self, slot: Option<IpSlot>) {
         self.mailbox = None;
-        self.held = slot;
+        self.away().held = slot;
     }
 
     /// Gives the seat to a new connection: posts `first`, then what waited, and returns
@@ -157,14 +170,14 @@ impl Attachment {
         take_back: impl FnOnce() -> Utf8Bytes,
     ) -> Option<u64> {
         self.epoch += 1;
-        // The new connection holds a slot of its own.
-        self.held = None;
+        // What waited goes to the new connection, which holds a slot of its own.
+        let mut away = self.away.take();
         if let Some(old) = self.mailbox.replace(mailbox.clone()) {
             old.post(take_back());
             old.kick(Kick::Replaced);
         }
         std::iter::once(first)
-            .chain(std::iter::from_fn(|| self.backlog.pop()))
+            .chain(std::iter::from_fn(|| away.as_mut()?.backlog.pop()))
             .all(|text| mailbox.post(text))
             .then_some(self.epoch)
     }
@@ -318,6 +331,9 @@ impl Rooms {
             id: info.id,
             epoch: 0,
         };
+        // Rooms are small (six at most by default): grown one seat at a time, a room of
+        // two holds two, not the four a doubling Vec would (an idle seat's memory counts).
+        members.reserve_exact(1);
         members.push(Member {
             info,
             at: Attachment::new(mailbox),
