@@ -180,15 +180,16 @@ impl SharedRooms {
         let synced = view.sync(seq, others, self.store.server(), Instant::now());
         let mut unreachable = self.settle(view, room, synced);
         let view = views.get_mut(room).expect("held by the lock");
+        let me = Person {
+            info: info.clone(),
+            seq,
+            place: Place::Here(at),
+            placed_at: seq,
+            leaving: false,
+        };
         if !mailbox.post(encode(&joined)) {
             // Seated in Redis all the same: added, so that it can be freed.
-            view.people.push(Person {
-                info,
-                seq,
-                place: Place::Here(at),
-                placed_at: seq,
-                leaving: false,
-            });
+            view.people.push(me);
             drop(views);
             for id in unreachable.into_iter().chain([id]) {
                 self.evict(room, id);
@@ -206,17 +207,11 @@ impl SharedRooms {
         unreachable.extend(view.tell_earlier(
             seq,
             &ServerMessage::PeerJoined {
-                peer: info.clone(),
+                peer: info,
                 polite: false,
             },
         ));
-        view.people.push(Person {
-            info,
-            seq,
-            place: Place::Here(at),
-            placed_at: seq,
-            leaving: false,
-        });
+        view.people.push(me);
         let people = view.people.len();
         drop(views);
         for id in unreachable {

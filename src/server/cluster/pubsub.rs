@@ -227,3 +227,70 @@ pub(super) async fn listen(
         }
     }
 }
+
+/// The publish queue on a real Redis that holds every write.
+#[cfg(test)]
+mod queue {
+    use super::super::store::test_redis::RedisServer;
+    use super::*;
+    use crate::server::metrics::Metrics;
+
+    fn relay(bytes: usize) -> Envelope {
+        Envelope::Deliver {
+            room: "r".into(),
+            to: PeerId(1),
+            from: Some(PeerId(2)),
+            text: "x".repeat(bytes),
+            forwarded: false,
+            sent_us: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn while_redis_holds_writes_relays_past_the_bound_are_refused_and_news_still_queued() {
+        let redis = RedisServer::start();
+        let client = redis::Client::open(redis.url()).expect("a valid URL");
+        let manager = ConnectionManager::new(client).await.expect("Redis answers");
+        let metrics = Metrics::default().redis;
+        let outgoing = Outgoing::start(manager, "t", metrics.clone());
+        let _: () = redis::cmd("CLIENT")
+            .arg("PAUSE")
+            .arg(2_000)
+            .arg("WRITE")
+            .query_async(&mut redis.connect().await)
+            .await
+            .expect("Redis pauses");
+        let mut accepted = 0;
+        while outgoing.send("other".into(), &relay(1 << 20)) {
+            accepted += 1;
+            assert!(accepted <= 16, "never refused");
+        }
+        // Sixteen MiB of envelopes, each a little over one MiB: fifteen fit.
+        assert_eq!(accepted, 15);
+        assert_eq!(metrics.dropped.get(), 1);
+        assert!(outgoing.queued_bytes.load(Ordering::Relaxed) <= PUBLISH_QUEUE_BYTES);
+        // News of who is where is never refused.
+        let left = Envelope::Left {
+            room: "r".into(),
+            peer: PeerId(1),
+            seq: 1,
+        };
+        assert!(outgoing.send("other".into(), &left));
+        // The queue drains: published once Redis writes again, or given back when a
+        // pipeline times out during the pause (counted as an error).
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while outgoing.queued_bytes.load(Ordering::Relaxed) > 0 {
+            assert!(std::time::Instant::now() < deadline, "never drained");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // Relays are taken again, and once the pause is over they are published.
+        while metrics.publishes.get() == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never published again"
+            );
+            assert!(outgoing.send("other".into(), &relay(1 << 10)));
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}

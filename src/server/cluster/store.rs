@@ -187,6 +187,25 @@ impl Store {
         format!("{}:rooms:{}", self.prefix, self.server)
     }
 
+    /// `script` about `id`'s seat in `room`, by this server: KEYS room hash, own rooms
+    /// set; ARGV id, server, room, prefix.
+    fn on_seat<'a>(
+        &self,
+        script: &'a redis::Script,
+        room: &str,
+        id: PeerId,
+    ) -> redis::ScriptInvocation<'a> {
+        let mut invocation = script.prepare_invoke();
+        invocation
+            .key(self.room_key(room))
+            .key(self.own_rooms_key())
+            .arg(id.0)
+            .arg(&self.server)
+            .arg(room)
+            .arg(&self.prefix);
+        invocation
+    }
+
     async fn run<T: redis::FromRedisValue>(
         &self,
         invocation: &redis::ScriptInvocation<'_>,
@@ -235,17 +254,7 @@ impl Store {
     }
 
     pub(super) async fn leave(&self, room: &str, id: PeerId) -> Result<Left, redis::RedisError> {
-        let answer: Vec<String> = self
-            .run(
-                LEAVE
-                    .key(self.room_key(room))
-                    .key(self.own_rooms_key())
-                    .arg(id.0)
-                    .arg(&self.server)
-                    .arg(room)
-                    .arg(&self.prefix),
-            )
-            .await?;
+        let answer: Vec<String> = self.run(&self.on_seat(&LEAVE, room, id)).await?;
         match answer.as_slice() {
             [outcome, seq] if outcome == "left" => Ok(Left::Freed {
                 seq: seq.parse().map_err(|_| unexpected("LEAVE"))?,
@@ -264,17 +273,7 @@ impl Store {
         room: &str,
         id: PeerId,
     ) -> Result<Option<Moved>, redis::RedisError> {
-        let answer: Vec<String> = self
-            .run(
-                RESUME
-                    .key(self.room_key(room))
-                    .key(self.own_rooms_key())
-                    .arg(id.0)
-                    .arg(&self.server)
-                    .arg(room)
-                    .arg(&self.prefix),
-            )
-            .await?;
+        let answer: Vec<String> = self.run(&self.on_seat(&RESUME, room, id)).await?;
         match answer.as_slice() {
             [outcome] if outcome == "gone" => Ok(None),
             [outcome, seq, change, _holder, name, rest @ ..] if outcome == "resumed" => {
@@ -397,7 +396,7 @@ mod records {
 #[cfg(test)]
 #[path = "../../../tests/common/redis_server.rs"]
 #[allow(dead_code)]
-mod test_redis;
+pub(super) mod test_redis;
 
 /// Each script, run on a real Redis: the cases the servers' code relies on.
 #[cfg(test)]
