@@ -285,7 +285,7 @@ test('a call of four shares its upload, survives one pair restarting, sends a fi
   await expect(ann.page.locator('.transfer')).toHaveCount(3);
   for (const name of others) {
     const save = people[name].page.getByRole('link', { name: 'Save all.bin' });
-    await expect(save).toBeVisible({ timeout: 30_000 });
+    await expect(save, `${name} is offered all.bin; their transfers: ${await people[name].page.locator('.transfers').textContent().catch(() => '?')}`).toBeVisible({ timeout: 30_000 });
     const [download] = await Promise.all([people[name].page.waitForEvent('download'), save.click()]);
     const bytes = await readFile(await download.path());
     expect(sha256(bytes), `${name}'s copy`).toBe(sha256(data));
@@ -306,7 +306,7 @@ test('a call of four shares its upload, survives one pair restarting, sends a fi
   await ann.page.evaluate(() => (window as any).__releaseFiles());
   for (const name of ['Ben', 'Cat']) {
     const save = people[name].page.getByRole('link', { name: 'Save more.bin' });
-    await expect(save).toBeVisible({ timeout: 30_000 });
+    await expect(save, `${name} is offered all.bin; their transfers: ${await people[name].page.locator('.transfers').textContent().catch(() => '?')}`).toBeVisible({ timeout: 30_000 });
     const [download] = await Promise.all([people[name].page.waitForEvent('download'), save.click()]);
     expect(sha256(await readFile(await download.path())), `${name}'s copy`).toBe(sha256(more));
   }

@@ -8,6 +8,7 @@
 
 pub mod budget;
 pub mod speaker;
+pub mod verify;
 
 use crate::protocol::peer::{Admit, ChatGate, PeerMessage, PeerMessageError};
 use crate::protocol::signaling::{
