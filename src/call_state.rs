@@ -78,6 +78,8 @@ pub enum UiCommand {
     Leave,
     /// Take the call back from the tab or device that took it.
     TakeBack,
+    /// Show the code that proves nobody is in the middle of the connection to this person.
+    Verify(PeerId),
 }
 
 /// The signals and elements the session drives.
@@ -129,7 +131,18 @@ pub struct CallState {
     pub upload_budget: RwSignal<u64>,
     /// Who a file goes to: one person, or everyone (`None`).
     pub send_to: RwSignal<Option<PeerId>>,
+    /// The verification code shown for one person, while its panel is open.
+    pub verifying: RwSignal<Option<Verifying>>,
     pub local_video: NodeRef<Video>,
+}
+
+/// The code of one connection, to compare by voice (see `mesh::verify`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verifying {
+    pub id: PeerId,
+    pub name: String,
+    /// The code, or why there is none yet (e.g. the connection is not negotiated).
+    pub code: Result<String, String>,
 }
 
 impl CallState {
@@ -162,6 +175,7 @@ impl CallState {
             upload_kbps: RwSignal::new(None),
             upload_budget: RwSignal::new(crate::protocol::signaling::DEFAULT_UPLOAD_BUDGET),
             send_to: RwSignal::new(None),
+            verifying: RwSignal::new(None),
             local_video: NodeRef::new(),
         }
     }

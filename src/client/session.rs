@@ -15,9 +15,10 @@ use super::media::{self, LocalMedia};
 use super::peer::{Peer, PeerEvent};
 use super::signaling::{SignalingSocket, SocketEvent};
 use super::stats_report;
-use crate::call_state::{CallState, DeviceKind, UiCommand};
+use crate::call_state::{CallState, DeviceKind, UiCommand, Verifying};
 use crate::mesh::budget::SenderLimits;
 use crate::mesh::speaker::ActiveSpeaker;
+use crate::mesh::verify::verification_code;
 use crate::mesh::{
     self, Command, ConnectionState, Effect, IceState, Input, MediaState, PeerInput, Timer,
 };
@@ -427,7 +428,34 @@ impl Session {
             UiCommand::HangUp => self.input(Input::Command(Command::HangUp)).await,
             UiCommand::Leave => self.input(Input::Command(Command::Leave)).await,
             UiCommand::TakeBack => self.input(Input::Command(Command::TakeBack)).await,
+            UiCommand::Verify(id) => self.show_code(id),
         }
+    }
+
+    /// Shows the verification code of the connection to `id`, from the descriptions it
+    /// was negotiated with.
+    fn show_code(&self, id: PeerId) {
+        let name = self
+            .view
+            .people
+            .with_untracked(|people| people.iter().find(|p| p.id == id).map(|p| p.name.clone()))
+            .unwrap_or_default();
+        let code = match self.peers.get(&id) {
+            None => Err("not connected yet".to_owned()),
+            Some(remote) => {
+                let pc = remote.peer.connection();
+                match (
+                    pc.current_local_description(),
+                    pc.current_remote_description(),
+                ) {
+                    (Some(local), Some(remote)) => verification_code(&local.sdp(), &remote.sdp())
+                        .map(|code| code.to_string())
+                        .map_err(|e| e.to_string()),
+                    _ => Err("the connection is still being set up".to_owned()),
+                }
+            }
+        };
+        self.view.verifying.set(Some(Verifying { id, name, code }));
     }
 
     async fn on_peer(&mut self, id: PeerId, event: PeerEvent) {

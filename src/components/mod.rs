@@ -11,4 +11,5 @@ pub mod invite;
 pub mod person_picker;
 pub mod stats_panel;
 pub mod status;
+pub mod verify_panel;
 pub mod video_tile;

@@ -35,6 +35,9 @@ pub fn VideoTile(
     /// The video has started playing.
     #[prop(optional)]
     on_playing: Option<Callback<()>>,
+    /// Buttons about this person, over the video.
+    #[prop(optional)]
+    children: Option<Children>,
 ) -> AnyView {
     let initial = move || {
         label
@@ -90,6 +93,7 @@ pub fn VideoTile(
             <Show when=move || badge.with(Option::is_some)>
                 <span class="badge" aria-live="polite">{move || badge.get()}</span>
             </Show>
+            {children.map(|children| view! { <div class="tile-actions">{children()}</div> })}
             <figcaption>{move || label.get()}</figcaption>
         </figure>
     }
@@ -137,6 +141,19 @@ pub fn RemoteTile(
             on_select=Callback::new(move |()| {
                 focused.update(|f| *f = if *f == Some(id) { None } else { Some(id) })
             })
-        />
+        >
+            <button
+                class="verify"
+                title="Show the code that proves nobody is in the middle"
+                on:click=move |ev| {
+                    // The tile itself is a button too (focus): this click is not for it.
+                    ev.stop_propagation();
+                    send.run(UiCommand::Verify(id));
+                }
+                on:keydown=move |ev| ev.stop_propagation()
+            >
+                {move || format!("Verify {}", name.get())}
+            </button>
+        </VideoTile>
     }
 }

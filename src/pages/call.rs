@@ -10,6 +10,7 @@ use crate::components::{
     chat::ChatPanel,
     stats_panel::StatsPanel,
     status::StatusLine,
+    verify_panel::VerifyPanel,
     video_tile::{RemoteTile, VideoTile},
 };
 use crate::mesh::CallStatus;
@@ -136,6 +137,7 @@ fn Call(user: String, room: String, rejoin: Callback<()>) -> impl IntoView {
                         </button>
                     </p>
                 </Show>
+                <VerifyPanel call/>
                 <Show when=move || call.notice.with(Option::is_some)>
                     <p class="media-note" role="alert">{move || call.notice.get()}</p>
                 </Show>
