@@ -85,6 +85,9 @@ fn corpus(foreign: PeerId, limit: usize) -> Vec<Case> {
             Expect::Error(InvalidName),
         )
     };
+    let hidden_name = |name, person: String| {
+        case(name, Nothing, join("room", &person), Expect::Error(BadName))
+    };
     let offer = json!({"kind": "offer", "sdp": "v=0"});
     vec![
         // Malformed JSON
@@ -220,9 +223,9 @@ fn corpus(foreign: PeerId, limit: usize) -> Vec<Case> {
         name_err("empty name", String::new()),
         name_err("blank name", "   ".into()),
         name_err("overlong name", "n".repeat(MAX_NAME_CHARS + 1)),
-        name_err("name with a newline", "Ann\nBob".into()),
-        name_err("name with a bell", "\u{7}".into()),
-        name_err("name with an escape sequence", "\u{1b}[31mred".into()),
+        hidden_name("name with a newline", "Ann\nBob".into()),
+        hidden_name("name with a bell", "\u{7}".into()),
+        hidden_name("name with an escape sequence", "\u{1b}[31mred".into()),
         // Signals and order
         case(
             "signal to an unknown peer",

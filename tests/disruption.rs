@@ -262,7 +262,7 @@ async fn names_that_hide_what_they_are_are_refused() {
         client
             .send(json!({"type": "join", "room": "r", "name": name}))
             .await;
-        let message = client.expect_error(ErrorCode::InvalidName).await;
+        let message = client.expect_error(ErrorCode::BadName).await;
         assert!(message.contains("invisible"), "{message}");
     }
     // The socket stays usable, and a plain name is seated.

@@ -318,7 +318,7 @@ async fn bad_input_gets_typed_errors_and_the_connection_keeps_working() {
         (&*"r".repeat(65), "Mallory", ErrorCode::InvalidRoom),
         ("ok", "", ErrorCode::InvalidName),
         ("ok", &*"n".repeat(33), ErrorCode::InvalidName),
-        ("ok", "bell\u{7}", ErrorCode::InvalidName),
+        ("ok", "bell\u{7}", ErrorCode::BadName),
     ] {
         m.send(json!({"type": "join", "room": room, "name": name}))
             .await;

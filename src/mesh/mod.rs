@@ -730,7 +730,7 @@ impl Session {
                 }
             }
             ErrorCode::RoomFull => self.finish(CallStatus::RoomFull),
-            ErrorCode::InvalidRoom | ErrorCode::InvalidName => {
+            ErrorCode::InvalidRoom | ErrorCode::InvalidName | ErrorCode::BadName => {
                 self.outcome = Some(CallStatus::Failed(message));
                 self.effects.push(Effect::Stop);
             }

@@ -215,7 +215,11 @@ impl Signal {
 pub enum ErrorCode {
     RoomFull,
     InvalidRoom,
+    /// A name that is empty or too long.
     InvalidName,
+    /// A name with characters that hide what it is: control, bidi or invisible format
+    /// characters.
+    BadName,
     BadMessage,
     NotJoined,
     AlreadyJoined,
@@ -246,6 +250,7 @@ impl ErrorCode {
             ErrorCode::RoomFull => "this room is full",
             ErrorCode::InvalidRoom => "the room key is not valid",
             ErrorCode::InvalidName => "the name is not valid",
+            ErrorCode::BadName => "the name has invisible or direction-changing characters",
             ErrorCode::BadMessage => "the message could not be understood",
             ErrorCode::NotJoined => "join a room first",
             ErrorCode::AlreadyJoined => "already in a room; leave it first",
@@ -264,6 +269,7 @@ impl ErrorCode {
             ErrorCode::RoomFull => "room_full",
             ErrorCode::InvalidRoom => "invalid_room",
             ErrorCode::InvalidName => "invalid_name",
+            ErrorCode::BadName => "bad_name",
             ErrorCode::BadMessage => "bad_message",
             ErrorCode::NotJoined => "not_joined",
             ErrorCode::AlreadyJoined => "already_joined",
@@ -276,10 +282,11 @@ impl ErrorCode {
         }
     }
 
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 13] = [
         ErrorCode::RoomFull,
         ErrorCode::InvalidRoom,
         ErrorCode::InvalidName,
+        ErrorCode::BadName,
         ErrorCode::BadMessage,
         ErrorCode::NotJoined,
         ErrorCode::AlreadyJoined,
@@ -293,7 +300,8 @@ impl ErrorCode {
 }
 
 /// Why a name or room key typed by a person is refused. Shown inline on the home screen
-/// and sent by the server as [`ErrorCode::InvalidName`] / [`ErrorCode::InvalidRoom`].
+/// and sent by the server as [`ErrorCode::InvalidName`], [`ErrorCode::BadName`] or
+/// [`ErrorCode::InvalidRoom`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum InputError {
     #[error("Enter your name.")]
@@ -315,10 +323,8 @@ pub enum InputError {
 impl InputError {
     pub fn code(self) -> ErrorCode {
         match self {
-            InputError::NameEmpty
-            | InputError::NameTooLong
-            | InputError::NameControlChars
-            | InputError::NameInvisibleChars => ErrorCode::InvalidName,
+            InputError::NameEmpty | InputError::NameTooLong => ErrorCode::InvalidName,
+            InputError::NameControlChars | InputError::NameInvisibleChars => ErrorCode::BadName,
             InputError::RoomEmpty | InputError::RoomTooLong | InputError::RoomChars => {
                 ErrorCode::InvalidRoom
             }
@@ -625,6 +631,8 @@ mod tests {
         assert_eq!(validate_name("Ada 👩\u{200D}💻"), Ok("Ada 👩\u{200D}💻"));
         assert_eq!(validate_name("Ünal Øster"), Ok("Ünal Øster"));
         assert_eq!(InputError::NameTooLong.code(), ErrorCode::InvalidName);
+        assert_eq!(InputError::NameInvisibleChars.code(), ErrorCode::BadName);
+        assert_eq!(InputError::NameControlChars.code(), ErrorCode::BadName);
     }
 
     #[test]
