@@ -165,7 +165,10 @@ test('a peer that lies, floods or sends garbage cannot freeze, crash or trick th
   await expect(ann.page.getByRole('link', { name: 'Save invoice_fdp.exe' })).toHaveAttribute('download', 'invoice_fdp.exe');
   await expect(ann.page.getByRole('link', { name: 'Save .._.._.bashrc' })).toBeVisible();
   await expect(ann.page.getByRole('link', { name: 'Save file', exact: true })).toBeVisible();
-  const longName = await ann.page.locator('.transfer .file-name', { hasText: 'nnnn' }).textContent();
+  // (Waited for with a deadline: a row that never comes fails here, not at the test's timeout.)
+  const longRow = ann.page.locator('.transfer .file-name', { hasText: 'nnnn' });
+  await expect(longRow, `the long-named file is listed (notices: ${(await notice(ann).allTextContents()).join(" | ")})`).toHaveCount(1);
+  const longName = await longRow.textContent();
   expect(new TextEncoder().encode(longName!).length).toBeLessThanOrEqual(255);
   const html = ann.page.getByRole('link', { name: 'Save page.html' });
   await expect(html).toHaveAttribute('download', 'page.html');

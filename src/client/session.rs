@@ -478,12 +478,19 @@ impl Session {
                 return;
             }
             PeerEvent::DataChannel(channel) if channel.label().starts_with(CHANNEL_PREFIX) => {
-                // The channels of finished transfers are closed; the rest are in flight.
+                // A finished transfer closes its channel, which is "closing" until the other
+                // side's stream reset arrives: only channels still connecting or open are in
+                // flight, so a slow (or unwilling) sender cannot keep a place it has finished.
                 let receiving = self
                     .transfers
                     .values()
                     .filter(|t| t.peer == id && t.incoming)
-                    .filter(|t| t.channel.ready_state() != RtcDataChannelState::Closed)
+                    .filter(|t| {
+                        matches!(
+                            t.channel.ready_state(),
+                            RtcDataChannelState::Connecting | RtcDataChannelState::Open
+                        )
+                    })
                     .count();
                 if receiving >= MAX_INCOMING_TRANSFERS {
                     channel.close();
