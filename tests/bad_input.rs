@@ -85,9 +85,8 @@ fn corpus(foreign: PeerId, limit: usize) -> Vec<Case> {
             Expect::Error(InvalidName),
         )
     };
-    let hidden_name = |name, person: String| {
-        case(name, Nothing, join("room", &person), Expect::Error(BadName))
-    };
+    let hidden_name =
+        |name, person: String| case(name, Nothing, join("room", &person), Expect::Error(BadName));
     let offer = json!({"kind": "offer", "sdp": "v=0"});
     vec![
         // Malformed JSON

@@ -6,7 +6,9 @@ mod common;
 use common::*;
 use futures::StreamExt;
 use serde_json::json;
-use tandem::protocol::signaling::{ErrorCode, PeerId, ServerMessage, Signal};
+use tandem::protocol::signaling::{
+    ErrorCode, PeerId, ServerMessage, Signal, SEAT_TAKEN_CLOSE_CODE,
+};
 
 /// Settings every server of one cluster shares; `extra` may set another grace.
 fn server(redis: &RedisServer, extra: &[&str]) -> Binary {
@@ -853,6 +855,52 @@ async fn a_resume_token_works_once_on_the_server_that_holds_the_seat() {
         back.resume(&next).await,
         ServerMessage::Resumed { .. }
     ));
+}
+
+#[tokio::test]
+async fn a_resume_token_works_once_whichever_server_it_is_shown_to() {
+    let redis = RedisServer::start();
+    let (a, b) = (server(&redis, &[]), server(&redis, &[]));
+    let (mut alice, alice_id, token, mut bob, bob_id) = across(&a, &b, "once-across").await;
+    // A copy of Alice's link-and-token, replayed on B while she is still on A: it takes
+    // the seat, and Alice's page is told, with a token to take it back, and closed.
+    let mut thief = Client::connect(b.addr).await;
+    match thief.resume(&token).await {
+        ServerMessage::Resumed { you, .. } => assert_eq!(you, alice_id),
+        other => panic!("{other:?}"),
+    }
+    let take_back = match alice.recv().await {
+        ServerMessage::SeatTaken { token } => token,
+        other => panic!("expected seat_taken, got {other:?}"),
+    };
+    assert_eq!(alice.closed().await, Some(SEAT_TAKEN_CLOSE_CODE));
+    // The token is spent on either server.
+    for addr in [a.addr, b.addr] {
+        let mut again = Client::connect(addr).await;
+        again.send(json!({"type": "resume", "token": token})).await;
+        again.expect_error(ErrorCode::InvalidToken).await;
+    }
+    // Alice takes her seat back on A; now the thief is told and closed, and his token
+    // is spent too.
+    let mut alice = Client::connect(a.addr).await;
+    assert!(matches!(
+        alice.resume(&take_back).await,
+        ServerMessage::Resumed { you, .. } if you == alice_id
+    ));
+    assert!(matches!(
+        thief.recv().await,
+        ServerMessage::SeatTaken { .. }
+    ));
+    assert_eq!(thief.closed().await, Some(SEAT_TAKEN_CLOSE_CODE));
+    let mut again = Client::connect(b.addr).await;
+    again
+        .send(json!({"type": "resume", "token": take_back}))
+        .await;
+    again.expect_error(ErrorCode::InvalidToken).await;
+    // Bob's signals reach Alice on A, and Bob never heard any of it.
+    bob.signal(alice_id, candidate(1)).await;
+    assert_eq!(alice.recv().await, signal_from(bob_id, 1));
+    bob.expect_silence().await;
 }
 
 #[tokio::test]

@@ -28,6 +28,8 @@ if not name then return {'full'} end
 local seq = redis.call('HINCRBY', KEYS[1], '#seq', 1)
 redis.call('HSET', KEYS[1], ARGV[1], seq .. ' ' .. ARGV[2] .. ' ' .. fold .. ' ' .. name)
 redis.call('PERSIST', KEYS[1])
+-- A new seat's first token is its join's (a stale generation of the id would refuse it).
+redis.call('HDEL', KEYS[1] .. ':gen', ARGV[1])
 redis.call('SADD', KEYS[2], ARGV[4])
 -- Room keys are letters, digits, - and _, servers hex, ids digits: only the name needs
 -- escaping.

@@ -5,6 +5,7 @@ if not seat then return {'gone'} end
 local holder = holder_of(seat)
 if holder ~= ARGV[2] then return {'elsewhere', holder} end
 redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[1] .. ':gen', ARGV[1])
 local seq = redis.call('HINCRBY', KEYS[1], '#seq', 1)
 tell(ARGV[4], KEYS[1], ARGV[2], '{"kind":"left","room":"' .. ARGV[3] .. '","peer":'
   .. ARGV[1] .. ',"seq":' .. seq .. '}')

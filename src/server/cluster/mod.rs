@@ -31,7 +31,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
-use store::{Holder, Joined, Left, Store};
+use store::{Holder, Joined, Left, Resumed, Store};
 use tokio::sync::mpsc;
 use view::{Person, Place, View};
 
@@ -125,7 +125,9 @@ impl SharedRooms {
             max_envelope_bytes: 2 * max_message_bytes + ENVELOPE_OVERHEAD,
             reachable: AtomicBool::new(true),
             metrics,
-            next_epoch: AtomicU64::new(1),
+            // Random, so that two servers' epochs (and so their tokens' generations) for
+            // one seat do not meet.
+            next_epoch: AtomicU64::new(u64::from(rand::random::<u32>()) | 1),
         });
         rooms.store.heartbeat(rooms.timing.liveness).await?;
         tokio::spawn(liveness::keep_alive(Arc::downgrade(&rooms)));
@@ -227,15 +229,17 @@ impl SharedRooms {
         })
     }
 
-    /// Gives a seat back to a new connection of the same person: here at once if this
-    /// server holds it, else moved here from wherever it is (another server, or one that
-    /// is gone), with nobody told. What waited for the person on their former server
-    /// follows them.
+    /// Gives a seat back to a new connection of the same person: in place if this server
+    /// holds it, else moved here from wherever it is (another server, or one that is
+    /// gone), with nobody told. What waited for the person on their former server follows
+    /// them.
     ///
-    /// A token works once while its seat stays on this server. Not yet across servers: a
-    /// `fresh` page is refused with `resume_expired` (it then joins under a new id, and
-    /// the old seat is freed after its grace), and a token used on another server still
-    /// moves the seat while it lives.
+    /// A token works once, whichever server it is shown to: Redis keeps each seat's
+    /// current generation, and the resume script moves it on (a used token is refused
+    /// with `invalid_token`), so even a resume in place needs Redis (`unavailable` while
+    /// it cannot be reached). A seat taken from another server closes the socket there
+    /// with the seat-taken close code. A `fresh` page is refused with `resume_expired`
+    /// here (it then joins under a new id, and the old seat is freed after its grace).
     pub async fn resume(
         self: &Arc<Self>,
         token: &str,
@@ -247,49 +251,57 @@ impl SharedRooms {
             return Err(NoSeat::Refused(ErrorCode::ResumeExpired));
         }
         let (room, id, name) = (claim.room, claim.id, claim.name);
-        {
+        let next = {
             let mut views = self.lock();
             let view = views.entry(room.clone()).or_default();
-            if let Some(at) = view.here(id, None) {
+            let next = match view.here(id, None).map(|at| at.epoch()) {
                 // Used already: the seat moved on to a later token.
-                if at.epoch() != claim.gen {
-                    if view.unused() {
-                        views.remove(&room);
-                    }
-                    return Err(NoSeat::Refused(ErrorCode::InvalidToken));
+                Some(epoch) if epoch != claim.gen => {
+                    return Err(self.refuse(&mut views, &room, ErrorCode::InvalidToken));
                 }
-                let gen = at.epoch() + 1;
-                let info = PeerInfo {
-                    id,
-                    name: name.clone(),
-                };
-                let resumed = self.rules.resumed(&room, &info, gen, view.others(id));
-                let take_back = || self.rules.seat_taken(&room, &info, gen);
-                let at = view.here(id, None).expect("found just above");
-                return match at.take_over(mailbox, encode(&resumed), take_back) {
-                    Some(epoch) => Ok(Seat { room, id, epoch }),
-                    None => {
-                        drop(views);
-                        self.evict(&room, id);
-                        Err(NoSeat::NotReading)
-                    }
-                };
-            }
+                Some(epoch) => epoch + 1,
+                None => self.new_epoch(),
+            };
+            let view = views.get_mut(&room).expect("held by the lock");
             view.arriving += 1;
-        }
-        let outcome = self.store.resume(&room, id).await;
+            next
+        };
+        let outcome = self.store.resume(&room, id, claim.gen, next).await;
         let mut views = self.lock();
         let view = views.entry(room.clone()).or_default();
         view.arriving = view.arriving.saturating_sub(1);
         let moved = match outcome {
-            Ok(Some(moved)) => moved,
-            Ok(None) => return Err(self.refuse(&mut views, &room, ErrorCode::ResumeExpired)),
+            Ok(Resumed::Here(moved)) => moved,
+            Ok(Resumed::Used) => {
+                return Err(self.refuse(&mut views, &room, ErrorCode::InvalidToken))
+            }
+            Ok(Resumed::Gone) => {
+                return Err(self.refuse(&mut views, &room, ErrorCode::ResumeExpired))
+            }
             Err(e) => {
                 tracing::warn!("cannot move a seat in Redis: {e}");
                 return Err(self.refuse(&mut views, &room, ErrorCode::Unavailable));
             }
         };
-        let at = Attachment::at_epoch(mailbox, self.new_epoch());
+        if let Some(epoch) = view.here(id, None).map(|at| at.epoch()) {
+            // Another connection took it meanwhile: this token is spent.
+            if epoch + 1 != next {
+                return Err(self.refuse(&mut views, &room, ErrorCode::InvalidToken));
+            }
+            let info = PeerInfo { id, name };
+            let resumed = self.rules.resumed(&room, &info, next, view.others(id));
+            let take_back = || self.rules.seat_taken(&room, &info, next);
+            let at = view.here(id, None).expect("found just above");
+            return match at.take_over(mailbox, encode(&resumed), take_back) {
+                Some(epoch) => Ok(Seat { room, id, epoch }),
+                None => {
+                    drop(views);
+                    self.evict(&room, id);
+                    Err(NoSeat::NotReading)
+                }
+            };
+        }
+        let at = Attachment::at_epoch(mailbox, next);
         let epoch = at.epoch();
         let info = PeerInfo {
             id,
@@ -635,12 +647,13 @@ impl SharedRooms {
                 peer,
                 server,
                 seq,
+                gen,
             } => {
                 let Some(view) = views.get_mut(&room) else {
                     return;
                 };
                 view.heard(seq, now);
-                self.move_away(view, &room, peer, server, seq);
+                self.move_away(view, &room, peer, server, seq, gen);
                 if view.unused() {
                     views.remove(&room);
                 }
@@ -709,7 +722,15 @@ impl SharedRooms {
     /// `peer`'s seat moved to `server` as change `seq`: their messages go there now, and
     /// what waited for them here follows. News older than what placed the seat is stale
     /// (two moves in quick succession, or news the view read past) and ignored.
-    fn move_away(&self, view: &mut View, room: &str, peer: PeerId, server: String, seq: u64) {
+    fn move_away(
+        &self,
+        view: &mut View,
+        room: &str,
+        peer: PeerId,
+        server: String,
+        seq: u64,
+        gen: Option<u64>,
+    ) {
         let Some(person) = view.person(peer) else {
             return;
         };
@@ -724,8 +745,13 @@ impl SharedRooms {
         );
         if let Place::Here(at) = before {
             let (connection, waiting) = at.hand_over();
-            // A connection still here is one its client already replaced.
+            // A connection still here is one whose seat was taken elsewhere: it is told,
+            // with a token to take it back (if the news said of which generation), and
+            // closed with the seat-taken code.
             if let Some(mailbox) = connection {
+                if let Some(gen) = gen {
+                    mailbox.post(self.rules.seat_taken(room, &person.info, gen));
+                }
                 mailbox.kick(Kick::Replaced);
             }
             for (from, text) in waiting {
@@ -747,7 +773,7 @@ impl SharedRooms {
     /// Carries out what a [`View::sync`] found; returns who could not take the news.
     fn settle(&self, view: &mut View, room: &str, synced: view::Synced) -> Vec<PeerId> {
         for (peer, server, seq) in synced.moved_away {
-            self.move_away(view, room, peer, server, seq);
+            self.move_away(view, room, peer, server, seq, None);
         }
         synced.unreachable
     }

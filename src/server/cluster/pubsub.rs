@@ -47,12 +47,16 @@ pub(super) enum Envelope {
         seq: u64,
     },
     /// `peer`'s seat in `room` moved to `server` (they resumed there), as change `seq`:
-    /// messages for them go there now, and whatever waited for them here follows.
+    /// messages for them go there now, and whatever waited for them here follows. `gen`
+    /// is the seat's token generation there: a connection still here is handed a token of
+    /// it (`seat_taken`), to take the seat back with.
     Moved {
         room: String,
         peer: PeerId,
         server: String,
         seq: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        gen: Option<u64>,
     },
     /// An encoded server message for the person `to` in `room`: a signal relayed from
     /// `from`, or (without `from`) the server's own news.

@@ -1,18 +1,30 @@
--- KEYS[1] room hash, KEYS[2] own rooms set; ARGV id, server, room, prefix.
+-- KEYS[1] room hash, KEYS[2] own rooms set; ARGV id, server, room, prefix, the token's
+-- generation, the seat's next generation (both decimal strings: u64 epochs are compared as
+-- text, as Lua's numbers would round them).
 local seat = redis.call('HGET', KEYS[1], ARGV[1])
 if not seat then return {'gone'} end
+local gens = KEYS[1] .. ':gen'
+local gen = redis.call('HGET', gens, ARGV[1])
 local seq, holder, rest = string.match(seat, '^(%d+) (%S+) (.*)$')
 local name = string.match(rest, '^%S+ (.*)$')
+if gen == ARGV[6] and holder == ARGV[2] then
+  -- This server's earlier try, whose answer was lost: nothing changes.
+  local now = redis.call('HGET', KEYS[1], '#seq')
+  return seats({'resumed', seq, now, holder, name}, KEYS[1], ARGV[1])
+end
+-- No generation yet: no resume has happened, so the token is the join's, the only one.
+if gen and gen ~= ARGV[5] then return {'used'} end
+redis.call('HSET', gens, ARGV[1], ARGV[6])
 redis.call('SADD', KEYS[2], ARGV[3])
 if holder == ARGV[2] then
-  -- Here already (an earlier try whose answer was lost): nothing changes.
+  -- Here already: the seat stays, and nobody else needs to hear of it.
   local now = redis.call('HGET', KEYS[1], '#seq')
   return seats({'resumed', seq, now, holder, name}, KEYS[1], ARGV[1])
 end
 local change = redis.call('HINCRBY', KEYS[1], '#seq', 1)
 redis.call('HSET', KEYS[1], ARGV[1], seq .. ' ' .. ARGV[2] .. ' ' .. rest)
 tell(ARGV[4], KEYS[1], ARGV[2], '{"kind":"moved","room":"' .. ARGV[3] .. '","peer":'
-  .. ARGV[1] .. ',"server":"' .. ARGV[2] .. '","seq":' .. change .. '}', holder)
+  .. ARGV[1] .. ',"server":"' .. ARGV[2] .. '","seq":' .. change .. ',"gen":' .. ARGV[6] .. '}', holder)
 local holder_stays = false
 for _, record in ipairs(redis.call('HVALS', KEYS[1])) do
   if holder_of(record) == holder then holder_stays = true end

@@ -4,6 +4,8 @@
 //! Keys, under the deployment's prefix:
 //! - `<prefix>:room:<room>`, a hash: `#seq` (the room's change counter) and, per seat,
 //!   `<id>` = `<seq> <holder> <fold> <name>` (see [`Listed`]);
+//! - `<prefix>:room:<room>:gen`, a hash: per resumed seat, the generation of its one
+//!   valid token (none yet: the join's token is the only one);
 //! - `<prefix>:rooms:<server>`, a set: the rooms in which that server holds seats;
 //! - `<prefix>:servers`, a hash: each live server and when it counts as gone (ms);
 //! - `<prefix>:held`, a set: rooms with seats held for nobody;
@@ -37,8 +39,12 @@ static LEAVE: LazyLock<redis::Script> = script!("tell.lua", "leave.lua");
 /// Moves a seat to this server, from whichever holds it (another server, a dead one's
 /// hold), as the room's next change, and tells the other servers there and the former
 /// holder (`moved`); returns the seat's number, the change's, its former holder, its name
-/// and everyone else there (what waited on the former holder follows when it hears). A seat here already is answered as it is, unchanged.
-/// KEYS room hash, own rooms set; ARGV id, server, room, prefix.
+/// and everyone else there (what waited on the former holder follows when it hears). A
+/// seat here already stays, with nobody told. Either way the token's generation must be
+/// the seat's current one (`used` if not), and the seat's is then the next: a token works
+/// once, whichever server it is shown to. Run again with the same next generation by the
+/// server that ran it, it answers the same and changes nothing.
+/// KEYS room hash, own rooms set; ARGV id, server, room, prefix, generation, next one.
 static RESUME: LazyLock<redis::Script> = script!("tell.lua", "resume.lua");
 /// This server is alive until now + liveness. Returns 1 if Redis did not know it (the
 /// first beat, or it was counted gone, or Redis lost its data).
@@ -136,6 +142,16 @@ pub(super) enum Left {
     Freed { seq: u64 },
     /// Resumed elsewhere meanwhile: theirs now.
     Elsewhere(Holder),
+    /// Freed already.
+    Gone,
+}
+
+/// How a resume script answered.
+pub(super) enum Resumed {
+    /// The seat is here now (moved, or here already).
+    Here(Moved),
+    /// The token was used already: the seat has moved on to a later one.
+    Used,
     /// Freed already.
     Gone,
 }
@@ -267,17 +283,22 @@ impl Store {
         }
     }
 
-    /// Moves `id`'s seat here; `None` if it is gone.
+    /// Moves `id`'s seat here for a token of generation `gen`, whose next one is `next`.
     pub(super) async fn resume(
         &self,
         room: &str,
         id: PeerId,
-    ) -> Result<Option<Moved>, redis::RedisError> {
-        let answer: Vec<String> = self.run(&self.on_seat(&RESUME, room, id)).await?;
+        gen: u64,
+        next: u64,
+    ) -> Result<Resumed, redis::RedisError> {
+        let mut resume = self.on_seat(&RESUME, room, id);
+        resume.arg(gen).arg(next);
+        let answer: Vec<String> = self.run(&resume).await?;
         match answer.as_slice() {
-            [outcome] if outcome == "gone" => Ok(None),
+            [outcome] if outcome == "gone" => Ok(Resumed::Gone),
+            [outcome] if outcome == "used" => Ok(Resumed::Used),
             [outcome, seq, change, _holder, name, rest @ ..] if outcome == "resumed" => {
-                Ok(Some(Moved {
+                Ok(Resumed::Here(Moved {
                     seq: seq.parse().map_err(|_| unexpected("RESUME"))?,
                     change: change.parse().map_err(|_| unexpected("RESUME"))?,
                     name: name.clone(),
@@ -441,13 +462,26 @@ mod scripts {
     }
 
     async fn resume(redis: &mut MultiplexedConnection, id: u64) -> Vec<String> {
+        resume_as(redis, id, "c", "", "1").await
+    }
+
+    /// A resume on `server` with a token of generation `gen` ("" for none) making `next`.
+    async fn resume_as(
+        redis: &mut MultiplexedConnection,
+        id: u64,
+        server: &str,
+        gen: &str,
+        next: &str,
+    ) -> Vec<String> {
         RESUME
             .key("t:room:r")
-            .key("t:rooms:c")
+            .key(format!("t:rooms:{server}"))
             .arg(id)
-            .arg("c")
+            .arg(server)
             .arg("r")
             .arg("t")
+            .arg(gen)
+            .arg(next)
             .invoke_async(redis)
             .await
             .unwrap()
@@ -646,6 +680,7 @@ mod scripts {
             peer: PeerId(3),
             server: "c".into(),
             seq: 4,
+            gen: Some(1),
         };
         for channel in [&mut to_a, &mut to_b] {
             let news = heard(channel).await;
@@ -697,6 +732,53 @@ mod scripts {
         assert_eq!(members(&mut redis, "t:rooms:c").await, ["r"]);
         // The former holder can no longer free it.
         assert_eq!(leave(&mut redis, 1, "a").await, ["elsewhere", "c"]);
+    }
+
+    #[tokio::test]
+    async fn a_token_resumes_its_seat_once_on_whichever_server_it_is_shown_to() {
+        let server = RedisServer::start();
+        let mut redis = server.connect().await;
+        join(&mut redis, 1, "a", 6).await;
+        join(&mut redis, 2, "b", 6).await;
+        // The join's token (any generation: none is recorded yet) resumes on a, in place.
+        let here = resume_as(&mut redis, 1, "a", "7", "8").await;
+        assert_eq!(
+            here,
+            ["resumed", "1", "2", "a", "name 1", "2", "2 b f2 name 2"]
+        );
+        assert_eq!(gen(&mut redis, 1).await.as_deref(), Some("8"));
+        // a's try again, its answer lost: the same, nothing changes.
+        assert_eq!(resume_as(&mut redis, 1, "a", "7", "8").await, here);
+        // The join's token again, on c: used.
+        assert_eq!(resume_as(&mut redis, 1, "c", "7", "9").await, ["used"]);
+        assert_eq!(seat(&mut redis, 1).await.unwrap(), "1 a f1 name 1");
+        // The current token moves the seat to c; then it is used, here or there.
+        let moved = resume_as(&mut redis, 1, "c", "8", "18446744073709551615").await;
+        assert_eq!(moved[..4], ["resumed", "1", "3", "a"]);
+        assert_eq!(resume_as(&mut redis, 1, "a", "8", "9").await, ["used"]);
+        assert_eq!(resume_as(&mut redis, 1, "c", "8", "10").await, ["used"]);
+        // Epochs beyond a double's precision are compared exactly.
+        assert_eq!(
+            resume_as(&mut redis, 1, "a", "18446744073709551614", "11").await,
+            ["used"]
+        );
+        assert_eq!(
+            resume_as(&mut redis, 1, "a", "18446744073709551615", "12").await[..4],
+            ["resumed", "1", "4", "c"]
+        );
+        // Freed, its generation goes with it; a new seat of that id starts afresh.
+        assert_eq!(leave(&mut redis, 1, "a").await, ["left", "5"]);
+        assert_eq!(gen(&mut redis, 1).await, None);
+        assert_eq!(resume_as(&mut redis, 1, "a", "12", "13").await, ["gone"]);
+    }
+
+    async fn gen(redis: &mut MultiplexedConnection, id: u64) -> Option<String> {
+        redis::cmd("HGET")
+            .arg("t:room:r:gen")
+            .arg(id)
+            .query_async(redis)
+            .await
+            .unwrap()
     }
 
     #[tokio::test]

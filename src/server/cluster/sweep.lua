@@ -15,6 +15,7 @@ for _, room in ipairs(redis.call('SMEMBERS', prefix .. ':held')) do
     if all[i] ~= '#seq' and until_ms then
       if tonumber(until_ms) <= now then
         redis.call('HDEL', key, all[i])
+        redis.call('HDEL', key .. ':gen', all[i])
         local seq = redis.call('HINCRBY', key, '#seq', 1)
         -- Room keys are letters, digits, - and _: nothing to escape.
         tell(prefix, key, '', '{"kind":"left","room":"' .. room .. '","peer":' .. all[i]

@@ -37,10 +37,12 @@ local function seats(out, key, except)
 end
 
 -- A room without seats keeps its counter for a while, so that numbers never repeat for
--- a server that still has a view of it; the hash goes once that long has passed.
+-- a server that still has a view of it; the hash goes once that long has passed. Its
+-- seats' token generations (`<key>:gen`) go with the seats.
 local function emptied(key)
   if redis.call('HLEN', key) <= 1 then
     redis.call('PEXPIRE', key, 3600000)
+    redis.call('DEL', key .. ':gen')
     return true
   end
   return false
