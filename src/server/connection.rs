@@ -8,6 +8,7 @@
 //! A connection that ends without `leave` keeps its seat for the resume grace period.
 
 use super::config::ConnectionSettings;
+use super::goodbyes::Goodbyes;
 use super::limits::{client_ip, IpSlot, MessageRate, OriginPolicy, PerIpLimit, RateRule, Verdict};
 use super::mailbox::{Kick, MAILBOX};
 use super::metrics::{CloseReason, Metrics};
@@ -46,8 +47,10 @@ pub struct Hub {
     pub rate: RateRule,
     /// Message size, heartbeat, write and resume limits.
     pub settings: ConnectionSettings,
-    /// Becomes true when the server is shutting down.
+    /// Becomes true when the server is shutting down (for readiness).
     pub going_away: watch::Receiver<bool>,
+    /// Every open socket's mailbox, to tell them all to go at shutdown.
+    pub goodbyes: Goodbyes,
     /// Every open connection, so shutdown can wait for their goodbyes.
     pub connections: TaskTracker,
 }
@@ -163,7 +166,8 @@ async fn serve_socket(socket: &mut WebSocket, hub: &Hub, slot: &mut Option<IpSlo
         seat: None,
         rate: hub.rate.limiter(),
     };
-    let mut going_away = hub.going_away.clone();
+    // Shutdown reaches the socket through its mailbox, like every other kick.
+    let _listed = hub.goodbyes.list(&mailbox);
     let mut ping = tokio::time::interval_at(
         Instant::now() + hub.settings.heartbeat_interval,
         hub.settings.heartbeat_interval,
@@ -173,14 +177,11 @@ async fn serve_socket(socket: &mut WebSocket, hub: &Hub, slot: &mut Option<IpSlo
     // Tokens are short-lived: a fresh one goes out with every so many pings.
     let mut beats: u32 = 0;
     let write_limit = hub.settings.write_timeout;
-    // Made once, not on every turn of the loop: each turn is one message.
-    let mut going = std::pin::pin!(shutting_down(&mut going_away));
 
     let ending = loop {
         let step = tokio::select! {
-            // At shutdown the goodbye comes first.
+            // What the server says (and its kicks: at shutdown the goodbye) comes first.
             biased;
-            () = &mut going => Err(Ending::Close(close_code::AWAY, "server restarting")),
             next = mailbox.next() => match next {
                 Ok(text) => Box::pin(send(socket, Message::Text(text), &mailbox, write_limit)).await,
                 Err(Kick::SentAway) => Err(Ending::Close(close_code::AGAIN, "reconnect and resume")),
@@ -192,6 +193,7 @@ async fn serve_socket(socket: &mut WebSocket, hub: &Hub, slot: &mut Option<IpSlo
                     Err(Ending::Close(SEAT_TAKEN_CLOSE_CODE, "the call is open elsewhere"))
                 }
                 Err(Kick::NotReading) => Err(Ending::Dropped),
+                Err(Kick::ServerGoing) => Err(Ending::Close(close_code::AWAY, "server restarting")),
             },
             frame = socket.recv() => {
                 last_heard = Instant::now();
@@ -292,11 +294,6 @@ async fn finish_closing(socket: &mut WebSocket) {
         }
     };
     let _ = tokio::time::timeout(CLOSE_HANDSHAKE, answered).await;
-}
-
-/// Resolves once the server starts shutting down (or is already gone).
-async fn shutting_down(going_away: &mut watch::Receiver<bool>) {
-    let _ = going_away.wait_for(|&going| going).await;
 }
 
 /// How a read error ends the connection: frames the WebSocket layer refused get the

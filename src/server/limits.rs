@@ -3,12 +3,14 @@
 //! rate limit.
 
 use axum::http::{header, HeaderMap};
-use governor::clock::QuantaClock;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::clock::{Clock, QuantaClock, QuantaInstant};
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
 /// Which web pages may open the signaling socket.
@@ -145,28 +147,41 @@ impl Drop for IpSlot {
     }
 }
 
-/// The message rate every connection gets, and one clock for all their limiters: making
-/// a clock reads the CPU's features (CPUID), which in a virtual machine traps to the
-/// hypervisor; one per limiter was over a quarter of the CPU a join costs.
+/// The one clock of every connection's limiters: making a clock reads the CPU's features
+/// (CPUID), which in a virtual machine traps to the hypervisor (one per limiter was over a
+/// quarter of the CPU a join costs), and a clock is ~40 bytes, which every limiter would
+/// otherwise keep a copy of for its connection's life.
+static CLOCK: LazyLock<QuantaClock> = LazyLock::new(QuantaClock::default);
+
+/// [`CLOCK`], as a limiter's clock of no size.
+#[derive(Clone, Copy, Debug, Default)]
+struct SharedClock;
+
+impl Clock for SharedClock {
+    type Instant = QuantaInstant;
+
+    fn now(&self) -> QuantaInstant {
+        CLOCK.now()
+    }
+}
+
+type Bucket = RateLimiter<NotKeyed, InMemoryState, SharedClock, NoOpMiddleware<QuantaInstant>>;
+
+/// The message rate every connection gets.
 #[derive(Clone)]
 pub struct RateRule {
     rate: u32,
     burst: u32,
-    clock: QuantaClock,
 }
 
 impl RateRule {
     pub fn new(rate: u32, burst: u32) -> RateRule {
-        RateRule {
-            rate,
-            burst,
-            clock: QuantaClock::default(),
-        }
+        RateRule { rate, burst }
     }
 
     /// A fresh limiter for one connection.
     pub fn limiter(&self) -> MessageRate {
-        MessageRate::new(self.rate, self.burst, &self.clock)
+        MessageRate::new(self.rate, self.burst)
     }
 }
 
@@ -174,8 +189,8 @@ impl RateRule {
 /// bucket counts refusals: a client that keeps sending after `burst` refusals (refilled
 /// one a second) is abusing the server, not just bursty, and gets disconnected.
 pub struct MessageRate {
-    messages: DefaultDirectRateLimiter,
-    refusals: DefaultDirectRateLimiter,
+    messages: Bucket,
+    refusals: Bucket,
 }
 
 /// What to do with a message, as far as the rate goes.
@@ -187,19 +202,19 @@ pub enum Verdict {
 }
 
 impl MessageRate {
-    fn new(rate: u32, burst: u32, clock: &QuantaClock) -> MessageRate {
+    fn new(rate: u32, burst: u32) -> MessageRate {
         let nonzero = |n: u32| NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
         let refill = Duration::from_secs(1);
         MessageRate {
             messages: RateLimiter::direct_with_clock(
                 Quota::per_second(nonzero(rate)).allow_burst(nonzero(burst)),
-                clock.clone(),
+                SharedClock,
             ),
             refusals: RateLimiter::direct_with_clock(
                 Quota::with_period(refill)
                     .unwrap_or(Quota::per_second(NonZeroU32::MIN))
                     .allow_burst(nonzero(burst)),
-                clock.clone(),
+                SharedClock,
             ),
         }
     }

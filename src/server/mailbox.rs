@@ -193,6 +193,8 @@ pub enum Kick {
     SentAway,
     /// Another socket resumed its seat: one seat, one socket.
     Replaced,
+    /// The server is shutting down: the goodbye goes before anything queued.
+    ServerGoing,
 }
 
 /// How a peer's message fared.
@@ -257,8 +259,8 @@ impl Mailbox {
             {
                 let mut queued = self.lock();
                 match queued.ended {
-                    // Not reading: nothing more is written.
-                    Some(Kick::NotReading) => return Err(Kick::NotReading),
+                    // Not reading: nothing more is written. Going: the goodbye first.
+                    Some(kick @ (Kick::NotReading | Kick::ServerGoing)) => return Err(kick),
                     // Sent away or replaced: what was said before (`seat_taken`) goes first.
                     Some(kick) => return queued.messages.pop().ok_or(kick),
                     None => {}

@@ -4,6 +4,7 @@ pub mod assets;
 pub mod cluster;
 pub mod config;
 pub mod connection;
+pub mod goodbyes;
 pub mod ice;
 pub mod limits;
 pub mod listener;
@@ -24,6 +25,7 @@ use axum::Router;
 use axum_server::accept::NoDelayAcceptor;
 use config::Config;
 use connection::Hub;
+use goodbyes::Goodbyes;
 use ice::IceConfig;
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -267,9 +269,11 @@ pub async fn serve(
         rate: limits::RateRule::new(config.connections.rate_limit, config.connections.rate_burst),
         settings: config.connections.clone(),
         going_away,
+        goodbyes: Goodbyes::default(),
         connections: connections.clone(),
     });
     let registry = hub.rooms.clone();
+    let everyone = hub.clone();
     let https = config.tls.has_certificate_files();
     // Until the copies exist (a second or two after a fresh build), files go out as they are.
     let site_root = std::path::PathBuf::from(&*leptos_options.site_root);
@@ -297,6 +301,7 @@ pub async fn serve(
         // Seats first: the people told to go next may resume on another server at once.
         registry.hand_off().await;
         let _ = going_away_tx.send(true);
+        everyone.goodbyes.all_go();
         // Plain HTTP requests get the same bound; sockets are waited for below.
         stopper.graceful_shutdown(Some(GOODBYE_TIMEOUT));
     });
