@@ -26,7 +26,6 @@ use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
@@ -47,9 +46,8 @@ pub struct Hub {
     pub rate: RateRule,
     /// Message size, heartbeat, write and resume limits.
     pub settings: ConnectionSettings,
-    /// Becomes true when the server is shutting down (for readiness).
-    pub going_away: watch::Receiver<bool>,
-    /// Every open socket's mailbox, to tell them all to go at shutdown.
+    /// Every open socket's mailbox, to tell them all to go at shutdown (and whether the
+    /// server is shutting down).
     pub goodbyes: Goodbyes,
     /// Every open connection, so shutdown can wait for their goodbyes.
     pub connections: TaskTracker,

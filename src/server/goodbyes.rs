@@ -35,6 +35,11 @@ impl Goodbyes {
         }
     }
 
+    /// Whether the server is shutting down.
+    pub fn going(&self) -> bool {
+        self.lock().going
+    }
+
     /// Tells every open socket, and every one opened from now on, to say goodbye.
     pub fn all_go(&self) {
         let mut open = self.lock();
@@ -67,7 +72,9 @@ mod tests {
         let (open, gone) = (Mailbox::new(MAILBOX), Mailbox::new(MAILBOX));
         let _open = goodbyes.list(&open);
         drop(goodbyes.list(&gone));
+        assert!(!goodbyes.going());
         goodbyes.all_go();
+        assert!(goodbyes.going());
         assert!(open.is_kicked());
         assert!(!gone.is_kicked());
         let late = Mailbox::new(MAILBOX);

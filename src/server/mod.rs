@@ -39,7 +39,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tls::TlsSetup;
 use tokens::{token_lifetime, ResumeTokens};
-use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -184,7 +183,7 @@ fn path_segment(text: &str) -> String {
 /// Ready while accepting calls; 503 once shutting down, or while the Redis that rooms
 /// are shared through does not answer, so a balancer sends new people elsewhere.
 async fn readyz(State(hub): State<Arc<Hub>>) -> impl IntoResponse {
-    if *hub.going_away.borrow() {
+    if hub.goodbyes.going() {
         (StatusCode::SERVICE_UNAVAILABLE, "shutting down")
     } else if !hub.rooms.ready() {
         (StatusCode::SERVICE_UNAVAILABLE, "Redis unreachable")
@@ -218,7 +217,6 @@ pub async fn serve(
         Some(secret) => secret.expose().as_bytes().to_vec(),
         None => rand::random::<[u8; 32]>().to_vec(),
     };
-    let (going_away_tx, going_away) = watch::channel(false);
     let connections = TaskTracker::new();
     let rules = RoomRules {
         capacity: config.calls.room_capacity,
@@ -268,7 +266,6 @@ pub async fn serve(
         ),
         rate: limits::RateRule::new(config.connections.rate_limit, config.connections.rate_burst),
         settings: config.connections.clone(),
-        going_away,
         goodbyes: Goodbyes::default(),
         connections: connections.clone(),
     });
@@ -300,7 +297,6 @@ pub async fn serve(
         shutdown.await;
         // Seats first: the people told to go next may resume on another server at once.
         registry.hand_off().await;
-        let _ = going_away_tx.send(true);
         everyone.goodbyes.all_go();
         // Plain HTTP requests get the same bound; sockets are waited for below.
         stopper.graceful_shutdown(Some(GOODBYE_TIMEOUT));
