@@ -7,14 +7,12 @@ local gens = KEYS[1] .. ':gen'
 local gen = redis.call('HGET', gens, ARGV[1])
 local seq, holder, rest = string.match(seat, '^(%d+) (%S+) (.*)$')
 local name = string.match(rest, '^%S+ (.*)$')
-if gen == ARGV[6] and holder == ARGV[2] then
-  -- This server's earlier try, whose answer was lost: nothing changes.
-  local now = redis.call('HGET', KEYS[1], '#seq')
-  return seats({'resumed', seq, now, holder, name}, KEYS[1], ARGV[1])
+if not (gen == ARGV[6] and holder == ARGV[2]) then
+  -- (Else this server's earlier try, whose answer was lost: answered as it was.)
+  -- No generation yet: no resume has happened, so the token is the join's, the only one.
+  if gen and gen ~= ARGV[5] then return {'used'} end
+  redis.call('HSET', gens, ARGV[1], ARGV[6])
 end
--- No generation yet: no resume has happened, so the token is the join's, the only one.
-if gen and gen ~= ARGV[5] then return {'used'} end
-redis.call('HSET', gens, ARGV[1], ARGV[6])
 redis.call('SADD', KEYS[2], ARGV[3])
 if holder == ARGV[2] then
   -- Here already: the seat stays, and nobody else needs to hear of it.
