@@ -27,7 +27,7 @@ use crate::protocol::peer::MAX_CHAT_LINES;
 use crate::protocol::signaling::PeerId;
 use crate::stats::{compare, describe_sending, StatsSample};
 use futures::channel::mpsc::{self, UnboundedReceiver, UnboundedSender};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use gloo_timers::future::TimeoutFuture;
 use leptos::html::Video;
 use leptos::prelude::*;
@@ -54,6 +54,8 @@ enum Event {
     Timer(Timer),
     /// Time to read the call statistics.
     StatsTick,
+    /// The statistics asked for at the last tick, one sample per connection read.
+    StatsRead(Vec<StatsRead>),
     /// The person picked a screen to share (or declined).
     ScreenPicked(Result<MediaStreamTrack, String>),
     /// A newly chosen camera or microphone is open (or could not be).
@@ -63,6 +65,40 @@ enum Event {
     /// Time to bring the screen up to date (an animation frame).
     Redraw,
 }
+
+impl Event {
+    /// What the event is, for the console's note on a slow one.
+    fn name(&self) -> &'static str {
+        match self {
+            Event::Ui(_) => "a control",
+            Event::Socket(_) => "news from the server",
+            Event::Peer(..) => "news from a peer connection",
+            Event::Timer(_) => "a timer",
+            Event::StatsTick => "the stats tick",
+            Event::StatsRead(_) => "the stats read",
+            Event::ScreenPicked(_) => "a picked screen",
+            Event::DeviceOpened(..) => "an opened device",
+            Event::DevicesChanged => "the device list",
+            Event::Redraw => "a redraw",
+        }
+    }
+}
+
+/// One connection's statistics, read off the event loop.
+struct StatsRead {
+    peer: PeerId,
+    /// The connection read: a sample of a connection since replaced is not compared with
+    /// its successor's.
+    connection: web_sys::RtcPeerConnection,
+    sample: Result<StatsSample, JsValue>,
+}
+
+/// How long the event loop works through a backlog before it gives the browser a turn.
+const SLICE_MS: f64 = 8.0;
+
+/// An event handled for longer than this kept the person's controls waiting, and is
+/// noted in the console (the controls go first, but not in the middle of an event).
+const SLOW_EVENT_MS: f64 = 100.0;
 
 /// Runs the call in the background until it ends or the call screen goes away.
 pub fn start(user: String, room: String, view: CallState, ui: UnboundedReceiver<UiCommand>) {
@@ -109,6 +145,7 @@ async fn run(user: String, room: String, view: CallState, ui: UnboundedReceiver<
         received: Rc::default(),
         next_transfer: 1,
         stats_shown: None,
+        stats_reading: false,
         speaker: ActiveSpeaker::default(),
         warned: HashSet::new(),
         redraw_pending: false,
@@ -129,11 +166,32 @@ async fn run(user: String, room: String, view: CallState, ui: UnboundedReceiver<
     let on_device_change = watch_devices(&events);
     spawn_local(tick(events, STATS_MS, || Event::StatsTick));
     session.list_devices().await;
+    // Events that queued up while an event was awaited are handled one after another
+    // without a turn for the browser; past a slice of such work, the loop gives it one (so
+    // a click is seen, Mute shows as pressed and the screen paints) before it goes on.
+    let mut slice_started = now_ms();
     while !session.stop {
-        let Some(event) = queue.next().await else {
+        let next = match queue.next().now_or_never() {
+            Some(queued) => queued,
+            None => {
+                let next = queue.next().await;
+                slice_started = now_ms();
+                next
+            }
+        };
+        let Some(event) = next else {
             break;
         };
+        let (what, started) = (event.name(), now_ms());
         session.handle(event).await;
+        let done = now_ms();
+        if done - started > SLOW_EVENT_MS {
+            leptos::logging::warn!("slow event: {what} took {:.0} ms", done - started);
+        }
+        if done - slice_started > SLICE_MS {
+            TimeoutFuture::new(0).await;
+            slice_started = now_ms();
+        }
     }
     // The last word (e.g. "Call ended.") is shown now, not at a frame that never comes.
     session.show_state();
@@ -175,6 +233,8 @@ struct Session {
     next_transfer: u32,
     /// Whose figures the stats panel shows.
     stats_shown: Option<PeerId>,
+    /// A stats read is under way (a slow one is not joined by another).
+    stats_reading: bool,
     speaker: ActiveSpeaker,
     /// Kinds of peer misbehaviour already noted in the console.
     warned: HashSet<&'static str>,
@@ -208,7 +268,8 @@ impl Session {
             }
             Event::Peer(id, event) => self.on_peer(id, event).await,
             Event::Timer(timer) => self.input(Input::Timer(timer)).await,
-            Event::StatsTick => self.read_stats().await,
+            Event::StatsTick => self.read_stats(),
+            Event::StatsRead(reads) => self.show_stats(reads).await,
             Event::ScreenPicked(picked) => self.start_sharing(picked).await,
             Event::DeviceOpened(kind, opened) => self.use_device(kind, opened).await,
             Event::DevicesChanged => self.list_devices().await,
@@ -725,12 +786,46 @@ impl Session {
         self.next_transfer - 1
     }
 
-    /// Samples each connection's statistics: the panel shows the picked person's (the
-    /// first person's until one is picked), with what we send to everyone; the loudest
-    /// incoming audio says who speaks. Each connection has a congestion controller of its
-    /// own, which estimates the share of the uplink its path gets; the upload we have is
-    /// the sum of those estimates, and that is what the state machine shares out.
-    async fn read_stats(&mut self) {
+    /// Asks every connected peer connection for its statistics, off the event loop:
+    /// `getStats()` can take hundreds of milliseconds on a loaded machine, and a click
+    /// on Mute must not wait for it.
+    fn read_stats(&mut self) {
+        if self.stats_reading {
+            return;
+        }
+        let mut connections = Vec::new();
+        for (id, remote) in self.peers.iter_mut() {
+            if remote.peer.is_connected() {
+                connections.push((*id, remote.peer.connection().clone()));
+            } else {
+                remote.last_stats = None;
+            }
+        }
+        self.stats_reading = true;
+        let events = self.events.clone();
+        spawn_local(async move {
+            let reads = futures::future::join_all(connections.into_iter().map(
+                |(peer, connection)| async move {
+                    let sample = stats_report::sample(&connection).await;
+                    StatsRead {
+                        peer,
+                        connection,
+                        sample,
+                    }
+                },
+            ))
+            .await;
+            let _ = events.unbounded_send(Event::StatsRead(reads));
+        });
+    }
+
+    /// Turns a stats read into figures: the panel shows the picked person's (the first
+    /// person's until one is picked), with what we send to everyone; the loudest incoming
+    /// audio says who speaks. Each connection has a congestion controller of its own,
+    /// which estimates the share of the uplink its path gets; the upload we have is the
+    /// sum of those estimates, and that is what the state machine shares out.
+    async fn show_stats(&mut self, reads: Vec<StatsRead>) {
+        self.stats_reading = false;
         let picked = self.view.stats_of.try_get_untracked().flatten();
         let shown = picked.filter(|id| self.peers.contains_key(id)).or_else(|| {
             self.machine
@@ -746,12 +841,15 @@ impl Session {
         let mut estimate: Option<f64> = None;
         let (mut upload_kbps, mut receivers, mut sent_frame) = (0.0, 0, None);
         let mut levels = Vec::new();
-        for (id, remote) in self.peers.iter_mut() {
-            if !remote.peer.is_connected() {
-                remote.last_stats = None;
+        for read in reads {
+            let id = read.peer;
+            let Some(remote) = self.peers.get_mut(&id) else {
+                continue;
+            };
+            if JsValue::from(remote.peer.connection()) != JsValue::from(&read.connection) {
                 continue;
             }
-            let now = match stats_report::sample(remote.peer.connection()).await {
+            let now = match read.sample {
                 Ok(now) => now,
                 Err(e) => {
                     leptos::logging::warn!("getStats failed: {}", error_name(&e));
@@ -762,14 +860,14 @@ impl Session {
                 estimate = Some(estimate.unwrap_or(0.0) + bps);
             }
             if let Some(level) = now.audio_level {
-                levels.push((*id, level));
+                levels.push((id, level));
             }
             sent_frame = sent_frame.or(now.sent_frame);
             if let Some(before) = remote.last_stats.replace(now.clone()) {
                 let stats = compare(&before, &now);
                 upload_kbps += stats.send_kbps;
                 receivers += 1;
-                if Some(*id) == shown {
+                if Some(id) == shown {
                     self.view.stats_history.update(|h| h.push(&stats));
                     self.view.stats.set(Some(stats));
                 }
