@@ -8,12 +8,12 @@
 //! A connection that ends without `leave` keeps its seat for the resume grace period.
 
 use super::config::ConnectionSettings;
-use super::goodbyes::Goodbyes;
 use super::limits::{client_ip, IpSlot, MessageRate, OriginPolicy, PerIpLimit, RateRule, Verdict};
-use super::mailbox::{Kick, MAILBOX};
+use super::mailbox::{Due, Kick, MAILBOX};
 use super::metrics::{CloseReason, Metrics};
 use super::registry::Registry;
 use super::rooms::{encode, Mailbox, NoSeat, Seat};
+use super::sockets::OpenSockets;
 use super::tokens::TOKEN_REFRESH_BEATS;
 use crate::protocol::signaling::{
     validate_name, validate_room, ClientMessage, ErrorCode, InputError, PeerId, ServerMessage,
@@ -46,9 +46,9 @@ pub struct Hub {
     pub rate: RateRule,
     /// Message size, heartbeat, write and resume limits.
     pub settings: ConnectionSettings,
-    /// Every open socket's mailbox, to tell them all to go at shutdown (and whether the
-    /// server is shutting down).
-    pub goodbyes: Goodbyes,
+    /// Every open socket's mailbox, for the heartbeat and, at shutdown, the goodbye (and
+    /// whether the server is shutting down).
+    pub sockets: OpenSockets,
     /// Every open connection, so shutdown can wait for their goodbyes.
     pub connections: TaskTracker,
 }
@@ -92,14 +92,18 @@ pub async fn ws_route(
         .on_upgrade(move |mut socket| {
             // Taken by the seat, should the socket drop while seated.
             let mut slot = Some(slot);
-            async move {
-                // The socket and the slot stay here and are lent: an async fn stores its
-                // arguments twice (as given, and as moved into its body), which for a
-                // 368-byte socket is most of what an idle connection costs.
+            // A task of its own: axum's upgrade task keeps its settings and callback for as
+            // long as the callback runs (192 bytes of every idle connection).
+            let serve = async move {
+                // The socket and the slot stay here and are lent: an async block stores
+                // what it moves twice (as captured, and as a local), which for a 368-byte
+                // socket is most of what an idle connection costs.
                 serve_socket(&mut socket, &hub, &mut slot).await;
                 drop((slot, open));
+            };
+            async move {
+                tokio::spawn(serve.instrument(span));
             }
-            .instrument(span)
         })
 }
 
@@ -164,13 +168,8 @@ async fn serve_socket(socket: &mut WebSocket, hub: &Hub, slot: &mut Option<IpSlo
         seat: None,
         rate: hub.rate.limiter(),
     };
-    // Shutdown reaches the socket through its mailbox, like every other kick.
-    let _listed = hub.goodbyes.list(&mailbox);
-    let mut ping = tokio::time::interval_at(
-        Instant::now() + hub.settings.heartbeat_interval,
-        hub.settings.heartbeat_interval,
-    );
-    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The heartbeat and shutdown reach the socket through its mailbox, like every kick.
+    let _listed = hub.sockets.list(&mailbox);
     let mut last_heard = Instant::now();
     // Tokens are short-lived: a fresh one goes out with every so many pings.
     let mut beats: u32 = 0;
@@ -181,7 +180,20 @@ async fn serve_socket(socket: &mut WebSocket, hub: &Hub, slot: &mut Option<IpSlo
             // What the server says (and its kicks: at shutdown the goodbye) comes first.
             biased;
             next = mailbox.next() => match next {
-                Ok(text) => Box::pin(send(socket, Message::Text(text), &mailbox, write_limit)).await,
+                Ok(Due::Message(text)) => Box::pin(send(socket, Message::Text(text), &mailbox, write_limit)).await,
+                Ok(Due::Beat) => {
+                    beats = beats.wrapping_add(1);
+                    if beats.is_multiple_of(TOKEN_REFRESH_BEATS) {
+                        connection.send_fresh_token();
+                    }
+                    if last_heard.elapsed() >= hub.settings.heartbeat_timeout {
+                        hub.metrics.closed(CloseReason::Silent);
+                        tracing::info!("no answer to pings; closing");
+                        Err(Ending::Gone)
+                    } else {
+                        Box::pin(send(socket, Message::Ping(Default::default()), &mailbox, write_limit)).await
+                    }
+                }
                 Err(Kick::SentAway) => Err(Ending::Close(close_code::AGAIN, "reconnect and resume")),
                 Err(Kick::Replaced) => {
                     hub.metrics.closed(CloseReason::SeatTaken);
@@ -199,19 +211,6 @@ async fn serve_socket(socket: &mut WebSocket, hub: &Hub, slot: &mut Option<IpSlo
                 // every connection's task, idle ones included (a few hundred bytes each,
                 // against an allocation per message).
                 Box::pin(connection.on_frame(frame)).await
-            }
-            _ = ping.tick() => {
-                beats = beats.wrapping_add(1);
-                if beats.is_multiple_of(TOKEN_REFRESH_BEATS) {
-                    connection.send_fresh_token();
-                }
-                if last_heard.elapsed() >= hub.settings.heartbeat_timeout {
-                    hub.metrics.closed(CloseReason::Silent);
-                    tracing::info!("no answer to pings; closing");
-                    Err(Ending::Gone)
-                } else {
-                    Box::pin(send(socket, Message::Ping(Default::default()), &mailbox, write_limit)).await
-                }
             }
         };
         if let Err(ending) = step {

@@ -181,6 +181,17 @@ struct Queued {
     messages: FairQueue,
     /// Why the connection must end, once it must.
     ended: Option<Kick>,
+    /// A heartbeat is due (see [`Mailbox::beat`]).
+    beat: bool,
+}
+
+/// What the connection's task has to do next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Due {
+    /// Write this message.
+    Message(Utf8Bytes),
+    /// The heartbeat: check the client was heard from lately, and ping it.
+    Beat,
 }
 
 /// Why a connection is ended from outside its own task.
@@ -251,8 +262,9 @@ impl Mailbox {
         Posted::Queued
     }
 
-    /// The next message to write, or why the connection must end.
-    pub async fn next(&self) -> Result<Utf8Bytes, Kick> {
+    /// What to do next: write a message, or the heartbeat (which goes first, so a busy
+    /// connection is pinged on time too); or why the connection must end.
+    pub async fn next(&self) -> Result<Due, Kick> {
         loop {
             // Made before looking, so a post in between is not missed.
             let changed = self.0.changed.notified();
@@ -262,15 +274,26 @@ impl Mailbox {
                     // Not reading: nothing more is written. Going: the goodbye first.
                     Some(kick @ (Kick::NotReading | Kick::ServerGoing)) => return Err(kick),
                     // Sent away or replaced: what was said before (`seat_taken`) goes first.
-                    Some(kick) => return queued.messages.pop().ok_or(kick),
+                    Some(kick) => return queued.messages.pop().map(Due::Message).ok_or(kick),
                     None => {}
                 }
+                if std::mem::take(&mut queued.beat) {
+                    return Ok(Due::Beat);
+                }
                 if let Some(text) = queued.messages.pop() {
-                    return Ok(text);
+                    return Ok(Due::Message(text));
                 }
             }
             changed.await;
         }
+    }
+
+    /// The heartbeat is due. One task beats every open socket's mailbox (see
+    /// `sockets.rs`) rather than each connection keeping a timer of its own: an idle
+    /// connection's memory counts, and a timer is over a hundred bytes of it.
+    pub fn beat(&self) {
+        self.lock().beat = true;
+        self.0.changed.notify_one();
     }
 
     /// Resolves once the connection must end.
@@ -394,8 +417,26 @@ mod tests {
         mailbox.kick(Kick::Replaced);
         assert!(!mailbox.post(text(3)), "nothing more is queued");
         let next = || futures::executor::block_on(mailbox.next());
-        assert_eq!(next().map(|t| t.len()), Ok(3));
+        assert_eq!(next(), Ok(Due::Message(text(3))));
         assert_eq!(next(), Err(Kick::Replaced));
+    }
+
+    #[test]
+    fn a_beat_comes_before_what_is_queued_and_once() {
+        let mailbox = Mailbox::new(MAILBOX);
+        assert!(mailbox.post(text(3)));
+        mailbox.beat();
+        mailbox.beat();
+        let next = || futures::executor::block_on(mailbox.next());
+        assert_eq!(next(), Ok(Due::Beat));
+        assert_eq!(next(), Ok(Due::Message(text(3))));
+        mailbox.beat();
+        mailbox.kick(Kick::ServerGoing);
+        assert_eq!(
+            next(),
+            Err(Kick::ServerGoing),
+            "an ending comes before a beat"
+        );
     }
 
     #[test]

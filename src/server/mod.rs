@@ -4,7 +4,6 @@ pub mod assets;
 pub mod cluster;
 pub mod config;
 pub mod connection;
-pub mod goodbyes;
 pub mod ice;
 pub mod limits;
 pub mod listener;
@@ -12,6 +11,7 @@ pub mod mailbox;
 pub mod metrics;
 pub mod registry;
 pub mod rooms;
+pub mod sockets;
 pub mod tls;
 pub mod tokens;
 
@@ -25,7 +25,6 @@ use axum::Router;
 use axum_server::accept::NoDelayAcceptor;
 use config::Config;
 use connection::Hub;
-use goodbyes::Goodbyes;
 use ice::IceConfig;
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -34,6 +33,7 @@ use listener::Capped;
 use metrics::Metrics;
 use registry::Registry;
 use rooms::{RoomRules, Rooms};
+use sockets::OpenSockets;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -183,7 +183,7 @@ fn path_segment(text: &str) -> String {
 /// Ready while accepting calls; 503 once shutting down, or while the Redis that rooms
 /// are shared through does not answer, so a balancer sends new people elsewhere.
 async fn readyz(State(hub): State<Arc<Hub>>) -> impl IntoResponse {
-    if hub.goodbyes.going() {
+    if hub.sockets.going() {
         (StatusCode::SERVICE_UNAVAILABLE, "shutting down")
     } else if !hub.rooms.ready() {
         (StatusCode::SERVICE_UNAVAILABLE, "Redis unreachable")
@@ -266,10 +266,14 @@ pub async fn serve(
         ),
         rate: limits::RateRule::new(config.connections.rate_limit, config.connections.rate_burst),
         settings: config.connections.clone(),
-        goodbyes: Goodbyes::default(),
+        sockets: OpenSockets::default(),
         connections: connections.clone(),
     });
     let registry = hub.rooms.clone();
+    tokio::spawn({
+        let hub = hub.clone();
+        async move { hub.sockets.heartbeat(hub.settings.heartbeat_interval).await }
+    });
     let everyone = hub.clone();
     let https = config.tls.has_certificate_files();
     // Until the copies exist (a second or two after a fresh build), files go out as they are.
@@ -297,7 +301,7 @@ pub async fn serve(
         shutdown.await;
         // Seats first: the people told to go next may resume on another server at once.
         registry.hand_off().await;
-        everyone.goodbyes.all_go();
+        everyone.sockets.all_go();
         // Plain HTTP requests get the same bound; sockets are waited for below.
         stopper.graceful_shutdown(Some(GOODBYE_TIMEOUT));
     });
