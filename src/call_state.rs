@@ -80,6 +80,12 @@ pub enum UiCommand {
     TakeBack,
     /// Show the code that proves nobody is in the middle of the connection to this person.
     Verify(PeerId),
+    /// As the host: hand the role to this person.
+    MakeHost(PeerId),
+    /// As the host: take this person out of the call.
+    Remove(PeerId),
+    /// As the host: ask this person to mute.
+    AskToMute(PeerId),
 }
 
 /// The signals and elements the session drives.
@@ -133,6 +139,11 @@ pub struct CallState {
     pub send_to: RwSignal<Option<PeerId>>,
     /// The verification code shown for one person, while its panel is open.
     pub verifying: RwSignal<Option<Verifying>>,
+    /// Who hosts the room (maybe us), and whether we do.
+    pub host: RwSignal<Option<PeerId>>,
+    pub is_host: RwSignal<bool>,
+    /// The host (named) asked us to mute, until the person answers.
+    pub mute_request: RwSignal<Option<String>>,
     pub local_video: NodeRef<Video>,
 }
 
@@ -176,6 +187,9 @@ impl CallState {
             upload_budget: RwSignal::new(crate::protocol::signaling::DEFAULT_UPLOAD_BUDGET),
             send_to: RwSignal::new(None),
             verifying: RwSignal::new(None),
+            host: RwSignal::new(None),
+            is_host: RwSignal::new(false),
+            mute_request: RwSignal::new(None),
             local_video: NodeRef::new(),
         }
     }

@@ -258,6 +258,28 @@ fn corpus(foreign: PeerId, limit: usize) -> Vec<Case> {
             Expect::Error(NotJoined),
         ),
         case(
+            "remove before join",
+            Nothing,
+            text(format!(r#"{{"type":"remove","peer":{foreign}}}"#)),
+            Expect::Error(NotJoined),
+        ),
+        case(
+            "a host command about someone in another room",
+            Joined,
+            text(format!(r#"{{"type":"make_host","peer":{foreign}}}"#)),
+            Expect::Error(UnknownPeer),
+        ),
+        bad(
+            "remove without a peer",
+            Joined,
+            text(r#"{"type":"remove"}"#),
+        ),
+        bad(
+            "ask_to_mute with a name for a peer",
+            Joined,
+            text(r#"{"type":"ask_to_mute","peer":"Bob"}"#),
+        ),
+        case(
             "join twice",
             Joined,
             join("elsewhere", "Ann"),

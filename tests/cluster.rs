@@ -7,7 +7,7 @@ use common::*;
 use futures::StreamExt;
 use serde_json::json;
 use tandem::protocol::signaling::{
-    ErrorCode, PeerId, ServerMessage, Signal, SEAT_TAKEN_CLOSE_CODE,
+    ErrorCode, PeerId, ServerMessage, Signal, REMOVED_CLOSE_CODE, SEAT_TAKEN_CLOSE_CODE,
 };
 
 /// Settings every server of one cluster shares; `extra` may set another grace.
@@ -241,6 +241,8 @@ async fn leaving_and_expiry_reach_people_on_the_other_server_and_free_the_seats(
         carol.recv().await,
         ServerMessage::PeerLeft { peer: alice_id }
     );
+    // Alice hosted: Carol, the only one left, does now.
+    assert_eq!(carol.recv().await, ServerMessage::Host { peer: carol_id });
     carol.send(json!({"type": "leave"})).await;
     carol.expect_silence().await;
     // Nobody is left: Redis holds no seat of the room, only its counter, for an hour.
@@ -924,5 +926,90 @@ async fn a_second_alice_on_another_server_is_seated_as_alice_2() {
         );
         // Still there when the next one comes.
         seated.push(other);
+    }
+}
+
+#[tokio::test]
+async fn the_host_hands_over_and_removes_across_servers_and_a_leaving_host_is_followed_alike() {
+    let redis = RedisServer::start();
+    let (a, b) = (server(&redis, &[]), server(&redis, &[]));
+    let (mut alice, alice_id, _, mut bob, bob_id) = across(&a, &b, "hosted").await;
+    let mut carol = Client::connect(b.addr).await;
+    carol
+        .send(json!({"type": "join", "room": "hosted", "name": "Carol"}))
+        .await;
+    let (carol_id, carol_token) = match carol.recv().await {
+        ServerMessage::Joined {
+            you, host, token, ..
+        } => {
+            assert_eq!(host, Some(alice_id), "told on B that Alice, on A, hosts");
+            (you, token)
+        }
+        other => panic!("{other:?}"),
+    };
+    for client in [&mut alice, &mut bob] {
+        assert!(matches!(
+            client.recv().await,
+            ServerMessage::PeerJoined { .. }
+        ));
+    }
+    // Only the host's commands are carried out, wherever the host is.
+    bob.send(json!({"type": "remove", "peer": carol_id})).await;
+    bob.expect_error(ErrorCode::NotHost).await;
+    // Alice (on A) asks Bob (on B) to mute, then removes Carol (on B).
+    alice
+        .send(json!({"type": "ask_to_mute", "peer": bob_id}))
+        .await;
+    assert_eq!(
+        bob.recv().await,
+        ServerMessage::MuteRequest { by: alice_id }
+    );
+    alice
+        .send(json!({"type": "remove", "peer": carol_id}))
+        .await;
+    assert_eq!(carol.recv().await, ServerMessage::Removed { by: alice_id });
+    assert_eq!(carol.closed().await, Some(REMOVED_CLOSE_CODE));
+    for client in [&mut alice, &mut bob] {
+        assert_eq!(
+            client.recv().await,
+            ServerMessage::PeerLeft { peer: carol_id }
+        );
+    }
+    let mut again = Client::connect(a.addr).await;
+    again
+        .send(json!({"type": "resume", "token": carol_token}))
+        .await;
+    again.expect_error(ErrorCode::ResumeExpired).await;
+    // Handed to Bob: both servers' people are told, and Alice's commands are refused.
+    alice
+        .send(json!({"type": "make_host", "peer": bob_id}))
+        .await;
+    for client in [&mut alice, &mut bob] {
+        assert_eq!(client.recv().await, ServerMessage::Host { peer: bob_id });
+    }
+    alice.send(json!({"type": "remove", "peer": bob_id})).await;
+    alice.expect_error(ErrorCode::NotHost).await;
+    // A newcomer on A hears Bob hosts; Bob leaves, and Alice (there longest) hosts, as
+    // both servers find by themselves.
+    let mut dan = Client::connect(a.addr).await;
+    dan.send(json!({"type": "join", "room": "hosted", "name": "Dan"}))
+        .await;
+    assert!(matches!(
+        dan.recv().await,
+        ServerMessage::Joined { host: Some(host), .. } if host == bob_id
+    ));
+    for client in [&mut alice, &mut bob] {
+        assert!(matches!(
+            client.recv().await,
+            ServerMessage::PeerJoined { .. }
+        ));
+    }
+    bob.send(json!({"type": "leave"})).await;
+    for client in [&mut alice, &mut dan] {
+        assert_eq!(
+            client.recv().await,
+            ServerMessage::PeerLeft { peer: bob_id }
+        );
+        assert_eq!(client.recv().await, ServerMessage::Host { peer: alice_id });
     }
 }

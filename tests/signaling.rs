@@ -284,11 +284,23 @@ async fn a_closed_socket_counts_as_leaving_and_empty_rooms_vanish() {
     drop(a);
     // Alice's closed socket expires the same way, and Carol is told.
     assert_eq!(carol.recv().await, ServerMessage::PeerLeft { peer: a_id });
+    // Alice hosted: Carol, the only one left, does now.
+    assert_eq!(carol.recv().await, ServerMessage::Host { peer: carol_id });
     carol.send(json!({"type": "leave"})).await;
     carol.expect_silence().await;
-    // Nobody is left: the room is gone, and the next person finds it empty.
+    // Nobody is left: the room is gone, and the next person finds it empty (and hosts it).
     let mut x = Client::connect(addr).await;
-    let (_, peers) = x.join("drop", "X").await;
+    x.send(json!({"type": "join", "room": "drop", "name": "X"}))
+        .await;
+    let peers = match x.recv().await {
+        ServerMessage::Joined {
+            you, peers, host, ..
+        } => {
+            assert_eq!(host, Some(you));
+            peers
+        }
+        other => panic!("{other:?}"),
+    };
     assert!(peers.is_empty(), "{peers:?}");
 }
 

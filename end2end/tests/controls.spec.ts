@@ -17,7 +17,7 @@ const senderTrack = (p: Person, kind: string) =>
 
 test('mute: the other side is told, and the outgoing audio is really off', async () => {
   const [alice, bob] = await call();
-  const mute = alice.page.getByRole('button', { name: 'Mute' });
+  const mute = alice.page.getByRole('button', { name: 'Mute', exact: true });
   await expect(mute).toHaveAttribute('aria-pressed', 'false');
   await mute.click();
   await expect(mute).toHaveAttribute('aria-pressed', 'true');

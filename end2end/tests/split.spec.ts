@@ -100,7 +100,7 @@ test('a panel whose code cannot be fetched says so, the call goes on, and trying
   const missing = p.page.getByRole('alert').filter({ hasText: 'The file panel could not be loaded.' });
   await expect(missing).toBeVisible();
   // The app is alive: the controls still work, and the other panel arrived.
-  const mute = p.page.getByRole('button', { name: 'Mute' });
+  const mute = p.page.getByRole('button', { name: 'Mute', exact: true });
   await mute.click();
   await expect(mute).toHaveAttribute('aria-pressed', 'true');
   await expect(camera(p.page)).toBeVisible();

@@ -1,7 +1,9 @@
 //! The room registry as a state machine: any sequence of joins, resumes (with real,
 //! stale and forged tokens), relays, detaches, expiries and leaves from a few
-//! connections, some of which stop reading. After every step: no room holds more than
-//! its capacity, every queued message is valid protocol, and nothing panicked.
+//! connections, some of which stop reading, and host commands from any of them. After
+//! every step: no room holds more than its capacity, a room with anyone in it has one
+//! host, who is in it (and an empty one none), only the host's commands are carried out,
+//! every queued message is valid protocol, and nothing panicked.
 #![no_main]
 
 use arbitrary::Arbitrary;
@@ -9,7 +11,7 @@ use libfuzzer_sys::fuzz_target;
 use tandem::protocol::signaling::{PeerId, ServerMessage, Signal};
 use tandem::server::ice::IceConfig;
 use tandem::server::mailbox::Bounds;
-use tandem::server::rooms::{Admitted, Mailbox, RoomRules, Rooms, Seat};
+use tandem::server::rooms::{Admitted, HostCommand, Mailbox, RoomRules, Rooms, Seat};
 use tandem::server::tokens::ResumeTokens;
 
 const CONNECTIONS: usize = 5;
@@ -35,6 +37,8 @@ enum Op {
     Read { conn: u8 },
     /// The connection is replaced by a fresh one (a reconnect).
     Reconnect { conn: u8 },
+    /// A host command about someone (any id seen, the sender's own included).
+    Host { conn: u8, about: u8, kind: u8 },
 }
 
 struct Conn {
@@ -139,6 +143,33 @@ fuzz_target!(|ops: Vec<Op>| {
                     }
                 }
             }
+            Op::Host { conn, about, kind } => {
+                if let (Some(seat), false) = (&conns[pick(conn)].seat, ids.is_empty()) {
+                    let peer = ids[usize::from(about) % ids.len()];
+                    let command = match kind % 3 {
+                        0 => HostCommand::MakeHost(peer),
+                        1 => HostCommand::Remove(peer),
+                        _ => HostCommand::AskToMute(peer),
+                    };
+                    let host = rooms.host(&seat.room);
+                    if rooms.host_command(seat, command).is_ok() {
+                        assert_eq!(host, Some(seat.id), "{command:?} carried out from not the host");
+                        assert_ne!(peer, seat.id, "a host command about oneself");
+                        let members = rooms.members(&seat.room);
+                        match command {
+                            HostCommand::Remove(peer) => {
+                                assert!(members.iter().all(|m| m.id != peer), "removed, still there")
+                            }
+                            // (Unless their held seat could not take the news, and was freed.)
+                            HostCommand::MakeHost(peer) => assert!(
+                                rooms.host(&seat.room) == Some(peer)
+                                    || members.iter().all(|m| m.id != peer)
+                            ),
+                            HostCommand::AskToMute(_) => {}
+                        }
+                    }
+                }
+            }
             Op::Reconnect { conn } => {
                 let c = &mut conns[pick(conn)];
                 let seat = c.seat.take();
@@ -147,7 +178,12 @@ fuzz_target!(|ops: Vec<Op>| {
             }
         }
         for room in ROOMS {
-            assert!(rooms.members(room).len() <= CAPACITY, "room {room} over capacity");
+            let members = rooms.members(room);
+            assert!(members.len() <= CAPACITY, "room {room} over capacity");
+            match rooms.host(room) {
+                Some(host) => assert!(members.iter().any(|m| m.id == host), "a host not there"),
+                None => assert!(members.is_empty(), "a room without a host"),
+            }
         }
         for c in &conns {
             assert!(c.mailbox.queued_bytes() <= BOUNDS.total, "a queue past its bound");

@@ -3,7 +3,9 @@
 //! - at most one connection per person;
 //! - every `peer_left` closes that person's connection;
 //! - no effect names a person who is not in the room;
-//! - the status names exactly the people present.
+//! - the status names exactly the people present;
+//! - host commands go out only from the host, about someone present;
+//! - once removed by the host, nobody is connected to again.
 #![no_main]
 
 use arbitrary::Arbitrary;
@@ -50,6 +52,10 @@ enum Op {
     MediaReady,
     LocalMedia(bool, bool, bool),
     Estimate(Option<u32>),
+    Host(u8),
+    Removed(u8),
+    MuteRequest(u8),
+    HostCommand(u8, u8),
 }
 
 /// Six possible people, so sequences often name the same ones again.
@@ -94,6 +100,7 @@ fuzz_target!(|ops: Vec<Op>| {
                 ice_transport_policy: IceTransportPolicy::All,
                 max_file_bytes: 1,
                 upload_budget: 2_500_000,
+                host: ids.first().map(|&n| id(n)),
             }),
             Op::Resumed(ids) => server(ServerMessage::Resumed {
                 you: PeerId(100),
@@ -103,6 +110,7 @@ fuzz_target!(|ops: Vec<Op>| {
                 ice_transport_policy: IceTransportPolicy::All,
                 max_file_bytes: 1,
                 upload_budget: 2_500_000,
+                host: None,
             }),
             Op::PeerJoined(n, polite) => server(ServerMessage::PeerJoined {
                 peer: people(&[n]).remove(0),
@@ -199,6 +207,16 @@ fuzz_target!(|ops: Vec<Op>| {
                 screen,
             }),
             Op::Estimate(bps) => Input::UploadEstimate(bps.map(u64::from)),
+            // Us (100) or one of the six.
+            Op::Host(n) if n % 7 == 6 => server(ServerMessage::Host { peer: PeerId(100) }),
+            Op::Host(n) => server(ServerMessage::Host { peer: id(n) }),
+            Op::Removed(n) => server(ServerMessage::Removed { by: id(n) }),
+            Op::MuteRequest(n) => server(ServerMessage::MuteRequest { by: id(n) }),
+            Op::HostCommand(n, kind) => Input::Command(match kind % 3 {
+                0 => Command::MakeHost(id(n)),
+                1 => Command::Remove(id(n)),
+                _ => Command::AskToMute(id(n)),
+            }),
         };
         effects = session.handle(input, now);
     }
@@ -212,6 +230,10 @@ fn check(session: &Session, effects: &[Effect], open: &mut HashSet<PeerId>, gene
         match effect {
             Effect::OpenSocket { generation: g } => *generation = *g,
             Effect::OpenPeer { peer, .. } => {
+                assert!(
+                    !matches!(session.status(), CallStatus::Removed(_)),
+                    "connected to {peer} after being removed"
+                );
                 assert!(open.insert(*peer), "a second connection to {peer}");
                 assert!(present.contains(peer), "opened {peer}, who is not here");
             }
@@ -224,6 +246,14 @@ fn check(session: &Session, effects: &[Effect], open: &mut HashSet<PeerId>, gene
             | Effect::Send(ClientMessage::Signal { to: peer, .. }) => {
                 assert!(present.contains(peer), "{effect:?} names someone not here");
                 assert!(open.contains(peer), "{effect:?} without a connection");
+            }
+            Effect::Send(
+                ClientMessage::MakeHost { peer }
+                | ClientMessage::Remove { peer }
+                | ClientMessage::AskToMute { peer },
+            ) => {
+                assert!(session.is_host(), "{effect:?} from someone not the host");
+                assert!(present.contains(peer), "{effect:?} names someone not here");
             }
             _ => {}
         }

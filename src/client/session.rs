@@ -367,6 +367,7 @@ impl Session {
                 lines.drain(..over);
             }),
             Effect::Notice(text) => self.view.notice.set(Some(text)),
+            Effect::MuteRequest(host) => self.view.mute_request.set(Some(host)),
             Effect::Warn(text) => leptos::logging::warn!("{text}"),
             Effect::KeepToken(token) => {
                 if let Some(storage) = session_storage() {
@@ -441,6 +442,14 @@ impl Session {
         if self.view.upload_budget.try_get_untracked() != Some(budget) {
             self.view.upload_budget.set(budget);
         }
+        let host = self.machine.host();
+        if self.view.host.try_get_untracked() != Some(host) {
+            self.view.host.set(host);
+        }
+        let is_host = self.machine.is_host();
+        if self.view.is_host.try_get_untracked() != Some(is_host) {
+            self.view.is_host.set(is_host);
+        }
         let max_file_bytes = self.machine.terms().max_file_bytes;
         if self.view.max_file_bytes.try_get_untracked() != Some(max_file_bytes) {
             self.view.max_file_bytes.set(max_file_bytes);
@@ -490,6 +499,9 @@ impl Session {
             UiCommand::Leave => self.input(Input::Command(Command::Leave)).await,
             UiCommand::TakeBack => self.input(Input::Command(Command::TakeBack)).await,
             UiCommand::Verify(id) => self.show_code(id),
+            UiCommand::MakeHost(id) => self.input(Input::Command(Command::MakeHost(id))).await,
+            UiCommand::Remove(id) => self.input(Input::Command(Command::Remove(id))).await,
+            UiCommand::AskToMute(id) => self.input(Input::Command(Command::AskToMute(id))).await,
         }
     }
 

@@ -8,6 +8,7 @@ pub mod controls;
 pub mod devices;
 pub mod files;
 pub mod invite;
+pub mod people;
 pub mod person_picker;
 pub mod stats_panel;
 pub mod status;

@@ -29,6 +29,9 @@ pub fn VideoTile(
     /// This person is speaking: the tile is outlined.
     #[prop(optional)]
     speaking: Signal<bool>,
+    /// This person hosts the room: the tile says so.
+    #[prop(optional)]
+    host: Signal<bool>,
     /// Clicking the tile (or Enter on it) does this.
     #[prop(optional)]
     on_select: Option<Callback<()>>,
@@ -94,7 +97,12 @@ pub fn VideoTile(
                 <span class="badge" aria-live="polite">{move || badge.get()}</span>
             </Show>
             {children.map(|children| view! { <div class="tile-actions">{children()}</div> })}
-            <figcaption>{move || label.get()}</figcaption>
+            <figcaption>
+                {move || label.get()}
+                <Show when=move || host.get()>
+                    <span class="host-badge">"Host"</span>
+                </Show>
+            </figcaption>
         </figure>
     }
     .into_any()
@@ -133,6 +141,7 @@ pub fn RemoteTile(
             })
             large=Signal::derive(move || focused.get() == Some(id))
             speaking=Signal::derive(move || call.speaking.get() == Some(id))
+            host=Signal::derive(move || call.host.get() == Some(id))
             on_playing=Callback::new(move |()| {
                 if !call.remote_playing.get_untracked() {
                     call.remote_playing.set(true);

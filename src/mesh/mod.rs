@@ -65,6 +65,8 @@ pub enum CallStatus {
     Busy,
     /// Another tab or device took our seat; the person may take it back.
     OpenElsewhere,
+    /// The host (named) removed us from the call.
+    Removed(String),
     RoomFull,
     Failed(String),
     Ended,
@@ -113,6 +115,7 @@ impl CallStatus {
             }
             CallStatus::Busy => "Server busy, retrying…".into(),
             CallStatus::OpenElsewhere => "This call is open in another tab or device.".into(),
+            CallStatus::Removed(by) => format!("{by} removed you from the call."),
             CallStatus::RoomFull => "This room is full.".into(),
             CallStatus::Failed(why) => format!("Connection failed: {why}"),
             CallStatus::Ended => "Call ended.".into(),
@@ -121,7 +124,10 @@ impl CallStatus {
 
     /// The call is over from this side: no session runs any more.
     pub fn is_final(&self) -> bool {
-        matches!(self, CallStatus::RoomFull | CallStatus::Ended)
+        matches!(
+            self,
+            CallStatus::RoomFull | CallStatus::Ended | CallStatus::Removed(_)
+        )
     }
 }
 
@@ -232,6 +238,12 @@ pub enum Command {
     Leave,
     /// Take the call back from the tab or device that took it.
     TakeBack,
+    /// As the host: hand the role to this person.
+    MakeHost(PeerId),
+    /// As the host: take this person out of the call.
+    Remove(PeerId),
+    /// As the host: ask this person to mute.
+    AskToMute(PeerId),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -300,6 +312,8 @@ pub enum Effect {
     ShowChat(ChatLine),
     /// Tell the person something about the call (e.g. a peer misbehaving).
     Notice(String),
+    /// The host (named) asks this person to mute: the page offers a Mute button.
+    MuteRequest(String),
     /// Note something for whoever reads the console (once per kind).
     Warn(String),
     /// Keep this resume token where a reload of the page finds it (`None`: forget it).
@@ -361,6 +375,10 @@ pub struct Session {
     busy: bool,
     /// The name the server seated us under, when it is not the one asked for.
     seated_as: Option<String>,
+    /// Our id in the room, once seated.
+    you: Option<PeerId>,
+    /// Who hosts the room, as the server last said.
+    host: Option<PeerId>,
     /// Resumes our seat after a dropped socket.
     token: Option<String>,
     /// This page has no connections to the others for the seat `token` resumes (it was
@@ -406,6 +424,8 @@ impl Session {
             server_lost: false,
             busy: false,
             seated_as: None,
+            you: None,
+            host: None,
             token: None,
             fresh: false,
             elsewhere: false,
@@ -434,6 +454,16 @@ impl Session {
     /// The name the server seated us under, when it is not the one asked for.
     pub fn seated_as(&self) -> Option<&str> {
         self.seated_as.as_deref()
+    }
+
+    /// Who hosts the room (maybe us), once seated.
+    pub fn host(&self) -> Option<PeerId> {
+        self.host
+    }
+
+    /// Whether we host the room: the host's commands are ours to give.
+    pub fn is_host(&self) -> bool {
+        self.you.is_some() && self.host == self.you
     }
 
     /// A page that finds the token of a seat it held before (it was reloaded): it asks for
@@ -581,6 +611,7 @@ impl Session {
     fn on_server(&mut self, message: ServerMessage, now_ms: f64) {
         match message {
             ServerMessage::Joined {
+                you,
                 name,
                 peers,
                 token,
@@ -588,11 +619,14 @@ impl Session {
                 ice_transport_policy,
                 max_file_bytes,
                 upload_budget,
+                host,
                 ..
             } => {
                 self.back_online();
                 self.fresh = false;
                 self.keep_token(token);
+                self.you = Some(you);
+                self.host = host;
                 if !name.is_empty() && name != self.user {
                     self.effects.push(Effect::Notice(format!(
                         "Someone here is already called {}: you are {name} in this call.",
@@ -612,15 +646,20 @@ impl Session {
                 }
             }
             ServerMessage::Resumed {
+                you,
                 peers,
                 token,
                 ice_servers,
                 ice_transport_policy,
                 max_file_bytes,
                 upload_budget,
-                ..
+                host,
             } => {
                 self.fresh = false;
+                self.you = Some(you);
+                if host.is_some() {
+                    self.host = host;
+                }
                 if !token.is_empty() {
                     self.keep_token(token);
                 }
@@ -687,6 +726,31 @@ impl Session {
                 }
             }
             ServerMessage::Pong => {}
+            ServerMessage::Host { peer } => {
+                if self.host == Some(peer) {
+                    return;
+                }
+                self.host = Some(peer);
+                let notice = if Some(peer) == self.you {
+                    "You are now the host.".to_owned()
+                } else {
+                    match self.remote(peer) {
+                        Some(remote) => format!("{} is now the host.", remote.person.name),
+                        None => return,
+                    }
+                };
+                self.effects.push(Effect::Notice(notice));
+            }
+            ServerMessage::Removed { by } => {
+                let by = self.name_of(by);
+                // The server closes the socket next: nothing reconnects, nothing is kept.
+                self.token = None;
+                self.finish(CallStatus::Removed(by));
+            }
+            ServerMessage::MuteRequest { by } => {
+                let by = self.name_of(by);
+                self.effects.push(Effect::MuteRequest(by));
+            }
             ServerMessage::Token { token } => self.keep_token(token),
             ServerMessage::SeatTaken { token } => {
                 // Another page holds the seat now: stop sending to anyone, and wait for the
@@ -730,6 +794,9 @@ impl Session {
                 }
             }
             ErrorCode::RoomFull => self.finish(CallStatus::RoomFull),
+            ErrorCode::NotHost => self
+                .effects
+                .push(Effect::Notice("Only the host can do that.".into())),
             ErrorCode::InvalidRoom | ErrorCode::InvalidName | ErrorCode::BadName => {
                 self.outcome = Some(CallStatus::Failed(message));
                 self.effects.push(Effect::Stop);
@@ -926,11 +993,28 @@ impl Session {
                 self.connect(now_ms);
             }
             Command::TakeBack => {}
+            Command::MakeHost(peer) => self.host_command(ClientMessage::MakeHost { peer }, peer),
+            Command::Remove(peer) => self.host_command(ClientMessage::Remove { peer }, peer),
+            Command::AskToMute(peer) => self.host_command(ClientMessage::AskToMute { peer }, peer),
             Command::Leave => {
                 let status = self.status();
                 self.finish(status);
             }
         }
+    }
+
+    /// Sends a host command about `peer`, if we host the room, `peer` is in it and the
+    /// server can hear us (else there is nothing to do: the buttons are for the host).
+    fn host_command(&mut self, message: ClientMessage, peer: PeerId) {
+        if self.is_host() && self.socket_open && self.remote(peer).is_some() {
+            self.effects.push(Effect::Send(message));
+        }
+    }
+
+    /// Someone's name, for a sentence ("Alice removed you…"): "The host" if unknown.
+    fn name_of(&mut self, id: PeerId) -> String {
+        self.remote(id)
+            .map_or_else(|| "The host".to_owned(), |r| r.person.name.clone())
     }
 
     /// A signal past a limit was dropped: counted, and warned about once.

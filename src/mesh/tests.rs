@@ -9,6 +9,7 @@ fn info(id: u64, name: &str) -> PeerInfo {
 }
 
 fn joined(peers: Vec<PeerInfo>) -> ServerMessage {
+    let peers_empty = peers.is_empty();
     ServerMessage::Joined {
         you: PeerId(100),
         name: "Me".into(),
@@ -19,6 +20,8 @@ fn joined(peers: Vec<PeerInfo>) -> ServerMessage {
         ice_transport_policy: IceTransportPolicy::All,
         max_file_bytes: 1_000,
         upload_budget: 2_400_000,
+        // The first there hosts the room.
+        host: Some(PeerId(if peers_empty { 100 } else { 1 })),
     }
 }
 
@@ -445,6 +448,7 @@ fn a_resume_restores_every_pair_without_reopening_any() {
                 ice_transport_policy: IceTransportPolicy::All,
                 max_file_bytes: 1_000,
                 upload_budget: 2_400_000,
+                host: None,
             },
         ),
         5.0,
@@ -473,6 +477,7 @@ fn a_resume_restores_every_pair_without_reopening_any() {
                 ice_transport_policy: IceTransportPolicy::All,
                 max_file_bytes: 1_000,
                 upload_budget: 2_400_000,
+                host: None,
             },
         ),
         7.0,
@@ -954,5 +959,93 @@ fn nobody_is_seated_twice_and_peer_left_removes_them_for_good() {
     assert_eq!(
         session.status().text(),
         "Bob left the call. Waiting for someone to join."
+    );
+}
+
+#[test]
+fn the_host_is_who_the_server_says_and_everyone_is_told_of_a_change() {
+    let mut session = in_call_with(&["Alice", "Bob"]);
+    assert_eq!(session.host(), Some(PeerId(1)));
+    assert!(!session.is_host());
+    let effects = server(&mut session, ServerMessage::Host { peer: PeerId(2) });
+    assert_eq!(effects, [Effect::Notice("Bob is now the host.".into())]);
+    let again = server(&mut session, ServerMessage::Host { peer: PeerId(2) });
+    assert!(again.is_empty(), "told once");
+    let effects = server(&mut session, ServerMessage::Host { peer: PeerId(100) });
+    assert_eq!(effects, [Effect::Notice("You are now the host.".into())]);
+    assert!(session.is_host());
+}
+
+#[test]
+fn host_commands_go_out_only_from_the_host_and_only_about_someone_present() {
+    let mut session = in_call_with(&["Alice"]);
+    let command = |session: &mut Session, command| session.handle(Input::Command(command), 2.0);
+    assert!(command(&mut session, Command::Remove(PeerId(1))).is_empty());
+    server(&mut session, ServerMessage::Host { peer: PeerId(100) });
+    for (given, sent) in [
+        (
+            Command::AskToMute(PeerId(1)),
+            ClientMessage::AskToMute { peer: PeerId(1) },
+        ),
+        (
+            Command::MakeHost(PeerId(1)),
+            ClientMessage::MakeHost { peer: PeerId(1) },
+        ),
+        (
+            Command::Remove(PeerId(1)),
+            ClientMessage::Remove { peer: PeerId(1) },
+        ),
+    ] {
+        assert_eq!(command(&mut session, given), [Effect::Send(sent)]);
+    }
+    assert!(command(&mut session, Command::Remove(PeerId(9))).is_empty());
+}
+
+#[test]
+fn removed_by_the_host_the_call_ends_for_good_and_nobody_is_connected_again() {
+    let mut session = in_call_with(&["Alice", "Bob"]);
+    let effects = server(&mut session, ServerMessage::Removed { by: PeerId(1) });
+    for wanted in [
+        Effect::ClosePeer { peer: PeerId(1) },
+        Effect::ClosePeer { peer: PeerId(2) },
+        Effect::KeepToken(None),
+        Effect::CloseSocket,
+        Effect::Stop,
+    ] {
+        assert!(effects.contains(&wanted), "{wanted:?} in {effects:?}");
+    }
+    assert!(
+        !effects.contains(&Effect::Send(ClientMessage::Leave)),
+        "the seat is gone already"
+    );
+    assert_eq!(session.status(), CallStatus::Removed("Alice".into()));
+    assert_eq!(session.status().text(), "Alice removed you from the call.");
+    assert!(session.handle(Input::SocketClosed(1), 3.0).is_empty());
+    let newcomer = ServerMessage::PeerJoined {
+        peer: info(3, "Carol"),
+        polite: false,
+    };
+    assert!(server(&mut session, newcomer).is_empty());
+    assert!(session
+        .handle(Input::Timer(Timer::Reconnect), 4.0)
+        .is_empty());
+}
+
+#[test]
+fn a_request_to_mute_names_the_host_and_a_refused_command_is_said() {
+    let mut session = in_call_with(&["Alice"]);
+    let asked = server(&mut session, ServerMessage::MuteRequest { by: PeerId(1) });
+    assert_eq!(asked, [Effect::MuteRequest("Alice".into())]);
+    let refused = server(
+        &mut session,
+        ServerMessage::Error {
+            code: ErrorCode::NotHost,
+            message: "only the host can do that".into(),
+            peer: None,
+        },
+    );
+    assert_eq!(
+        refused,
+        [Effect::Notice("Only the host can do that.".into())]
     );
 }

@@ -6,6 +6,7 @@ use crate::components::controls::{shortcut, CallControls};
 use crate::components::devices::DevicePicker;
 use crate::components::files::FilePanel;
 use crate::components::invite::InviteButton;
+use crate::components::people::PeopleList;
 use crate::components::{
     chat::ChatPanel,
     stats_panel::StatsPanel,
@@ -138,6 +139,28 @@ fn Call(user: String, room: String, rejoin: Callback<()>) -> impl IntoView {
                     </p>
                 </Show>
                 <VerifyPanel call/>
+                <Show when=move || call.mute_request.with(Option::is_some)>
+                    <p class="mute-request" role="alert">
+                        {move || {
+                            format!(
+                                "{} asks you to mute. Your sound goes straight to the others, so only you can switch it off. ",
+                                call.mute_request.get().unwrap_or_default(),
+                            )
+                        }}
+                        <button
+                            class="primary"
+                            on:click=move |_| {
+                                if call.microphone_on.get_untracked() {
+                                    command.run(UiCommand::ToggleMicrophone);
+                                }
+                                call.mute_request.set(None);
+                            }
+                        >
+                            "Mute"
+                        </button>
+                        <button on:click=move |_| call.mute_request.set(None)>"Not now"</button>
+                    </p>
+                </Show>
                 <Show when=move || call.notice.with(Option::is_some)>
                     <p class="media-note" role="alert">{move || call.notice.get()}</p>
                 </Show>
@@ -189,6 +212,7 @@ fn Call(user: String, room: String, rejoin: Callback<()>) -> impl IntoView {
                             !call.camera_on.get() && !call.sharing_screen.get()
                         })
                         badge=Signal::derive(local_badge)
+                        host=Signal::derive(move || call.is_host.get())
                     />
                     <Show when=move || call.needs_play.get()>
                         <button
@@ -201,6 +225,14 @@ fn Call(user: String, room: String, rejoin: Callback<()>) -> impl IntoView {
                 </div>
                 <div class="side">
                     <ChatPanel lines=call.chat ready=call.chat_open on_send=on_chat/>
+                    <PeopleList
+                        call
+                        send=command
+                        you=Signal::derive({
+                            let user = user.clone();
+                            move || call.seated_as.get().unwrap_or(user.clone())
+                        })
+                    />
                     <Show when=move || started.get()>
                         {lazy_panel("file panel", move || file_panel(call, command))}
                     </Show>
@@ -303,24 +335,39 @@ fn call_started(call: CallState) -> RwSignal<bool> {
     started
 }
 
-/// Shown when this side's call is over: after hanging up, or when the room was full.
+/// Shown when this side's call is over: after hanging up, when the room was full, or when
+/// the host removed this person.
 #[component]
 fn CallOver(status: RwSignal<CallStatus>, rejoin: Callback<()>) -> impl IntoView {
     let full = move || status.get() == CallStatus::RoomFull;
+    let removed = move || matches!(status.get(), CallStatus::Removed(_));
     view! {
         <div class="panel call-over">
-            <h2>{move || if full() { "This room is full" } else { "Call ended" }}</h2>
+            <h2>
+                {move || {
+                    if full() {
+                        "This room is full"
+                    } else if removed() {
+                        "Removed from the call"
+                    } else {
+                        "Call ended"
+                    }
+                }}
+            </h2>
             <p>
                 {move || {
                     if full() {
                         "Every seat in this room is taken. Pick another room, or try again later."
+                            .to_owned()
+                    } else if removed() {
+                        status.get().text()
                     } else {
-                        "You left the call."
+                        "You left the call.".to_owned()
                     }
                 }}
             </p>
             <div class="actions">
-                <Show when=move || !full()>
+                <Show when=move || !full() && !removed()>
                     <button class="primary" on:click=move |_| rejoin.run(())>"Rejoin"</button>
                 </Show>
                 <A href="/">"Home"</A>

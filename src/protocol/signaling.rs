@@ -24,6 +24,9 @@ pub const MAX_ROOM_CHARS: usize = 64;
 /// another tab or on another device): one seat, one socket. The page says so and offers
 /// to take the call back.
 pub const SEAT_TAKEN_CLOSE_CODE: u16 = 4001;
+/// The close code of a socket whose person the host removed from the call (after
+/// `removed`): the page says so and does not reconnect.
+pub const REMOVED_CLOSE_CODE: u16 = 4002;
 /// The path the signaling WebSocket is served on.
 pub const SIGNALING_PATH: &str = "/ws";
 
@@ -61,6 +64,12 @@ pub enum ClientMessage {
     /// Are you still there? The server answers `pong`. Browsers cannot see WebSocket
     /// pings, so this is how a client notices a server that went silent.
     Ping,
+    /// Host only: make `peer` the room's host instead of you.
+    MakeHost { peer: PeerId },
+    /// Host only: take `peer` out of the call. Their seat and token are gone.
+    Remove { peer: PeerId },
+    /// Host only: ask `peer` to mute. Media is peer to peer, so only they can.
+    AskToMute { peer: PeerId },
 }
 
 /// Server → client.
@@ -89,6 +98,9 @@ pub enum ServerMessage {
         /// estimates its own upload.
         #[serde(default = "default_upload_budget")]
         upload_budget: u64,
+        /// The room's host (you, when you are the first in the room).
+        #[serde(default)]
+        host: Option<PeerId>,
     },
     /// The seat is yours again, with the same id; nobody was told you had gone. `token`
     /// replaces the one just used, which no longer works.
@@ -103,14 +115,23 @@ pub enum ServerMessage {
         max_file_bytes: u64,
         #[serde(default = "default_upload_budget")]
         upload_budget: u64,
+        #[serde(default)]
+        host: Option<PeerId>,
     },
     /// Someone took a seat after you: you make the offer, and you are the impolite side
     /// towards them (`polite` is false).
     PeerJoined { peer: PeerInfo, polite: bool },
     /// A signal relayed from peer `from`.
     Signal { from: PeerId, signal: Signal },
-    /// Peer `peer` left the room (hung up, or its socket closed).
+    /// Peer `peer` left the room (hung up, its socket closed, or the host removed them).
     PeerLeft { peer: PeerId },
+    /// The room's host is now `peer` (the host handed the role over, or left).
+    Host { peer: PeerId },
+    /// The host (`by`) removed you from the call: your seat and token are gone, and the
+    /// server closes this socket next with [`REMOVED_CLOSE_CODE`].
+    Removed { by: PeerId },
+    /// The host (`by`) asks you to mute.
+    MuteRequest { by: PeerId },
     /// Answer to `ping`.
     Pong,
     /// A fresh resume token for your seat, sent every minute: tokens are short-lived.
@@ -235,6 +256,9 @@ pub enum ErrorCode {
     /// your share of their queue ([`PEER_SHARE_BYTES`]). This signal was dropped; try
     /// again later. The error's `peer` names them.
     PeerBusy,
+    /// A host command (`make_host`, `remove`, `ask_to_mute`) from someone who is not the
+    /// room's host.
+    NotHost,
 }
 
 /// What one sender may have waiting for one reader at the server, in bytes (each message
@@ -260,6 +284,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => "too many messages; slow down",
             ErrorCode::Unavailable => "the server is busy; try again shortly",
             ErrorCode::PeerBusy => "that person is not keeping up; try again shortly",
+            ErrorCode::NotHost => "only the host can do that",
         }
     }
 
@@ -279,10 +304,11 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::PeerBusy => "peer_busy",
+            ErrorCode::NotHost => "not_host",
         }
     }
 
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 14] = [
         ErrorCode::RoomFull,
         ErrorCode::InvalidRoom,
         ErrorCode::InvalidName,
@@ -296,6 +322,7 @@ impl ErrorCode {
         ErrorCode::RateLimited,
         ErrorCode::Unavailable,
         ErrorCode::PeerBusy,
+        ErrorCode::NotHost,
     ];
 }
 
@@ -497,6 +524,9 @@ mod tests {
             fresh: true,
         });
         round_trip_client(ClientMessage::Ping);
+        round_trip_client(ClientMessage::MakeHost { peer: PeerId(3) });
+        round_trip_client(ClientMessage::Remove { peer: PeerId(3) });
+        round_trip_client(ClientMessage::AskToMute { peer: PeerId(3) });
     }
 
     #[test]
@@ -513,6 +543,7 @@ mod tests {
             ice_transport_policy: IceTransportPolicy::Relay,
             max_file_bytes: 1 << 30,
             upload_budget: 1_000_000,
+            host: Some(PeerId(1)),
             ice_servers: vec![IceServer {
                 urls: vec!["turn:127.0.0.1:3478".into()],
                 username: Some("u".into()),
@@ -536,7 +567,12 @@ mod tests {
             ice_transport_policy: IceTransportPolicy::All,
             max_file_bytes: 1_000_000,
             upload_budget: DEFAULT_UPLOAD_BUDGET,
+            host: None,
         });
+        round_trip_server(ServerMessage::Host { peer: PeerId(3) });
+        round_trip_server(ServerMessage::Removed { by: PeerId(1) });
+        round_trip_server(ServerMessage::MuteRequest { by: PeerId(1) });
+
         round_trip_server(ServerMessage::Pong);
         round_trip_server(ServerMessage::Signal {
             from: PeerId(1),
@@ -568,6 +604,13 @@ mod tests {
         );
         let left = serde_json::to_value(ServerMessage::PeerLeft { peer: PeerId(4) }).unwrap();
         assert_eq!(left, json!({"type": "peer_left", "peer": 4}));
+        let remove: ClientMessage =
+            serde_json::from_value(json!({"type": "remove", "peer": 4})).unwrap();
+        assert_eq!(remove, ClientMessage::Remove { peer: PeerId(4) });
+        let ask = serde_json::to_value(ClientMessage::AskToMute { peer: PeerId(4) }).unwrap();
+        assert_eq!(ask, json!({"type": "ask_to_mute", "peer": 4}));
+        let host = serde_json::to_value(ServerMessage::Host { peer: PeerId(4) }).unwrap();
+        assert_eq!(host, json!({"type": "host", "peer": 4}));
         let err = serde_json::to_value(ServerMessage::Error {
             code: ErrorCode::UnknownPeer,
             message: "x".into(),

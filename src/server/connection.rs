@@ -12,12 +12,12 @@ use super::limits::{client_ip, IpSlot, MessageRate, OriginPolicy, PerIpLimit, Ra
 use super::mailbox::{Due, Kick, MAILBOX};
 use super::metrics::{CloseReason, Metrics};
 use super::registry::Registry;
-use super::rooms::{encode, Mailbox, NoSeat, Seat};
+use super::rooms::{encode, HostCommand, Mailbox, NoSeat, Seat};
 use super::sockets::OpenSockets;
 use super::tokens::TOKEN_REFRESH_BEATS;
 use crate::protocol::signaling::{
     validate_name, validate_room, ClientMessage, ErrorCode, InputError, PeerId, ServerMessage,
-    SEAT_TAKEN_CLOSE_CODE,
+    REMOVED_CLOSE_CODE, SEAT_TAKEN_CLOSE_CODE,
 };
 use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
@@ -201,6 +201,13 @@ async fn serve_socket(socket: &mut WebSocket, hub: &Hub, slot: &mut Option<IpSlo
                     // The seat is no longer this connection's: it must not detach it.
                     connection.seat = None;
                     Err(Ending::Close(SEAT_TAKEN_CLOSE_CODE, "the call is open elsewhere"))
+                }
+                Err(Kick::Removed) => {
+                    hub.metrics.closed(CloseReason::Removed);
+                    tracing::info!("removed by the host; closing");
+                    // The seat is gone already.
+                    connection.seat = None;
+                    Err(Ending::Close(REMOVED_CLOSE_CODE, "removed from the call"))
                 }
                 Err(Kick::NotReading) => Err(Ending::Dropped),
                 Err(Kick::ServerGoing) => Err(Ending::Close(close_code::AWAY, "server restarting")),
@@ -414,7 +421,18 @@ impl Connection<'_> {
             ClientMessage::Ping => {
                 self.mailbox.post(encode(&ServerMessage::Pong));
             }
+            ClientMessage::MakeHost { peer } => self.host(HostCommand::MakeHost(peer)).await?,
+            ClientMessage::Remove { peer } => self.host(HostCommand::Remove(peer)).await?,
+            ClientMessage::AskToMute { peer } => self.host(HostCommand::AskToMute(peer)).await?,
         }
+        Ok(())
+    }
+
+    /// A host command: only the room's host may send one.
+    async fn host(&self, command: HostCommand) -> Result<(), Refusal> {
+        let seat = self.seat.as_ref().ok_or(ErrorCode::NotJoined)?;
+        self.hub.rooms.host_command(seat, command).await?;
+        tracing::info!(peer = command.peer().0, "host: {command:?}");
         Ok(())
     }
 

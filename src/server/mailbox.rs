@@ -204,6 +204,8 @@ pub enum Kick {
     SentAway,
     /// Another socket resumed its seat: one seat, one socket.
     Replaced,
+    /// The room's host removed its person from the call.
+    Removed,
     /// The server is shutting down: the goodbye goes before anything queued.
     ServerGoing,
 }

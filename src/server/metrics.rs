@@ -36,10 +36,12 @@ pub enum CloseReason {
     /// A TCP connection closed without an answer: its request's head did not come
     /// within the header timeout.
     HeaderTimeout,
+    /// The room's host removed its person from the call (code 4002).
+    Removed,
 }
 
 impl CloseReason {
-    const ALL: [CloseReason; 9] = [
+    const ALL: [CloseReason; 10] = [
         CloseReason::TooBig,
         CloseReason::RateLimited,
         CloseReason::SlowReader,
@@ -49,6 +51,7 @@ impl CloseReason {
         CloseReason::SeatTaken,
         CloseReason::MaxConnections,
         CloseReason::HeaderTimeout,
+        CloseReason::Removed,
     ];
 
     fn name(self) -> &'static str {
@@ -62,6 +65,7 @@ impl CloseReason {
             CloseReason::SeatTaken => "seat_taken",
             CloseReason::MaxConnections => "max_connections",
             CloseReason::HeaderTimeout => "header_timeout",
+            CloseReason::Removed => "removed",
         }
     }
 }

@@ -10,7 +10,7 @@
 
 use super::cluster::SharedRooms;
 use super::limits::IpSlot;
-use super::rooms::{Admitted, Mailbox, NoSeat, Rooms, Seat};
+use super::rooms::{Admitted, HostCommand, Mailbox, NoSeat, Rooms, Seat};
 use crate::protocol::signaling::{ErrorCode, PeerId, Signal};
 use std::sync::Arc;
 
@@ -61,6 +61,15 @@ impl Registry {
         match self {
             Registry::Local(rooms) => rooms.relay(seat, to, signal),
             Registry::Shared(rooms) => rooms.relay(seat, to, signal),
+        }
+    }
+
+    /// Carries out a host command from `seat` (refused with `not_host` unless it is the
+    /// room's host).
+    pub async fn host_command(&self, seat: &Seat, command: HostCommand) -> Result<(), ErrorCode> {
+        match self {
+            Registry::Local(rooms) => rooms.host_command(seat, command),
+            Registry::Shared(rooms) => Box::pin(rooms.host_command(seat, command)).await,
         }
     }
 

@@ -114,6 +114,15 @@ impl Attachment {
         }
     }
 
+    /// The host removed the seat's person: a connection still holding it is told `notice`
+    /// (`removed`), then closed.
+    pub(super) fn removed(&mut self, notice: Utf8Bytes) {
+        if let Some(mailbox) = self.mailbox.take() {
+            mailbox.post(notice);
+            mailbox.kick(Kick::Removed);
+        }
+    }
+
     /// Queues a signal from peer `from`; `Busy` when their share of this seat's queue is
     /// full (the sender is refused with `peer_busy`; the reader keeps its seat).
     ///
@@ -188,6 +197,50 @@ struct Member {
     at: Attachment,
 }
 
+/// The people in one room, in the order they were seated, and its host.
+#[derive(Default)]
+struct Room {
+    members: Vec<Member>,
+    /// Who may lock, admit, remove and hand the role on: the first person in the room,
+    /// then whoever the host names, or, when the host leaves, the person present longest.
+    host: Option<PeerId>,
+}
+
+impl std::ops::Deref for Room {
+    type Target = Vec<Member>;
+    fn deref(&self) -> &Vec<Member> {
+        &self.members
+    }
+}
+
+impl std::ops::DerefMut for Room {
+    fn deref_mut(&mut self) -> &mut Vec<Member> {
+        &mut self.members
+    }
+}
+
+/// What the room's host may do (`make_host`, `remove`, `ask_to_mute`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostCommand {
+    /// Hand the role to this person.
+    MakeHost(PeerId),
+    /// Take this person out of the call: seat and token gone.
+    Remove(PeerId),
+    /// Ask this person to mute.
+    AskToMute(PeerId),
+}
+
+impl HostCommand {
+    /// Who the command is about.
+    pub fn peer(self) -> PeerId {
+        match self {
+            HostCommand::MakeHost(peer)
+            | HostCommand::Remove(peer)
+            | HostCommand::AskToMute(peer) => peer,
+        }
+    }
+}
+
 /// What a room needs to know of the server's configuration.
 pub struct RoomRules {
     pub capacity: usize,
@@ -206,8 +259,10 @@ impl RoomRules {
         you: &PeerInfo,
         gen: u64,
         peers: Vec<PeerInfo>,
+        host: Option<PeerId>,
     ) -> ServerMessage {
         ServerMessage::Joined {
+            host,
             you: you.id,
             name: you.name.clone(),
             polite: !peers.is_empty(),
@@ -234,8 +289,10 @@ impl RoomRules {
         you: &PeerInfo,
         gen: u64,
         peers: Vec<PeerInfo>,
+        host: Option<PeerId>,
     ) -> ServerMessage {
         ServerMessage::Resumed {
+            host,
             you: you.id,
             peers,
             token: self.tokens.issue(room, you.id, &you.name, gen),
@@ -271,7 +328,7 @@ pub struct Admitted {
 }
 
 pub struct Rooms {
-    rooms: Mutex<HashMap<String, Vec<Member>>>,
+    rooms: Mutex<HashMap<String, Room>>,
     rules: RoomRules,
 }
 
@@ -298,7 +355,7 @@ impl Rooms {
     /// `peer_joined` to the others.
     fn admit(
         &self,
-        rooms: &mut HashMap<String, Vec<Member>>,
+        rooms: &mut HashMap<String, Room>,
         room: &str,
         name: &str,
         mailbox: &Mailbox,
@@ -308,11 +365,14 @@ impl Rooms {
             id: fresh_id(members),
             name: distinct_name(name, members.iter().map(|m| m.info.name.as_str())),
         };
+        // The first in a room hosts it.
+        let host = *members.host.get_or_insert(info.id);
         let joined = self.rules.joined(
             room,
             &info,
             0,
             members.iter().map(|m| m.info.clone()).collect(),
+            Some(host),
         );
         // Sent under the lock so that `joined` is queued before anything a peer sends us.
         if !mailbox.post(encode(&joined)) {
@@ -384,6 +444,8 @@ impl Rooms {
                     },
                     at: Attachment::vacant(claim.gen),
                 });
+                // After a restart, the first one back hosts the room.
+                members.host.get_or_insert(claim.id);
                 if fresh {
                     let index = members.len() - 1;
                     return self.move_seat(&mut rooms, &claim.room, index, mailbox);
@@ -400,6 +462,7 @@ impl Rooms {
                 .filter(|m| m.info.id != claim.id)
                 .map(|m| m.info.clone())
                 .collect(),
+            members.host,
         );
         let Member { info, at } = &mut members[index];
         let gen = at.epoch() + 1;
@@ -421,16 +484,27 @@ impl Rooms {
     /// call back, and closed.
     fn move_seat(
         &self,
-        rooms: &mut HashMap<String, Vec<Member>>,
+        rooms: &mut HashMap<String, Room>,
         room: &str,
         index: usize,
         mailbox: &Mailbox,
     ) -> Result<Seat, NoSeat> {
         let members = rooms.entry(room.to_owned()).or_default();
         let old = members.remove(index);
+        // The host stays host under the new id.
+        let was_host = members.host == Some(old.info.id);
+        if was_host {
+            members.host = None;
+        }
         let left = encode(&ServerMessage::PeerLeft { peer: old.info.id });
-        let unreachable = send_to_all(members, left);
+        let mut unreachable = send_to_all(members, left);
         let admitted = self.admit(rooms, room, &old.info.name, mailbox);
+        if let (true, Ok(admitted), Some(members)) = (was_host, &admitted, rooms.get_mut(room)) {
+            let news = encode(&ServerMessage::Host {
+                peer: admitted.seat.id,
+            });
+            unreachable.extend(send_to_others(members, Some(admitted.seat.id), news));
+        }
         let take_back = admitted.as_ref().ok().map(|admitted| {
             let seated = PeerInfo {
                 id: admitted.seat.id,
@@ -441,6 +515,51 @@ impl Rooms {
         old.at.give_way(take_back);
         remove_members(rooms, room, unreachable);
         admitted.map(|admitted| admitted.seat)
+    }
+
+    /// Carries out a host command from `seat`: refused with `not_host` unless `seat` is
+    /// the room's host, and with `unknown_peer` unless it names someone else in the room.
+    pub fn host_command(&self, seat: &Seat, command: HostCommand) -> Result<(), ErrorCode> {
+        let mut rooms = self.lock();
+        let members = rooms.get_mut(&seat.room).ok_or(ErrorCode::NotJoined)?;
+        if !members.iter().any(|m| holds(m, seat)) {
+            return Err(ErrorCode::NotJoined);
+        }
+        if members.host != Some(seat.id) {
+            return Err(ErrorCode::NotHost);
+        }
+        let peer = command.peer();
+        let target = members
+            .iter_mut()
+            .find(|m| m.info.id == peer && peer != seat.id)
+            .ok_or(ErrorCode::UnknownPeer)?;
+        let unreachable = match command {
+            HostCommand::AskToMute(_) => {
+                let ask = encode(&ServerMessage::MuteRequest { by: seat.id });
+                if target.at.deliver_news(ask) {
+                    Vec::new()
+                } else {
+                    vec![peer]
+                }
+            }
+            HostCommand::Remove(_) => {
+                target
+                    .at
+                    .removed(encode(&ServerMessage::Removed { by: seat.id }));
+                vec![peer]
+            }
+            HostCommand::MakeHost(_) => {
+                members.host = Some(peer);
+                send_to_all(members, encode(&ServerMessage::Host { peer }))
+            }
+        };
+        remove_members(&mut rooms, &seat.room, unreachable);
+        Ok(())
+    }
+
+    /// Who hosts `room`, if anyone is in it.
+    pub fn host(&self, room: &str) -> Option<PeerId> {
+        self.lock().get(room).and_then(|room| room.host)
     }
 
     /// A fresh token for `seat`, if this connection still holds it.
@@ -526,7 +645,7 @@ impl Rooms {
     /// Rooms, and seats taken in them (held ones included).
     pub fn counts(&self) -> (usize, usize) {
         let rooms = self.lock();
-        (rooms.len(), rooms.values().map(Vec::len).sum())
+        (rooms.len(), rooms.values().map(|room| room.len()).sum())
     }
 
     /// Who is in `room`, in join order.
@@ -537,7 +656,7 @@ impl Rooms {
             .unwrap_or_default()
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Vec<Member>>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Room>> {
         // A panic elsewhere must not take every room down with it; the map stays consistent
         // because each operation finishes its change before anything can panic.
         self.rooms.lock().unwrap_or_else(PoisonError::into_inner)
@@ -564,26 +683,46 @@ fn fresh_id(members: &[Member]) -> PeerId {
 /// Queues the server's `text` for every member; returns the held seats that cannot take
 /// it. (A connected member that cannot is kicked for not reading, and its seat is held.)
 fn send_to_all(members: &mut [Member], text: Utf8Bytes) -> Vec<PeerId> {
+    send_to_others(members, None, text)
+}
+
+/// As [`send_to_all`], but not to `except`.
+fn send_to_others(members: &mut [Member], except: Option<PeerId>, text: Utf8Bytes) -> Vec<PeerId> {
     members
         .iter_mut()
+        .filter(|m| Some(m.info.id) != except)
         .filter_map(|m| (!m.at.deliver_news(text.clone())).then_some(m.info.id))
         .collect()
 }
 
 /// Removes `gone` from `room`, telling the rest; a held seat that cannot take that news
-/// is freed too. Drops the room once empty.
-fn remove_members(rooms: &mut HashMap<String, Vec<Member>>, room: &str, mut gone: Vec<PeerId>) {
+/// is freed too. When the host is gone, the person present longest hosts the room, and
+/// everyone is told. Drops the room once empty.
+fn remove_members(rooms: &mut HashMap<String, Room>, room: &str, mut gone: Vec<PeerId>) {
     let Some(members) = rooms.get_mut(room) else {
         return;
     };
-    while let Some(id) = gone.pop() {
-        let before = members.len();
-        members.retain(|m| m.info.id != id);
-        if members.len() < before {
-            gone.extend(send_to_all(
-                members,
-                encode(&ServerMessage::PeerLeft { peer: id }),
-            ));
+    loop {
+        while let Some(id) = gone.pop() {
+            let before = members.len();
+            members.retain(|m| m.info.id != id);
+            if members.len() < before {
+                gone.extend(send_to_all(
+                    members,
+                    encode(&ServerMessage::PeerLeft { peer: id }),
+                ));
+            }
+        }
+        let host_here = members
+            .host
+            .is_some_and(|host| members.iter().any(|m| m.info.id == host));
+        if host_here {
+            break;
+        }
+        members.host = members.first().map(|m| m.info.id);
+        match members.host {
+            Some(peer) => gone = send_to_all(members, encode(&ServerMessage::Host { peer })),
+            None => break,
         }
     }
     if members.is_empty() {
@@ -881,6 +1020,7 @@ mod tests {
                     ice_transport_policy: Default::default(),
                     max_file_bytes: 1_000,
                     upload_budget: 1_000_000,
+                    host: Some(seat_a.id),
                 },
                 ServerMessage::Signal {
                     from: seat_a.id,
@@ -973,6 +1113,135 @@ mod tests {
         assert_eq!(
             after.join("r", "c", &c),
             Err(NoSeat::Refused(ErrorCode::RoomFull))
+        );
+    }
+
+    #[test]
+    fn the_first_in_a_room_hosts_it_and_the_one_there_longest_follows_a_host_who_leaves() {
+        let rooms = rooms(4);
+        let (a, a_rx) = mailbox();
+        let (b, b_rx) = mailbox();
+        let (c, c_rx) = mailbox();
+        let seat_a = rooms.join("r", "a", &a).unwrap().seat;
+        let seat_b = rooms.join("r", "b", &b).unwrap().seat;
+        let seat_c = rooms.join("r", "c", &c).unwrap().seat;
+        for (rx, whose) in [(&a_rx, "a"), (&b_rx, "b"), (&c_rx, "c")] {
+            let joined = drain(rx).remove(0);
+            assert!(
+                matches!(joined, ServerMessage::Joined { host: Some(host), .. } if host == seat_a.id),
+                "{whose} is told a hosts"
+            );
+        }
+        rooms.leave(&seat_a);
+        for rx in [&b_rx, &c_rx] {
+            assert_eq!(
+                drain(rx),
+                [
+                    ServerMessage::PeerLeft { peer: seat_a.id },
+                    ServerMessage::Host { peer: seat_b.id }
+                ]
+            );
+        }
+        // A host whose socket dropped stays host while the seat is held.
+        assert!(rooms.detach(&seat_b, None));
+        rooms.expire(&seat_b);
+        assert_eq!(
+            drain(&c_rx),
+            [
+                ServerMessage::PeerLeft { peer: seat_b.id },
+                ServerMessage::Host { peer: seat_c.id }
+            ]
+        );
+    }
+
+    #[test]
+    fn each_host_command_is_the_host_s_alone_and_about_someone_else_in_the_room() {
+        let rooms = rooms(4);
+        let (a, a_rx) = mailbox();
+        let (b, b_rx) = mailbox();
+        let (c, c_rx) = mailbox();
+        let seat_a = rooms.join("r", "a", &a).unwrap().seat;
+        let seat_b = rooms.join("r", "b", &b).unwrap().seat;
+        let seat_c = rooms.join("r", "c", &c).unwrap().seat;
+        let mut elsewhere = seat_a.clone();
+        elsewhere.room = "other".into();
+        for command in [
+            HostCommand::MakeHost(seat_c.id),
+            HostCommand::Remove(seat_c.id),
+            HostCommand::AskToMute(seat_c.id),
+        ] {
+            assert_eq!(
+                rooms.host_command(&seat_b, command),
+                Err(ErrorCode::NotHost)
+            );
+            assert_eq!(
+                rooms.host_command(&elsewhere, command),
+                Err(ErrorCode::NotJoined)
+            );
+        }
+        for peer in [seat_a.id, PeerId(4242)] {
+            assert_eq!(
+                rooms.host_command(&seat_a, HostCommand::Remove(peer)),
+                Err(ErrorCode::UnknownPeer)
+            );
+        }
+        for rx in [&a_rx, &b_rx, &c_rx] {
+            drain(rx);
+        }
+        // Asked to mute: only that person hears it.
+        rooms
+            .host_command(&seat_a, HostCommand::AskToMute(seat_b.id))
+            .unwrap();
+        assert_eq!(drain(&b_rx), [ServerMessage::MuteRequest { by: seat_a.id }]);
+        assert!(drain(&a_rx).is_empty() && drain(&c_rx).is_empty());
+        // Removed: told by whom, then the connection is ended; the others hear they left.
+        rooms
+            .host_command(&seat_a, HostCommand::Remove(seat_c.id))
+            .unwrap();
+        assert_eq!(drain(&c_rx), [ServerMessage::Removed { by: seat_a.id }]);
+        assert!(c.is_kicked());
+        for rx in [&a_rx, &b_rx] {
+            assert_eq!(drain(rx), [ServerMessage::PeerLeft { peer: seat_c.id }]);
+        }
+        // Handed over: everyone is told, and the old host is not host any more.
+        rooms
+            .host_command(&seat_a, HostCommand::MakeHost(seat_b.id))
+            .unwrap();
+        for rx in [&a_rx, &b_rx] {
+            assert_eq!(drain(rx), [ServerMessage::Host { peer: seat_b.id }]);
+        }
+        assert_eq!(
+            rooms.host_command(&seat_a, HostCommand::MakeHost(seat_b.id)),
+            Err(ErrorCode::NotHost)
+        );
+    }
+
+    #[test]
+    fn a_host_who_takes_their_seat_back_as_a_fresh_page_still_hosts() {
+        let rooms = rooms(4);
+        let (seat_a, token_a, _a_rx) = join_with_token(&rooms, "r", "a");
+        let (b, b_rx) = mailbox();
+        rooms.join("r", "b", &b).unwrap();
+        drain(&b_rx);
+        let (again, again_rx) = mailbox();
+        let moved = rooms.resume(&token_a, true, &again).unwrap();
+        assert!(matches!(
+            &drain(&again_rx)[..],
+            [ServerMessage::Joined { host: Some(host), .. }] if *host == moved.id
+        ));
+        assert_eq!(
+            drain(&b_rx),
+            [
+                ServerMessage::PeerLeft { peer: seat_a.id },
+                ServerMessage::PeerJoined {
+                    peer: PeerInfo {
+                        id: moved.id,
+                        name: "a".into()
+                    },
+                    polite: false
+                },
+                ServerMessage::Host { peer: moved.id }
+            ]
         );
     }
 }

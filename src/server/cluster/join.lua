@@ -6,7 +6,7 @@ if mine then
   -- This server's own earlier try, whose answer was lost: seated already, and told.
   local seq, name = string.match(mine, '^(%d+) %S+ %S+ (.*)$')
   if holder_of(mine) ~= ARGV[2] then return {'taken'} end
-  return seats({'seated', seq, name}, KEYS[1], ARGV[1])
+  return seats({'seated', seq, name, host_of(KEYS[1])}, KEYS[1], ARGV[1])
 end
 local taken = redis.call('HLEN', KEYS[1])
 if taken > 0 then taken = taken - 1 end
@@ -36,4 +36,4 @@ redis.call('SADD', KEYS[2], ARGV[4])
 tell(ARGV[5], KEYS[1], ARGV[2], '{"kind":"joined","room":"' .. ARGV[4] .. '","peer":{"id":'
   .. ARGV[1] .. ',"name":' .. cjson.encode(name) .. '},"seq":' .. seq .. ',"server":"'
   .. ARGV[2] .. '"}')
-return seats({'seated', tostring(seq), name}, KEYS[1], ARGV[1])
+return seats({'seated', tostring(seq), name, host_of(KEYS[1])}, KEYS[1], ARGV[1])

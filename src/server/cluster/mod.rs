@@ -21,7 +21,7 @@ pub use pubsub::{check_envelope, PUBLISH_QUEUE_BYTES};
 use super::limits::IpSlot;
 use super::mailbox::{Busy, Kick};
 use super::metrics::RedisMetrics;
-use super::rooms::{encode, Admitted, Attachment, Mailbox, NoSeat, RoomRules, Seat};
+use super::rooms::{encode, Admitted, Attachment, HostCommand, Mailbox, NoSeat, RoomRules, Seat};
 use crate::protocol::signaling::{ErrorCode, PeerId, PeerInfo, ServerMessage, Signal};
 use axum::extract::ws::Utf8Bytes;
 use pubsub::{decode_envelope, Envelope, Outgoing, ENVELOPE_OVERHEAD};
@@ -31,7 +31,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
-use store::{Holder, Joined, Left, Resumed, Store};
+use store::{Holder, HostChange, HostScript, Joined, Left, Resumed, Store};
 use tokio::sync::mpsc;
 use view::{Person, Place, View};
 
@@ -159,8 +159,16 @@ impl SharedRooms {
         let mut views = self.lock();
         let view = views.entry(room.to_owned()).or_default();
         view.arriving = view.arriving.saturating_sub(1);
-        let (id, seq, name, others) = match outcome {
-            Ok((id, Joined::Seated { seq, name, others })) => (id, seq, name, others),
+        let (id, seq, name, host, others) = match outcome {
+            Ok((
+                id,
+                Joined::Seated {
+                    seq,
+                    name,
+                    host,
+                    others,
+                },
+            )) => (id, seq, name, host, others),
             Ok((_, Joined::Full)) => {
                 return Err(self.refuse(&mut views, room, ErrorCode::RoomFull))
             }
@@ -173,15 +181,14 @@ impl SharedRooms {
         let info = PeerInfo { id, name };
         let at = Attachment::at_epoch(mailbox, self.new_epoch());
         let epoch = at.epoch();
-        let joined = self.rules.joined(
-            room,
-            &info,
-            epoch,
-            others.iter().map(|p| p.info.clone()).collect(),
-        );
+        let peers = others.iter().map(|p| p.info.clone()).collect();
         let synced = view.sync(seq, others, self.store.server(), Instant::now());
         let mut unreachable = self.settle(view, room, synced);
         let view = views.get_mut(room).expect("held by the lock");
+        view.chose(Some(host), seq);
+        let joined = self
+            .rules
+            .joined(room, &info, epoch, peers, view.host_with(Some((id, seq))));
         let me = Person {
             info: info.clone(),
             seq,
@@ -214,6 +221,7 @@ impl SharedRooms {
             },
         ));
         view.people.push(me);
+        unreachable.extend(view.tell_host_but(Some(id)));
         let people = view.people.len();
         drop(views);
         for id in unreachable {
@@ -289,7 +297,10 @@ impl SharedRooms {
                 return Err(self.refuse(&mut views, &room, ErrorCode::InvalidToken));
             }
             let info = PeerInfo { id, name };
-            let resumed = self.rules.resumed(&room, &info, next, view.others(id));
+            view.chose(Some(moved.host), moved.change);
+            let resumed = self
+                .rules
+                .resumed(&room, &info, next, view.others(id), view.host());
             let take_back = || self.rules.seat_taken(&room, &info, next);
             let at = view.here(id, None).expect("found just above");
             return match at.take_over(mailbox, encode(&resumed), take_back) {
@@ -307,12 +318,7 @@ impl SharedRooms {
             id,
             name: moved.name,
         };
-        let resumed = self.rules.resumed(
-            &room,
-            &info,
-            epoch,
-            moved.others.iter().map(|p| p.info.clone()).collect(),
-        );
+        let peers = moved.others.iter().map(|p| p.info.clone()).collect();
         view.people.retain(|p| p.info.id != id);
         let synced = view.sync(
             moved.change,
@@ -322,6 +328,9 @@ impl SharedRooms {
         );
         let mut unreachable = self.settle(view, &room, synced);
         let view = views.get_mut(&room).expect("held by the lock");
+        view.chose(Some(moved.host), moved.change);
+        let host = view.host_with(Some((id, moved.seq)));
+        let resumed = self.rules.resumed(&room, &info, epoch, peers, host);
         view.people.push(Person {
             info,
             seq: moved.seq,
@@ -329,6 +338,7 @@ impl SharedRooms {
             placed_at: moved.change,
             leaving: false,
         });
+        unreachable.extend(view.tell_host_but(Some(id)));
         drop(views);
         let posted = mailbox.post(encode(&resumed));
         if !posted {
@@ -390,6 +400,111 @@ impl SharedRooms {
                 if !queued {
                     return Err(ErrorCode::Unavailable);
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Carries out a host command from `seat`. Asking someone to mute is a message to
+    /// them (through their server); handing the role on and removing someone are changes
+    /// to the room, made by a script that checks again, in Redis, that `seat` hosts it.
+    pub async fn host_command(
+        self: &Arc<Self>,
+        seat: &Seat,
+        command: HostCommand,
+    ) -> Result<(), ErrorCode> {
+        let peer = command.peer();
+        let script = {
+            let mut views = self.lock();
+            let view = views.get_mut(&seat.room).ok_or(ErrorCode::NotJoined)?;
+            if view.here(seat.id, Some(seat)).is_none() {
+                return Err(ErrorCode::NotJoined);
+            }
+            if view.host() != Some(seat.id) {
+                return Err(ErrorCode::NotHost);
+            }
+            if peer == seat.id || !view.people.iter().any(|p| p.info.id == peer) {
+                return Err(ErrorCode::UnknownPeer);
+            }
+            match command {
+                HostCommand::MakeHost(_) => HostScript::MakeHost,
+                HostCommand::Remove(_) => HostScript::Remove,
+                HostCommand::AskToMute(_) => {
+                    drop(views);
+                    let ask = encode(&ServerMessage::MuteRequest { by: seat.id });
+                    return self.tell(&seat.room, peer, ask);
+                }
+            }
+        };
+        if !self.ready() {
+            return Err(ErrorCode::Unavailable);
+        }
+        let answer = self
+            .store
+            .host_command(script, &seat.room, seat.id, peer)
+            .await;
+        let seq = match answer {
+            Ok(HostChange::Done { seq }) => seq,
+            Ok(HostChange::Refused(code)) => return Err(code),
+            Err(e) => {
+                tracing::warn!("cannot run a host command in Redis: {e}");
+                return Err(ErrorCode::Unavailable);
+            }
+        };
+        let mut views = self.lock();
+        let Some(view) = views.get_mut(&seat.room) else {
+            return Ok(());
+        };
+        view.heard(seq, Instant::now());
+        let mut unreachable = Vec::new();
+        match command {
+            HostCommand::MakeHost(_) => view.chose(Some(peer), seq),
+            HostCommand::Remove(_) => {
+                if let Some(Place::Here(at)) = view.person(peer).map(|p| &mut p.place) {
+                    at.removed(encode(&ServerMessage::Removed { by: seat.id }));
+                }
+                unreachable = view.remove(peer, seq);
+            }
+            HostCommand::AskToMute(_) => {}
+        }
+        unreachable.extend(view.tell_host());
+        drop(views);
+        for id in unreachable {
+            self.evict(&seat.room, id);
+        }
+        Ok(())
+    }
+
+    /// Queues the server's `text` for `to`, here or on their server (not kept for a seat
+    /// held for nobody).
+    fn tell(self: &Arc<Self>, room: &str, to: PeerId, text: Utf8Bytes) -> Result<(), ErrorCode> {
+        let mut views = self.lock();
+        let person = views
+            .get_mut(room)
+            .and_then(|view| view.people.iter_mut().find(|p| p.info.id == to))
+            .ok_or(ErrorCode::UnknownPeer)?;
+        match &mut person.place {
+            Place::Here(at) => {
+                if !at.deliver_news(text) {
+                    drop(views);
+                    self.evict(room, to);
+                }
+            }
+            Place::There(Holder::Nobody { .. }) => {}
+            Place::There(Holder::Server(server)) => {
+                let server = server.clone();
+                drop(views);
+                self.send(
+                    server,
+                    Envelope::Deliver {
+                        room: room.to_owned(),
+                        to,
+                        from: None,
+                        text: text.as_str().to_owned(),
+                        forwarded: false,
+                        sent_us: 0,
+                    },
+                );
             }
         }
         Ok(())
@@ -533,7 +648,8 @@ impl SharedRooms {
             // after this server counted as gone): tell everyone here.
             Left::Gone => u64::MAX,
         };
-        let unreachable = view.remove(id, seq);
+        let mut unreachable = view.remove(id, seq);
+        unreachable.extend(view.tell_host());
         if view.unused() {
             views.remove(room);
         }
@@ -622,21 +738,33 @@ impl SharedRooms {
                     return;
                 }
                 view.heard(seq, now);
-                let unreachable = view.arrived(Person {
+                let mut unreachable = view.arrived(Person {
                     info: peer,
                     seq,
                     place: Place::There(Holder::Server(server)),
                     placed_at: seq,
                     leaving: false,
                 });
+                unreachable.extend(view.tell_host());
                 (room, unreachable)
             }
-            Envelope::Left { room, peer, seq } => {
+            Envelope::Left {
+                room,
+                peer,
+                seq,
+                removed_by,
+            } => {
                 let Some(view) = views.get_mut(&room) else {
                     return;
                 };
                 view.heard(seq, now);
-                let unreachable = view.remove(peer, seq);
+                if let (Some(by), Some(person)) = (removed_by, view.person(peer)) {
+                    if let Place::Here(at) = &mut person.place {
+                        at.removed(encode(&ServerMessage::Removed { by }));
+                    }
+                }
+                let mut unreachable = view.remove(peer, seq);
+                unreachable.extend(view.tell_host());
                 if view.unused() {
                     views.remove(&room);
                 }
@@ -658,6 +786,15 @@ impl SharedRooms {
                     views.remove(&room);
                 }
                 return;
+            }
+            Envelope::Host { room, peer, seq } => {
+                let Some(view) = views.get_mut(&room) else {
+                    return;
+                };
+                view.heard(seq, now);
+                view.chose(Some(peer), seq);
+                let unreachable = view.tell_host();
+                (room, unreachable)
             }
             Envelope::Deliver {
                 room,
@@ -789,13 +926,14 @@ impl SharedRooms {
             }
         };
         self.metrics.resyncs.inc();
-        let (seq, listed) = read;
         let mut views = self.lock();
         let Some(view) = views.get_mut(&room) else {
             return;
         };
-        let synced = view.sync(seq, listed, self.store.server(), Instant::now());
-        let unreachable = self.settle(view, &room, synced);
+        let synced = view.sync(read.seq, read.seats, self.store.server(), Instant::now());
+        let mut unreachable = self.settle(view, &room, synced);
+        view.chose(read.chosen, read.seq);
+        unreachable.extend(view.tell_host());
         if view.unused() {
             views.remove(&room);
         }
@@ -831,40 +969,14 @@ impl SharedRooms {
 
     /// Tells `sender`, on whichever server holds them, that `reader` is not keeping up
     /// with their signals (`peer_busy`).
-    fn tell_busy(&self, room: &str, sender: PeerId, reader: PeerId) {
+    fn tell_busy(self: &Arc<Self>, room: &str, sender: PeerId, reader: PeerId) {
         let text = encode(&ServerMessage::Error {
             code: ErrorCode::PeerBusy,
             message: ErrorCode::PeerBusy.describe().to_owned(),
             peer: Some(reader),
         });
-        let mut views = self.lock();
-        let Some(person) = views
-            .get_mut(room)
-            .and_then(|view| view.people.iter_mut().find(|p| p.info.id == sender))
-        else {
-            return;
-        };
-        match &mut person.place {
-            Place::Here(at) => {
-                at.deliver_news(text);
-            }
-            Place::There(Holder::Nobody { .. }) => {}
-            Place::There(Holder::Server(server)) => {
-                let server = server.clone();
-                drop(views);
-                self.send(
-                    server,
-                    Envelope::Deliver {
-                        room: room.to_owned(),
-                        to: sender,
-                        from: None,
-                        text: text.as_str().to_owned(),
-                        forwarded: false,
-                        sent_us: 0,
-                    },
-                );
-            }
-        }
+        // Gone meanwhile: nobody to tell.
+        let _ = self.tell(room, sender, text);
     }
 
     /// A held seat that cannot take the server's news any more loses the seat.

@@ -40,8 +40,17 @@ pub(super) enum Envelope {
         seq: u64,
         server: String,
     },
-    /// `peer` left `room`; the change took number `seq`.
+    /// `peer` left `room`, or the host (`removed_by`) removed them; the change took
+    /// number `seq`.
     Left {
+        room: String,
+        peer: PeerId,
+        seq: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        removed_by: Option<PeerId>,
+    },
+    /// The host of `room` handed the role to `peer`, as change `seq`.
+    Host {
         room: String,
         peer: PeerId,
         seq: u64,
@@ -278,6 +287,7 @@ mod queue {
             room: "r".into(),
             peer: PeerId(1),
             seq: 1,
+            removed_by: None,
         };
         assert!(outgoing.send("other".into(), &left));
         // The queue drains: published once Redis writes again, or given back when a

@@ -6,12 +6,14 @@
 //!   `<id>` = `<seq> <holder> <fold> <name>` (see [`Listed`]);
 //! - `<prefix>:room:<room>:gen`, a hash: per resumed seat, the generation of its one
 //!   valid token (none yet: the join's token is the only one);
+//! - `<prefix>:room:<room>:host`, a string: the seat the host handed the role to (while
+//!   it is there it hosts the room; else the seat taken earliest does);
 //! - `<prefix>:rooms:<server>`, a set: the rooms in which that server holds seats;
 //! - `<prefix>:servers`, a hash: each live server and when it counts as gone (ms);
 //! - `<prefix>:held`, a set: rooms with seats held for nobody;
 //! - `<prefix>:server:<server>`, a channel: what is sent to that server.
 
-use crate::protocol::signaling::{fold_name, name_candidates, PeerId, PeerInfo};
+use crate::protocol::signaling::{fold_name, name_candidates, ErrorCode, PeerId, PeerInfo};
 use crate::server::metrics::RedisMetrics;
 use redis::aio::ConnectionManager;
 use std::sync::LazyLock;
@@ -57,6 +59,29 @@ static HAND_OFF: LazyLock<redis::Script> = script!("hold.lua", "hand_off.lua");
 /// and frees held seats nobody resumed in time, telling the servers of everyone still in
 /// those rooms. Returns how many seats it freed. ARGV prefix, grace (ms).
 static SWEEP: LazyLock<redis::Script> = script!("hold.lua", "tell.lua", "sweep.lua");
+
+/// Hands the host's role to another seat, as the room's next change, and tells the other
+/// servers there (`host`). Refused (`not_joined`, `not_host`, `unknown_peer`) unless the
+/// first seat is this server's and hosts the room, and the second is another seat there.
+/// KEYS room hash; ARGV host's id, new host's id, server, room, prefix.
+static MAKE_HOST: LazyLock<redis::Script> = script!("tell.lua", "make_host.lua");
+/// The host removes a seat: freed as the room's next change, and the other servers there
+/// told (`left` with `removed_by`), its own server included. Refused as `MAKE_HOST`.
+/// KEYS room hash; ARGV host's id, removed id, server, room, prefix.
+static REMOVE: LazyLock<redis::Script> = script!("tell.lua", "remove.lua");
+
+/// What a host command's script answered: done as change `seq`, or refused.
+pub(super) enum HostChange {
+    Done { seq: u64 },
+    Refused(ErrorCode),
+}
+
+/// Which host command to run in Redis.
+#[derive(Clone, Copy)]
+pub(super) enum HostScript {
+    MakeHost,
+    Remove,
+}
 
 /// Who holds a seat.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -130,6 +155,8 @@ pub(super) enum Joined {
     Seated {
         seq: u64,
         name: String,
+        /// Who hosts the room, with them seated.
+        host: PeerId,
         others: Vec<Listed>,
     },
     Full,
@@ -163,7 +190,18 @@ pub(super) struct Moved {
     /// The move's number among the room's changes.
     pub change: u64,
     pub name: String,
+    /// Who hosts the room.
+    pub host: PeerId,
     pub others: Vec<Listed>,
+}
+
+/// A room as read from Redis.
+pub(super) struct Read {
+    /// Its last change's number.
+    pub seq: u64,
+    pub seats: Vec<Listed>,
+    /// The seat the host handed the role to, if any (it hosts while it is there).
+    pub chosen: Option<PeerId>,
 }
 
 /// This server's way to the shared state.
@@ -260,9 +298,10 @@ impl Store {
         match answer.as_slice() {
             [outcome] if outcome == "full" => Ok(Joined::Full),
             [outcome] if outcome == "taken" => Ok(Joined::Taken),
-            [outcome, seq, name, rest @ ..] if outcome == "seated" => Ok(Joined::Seated {
+            [outcome, seq, name, host, rest @ ..] if outcome == "seated" => Ok(Joined::Seated {
                 seq: seq.parse().map_err(|_| unexpected("JOIN"))?,
                 name: name.clone(),
+                host: PeerId(host.parse().map_err(|_| unexpected("JOIN"))?),
                 others: Listed::all(rest).ok_or_else(|| unexpected("JOIN"))?,
             }),
             _ => Err(unexpected("JOIN")),
@@ -297,11 +336,12 @@ impl Store {
         match answer.as_slice() {
             [outcome] if outcome == "gone" => Ok(Resumed::Gone),
             [outcome] if outcome == "used" => Ok(Resumed::Used),
-            [outcome, seq, change, _holder, name, rest @ ..] if outcome == "resumed" => {
+            [outcome, seq, change, _holder, name, host, rest @ ..] if outcome == "resumed" => {
                 Ok(Resumed::Here(Moved {
                     seq: seq.parse().map_err(|_| unexpected("RESUME"))?,
                     change: change.parse().map_err(|_| unexpected("RESUME"))?,
                     name: name.clone(),
+                    host: PeerId(host.parse().map_err(|_| unexpected("RESUME"))?),
                     others: Listed::all(rest).ok_or_else(|| unexpected("RESUME"))?,
                 }))
             }
@@ -309,10 +349,56 @@ impl Store {
         }
     }
 
-    /// The room as it is: its last change's number and every seat.
-    pub(super) async fn read(&self, room: &str) -> Result<(u64, Vec<Listed>), redis::RedisError> {
-        let mut all: Vec<(String, String)> = redis::cmd("HGETALL")
-            .arg(self.room_key(room))
+    /// Runs a host command of `host` about `peer` in `room`.
+    pub(super) async fn host_command(
+        &self,
+        script: HostScript,
+        room: &str,
+        host: PeerId,
+        peer: PeerId,
+    ) -> Result<HostChange, redis::RedisError> {
+        let script = match script {
+            HostScript::MakeHost => &*MAKE_HOST,
+            HostScript::Remove => &*REMOVE,
+        };
+        let mut invocation = script.prepare_invoke();
+        invocation
+            .key(self.room_key(room))
+            .arg(host.0)
+            .arg(peer.0)
+            .arg(&self.server)
+            .arg(room)
+            .arg(&self.prefix);
+        let answer: Vec<String> = self.run(&invocation).await?;
+        match answer.as_slice() {
+            [outcome, seq] if outcome == "done" || outcome == "removed" => Ok(HostChange::Done {
+                seq: seq.parse().map_err(|_| unexpected("HOST"))?,
+            }),
+            [refusal] => {
+                let code = [
+                    ErrorCode::NotJoined,
+                    ErrorCode::NotHost,
+                    ErrorCode::UnknownPeer,
+                ]
+                .into_iter()
+                .find(|code| code.name() == refusal)
+                .ok_or_else(|| unexpected("HOST"))?;
+                Ok(HostChange::Refused(code))
+            }
+            _ => Err(unexpected("HOST")),
+        }
+    }
+
+    /// The room as it is: its last change's number, every seat, and the seat the host
+    /// chose, if any.
+    pub(super) async fn read(&self, room: &str) -> Result<Read, redis::RedisError> {
+        let key = self.room_key(room);
+        let (mut all, chosen): (Vec<(String, String)>, Option<String>) = redis::pipe()
+            .atomic()
+            .cmd("HGETALL")
+            .arg(&key)
+            .cmd("GET")
+            .arg(format!("{key}:host"))
             .query_async(&mut self.redis.clone())
             .await
             .inspect_err(|_| {
@@ -328,7 +414,11 @@ impl Store {
         }
         let all: Vec<String> = all.into_iter().flat_map(|(id, seat)| [id, seat]).collect();
         let seats = Listed::all(&all).ok_or_else(|| unexpected("HGETALL"))?;
-        Ok((seq, seats))
+        let chosen = match chosen {
+            Some(id) => Some(PeerId(id.parse().map_err(|_| unexpected("GET"))?)),
+            None => None,
+        };
+        Ok(Read { seq, seats, chosen })
     }
 
     /// Tells Redis this server is alive; true if Redis had not known it.
@@ -465,6 +555,106 @@ mod scripts {
         resume_as(redis, id, "c", "", "1").await
     }
 
+    /// A host command of `host`'s (held by `server`) about `peer`.
+    async fn host_command(
+        redis: &mut MultiplexedConnection,
+        script: &redis::Script,
+        host: u64,
+        peer: u64,
+        server: &str,
+    ) -> Vec<String> {
+        script
+            .key("t:room:r")
+            .arg(host)
+            .arg(peer)
+            .arg(server)
+            .arg("r")
+            .arg("t")
+            .invoke_async(redis)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn only_the_host_hands_the_role_on_or_removes_and_the_earliest_follows_a_host_who_left() {
+        let server = RedisServer::start();
+        let mut redis = server.connect().await;
+        join(&mut redis, 1, "a", 6).await;
+        join(&mut redis, 2, "b", 6).await;
+        join(&mut redis, 3, "b", 6).await;
+        let mut news = redis::Client::open(server.url())
+            .unwrap()
+            .get_async_pubsub()
+            .await
+            .unwrap();
+        news.subscribe("t:server:b").await.unwrap();
+        let refusals = [
+            (2, 3, "b", "not_host"),
+            (1, 3, "b", "not_joined"),
+            (1, 1, "a", "unknown_peer"),
+            (1, 9, "a", "unknown_peer"),
+        ];
+        for (host, peer, on, refusal) in refusals {
+            for script in [&*MAKE_HOST, &*REMOVE] {
+                let answer = host_command(&mut redis, script, host, peer, on).await;
+                assert_eq!(answer, [refusal], "{host} about {peer} on {on}");
+            }
+        }
+        assert!(heard(&mut news).await.is_empty(), "a refusal tells nobody");
+        assert_eq!(
+            host_command(&mut redis, &MAKE_HOST, 1, 3, "a").await,
+            ["done", "4"]
+        );
+        assert_eq!(
+            serde_json::from_str::<Envelope>(&heard(&mut news).await[0]).unwrap(),
+            Envelope::Host {
+                room: "r".into(),
+                peer: PeerId(3),
+                seq: 4
+            }
+        );
+        assert_eq!(
+            join(&mut redis, 4, "a", 6).await[3],
+            "3",
+            "joined names the host"
+        );
+        assert_eq!(
+            host_command(&mut redis, &REMOVE, 1, 2, "a").await,
+            ["not_host"]
+        );
+        assert_eq!(
+            host_command(&mut redis, &MAKE_HOST, 3, 4, "b").await,
+            ["done", "6"]
+        );
+        heard(&mut news).await;
+        assert_eq!(
+            host_command(&mut redis, &REMOVE, 4, 2, "a").await,
+            ["removed", "7"]
+        );
+        assert!(seat(&mut redis, 2).await.is_none());
+        assert_eq!(
+            members(&mut redis, "t:rooms:b").await,
+            ["r"],
+            "3 is still b's"
+        );
+        // The removed person's server is told, to close their socket.
+        assert_eq!(
+            serde_json::from_str::<Envelope>(&heard(&mut news).await[0]).unwrap(),
+            Envelope::Left {
+                room: "r".into(),
+                peer: PeerId(2),
+                seq: 7,
+                removed_by: Some(PeerId(4))
+            }
+        );
+        assert_eq!(leave(&mut redis, 4, "a").await, ["left", "8"]);
+        assert_eq!(
+            join(&mut redis, 5, "b", 6).await[3],
+            "1",
+            "the chosen host left: the earliest seat hosts"
+        );
+    }
+
     /// A resume on `server` with a token of generation `gen` ("" for none) making `next`.
     async fn resume_as(
         redis: &mut MultiplexedConnection,
@@ -529,11 +719,14 @@ mod scripts {
     async fn join_numbers_seats_lists_the_others_and_refuses_full_rooms_and_taken_ids() {
         let server = RedisServer::start();
         let mut redis = server.connect().await;
-        assert_eq!(join(&mut redis, 1, "a", 2).await, ["seated", "1", "name 1"]);
+        assert_eq!(
+            join(&mut redis, 1, "a", 2).await,
+            ["seated", "1", "name 1", "1"]
+        );
         assert_eq!(join(&mut redis, 1, "b", 2).await, ["taken"]);
         assert_eq!(
             join(&mut redis, 2, "b", 2).await,
-            ["seated", "2", "name 2", "1", "1 a f1 name 1"]
+            ["seated", "2", "name 2", "1", "1", "1 a f1 name 1"]
         );
         assert_eq!(join(&mut redis, 3, "b", 2).await, ["full"]);
         assert_eq!(members(&mut redis, "t:rooms:b").await, ["r"]);
@@ -591,7 +784,10 @@ mod scripts {
             .unwrap();
         assert!((3_500_000..=3_600_000).contains(&ttl), "{ttl}");
         // Numbers go on, and the room stays.
-        assert_eq!(join(&mut redis, 4, "a", 6).await, ["seated", "7", "name 4"]);
+        assert_eq!(
+            join(&mut redis, 4, "a", 6).await,
+            ["seated", "7", "name 4", "4"]
+        );
         let ttl: i64 = redis::cmd("PTTL")
             .arg("t:room:r")
             .query_async(&mut redis)
@@ -706,6 +902,7 @@ mod scripts {
                 room: "r".into(),
                 peer: PeerId(2),
                 seq: 6,
+                removed_by: None,
             }
         );
     }
@@ -719,12 +916,30 @@ mod scripts {
         assert_eq!(resume(&mut redis, 9).await, ["gone"]);
         assert_eq!(
             resume(&mut redis, 1).await,
-            ["resumed", "1", "3", "a", "name 1", "2", "2 b f2 name 2"]
+            [
+                "resumed",
+                "1",
+                "3",
+                "a",
+                "name 1",
+                "1",
+                "2",
+                "2 b f2 name 2"
+            ]
         );
         // Again (its answer was lost): nothing changes.
         assert_eq!(
             resume(&mut redis, 1).await,
-            ["resumed", "1", "3", "c", "name 1", "2", "2 b f2 name 2"]
+            [
+                "resumed",
+                "1",
+                "3",
+                "c",
+                "name 1",
+                "1",
+                "2",
+                "2 b f2 name 2"
+            ]
         );
         assert_eq!(seat(&mut redis, 1).await.unwrap(), "1 c f1 name 1");
         // A held nobody else there; C holds a seat in the room now.
@@ -744,7 +959,16 @@ mod scripts {
         let here = resume_as(&mut redis, 1, "a", "7", "8").await;
         assert_eq!(
             here,
-            ["resumed", "1", "2", "a", "name 1", "2", "2 b f2 name 2"]
+            [
+                "resumed",
+                "1",
+                "2",
+                "a",
+                "name 1",
+                "1",
+                "2",
+                "2 b f2 name 2"
+            ]
         );
         assert_eq!(gen(&mut redis, 1).await.as_deref(), Some("8"));
         // a's try again, its answer lost: the same, nothing changes.

@@ -71,6 +71,12 @@ pub(super) struct View {
     gap_since: Option<Instant>,
     /// News may have been missed (the subscription was lost): read the room again.
     unsure: bool,
+    /// The seat the host chose, as of change `chosen_at`: while it is there it hosts the
+    /// room, else the seat taken earliest does (as the scripts decide in Redis).
+    chosen: Option<PeerId>,
+    chosen_at: u64,
+    /// The host this server's people were last told of.
+    told_host: Option<PeerId>,
 }
 
 /// What [`View::sync`] found.
@@ -237,6 +243,61 @@ impl View {
         synced
     }
 
+    /// Who hosts the room, as this view has it.
+    pub fn host(&self) -> Option<PeerId> {
+        self.host_with(None)
+    }
+
+    /// Who hosts the room with `newcomer` (id, seat number) seated too.
+    pub fn host_with(&self, newcomer: Option<(PeerId, u64)>) -> Option<PeerId> {
+        let mut seats = self
+            .people
+            .iter()
+            .map(|p| (p.info.id, p.seq))
+            .chain(newcomer);
+        match self.chosen {
+            Some(chosen) if seats.clone().any(|(id, _)| id == chosen) => Some(chosen),
+            _ => seats.by_ref().min_by_key(|&(_, seq)| seq).map(|(id, _)| id),
+        }
+    }
+
+    /// As of change `seq`, the host chose `peer` (or Redis said it is `peer`); older news
+    /// is stale.
+    pub fn chose(&mut self, peer: Option<PeerId>, seq: u64) {
+        if seq > self.chosen_at {
+            self.chosen = peer;
+            self.chosen_at = seq;
+        }
+    }
+
+    /// Tells this server's people who hosts the room now, if that changed since they were
+    /// last told; returns who could not take it.
+    pub fn tell_host(&mut self) -> Vec<PeerId> {
+        self.tell_host_but(None)
+    }
+
+    /// As [`View::tell_host`], but not `newcomer`, who was just told in `joined` or
+    /// `resumed`.
+    pub fn tell_host_but(&mut self, newcomer: Option<PeerId>) -> Vec<PeerId> {
+        let host = self.host();
+        if host == self.told_host {
+            return Vec::new();
+        }
+        self.told_host = host;
+        let Some(peer) = host else {
+            return Vec::new();
+        };
+        let text = encode(&ServerMessage::Host { peer });
+        self.people
+            .iter_mut()
+            .filter(|p| Some(p.info.id) != newcomer)
+            .filter_map(|p| match &mut p.place {
+                Place::Here(at) => (!at.deliver_news(text.clone())).then_some(p.info.id),
+                Place::There(_) => None,
+            })
+            .collect()
+    }
+
     fn knows(&self, id: PeerId) -> bool {
         self.gone.contains(&id) || self.people.iter().any(|p| p.info.id == id)
     }
@@ -376,6 +437,36 @@ mod tests {
         view.arrived(listed(3, 3, "other").into());
         assert!(told(&early).is_empty() && told(&late).is_empty());
         assert_eq!(view.others(PeerId(1)), [view.people[1].info.clone()]);
+    }
+
+    #[test]
+    fn the_host_is_the_chosen_seat_while_it_is_there_else_the_earliest_and_changes_are_told() {
+        let mut view = View::default();
+        let mine = here(&mut view, 5, 5);
+        view.arrived(listed(2, 2, "other").into());
+        view.arrived(listed(3, 3, "other").into());
+        told(&mine);
+        assert_eq!(view.host(), Some(PeerId(2)));
+        assert_eq!(view.host_with(Some((PeerId(1), 1))), Some(PeerId(1)));
+        assert!(view.tell_host().is_empty());
+        assert_eq!(told(&mine), [ServerMessage::Host { peer: PeerId(2) }]);
+        view.tell_host();
+        assert!(told(&mine).is_empty(), "told once");
+        view.chose(Some(PeerId(3)), 7);
+        view.chose(Some(PeerId(5)), 6);
+        assert_eq!(view.host(), Some(PeerId(3)), "older news is stale");
+        view.tell_host();
+        assert_eq!(told(&mine), [ServerMessage::Host { peer: PeerId(3) }]);
+        view.remove(PeerId(3), 8);
+        view.tell_host();
+        assert_eq!(
+            told(&mine),
+            [
+                ServerMessage::PeerLeft { peer: PeerId(3) },
+                ServerMessage::Host { peer: PeerId(2) }
+            ],
+            "the chosen host left: the earliest seat hosts"
+        );
     }
 
     #[test]

@@ -1,0 +1,107 @@
+//! Who is in the call, who hosts it, and, for the host, what they can do about each person.
+
+use crate::call_state::{CallState, UiCommand};
+use crate::protocol::signaling::PeerId;
+use leptos::prelude::*;
+
+/// The people list: everyone in the call in the order they came, the host marked. The
+/// host's own list has, for each person, **Make host**, **Ask to mute** and **Remove**
+/// (which asks to be confirmed first).
+#[component]
+pub fn PeopleList(call: CallState, send: Callback<UiCommand>, you: Signal<String>) -> AnyView {
+    // Whose removal waits for the host's confirmation.
+    let confirming = RwSignal::new(None::<PeerId>);
+    let hosting = move || call.is_host.get();
+    view! {
+        <section class="people" aria-label="People">
+            <h2>"People"</h2>
+            <ul>
+                <li>
+                    <span class="who">{move || format!("{} (you)", you.get())}</span>
+                    <Show when=hosting>
+                        <span class="host-badge">"Host"</span>
+                    </Show>
+                </li>
+                <For
+                    each=move || call.people.with(|p| p.iter().map(|p| p.id).collect::<Vec<_>>())
+                    key=|id| *id
+                    let(id)
+                >
+                    <PersonRow id call send confirming/>
+                </For>
+            </ul>
+            <Show when=hosting>
+                <p class="people-note">
+                    "As the host, you can ask someone to mute: their sound goes straight to the others, so only they can switch it off."
+                </p>
+            </Show>
+        </section>
+    }
+    .into_any()
+}
+
+#[component]
+fn PersonRow(
+    id: PeerId,
+    call: CallState,
+    send: Callback<UiCommand>,
+    confirming: RwSignal<Option<PeerId>>,
+) -> impl IntoView {
+    let name = move || {
+        call.people.with(|people| {
+            people
+                .iter()
+                .find(|p| p.id == id)
+                .map(|p| p.name.clone())
+                .unwrap_or_default()
+        })
+    };
+    let hosts = move || call.host.get() == Some(id);
+    let can_act = move || call.is_host.get();
+    view! {
+        <li>
+            <span class="who">{name}</span>
+            <Show when=hosts>
+                <span class="host-badge">"Host"</span>
+            </Show>
+            <Show when=can_act>
+                <span class="host-actions">
+                    <Show
+                        when=move || confirming.get() == Some(id)
+                        fallback=move || {
+                            view! {
+                                <button on:click=move |_| send.run(UiCommand::MakeHost(id))>
+                                    "Make host"
+                                </button>
+                                <button on:click=move |_| send.run(UiCommand::AskToMute(id))>
+                                    "Ask to mute"
+                                </button>
+                                <button
+                                    class="danger"
+                                    aria-label=move || format!("Remove {} from the call", name())
+                                    on:click=move |_| confirming.set(Some(id))
+                                >
+                                    "Remove"
+                                </button>
+                            }
+                        }
+                    >
+                        <span role="alertdialog" aria-label="Confirm removal">
+                            {move || format!("Remove {} from the call? ", name())}
+                            <button
+                                class="danger"
+                                on:click=move |_| {
+                                    confirming.set(None);
+                                    send.run(UiCommand::Remove(id));
+                                }
+                            >
+                                {move || format!("Remove {}", name())}
+                            </button>
+                            <button on:click=move |_| confirming.set(None)>"Cancel"</button>
+                        </span>
+                    </Show>
+                </span>
+            </Show>
+        </li>
+    }
+}

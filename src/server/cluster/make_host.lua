@@ -1,0 +1,8 @@
+-- KEYS[1] room hash; ARGV host's id, new host's id, server, room, prefix.
+local refused = refuse_host_command(KEYS[1])
+if refused then return refused end
+redis.call('SET', KEYS[1] .. ':host', ARGV[2])
+local seq = redis.call('HINCRBY', KEYS[1], '#seq', 1)
+tell(ARGV[5], KEYS[1], ARGV[3], '{"kind":"host","room":"' .. ARGV[4] .. '","peer":'
+  .. ARGV[2] .. ',"seq":' .. seq .. '}')
+return {'done', tostring(seq)}
