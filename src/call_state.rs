@@ -2,7 +2,7 @@
 //! (`client::session`) writes these signals; the components only read them.
 
 use crate::mesh::{CallStatus, ChatLine, Person};
-use crate::protocol::signaling::PeerId;
+use crate::protocol::signaling::{KnockId, PeerId};
 use crate::stats::{CallStats, History};
 use leptos::html::Video;
 use leptos::prelude::*;
@@ -86,6 +86,11 @@ pub enum UiCommand {
     Remove(PeerId),
     /// As the host: ask this person to mute.
     AskToMute(PeerId),
+    /// As the host: lock the room, or unlock it.
+    Lock(bool),
+    /// As the host: let this person waiting at the door in, or not.
+    Admit(KnockId),
+    Deny(KnockId),
 }
 
 /// The signals and elements the session drives.
@@ -144,6 +149,9 @@ pub struct CallState {
     pub is_host: RwSignal<bool>,
     /// The host (named) asked us to mute, until the person answers.
     pub mute_request: RwSignal<Option<String>>,
+    /// Whether the room is locked, and (for the host) who waits at its door.
+    pub locked: RwSignal<bool>,
+    pub knocks: RwSignal<Vec<(KnockId, String)>>,
     pub local_video: NodeRef<Video>,
 }
 
@@ -190,6 +198,8 @@ impl CallState {
             host: RwSignal::new(None),
             is_host: RwSignal::new(false),
             mute_request: RwSignal::new(None),
+            locked: RwSignal::new(false),
+            knocks: RwSignal::new(Vec::new()),
             local_video: NodeRef::new(),
         }
     }

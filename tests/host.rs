@@ -5,7 +5,9 @@ mod common;
 
 use common::*;
 use serde_json::json;
-use tandem::protocol::signaling::{ErrorCode, PeerId, ServerMessage, REMOVED_CLOSE_CODE};
+use tandem::protocol::signaling::{
+    ErrorCode, KnockId, PeerId, ServerMessage, MAX_KNOCKS, REMOVED_CLOSE_CODE,
+};
 
 /// Three people in `room`, seated in order: Alice (the host), Bob, Carol; each has read
 /// the news of those after them.
@@ -140,4 +142,157 @@ async fn when_the_host_leaves_the_one_there_longest_hosts_and_a_host_who_resumes
     let (host, _) = resumed(bob.resume(&bob_token).await);
     assert_eq!(host, Some(bob_id));
     carol.expect_silence().await;
+}
+
+/// A newcomer at `room` of a locked room, who must be told to wait for `host`.
+async fn knock(client: &mut Client, room: &str, name: &str, host: &str) {
+    client
+        .send(json!({"type": "join", "room": room, "name": name}))
+        .await;
+    assert_eq!(
+        client.recv().await,
+        ServerMessage::Waiting {
+            host_name: host.into()
+        }
+    );
+}
+
+/// The next message, which must be a knock by `name`.
+async fn knock_heard(host: &mut Client, name: &str) -> KnockId {
+    match host.recv().await {
+        ServerMessage::Knock { knock, name: who } if who == name => knock,
+        other => panic!("expected {name}'s knock, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn at_a_locked_room_the_host_admits_one_knock_and_denies_the_next() {
+    let addr = TestServer::start(quick_config()).await.addr;
+    let [(mut alice, alice_id, _), (mut bob, _, _), (mut carol, _, _)] = three(addr, "r").await;
+    for kind in ["lock", "unlock"] {
+        bob.send(json!({"type": kind})).await;
+        bob.expect_error(ErrorCode::NotHost).await;
+    }
+    alice.send(json!({"type": "lock"})).await;
+    for client in [&mut alice, &mut bob, &mut carol] {
+        assert_eq!(client.recv().await, ServerMessage::Locked { locked: true });
+    }
+    // Dave waits, seen by nobody but the host; Bob cannot answer for her.
+    let mut dave = Client::connect(addr).await;
+    knock(&mut dave, "r", "Dave", "Alice").await;
+    let knock_id = knock_heard(&mut alice, "Dave").await;
+    bob.send(json!({"type": "admit", "knock": knock_id})).await;
+    bob.expect_error(ErrorCode::NotHost).await;
+    carol.expect_silence().await;
+    // While waiting, Dave can do nothing in the room.
+    dave.signal(alice_id, offer("let me in")).await;
+    dave.expect_error(ErrorCode::NotJoined).await;
+    alice.expect_silence().await;
+    // Admitted: joined, and the others hear of him as of any newcomer.
+    alice
+        .send(json!({"type": "admit", "knock": knock_id}))
+        .await;
+    assert_eq!(
+        alice.recv().await,
+        ServerMessage::KnockEnded { knock: knock_id }
+    );
+    let dave_id = match dave.recv().await {
+        ServerMessage::Joined {
+            you, peers, locked, ..
+        } => {
+            assert!(locked);
+            assert_eq!(peers.len(), 3);
+            you
+        }
+        other => panic!("{other:?}"),
+    };
+    for client in [&mut alice, &mut bob, &mut carol] {
+        assert!(
+            matches!(client.recv().await, ServerMessage::PeerJoined { peer, .. } if peer.id == dave_id)
+        );
+    }
+    // His socket holds the seat: he signals like anyone seated.
+    dave.signal(alice_id, offer("in")).await;
+    assert!(matches!(alice.recv().await, ServerMessage::Signal { from, .. } if from == dave_id));
+    // Erin is turned away, and told by whom.
+    let mut erin = Client::connect(addr).await;
+    knock(&mut erin, "r", "Erin", "Alice").await;
+    let knock_id = knock_heard(&mut alice, "Erin").await;
+    alice.send(json!({"type": "deny", "knock": knock_id})).await;
+    assert_eq!(
+        alice.recv().await,
+        ServerMessage::KnockEnded { knock: knock_id }
+    );
+    assert_eq!(
+        erin.expect_error(ErrorCode::KnockDenied).await,
+        "Alice did not let you in"
+    );
+    alice.send(json!({"type": "deny", "knock": knock_id})).await;
+    alice.expect_error(ErrorCode::UnknownKnock).await;
+    // Frank gives up (his socket closes): the host's prompt goes.
+    let mut frank = Client::connect(addr).await;
+    knock(&mut frank, "r", "Frank", "Alice").await;
+    let knock_id = knock_heard(&mut alice, "Frank").await;
+    drop(frank);
+    assert_eq!(
+        alice.recv().await,
+        ServerMessage::KnockEnded { knock: knock_id }
+    );
+    // Unlocked, the link opens the room again.
+    alice.send(json!({"type": "unlock"})).await;
+    assert_eq!(alice.recv().await, ServerMessage::Locked { locked: false });
+    let mut gus = Client::connect(addr).await;
+    gus.join("r", "Gus").await;
+}
+
+#[tokio::test]
+async fn twenty_simultaneous_knocks_fill_the_waiting_list_and_the_rest_are_told_it_is_locked() {
+    let config = config_with(|c| {
+        c.connections.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    });
+    let addr = TestServer::start(config).await.addr;
+    let mut alice = Client::connect(addr).await;
+    alice.join("busy", "Alice").await;
+    alice.send(json!({"type": "lock"})).await;
+    assert_eq!(alice.recv().await, ServerMessage::Locked { locked: true });
+    // Twenty people, each from an address of their own, knock at once.
+    let knocks = (0..20).map(|i| async move {
+        let from = format!("198.51.100.{i}");
+        let mut client = Client::connect_with(addr, &[("x-forwarded-for", from.as_str())])
+            .await
+            .expect("upgraded");
+        client
+            .send(json!({"type": "join", "room": "busy", "name": format!("K{i}")}))
+            .await;
+        let answer = client.recv().await;
+        (client, answer)
+    });
+    let answered = futures::future::join_all(knocks).await;
+    let waiting = answered
+        .iter()
+        .filter(|(_, answer)| matches!(answer, ServerMessage::Waiting { .. }))
+        .count();
+    let refused = answered
+        .iter()
+        .filter(|(_, answer)| {
+            matches!(
+                answer,
+                ServerMessage::Error {
+                    code: ErrorCode::RoomLocked,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!((waiting, refused), (MAX_KNOCKS, 20 - MAX_KNOCKS));
+    for _ in 0..MAX_KNOCKS {
+        assert!(matches!(alice.recv().await, ServerMessage::Knock { .. }));
+    }
+    alice.expect_silence().await;
+    // From one address, at most two wait.
+    let mut again = Client::connect(addr).await;
+    again
+        .send(json!({"type": "join", "room": "busy", "name": "More"}))
+        .await;
+    again.expect_error(ErrorCode::RoomLocked).await;
 }

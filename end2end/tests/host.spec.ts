@@ -79,3 +79,58 @@ test('the host asks to mute, removes someone, hands the role on, and the longest
   await expect(alice.page.getByText('You are now the host.')).toBeVisible();
   await expect(row(dan, 'Alice').getByText('Host')).toBeVisible();
 });
+
+test('a locked room: a knock is admitted, the next denied, one given up; nobody waiting is seen', async ({}, testInfo) => {
+  const room = `locked-${Date.now()}`;
+  const [alice, bob] = [await person(), await person()];
+  await alice.joinThroughForm(shared().url, 'Alice', room);
+  await bob.joinThroughForm(shared().url, 'Bob', room);
+  await expect(alice.status()).toHaveText('Connected with Bob.', { timeout: 30_000 });
+  await expect(bob.page.getByRole('button', { name: 'Lock room' })).toHaveCount(0);
+  await alice.page.getByRole('button', { name: 'Lock room' }).click();
+  for (const p of [alice, bob]) await expect(p.page.getByRole('region', { name: 'People' }).getByText('Locked')).toBeVisible();
+
+  // Dave waits at the door: no seat, no connection, nobody but the host knows.
+  const dave = await person();
+  await dave.joinThroughForm(shared().url, 'Dave', room);
+  await expect(dave.status()).toHaveText('Waiting for Alice to let you in…');
+  const prompt = alice.page.getByRole('alert').filter({ hasText: 'Dave is asking to join.' });
+  await expect(prompt).toBeVisible();
+  await expect.poll(() => alice.page.title()).toBe('Dave is asking to join');
+  await expect(bob.status()).toHaveText('Connected with Alice.');
+  expect(await dave.page.evaluate(() => (window as any).__pcs.length)).toBe(0);
+  for (const [who, p] of [['waiting', dave], ['knock', alice]] as const) {
+    for (const viewport of [{ width: 1280, height: 800 }, { width: 390, height: 844 }]) {
+      await p.page.setViewportSize(viewport);
+      const shot = testInfo.outputPath(`${who}-${viewport.width}x${viewport.height}.png`);
+      await p.page.screenshot({ path: shot });
+      await testInfo.attach(`${who} at ${viewport.width}×${viewport.height}`, { path: shot, contentType: 'image/png' });
+    }
+  }
+  await alice.page.setViewportSize({ width: 1280, height: 800 });
+  const pressed = Date.now();
+  await prompt.getByRole('button', { name: 'Admit' }).click();
+  await expect(dave.status()).toHaveText('Connected with Alice and Bob.', { timeout: 30_000 });
+  await expect.poll(() => dave.page.evaluate(() => (document.querySelector('.tile.remote video') as HTMLVideoElement)?.videoWidth ?? 0)).toBeGreaterThan(0);
+  testInfo.annotations.push({ type: 'measure', description: `knock admitted → Dave's first remote frame: ${Date.now() - pressed} ms` });
+  console.log(`[measure] admit pressed → Dave's first remote frame: ${Date.now() - pressed} ms`);
+  await expect(prompt).toBeHidden();
+  await expect.poll(() => alice.page.title()).not.toContain('asking to join');
+
+  // Erin is turned away.
+  const erin = await person();
+  await erin.joinThroughForm(shared().url, 'Erin', room);
+  await alice.page.getByRole('alert').filter({ hasText: 'Erin is asking to join.' }).getByRole('button', { name: 'Deny' }).click();
+  await expect(erin.page.getByRole('heading', { name: 'Not let in' })).toBeVisible();
+  await expect(erin.status()).toHaveText('Alice did not let you in.');
+  expect(await erin.page.evaluate(() => (window as any).__pcs.length)).toBe(0);
+
+  // Frank gives up waiting: the host's prompt goes.
+  const frank = await person();
+  await frank.joinThroughForm(shared().url, 'Frank', room);
+  const frankPrompt = alice.page.getByRole('alert').filter({ hasText: 'Frank is asking to join.' });
+  await expect(frankPrompt).toBeVisible();
+  await frank.page.getByRole('button', { name: 'Cancel' }).click();
+  await expect(frankPrompt).toBeHidden();
+  await expect(alice.status()).toHaveText('Connected with Bob and Dave.');
+});

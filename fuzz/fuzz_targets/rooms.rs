@@ -11,7 +11,9 @@ use libfuzzer_sys::fuzz_target;
 use tandem::protocol::signaling::{PeerId, ServerMessage, Signal};
 use tandem::server::ice::IceConfig;
 use tandem::server::mailbox::Bounds;
-use tandem::server::rooms::{Admitted, HostCommand, Mailbox, RoomRules, Rooms, Seat};
+use tandem::server::rooms::{
+    Admitted, HostCommand, KnockOutcome, Knocking, Mailbox, NoSeat, RoomRules, Rooms, Seat,
+};
 use tandem::server::tokens::ResumeTokens;
 
 const CONNECTIONS: usize = 5;
@@ -39,11 +41,19 @@ enum Op {
     Reconnect { conn: u8 },
     /// A host command about someone (any id seen, the sender's own included).
     Host { conn: u8, about: u8, kind: u8 },
+    /// The host locks or unlocks the connection's room.
+    Lock { conn: u8, lock: bool },
+    /// The host answers a knock (any knock seen).
+    Answer { conn: u8, knock: u8, admit: bool },
+    /// A knocking connection gives up, or its knock times out.
+    Withdraw { conn: u8 },
+    ExpireKnock { conn: u8 },
 }
 
 struct Conn {
     mailbox: Mailbox,
     seat: Option<Seat>,
+    knocking: Option<Knocking>,
 }
 
 fn connection() -> Conn {
@@ -51,6 +61,7 @@ fn connection() -> Conn {
         // Small queues, so that "stopped reading" and `peer_busy` happen often.
         mailbox: Mailbox::new(BOUNDS),
         seat: None,
+        knocking: None,
     }
 }
 
@@ -65,16 +76,28 @@ fuzz_target!(|ops: Vec<Op>| {
     let mut conns: Vec<Conn> = (0..CONNECTIONS).map(|_| connection()).collect();
     let mut tokens: Vec<String> = Vec::new();
     let mut ids: Vec<PeerId> = Vec::new();
+    let mut knocks: Vec<Knocking> = Vec::new();
     for op in ops.into_iter().take(200) {
         let pick = |i: u8| usize::from(i) % CONNECTIONS;
         match op {
             Op::Join { conn, room, name } => {
                 let c = &mut conns[pick(conn)];
                 let room = ROOMS[usize::from(room) % ROOMS.len()];
-                if let Ok(name) = tandem::protocol::signaling::validate_name(&name) {
-                    if let Ok(Admitted { seat, .. }) = rooms.join(room, name, &c.mailbox) {
-                        ids.push(seat.id);
-                        c.seat = Some(seat);
+                if let (Ok(name), None, None) = (
+                    tandem::protocol::signaling::validate_name(&name),
+                    &c.seat,
+                    &c.knocking,
+                ) {
+                    match rooms.join(room, name, &c.mailbox, None) {
+                        Ok(Admitted { seat, .. }) => {
+                            ids.push(seat.id);
+                            c.seat = Some(seat);
+                        }
+                        Err(NoSeat::Waiting(knocking)) => {
+                            knocks.push(knocking.clone());
+                            c.knocking = Some(knocking);
+                        }
+                        Err(_) => {}
                     }
                 }
             }
@@ -165,9 +188,44 @@ fuzz_target!(|ops: Vec<Op>| {
                                 rooms.host(&seat.room) == Some(peer)
                                     || members.iter().all(|m| m.id != peer)
                             ),
-                            HostCommand::AskToMute(_) => {}
+                            _ => {}
                         }
                     }
+                }
+            }
+            Op::Lock { conn, lock } => {
+                if let Some(seat) = &conns[pick(conn)].seat {
+                    let host = rooms.host(&seat.room);
+                    if rooms.host_command(seat, HostCommand::Lock(lock)).is_ok() {
+                        assert_eq!(host, Some(seat.id), "locked by not the host");
+                    }
+                }
+            }
+            Op::Answer { conn, knock, admit } => {
+                if let (Some(seat), false) = (&conns[pick(conn)].seat, knocks.is_empty()) {
+                    let knock = knocks[usize::from(knock) % knocks.len()].knock;
+                    let command = if admit {
+                        HostCommand::Admit(knock)
+                    } else {
+                        HostCommand::Deny(knock)
+                    };
+                    let host = rooms.host(&seat.room);
+                    if rooms.host_command(seat, command).is_ok() {
+                        assert_eq!(host, Some(seat.id), "{command:?} by not the host");
+                    }
+                }
+            }
+            Op::Withdraw { conn } => {
+                let c = &mut conns[pick(conn)];
+                if let Some(knocking) = c.knocking.take() {
+                    if let Some(seat) = rooms.withdraw_knock(&knocking) {
+                        rooms.leave(&seat);
+                    }
+                }
+            }
+            Op::ExpireKnock { conn } => {
+                if let Some(knocking) = &conns[pick(conn)].knocking {
+                    rooms.expire_knock(knocking);
                 }
             }
             Op::Reconnect { conn } => {
@@ -175,6 +233,23 @@ fuzz_target!(|ops: Vec<Op>| {
                 let seat = c.seat.take();
                 *c = connection();
                 c.seat = seat;
+            }
+        }
+        // A knock let in becomes its connection's seat; one that ended, nothing.
+        for c in &mut conns {
+            if let Some(knocking) = &c.knocking {
+                match rooms.knock_outcome(knocking) {
+                    KnockOutcome::Waiting => {
+                        let members = rooms.members(&knocking.room);
+                        assert!(!members.is_empty(), "waiting at an empty room's door");
+                    }
+                    KnockOutcome::Seated(seat) => {
+                        ids.push(seat.id);
+                        c.seat = Some(seat);
+                        c.knocking = None;
+                    }
+                    KnockOutcome::Ended => c.knocking = None,
+                }
             }
         }
         for room in ROOMS {

@@ -5,7 +5,9 @@
 //! - no effect names a person who is not in the room;
 //! - the status names exactly the people present;
 //! - host commands go out only from the host, about someone present;
-//! - once removed by the host, nobody is connected to again.
+//! - once removed by the host, nobody is connected to again;
+//! - while waiting at a locked room's door, nobody is connected to;
+//! - the host answers only knocks that wait.
 #![no_main]
 
 use arbitrary::Arbitrary;
@@ -17,7 +19,8 @@ use tandem::mesh::{
 };
 use tandem::protocol::peer::PeerMessageError;
 use tandem::protocol::signaling::{
-    ClientMessage, ErrorCode, IceTransportPolicy, PeerId, PeerInfo, ServerMessage, Signal,
+    ClientMessage, ErrorCode, IceTransportPolicy, KnockId, PeerId, PeerInfo, ServerMessage,
+    Signal,
 };
 
 #[derive(Arbitrary, Debug)]
@@ -56,6 +59,12 @@ enum Op {
     Removed(u8),
     MuteRequest(u8),
     HostCommand(u8, u8),
+    Locked(bool),
+    Waiting,
+    Knock(u8),
+    KnockEnded(u8),
+    Lock(bool),
+    Answer(u8, bool),
 }
 
 /// Six possible people, so sequences often name the same ones again.
@@ -101,6 +110,7 @@ fuzz_target!(|ops: Vec<Op>| {
                 max_file_bytes: 1,
                 upload_budget: 2_500_000,
                 host: ids.first().map(|&n| id(n)),
+                locked: false,
             }),
             Op::Resumed(ids) => server(ServerMessage::Resumed {
                 you: PeerId(100),
@@ -111,6 +121,7 @@ fuzz_target!(|ops: Vec<Op>| {
                 max_file_bytes: 1,
                 upload_budget: 2_500_000,
                 host: None,
+                locked: false,
             }),
             Op::PeerJoined(n, polite) => server(ServerMessage::PeerJoined {
                 peer: people(&[n]).remove(0),
@@ -212,6 +223,26 @@ fuzz_target!(|ops: Vec<Op>| {
             Op::Host(n) => server(ServerMessage::Host { peer: id(n) }),
             Op::Removed(n) => server(ServerMessage::Removed { by: id(n) }),
             Op::MuteRequest(n) => server(ServerMessage::MuteRequest { by: id(n) }),
+            Op::Locked(locked) => server(ServerMessage::Locked { locked }),
+            Op::Waiting => server(ServerMessage::Waiting {
+                host_name: "Host".into(),
+            }),
+            Op::Knock(n) => server(ServerMessage::Knock {
+                knock: KnockId(u64::from(n % 4)),
+                name: format!("K{n}"),
+            }),
+            Op::KnockEnded(n) => server(ServerMessage::KnockEnded {
+                knock: KnockId(u64::from(n % 4)),
+            }),
+            Op::Lock(lock) => Input::Command(Command::Lock(lock)),
+            Op::Answer(n, admit) => {
+                let knock = KnockId(u64::from(n % 4));
+                Input::Command(if admit {
+                    Command::Admit(knock)
+                } else {
+                    Command::Deny(knock)
+                })
+            }
             Op::HostCommand(n, kind) => Input::Command(match kind % 3 {
                 0 => Command::MakeHost(id(n)),
                 1 => Command::Remove(id(n)),
@@ -231,8 +262,8 @@ fn check(session: &Session, effects: &[Effect], open: &mut HashSet<PeerId>, gene
             Effect::OpenSocket { generation: g } => *generation = *g,
             Effect::OpenPeer { peer, .. } => {
                 assert!(
-                    !matches!(session.status(), CallStatus::Removed(_)),
-                    "connected to {peer} after being removed"
+                    !matches!(session.status(), CallStatus::Removed(_) | CallStatus::Knocking(_)),
+                    "connected to {peer} after being removed, or while waiting at the door"
                 );
                 assert!(open.insert(*peer), "a second connection to {peer}");
                 assert!(present.contains(peer), "opened {peer}, who is not here");
@@ -254,6 +285,16 @@ fn check(session: &Session, effects: &[Effect], open: &mut HashSet<PeerId>, gene
             ) => {
                 assert!(session.is_host(), "{effect:?} from someone not the host");
                 assert!(present.contains(peer), "{effect:?} names someone not here");
+            }
+            Effect::Send(ClientMessage::Admit { knock } | ClientMessage::Deny { knock }) => {
+                assert!(session.is_host(), "{effect:?} from someone not the host");
+                assert!(
+                    session.knocks().iter().any(|(id, _)| id == knock),
+                    "{effect:?} answers a knock that does not wait"
+                );
+            }
+            Effect::Send(ClientMessage::Lock | ClientMessage::Unlock) => {
+                assert!(session.is_host(), "{effect:?} from someone not the host");
             }
             _ => {}
         }

@@ -185,3 +185,30 @@ pub fn media_devices() -> Result<MediaDevices, String> {
         .media_devices()
         .map_err(|_| "no camera access on this page".to_string())
 }
+
+/// A short two-note chime: someone knocks at the locked room's door. Best effort: a
+/// browser that has not been clicked yet may keep it silent (the prompt is on screen and
+/// in the tab's title all the same).
+pub fn knock_cue() {
+    let Ok(audio) = web_sys::AudioContext::new() else {
+        return;
+    };
+    let start = audio.current_time();
+    for (i, hz) in [660.0_f32, 880.0].into_iter().enumerate() {
+        let (Ok(tone), Ok(gain)) = (audio.create_oscillator(), audio.create_gain()) else {
+            return;
+        };
+        let at = start + 0.18 * i as f64;
+        tone.frequency().set_value(hz);
+        gain.gain().set_value(0.0);
+        let _ = gain.gain().linear_ramp_to_value_at_time(0.15, at + 0.02);
+        let _ = gain.gain().linear_ramp_to_value_at_time(0.0, at + 0.16);
+        let chained = tone
+            .connect_with_audio_node(&gain)
+            .and_then(|_| gain.connect_with_audio_node(&audio.destination()));
+        if chained.is_err() || tone.start_with_when(at).is_err() {
+            return;
+        }
+        let _ = tone.stop_with_when(at + 0.2);
+    }
+}

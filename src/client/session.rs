@@ -368,6 +368,7 @@ impl Session {
             }),
             Effect::Notice(text) => self.view.notice.set(Some(text)),
             Effect::MuteRequest(host) => self.view.mute_request.set(Some(host)),
+            Effect::Knocked(_) => media::knock_cue(),
             Effect::Warn(text) => leptos::logging::warn!("{text}"),
             Effect::KeepToken(token) => {
                 if let Some(storage) = session_storage() {
@@ -450,6 +451,14 @@ impl Session {
         if self.view.is_host.try_get_untracked() != Some(is_host) {
             self.view.is_host.set(is_host);
         }
+        let locked = self.machine.locked();
+        if self.view.locked.try_get_untracked() != Some(locked) {
+            self.view.locked.set(locked);
+        }
+        let knocks = self.machine.knocks();
+        if self.view.knocks.try_with_untracked(|k| k != knocks) == Some(true) {
+            self.view.knocks.set(knocks.to_vec());
+        }
         let max_file_bytes = self.machine.terms().max_file_bytes;
         if self.view.max_file_bytes.try_get_untracked() != Some(max_file_bytes) {
             self.view.max_file_bytes.set(max_file_bytes);
@@ -502,6 +511,9 @@ impl Session {
             UiCommand::MakeHost(id) => self.input(Input::Command(Command::MakeHost(id))).await,
             UiCommand::Remove(id) => self.input(Input::Command(Command::Remove(id))).await,
             UiCommand::AskToMute(id) => self.input(Input::Command(Command::AskToMute(id))).await,
+            UiCommand::Lock(lock) => self.input(Input::Command(Command::Lock(lock))).await,
+            UiCommand::Admit(knock) => self.input(Input::Command(Command::Admit(knock))).await,
+            UiCommand::Deny(knock) => self.input(Input::Command(Command::Deny(knock))).await,
         }
     }
 

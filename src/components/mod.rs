@@ -3,11 +3,13 @@
 //! types keeps the call screen's type within the compiler's query depth limit (without
 //! it, `CallScreen` fails to build with "queries overflow the depth limit").
 
+pub mod call_notes;
 pub mod chat;
 pub mod controls;
 pub mod devices;
 pub mod files;
 pub mod invite;
+pub mod knocks;
 pub mod people;
 pub mod person_picker;
 pub mod stats_panel;

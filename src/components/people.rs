@@ -1,4 +1,5 @@
-//! Who is in the call, who hosts it, and, for the host, what they can do about each person.
+//! Who is in the call, who hosts it, whether the room is locked, and, for the host, what
+//! they can do about the room and each person.
 
 use crate::call_state::{CallState, UiCommand};
 use crate::protocol::signaling::PeerId;
@@ -14,7 +15,22 @@ pub fn PeopleList(call: CallState, send: Callback<UiCommand>, you: Signal<String
     let hosting = move || call.is_host.get();
     view! {
         <section class="people" aria-label="People">
-            <h2>"People"</h2>
+            <h2>
+                "People"
+                <Show when=move || call.locked.get()>
+                    <span class="locked-badge">"Locked"</span>
+                </Show>
+            </h2>
+            <Show when=hosting>
+                <button
+                    class="lock"
+                    aria-pressed=move || call.locked.get().to_string()
+                    title="While the room is locked, people opening its link wait until you let them in"
+                    on:click=move |_| send.run(UiCommand::Lock(!call.locked.get_untracked()))
+                >
+                    {move || if call.locked.get() { "Unlock room" } else { "Lock room" }}
+                </button>
+            </Show>
             <ul>
                 <li>
                     <span class="who">{move || format!("{} (you)", you.get())}</span>

@@ -11,8 +11,8 @@ pub fn StatusLine(status: RwSignal<CallStatus>) -> impl IntoView {
             failed,
             ..
         } if connecting.is_empty() && interrupted.is_empty() && failed.is_empty() => "connected",
-        CallStatus::Failed(_) | CallStatus::RoomFull => "problem",
-        CallStatus::Ended => "ended",
+        CallStatus::Failed(_) | CallStatus::RoomFull | CallStatus::NotLetIn(_) => "problem",
+        CallStatus::Ended | CallStatus::Removed(_) => "ended",
         _ => "pending",
     };
     view! {

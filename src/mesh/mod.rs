@@ -12,8 +12,8 @@ pub mod verify;
 
 use crate::protocol::peer::{Admit, ChatGate, PeerMessage, PeerMessageError};
 use crate::protocol::signaling::{
-    ClientMessage, ErrorCode, IceServer, IceTransportPolicy, PeerId, PeerInfo, ServerMessage,
-    Signal, DEFAULT_UPLOAD_BUDGET,
+    ClientMessage, ErrorCode, IceServer, IceTransportPolicy, KnockId, PeerId, PeerInfo,
+    ServerMessage, Signal, DEFAULT_UPLOAD_BUDGET,
 };
 use budget::{SenderLimits, UploadPlan};
 
@@ -67,6 +67,11 @@ pub enum CallStatus {
     OpenElsewhere,
     /// The host (named) removed us from the call.
     Removed(String),
+    /// The room is locked: we wait for its host (named) to let us in.
+    Knocking(String),
+    /// We were not let in (the host said no, nobody answered in time, or the waiting list
+    /// is full): why.
+    NotLetIn(String),
     RoomFull,
     Failed(String),
     Ended,
@@ -116,6 +121,8 @@ impl CallStatus {
             CallStatus::Busy => "Server busy, retrying…".into(),
             CallStatus::OpenElsewhere => "This call is open in another tab or device.".into(),
             CallStatus::Removed(by) => format!("{by} removed you from the call."),
+            CallStatus::Knocking(host) => format!("Waiting for {host} to let you in…"),
+            CallStatus::NotLetIn(why) => format!("{}.", capitalized(why)),
             CallStatus::RoomFull => "This room is full.".into(),
             CallStatus::Failed(why) => format!("Connection failed: {why}"),
             CallStatus::Ended => "Call ended.".into(),
@@ -126,7 +133,10 @@ impl CallStatus {
     pub fn is_final(&self) -> bool {
         matches!(
             self,
-            CallStatus::RoomFull | CallStatus::Ended | CallStatus::Removed(_)
+            CallStatus::RoomFull
+                | CallStatus::Ended
+                | CallStatus::Removed(_)
+                | CallStatus::NotLetIn(_)
         )
     }
 }
@@ -244,6 +254,11 @@ pub enum Command {
     Remove(PeerId),
     /// As the host: ask this person to mute.
     AskToMute(PeerId),
+    /// As the host: lock the room (newcomers knock), or unlock it.
+    Lock(bool),
+    /// As the host: let this person waiting at the door in, or not.
+    Admit(KnockId),
+    Deny(KnockId),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -314,6 +329,8 @@ pub enum Effect {
     Notice(String),
     /// The host (named) asks this person to mute: the page offers a Mute button.
     MuteRequest(String),
+    /// Someone (named) knocks at the locked room's door: to the host, with a sound.
+    Knocked(String),
     /// Note something for whoever reads the console (once per kind).
     Warn(String),
     /// Keep this resume token where a reload of the page finds it (`None`: forget it).
@@ -379,6 +396,12 @@ pub struct Session {
     you: Option<PeerId>,
     /// Who hosts the room, as the server last said.
     host: Option<PeerId>,
+    /// Whether the room is locked.
+    locked: bool,
+    /// As the host: who waits at the locked room's door, in the order they came.
+    knocks: Vec<(KnockId, String)>,
+    /// We wait at the locked room's door, for its host (named).
+    waiting_for: Option<String>,
     /// Resumes our seat after a dropped socket.
     token: Option<String>,
     /// This page has no connections to the others for the seat `token` resumes (it was
@@ -426,6 +449,9 @@ impl Session {
             seated_as: None,
             you: None,
             host: None,
+            locked: false,
+            knocks: Vec::new(),
+            waiting_for: None,
             token: None,
             fresh: false,
             elsewhere: false,
@@ -464,6 +490,16 @@ impl Session {
     /// Whether we host the room: the host's commands are ours to give.
     pub fn is_host(&self) -> bool {
         self.you.is_some() && self.host == self.you
+    }
+
+    /// Whether the room is locked (newcomers wait for the host).
+    pub fn locked(&self) -> bool {
+        self.locked
+    }
+
+    /// As the host: who waits at the door, in the order they came.
+    pub fn knocks(&self) -> &[(KnockId, String)] {
+        &self.knocks
     }
 
     /// A page that finds the token of a seat it held before (it was reloaded): it asks for
@@ -531,6 +567,9 @@ impl Session {
         }
         if !self.media_ready {
             return CallStatus::Starting;
+        }
+        if let Some(host) = &self.waiting_for {
+            return CallStatus::Knocking(host.clone());
         }
         if self.busy && self.remotes.is_empty() {
             return CallStatus::Busy;
@@ -620,6 +659,7 @@ impl Session {
                 max_file_bytes,
                 upload_budget,
                 host,
+                locked,
                 ..
             } => {
                 self.back_online();
@@ -627,6 +667,8 @@ impl Session {
                 self.keep_token(token);
                 self.you = Some(you);
                 self.host = host;
+                self.locked = locked;
+                self.waiting_for = None;
                 if !name.is_empty() && name != self.user {
                     self.effects.push(Effect::Notice(format!(
                         "Someone here is already called {}: you are {name} in this call.",
@@ -654,9 +696,11 @@ impl Session {
                 max_file_bytes,
                 upload_budget,
                 host,
+                locked,
             } => {
                 self.fresh = false;
                 self.you = Some(you);
+                self.locked = locked;
                 if host.is_some() {
                     self.host = host;
                 }
@@ -751,6 +795,18 @@ impl Session {
                 let by = self.name_of(by);
                 self.effects.push(Effect::MuteRequest(by));
             }
+            ServerMessage::Locked { locked } => self.locked = locked,
+            ServerMessage::Waiting { host_name } => {
+                self.back_online();
+                self.waiting_for = Some(host_name);
+            }
+            ServerMessage::Knock { knock, name } => {
+                if !self.knocks.iter().any(|(id, _)| *id == knock) {
+                    self.knocks.push((knock, name.clone()));
+                    self.effects.push(Effect::Knocked(name));
+                }
+            }
+            ServerMessage::KnockEnded { knock } => self.knocks.retain(|(id, _)| *id != knock),
             ServerMessage::Token { token } => self.keep_token(token),
             ServerMessage::SeatTaken { token } => {
                 // Another page holds the seat now: stop sending to anyone, and wait for the
@@ -792,6 +848,14 @@ impl Session {
                     let timer = Timer::PeerBusy(remote.person.id);
                     self.effects.push(Effect::StartTimer { timer, after_ms });
                 }
+            }
+            // As the host, letting someone into a full room: they wait on.
+            ErrorCode::RoomFull if self.is_host() && !self.server_lost => self.effects.push(
+                Effect::Notice("The room is full: nobody more can come in.".into()),
+            ),
+            ErrorCode::KnockDenied | ErrorCode::KnockExpired | ErrorCode::RoomLocked => {
+                self.waiting_for = None;
+                self.finish(CallStatus::NotLetIn(message));
             }
             ErrorCode::RoomFull => self.finish(CallStatus::RoomFull),
             ErrorCode::NotHost => self
@@ -996,6 +1060,27 @@ impl Session {
             Command::MakeHost(peer) => self.host_command(ClientMessage::MakeHost { peer }, peer),
             Command::Remove(peer) => self.host_command(ClientMessage::Remove { peer }, peer),
             Command::AskToMute(peer) => self.host_command(ClientMessage::AskToMute { peer }, peer),
+            Command::Lock(lock) if self.is_host() && self.socket_open && lock != self.locked => {
+                let message = if lock {
+                    ClientMessage::Lock
+                } else {
+                    ClientMessage::Unlock
+                };
+                self.effects.push(Effect::Send(message));
+            }
+            Command::Lock(_) => {}
+            Command::Admit(knock) | Command::Deny(knock)
+                if self.is_host()
+                    && self.socket_open
+                    && self.knocks.iter().any(|k| k.0 == knock) =>
+            {
+                let message = match command {
+                    Command::Admit(_) => ClientMessage::Admit { knock },
+                    _ => ClientMessage::Deny { knock },
+                };
+                self.effects.push(Effect::Send(message));
+            }
+            Command::Admit(_) | Command::Deny(_) => {}
             Command::Leave => {
                 let status = self.status();
                 self.finish(status);
@@ -1072,7 +1157,9 @@ impl Session {
                 });
             }
         }
-        if self.token.take().is_some() && self.socket_open {
+        // Seated, or waiting at the door: either way we go.
+        let waiting = self.waiting_for.take().is_some();
+        if (self.token.take().is_some() || waiting) && self.socket_open {
             self.effects.push(Effect::Send(ClientMessage::Leave));
         }
         self.effects.push(Effect::KeepToken(None));

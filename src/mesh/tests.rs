@@ -22,6 +22,7 @@ fn joined(peers: Vec<PeerInfo>) -> ServerMessage {
         upload_budget: 2_400_000,
         // The first there hosts the room.
         host: Some(PeerId(if peers_empty { 100 } else { 1 })),
+        locked: false,
     }
 }
 
@@ -449,6 +450,7 @@ fn a_resume_restores_every_pair_without_reopening_any() {
                 max_file_bytes: 1_000,
                 upload_budget: 2_400_000,
                 host: None,
+                locked: false,
             },
         ),
         5.0,
@@ -478,6 +480,7 @@ fn a_resume_restores_every_pair_without_reopening_any() {
                 max_file_bytes: 1_000,
                 upload_budget: 2_400_000,
                 host: None,
+                locked: false,
             },
         ),
         7.0,
@@ -1048,4 +1051,98 @@ fn a_request_to_mute_names_the_host_and_a_refused_command_is_said() {
         refused,
         [Effect::Notice("Only the host can do that.".into())]
     );
+}
+
+#[test]
+fn at_a_locked_room_we_wait_for_the_host_and_connect_to_nobody_until_let_in() {
+    let mut session = started();
+    let waiting = server(
+        &mut session,
+        ServerMessage::Waiting {
+            host_name: "Alice".into(),
+        },
+    );
+    assert!(waiting.is_empty());
+    assert_eq!(session.status(), CallStatus::Knocking("Alice".into()));
+    assert_eq!(session.status().text(), "Waiting for Alice to let you in…");
+    // Let in: `joined` as for anyone.
+    let mut joined = joined(vec![info(1, "Alice")]);
+    if let ServerMessage::Joined { locked, .. } = &mut joined {
+        *locked = true;
+    }
+    server(&mut session, joined);
+    assert!(session.locked());
+    assert!(matches!(session.status(), CallStatus::InCall { .. }));
+}
+
+#[test]
+fn turned_away_the_call_ends_and_giving_up_tells_the_server() {
+    let mut session = started();
+    let waiting = ServerMessage::Waiting {
+        host_name: "Alice".into(),
+    };
+    server(&mut session, waiting.clone());
+    let denied = server(
+        &mut session,
+        ServerMessage::Error {
+            code: ErrorCode::KnockDenied,
+            message: "Alice did not let you in".into(),
+            peer: None,
+        },
+    );
+    assert!(denied.contains(&Effect::Stop));
+    assert_eq!(
+        session.status(),
+        CallStatus::NotLetIn("Alice did not let you in".into())
+    );
+    assert_eq!(session.status().text(), "Alice did not let you in.");
+    // Someone else gives up waiting (Cancel): the server hears it.
+    let mut other = started();
+    server(&mut other, waiting);
+    let cancel = other.handle(Input::Command(Command::HangUp), 2.0);
+    assert!(
+        cancel.contains(&Effect::Send(ClientMessage::Leave)),
+        "{cancel:?}"
+    );
+}
+
+#[test]
+fn the_host_hears_each_knock_once_and_answers_only_those_waiting() {
+    let mut session = started();
+    server(&mut session, joined(vec![]));
+    assert!(session.is_host());
+    let command = |session: &mut Session, command| session.handle(Input::Command(command), 2.0);
+    assert_eq!(
+        command(&mut session, Command::Lock(true)),
+        [Effect::Send(ClientMessage::Lock)]
+    );
+    server(&mut session, ServerMessage::Locked { locked: true });
+    assert!(
+        command(&mut session, Command::Lock(true)).is_empty(),
+        "locked already"
+    );
+    let knock = ServerMessage::Knock {
+        knock: KnockId(7),
+        name: "Dave".into(),
+    };
+    assert_eq!(
+        server(&mut session, knock.clone()),
+        [Effect::Knocked("Dave".into())]
+    );
+    assert!(server(&mut session, knock).is_empty(), "heard once");
+    assert_eq!(session.knocks(), [(KnockId(7), "Dave".to_owned())]);
+    assert!(command(&mut session, Command::Admit(KnockId(8))).is_empty());
+    assert_eq!(
+        command(&mut session, Command::Deny(KnockId(7))),
+        [Effect::Send(ClientMessage::Deny { knock: KnockId(7) })]
+    );
+    server(
+        &mut session,
+        ServerMessage::KnockEnded { knock: KnockId(7) },
+    );
+    assert!(session.knocks().is_empty());
+    assert!(command(&mut session, Command::Admit(KnockId(7))).is_empty());
+    // Not the host any more: nothing to answer with.
+    server(&mut session, ServerMessage::Host { peer: PeerId(1) });
+    assert!(command(&mut session, Command::Lock(false)).is_empty());
 }

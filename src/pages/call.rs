@@ -2,6 +2,7 @@
 
 use crate::browser;
 use crate::call_state::{CallState, UiCommand};
+use crate::components::call_notes::CallNotes;
 use crate::components::controls::{shortcut, CallControls};
 use crate::components::devices::DevicePicker;
 use crate::components::files::FilePanel;
@@ -11,7 +12,6 @@ use crate::components::{
     chat::ChatPanel,
     stats_panel::StatsPanel,
     status::StatusLine,
-    verify_panel::VerifyPanel,
     video_tile::{RemoteTile, VideoTile},
 };
 use crate::mesh::CallStatus;
@@ -124,50 +124,7 @@ fn Call(user: String, room: String, rejoin: Callback<()>) -> impl IntoView {
                 <StatusLine status/>
                 <InviteButton room=room.clone()/>
             </header>
-            <div class="notes">
-                <Show when=move || call.server_lost.get()>
-                    <p class="server-note" role="note">
-                        "Lost the connection to the server; reconnecting… The call goes on meanwhile."
-                    </p>
-                </Show>
-                <Show when=move || status.with(|s| *s == CallStatus::OpenElsewhere)>
-                    <p class="elsewhere-note" role="alert">
-                        "This call is open in another tab or device. "
-                        <button class="primary" on:click=move |_| command.run(UiCommand::TakeBack)>
-                            "Use here"
-                        </button>
-                    </p>
-                </Show>
-                <VerifyPanel call/>
-                <Show when=move || call.mute_request.with(Option::is_some)>
-                    <p class="mute-request" role="alert">
-                        {move || {
-                            format!(
-                                "{} asks you to mute. Your sound goes straight to the others, so only you can switch it off. ",
-                                call.mute_request.get().unwrap_or_default(),
-                            )
-                        }}
-                        <button
-                            class="primary"
-                            on:click=move |_| {
-                                if call.microphone_on.get_untracked() {
-                                    command.run(UiCommand::ToggleMicrophone);
-                                }
-                                call.mute_request.set(None);
-                            }
-                        >
-                            "Mute"
-                        </button>
-                        <button on:click=move |_| call.mute_request.set(None)>"Not now"</button>
-                    </p>
-                </Show>
-                <Show when=move || call.notice.with(Option::is_some)>
-                    <p class="media-note" role="alert">{move || call.notice.get()}</p>
-                </Show>
-                <Show when=move || call.media_note.with(Option::is_some)>
-                    <p class="media-note" role="note">{move || call.media_note.get()}</p>
-                </Show>
-            </div>
+            <CallNotes call send=command/>
             <Show
                 when=move || !status.with(CallStatus::is_final)
                 fallback=move || view! { <CallOver status rejoin/> }
@@ -181,9 +138,7 @@ fn Call(user: String, room: String, rejoin: Callback<()>) -> impl IntoView {
                         data-count=move || count().to_string()
                     >
                         <Show when=move || count() == 0>
-                            <figure class="tile remote waiting">
-                                <figcaption>"Waiting for someone"</figcaption>
-                            </figure>
+                            <WaitingTile status/>
                         </Show>
                         <For
                             each=move || call.people.with(|p| p.iter().map(|p| p.id).collect::<Vec<_>>())
@@ -335,12 +290,27 @@ fn call_started(call: CallState) -> RwSignal<bool> {
     started
 }
 
+/// The stage while nobody else is there: waiting for someone, or at a locked room's door.
+#[component]
+fn WaitingTile(status: RwSignal<CallStatus>) -> AnyView {
+    let at_the_door = move || status.with(|s| matches!(s, CallStatus::Knocking(_)));
+    view! {
+        <figure class="tile remote waiting">
+            <figcaption>
+                {move || if at_the_door() { "Waiting at the door" } else { "Waiting for someone" }}
+            </figcaption>
+        </figure>
+    }
+    .into_any()
+}
+
 /// Shown when this side's call is over: after hanging up, when the room was full, or when
 /// the host removed this person.
 #[component]
 fn CallOver(status: RwSignal<CallStatus>, rejoin: Callback<()>) -> impl IntoView {
     let full = move || status.get() == CallStatus::RoomFull;
     let removed = move || matches!(status.get(), CallStatus::Removed(_));
+    let not_let_in = move || matches!(status.get(), CallStatus::NotLetIn(_));
     view! {
         <div class="panel call-over">
             <h2>
@@ -349,6 +319,8 @@ fn CallOver(status: RwSignal<CallStatus>, rejoin: Callback<()>) -> impl IntoView
                         "This room is full"
                     } else if removed() {
                         "Removed from the call"
+                    } else if not_let_in() {
+                        "Not let in"
                     } else {
                         "Call ended"
                     }
@@ -359,7 +331,7 @@ fn CallOver(status: RwSignal<CallStatus>, rejoin: Callback<()>) -> impl IntoView
                     if full() {
                         "Every seat in this room is taken. Pick another room, or try again later."
                             .to_owned()
-                    } else if removed() {
+                    } else if removed() || not_let_in() {
                         status.get().text()
                     } else {
                         "You left the call.".to_owned()
@@ -367,7 +339,7 @@ fn CallOver(status: RwSignal<CallStatus>, rejoin: Callback<()>) -> impl IntoView
                 }}
             </p>
             <div class="actions">
-                <Show when=move || !full() && !removed()>
+                <Show when=move || !full() && !removed() && !not_let_in()>
                     <button class="primary" on:click=move |_| rejoin.run(())>"Rejoin"</button>
                 </Show>
                 <A href="/">"Home"</A>

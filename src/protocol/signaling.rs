@@ -27,6 +27,13 @@ pub const SEAT_TAKEN_CLOSE_CODE: u16 = 4001;
 /// The close code of a socket whose person the host removed from the call (after
 /// `removed`): the page says so and does not reconnect.
 pub const REMOVED_CLOSE_CODE: u16 = 4002;
+/// How many people may wait at a locked room's door at once; past it, `room_locked`.
+pub const MAX_KNOCKS: usize = 10;
+/// How many of them may come from one address (IPv6 grouped as for the per-address
+/// limit): one address cannot fill the waiting list for everyone else.
+pub const MAX_KNOCKS_PER_ADDRESS: usize = 2;
+/// How long a knock waits for the host before it ends (`knock_expired`).
+pub const KNOCK_TIMEOUT_SECS: u64 = 120;
 /// The path the signaling WebSocket is served on.
 pub const SIGNALING_PATH: &str = "/ws";
 
@@ -41,6 +48,11 @@ impl fmt::Display for PeerId {
         self.0.fmt(f)
     }
 }
+
+/// Someone waiting at a locked room's door: random, below 2^53, like a [`PeerId`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct KnockId(pub u64);
 
 /// Client → server.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -70,6 +82,15 @@ pub enum ClientMessage {
     Remove { peer: PeerId },
     /// Host only: ask `peer` to mute. Media is peer to peer, so only they can.
     AskToMute { peer: PeerId },
+    /// Host only: from now on, whoever opens the room's link waits until the host lets
+    /// them in (`knock`, `admit`, `deny`).
+    Lock,
+    /// Host only: the room opens to its link again.
+    Unlock,
+    /// Host only: let the person waiting as `knock` in.
+    Admit { knock: KnockId },
+    /// Host only: turn the person waiting as `knock` away.
+    Deny { knock: KnockId },
 }
 
 /// Server → client.
@@ -101,6 +122,9 @@ pub enum ServerMessage {
         /// The room's host (you, when you are the first in the room).
         #[serde(default)]
         host: Option<PeerId>,
+        /// Whether the room is locked (newcomers wait for the host).
+        #[serde(default)]
+        locked: bool,
     },
     /// The seat is yours again, with the same id; nobody was told you had gone. `token`
     /// replaces the one just used, which no longer works.
@@ -117,6 +141,8 @@ pub enum ServerMessage {
         upload_budget: u64,
         #[serde(default)]
         host: Option<PeerId>,
+        #[serde(default)]
+        locked: bool,
     },
     /// Someone took a seat after you: you make the offer, and you are the impolite side
     /// towards them (`polite` is false).
@@ -132,6 +158,16 @@ pub enum ServerMessage {
     Removed { by: PeerId },
     /// The host (`by`) asks you to mute.
     MuteRequest { by: PeerId },
+    /// The room is locked (or unlocked again): told to everyone in it.
+    Locked { locked: bool },
+    /// The room is locked: you wait at its door, taking no seat, until its host
+    /// (`host_name`) lets you in (`joined` follows) or not (`knock_denied`), at most
+    /// [`KNOCK_TIMEOUT_SECS`] (`knock_expired`). `leave` stops waiting.
+    Waiting { host_name: String },
+    /// To the host: `name` is at the door of the locked room, as `knock`.
+    Knock { knock: KnockId, name: String },
+    /// To the host: `knock` no longer waits (let in, turned away, gave up, or timed out).
+    KnockEnded { knock: KnockId },
     /// Answer to `ping`.
     Pong,
     /// A fresh resume token for your seat, sent every minute: tokens are short-lived.
@@ -256,9 +292,18 @@ pub enum ErrorCode {
     /// your share of their queue ([`PEER_SHARE_BYTES`]). This signal was dropped; try
     /// again later. The error's `peer` names them.
     PeerBusy,
-    /// A host command (`make_host`, `remove`, `ask_to_mute`) from someone who is not the
-    /// room's host.
+    /// A host command (`make_host`, `remove`, `ask_to_mute`, `lock`, `unlock`, `admit`,
+    /// `deny`) from someone who is not the room's host.
     NotHost,
+    /// The room is locked and its waiting list is full (or holds as many people from
+    /// your address as it takes).
+    RoomLocked,
+    /// The host did not let you in.
+    KnockDenied,
+    /// Nobody let you in in time (or everyone left).
+    KnockExpired,
+    /// `admit` or `deny` of a knock that no longer waits.
+    UnknownKnock,
 }
 
 /// What one sender may have waiting for one reader at the server, in bytes (each message
@@ -285,6 +330,10 @@ impl ErrorCode {
             ErrorCode::Unavailable => "the server is busy; try again shortly",
             ErrorCode::PeerBusy => "that person is not keeping up; try again shortly",
             ErrorCode::NotHost => "only the host can do that",
+            ErrorCode::RoomLocked => "this room is locked and its waiting list is full",
+            ErrorCode::KnockDenied => "the host did not let you in",
+            ErrorCode::KnockExpired => "nobody let you in in time",
+            ErrorCode::UnknownKnock => "nobody is waiting as that knock",
         }
     }
 
@@ -305,10 +354,14 @@ impl ErrorCode {
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::PeerBusy => "peer_busy",
             ErrorCode::NotHost => "not_host",
+            ErrorCode::RoomLocked => "room_locked",
+            ErrorCode::KnockDenied => "knock_denied",
+            ErrorCode::KnockExpired => "knock_expired",
+            ErrorCode::UnknownKnock => "unknown_knock",
         }
     }
 
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::RoomFull,
         ErrorCode::InvalidRoom,
         ErrorCode::InvalidName,
@@ -323,6 +376,10 @@ impl ErrorCode {
         ErrorCode::Unavailable,
         ErrorCode::PeerBusy,
         ErrorCode::NotHost,
+        ErrorCode::RoomLocked,
+        ErrorCode::KnockDenied,
+        ErrorCode::KnockExpired,
+        ErrorCode::UnknownKnock,
     ];
 }
 
@@ -527,6 +584,10 @@ mod tests {
         round_trip_client(ClientMessage::MakeHost { peer: PeerId(3) });
         round_trip_client(ClientMessage::Remove { peer: PeerId(3) });
         round_trip_client(ClientMessage::AskToMute { peer: PeerId(3) });
+        round_trip_client(ClientMessage::Lock);
+        round_trip_client(ClientMessage::Unlock);
+        round_trip_client(ClientMessage::Admit { knock: KnockId(5) });
+        round_trip_client(ClientMessage::Deny { knock: KnockId(5) });
     }
 
     #[test]
@@ -544,6 +605,7 @@ mod tests {
             max_file_bytes: 1 << 30,
             upload_budget: 1_000_000,
             host: Some(PeerId(1)),
+            locked: true,
             ice_servers: vec![IceServer {
                 urls: vec!["turn:127.0.0.1:3478".into()],
                 username: Some("u".into()),
@@ -568,7 +630,17 @@ mod tests {
             max_file_bytes: 1_000_000,
             upload_budget: DEFAULT_UPLOAD_BUDGET,
             host: None,
+            locked: false,
         });
+        round_trip_server(ServerMessage::Locked { locked: true });
+        round_trip_server(ServerMessage::Waiting {
+            host_name: "Alice".into(),
+        });
+        round_trip_server(ServerMessage::Knock {
+            knock: KnockId(5),
+            name: "Dave".into(),
+        });
+        round_trip_server(ServerMessage::KnockEnded { knock: KnockId(5) });
         round_trip_server(ServerMessage::Host { peer: PeerId(3) });
         round_trip_server(ServerMessage::Removed { by: PeerId(1) });
         round_trip_server(ServerMessage::MuteRequest { by: PeerId(1) });

@@ -12,18 +12,18 @@ use super::limits::{client_ip, IpSlot, MessageRate, OriginPolicy, PerIpLimit, Ra
 use super::mailbox::{Due, Kick, MAILBOX};
 use super::metrics::{CloseReason, Metrics};
 use super::registry::Registry;
-use super::rooms::{encode, HostCommand, Mailbox, NoSeat, Seat};
+use super::rooms::{encode, HostCommand, KnockOutcome, Knocking, Mailbox, NoSeat, Seat};
 use super::sockets::OpenSockets;
 use super::tokens::TOKEN_REFRESH_BEATS;
 use crate::protocol::signaling::{
     validate_name, validate_room, ClientMessage, ErrorCode, InputError, PeerId, ServerMessage,
-    REMOVED_CLOSE_CODE, SEAT_TAKEN_CLOSE_CODE,
+    KNOCK_TIMEOUT_SECS, REMOVED_CLOSE_CODE, SEAT_TAKEN_CLOSE_CODE,
 };
 use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -166,6 +166,7 @@ async fn serve_socket(socket: &mut WebSocket, hub: &Hub, slot: &mut Option<IpSlo
         hub,
         mailbox: mailbox.clone(),
         seat: None,
+        knocking: None,
         rate: hub.rate.limiter(),
     };
     // The heartbeat and shutdown reach the socket through its mailbox, like every kick.
@@ -217,7 +218,8 @@ async fn serve_socket(socket: &mut WebSocket, hub: &Hub, slot: &mut Option<IpSlo
                 // Boxed, as `send` is: inline, the largest step would set the size of
                 // every connection's task, idle ones included (a few hundred bytes each,
                 // against an allocation per message).
-                Box::pin(connection.on_frame(frame)).await
+                let address = slot.as_ref().map(IpSlot::address);
+                Box::pin(connection.on_frame(frame, address)).await
             }
         };
         if let Err(ending) = step {
@@ -242,6 +244,14 @@ async fn serve_socket(socket: &mut WebSocket, hub: &Hub, slot: &mut Option<IpSlo
             hub.metrics.closed(CloseReason::SlowReader);
             tracing::info!("not reading; disconnected");
         }
+    }
+    // Gone while waiting at a room's door: the host is told (and a seat given meanwhile
+    // is held like any other).
+    if let Some(knocking) = connection.knocking.take() {
+        connection.seat = connection
+            .seat
+            .take()
+            .or(hub.rooms.withdraw_knock(&knocking));
     }
     // Gone without `leave`: hold the seat for a while, then tell the others.
     if let Some(seat) = connection.seat.take() {
@@ -317,11 +327,14 @@ fn read_error_ending(error: axum::Error, metrics: &Metrics) -> Ending {
     }
 }
 
-/// One socket's view of the registry: at most one seat at a time.
+/// One socket's view of the registry: at most one seat at a time, or a wait at one
+/// locked room's door.
 struct Connection<'hub> {
     hub: &'hub Hub,
     mailbox: Mailbox,
     seat: Option<Seat>,
+    /// Boxed: most connections never knock, and every idle connection's bytes count.
+    knocking: Option<Box<Knocking>>,
     rate: MessageRate,
 }
 
@@ -329,6 +342,7 @@ impl Connection<'_> {
     async fn on_frame(
         &mut self,
         frame: Option<Result<Message, axum::Error>>,
+        address: Option<IpAddr>,
     ) -> Result<(), Ending> {
         match frame {
             None | Some(Ok(Message::Close(_))) => Err(Ending::Gone),
@@ -351,7 +365,7 @@ impl Connection<'_> {
                     }
                 }
                 match message {
-                    Message::Text(text) => self.on_text(&text).await,
+                    Message::Text(text) => self.on_text(&text, address).await,
                     _ => self.refuse(Refusal::bad_message(
                         "binary frames are not part of the protocol; send JSON text".into(),
                     )),
@@ -361,32 +375,48 @@ impl Connection<'_> {
         }
     }
 
-    async fn on_text(&mut self, text: &Utf8Bytes) {
+    async fn on_text(&mut self, text: &Utf8Bytes, address: Option<IpAddr>) {
         let received = Instant::now();
         let message = match serde_json::from_str::<ClientMessage>(text) {
             Ok(message) => message,
             Err(e) => return self.refuse(Refusal::bad_message(e.to_string())),
         };
-        if let Err(refusal) = self.handle(message, received).await {
+        if let Err(refusal) = self.handle(message, received, address).await {
             self.refuse(refusal);
         }
     }
 
-    async fn handle(&mut self, message: ClientMessage, received: Instant) -> Result<(), Refusal> {
+    async fn handle(
+        &mut self,
+        message: ClientMessage,
+        received: Instant,
+        address: Option<IpAddr>,
+    ) -> Result<(), Refusal> {
+        self.settle_knock();
         let rooms = &self.hub.rooms;
         let metrics = &self.hub.metrics;
         match message {
             ClientMessage::Join { room, name } => {
-                if self.seat.is_some() {
+                if self.seat.is_some() || self.knocking.is_some() {
                     return Err(ErrorCode::AlreadyJoined.into());
                 }
                 let name = validate_name(&name)?;
                 let room = validate_room(&room)?;
-                let admitted = match rooms.join(room, name, &self.mailbox).await {
+                let admitted = match rooms.join(room, name, &self.mailbox, address).await {
                     Ok(admitted) => admitted,
                     Err(NoSeat::Refused(code)) => return Err(code.into()),
                     // The full mailbox has kicked this connection; the loop ends it.
                     Err(NoSeat::NotReading) => return Ok(()),
+                    Err(NoSeat::Waiting(knocking)) => {
+                        tracing::info!(room, "knocking at a locked room");
+                        let rooms = rooms.clone();
+                        self.knocking = Some(Box::new(knocking.clone()));
+                        tokio::spawn(async move {
+                            tokio::time::sleep(Duration::from_secs(KNOCK_TIMEOUT_SECS)).await;
+                            rooms.expire_knock(&knocking);
+                        });
+                        return Ok(());
+                    }
                 };
                 metrics.joined(admitted.people);
                 self.took(&admitted.seat, "joined");
@@ -398,7 +428,8 @@ impl Connection<'_> {
                 let seat = match rooms.resume(&token, fresh, &self.mailbox).await {
                     Ok(seat) => seat,
                     Err(NoSeat::Refused(code)) => return Err(code.into()),
-                    Err(NoSeat::NotReading) => return Ok(()),
+                    // (A resume never waits at the door: the seat is the person's.)
+                    Err(NoSeat::NotReading | NoSeat::Waiting(_)) => return Ok(()),
                 };
                 metrics.resumes.inc();
                 self.took(&seat, "resumed");
@@ -414,6 +445,13 @@ impl Connection<'_> {
                 metrics.relayed(kind, received.elapsed());
             }
             ClientMessage::Leave => {
+                // Waiting at the door: no more (or, let in meanwhile, leaving that seat).
+                if let Some(knocking) = self.knocking.take() {
+                    self.seat = rooms.withdraw_knock(&knocking);
+                    if self.seat.is_none() {
+                        return Ok(());
+                    }
+                }
                 let seat = self.seat.take().ok_or(ErrorCode::NotJoined)?;
                 rooms.leave(&seat).await;
                 tracing::info!("left");
@@ -424,6 +462,10 @@ impl Connection<'_> {
             ClientMessage::MakeHost { peer } => self.host(HostCommand::MakeHost(peer)).await?,
             ClientMessage::Remove { peer } => self.host(HostCommand::Remove(peer)).await?,
             ClientMessage::AskToMute { peer } => self.host(HostCommand::AskToMute(peer)).await?,
+            ClientMessage::Lock => self.host(HostCommand::Lock(true)).await?,
+            ClientMessage::Unlock => self.host(HostCommand::Lock(false)).await?,
+            ClientMessage::Admit { knock } => self.host(HostCommand::Admit(knock)).await?,
+            ClientMessage::Deny { knock } => self.host(HostCommand::Deny(knock)).await?,
         }
         Ok(())
     }
@@ -432,8 +474,24 @@ impl Connection<'_> {
     async fn host(&self, command: HostCommand) -> Result<(), Refusal> {
         let seat = self.seat.as_ref().ok_or(ErrorCode::NotJoined)?;
         self.hub.rooms.host_command(seat, command).await?;
-        tracing::info!(peer = command.peer().0, "host: {command:?}");
+        tracing::info!("host: {command:?}");
         Ok(())
+    }
+
+    /// Waiting at a room's door: takes the seat the host gave meanwhile, or forgets the
+    /// wait if it ended (the client was told how).
+    fn settle_knock(&mut self) {
+        let Some(knocking) = &self.knocking else {
+            return;
+        };
+        match self.hub.rooms.knock_outcome(knocking) {
+            KnockOutcome::Waiting => {}
+            KnockOutcome::Ended => self.knocking = None,
+            KnockOutcome::Seated(seat) => {
+                self.knocking = None;
+                self.took(&seat, "let in");
+            }
+        }
     }
 
     /// Sends a fresh resume token for the seat held, if any.

@@ -135,6 +135,13 @@ fn group(ip: IpAddr, prefix: u8) -> IpAddr {
     }
 }
 
+impl IpSlot {
+    /// The address counted (an IPv6 address as its group).
+    pub fn address(&self) -> IpAddr {
+        self.ip
+    }
+}
+
 impl Drop for IpSlot {
     fn drop(&mut self) {
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);

@@ -10,8 +10,9 @@
 
 use super::cluster::SharedRooms;
 use super::limits::IpSlot;
-use super::rooms::{Admitted, HostCommand, Mailbox, NoSeat, Rooms, Seat};
+use super::rooms::{Admitted, HostCommand, KnockOutcome, Knocking, Mailbox, NoSeat, Rooms, Seat};
 use crate::protocol::signaling::{ErrorCode, PeerId, Signal};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 // One per server, behind an `Arc`: its size does not matter.
@@ -22,15 +23,18 @@ pub enum Registry {
 }
 
 impl Registry {
-    /// Seats a new participant, sends it `joined` and tells the others `peer_joined`.
+    /// Seats a new participant, sends it `joined` and tells the others `peer_joined`; at
+    /// a locked room, has them wait for the host (`NoSeat::Waiting`). `address`: where the
+    /// connection comes from (see [`Rooms::join`]).
     pub async fn join(
         &self,
         room: &str,
         name: &str,
         mailbox: &Mailbox,
+        address: Option<IpAddr>,
     ) -> Result<Admitted, NoSeat> {
         match self {
-            Registry::Local(rooms) => rooms.join(room, name, mailbox),
+            Registry::Local(rooms) => rooms.join(room, name, mailbox, address),
             Registry::Shared(rooms) => Box::pin(rooms.join(room, name, mailbox)).await,
         }
     }
@@ -70,6 +74,30 @@ impl Registry {
         match self {
             Registry::Local(rooms) => rooms.host_command(seat, command),
             Registry::Shared(rooms) => Box::pin(rooms.host_command(seat, command)).await,
+        }
+    }
+
+    /// How a connection's knock stands (see [`Rooms::knock_outcome`]). Rooms shared
+    /// through Redis cannot be locked yet, so nobody knocks there.
+    pub fn knock_outcome(&self, knocking: &Knocking) -> KnockOutcome {
+        match self {
+            Registry::Local(rooms) => rooms.knock_outcome(knocking),
+            Registry::Shared(_) => KnockOutcome::Ended,
+        }
+    }
+
+    /// A knocking connection gave up or closed (see [`Rooms::withdraw_knock`]).
+    pub fn withdraw_knock(&self, knocking: &Knocking) -> Option<Seat> {
+        match self {
+            Registry::Local(rooms) => rooms.withdraw_knock(knocking),
+            Registry::Shared(_) => None,
+        }
+    }
+
+    /// Nobody let a knock in in time.
+    pub fn expire_knock(&self, knocking: &Knocking) {
+        if let Registry::Local(rooms) = self {
+            rooms.expire_knock(knocking);
         }
     }
 

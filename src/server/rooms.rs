@@ -16,10 +16,12 @@ pub use super::mailbox::Mailbox;
 use super::mailbox::{Busy, FairQueue, Kick, Posted, HELD};
 use super::tokens::ResumeTokens;
 use crate::protocol::signaling::{
-    distinct_name, ErrorCode, PeerId, PeerInfo, ServerMessage, Signal,
+    distinct_name, ErrorCode, KnockId, PeerId, PeerInfo, ServerMessage, Signal, MAX_KNOCKS,
+    MAX_KNOCKS_PER_ADDRESS,
 };
 use axum::extract::ws::Utf8Bytes;
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
@@ -197,13 +199,58 @@ struct Member {
     at: Attachment,
 }
 
-/// The people in one room, in the order they were seated, and its host.
+/// The people in one room, in the order they were seated, its host, and whoever waits
+/// at its door while it is locked.
 #[derive(Default)]
 struct Room {
     members: Vec<Member>,
     /// Who may lock, admit, remove and hand the role on: the first person in the room,
     /// then whoever the host names, or, when the host leaves, the person present longest.
     host: Option<PeerId>,
+    /// Newcomers wait for the host ([`Knock`]) instead of taking a seat.
+    locked: bool,
+    /// Who waits at the door, in the order they came (at most [`MAX_KNOCKS`]).
+    knocks: Vec<Knock>,
+    /// Seats given to knocks the host let in, until their connection takes them.
+    admitted: Vec<(KnockId, Seat)>,
+}
+
+/// Someone at a locked room's door: no seat, and nobody in the room knows of them but
+/// the host.
+struct Knock {
+    id: KnockId,
+    name: String,
+    /// Their connection's, to tell them how it went.
+    mailbox: Mailbox,
+    /// Where they come from (grouped as for the per-address limit), for
+    /// [`MAX_KNOCKS_PER_ADDRESS`].
+    address: Option<IpAddr>,
+}
+
+/// A connection waiting at a room's door.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Knocking {
+    pub room: String,
+    pub knock: KnockId,
+}
+
+/// How a knock stands, for its connection.
+#[derive(Debug, PartialEq, Eq)]
+pub enum KnockOutcome {
+    /// Still waiting for the host.
+    Waiting,
+    /// Let in: this is the connection's seat now (`joined` is on its way).
+    Seated(Seat),
+    /// Turned away, timed out, or the room emptied: the connection was told.
+    Ended,
+}
+
+/// What the room says of itself to someone taking a seat: who hosts it, and whether it
+/// is locked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RoomState {
+    pub host: Option<PeerId>,
+    pub locked: bool,
 }
 
 impl std::ops::Deref for Room {
@@ -228,15 +275,22 @@ pub enum HostCommand {
     Remove(PeerId),
     /// Ask this person to mute.
     AskToMute(PeerId),
+    /// Lock the room (newcomers knock), or unlock it.
+    Lock(bool),
+    /// Let the person waiting as this knock in.
+    Admit(KnockId),
+    /// Turn the person waiting as this knock away.
+    Deny(KnockId),
 }
 
 impl HostCommand {
-    /// Who the command is about.
-    pub fn peer(self) -> PeerId {
+    /// The person in the room the command is about, if it is about one.
+    pub fn peer(self) -> Option<PeerId> {
         match self {
             HostCommand::MakeHost(peer)
             | HostCommand::Remove(peer)
-            | HostCommand::AskToMute(peer) => peer,
+            | HostCommand::AskToMute(peer) => Some(peer),
+            HostCommand::Lock(_) | HostCommand::Admit(_) | HostCommand::Deny(_) => None,
         }
     }
 }
@@ -259,10 +313,11 @@ impl RoomRules {
         you: &PeerInfo,
         gen: u64,
         peers: Vec<PeerInfo>,
-        host: Option<PeerId>,
+        state: RoomState,
     ) -> ServerMessage {
         ServerMessage::Joined {
-            host,
+            host: state.host,
+            locked: state.locked,
             you: you.id,
             name: you.name.clone(),
             polite: !peers.is_empty(),
@@ -289,10 +344,11 @@ impl RoomRules {
         you: &PeerInfo,
         gen: u64,
         peers: Vec<PeerInfo>,
-        host: Option<PeerId>,
+        state: RoomState,
     ) -> ServerMessage {
         ServerMessage::Resumed {
-            host,
+            host: state.host,
+            locked: state.locked,
             you: you.id,
             peers,
             token: self.tokens.issue(room, you.id, &you.name, gen),
@@ -312,6 +368,9 @@ pub enum NoSeat {
     /// The client's own mailbox is full of messages it has not read: it is not reading,
     /// and the full mailbox has already kicked its connection. Nothing more can be said.
     NotReading,
+    /// The room is locked: the client waits at its door (told `waiting`; the host is
+    /// told `knock`).
+    Waiting(Knocking),
 }
 
 impl From<ErrorCode> for NoSeat {
@@ -340,15 +399,86 @@ impl Rooms {
         }
     }
 
-    /// Seats a new participant, sends it `joined` and tells the others `peer_joined`.
-    /// `name` and `room` must already be validated.
-    pub fn join(&self, room: &str, name: &str, mailbox: &Mailbox) -> Result<Admitted, NoSeat> {
+    /// Seats a new participant, sends it `joined` and tells the others `peer_joined`; or,
+    /// if the room is locked, has them wait at its door (`waiting`, and `knock` to the
+    /// host). `name` and `room` must already be validated; `address` is where the
+    /// connection comes from, grouped as for the per-address limit.
+    pub fn join(
+        &self,
+        room: &str,
+        name: &str,
+        mailbox: &Mailbox,
+        address: Option<IpAddr>,
+    ) -> Result<Admitted, NoSeat> {
         let mut rooms = self.lock();
         let members = rooms.entry(room.to_owned()).or_default();
+        if members.locked {
+            return Err(knock(members, room, name, mailbox, address));
+        }
         if members.len() >= self.rules.capacity {
             return Err(NoSeat::Refused(ErrorCode::RoomFull));
         }
         self.admit(&mut rooms, room, name, mailbox)
+    }
+
+    /// How `knocking` stands; a seat the host gave it is the connection's from now on.
+    pub fn knock_outcome(&self, knocking: &Knocking) -> KnockOutcome {
+        let mut rooms = self.lock();
+        let Some(room) = rooms.get_mut(&knocking.room) else {
+            return KnockOutcome::Ended;
+        };
+        if room.knocks.iter().any(|k| k.id == knocking.knock) {
+            return KnockOutcome::Waiting;
+        }
+        match room
+            .admitted
+            .iter()
+            .position(|(id, _)| *id == knocking.knock)
+        {
+            Some(at) => KnockOutcome::Seated(room.admitted.swap_remove(at).1),
+            None => KnockOutcome::Ended,
+        }
+    }
+
+    /// The knocking connection gave up (`leave`) or closed: the host is told. If the host
+    /// had let it in meanwhile, the seat is returned, for the connection to leave or hold.
+    pub fn withdraw_knock(&self, knocking: &Knocking) -> Option<Seat> {
+        match self.end_knock(knocking, None) {
+            KnockOutcome::Seated(seat) => Some(seat),
+            KnockOutcome::Waiting | KnockOutcome::Ended => None,
+        }
+    }
+
+    /// Nobody let `knocking` in in time: it is told (`knock_expired`), and so is the host.
+    pub fn expire_knock(&self, knocking: &Knocking) {
+        let expired = (
+            ErrorCode::KnockExpired,
+            ErrorCode::KnockExpired.describe().into(),
+        );
+        self.end_knock(knocking, Some(expired));
+    }
+
+    /// Ends `knocking`'s wait, telling its connection `error` if given, and the host;
+    /// or, if it was let in, hands its seat over.
+    fn end_knock(&self, knocking: &Knocking, error: Option<(ErrorCode, String)>) -> KnockOutcome {
+        let mut rooms = self.lock();
+        let Some(room) = rooms.get_mut(&knocking.room) else {
+            return KnockOutcome::Ended;
+        };
+        let Some(at) = room.knocks.iter().position(|k| k.id == knocking.knock) else {
+            drop(rooms);
+            return self.knock_outcome(knocking);
+        };
+        let knock = room.knocks.remove(at);
+        if let Some((code, message)) = error {
+            knock.mailbox.post(encode(&ServerMessage::Error {
+                code,
+                message,
+                peer: None,
+            }));
+        }
+        tell_host(room, &ServerMessage::KnockEnded { knock: knock.id });
+        KnockOutcome::Ended
     }
 
     /// Seats `name` in `room` (which has room for them) under a new id: `joined` to them,
@@ -367,12 +497,16 @@ impl Rooms {
         };
         // The first in a room hosts it.
         let host = *members.host.get_or_insert(info.id);
+        let state = RoomState {
+            host: Some(host),
+            locked: members.locked,
+        };
         let joined = self.rules.joined(
             room,
             &info,
             0,
             members.iter().map(|m| m.info.clone()).collect(),
-            Some(host),
+            state,
         );
         // Sent under the lock so that `joined` is queued before anything a peer sends us.
         if !mailbox.post(encode(&joined)) {
@@ -462,7 +596,10 @@ impl Rooms {
                 .filter(|m| m.info.id != claim.id)
                 .map(|m| m.info.clone())
                 .collect(),
-            members.host,
+            RoomState {
+                host: members.host,
+                locked: members.locked,
+            },
         );
         let Member { info, at } = &mut members[index];
         let gen = at.epoch() + 1;
@@ -471,6 +608,10 @@ impl Rooms {
             remove_members(&mut rooms, &claim.room, vec![claim.id]);
             return Err(NoSeat::NotReading);
         };
+        // A host back: who waits at the door, again.
+        if members.host == Some(claim.id) {
+            tell_host_of_knocks(members);
+        }
         Ok(Seat {
             room: claim.room,
             id: claim.id,
@@ -518,7 +659,8 @@ impl Rooms {
     }
 
     /// Carries out a host command from `seat`: refused with `not_host` unless `seat` is
-    /// the room's host, and with `unknown_peer` unless it names someone else in the room.
+    /// the room's host, with `unknown_peer` unless it names someone else in the room, and
+    /// with `unknown_knock` unless it names someone waiting at the door.
     pub fn host_command(&self, seat: &Seat, command: HostCommand) -> Result<(), ErrorCode> {
         let mut rooms = self.lock();
         let members = rooms.get_mut(&seat.room).ok_or(ErrorCode::NotJoined)?;
@@ -528,29 +670,85 @@ impl Rooms {
         if members.host != Some(seat.id) {
             return Err(ErrorCode::NotHost);
         }
-        let peer = command.peer();
-        let target = members
-            .iter_mut()
-            .find(|m| m.info.id == peer && peer != seat.id)
-            .ok_or(ErrorCode::UnknownPeer)?;
+        let host_name = members
+            .iter()
+            .find(|m| m.info.id == seat.id)
+            .map(|m| m.info.name.clone())
+            .unwrap_or_default();
         let unreachable = match command {
-            HostCommand::AskToMute(_) => {
-                let ask = encode(&ServerMessage::MuteRequest { by: seat.id });
-                if target.at.deliver_news(ask) {
-                    Vec::new()
-                } else {
-                    vec![peer]
+            HostCommand::Lock(locked) => {
+                if members.locked == locked {
+                    return Ok(());
                 }
+                members.locked = locked;
+                send_to_all(members, encode(&ServerMessage::Locked { locked }))
             }
-            HostCommand::Remove(_) => {
-                target
-                    .at
-                    .removed(encode(&ServerMessage::Removed { by: seat.id }));
-                vec![peer]
+            HostCommand::Deny(knock) => {
+                let at = members
+                    .knocks
+                    .iter()
+                    .position(|k| k.id == knock)
+                    .ok_or(ErrorCode::UnknownKnock)?;
+                let knock = members.knocks.remove(at);
+                knock.mailbox.post(encode(&ServerMessage::Error {
+                    code: ErrorCode::KnockDenied,
+                    message: format!("{host_name} did not let you in"),
+                    peer: None,
+                }));
+                tell_host(members, &ServerMessage::KnockEnded { knock: knock.id });
+                Vec::new()
             }
-            HostCommand::MakeHost(_) => {
-                members.host = Some(peer);
-                send_to_all(members, encode(&ServerMessage::Host { peer }))
+            HostCommand::Admit(knock) => {
+                let at = members
+                    .knocks
+                    .iter()
+                    .position(|k| k.id == knock)
+                    .ok_or(ErrorCode::UnknownKnock)?;
+                if members.len() >= self.rules.capacity {
+                    return Err(ErrorCode::RoomFull);
+                }
+                let knock = members.knocks.remove(at);
+                tell_host(members, &ServerMessage::KnockEnded { knock: knock.id });
+                // Seated like any newcomer; their connection takes the seat when it next
+                // looks (it cannot do anything with it before `joined` arrives).
+                if let Ok(admitted) =
+                    self.admit(&mut rooms, &seat.room, &knock.name, &knock.mailbox)
+                {
+                    if let Some(room) = rooms.get_mut(&seat.room) {
+                        room.admitted.push((knock.id, admitted.seat));
+                    }
+                }
+                Vec::new()
+            }
+            HostCommand::AskToMute(peer)
+            | HostCommand::Remove(peer)
+            | HostCommand::MakeHost(peer) => {
+                let target = members
+                    .iter_mut()
+                    .find(|m| m.info.id == peer && peer != seat.id)
+                    .ok_or(ErrorCode::UnknownPeer)?;
+                match command {
+                    HostCommand::AskToMute(_) => {
+                        let ask = encode(&ServerMessage::MuteRequest { by: seat.id });
+                        if target.at.deliver_news(ask) {
+                            Vec::new()
+                        } else {
+                            vec![peer]
+                        }
+                    }
+                    HostCommand::Remove(_) => {
+                        target
+                            .at
+                            .removed(encode(&ServerMessage::Removed { by: seat.id }));
+                        vec![peer]
+                    }
+                    _ => {
+                        members.host = Some(peer);
+                        let told = send_to_all(members, encode(&ServerMessage::Host { peer }));
+                        tell_host_of_knocks(members);
+                        told
+                    }
+                }
             }
         };
         remove_members(&mut rooms, &seat.room, unreachable);
@@ -680,6 +878,78 @@ fn fresh_id(members: &[Member]) -> PeerId {
     }
 }
 
+/// Has `name` wait at the door of locked `room` (see [`Rooms::join`]).
+fn knock(
+    room: &mut Room,
+    room_name: &str,
+    name: &str,
+    mailbox: &Mailbox,
+    address: Option<IpAddr>,
+) -> NoSeat {
+    let from_there = room
+        .knocks
+        .iter()
+        .filter(|k| address.is_some() && k.address == address)
+        .count();
+    if room.knocks.len() >= MAX_KNOCKS || from_there >= MAX_KNOCKS_PER_ADDRESS {
+        return NoSeat::Refused(ErrorCode::RoomLocked);
+    }
+    let id = loop {
+        let id = KnockId(rand::random::<u64>() >> 11);
+        if !room.knocks.iter().any(|k| k.id == id) {
+            break id;
+        }
+    };
+    let host_name = room
+        .iter()
+        .find(|m| Some(m.info.id) == room.host)
+        .map(|m| m.info.name.clone())
+        .unwrap_or_default();
+    if !mailbox.post(encode(&ServerMessage::Waiting { host_name })) {
+        return NoSeat::NotReading;
+    }
+    tell_host(
+        room,
+        &ServerMessage::Knock {
+            knock: id,
+            name: name.to_owned(),
+        },
+    );
+    room.knocks.push(Knock {
+        id,
+        name: name.to_owned(),
+        mailbox: mailbox.clone(),
+        address,
+    });
+    NoSeat::Waiting(Knocking {
+        room: room_name.to_owned(),
+        knock: id,
+    })
+}
+
+/// Tells the room's host `message` (a held host's seat keeps it, if it can).
+fn tell_host(room: &mut Room, message: &ServerMessage) {
+    let host = room.host;
+    if let Some(member) = room.iter_mut().find(|m| Some(m.info.id) == host) {
+        member.at.deliver_news(encode(message));
+    }
+}
+
+/// Tells the room's host of everyone waiting at the door (a new host, or one back).
+fn tell_host_of_knocks(room: &mut Room) {
+    let knocks: Vec<ServerMessage> = room
+        .knocks
+        .iter()
+        .map(|k| ServerMessage::Knock {
+            knock: k.id,
+            name: k.name.clone(),
+        })
+        .collect();
+    for knock in knocks {
+        tell_host(room, &knock);
+    }
+}
+
 /// Queues the server's `text` for every member; returns the held seats that cannot take
 /// it. (A connected member that cannot is kicked for not reading, and its seat is held.)
 fn send_to_all(members: &mut [Member], text: Utf8Bytes) -> Vec<PeerId> {
@@ -721,11 +991,24 @@ fn remove_members(rooms: &mut HashMap<String, Room>, room: &str, mut gone: Vec<P
         }
         members.host = members.first().map(|m| m.info.id);
         match members.host {
-            Some(peer) => gone = send_to_all(members, encode(&ServerMessage::Host { peer })),
+            Some(peer) => {
+                gone = send_to_all(members, encode(&ServerMessage::Host { peer }));
+                tell_host_of_knocks(members);
+            }
             None => break,
         }
     }
+    let here: Vec<PeerId> = members.iter().map(|m| m.info.id).collect();
+    members.admitted.retain(|(_, seat)| here.contains(&seat.id));
     if members.is_empty() {
+        // Nobody is left to open the door.
+        for knock in std::mem::take(&mut members.knocks) {
+            knock.mailbox.post(encode(&ServerMessage::Error {
+                code: ErrorCode::KnockExpired,
+                message: "everyone left before letting you in".into(),
+                peer: None,
+            }));
+        }
         rooms.remove(room);
     }
 }
@@ -767,8 +1050,8 @@ mod tests {
         let rooms = rooms(2);
         let (a, a_rx) = mailbox();
         let (b, b_rx) = mailbox();
-        let seat_a = rooms.join("r", "Alice", &a).unwrap().seat;
-        let seat_b = rooms.join("r", "Bob", &b).unwrap().seat;
+        let seat_a = rooms.join("r", "Alice", &a, None).unwrap().seat;
+        let seat_b = rooms.join("r", "Bob", &b, None).unwrap().seat;
         assert_ne!(seat_a.id, seat_b.id);
         let a_msgs = drain(&a_rx);
         assert!(matches!(&a_msgs[0], ServerMessage::Joined { peers, .. } if peers.is_empty()));
@@ -785,15 +1068,15 @@ mod tests {
     fn capacity_is_enforced() {
         let rooms = rooms(2);
         let boxes: Vec<_> = (0..3).map(|_| mailbox()).collect();
-        assert!(rooms.join("r", "a", &boxes[0].0).is_ok());
-        assert!(rooms.join("r", "b", &boxes[1].0).is_ok());
+        assert!(rooms.join("r", "a", &boxes[0].0, None).is_ok());
+        assert!(rooms.join("r", "b", &boxes[1].0, None).is_ok());
         assert_eq!(
-            rooms.join("r", "c", &boxes[2].0),
+            rooms.join("r", "c", &boxes[2].0, None),
             Err(NoSeat::Refused(ErrorCode::RoomFull))
         );
         assert_eq!(rooms.members("r").len(), 2);
         // Another room is unaffected.
-        assert!(rooms.join("other", "c", &boxes[2].0).is_ok());
+        assert!(rooms.join("other", "c", &boxes[2].0, None).is_ok());
     }
 
     #[test]
@@ -805,7 +1088,11 @@ mod tests {
                     let rooms = rooms.clone();
                     std::thread::spawn(move || {
                         let (tx, rx) = mailbox();
-                        (rooms.join("race", &format!("p{i}"), &tx).is_ok(), tx, rx)
+                        (
+                            rooms.join("race", &format!("p{i}"), &tx, None).is_ok(),
+                            tx,
+                            rx,
+                        )
                     })
                 })
                 .map(|h| h.join().unwrap())
@@ -820,8 +1107,8 @@ mod tests {
         let rooms = rooms(2);
         let (a, a_rx) = mailbox();
         let (b, _b_rx) = mailbox();
-        let seat_a = rooms.join("r", "a", &a).unwrap().seat;
-        let seat_b = rooms.join("r", "b", &b).unwrap().seat;
+        let seat_a = rooms.join("r", "a", &a, None).unwrap().seat;
+        let seat_b = rooms.join("r", "b", &b, None).unwrap().seat;
         drain(&a_rx);
         rooms.leave(&seat_b);
         assert_eq!(
@@ -835,7 +1122,7 @@ mod tests {
         assert_eq!(rooms.room_count(), 0);
         // The seat can be taken again.
         let (c, _c_rx) = mailbox();
-        assert!(rooms.join("r", "c", &c).is_ok());
+        assert!(rooms.join("r", "c", &c, None).is_ok());
     }
 
     #[test]
@@ -845,10 +1132,10 @@ mod tests {
         let (b, b_rx) = mailbox();
         let (c, c_rx) = mailbox();
         let (x, x_rx) = mailbox();
-        let seat_a = rooms.join("r", "a", &a).unwrap().seat;
-        let seat_b = rooms.join("r", "b", &b).unwrap().seat;
-        rooms.join("r", "c", &c).unwrap();
-        let seat_x = rooms.join("elsewhere", "x", &x).unwrap().seat;
+        let seat_a = rooms.join("r", "a", &a, None).unwrap().seat;
+        let seat_b = rooms.join("r", "b", &b, None).unwrap().seat;
+        rooms.join("r", "c", &c, None).unwrap();
+        let seat_x = rooms.join("elsewhere", "x", &x, None).unwrap().seat;
         drain(&b_rx);
         drain(&c_rx);
         drain(&x_rx);
@@ -882,11 +1169,14 @@ mod tests {
     fn a_flooded_reader_keeps_its_seat_and_only_the_flooders_are_refused() {
         let rooms = rooms(4);
         let (reader, reader_rx) = mailbox();
-        let seat_reader = rooms.join("r", "reader", &reader).unwrap().seat;
+        let seat_reader = rooms.join("r", "reader", &reader, None).unwrap().seat;
         let flooders: Vec<_> = (0..3)
             .map(|i| {
                 let (tx, _rx) = mailbox();
-                (rooms.join("r", &format!("f{i}"), &tx).unwrap().seat, tx)
+                (
+                    rooms.join("r", &format!("f{i}"), &tx, None).unwrap().seat,
+                    tx,
+                )
             })
             .collect();
         // Nobody reads `reader`'s queue: each flooder fills its own share, then is told.
@@ -905,7 +1195,7 @@ mod tests {
         assert!(reader.queued_bytes() <= MAILBOX.total);
         // Room news still reaches it, and once it reads, the flooders may send again.
         let (late, _late_rx) = mailbox();
-        rooms.join("r", "late", &late).unwrap_err();
+        rooms.join("r", "late", &late, None).unwrap_err();
         drain(&reader_rx);
         assert_eq!(rooms.relay(&flooders[0].0, seat_reader.id, big), Ok(()));
     }
@@ -920,9 +1210,9 @@ mod tests {
         };
         let (a, _a_rx) = mailbox();
         let (slow, slow_rx) = mailbox_of(tiny);
-        let seat_slow = rooms.join("r", "slow", &slow).unwrap().seat;
+        let seat_slow = rooms.join("r", "slow", &slow, None).unwrap().seat;
         assert!(!slow.is_kicked());
-        let seat_a = rooms.join("r", "a", &a).unwrap().seat;
+        let seat_a = rooms.join("r", "a", &a, None).unwrap().seat;
         // `joined` filled the part kept for the server; `peer_joined` did not fit.
         assert!(slow.is_kicked(), "its connection is told to go");
         assert_eq!(
@@ -944,8 +1234,8 @@ mod tests {
         let rooms = rooms(2);
         let (a, a_rx) = mailbox();
         let (b, _b_rx) = mailbox();
-        let seat_a = rooms.join("r", "a", &a).unwrap().seat;
-        let seat_b = rooms.join("r", "b", &b).unwrap().seat;
+        let seat_a = rooms.join("r", "a", &a, None).unwrap().seat;
+        let seat_b = rooms.join("r", "b", &b, None).unwrap().seat;
         drain(&a_rx);
         assert!(rooms.detach(&seat_b, None));
         let candidate = Signal::Candidate {
@@ -974,7 +1264,7 @@ mod tests {
     /// Joins and returns the seat and its resume token.
     fn join_with_token(rooms: &Rooms, room: &str, name: &str) -> (Seat, String, Mailbox) {
         let (tx, rx) = mailbox();
-        let seat = rooms.join(room, name, &tx).unwrap().seat;
+        let seat = rooms.join(room, name, &tx, None).unwrap().seat;
         let first = rx
             .try_next()
             .map(|text| serde_json::from_str(&text).unwrap());
@@ -1021,6 +1311,7 @@ mod tests {
                     max_file_bytes: 1_000,
                     upload_budget: 1_000_000,
                     host: Some(seat_a.id),
+                    locked: false,
                 },
                 ServerMessage::Signal {
                     from: seat_a.id,
@@ -1111,7 +1402,7 @@ mod tests {
         assert!(drain(&a_rx).is_empty(), "a resume is not a join");
         let (c, _c_rx) = mailbox();
         assert_eq!(
-            after.join("r", "c", &c),
+            after.join("r", "c", &c, None),
             Err(NoSeat::Refused(ErrorCode::RoomFull))
         );
     }
@@ -1122,9 +1413,9 @@ mod tests {
         let (a, a_rx) = mailbox();
         let (b, b_rx) = mailbox();
         let (c, c_rx) = mailbox();
-        let seat_a = rooms.join("r", "a", &a).unwrap().seat;
-        let seat_b = rooms.join("r", "b", &b).unwrap().seat;
-        let seat_c = rooms.join("r", "c", &c).unwrap().seat;
+        let seat_a = rooms.join("r", "a", &a, None).unwrap().seat;
+        let seat_b = rooms.join("r", "b", &b, None).unwrap().seat;
+        let seat_c = rooms.join("r", "c", &c, None).unwrap().seat;
         for (rx, whose) in [(&a_rx, "a"), (&b_rx, "b"), (&c_rx, "c")] {
             let joined = drain(rx).remove(0);
             assert!(
@@ -1160,9 +1451,9 @@ mod tests {
         let (a, a_rx) = mailbox();
         let (b, b_rx) = mailbox();
         let (c, c_rx) = mailbox();
-        let seat_a = rooms.join("r", "a", &a).unwrap().seat;
-        let seat_b = rooms.join("r", "b", &b).unwrap().seat;
-        let seat_c = rooms.join("r", "c", &c).unwrap().seat;
+        let seat_a = rooms.join("r", "a", &a, None).unwrap().seat;
+        let seat_b = rooms.join("r", "b", &b, None).unwrap().seat;
+        let seat_c = rooms.join("r", "c", &c, None).unwrap().seat;
         let mut elsewhere = seat_a.clone();
         elsewhere.room = "other".into();
         for command in [
@@ -1221,7 +1512,7 @@ mod tests {
         let rooms = rooms(4);
         let (seat_a, token_a, _a_rx) = join_with_token(&rooms, "r", "a");
         let (b, b_rx) = mailbox();
-        rooms.join("r", "b", &b).unwrap();
+        rooms.join("r", "b", &b, None).unwrap();
         drain(&b_rx);
         let (again, again_rx) = mailbox();
         let moved = rooms.resume(&token_a, true, &again).unwrap();
@@ -1243,5 +1534,219 @@ mod tests {
                 ServerMessage::Host { peer: moved.id }
             ]
         );
+    }
+
+    /// `rx`'s messages, decoded, without those `joined` carries a token in.
+    fn knock_of(messages: &[ServerMessage]) -> KnockId {
+        match messages {
+            [ServerMessage::Knock { knock, .. }] => *knock,
+            other => panic!("expected one knock, got {other:?}"),
+        }
+    }
+
+    fn error_code(messages: &[ServerMessage]) -> Option<ErrorCode> {
+        match messages {
+            [ServerMessage::Error { code, .. }] => Some(*code),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn at_a_locked_room_newcomers_wait_and_the_host_lets_them_in_or_not() {
+        let rooms = rooms(4);
+        let (a, a_rx) = mailbox();
+        let (b, b_rx) = mailbox();
+        let seat_a = rooms.join("r", "Alice", &a, None).unwrap().seat;
+        let seat_b = rooms.join("r", "Bob", &b, None).unwrap().seat;
+        drain(&a_rx);
+        drain(&b_rx);
+        assert_eq!(
+            rooms.host_command(&seat_b, HostCommand::Lock(true)),
+            Err(ErrorCode::NotHost)
+        );
+        rooms
+            .host_command(&seat_a, HostCommand::Lock(true))
+            .unwrap();
+        for rx in [&a_rx, &b_rx] {
+            assert_eq!(drain(rx), [ServerMessage::Locked { locked: true }]);
+        }
+        // Dave knocks: he is told whom he waits for, only the host hears of him.
+        let (d, d_rx) = mailbox();
+        let Err(NoSeat::Waiting(dave)) = rooms.join("r", "Dave", &d, None) else {
+            panic!("a locked room seats nobody");
+        };
+        assert_eq!(
+            drain(&d_rx),
+            [ServerMessage::Waiting {
+                host_name: "Alice".into()
+            }]
+        );
+        let knock = knock_of(&drain(&a_rx));
+        assert_eq!(knock, dave.knock);
+        assert!(
+            drain(&b_rx).is_empty(),
+            "nobody but the host knows of a knock"
+        );
+        assert_eq!(rooms.members("r").len(), 2, "no seat taken");
+        assert_eq!(rooms.knock_outcome(&dave), KnockOutcome::Waiting);
+        // Admitted: seated as any newcomer; his connection takes the seat.
+        assert_eq!(
+            rooms.host_command(&seat_b, HostCommand::Admit(knock)),
+            Err(ErrorCode::NotHost)
+        );
+        rooms
+            .host_command(&seat_a, HostCommand::Admit(knock))
+            .unwrap();
+        let joined = drain(&d_rx);
+        assert!(
+            matches!(&joined[..], [ServerMessage::Joined { peers, locked: true, .. }] if peers.len() == 2),
+            "{joined:?}"
+        );
+        assert!(matches!(
+            &drain(&a_rx)[..],
+            [
+                ServerMessage::KnockEnded { .. },
+                ServerMessage::PeerJoined { .. }
+            ]
+        ));
+        assert!(matches!(
+            &drain(&b_rx)[..],
+            [ServerMessage::PeerJoined { .. }]
+        ));
+        let KnockOutcome::Seated(seat_d) = rooms.knock_outcome(&dave) else {
+            panic!("admitted, no seat");
+        };
+        assert!(rooms.fresh_token(&seat_d).is_some());
+        assert_eq!(
+            rooms.host_command(&seat_a, HostCommand::Admit(knock)),
+            Err(ErrorCode::UnknownKnock),
+            "a knock is answered once"
+        );
+        // Eve knocks and is turned away, by name.
+        let (e, e_rx) = mailbox();
+        let Err(NoSeat::Waiting(eve)) = rooms.join("r", "Eve", &e, None) else {
+            panic!("a locked room seats nobody");
+        };
+        drain(&e_rx);
+        let knock = knock_of(&drain(&a_rx));
+        rooms
+            .host_command(&seat_a, HostCommand::Deny(knock))
+            .unwrap();
+        assert!(matches!(
+            &drain(&e_rx)[..],
+            [ServerMessage::Error { code: ErrorCode::KnockDenied, message, .. }] if message == "Alice did not let you in"
+        ));
+        assert_eq!(rooms.knock_outcome(&eve), KnockOutcome::Ended);
+        // Unlocked, the link opens the room again.
+        rooms
+            .host_command(&seat_a, HostCommand::Lock(false))
+            .unwrap();
+        let (f, _f_rx) = mailbox();
+        assert!(rooms.join("r", "Fay", &f, None).is_ok());
+    }
+
+    #[test]
+    fn the_waiting_list_is_bounded_in_all_and_per_address() {
+        let rooms = rooms(4);
+        let (a, a_rx) = mailbox();
+        let seat_a = rooms.join("r", "Alice", &a, None).unwrap().seat;
+        rooms
+            .host_command(&seat_a, HostCommand::Lock(true))
+            .unwrap();
+        let one: IpAddr = "192.0.2.1".parse().unwrap();
+        let mut waiting = Vec::new();
+        for i in 0..MAX_KNOCKS_PER_ADDRESS {
+            let (k, _) = mailbox();
+            assert!(matches!(
+                rooms.join("r", &format!("k{i}"), &k, Some(one)),
+                Err(NoSeat::Waiting(_))
+            ));
+            waiting.push(k);
+        }
+        let (k, _) = mailbox();
+        assert_eq!(
+            rooms.join("r", "one more", &k, Some(one)),
+            Err(NoSeat::Refused(ErrorCode::RoomLocked))
+        );
+        for i in MAX_KNOCKS_PER_ADDRESS..MAX_KNOCKS {
+            let (k, _) = mailbox();
+            let from: IpAddr = format!("192.0.2.{}", 10 + i).parse().unwrap();
+            assert!(matches!(
+                rooms.join("r", &format!("k{i}"), &k, Some(from)),
+                Err(NoSeat::Waiting(_))
+            ));
+            waiting.push(k);
+        }
+        let (k, _) = mailbox();
+        assert_eq!(
+            rooms.join("r", "late", &k, Some("198.51.100.1".parse().unwrap())),
+            Err(NoSeat::Refused(ErrorCode::RoomLocked))
+        );
+        assert_eq!(
+            drain(&a_rx)
+                .iter()
+                .filter(|m| matches!(m, ServerMessage::Knock { .. }))
+                .count(),
+            MAX_KNOCKS
+        );
+    }
+
+    #[test]
+    fn a_knock_ends_when_it_is_given_up_times_out_or_everyone_leaves_and_a_new_host_hears_of_the_rest(
+    ) {
+        let rooms = rooms(4);
+        let (a, a_rx) = mailbox();
+        let (b, b_rx) = mailbox();
+        let seat_a = rooms.join("r", "Alice", &a, None).unwrap().seat;
+        let seat_b = rooms.join("r", "Bob", &b, None).unwrap().seat;
+        rooms
+            .host_command(&seat_a, HostCommand::Lock(true))
+            .unwrap();
+        let knock = |name: &str| {
+            let (k, k_rx) = mailbox();
+            let Err(NoSeat::Waiting(knocking)) = rooms.join("r", name, &k, None) else {
+                panic!("a locked room seats nobody");
+            };
+            drain(&k_rx);
+            (knocking, k_rx)
+        };
+        let (carol, _) = knock("Carol");
+        let (dan, dan_rx) = knock("Dan");
+        let (erin, erin_rx) = knock("Erin");
+        drain(&a_rx);
+        drain(&b_rx);
+        // Carol gives up: the host's prompt goes.
+        assert_eq!(rooms.withdraw_knock(&carol), None);
+        assert_eq!(
+            drain(&a_rx),
+            [ServerMessage::KnockEnded { knock: carol.knock }]
+        );
+        // Dan's two minutes are up: he is told, and so is the host.
+        rooms.expire_knock(&dan);
+        assert_eq!(error_code(&drain(&dan_rx)), Some(ErrorCode::KnockExpired));
+        assert_eq!(
+            drain(&a_rx),
+            [ServerMessage::KnockEnded { knock: dan.knock }]
+        );
+        rooms.expire_knock(&dan);
+        assert!(drain(&dan_rx).is_empty(), "once");
+        // The host leaves: Bob hosts, and hears who still waits.
+        rooms.leave(&seat_a);
+        assert_eq!(
+            drain(&b_rx),
+            [
+                ServerMessage::PeerLeft { peer: seat_a.id },
+                ServerMessage::Host { peer: seat_b.id },
+                ServerMessage::Knock {
+                    knock: erin.knock,
+                    name: "Erin".into()
+                }
+            ]
+        );
+        // Everyone leaves: nobody can open the door any more.
+        rooms.leave(&seat_b);
+        assert_eq!(error_code(&drain(&erin_rx)), Some(ErrorCode::KnockExpired));
+        assert_eq!(rooms.knock_outcome(&erin), KnockOutcome::Ended);
+        assert_eq!(rooms.room_count(), 0);
     }
 }

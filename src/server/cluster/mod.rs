@@ -21,7 +21,9 @@ pub use pubsub::{check_envelope, PUBLISH_QUEUE_BYTES};
 use super::limits::IpSlot;
 use super::mailbox::{Busy, Kick};
 use super::metrics::RedisMetrics;
-use super::rooms::{encode, Admitted, Attachment, HostCommand, Mailbox, NoSeat, RoomRules, Seat};
+use super::rooms::{
+    encode, Admitted, Attachment, HostCommand, Mailbox, NoSeat, RoomRules, RoomState, Seat,
+};
 use crate::protocol::signaling::{ErrorCode, PeerId, PeerInfo, ServerMessage, Signal};
 use axum::extract::ws::Utf8Bytes;
 use pubsub::{decode_envelope, Envelope, Outgoing, ENVELOPE_OVERHEAD};
@@ -186,9 +188,13 @@ impl SharedRooms {
         let mut unreachable = self.settle(view, room, synced);
         let view = views.get_mut(room).expect("held by the lock");
         view.chose(Some(host), seq);
-        let joined = self
-            .rules
-            .joined(room, &info, epoch, peers, view.host_with(Some((id, seq))));
+        let joined = self.rules.joined(
+            room,
+            &info,
+            epoch,
+            peers,
+            unlocked(view.host_with(Some((id, seq)))),
+        );
         let me = Person {
             info: info.clone(),
             seq,
@@ -298,9 +304,9 @@ impl SharedRooms {
             }
             let info = PeerInfo { id, name };
             view.chose(Some(moved.host), moved.change);
-            let resumed = self
-                .rules
-                .resumed(&room, &info, next, view.others(id), view.host());
+            let resumed =
+                self.rules
+                    .resumed(&room, &info, next, view.others(id), unlocked(view.host()));
             let take_back = || self.rules.seat_taken(&room, &info, next);
             let at = view.here(id, None).expect("found just above");
             return match at.take_over(mailbox, encode(&resumed), take_back) {
@@ -330,7 +336,9 @@ impl SharedRooms {
         let view = views.get_mut(&room).expect("held by the lock");
         view.chose(Some(moved.host), moved.change);
         let host = view.host_with(Some((id, moved.seq)));
-        let resumed = self.rules.resumed(&room, &info, epoch, peers, host);
+        let resumed = self
+            .rules
+            .resumed(&room, &info, epoch, peers, unlocked(host));
         view.people.push(Person {
             info,
             seq: moved.seq,
@@ -413,7 +421,10 @@ impl SharedRooms {
         seat: &Seat,
         command: HostCommand,
     ) -> Result<(), ErrorCode> {
-        let peer = command.peer();
+        // Locking a room (and so knocking) is not shared between servers yet.
+        let Some(peer) = command.peer() else {
+            return Err(ErrorCode::Unavailable);
+        };
         let script = {
             let mut views = self.lock();
             let view = views.get_mut(&seat.room).ok_or(ErrorCode::NotJoined)?;
@@ -433,6 +444,9 @@ impl SharedRooms {
                     drop(views);
                     let ask = encode(&ServerMessage::MuteRequest { by: seat.id });
                     return self.tell(&seat.room, peer, ask);
+                }
+                HostCommand::Lock(_) | HostCommand::Admit(_) | HostCommand::Deny(_) => {
+                    return Err(ErrorCode::Unavailable)
                 }
             }
         };
@@ -465,7 +479,10 @@ impl SharedRooms {
                 }
                 unreachable = view.remove(peer, seq);
             }
-            HostCommand::AskToMute(_) => {}
+            HostCommand::AskToMute(_)
+            | HostCommand::Lock(_)
+            | HostCommand::Admit(_)
+            | HostCommand::Deny(_) => {}
         }
         unreachable.extend(view.tell_host());
         drop(views);
@@ -1006,6 +1023,14 @@ impl SharedRooms {
     fn lock(&self) -> MutexGuard<'_, HashMap<String, View>> {
         // Every change completes under the lock before anything could panic.
         self.views.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// What a shared room says of itself: who hosts it; it is never locked (not yet shared).
+fn unlocked(host: Option<PeerId>) -> RoomState {
+    RoomState {
+        host,
+        locked: false,
     }
 }
 

@@ -1,0 +1,53 @@
+//! The host's prompts for the people waiting at the locked room's door.
+
+use crate::call_state::{CallState, UiCommand};
+use leptos::prelude::*;
+
+/// "Dave is asking to join", with **Admit** and **Deny**, for each person waiting, in the
+/// order they came. While anyone waits, the tab's title says so too, for a host whose
+/// page is in the background (a chime sounds as each one knocks).
+#[component]
+pub fn KnockPrompts(call: CallState, send: Callback<UiCommand>) -> AnyView {
+    // The title the page had before anyone knocked, put back once nobody waits.
+    let original = StoredValue::new(None::<String>);
+    Effect::new(move || {
+        let knocks = call.knocks.get();
+        let document = document();
+        let before = original.get_value().unwrap_or_else(|| document.title());
+        match knocks.first() {
+            Some((_, name)) => {
+                original.set_value(Some(before));
+                let more = knocks.len() - 1;
+                document.set_title(&if more == 0 {
+                    format!("{name} is asking to join")
+                } else {
+                    format!("{name} and {more} more are asking to join")
+                });
+            }
+            None => {
+                if let Some(title) = original.get_value() {
+                    document.set_title(&title);
+                    original.set_value(None);
+                }
+            }
+        }
+    });
+    view! {
+        <For
+            each=move || call.knocks.get()
+            key=|(knock, _)| *knock
+            children=move |(knock, name)| {
+                view! {
+                    <p class="knock" role="alert">
+                        {format!("{name} is asking to join. ")}
+                        <button class="primary" on:click=move |_| send.run(UiCommand::Admit(knock))>
+                            "Admit"
+                        </button>
+                        <button on:click=move |_| send.run(UiCommand::Deny(knock))>"Deny"</button>
+                    </p>
+                }
+            }
+        />
+    }
+    .into_any()
+}
