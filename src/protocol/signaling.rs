@@ -32,6 +32,9 @@ pub const MAX_KNOCKS: usize = 10;
 /// How many of them may come from one address (IPv6 grouped as for the per-address
 /// limit): one address cannot fill the waiting list for everyone else.
 pub const MAX_KNOCKS_PER_ADDRESS: usize = 2;
+/// How many times one address may knock at one room a minute (given up or not): a page
+/// that knocks and gives up in a loop must not ring at the host without end.
+pub const KNOCKS_PER_MINUTE_PER_ADDRESS: usize = 3;
 /// How long a knock waits for the host before it ends (`knock_expired`).
 pub const KNOCK_TIMEOUT_SECS: u64 = 120;
 /// The path the signaling WebSocket is served on.

@@ -16,14 +16,15 @@ pub use super::mailbox::Mailbox;
 use super::mailbox::{Busy, FairQueue, Kick, Posted, HELD};
 use super::tokens::ResumeTokens;
 use crate::protocol::signaling::{
-    distinct_name, ErrorCode, KnockId, PeerId, PeerInfo, ServerMessage, Signal, MAX_KNOCKS,
-    MAX_KNOCKS_PER_ADDRESS,
+    distinct_name, ErrorCode, KnockId, PeerId, PeerInfo, ServerMessage, Signal,
+    KNOCKS_PER_MINUTE_PER_ADDRESS, MAX_KNOCKS, MAX_KNOCKS_PER_ADDRESS,
 };
 use axum::extract::ws::Utf8Bytes;
 use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 /// The JSON text of a server message.
 pub fn encode(message: &ServerMessage) -> Utf8Bytes {
@@ -213,7 +214,15 @@ struct Room {
     knocks: Vec<Knock>,
     /// Seats given to knocks the host let in, until their connection takes them.
     admitted: Vec<(KnockId, Seat)>,
+    /// When each address knocked in the last minute (for
+    /// [`KNOCKS_PER_MINUTE_PER_ADDRESS`]; at most [`RECENT_KNOCKS`] kept).
+    recent_knocks: VecDeque<(IpAddr, Instant)>,
 }
+
+/// Knocks remembered per room for the per-address rate: more than can come in a minute
+/// from the addresses that may wait at once.
+const RECENT_KNOCKS: usize = 64;
+const KNOCK_RATE_WINDOW: Duration = Duration::from_secs(60);
 
 /// Someone at a locked room's door: no seat, and nobody in the room knows of them but
 /// the host.
@@ -893,6 +902,25 @@ fn knock(
         .count();
     if room.knocks.len() >= MAX_KNOCKS || from_there >= MAX_KNOCKS_PER_ADDRESS {
         return NoSeat::Refused(ErrorCode::RoomLocked);
+    }
+    if let Some(address) = address {
+        let now = Instant::now();
+        let recent = &mut room.recent_knocks;
+        while recent
+            .front()
+            .is_some_and(|(_, at)| now.duration_since(*at) >= KNOCK_RATE_WINDOW)
+        {
+            recent.pop_front();
+        }
+        if recent.iter().filter(|(from, _)| *from == address).count()
+            >= KNOCKS_PER_MINUTE_PER_ADDRESS
+        {
+            return NoSeat::Refused(ErrorCode::RateLimited);
+        }
+        if recent.len() >= RECENT_KNOCKS {
+            recent.pop_front();
+        }
+        recent.push_back((address, now));
     }
     let id = loop {
         let id = KnockId(rand::random::<u64>() >> 11);
@@ -1748,5 +1776,40 @@ mod tests {
         assert_eq!(error_code(&drain(&erin_rx)), Some(ErrorCode::KnockExpired));
         assert_eq!(rooms.knock_outcome(&erin), KnockOutcome::Ended);
         assert_eq!(rooms.room_count(), 0);
+    }
+
+    #[test]
+    fn one_address_knocks_at_most_three_times_a_minute_given_up_or_not() {
+        let rooms = rooms(4);
+        let (a, a_rx) = mailbox();
+        let seat_a = rooms.join("r", "Alice", &a, None).unwrap().seat;
+        rooms
+            .host_command(&seat_a, HostCommand::Lock(true))
+            .unwrap();
+        let from: IpAddr = "203.0.113.5".parse().unwrap();
+        for i in 0..KNOCKS_PER_MINUTE_PER_ADDRESS {
+            let (k, _) = mailbox();
+            let Err(NoSeat::Waiting(knocking)) = rooms.join("r", &format!("k{i}"), &k, Some(from))
+            else {
+                panic!("a locked room seats nobody");
+            };
+            assert_eq!(rooms.withdraw_knock(&knocking), None);
+        }
+        let (k, _) = mailbox();
+        assert_eq!(
+            rooms.join("r", "again", &k, Some(from)),
+            Err(NoSeat::Refused(ErrorCode::RateLimited))
+        );
+        let (k, _) = mailbox();
+        let other: IpAddr = "203.0.113.6".parse().unwrap();
+        assert!(matches!(
+            rooms.join("r", "other", &k, Some(other)),
+            Err(NoSeat::Waiting(_))
+        ));
+        let heard = drain(&a_rx);
+        let knocks = heard
+            .iter()
+            .filter(|m| matches!(m, ServerMessage::Knock { .. }));
+        assert_eq!(knocks.count(), KNOCKS_PER_MINUTE_PER_ADDRESS + 1);
     }
 }
