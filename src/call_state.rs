@@ -80,6 +80,8 @@ pub enum UiCommand {
     TakeBack,
     /// Show the code that proves nobody is in the middle of the connection to this person.
     Verify(PeerId),
+    /// The code was compared by voice and matched: mark this person verified.
+    MarkVerified(PeerId),
     /// As the host: hand the role to this person.
     MakeHost(PeerId),
     /// As the host: take this person out of the call.

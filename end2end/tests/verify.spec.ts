@@ -39,4 +39,9 @@ test('both pages of a pair show the same verification code, made from the certif
   await expect(alice.page.locator('.tile.remote.large')).toHaveCount(0);
   await alice.page.getByRole('button', { name: 'Close' }).click();
   await expect(alice.page.getByRole('dialog', { name: 'Verification code' })).toBeHidden();
+  // The codes matched: Bob marks Alice verified, and her tile says so on his page only.
+  await bob.page.getByRole('button', { name: 'Mark Alice as verified' }).click();
+  await expect(bob.page.getByRole('dialog', { name: 'Verification code' })).toBeHidden();
+  await expect(bob.page.locator('.tile.remote .verified-badge')).toHaveText('Verified');
+  await expect(alice.page.locator('.tile.remote .verified-badge')).toHaveCount(0);
 });

@@ -507,7 +507,11 @@ impl Session {
             UiCommand::HangUp => self.input(Input::Command(Command::HangUp)).await,
             UiCommand::Leave => self.input(Input::Command(Command::Leave)).await,
             UiCommand::TakeBack => self.input(Input::Command(Command::TakeBack)).await,
-            UiCommand::Verify(id) => self.show_code(id),
+            UiCommand::Verify(id) => self.show_code(id).await,
+            UiCommand::MarkVerified(id) => {
+                self.input(Input::Command(Command::MarkVerified(id))).await;
+                self.view.verifying.set(None);
+            }
             UiCommand::MakeHost(id) => self.input(Input::Command(Command::MakeHost(id))).await,
             UiCommand::Remove(id) => self.input(Input::Command(Command::Remove(id))).await,
             UiCommand::AskToMute(id) => self.input(Input::Command(Command::AskToMute(id))).await,
@@ -517,30 +521,39 @@ impl Session {
         }
     }
 
-    /// Shows the verification code of the connection to `id`, from the descriptions it
-    /// was negotiated with.
-    fn show_code(&self, id: PeerId) {
+    /// Shows the verification code of the connection to `id`, and tells the machine (a
+    /// mark of verification holds only while the code does).
+    async fn show_code(&mut self, id: PeerId) {
         let name = self
             .view
             .people
             .with_untracked(|people| people.iter().find(|p| p.id == id).map(|p| p.name.clone()))
             .unwrap_or_default();
-        let code = match self.peers.get(&id) {
-            None => Err("not connected yet".to_owned()),
-            Some(remote) => {
-                let pc = remote.peer.connection();
-                match (
-                    pc.current_local_description(),
-                    pc.current_remote_description(),
-                ) {
-                    (Some(local), Some(remote)) => verification_code(&local.sdp(), &remote.sdp())
-                        .map(|code| code.to_string())
-                        .map_err(|e| e.to_string()),
-                    _ => Err("the connection is still being set up".to_owned()),
-                }
-            }
-        };
-        self.view.verifying.set(Some(Verifying { id, name, code }));
+        let code = self.code_of(id);
+        self.view.verifying.set(Some(Verifying {
+            id,
+            name,
+            code: code.clone(),
+        }));
+        if let Ok(code) = code {
+            self.input(Input::Peer(id, PeerInput::Code(code))).await;
+        }
+    }
+
+    /// The verification code of the connection to `id`, from the descriptions it was
+    /// negotiated with.
+    fn code_of(&self, id: PeerId) -> Result<String, String> {
+        let remote = self.peers.get(&id).ok_or("not connected yet")?;
+        let pc = remote.peer.connection();
+        match (
+            pc.current_local_description(),
+            pc.current_remote_description(),
+        ) {
+            (Some(local), Some(remote)) => verification_code(&local.sdp(), &remote.sdp())
+                .map(|code| code.to_string())
+                .map_err(|e| e.to_string()),
+            _ => Err("the connection is still being set up".to_owned()),
+        }
     }
 
     async fn on_peer(&mut self, id: PeerId, event: PeerEvent) {
@@ -624,7 +637,14 @@ impl Session {
                 _ => IceState::Other,
             }),
         };
+        let connected = input == PeerInput::State(ConnectionState::Connected);
         self.input(Input::Peer(id, input)).await;
+        // Connected (again): the code as it is now, should the certificates have changed.
+        if connected {
+            if let Ok(code) = self.code_of(id) {
+                self.input(Input::Peer(id, PeerInput::Code(code))).await;
+            }
+        }
     }
 
     fn open_peer(&mut self, id: PeerId, polite: bool) -> Option<Input> {

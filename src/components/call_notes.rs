@@ -35,7 +35,7 @@ pub fn CallNotes(call: CallState, send: Callback<UiCommand>) -> AnyView {
                 </p>
             </Show>
             <KnockPrompts call send/>
-            <VerifyPanel call/>
+            <VerifyPanel call send/>
             <Show when=move || call.mute_request.with(Option::is_some)>
                 <p class="mute-request" role="alert">
                     {move || {

@@ -1,12 +1,12 @@
 //! The code of one connection, shown while its panel is open ("Verify Bob").
 
-use crate::call_state::CallState;
+use crate::call_state::{CallState, UiCommand};
 use leptos::prelude::*;
 
 /// Both people open it and read their codes to each other: the same code means their
 /// browsers are connected to each other, not to someone in the middle.
 #[component]
-pub fn VerifyPanel(call: CallState) -> impl IntoView {
+pub fn VerifyPanel(call: CallState, send: Callback<UiCommand>) -> impl IntoView {
     let shown = move || call.verifying.get();
     view! {
         <Show when=move || call.verifying.with(Option::is_some)>
@@ -24,6 +24,12 @@ pub fn VerifyPanel(call: CallState) -> impl IntoView {
                                             v.name, v.name,
                                         )}
                                     </p>
+                                    <button
+                                        class="primary"
+                                        on:click=move |_| send.run(UiCommand::MarkVerified(v.id))
+                                    >
+                                        {format!("Mark {} as verified", v.name)}
+                                    </button>
                                 }
                                     .into_any()
                             }

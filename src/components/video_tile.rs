@@ -32,6 +32,9 @@ pub fn VideoTile(
     /// This person hosts the room: the tile says so.
     #[prop(optional)]
     host: Signal<bool>,
+    /// The person marked them verified (the code matched, and has not changed since).
+    #[prop(optional)]
+    verified: Signal<bool>,
     /// Clicking the tile (or Enter on it) does this.
     #[prop(optional)]
     on_select: Option<Callback<()>>,
@@ -102,6 +105,9 @@ pub fn VideoTile(
                 <Show when=move || host.get()>
                     <span class="host-badge">"Host"</span>
                 </Show>
+                <Show when=move || verified.get()>
+                    <span class="verified-badge">"Verified"</span>
+                </Show>
             </figcaption>
         </figure>
     }
@@ -142,6 +148,7 @@ pub fn RemoteTile(
             large=Signal::derive(move || focused.get() == Some(id))
             speaking=Signal::derive(move || call.speaking.get() == Some(id))
             host=Signal::derive(move || call.host.get() == Some(id))
+            verified=Signal::derive(move || person().is_some_and(|p| p.verified))
             on_playing=Callback::new(move |()| {
                 if !call.remote_playing.get_untracked() {
                     call.remote_playing.set(true);

@@ -237,6 +237,9 @@ pub enum PeerInput {
     LocalSignal(Signal),
     /// Our browser refused a description or candidate (its reason).
     NegotiationFailed(String),
+    /// The verification code of the connection as it is now (see [`verify`]): read when
+    /// it connects, and when the person asks for it.
+    Code(String),
 }
 
 /// What the person asks for.
@@ -248,6 +251,8 @@ pub enum Command {
     Leave,
     /// Take the call back from the tab or device that took it.
     TakeBack,
+    /// The person compared the code with this person by voice, and it matched.
+    MarkVerified(PeerId),
     /// As the host: hand the role to this person.
     MakeHost(PeerId),
     /// As the host: take this person out of the call.
@@ -349,6 +354,8 @@ pub struct Person {
     pub media: MediaState,
     /// Their chat channel is open.
     pub chat_open: bool,
+    /// The person marked them verified, and the connection's code has not changed since.
+    pub verified: bool,
 }
 
 struct Remote {
@@ -368,6 +375,10 @@ struct Remote {
     /// renegotiation is already waiting for its pause to end.
     busy: u32,
     busy_pending: bool,
+    /// The connection's verification code as last read, and the one the person marked
+    /// verified.
+    code: Option<String>,
+    verified_code: Option<String>,
 }
 
 /// What the server told us on joining, for opening connections.
@@ -1017,6 +1028,22 @@ impl Session {
                 self.effects
                     .push(Effect::Send(ClientMessage::Signal { to: id, signal }));
             }
+            PeerInput::Code(code) => {
+                let changed = remote
+                    .verified_code
+                    .as_ref()
+                    .is_some_and(|verified| *verified != code);
+                remote.code = Some(code);
+                if changed {
+                    remote.verified_code = None;
+                    remote.person.verified = false;
+                    let notice = format!(
+                        "{}'s connection has changed since you verified it. Compare your codes again.",
+                        remote.person.name
+                    );
+                    self.effects.push(Effect::Notice(notice));
+                }
+            }
             PeerInput::NegotiationFailed(why) => {
                 // Before the first connection nothing works without it; once connected,
                 // a failed renegotiation leaves the pair as it was, and the person is
@@ -1057,6 +1084,14 @@ impl Session {
                 self.connect(now_ms);
             }
             Command::TakeBack => {}
+            Command::MarkVerified(id) => {
+                if let Some(remote) = self.remote(id) {
+                    if let Some(code) = remote.code.clone() {
+                        remote.verified_code = Some(code);
+                        remote.person.verified = true;
+                    }
+                }
+            }
             Command::MakeHost(peer) => self.host_command(ClientMessage::MakeHost { peer }, peer),
             Command::Remove(peer) => self.host_command(ClientMessage::Remove { peer }, peer),
             Command::AskToMute(peer) => self.host_command(ClientMessage::AskToMute { peer }, peer),
@@ -1187,6 +1222,7 @@ impl Session {
                 link: Link::Awaiting,
                 media: MediaState::default(),
                 chat_open: false,
+                verified: false,
             },
             polite,
             open: false,
@@ -1196,6 +1232,8 @@ impl Session {
             candidates: 0,
             busy: 0,
             busy_pending: false,
+            code: None,
+            verified_code: None,
         });
     }
 

@@ -1146,3 +1146,38 @@ fn the_host_hears_each_knock_once_and_answers_only_those_waiting() {
     server(&mut session, ServerMessage::Host { peer: PeerId(1) });
     assert!(command(&mut session, Command::Lock(false)).is_empty());
 }
+
+#[test]
+fn a_mark_of_verification_holds_while_the_code_does_and_the_page_says_when_it_goes() {
+    let mut session = in_call_with(&["Bob"]);
+    let verified = |session: &Session| session.people().next().is_some_and(|p| p.verified);
+    let mark = Input::Command(Command::MarkVerified(PeerId(1)));
+    session.handle(mark.clone(), 2.0);
+    assert!(!verified(&session), "no code read yet: nothing to mark");
+    peer(&mut session, 1, PeerInput::Code("1111 2222".into()));
+    session.handle(mark.clone(), 2.0);
+    assert!(verified(&session));
+    assert!(peer(&mut session, 1, PeerInput::Code("1111 2222".into())).is_empty());
+    assert!(verified(&session), "the same code: still verified");
+    // The certificates changed (a connection made anew): the mark goes, and the page says so.
+    let changed = peer(&mut session, 1, PeerInput::Code("3333 4444".into()));
+    assert_eq!(
+        changed,
+        [Effect::Notice(
+            "Bob's connection has changed since you verified it. Compare your codes again.".into()
+        )]
+    );
+    assert!(!verified(&session));
+    // Marked again, then Bob leaves: the mark goes with him (a newcomer is unverified).
+    session.handle(mark, 2.0);
+    assert!(verified(&session));
+    server(&mut session, ServerMessage::PeerLeft { peer: PeerId(1) });
+    server(
+        &mut session,
+        ServerMessage::PeerJoined {
+            peer: info(1, "Bob"),
+            polite: false,
+        },
+    );
+    assert!(!verified(&session));
+}
