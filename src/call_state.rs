@@ -2,7 +2,7 @@
 //! (`client::session`) writes these signals; the components only read them.
 
 use crate::mesh::{CallStatus, ChatLine, Person};
-use crate::protocol::signaling::{KnockId, PeerId};
+use crate::protocol::signaling::{HostCommand, KnockId, PeerId};
 use crate::stats::{CallStats, History};
 use leptos::html::Video;
 use leptos::prelude::*;
@@ -82,17 +82,9 @@ pub enum UiCommand {
     Verify(PeerId),
     /// The code was compared by voice and matched: mark this person verified.
     MarkVerified(PeerId),
-    /// As the host: hand the role to this person.
-    MakeHost(PeerId),
-    /// As the host: take this person out of the call.
-    Remove(PeerId),
-    /// As the host: ask this person to mute.
-    AskToMute(PeerId),
-    /// As the host: lock the room, or unlock it.
-    Lock(bool),
-    /// As the host: let this person waiting at the door in, or not.
-    Admit(KnockId),
-    Deny(KnockId),
+    /// As the host: hand the role on, remove or ask someone to mute, lock the room,
+    /// answer a knock.
+    Host(HostCommand),
 }
 
 /// The signals and elements the session drives.

@@ -11,8 +11,9 @@ use libfuzzer_sys::fuzz_target;
 use tandem::protocol::signaling::{PeerId, ServerMessage, Signal};
 use tandem::server::ice::IceConfig;
 use tandem::server::mailbox::Bounds;
+use tandem::protocol::signaling::HostCommand;
 use tandem::server::rooms::{
-    Admitted, HostCommand, KnockOutcome, Knocking, Mailbox, NoSeat, RoomRules, Rooms, Seat,
+    Admitted, KnockOutcome, Knocking, Mailbox, NoSeat, RoomRules, Rooms, Seat,
 };
 use tandem::server::tokens::ResumeTokens;
 
@@ -59,7 +60,7 @@ struct Conn {
 fn connection() -> Conn {
     Conn {
         // Small queues, so that "stopped reading" and `peer_busy` happen often.
-        mailbox: Mailbox::new(BOUNDS),
+        mailbox: Mailbox::new(&BOUNDS),
         seat: None,
         knocking: None,
     }

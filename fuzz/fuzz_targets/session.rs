@@ -19,8 +19,8 @@ use tandem::mesh::{
 };
 use tandem::protocol::peer::PeerMessageError;
 use tandem::protocol::signaling::{
-    ClientMessage, ErrorCode, IceTransportPolicy, KnockId, PeerId, PeerInfo, ServerMessage,
-    Signal,
+    ClientMessage, ErrorCode, HostCommand, IceTransportPolicy, KnockId, PeerId, PeerInfo,
+    ServerMessage, Signal,
 };
 
 #[derive(Arbitrary, Debug)]
@@ -234,19 +234,19 @@ fuzz_target!(|ops: Vec<Op>| {
             Op::KnockEnded(n) => server(ServerMessage::KnockEnded {
                 knock: KnockId(u64::from(n % 4)),
             }),
-            Op::Lock(lock) => Input::Command(Command::Lock(lock)),
+            Op::Lock(lock) => Input::Command(Command::Host(HostCommand::Lock(lock))),
             Op::Answer(n, admit) => {
                 let knock = KnockId(u64::from(n % 4));
                 Input::Command(if admit {
-                    Command::Admit(knock)
+                    Command::Host(HostCommand::Admit(knock))
                 } else {
-                    Command::Deny(knock)
+                    Command::Host(HostCommand::Deny(knock))
                 })
             }
             Op::HostCommand(n, kind) => Input::Command(match kind % 3 {
-                0 => Command::MakeHost(id(n)),
-                1 => Command::Remove(id(n)),
-                _ => Command::AskToMute(id(n)),
+                0 => Command::Host(HostCommand::MakeHost(id(n))),
+                1 => Command::Host(HostCommand::Remove(id(n))),
+                _ => Command::Host(HostCommand::AskToMute(id(n))),
             }),
         };
         effects = session.handle(input, now);

@@ -512,12 +512,7 @@ impl Session {
                 self.input(Input::Command(Command::MarkVerified(id))).await;
                 self.view.verifying.set(None);
             }
-            UiCommand::MakeHost(id) => self.input(Input::Command(Command::MakeHost(id))).await,
-            UiCommand::Remove(id) => self.input(Input::Command(Command::Remove(id))).await,
-            UiCommand::AskToMute(id) => self.input(Input::Command(Command::AskToMute(id))).await,
-            UiCommand::Lock(lock) => self.input(Input::Command(Command::Lock(lock))).await,
-            UiCommand::Admit(knock) => self.input(Input::Command(Command::Admit(knock))).await,
-            UiCommand::Deny(knock) => self.input(Input::Command(Command::Deny(knock))).await,
+            UiCommand::Host(command) => self.input(Input::Command(Command::Host(command))).await,
         }
     }
 

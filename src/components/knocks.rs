@@ -1,6 +1,7 @@
 //! The host's prompts for the people waiting at the locked room's door.
 
 use crate::call_state::{CallState, UiCommand};
+use crate::protocol::signaling::HostCommand;
 use leptos::prelude::*;
 
 /// "Dave is asking to join", with **Admit** and **Deny**, for each person waiting, in the
@@ -40,10 +41,10 @@ pub fn KnockPrompts(call: CallState, send: Callback<UiCommand>) -> AnyView {
                 view! {
                     <p class="knock" role="alert">
                         {format!("{name} is asking to join. ")}
-                        <button class="primary" on:click=move |_| send.run(UiCommand::Admit(knock))>
+                        <button class="primary" on:click=move |_| send.run(UiCommand::Host(HostCommand::Admit(knock)))>
                             "Admit"
                         </button>
-                        <button on:click=move |_| send.run(UiCommand::Deny(knock))>"Deny"</button>
+                        <button on:click=move |_| send.run(UiCommand::Host(HostCommand::Deny(knock)))>"Deny"</button>
                     </p>
                 }
             }

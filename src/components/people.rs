@@ -2,6 +2,7 @@
 //! they can do about the room and each person.
 
 use crate::call_state::{CallState, UiCommand};
+use crate::protocol::signaling::HostCommand;
 use crate::protocol::signaling::PeerId;
 use leptos::prelude::*;
 
@@ -26,7 +27,7 @@ pub fn PeopleList(call: CallState, send: Callback<UiCommand>, you: Signal<String
                     class="lock"
                     aria-pressed=move || call.locked.get().to_string()
                     title="While the room is locked, people opening its link wait until you let them in"
-                    on:click=move |_| send.run(UiCommand::Lock(!call.locked.get_untracked()))
+                    on:click=move |_| send.run(UiCommand::Host(HostCommand::Lock(!call.locked.get_untracked())))
                 >
                     {move || if call.locked.get() { "Unlock room" } else { "Lock room" }}
                 </button>
@@ -86,10 +87,10 @@ fn PersonRow(
                         when=move || confirming.get() == Some(id)
                         fallback=move || {
                             view! {
-                                <button on:click=move |_| send.run(UiCommand::MakeHost(id))>
+                                <button on:click=move |_| send.run(UiCommand::Host(HostCommand::MakeHost(id)))>
                                     "Make host"
                                 </button>
-                                <button on:click=move |_| send.run(UiCommand::AskToMute(id))>
+                                <button on:click=move |_| send.run(UiCommand::Host(HostCommand::AskToMute(id)))>
                                     "Ask to mute"
                                 </button>
                                 <button
@@ -108,7 +109,7 @@ fn PersonRow(
                                 class="danger"
                                 on:click=move |_| {
                                     confirming.set(None);
-                                    send.run(UiCommand::Remove(id));
+                                    send.run(UiCommand::Host(HostCommand::Remove(id)));
                                 }
                             >
                                 {move || format!("Remove {}", name())}

@@ -12,8 +12,8 @@ pub mod verify;
 
 use crate::protocol::peer::{Admit, ChatGate, PeerMessage, PeerMessageError};
 use crate::protocol::signaling::{
-    ClientMessage, ErrorCode, IceServer, IceTransportPolicy, KnockId, PeerId, PeerInfo,
-    ServerMessage, Signal, DEFAULT_UPLOAD_BUDGET,
+    ClientMessage, ErrorCode, HostCommand, IceServer, IceTransportPolicy, KnockId, PeerId,
+    PeerInfo, ServerMessage, Signal, DEFAULT_UPLOAD_BUDGET,
 };
 use budget::{SenderLimits, UploadPlan};
 
@@ -253,17 +253,9 @@ pub enum Command {
     TakeBack,
     /// The person compared the code with this person by voice, and it matched.
     MarkVerified(PeerId),
-    /// As the host: hand the role to this person.
-    MakeHost(PeerId),
-    /// As the host: take this person out of the call.
-    Remove(PeerId),
-    /// As the host: ask this person to mute.
-    AskToMute(PeerId),
-    /// As the host: lock the room (newcomers knock), or unlock it.
-    Lock(bool),
-    /// As the host: let this person waiting at the door in, or not.
-    Admit(KnockId),
-    Deny(KnockId),
+    /// As the host: hand the role on, remove or ask someone to mute, lock the room,
+    /// answer a knock.
+    Host(HostCommand),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1092,30 +1084,7 @@ impl Session {
                     }
                 }
             }
-            Command::MakeHost(peer) => self.host_command(ClientMessage::MakeHost { peer }, peer),
-            Command::Remove(peer) => self.host_command(ClientMessage::Remove { peer }, peer),
-            Command::AskToMute(peer) => self.host_command(ClientMessage::AskToMute { peer }, peer),
-            Command::Lock(lock) if self.is_host() && self.socket_open && lock != self.locked => {
-                let message = if lock {
-                    ClientMessage::Lock
-                } else {
-                    ClientMessage::Unlock
-                };
-                self.effects.push(Effect::Send(message));
-            }
-            Command::Lock(_) => {}
-            Command::Admit(knock) | Command::Deny(knock)
-                if self.is_host()
-                    && self.socket_open
-                    && self.knocks.iter().any(|k| k.0 == knock) =>
-            {
-                let message = match command {
-                    Command::Admit(_) => ClientMessage::Admit { knock },
-                    _ => ClientMessage::Deny { knock },
-                };
-                self.effects.push(Effect::Send(message));
-            }
-            Command::Admit(_) | Command::Deny(_) => {}
+            Command::Host(command) => self.host_command(command),
             Command::Leave => {
                 let status = self.status();
                 self.finish(status);
@@ -1123,11 +1092,24 @@ impl Session {
         }
     }
 
-    /// Sends a host command about `peer`, if we host the room, `peer` is in it and the
-    /// server can hear us (else there is nothing to do: the buttons are for the host).
-    fn host_command(&mut self, message: ClientMessage, peer: PeerId) {
-        if self.is_host() && self.socket_open && self.remote(peer).is_some() {
-            self.effects.push(Effect::Send(message));
+    /// Sends a host command, if we host the room, the server can hear us, and it is about
+    /// someone present, a knock that waits, or a lock that changes (the buttons are the
+    /// host's; anything else has nothing to do).
+    fn host_command(&mut self, command: HostCommand) {
+        if !(self.is_host() && self.socket_open) {
+            return;
+        }
+        let applies = match command {
+            HostCommand::MakeHost(peer)
+            | HostCommand::Remove(peer)
+            | HostCommand::AskToMute(peer) => self.remote(peer).is_some(),
+            HostCommand::Lock(lock) => lock != self.locked,
+            HostCommand::Admit(knock) | HostCommand::Deny(knock) => {
+                self.knocks.iter().any(|(id, _)| *id == knock)
+            }
+        };
+        if applies {
+            self.effects.push(Effect::Send(command.message()));
         }
     }
 

@@ -1,5 +1,6 @@
 use super::*;
 use crate::protocol::peer::PeerMessageError;
+use crate::protocol::signaling::HostCommand;
 
 fn info(id: u64, name: &str) -> PeerInfo {
     PeerInfo {
@@ -983,25 +984,25 @@ fn the_host_is_who_the_server_says_and_everyone_is_told_of_a_change() {
 fn host_commands_go_out_only_from_the_host_and_only_about_someone_present() {
     let mut session = in_call_with(&["Alice"]);
     let command = |session: &mut Session, command| session.handle(Input::Command(command), 2.0);
-    assert!(command(&mut session, Command::Remove(PeerId(1))).is_empty());
+    assert!(command(&mut session, Command::Host(HostCommand::Remove(PeerId(1)))).is_empty());
     server(&mut session, ServerMessage::Host { peer: PeerId(100) });
     for (given, sent) in [
         (
-            Command::AskToMute(PeerId(1)),
+            Command::Host(HostCommand::AskToMute(PeerId(1))),
             ClientMessage::AskToMute { peer: PeerId(1) },
         ),
         (
-            Command::MakeHost(PeerId(1)),
+            Command::Host(HostCommand::MakeHost(PeerId(1))),
             ClientMessage::MakeHost { peer: PeerId(1) },
         ),
         (
-            Command::Remove(PeerId(1)),
+            Command::Host(HostCommand::Remove(PeerId(1))),
             ClientMessage::Remove { peer: PeerId(1) },
         ),
     ] {
         assert_eq!(command(&mut session, given), [Effect::Send(sent)]);
     }
-    assert!(command(&mut session, Command::Remove(PeerId(9))).is_empty());
+    assert!(command(&mut session, Command::Host(HostCommand::Remove(PeerId(9)))).is_empty());
 }
 
 #[test]
@@ -1113,12 +1114,12 @@ fn the_host_hears_each_knock_once_and_answers_only_those_waiting() {
     assert!(session.is_host());
     let command = |session: &mut Session, command| session.handle(Input::Command(command), 2.0);
     assert_eq!(
-        command(&mut session, Command::Lock(true)),
+        command(&mut session, Command::Host(HostCommand::Lock(true))),
         [Effect::Send(ClientMessage::Lock)]
     );
     server(&mut session, ServerMessage::Locked { locked: true });
     assert!(
-        command(&mut session, Command::Lock(true)).is_empty(),
+        command(&mut session, Command::Host(HostCommand::Lock(true))).is_empty(),
         "locked already"
     );
     let knock = ServerMessage::Knock {
@@ -1131,9 +1132,9 @@ fn the_host_hears_each_knock_once_and_answers_only_those_waiting() {
     );
     assert!(server(&mut session, knock).is_empty(), "heard once");
     assert_eq!(session.knocks(), [(KnockId(7), "Dave".to_owned())]);
-    assert!(command(&mut session, Command::Admit(KnockId(8))).is_empty());
+    assert!(command(&mut session, Command::Host(HostCommand::Admit(KnockId(8)))).is_empty());
     assert_eq!(
-        command(&mut session, Command::Deny(KnockId(7))),
+        command(&mut session, Command::Host(HostCommand::Deny(KnockId(7)))),
         [Effect::Send(ClientMessage::Deny { knock: KnockId(7) })]
     );
     server(
@@ -1141,10 +1142,10 @@ fn the_host_hears_each_knock_once_and_answers_only_those_waiting() {
         ServerMessage::KnockEnded { knock: KnockId(7) },
     );
     assert!(session.knocks().is_empty());
-    assert!(command(&mut session, Command::Admit(KnockId(7))).is_empty());
+    assert!(command(&mut session, Command::Host(HostCommand::Admit(KnockId(7)))).is_empty());
     // Not the host any more: nothing to answer with.
     server(&mut session, ServerMessage::Host { peer: PeerId(1) });
-    assert!(command(&mut session, Command::Lock(false)).is_empty());
+    assert!(command(&mut session, Command::Host(HostCommand::Lock(false))).is_empty());
 }
 
 #[test]

@@ -96,6 +96,69 @@ pub enum ClientMessage {
     Deny { knock: KnockId },
 }
 
+/// What the room's host may do: each is one [`ClientMessage`] on the wire, and the same
+/// value in the call's state machine and in the room registry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostCommand {
+    /// Hand the role to this person.
+    MakeHost(PeerId),
+    /// Take this person out of the call: seat and token gone.
+    Remove(PeerId),
+    /// Ask this person to mute.
+    AskToMute(PeerId),
+    /// Lock the room (newcomers knock), or unlock it.
+    Lock(bool),
+    /// Let the person waiting as this knock in.
+    Admit(KnockId),
+    /// Turn the person waiting as this knock away.
+    Deny(KnockId),
+}
+
+impl HostCommand {
+    /// The person in the room the command is about, if it is about one.
+    pub fn peer(self) -> Option<PeerId> {
+        match self {
+            HostCommand::MakeHost(peer)
+            | HostCommand::Remove(peer)
+            | HostCommand::AskToMute(peer) => Some(peer),
+            HostCommand::Lock(_) | HostCommand::Admit(_) | HostCommand::Deny(_) => None,
+        }
+    }
+
+    /// The message that asks for it.
+    pub fn message(self) -> ClientMessage {
+        match self {
+            HostCommand::MakeHost(peer) => ClientMessage::MakeHost { peer },
+            HostCommand::Remove(peer) => ClientMessage::Remove { peer },
+            HostCommand::AskToMute(peer) => ClientMessage::AskToMute { peer },
+            HostCommand::Lock(true) => ClientMessage::Lock,
+            HostCommand::Lock(false) => ClientMessage::Unlock,
+            HostCommand::Admit(knock) => ClientMessage::Admit { knock },
+            HostCommand::Deny(knock) => ClientMessage::Deny { knock },
+        }
+    }
+}
+
+impl ClientMessage {
+    /// The host command this message asks for, if it is one.
+    pub fn host_command(&self) -> Option<HostCommand> {
+        Some(match *self {
+            ClientMessage::MakeHost { peer } => HostCommand::MakeHost(peer),
+            ClientMessage::Remove { peer } => HostCommand::Remove(peer),
+            ClientMessage::AskToMute { peer } => HostCommand::AskToMute(peer),
+            ClientMessage::Lock => HostCommand::Lock(true),
+            ClientMessage::Unlock => HostCommand::Lock(false),
+            ClientMessage::Admit { knock } => HostCommand::Admit(knock),
+            ClientMessage::Deny { knock } => HostCommand::Deny(knock),
+            ClientMessage::Join { .. }
+            | ClientMessage::Resume { .. }
+            | ClientMessage::Signal { .. }
+            | ClientMessage::Leave
+            | ClientMessage::Ping => return None,
+        })
+    }
+}
+
 /// Server → client.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

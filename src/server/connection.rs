@@ -12,12 +12,12 @@ use super::limits::{client_ip, IpSlot, MessageRate, OriginPolicy, PerIpLimit, Ra
 use super::mailbox::{Due, Kick, MAILBOX};
 use super::metrics::{CloseReason, Metrics};
 use super::registry::Registry;
-use super::rooms::{encode, HostCommand, KnockOutcome, Knocking, Mailbox, NoSeat, Seat};
+use super::rooms::{encode, KnockOutcome, Knocking, Mailbox, NoSeat, Seat};
 use super::sockets::OpenSockets;
 use super::tokens::TOKEN_REFRESH_BEATS;
 use crate::protocol::signaling::{
-    validate_name, validate_room, ClientMessage, ErrorCode, InputError, PeerId, ServerMessage,
-    KNOCK_TIMEOUT_SECS, REMOVED_CLOSE_CODE, SEAT_TAKEN_CLOSE_CODE,
+    validate_name, validate_room, ClientMessage, ErrorCode, HostCommand, InputError, PeerId,
+    ServerMessage, KNOCK_TIMEOUT_SECS, REMOVED_CLOSE_CODE, SEAT_TAKEN_CLOSE_CODE,
 };
 use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
@@ -161,12 +161,11 @@ enum Ending {
 /// its seat if the socket drops while seated (a held seat counts, too).
 async fn serve_socket(socket: &mut WebSocket, hub: &Hub, slot: &mut Option<IpSlot>) {
     hub.metrics.connections.inc();
-    let mailbox = Mailbox::new(MAILBOX);
+    let mailbox = Mailbox::new(&MAILBOX);
     let mut connection = Connection {
         hub,
         mailbox: mailbox.clone(),
-        seat: None,
-        knocking: None,
+        standing: Standing::Nowhere,
         rate: hub.rate.limiter(),
     };
     // The heartbeat and shutdown reach the socket through its mailbox, like every kick.
@@ -200,14 +199,14 @@ async fn serve_socket(socket: &mut WebSocket, hub: &Hub, slot: &mut Option<IpSlo
                     hub.metrics.closed(CloseReason::SeatTaken);
                     tracing::info!("seat resumed by another socket; closing");
                     // The seat is no longer this connection's: it must not detach it.
-                    connection.seat = None;
+                    connection.standing = Standing::Nowhere;
                     Err(Ending::Close(SEAT_TAKEN_CLOSE_CODE, "the call is open elsewhere"))
                 }
                 Err(Kick::Removed) => {
                     hub.metrics.closed(CloseReason::Removed);
                     tracing::info!("removed by the host; closing");
                     // The seat is gone already.
-                    connection.seat = None;
+                    connection.standing = Standing::Nowhere;
                     Err(Ending::Close(REMOVED_CLOSE_CODE, "removed from the call"))
                 }
                 Err(Kick::NotReading) => Err(Ending::Dropped),
@@ -218,8 +217,13 @@ async fn serve_socket(socket: &mut WebSocket, hub: &Hub, slot: &mut Option<IpSlo
                 // Boxed, as `send` is: inline, the largest step would set the size of
                 // every connection's task, idle ones included (a few hundred bytes each,
                 // against an allocation per message).
-                let address = slot.as_ref().map(IpSlot::address);
-                Box::pin(connection.on_frame(frame, address)).await
+                // The address is read inside the box: kept in this task's state instead,
+                // it would cost every idle connection its bytes.
+                Box::pin(async {
+                    let address = slot.as_ref().map(IpSlot::address);
+                    connection.on_frame(frame, address).await
+                })
+                .await
             }
         };
         if let Err(ending) = step {
@@ -246,15 +250,14 @@ async fn serve_socket(socket: &mut WebSocket, hub: &Hub, slot: &mut Option<IpSlo
         }
     }
     // Gone while waiting at a room's door: the host is told (and a seat given meanwhile
-    // is held like any other).
-    if let Some(knocking) = connection.knocking.take() {
-        connection.seat = connection
-            .seat
-            .take()
-            .or(hub.rooms.withdraw_knock(&knocking));
-    }
-    // Gone without `leave`: hold the seat for a while, then tell the others.
-    if let Some(seat) = connection.seat.take() {
+    // is held like any other). Gone without `leave`: hold the seat for a while, then tell
+    // the others.
+    let seat = match std::mem::replace(&mut connection.standing, Standing::Nowhere) {
+        Standing::Seated(seat) => Some(seat),
+        Standing::Knocking(knocking) => hub.rooms.withdraw_knock(&knocking),
+        Standing::Nowhere => None,
+    };
+    if let Some(seat) = seat {
         if hub.rooms.detach(&seat, slot.take()) {
             tracing::info!("connection lost; seat held");
             let (rooms, grace) = (hub.rooms.clone(), hub.settings.resume_grace);
@@ -327,14 +330,21 @@ fn read_error_ending(error: axum::Error, metrics: &Metrics) -> Ending {
     }
 }
 
+/// Where a connection stands in the registry.
+enum Standing {
+    Nowhere,
+    Seated(Seat),
+    /// Waiting at a locked room's door. Boxed: most connections never knock, and as a
+    /// box it fits beside a seat, so a connection is no bigger for it.
+    Knocking(Box<Knocking>),
+}
+
 /// One socket's view of the registry: at most one seat at a time, or a wait at one
 /// locked room's door.
 struct Connection<'hub> {
     hub: &'hub Hub,
     mailbox: Mailbox,
-    seat: Option<Seat>,
-    /// Boxed: most connections never knock, and every idle connection's bytes count.
-    knocking: Option<Box<Knocking>>,
+    standing: Standing,
     rate: MessageRate,
 }
 
@@ -397,7 +407,7 @@ impl Connection<'_> {
         let metrics = &self.hub.metrics;
         match message {
             ClientMessage::Join { room, name } => {
-                if self.seat.is_some() || self.knocking.is_some() {
+                if !matches!(self.standing, Standing::Nowhere) {
                     return Err(ErrorCode::AlreadyJoined.into());
                 }
                 let name = validate_name(&name)?;
@@ -410,7 +420,7 @@ impl Connection<'_> {
                     Err(NoSeat::Waiting(knocking)) => {
                         tracing::info!(room, "knocking at a locked room");
                         let rooms = rooms.clone();
-                        self.knocking = Some(Box::new(knocking.clone()));
+                        self.standing = Standing::Knocking(Box::new(knocking.clone()));
                         tokio::spawn(async move {
                             tokio::time::sleep(Duration::from_secs(KNOCK_TIMEOUT_SECS)).await;
                             rooms.expire_knock(&knocking);
@@ -422,7 +432,7 @@ impl Connection<'_> {
                 self.took(&admitted.seat, "joined");
             }
             ClientMessage::Resume { token, fresh } => {
-                if self.seat.is_some() {
+                if !matches!(self.standing, Standing::Nowhere) {
                     return Err(ErrorCode::AlreadyJoined.into());
                 }
                 let seat = match rooms.resume(&token, fresh, &self.mailbox).await {
@@ -435,7 +445,7 @@ impl Connection<'_> {
                 self.took(&seat, "resumed");
             }
             ClientMessage::Signal { to, signal } => {
-                let seat = self.seat.as_ref().ok_or(ErrorCode::NotJoined)?;
+                let seat = self.seat().ok_or(ErrorCode::NotJoined)?;
                 let kind = signal.kind();
                 rooms.relay(seat, to, signal).map_err(|code| Refusal {
                     code,
@@ -445,34 +455,38 @@ impl Connection<'_> {
                 metrics.relayed(kind, received.elapsed());
             }
             ClientMessage::Leave => {
-                // Waiting at the door: no more (or, let in meanwhile, leaving that seat).
-                if let Some(knocking) = self.knocking.take() {
-                    self.seat = rooms.withdraw_knock(&knocking);
-                    if self.seat.is_none() {
-                        return Ok(());
-                    }
-                }
-                let seat = self.seat.take().ok_or(ErrorCode::NotJoined)?;
+                let seat = match std::mem::replace(&mut self.standing, Standing::Nowhere) {
+                    Standing::Seated(seat) => seat,
+                    // Waiting at the door: no more (or, let in meanwhile, leaving that seat).
+                    Standing::Knocking(knocking) => match rooms.withdraw_knock(&knocking) {
+                        Some(seat) => seat,
+                        None => return Ok(()),
+                    },
+                    Standing::Nowhere => return Err(ErrorCode::NotJoined.into()),
+                };
                 rooms.leave(&seat).await;
                 tracing::info!("left");
             }
             ClientMessage::Ping => {
                 self.mailbox.post(encode(&ServerMessage::Pong));
             }
-            ClientMessage::MakeHost { peer } => self.host(HostCommand::MakeHost(peer)).await?,
-            ClientMessage::Remove { peer } => self.host(HostCommand::Remove(peer)).await?,
-            ClientMessage::AskToMute { peer } => self.host(HostCommand::AskToMute(peer)).await?,
-            ClientMessage::Lock => self.host(HostCommand::Lock(true)).await?,
-            ClientMessage::Unlock => self.host(HostCommand::Lock(false)).await?,
-            ClientMessage::Admit { knock } => self.host(HostCommand::Admit(knock)).await?,
-            ClientMessage::Deny { knock } => self.host(HostCommand::Deny(knock)).await?,
+            ClientMessage::MakeHost { .. }
+            | ClientMessage::Remove { .. }
+            | ClientMessage::AskToMute { .. }
+            | ClientMessage::Lock
+            | ClientMessage::Unlock
+            | ClientMessage::Admit { .. }
+            | ClientMessage::Deny { .. } => {
+                let command = message.host_command().expect("a host command's message");
+                self.host(command).await?;
+            }
         }
         Ok(())
     }
 
     /// A host command: only the room's host may send one.
     async fn host(&self, command: HostCommand) -> Result<(), Refusal> {
-        let seat = self.seat.as_ref().ok_or(ErrorCode::NotJoined)?;
+        let seat = self.seat().ok_or(ErrorCode::NotJoined)?;
         self.hub.rooms.host_command(seat, command).await?;
         tracing::info!("host: {command:?}");
         Ok(())
@@ -481,25 +495,27 @@ impl Connection<'_> {
     /// Waiting at a room's door: takes the seat the host gave meanwhile, or forgets the
     /// wait if it ended (the client was told how).
     fn settle_knock(&mut self) {
-        let Some(knocking) = &self.knocking else {
+        let Standing::Knocking(knocking) = &self.standing else {
             return;
         };
         match self.hub.rooms.knock_outcome(knocking) {
             KnockOutcome::Waiting => {}
-            KnockOutcome::Ended => self.knocking = None,
-            KnockOutcome::Seated(seat) => {
-                self.knocking = None;
-                self.took(&seat, "let in");
-            }
+            KnockOutcome::Ended => self.standing = Standing::Nowhere,
+            KnockOutcome::Seated(seat) => self.took(&seat, "let in"),
+        }
+    }
+
+    /// The seat this connection holds, if any.
+    fn seat(&self) -> Option<&Seat> {
+        match &self.standing {
+            Standing::Seated(seat) => Some(seat),
+            Standing::Nowhere | Standing::Knocking(_) => None,
         }
     }
 
     /// Sends a fresh resume token for the seat held, if any.
     fn send_fresh_token(&self) {
-        let token = self
-            .seat
-            .as_ref()
-            .and_then(|s| self.hub.rooms.fresh_token(s));
+        let token = self.seat().and_then(|s| self.hub.rooms.fresh_token(s));
         if let Some(token) = token {
             self.mailbox.post(encode(&ServerMessage::Token { token }));
         }
@@ -511,7 +527,7 @@ impl Connection<'_> {
         span.record("room", seat.room.as_str());
         span.record("peer", seat.id.0);
         tracing::info!("{what}");
-        self.seat = Some(seat.clone());
+        self.standing = Standing::Seated(seat.clone());
     }
 
     /// Answers with a typed error (`message` defaults to the code's description).

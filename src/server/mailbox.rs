@@ -76,9 +76,10 @@ pub struct Full;
 #[derive(Default)]
 pub struct FairQueue {
     messages: VecDeque<(Utf8Bytes, Sender)>,
-    /// Bytes queued from the server, and from peers.
-    server_bytes: usize,
-    peer_bytes: usize,
+    /// Bytes queued from the server, and from peers (at most a queue's bound, 1 MiB: 32
+    /// bits are plenty, and every idle connection's bytes count).
+    server_bytes: u32,
+    peer_bytes: u32,
     /// Bytes queued per peer with anything queued (at most a room's worth).
     shares: Vec<(PeerId, usize)>,
 }
@@ -87,14 +88,19 @@ fn cost(text: &Utf8Bytes) -> usize {
     text.len() + MESSAGE_OVERHEAD
 }
 
+/// A byte count within a queue's bound (see [`FairQueue::server_bytes`]).
+fn small(bytes: usize) -> u32 {
+    u32::try_from(bytes).expect("a message is at most max_message_bytes, far below 4 GiB")
+}
+
 impl FairQueue {
     /// Queues the server's `text`, if it fits within `bounds`.
     pub fn push_server(&mut self, text: Utf8Bytes, bounds: Bounds) -> Result<(), Full> {
         let cost = cost(&text);
-        if self.server_bytes + self.peer_bytes + cost > bounds.total {
+        if self.bytes() + cost > bounds.total {
             return Err(Full);
         }
-        self.server_bytes += cost;
+        self.server_bytes += small(cost);
         self.messages.push_back((text, Sender::Server));
         Ok(())
     }
@@ -107,7 +113,8 @@ impl FairQueue {
             .iter()
             .find(|(p, _)| *p == id)
             .map_or(0, |s| s.1);
-        if queued + cost > bounds.share() || self.peer_bytes + cost > bounds.total - bounds.reserved
+        if queued + cost > bounds.share()
+            || self.peer_bytes as usize + cost > bounds.total - bounds.reserved
         {
             return Err(Busy);
         }
@@ -115,7 +122,7 @@ impl FairQueue {
             Some(share) => share.1 += cost,
             None => self.shares.push((id, cost)),
         }
-        self.peer_bytes += cost;
+        self.peer_bytes += small(cost);
         self.messages.push_back((text, Sender::Peer(id)));
         Ok(())
     }
@@ -130,9 +137,9 @@ impl FairQueue {
         let (text, from) = self.messages.pop_front()?;
         let cost = cost(&text);
         match from {
-            Sender::Server => self.server_bytes -= cost,
+            Sender::Server => self.server_bytes -= small(cost),
             Sender::Peer(id) => {
-                self.peer_bytes -= cost;
+                self.peer_bytes -= small(cost);
                 if let Some(at) = self.shares.iter().position(|(p, _)| *p == id) {
                     self.shares[at].1 -= cost;
                     if self.shares[at].1 == 0 {
@@ -154,7 +161,7 @@ impl FairQueue {
 
     /// Bytes queued, overheads included.
     pub fn bytes(&self) -> usize {
-        self.server_bytes + self.peer_bytes
+        self.server_bytes as usize + self.peer_bytes as usize
     }
 
     pub fn is_empty(&self) -> bool {
@@ -173,7 +180,9 @@ pub struct Mailbox(Arc<Outbox>);
 struct Outbox {
     queued: Mutex<Queued>,
     changed: Notify,
-    bounds: Bounds,
+    /// One of the constant bounds ([`MAILBOX`], [`HELD`]): a reference, 8 bytes of every
+    /// idle connection fewer.
+    bounds: &'static Bounds,
 }
 
 #[derive(Default)]
@@ -222,7 +231,7 @@ pub enum Posted {
 
 impl Mailbox {
     /// A mailbox that holds at most `bounds` of unwritten messages.
-    pub fn new(bounds: Bounds) -> Mailbox {
+    pub fn new(bounds: &'static Bounds) -> Mailbox {
         Mailbox(Arc::new(Outbox {
             queued: Mutex::default(),
             changed: Notify::new(),
@@ -237,7 +246,7 @@ impl Mailbox {
         if queued.ended.is_some() {
             return false;
         }
-        let posted = queued.messages.push_server(text, self.0.bounds).is_ok();
+        let posted = queued.messages.push_server(text, *self.0.bounds).is_ok();
         if !posted {
             queued.ended = Some(Kick::NotReading);
         }
@@ -254,7 +263,7 @@ impl Mailbox {
         }
         if queued
             .messages
-            .push_peer(from, text, self.0.bounds)
+            .push_peer(from, text, *self.0.bounds)
             .is_err()
         {
             return Posted::Busy;
@@ -400,7 +409,7 @@ mod tests {
 
     #[test]
     fn a_peer_that_overfills_a_mailbox_is_refused_and_the_reader_is_not_kicked() {
-        let mailbox = Mailbox::new(SMALL);
+        let mailbox = Mailbox::new(&SMALL);
         let from = PeerId(3);
         assert_eq!(mailbox.post_from(from, text(900)), Posted::Queued);
         assert_eq!(mailbox.post_from(from, text(900)), Posted::Busy);
@@ -414,7 +423,7 @@ mod tests {
 
     #[test]
     fn a_replaced_connection_is_told_what_waited_before_it_ends() {
-        let mailbox = Mailbox::new(MAILBOX);
+        let mailbox = Mailbox::new(&MAILBOX);
         assert!(mailbox.post(text(3)));
         mailbox.kick(Kick::Replaced);
         assert!(!mailbox.post(text(3)), "nothing more is queued");
@@ -425,7 +434,7 @@ mod tests {
 
     #[test]
     fn a_beat_comes_before_what_is_queued_and_once() {
-        let mailbox = Mailbox::new(MAILBOX);
+        let mailbox = Mailbox::new(&MAILBOX);
         assert!(mailbox.post(text(3)));
         mailbox.beat();
         mailbox.beat();
@@ -443,7 +452,7 @@ mod tests {
 
     #[test]
     fn the_first_reason_to_end_is_kept() {
-        let mailbox = Mailbox::new(MAILBOX);
+        let mailbox = Mailbox::new(&MAILBOX);
         mailbox.kick(Kick::Replaced);
         mailbox.kick(Kick::SentAway);
         let next = futures::executor::block_on(mailbox.next());

@@ -10,8 +10,8 @@
 
 use super::cluster::SharedRooms;
 use super::limits::IpSlot;
-use super::rooms::{Admitted, HostCommand, KnockOutcome, Knocking, Mailbox, NoSeat, Rooms, Seat};
-use crate::protocol::signaling::{ErrorCode, PeerId, Signal};
+use super::rooms::{Admitted, KnockOutcome, Knocking, Mailbox, NoSeat, Rooms, Seat};
+use crate::protocol::signaling::{ErrorCode, HostCommand, PeerId, Signal};
 use std::net::IpAddr;
 use std::sync::Arc;
 

@@ -16,7 +16,7 @@ pub use super::mailbox::Mailbox;
 use super::mailbox::{Busy, FairQueue, Kick, Posted, HELD};
 use super::tokens::ResumeTokens;
 use crate::protocol::signaling::{
-    distinct_name, ErrorCode, KnockId, PeerId, PeerInfo, ServerMessage, Signal,
+    distinct_name, ErrorCode, HostCommand, KnockId, PeerId, PeerInfo, ServerMessage, Signal,
     KNOCKS_PER_MINUTE_PER_ADDRESS, MAX_KNOCKS, MAX_KNOCKS_PER_ADDRESS,
 };
 use axum::extract::ws::Utf8Bytes;
@@ -208,6 +208,14 @@ struct Room {
     /// Who may lock, admit, remove and hand the role on: the first person in the room,
     /// then whoever the host names, or, when the host leaves, the person present longest.
     host: Option<PeerId>,
+    /// The lock and who waits at it; boxed, made when the room is first locked: most
+    /// rooms never are, and every idle seat's bytes count.
+    door: Option<Box<Door>>,
+}
+
+/// A room's lock, and the people at its door.
+#[derive(Default)]
+struct Door {
     /// Newcomers wait for the host ([`Knock`]) instead of taking a seat.
     locked: bool,
     /// Who waits at the door, in the order they came (at most [`MAX_KNOCKS`]).
@@ -217,6 +225,22 @@ struct Room {
     /// When each address knocked in the last minute (for
     /// [`KNOCKS_PER_MINUTE_PER_ADDRESS`]; at most [`RECENT_KNOCKS`] kept).
     recent_knocks: VecDeque<(IpAddr, Instant)>,
+}
+
+impl Room {
+    fn locked(&self) -> bool {
+        self.door.as_ref().is_some_and(|door| door.locked)
+    }
+
+    /// Who waits at the door, in the order they came.
+    fn knocks(&self) -> &[Knock] {
+        self.door.as_ref().map_or(&[], |door| &door.knocks)
+    }
+
+    /// The room's door, made on first need.
+    fn door(&mut self) -> &mut Door {
+        self.door.get_or_insert_with(Box::default)
+    }
 }
 
 /// Knocks remembered per room for the per-address rate: more than can come in a minute
@@ -272,35 +296,6 @@ impl std::ops::Deref for Room {
 impl std::ops::DerefMut for Room {
     fn deref_mut(&mut self) -> &mut Vec<Member> {
         &mut self.members
-    }
-}
-
-/// What the room's host may do (`make_host`, `remove`, `ask_to_mute`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HostCommand {
-    /// Hand the role to this person.
-    MakeHost(PeerId),
-    /// Take this person out of the call: seat and token gone.
-    Remove(PeerId),
-    /// Ask this person to mute.
-    AskToMute(PeerId),
-    /// Lock the room (newcomers knock), or unlock it.
-    Lock(bool),
-    /// Let the person waiting as this knock in.
-    Admit(KnockId),
-    /// Turn the person waiting as this knock away.
-    Deny(KnockId),
-}
-
-impl HostCommand {
-    /// The person in the room the command is about, if it is about one.
-    pub fn peer(self) -> Option<PeerId> {
-        match self {
-            HostCommand::MakeHost(peer)
-            | HostCommand::Remove(peer)
-            | HostCommand::AskToMute(peer) => Some(peer),
-            HostCommand::Lock(_) | HostCommand::Admit(_) | HostCommand::Deny(_) => None,
-        }
     }
 }
 
@@ -421,7 +416,7 @@ impl Rooms {
     ) -> Result<Admitted, NoSeat> {
         let mut rooms = self.lock();
         let members = rooms.entry(room.to_owned()).or_default();
-        if members.locked {
+        if members.locked() {
             return Err(knock(members, room, name, mailbox, address));
         }
         if members.len() >= self.rules.capacity {
@@ -436,15 +431,18 @@ impl Rooms {
         let Some(room) = rooms.get_mut(&knocking.room) else {
             return KnockOutcome::Ended;
         };
-        if room.knocks.iter().any(|k| k.id == knocking.knock) {
+        if room.knocks().iter().any(|k| k.id == knocking.knock) {
             return KnockOutcome::Waiting;
         }
-        match room
+        let Some(door) = room.door.as_mut() else {
+            return KnockOutcome::Ended;
+        };
+        match door
             .admitted
             .iter()
             .position(|(id, _)| *id == knocking.knock)
         {
-            Some(at) => KnockOutcome::Seated(room.admitted.swap_remove(at).1),
+            Some(at) => KnockOutcome::Seated(door.admitted.swap_remove(at).1),
             None => KnockOutcome::Ended,
         }
     }
@@ -474,11 +472,11 @@ impl Rooms {
         let Some(room) = rooms.get_mut(&knocking.room) else {
             return KnockOutcome::Ended;
         };
-        let Some(at) = room.knocks.iter().position(|k| k.id == knocking.knock) else {
+        let Some(at) = room.knocks().iter().position(|k| k.id == knocking.knock) else {
             drop(rooms);
             return self.knock_outcome(knocking);
         };
-        let knock = room.knocks.remove(at);
+        let knock = room.door().knocks.remove(at);
         if let Some((code, message)) = error {
             knock.mailbox.post(encode(&ServerMessage::Error {
                 code,
@@ -508,7 +506,7 @@ impl Rooms {
         let host = *members.host.get_or_insert(info.id);
         let state = RoomState {
             host: Some(host),
-            locked: members.locked,
+            locked: members.locked(),
         };
         let joined = self.rules.joined(
             room,
@@ -607,7 +605,7 @@ impl Rooms {
                 .collect(),
             RoomState {
                 host: members.host,
-                locked: members.locked,
+                locked: members.locked(),
             },
         );
         let Member { info, at } = &mut members[index];
@@ -686,19 +684,19 @@ impl Rooms {
             .unwrap_or_default();
         let unreachable = match command {
             HostCommand::Lock(locked) => {
-                if members.locked == locked {
+                if members.locked() == locked {
                     return Ok(());
                 }
-                members.locked = locked;
+                members.door().locked = locked;
                 send_to_all(members, encode(&ServerMessage::Locked { locked }))
             }
             HostCommand::Deny(knock) => {
                 let at = members
-                    .knocks
+                    .knocks()
                     .iter()
                     .position(|k| k.id == knock)
                     .ok_or(ErrorCode::UnknownKnock)?;
-                let knock = members.knocks.remove(at);
+                let knock = members.door().knocks.remove(at);
                 knock.mailbox.post(encode(&ServerMessage::Error {
                     code: ErrorCode::KnockDenied,
                     message: format!("{host_name} did not let you in"),
@@ -709,14 +707,14 @@ impl Rooms {
             }
             HostCommand::Admit(knock) => {
                 let at = members
-                    .knocks
+                    .knocks()
                     .iter()
                     .position(|k| k.id == knock)
                     .ok_or(ErrorCode::UnknownKnock)?;
                 if members.len() >= self.rules.capacity {
                     return Err(ErrorCode::RoomFull);
                 }
-                let knock = members.knocks.remove(at);
+                let knock = members.door().knocks.remove(at);
                 tell_host(members, &ServerMessage::KnockEnded { knock: knock.id });
                 // Seated like any newcomer; their connection takes the seat when it next
                 // looks (it cannot do anything with it before `joined` arrives).
@@ -724,7 +722,7 @@ impl Rooms {
                     self.admit(&mut rooms, &seat.room, &knock.name, &knock.mailbox)
                 {
                     if let Some(room) = rooms.get_mut(&seat.room) {
-                        room.admitted.push((knock.id, admitted.seat));
+                        room.door().admitted.push((knock.id, admitted.seat));
                     }
                 }
                 Vec::new()
@@ -896,16 +894,16 @@ fn knock(
     address: Option<IpAddr>,
 ) -> NoSeat {
     let from_there = room
-        .knocks
+        .knocks()
         .iter()
         .filter(|k| address.is_some() && k.address == address)
         .count();
-    if room.knocks.len() >= MAX_KNOCKS || from_there >= MAX_KNOCKS_PER_ADDRESS {
+    if room.knocks().len() >= MAX_KNOCKS || from_there >= MAX_KNOCKS_PER_ADDRESS {
         return NoSeat::Refused(ErrorCode::RoomLocked);
     }
     if let Some(address) = address {
         let now = Instant::now();
-        let recent = &mut room.recent_knocks;
+        let recent = &mut room.door().recent_knocks;
         while recent
             .front()
             .is_some_and(|(_, at)| now.duration_since(*at) >= KNOCK_RATE_WINDOW)
@@ -924,7 +922,7 @@ fn knock(
     }
     let id = loop {
         let id = KnockId(rand::random::<u64>() >> 11);
-        if !room.knocks.iter().any(|k| k.id == id) {
+        if !room.knocks().iter().any(|k| k.id == id) {
             break id;
         }
     };
@@ -943,7 +941,7 @@ fn knock(
             name: name.to_owned(),
         },
     );
-    room.knocks.push(Knock {
+    room.door().knocks.push(Knock {
         id,
         name: name.to_owned(),
         mailbox: mailbox.clone(),
@@ -966,7 +964,7 @@ fn tell_host(room: &mut Room, message: &ServerMessage) {
 /// Tells the room's host of everyone waiting at the door (a new host, or one back).
 fn tell_host_of_knocks(room: &mut Room) {
     let knocks: Vec<ServerMessage> = room
-        .knocks
+        .knocks()
         .iter()
         .map(|k| ServerMessage::Knock {
             knock: k.id,
@@ -1027,10 +1025,17 @@ fn remove_members(rooms: &mut HashMap<String, Room>, room: &str, mut gone: Vec<P
         }
     }
     let here: Vec<PeerId> = members.iter().map(|m| m.info.id).collect();
-    members.admitted.retain(|(_, seat)| here.contains(&seat.id));
+    if let Some(door) = members.door.as_mut() {
+        door.admitted.retain(|(_, seat)| here.contains(&seat.id));
+    }
     if members.is_empty() {
         // Nobody is left to open the door.
-        for knock in std::mem::take(&mut members.knocks) {
+        for knock in members
+            .door
+            .take()
+            .map(|door| door.knocks)
+            .unwrap_or_default()
+        {
             knock.mailbox.post(encode(&ServerMessage::Error {
                 code: ErrorCode::KnockExpired,
                 message: "everyone left before letting you in".into(),
@@ -1058,13 +1063,13 @@ mod tests {
     }
 
     /// A mailbox, and a handle to read what reaches it.
-    fn mailbox_of(bounds: Bounds) -> (Mailbox, Mailbox) {
+    fn mailbox_of(bounds: &'static Bounds) -> (Mailbox, Mailbox) {
         let mailbox = Mailbox::new(bounds);
         (mailbox.clone(), mailbox)
     }
 
     fn mailbox() -> (Mailbox, Mailbox) {
-        mailbox_of(MAILBOX)
+        mailbox_of(&MAILBOX)
     }
 
     fn drain(rx: &Mailbox) -> Vec<ServerMessage> {
@@ -1232,12 +1237,12 @@ mod tests {
     fn a_reader_that_cannot_take_the_news_is_kicked_and_its_seat_held() {
         let rooms = rooms(2);
         // Room for `joined` (about 350 bytes), not for `peer_joined` after it.
-        let tiny = Bounds {
+        const TINY: Bounds = Bounds {
             total: 500,
             reserved: 80,
         };
         let (a, _a_rx) = mailbox();
-        let (slow, slow_rx) = mailbox_of(tiny);
+        let (slow, slow_rx) = mailbox_of(&TINY);
         let seat_slow = rooms.join("r", "slow", &slow, None).unwrap().seat;
         assert!(!slow.is_kicked());
         let seat_a = rooms.join("r", "a", &a, None).unwrap().seat;

@@ -89,7 +89,7 @@ mod tests {
     #[test]
     fn shutdown_kicks_the_open_sockets_and_every_later_one_but_not_those_gone() {
         let sockets = OpenSockets::default();
-        let (open, gone) = (Mailbox::new(MAILBOX), Mailbox::new(MAILBOX));
+        let (open, gone) = (Mailbox::new(&MAILBOX), Mailbox::new(&MAILBOX));
         let _open = sockets.list(&open);
         drop(sockets.list(&gone));
         assert!(!sockets.going());
@@ -97,7 +97,7 @@ mod tests {
         assert!(sockets.going());
         assert!(open.is_kicked());
         assert!(!gone.is_kicked());
-        let late = Mailbox::new(MAILBOX);
+        let late = Mailbox::new(&MAILBOX);
         let _late = sockets.list(&late);
         assert!(late.is_kicked());
         assert_eq!(sockets.lock().sockets.len(), 2);
@@ -106,7 +106,7 @@ mod tests {
     #[tokio::test]
     async fn every_open_socket_is_beaten_each_interval_until_the_server_goes() {
         let sockets = std::sync::Arc::new(OpenSockets::default());
-        let (open, gone) = (Mailbox::new(MAILBOX), Mailbox::new(MAILBOX));
+        let (open, gone) = (Mailbox::new(&MAILBOX), Mailbox::new(&MAILBOX));
         let _open = sockets.list(&open);
         drop(sockets.list(&gone));
         let beating = tokio::spawn({

@@ -21,10 +21,8 @@ pub use pubsub::{check_envelope, PUBLISH_QUEUE_BYTES};
 use super::limits::IpSlot;
 use super::mailbox::{Busy, Kick};
 use super::metrics::RedisMetrics;
-use super::rooms::{
-    encode, Admitted, Attachment, HostCommand, Mailbox, NoSeat, RoomRules, RoomState, Seat,
-};
-use crate::protocol::signaling::{ErrorCode, PeerId, PeerInfo, ServerMessage, Signal};
+use super::rooms::{encode, Admitted, Attachment, Mailbox, NoSeat, RoomRules, RoomState, Seat};
+use crate::protocol::signaling::{ErrorCode, HostCommand, PeerId, PeerInfo, ServerMessage, Signal};
 use axum::extract::ws::Utf8Bytes;
 use pubsub::{decode_envelope, Envelope, Outgoing, ENVELOPE_OVERHEAD};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};

@@ -364,7 +364,7 @@ mod tests_support {
 
     /// A person of this server seated as `seq`, and what they are told.
     pub fn here(view: &mut View, id: u64, seq: u64) -> Mailbox {
-        let mailbox = Mailbox::new(MAILBOX);
+        let mailbox = Mailbox::new(&MAILBOX);
         view.people.push(Person {
             info: PeerInfo {
                 id: PeerId(id),
