@@ -945,9 +945,16 @@ impl SharedRooms {
         let Some(view) = views.get_mut(&room) else {
             return;
         };
+        let read_ids: Vec<PeerId> = read.seats.iter().map(|s| s.info.id).collect();
+        let read_first = read.seats.iter().min_by_key(|s| s.seq).map(|s| s.info.id);
         let synced = view.sync(read.seq, read.seats, self.store.server(), Instant::now());
         let mut unreachable = self.settle(view, &room, synced);
-        view.chose(read.chosen, read.seq);
+        // The seat the host chose, while it is there; else the earliest (as in Redis).
+        let host = read
+            .chosen
+            .filter(|chosen| read_ids.contains(chosen))
+            .or(read_first);
+        view.chose(host, read.seq);
         unreachable.extend(view.tell_host());
         if view.unused() {
             views.remove(&room);

@@ -250,19 +250,22 @@ impl View {
 
     /// Who hosts the room with `newcomer` (id, seat number) seated too.
     pub fn host_with(&self, newcomer: Option<(PeerId, u64)>) -> Option<PeerId> {
-        let mut seats = self
+        let seats = self
             .people
             .iter()
             .map(|p| (p.info.id, p.seq))
             .chain(newcomer);
         match self.chosen {
-            Some(chosen) if seats.clone().any(|(id, _)| id == chosen) => Some(chosen),
-            _ => seats.by_ref().min_by_key(|&(_, seq)| seq).map(|(id, _)| id),
+            // The host Redis named, while they have not left: a seat this view has not
+            // met yet (this server's own person whose join is still being answered, say)
+            // hosts all the same.
+            Some(chosen) if !self.gone.contains(&chosen) => Some(chosen),
+            _ => seats.min_by_key(|&(_, seq)| seq).map(|(id, _)| id),
         }
     }
 
-    /// As of change `seq`, the host chose `peer` (or Redis said it is `peer`); older news
-    /// is stale.
+    /// As of change `seq`, the host chose `peer` (or Redis said it is `peer`, a seat there
+    /// then); older news is stale.
     pub fn chose(&mut self, peer: Option<PeerId>, seq: u64) {
         if seq > self.chosen_at {
             self.chosen = peer;
@@ -466,6 +469,25 @@ mod tests {
                 ServerMessage::Host { peer: PeerId(2) }
             ],
             "the chosen host left: the earliest seat hosts"
+        );
+    }
+
+    #[test]
+    fn the_host_redis_named_hosts_before_this_view_meets_them_and_not_after_they_left() {
+        let mut view = View::default();
+        let mine = here(&mut view, 3, 3);
+        view.arrived(listed(2, 2, "other").into());
+        // Seat 1 is this server's own, its join still being answered: Redis says it hosts.
+        view.chose(Some(PeerId(1)), 3);
+        assert_eq!(view.host(), Some(PeerId(1)));
+        told(&mine);
+        view.tell_host();
+        assert_eq!(told(&mine), [ServerMessage::Host { peer: PeerId(1) }]);
+        view.remove(PeerId(1), 4);
+        assert_eq!(
+            view.host(),
+            Some(PeerId(2)),
+            "gone: the earliest seat hosts"
         );
     }
 
