@@ -704,6 +704,8 @@ impl Session {
                 self.fresh = false;
                 self.you = Some(you);
                 self.locked = locked;
+                // A seat of ours after all: not at a door any more.
+                self.waiting_for = None;
                 if host.is_some() {
                     self.host = host;
                 }
@@ -735,6 +737,10 @@ impl Session {
                 }
                 self.plan_upload(now_ms);
             }
+            // At a locked room's door we have no seat: nobody is connected to until we are
+            // let in (`joined`), whatever comes. (Found by the `session` fuzz target.)
+            ServerMessage::PeerJoined { .. } | ServerMessage::Signal { .. }
+                if self.waiting_for.is_some() => {}
             ServerMessage::PeerJoined { peer, polite } => {
                 // Already opened to: the same arrival, told again after a resume listed it.
                 if self.remote(peer.id).is_some_and(|r| r.open) {

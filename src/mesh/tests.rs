@@ -1182,3 +1182,33 @@ fn a_mark_of_verification_holds_while_the_code_does_and_the_page_says_when_it_go
     );
     assert!(!verified(&session));
 }
+
+#[test]
+fn waiting_at_the_door_we_connect_to_nobody_whatever_comes() {
+    // Found by the `session` fuzz target: a `peer_joined` while waiting opened a connection.
+    let mut session = started();
+    server(
+        &mut session,
+        ServerMessage::Waiting {
+            host_name: "Alice".into(),
+        },
+    );
+    let newcomer = ServerMessage::PeerJoined {
+        peer: info(4, "Dan"),
+        polite: true,
+    };
+    assert!(opened(&server(&mut session, newcomer)).is_empty());
+    let theirs = ServerMessage::Signal {
+        from: PeerId(4),
+        signal: offer(),
+    };
+    assert!(opened(&server(&mut session, theirs)).is_empty());
+    assert_eq!(session.status(), CallStatus::Knocking("Alice".into()));
+    // Let in, we connect as anyone does.
+    server(&mut session, joined(vec![info(1, "Alice")]));
+    let first = ServerMessage::Signal {
+        from: PeerId(1),
+        signal: offer(),
+    };
+    assert_eq!(opened(&server(&mut session, first)), [PeerId(1)]);
+}
