@@ -107,6 +107,27 @@ in_the_browser! {
     }
 }
 
+/// What the person typed into the field `id` while the server's page waited for the app:
+/// read as the app takes that page over, so the app's binding starts from it instead of
+/// wiping it. `None` on the server, and whenever the app is not taking a page over.
+pub fn typed_before_the_app(id: &str) -> Option<String> {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let hydrating = Owner::current_shared_context().is_some_and(|c| c.during_hydration());
+        hydrating
+            .then(|| web_sys::window()?.document()?.get_element_by_id(id))
+            .flatten()
+            .and_then(|e| e.dyn_into::<web_sys::HtmlInputElement>().ok())
+            .map(|input| input.value())
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = id;
+        None
+    }
+}
+
 /// The home page with the room filled in (`HomeScreen` reads it): the guest only types
 /// their name.
 pub fn invite_path(room: &str) -> String {

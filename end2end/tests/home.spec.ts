@@ -53,6 +53,27 @@ test('Join pressed while the app is still loading goes to the call, which starts
   await expect(p.status()).toHaveText('Waiting for someone to join.');
 });
 
+test('what is typed while the app is still loading is still there once it has, and Join takes it', async () => {
+  const p = await person();
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  await p.page.route(/\/pkg\/.*\.wasm$/, async (route) => {
+    await released;
+    await route.continue();
+  });
+  // An invite link: the room is filled in by the server, the name typed before the app is up.
+  await p.page.goto(server().url + '/?room=typed-early', { waitUntil: 'domcontentloaded' });
+  await p.page.getByLabel('Your name').fill('Quick');
+  release();
+  await waitForHydration(p.page);
+  await expect(p.page.getByLabel('Your name')).toHaveValue('Quick');
+  await expect(p.page.getByLabel('Room')).toHaveValue('typed-early');
+  await expect(p.page.locator('#name-error')).toBeEmpty();
+  await p.page.getByRole('button', { name: 'Join' }).click();
+  await expect(p.page).toHaveURL(/\/call\/Quick\/typed-early$/);
+  await expect(p.status()).toHaveText('Waiting for someone to join.');
+});
+
 test('the page a mistake comes back to is taken over by the app, with what was typed', async () => {
   const p = await person();
   await p.page.goto(server().url + '/?name=&room=from-a-slow-link');

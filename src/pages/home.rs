@@ -17,22 +17,31 @@ pub fn HomeScreen() -> impl IntoView {
     // An invite link (`/?room=…`) arrives with the room filled in. A form sent before
     // the app had loaded (`/?name=…&room=…`, see `server::join_link`) comes back here
     // only if something in it was wrong: with what was typed, and what is wrong with it.
+    // What is wrong is told as the server told it, about what was sent; the fields hold
+    // what the person has typed since, should they have typed before the app loaded.
     let query = use_query_map();
-    let typed = |field: &str| query.with_untracked(|q| q.get(field));
-    let sent = typed("name").is_some();
-    let name = RwSignal::new(typed("name").unwrap_or_default());
-    let room = RwSignal::new(typed("room").unwrap_or_default());
+    let sent_as = |field: &str| query.with_untracked(|q| q.get(field));
+    let sent = sent_as("name").is_some();
     let problem = |error: Option<String>| RwSignal::new(error.filter(|_| sent));
     let name_error = problem(
-        validate_name(&name.get_untracked())
+        validate_name(&sent_as("name").unwrap_or_default())
             .err()
             .map(|e| e.to_string()),
     );
     let room_error = problem(
-        validate_room(&room.get_untracked())
+        validate_room(&sent_as("room").unwrap_or_default())
             .err()
             .map(|e| e.to_string()),
     );
+    let field = |id: &str| {
+        RwSignal::new(
+            browser::typed_before_the_app(id)
+                .or_else(|| sent_as(id))
+                .unwrap_or_default(),
+        )
+    };
+    let name = field("name");
+    let room = field("room");
     let navigate = use_navigate();
 
     let new_room = move |_| browser::fill_fresh_room_key(room, room_error);
