@@ -41,6 +41,15 @@ in_the_browser! {
         });
     }
 
+    /// Puts `path` in the address bar in place of this page's, without going anywhere: a
+    /// reload then opens what is on screen (say, the call under the name the person chose
+    /// on the join card).
+    pub fn show_path(path: &str) {
+        if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
+            let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(path));
+        }
+    }
+
     /// Fills `room` with a fresh key from the browser's CSPRNG, or says why it cannot.
     pub fn fill_fresh_room_key(room: RwSignal<String>, error: RwSignal<Option<String>>) {
         error.set(None);
@@ -107,24 +116,84 @@ in_the_browser! {
     }
 }
 
-/// What the person typed into the field `id` while the server's page waited for the app:
-/// read as the app takes that page over, so the app's binding starts from it instead of
-/// wiping it. `None` on the server, and whenever the app is not taking a page over.
+// What the server's page held when the app took it over. Before the wasm has arrived, a
+// person can type into its forms and press their buttons; the app's bindings start from
+// what is there instead of wiping it. Each is `None` (or false) on the server, and
+// whenever the app is not taking a page over (a page the app itself navigated to).
+
+/// What is in the text field `id`.
 pub fn typed_before_the_app(id: &str) -> Option<String> {
-    #[cfg(feature = "hydrate")]
-    {
-        use wasm_bindgen::JsCast;
+    before_the_app::input(id).map(|input| before_the_app::value(&input))
+}
+
+/// Whether the checkbox `id` is ticked.
+pub fn ticked_before_the_app(id: &str) -> Option<bool> {
+    before_the_app::input(id).map(|input| before_the_app::checked(&input))
+}
+
+/// Whether the server's page has an element `id` (what it chose to show).
+pub fn shown_before_the_app(id: &str) -> bool {
+    before_the_app::element(id).is_some()
+}
+
+/// Whether the form `id` was sent before the app had loaded (the page's early script
+/// held it back and marked it, see `early_media::script`).
+pub fn sent_before_the_app(id: &str) -> bool {
+    before_the_app::element(id).is_some_and(|form| before_the_app::marked_sent(&form))
+}
+
+#[cfg(feature = "hydrate")]
+mod before_the_app {
+    use leptos::prelude::*;
+    use wasm_bindgen::JsCast;
+    use web_sys::{Element, HtmlInputElement};
+
+    pub fn element(id: &str) -> Option<Element> {
         let hydrating = Owner::current_shared_context().is_some_and(|c| c.during_hydration());
         hydrating
             .then(|| web_sys::window()?.document()?.get_element_by_id(id))
             .flatten()
-            .and_then(|e| e.dyn_into::<web_sys::HtmlInputElement>().ok())
-            .map(|input| input.value())
     }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        let _ = id;
+
+    pub fn input(id: &str) -> Option<HtmlInputElement> {
+        element(id)?.dyn_into().ok()
+    }
+
+    pub fn value(input: &HtmlInputElement) -> String {
+        input.value()
+    }
+
+    pub fn checked(input: &HtmlInputElement) -> bool {
+        input.checked()
+    }
+
+    pub fn marked_sent(form: &Element) -> bool {
+        form.has_attribute(crate::early_media::SENT_EARLY)
+    }
+}
+
+#[cfg(not(feature = "hydrate"))]
+mod before_the_app {
+    pub enum Nothing {}
+
+    pub fn element(_: &str) -> Option<Nothing> {
         None
+    }
+
+    pub fn input(_: &str) -> Option<Nothing> {
+        None
+    }
+
+    pub fn value(nothing: &Nothing) -> String {
+        match *nothing {}
+    }
+
+    pub fn checked(nothing: &Nothing) -> bool {
+        match *nothing {}
+    }
+
+    pub fn marked_sent(nothing: &Nothing) -> bool {
+        match *nothing {}
     }
 }
 

@@ -458,6 +458,61 @@ async fn the_home_form_sent_without_the_app_goes_to_the_call_or_says_what_is_wro
     assert!(page.contains("value=\"kitchen\"") && !page.contains("Enter your name."));
 }
 
+#[tokio::test]
+async fn a_call_link_from_elsewhere_opens_on_the_join_card_and_one_from_tandem_on_the_call() {
+    let addr = TestServer::start(quick_config()).await.addr;
+    let page = |site: &'static str| async move {
+        let header = site_header(site);
+        String::from_utf8(get_raw(addr, "/call/Bob/standup", &header).await).unwrap()
+    };
+    for elsewhere in ["cross-site", "same-site", "none", ""] {
+        let page = page(elsewhere).await;
+        assert!(page.contains("id=\"join-card\""), "{elsewhere}: {page}");
+        assert!(
+            page.contains("Join now") && page.contains("value=\"Bob\""),
+            "{page}"
+        );
+        assert!(!page.contains("Call in room"), "{elsewhere}: {page}");
+    }
+    let page = page("same-origin").await;
+    assert!(page.contains("Call in room standup"), "{page}");
+    assert!(!page.contains("id=\"join-card\""), "{page}");
+}
+
+fn site_header(site: &str) -> String {
+    if site.is_empty() {
+        String::new()
+    } else {
+        format!("Sec-Fetch-Site: {site}\r\n")
+    }
+}
+
+#[tokio::test]
+async fn the_join_card_sent_without_the_app_goes_to_the_call_with_its_switches_as_set() {
+    let addr = TestServer::start(quick_config()).await.addr;
+    let sent = [
+        ("microphone=on&camera=on", "/call/Bo%20B/standup\r\n"),
+        ("camera=on", "/call/Bo%20B/standup?microphone=off\r\n"),
+        ("microphone=on", "/call/Bo%20B/standup?camera=off\r\n"),
+        ("", "/call/Bo%20B/standup?microphone=off&camera=off\r\n"),
+    ];
+    for (switches, to) in sent {
+        let path = format!("/?room=standup&from=card&name=Bo+B&{switches}");
+        let (status, response) = get(addr, &path).await;
+        assert_eq!(status, 303, "{response}");
+        assert!(
+            response.contains(&format!("location: {to}")),
+            "{switches}: {response}"
+        );
+    }
+    // The home form has no switches: nothing is off.
+    let response = get(addr, "/?room=standup&name=Bo+B").await.1;
+    assert!(
+        response.contains("location: /call/Bo%20B/standup\r\n"),
+        "{response}"
+    );
+}
+
 /// A raw GET asking for `encoding`: status, lower-cased headers, body bytes.
 async fn fetch(
     addr: std::net::SocketAddr,

@@ -10,10 +10,14 @@ test('a call link opened cold offers "Play" when the browser blocks sound, and t
   // Chromium lets a page that is capturing the camera play sound at once; Bob says no
   // to the camera, as someone only listening in would.
   const bob = await person({ autoplayNeedsClick: true, allowMedia: false });
+  // Bob presses Join now on the card and waits alone. With this policy only a click
+  // of the last 5 s lets a page start sound (the lifetime of a browser's 'transient'
+  // user activation); Playwright's own calls into a page count as a click, so nothing
+  // touches Bob's page until his browser has tried to play Alice.
+  await bob.openLink(`${server().url}/call/Bob/${room}`);
+  await expect(bob.status()).toHaveText('Waiting for someone to join.');
+  await new Promise((r) => setTimeout(r, 6_000));
   await alice.joinThroughForm(server().url, 'Alice', room);
-  // Bob opens the link straight away, and nothing touches his page until his browser
-  // has tried to play Alice: Playwright's own calls into a page count as a click.
-  await bob.page.goto(`${server().url}/call/Bob/${room}`);
   await expect(alice.status()).toHaveText('Connected with Bob.');
   await expect(bob.status()).toHaveText('Connected with Alice.');
   const video = bob.remoteVideo();

@@ -72,7 +72,7 @@ test('chat goes both ways as text, and an over-long message is held back with th
 test('a third person finds the room full, with a way home, and the two do not notice', async () => {
   const [alice, bob, room] = await meet();
   const carol = await person();
-  await carol.page.goto(`${server.url}/call/Carol/${room}`);
+  await carol.openLink(`${server.url}/call/Carol/${room}`);
   await expect(carol.page.getByRole('heading', { name: 'This room is full' })).toBeVisible();
   await expect(carol.status()).toHaveText('This room is full.');
   await carol.page.getByRole('link', { name: 'Home' }).click();
@@ -211,9 +211,12 @@ test('the home form refuses bad input inline and makes fresh room keys', async (
 test('a direct link renders on the server and hydrates', async () => {
   const p = await person();
   const response = await p.page.goto(`${server.url}/call/alice/room1`);
-  expect(await response!.text()).toContain('Room room1');
+  // Opened from the address bar: the join card, rendered by the server.
+  expect(await response!.text()).toContain('Join room room1');
   await waitForHydration(p.page);
+  await p.page.getByRole('button', { name: 'Join now' }).click();
   await expect(p.status()).toHaveText('Waiting for someone to join.');
+  await expect(p.page.getByRole('heading', { name: 'Room room1' })).toBeVisible();
   await p.page.goto(`${server.url}/call/alice/not%20valid`);
   await expect(p.page.getByRole('heading', { name: 'This call link is not valid' })).toBeVisible();
 });
@@ -231,6 +234,11 @@ test('a call link asks for the camera while the app loads, and only once', async
   });
   await p.page.goto(`${server.url}/call/early/early-room`);
   await waitForHydration(p.page);
+  // The join card's preview shows the early request's camera.
+  await expect
+    .poll(() => p.page.getByLabel('Your camera preview').evaluate((v: HTMLVideoElement) => v.videoWidth))
+    .toBeGreaterThan(0);
+  await p.page.getByRole('button', { name: 'Join now' }).click();
   await expect(p.status()).toHaveText('Waiting for someone to join.');
   // Camera and microphone are live and in the preview.
   await expect.poll(() => p.liveLocalTracks()).toBe(2);

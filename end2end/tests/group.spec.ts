@@ -58,7 +58,7 @@ const PATTERN = process.env.GROUP_PATTERN === '1';
 
 async function join(base: string, name: string, room: string): Promise<Person> {
   const p = await person(PATTERN ? {} : { colour: COLOURS[name] });
-  await p.page.goto(`${base}/call/${name}/${room}`);
+  await p.openLink(`${base}/call/${name}/${room}`);
   return p;
 }
 
@@ -109,8 +109,8 @@ test('four people see each other, chat reaches everyone once, and the call outli
   // Eve and Fay join at the same instant, mid-call: everyone ends up connected to everyone.
   const [eve, fay] = await Promise.all([person({ colour: COLOURS.Eve }), person({ colour: COLOURS.Fay })]);
   await Promise.all([
-    eve.page.goto(`${base}/call/Eve/${room}`),
-    fay.page.goto(`${base}/call/Fay/${room}`),
+    eve.openLink(`${base}/call/Eve/${room}`),
+    fay.openLink(`${base}/call/Fay/${room}`),
   ]);
   people.Eve = eve;
   people.Fay = fay;
@@ -134,12 +134,12 @@ test('with three seats, the fourth person finds the room full', async () => {
     const seated: Person[] = [];
     for (const name of ['Ann', 'Ben', 'Cat']) {
       const p = await person({ fakeDevices: false });
-      await p.page.goto(`${server.url}/call/${name}/${room}`);
+      await p.openLink(`${server.url}/call/${name}/${room}`);
       seated.push(p);
     }
     await expect(seated[2].status()).not.toHaveText(/Joining|Starting/);
     const dan = await person({ fakeDevices: false });
-    await dan.page.goto(`${server.url}/call/Dan/${room}`);
+    await dan.openLink(`${server.url}/call/Dan/${room}`);
     await expect(dan.page.getByRole('heading', { name: 'This room is full' })).toBeVisible();
     await expect(dan.status()).toHaveText('This room is full.');
   } finally {

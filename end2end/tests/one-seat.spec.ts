@@ -39,7 +39,7 @@ test('a second page resuming the seat takes the call, the first says so and can 
   // The test hands Alice's token to a second page, as a duplicated tab would have it.
   const second = await person();
   await second.page.addInitScript(([k, t]) => sessionStorage.setItem(k, t), [key, token]);
-  await second.page.goto(alice.page.url());
+  await second.openLink(alice.page.url());
   await expect(second.status()).toHaveText('Connected with Bob.', { timeout: 20_000 });
   await expect(alice.status()).toHaveText(elsewhere);
   await expect(alice.page.getByRole('button', { name: 'Use here' })).toBeVisible();

@@ -51,7 +51,7 @@ test('a call link fetches the call screen alongside the main wasm, and joining f
   const html = await (await p.page.request.get(`${server().url}/call/Ann/${room}`)).text();
   expect(html).toMatch(/<link[^>]*href="\/pkg\/split___call_route[^"]*\.wasm"[^>]*rel="preload"/);
 
-  await p.page.goto(`${server().url}/call/Ann/${room}`);
+  await p.openLink(`${server().url}/call/Ann/${room}`);
   await waitForHydration(p.page);
   await expect(p.status()).toHaveText('Waiting for someone to join.');
   const fetched = await wasmFetched(p.page);
@@ -77,7 +77,7 @@ test('a call link fetches the call screen alongside the main wasm, and joining f
 test('the stats panel loads when first opened; files and devices once the call has started', async () => {
   const p = await person();
   const requested = wasmRequests(p.page);
-  await p.page.goto(`${server().url}/call/Ann/split-panels-${Date.now()}`);
+  await p.openLink(`${server().url}/call/Ann/split-panels-${Date.now()}`);
   await waitForHydration(p.page);
   await expect(p.status()).toHaveText('Waiting for someone to join.');
   // Waiting alone is a started call: the file panel and the device picker are there.
@@ -94,7 +94,7 @@ test('a panel whose code cannot be fetched says so, the call goes on, and trying
   const p = await person();
   // The link drops just as the file panel's chunk is asked for.
   await p.page.route(/split_file_panel[^/]*\.wasm$/, (route) => route.abort('internetdisconnected'));
-  await p.page.goto(`${server().url}/call/Ann/split-offline-${Date.now()}`);
+  await p.openLink(`${server().url}/call/Ann/split-offline-${Date.now()}`);
   await waitForHydration(p.page);
   await expect(p.status()).toHaveText('Waiting for someone to join.');
   const missing = p.page.getByRole('alert').filter({ hasText: 'The file panel could not be loaded.' });

@@ -264,8 +264,10 @@ export interface PersonOptions {
   cameras?: number;
   /** A camera that shows one solid colour (320×240 at 10 fps: light on two cores). */
   colour?: Rgb;
-  /** Sound may start only after a click on the page, as for a link opened cold. */
+  /** Sound may start only from a click (each time: Chromium's strictest policy). */
   autoplayNeedsClick?: boolean;
+  /** Sound may start once the page has had a click (Chrome's own policy for a site). */
+  autoplayAfterAClick?: boolean;
 }
 
 export type Rgb = [number, number, number];
@@ -305,6 +307,7 @@ export class Person {
       if (opts.colour) args.push(`--use-file-for-fake-video-capture=${solidColourVideo(opts.colour)}`);
     }
     if (opts.autoplayNeedsClick) args.push('--autoplay-policy=user-gesture-required');
+    if (opts.autoplayAfterAClick) args.push('--autoplay-policy=document-user-activation-required');
     // Grants camera and microphone without a prompt; headless Chromium refuses otherwise.
     if (opts.allowMedia ?? true) args.push('--use-fake-ui-for-media-stream');
     const launch = { executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args };
@@ -476,6 +479,15 @@ export class Person {
 
   statusHistory(): Promise<string[]> {
     return this.page.evaluate(() => (window as any).__statusHistory);
+  }
+
+  /**
+   * Opens a call link as one pasted into the address bar: it shows the join card, and
+   * Join now is pressed as soon as it is there (before the app has loaded, if it has not).
+   */
+  async openLink(url: string): Promise<void> {
+    await this.page.goto(url);
+    await this.page.getByRole('button', { name: 'Join now' }).click();
   }
 
   /** Opens the home page and joins `room` through the form, as a person would. */

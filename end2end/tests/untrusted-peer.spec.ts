@@ -97,8 +97,8 @@ test('a peer that lies, floods or sends garbage cannot freeze, crash or trick th
       slowAll.push(m.text());
     }
   });
-  await ann.page.goto(`${server.url}/call/Ann/${room}`);
-  await ben.page.goto(`${server.url}/call/Ben/${room}`);
+  await ann.openLink(`${server.url}/call/Ann/${room}`);
+  await ben.openLink(`${server.url}/call/Ben/${room}`);
   await expect(ann.status()).toHaveText('Connected with Ben.');
   const ws = server.url.replace('http', 'ws') + '/ws';
   await mallory.page.goto(`${fixtureOrigin}/?ws=${encodeURIComponent(ws)}&room=${room}&name=Mallory&target=Ann`);

@@ -161,6 +161,8 @@ async fn run(user: String, room: String, view: CallState, ui: UnboundedReceiver<
     if let (Some(video), Some(stream)) = (element(view.local_video), &session.media.stream) {
         video.set_src_object(Some(stream));
     }
+    // Off from the start where the person switched it off before joining.
+    session.enable_tracks();
     session.input(Input::MediaReady).await;
     session.announce().await;
     let on_device_change = watch_devices(&events);
@@ -736,6 +738,12 @@ impl Session {
     /// Enables or disables the local tracks as the toggles say (no renegotiation: a
     /// disabled track sends silence or black), and tells everyone.
     async fn apply_mutes(&mut self) {
+        self.enable_tracks();
+        self.announce().await;
+    }
+
+    /// Enables or disables the local tracks as the toggles say.
+    fn enable_tracks(&self) {
         if let Some(stream) = &self.media.stream {
             let microphone = self.view.microphone_on.try_get_untracked().unwrap_or(true);
             let camera = self.view.camera_on.try_get_untracked().unwrap_or(true);
@@ -748,7 +756,6 @@ impl Session {
                 });
             }
         }
-        self.announce().await;
     }
 
     /// Tells everyone what we send, so they can show "muted" or a placeholder.

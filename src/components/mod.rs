@@ -9,6 +9,7 @@ pub mod controls;
 pub mod devices;
 pub mod files;
 pub mod invite;
+pub mod join_card;
 pub mod knocks;
 pub mod people;
 pub mod person_picker;

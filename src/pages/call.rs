@@ -7,6 +7,7 @@ use crate::components::controls::{shortcut, CallControls};
 use crate::components::devices::DevicePicker;
 use crate::components::files::FilePanel;
 use crate::components::invite::InviteButton;
+use crate::components::join_card::{self, JoinCard, JoinChoice};
 use crate::components::people::PeopleList;
 use crate::components::{
     chat::ChatPanel,
@@ -19,7 +20,7 @@ use crate::protocol::signaling::{validate_name, validate_room, PeerId};
 use futures::channel::mpsc;
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 use leptos_router::location::Url;
 use leptos_router::{lazy_route, LazyRoute};
 
@@ -41,20 +42,46 @@ impl LazyRoute for CallRoute {
 #[component]
 pub fn CallScreen() -> impl IntoView {
     let params = use_params_map();
+    let query = use_query_map();
     // The router decodes path parameters differently on the server and in the browser;
     // decoding here once more makes both agree.
     let param = move |key: &str| Url::unescape(&params.read().get(key).unwrap_or_default());
     // Bumped by "Rejoin": a new attempt mounts a fresh call.
     let attempt = RwSignal::new(0u32);
+    // Who joins, and with what on: from the card where the link came from elsewhere; else
+    // as the link and the home form said.
+    let joined = RwSignal::new(came_through_tandem().then(|| {
+        let on = |device: &str| query.with_untracked(|q| q.get(device)).as_deref() != Some("off");
+        JoinChoice {
+            name: param("user"),
+            microphone: on(join_card::MICROPHONE),
+            camera: on(join_card::CAMERA),
+        }
+    }));
+    let join = Callback::new(move |choice: JoinChoice| {
+        if choice.name != param("user") {
+            browser::show_path(&format!(
+                "/call/{}/{}",
+                Url::escape(&choice.name),
+                Url::escape(&param("room"))
+            ));
+        }
+        joined.set(Some(choice));
+    });
 
     move || {
         let (user, room) = (param("user"), param("room"));
         match (validate_name(&user), validate_room(&room)) {
-            (Ok(user), Ok(room)) => {
-                attempt.track();
-                let rejoin = Callback::new(move |()| attempt.update(|n| *n += 1));
-                view! { <Call user=user.to_owned() room=room.to_owned() rejoin/> }.into_any()
-            }
+            (Ok(user), Ok(room)) => match joined.get() {
+                Some(choice) => {
+                    attempt.track();
+                    let rejoin = Callback::new(move |()| attempt.update(|n| *n += 1));
+                    view! { <Call choice room=room.to_owned() rejoin/> }.into_any()
+                }
+                None => {
+                    view! { <JoinCard user=user.to_owned() room=room.to_owned() join/> }.into_any()
+                }
+            },
             (Err(e), _) | (_, Err(e)) => view! {
                 <section class="panel">
                     <h1>"This call link is not valid"</h1>
@@ -67,9 +94,33 @@ pub fn CallScreen() -> impl IntoView {
     }
 }
 
+/// Whether the person came to this page through Tandem itself: from its home form, its
+/// own navigation, or a reload of such a page. A link from anywhere else (another site,
+/// typed, pasted: the request's `Sec-Fetch-Site` is not `same-origin`, which no other
+/// site can forge) opens on the join card. In the browser, the server's choice is read
+/// from the page the app takes over; a page the app navigated to came through Tandem.
+fn came_through_tandem() -> bool {
+    #[cfg(feature = "ssr")]
+    {
+        use_context::<axum::http::request::Parts>().is_some_and(|request| {
+            request
+                .headers
+                .get("sec-fetch-site")
+                .is_some_and(|site| site == "same-origin")
+        })
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        !browser::shown_before_the_app(crate::early_media::JOIN_FORM)
+    }
+}
+
 #[component]
-fn Call(user: String, room: String, rejoin: Callback<()>) -> impl IntoView {
+fn Call(choice: JoinChoice, room: String, rejoin: Callback<()>) -> impl IntoView {
+    let user = choice.name;
     let call = CallState::new();
+    call.microphone_on.set(choice.microphone);
+    call.camera_on.set(choice.camera);
     let (commands, command_rx) = mpsc::unbounded::<UiCommand>();
     browser::start_session(user.clone(), room.clone(), call, command_rx);
     let send = {

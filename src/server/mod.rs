@@ -16,6 +16,7 @@ pub mod tls;
 pub mod tokens;
 
 use crate::app::{shell, App};
+use crate::components::join_card;
 use crate::protocol::signaling::{validate_name, validate_room, SIGNALING_PATH};
 use axum::extract::{FromRef, State};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
@@ -142,7 +143,9 @@ pub fn router(leptos_options: LeptosOptions, hub: Arc<Hub>, https: bool) -> Rout
 
 /// The home form sent before the app had loaded (a slow link, or no JavaScript):
 /// `/?name=…&room=…` with both valid goes straight to the call. Anything else is the
-/// home page, which shows what is wrong with what was typed.
+/// home page, which shows what is wrong with what was typed. The join card's form
+/// (`from=card`) says which devices stay off by leaving their switches out; the call
+/// link it goes on to says so as `?microphone=off` or `?camera=off`.
 async fn join_link(
     request: axum::extract::Request,
     next: axum::middleware::Next,
@@ -157,7 +160,17 @@ async fn join_link(
         let field = |key: &str| fields.get(key).map(String::as_str);
         if let (Some(name), Some(room)) = (field("name"), field("room")) {
             if let (Ok(name), Ok(room)) = (validate_name(name), validate_room(room)) {
-                let to = format!("/call/{}/{}", path_segment(name), path_segment(room));
+                let mut to = format!("/call/{}/{}", path_segment(name), path_segment(room));
+                if field("from") == Some(join_card::FROM_CARD) {
+                    let off = [join_card::MICROPHONE, join_card::CAMERA]
+                        .into_iter()
+                        .filter(|device| field(device).is_none())
+                        .map(|device| format!("{device}=off"))
+                        .collect::<Vec<_>>();
+                    if !off.is_empty() {
+                        to = format!("{to}?{}", off.join("&"));
+                    }
+                }
                 return axum::response::Redirect::to(&to).into_response();
             }
         }

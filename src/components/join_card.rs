@@ -1,0 +1,125 @@
+//! The card a call link opens on when it came from elsewhere (another site, typed,
+//! pasted): the camera preview, the name from the link (editable), microphone and camera
+//! switches, and Join now. Nothing is sent and no seat is taken before Join now.
+//!
+//! The server renders it, and it works before the app has loaded: the page's early script
+//! (`early_media`) shows the camera in the preview and holds back a Join now pressed
+//! meanwhile, which the app then carries out with what was typed. Without JavaScript the
+//! form goes to the server, which sends it on to the call (`server::join_link`). Its
+//! switches hide the preview through CSS alone, so they work in all three cases.
+
+use crate::browser;
+use crate::early_media::{JOIN_FORM, JOIN_PREVIEW};
+use crate::protocol::signaling::validate_name;
+use leptos::prelude::*;
+
+/// The ids (and form field names) of the switches.
+pub const MICROPHONE: &str = "microphone";
+pub const CAMERA: &str = "camera";
+
+/// The value of the form's `from` field: a form from the card says which devices are off
+/// by leaving their switches out (an unticked checkbox is not sent).
+pub const FROM_CARD: &str = "card";
+
+/// What the person chose on the card.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JoinChoice {
+    pub name: String,
+    pub microphone: bool,
+    pub camera: bool,
+}
+
+/// What the server writes into a field before the app has taken the page over; from then
+/// on the binding holds it.
+fn server_side<T>(value: T) -> Option<T> {
+    cfg!(feature = "ssr").then_some(value)
+}
+
+#[component]
+pub fn JoinCard(user: String, room: String, join: Callback<JoinChoice>) -> impl IntoView {
+    let name = RwSignal::new(browser::typed_before_the_app("name").unwrap_or(user));
+    let microphone = RwSignal::new(browser::ticked_before_the_app(MICROPHONE).unwrap_or(true));
+    let camera = RwSignal::new(browser::ticked_before_the_app(CAMERA).unwrap_or(true));
+    let name_error = RwSignal::new(None::<String>);
+    let submit = move || match validate_name(&name.get_untracked()) {
+        Ok(name) => join.run(JoinChoice {
+            name: name.to_owned(),
+            microphone: microphone.get_untracked(),
+            camera: camera.get_untracked(),
+        }),
+        Err(why) => name_error.set(Some(why.to_string())),
+    };
+    // Pressed while the app was on its way: join now that it is here (an effect runs once
+    // the page is the app's).
+    if browser::sent_before_the_app(JOIN_FORM) {
+        Effect::new(move |_| submit());
+    }
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        submit();
+    };
+
+    view! {
+        <section class="panel join-card" aria-labelledby="join-title">
+            <h1 id="join-title">{format!("Join room {room}")}</h1>
+            <p class="lede">
+                "Check your camera and your name. Nobody in the call sees or hears you until you join."
+            </p>
+            <div class="join-preview">
+                <video
+                    id=JOIN_PREVIEW
+                    autoplay
+                    muted
+                    playsinline
+                    aria-label="Your camera preview"
+                ></video>
+                <p class="preview-off">"Camera off"</p>
+            </div>
+            <form id=JOIN_FORM class="join-form" method="get" action="/" on:submit=on_submit novalidate>
+                <input type="hidden" name="room" value=room.clone()/>
+                <input type="hidden" name="from" value=FROM_CARD/>
+                <div class="field">
+                    <label for="name">"Your name"</label>
+                    <input
+                        id="name"
+                        name="name"
+                        autocomplete="nickname"
+                        value=server_side(name.get_untracked())
+                        bind:value=name
+                        aria-invalid=move || name_error.with(Option::is_some).to_string()
+                        aria-describedby="name-error"
+                    />
+                    <p id="name-error" class="field-error" role="alert">
+                        {move || name_error.get()}
+                    </p>
+                </div>
+                <div class="switches">
+                    <label>
+                        <input
+                            type="checkbox"
+                            role="switch"
+                            id=MICROPHONE
+                            name=MICROPHONE
+                            checked=server_side(true)
+                            bind:checked=microphone
+                        />
+                        "Microphone"
+                    </label>
+                    <label>
+                        <input
+                            type="checkbox"
+                            role="switch"
+                            id=CAMERA
+                            name=CAMERA
+                            checked=server_side(true)
+                            bind:checked=camera
+                        />
+                        "Camera"
+                    </label>
+                </div>
+                <button type="submit" class="primary">"Join now"</button>
+                <p class="joining-early" aria-live="polite">"Joining as soon as the page has loaded…"</p>
+            </form>
+        </section>
+    }
+}
