@@ -378,8 +378,19 @@ async fn pages_are_rendered_on_the_server() {
         home.contains("Your name") && home.contains("New room"),
         "{home}"
     );
-    let (status, call) = get(addr, "/call/Zo%C3%AB%20B/room1").await;
+    // Opened from elsewhere: the join card, with the name from the link.
+    let (status, card) = get(addr, "/call/Zo%C3%AB%20B/room1").await;
     assert_eq!(status, 200);
+    assert!(card.contains("Join room room1"), "{card}");
+    assert!(card.contains(r#"value="Zoë B""#), "names are decoded: {card}");
+    // From Tandem's own pages: the call.
+    let call = get_raw(
+        addr,
+        "/call/Zo%C3%AB%20B/room1",
+        "Sec-Fetch-Site: same-origin\r\n",
+    )
+    .await;
+    let call = String::from_utf8(call).expect("a page is UTF-8");
     assert!(call.contains("Room room1"), "{call}");
     assert!(call.contains("You (Zoë B)"), "names are decoded: {call}");
     assert!(call.contains(r#"aria-live="polite""#));
