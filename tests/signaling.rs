@@ -382,7 +382,10 @@ async fn pages_are_rendered_on_the_server() {
     let (status, card) = get(addr, "/call/Zo%C3%AB%20B/room1").await;
     assert_eq!(status, 200);
     assert!(card.contains("Join room room1"), "{card}");
-    assert!(card.contains(r#"value="Zoë B""#), "names are decoded: {card}");
+    assert!(
+        card.contains(r#"value="Zoë B""#),
+        "names are decoded: {card}"
+    );
     // From Tandem's own pages: the call.
     let call = get_raw(
         addr,

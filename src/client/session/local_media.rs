@@ -1,0 +1,238 @@
+//! This side's media: the microphone and camera switches, devices, and a shared screen
+//! in place of the camera.
+
+use super::*;
+use crate::client::error_name;
+use crate::mesh::MediaState;
+use web_sys::MediaStream;
+
+impl Session {
+    /// Enables or disables the local tracks as the toggles say (no renegotiation: a
+    /// disabled track sends silence or black), and tells everyone.
+    pub(super) async fn apply_mutes(&mut self) {
+        self.enable_tracks();
+        self.announce().await;
+    }
+
+    /// Enables or disables the local tracks as the toggles say.
+    pub(super) fn enable_tracks(&self) {
+        if let Some(stream) = &self.media.stream {
+            let microphone = self.view.microphone_on.try_get_untracked().unwrap_or(true);
+            let camera = self.view.camera_on.try_get_untracked().unwrap_or(true);
+            for track in stream.get_tracks().iter() {
+                let track = track.unchecked_into::<MediaStreamTrack>();
+                track.set_enabled(if track.kind() == "audio" {
+                    microphone
+                } else {
+                    camera
+                });
+            }
+        }
+    }
+
+    /// Tells everyone what we send, so they can show "muted" or a placeholder.
+    pub(super) async fn announce(&mut self) {
+        let has = |kind: &str| {
+            self.media.stream.as_ref().is_some_and(|s| {
+                s.get_tracks()
+                    .iter()
+                    .any(|t| t.unchecked_into::<MediaStreamTrack>().kind() == kind)
+            })
+        };
+        let screen = self.screen.is_some();
+        let media = MediaState {
+            audio: has("audio") && self.view.microphone_on.try_get_untracked().unwrap_or(true),
+            video: screen
+                || (has("video") && self.view.camera_on.try_get_untracked().unwrap_or(true)),
+            screen,
+        };
+        self.input(Input::LocalMedia(media)).await;
+    }
+
+    /// Refreshes the camera and microphone lists, and which ones are in use.
+    pub(super) async fn list_devices(&self) {
+        match media::devices().await {
+            Ok((cameras, microphones)) => {
+                // Only on a real change: re-rendering the options would reset the choice.
+                if self.view.cameras.try_with_untracked(|c| *c != cameras) == Some(true) {
+                    self.view.cameras.set(cameras);
+                }
+                if self
+                    .view
+                    .microphones
+                    .try_with_untracked(|m| *m != microphones)
+                    == Some(true)
+                {
+                    self.view.microphones.set(microphones);
+                }
+            }
+            Err(why) => leptos::logging::warn!("cannot list devices: {why}"),
+        }
+        let in_use = |kind: &str| {
+            let stream = self.media.stream.as_ref()?;
+            let track = stream
+                .get_tracks()
+                .iter()
+                .map(|t| t.unchecked_into::<MediaStreamTrack>())
+                .find(|t| t.kind() == kind)?;
+            media::device_id(&track)
+        };
+        self.view.camera_id.set(in_use("video"));
+        self.view.microphone_id.set(in_use("audio"));
+    }
+
+    /// Puts a newly opened device's track in place of the old one, locally and towards
+    /// the other side, without dropping the call.
+    pub(super) async fn use_device(
+        &mut self,
+        kind: DeviceKind,
+        opened: Result<MediaStreamTrack, String>,
+    ) {
+        let track = match opened {
+            Ok(track) => track,
+            Err(why) => {
+                self.view
+                    .notice
+                    .set(Some(format!("That device could not be opened ({why}).")));
+                return;
+            }
+        };
+        self.view.notice.set(None);
+        let wire_kind = track.kind();
+        // `Clone::clone`, not `.clone()`: MediaStream has an inherent JS `clone()` that
+        // copies the stream and its tracks.
+        let stream = match &self.media.stream {
+            Some(stream) => Clone::clone(stream),
+            None => match MediaStream::new() {
+                Ok(stream) => {
+                    self.media.stream = Some(Clone::clone(&stream));
+                    stream
+                }
+                Err(_) => return,
+            },
+        };
+        for old in stream.get_tracks().iter() {
+            let old = old.unchecked_into::<MediaStreamTrack>();
+            if old.kind() == wire_kind {
+                stream.remove_track(&old);
+                old.stop();
+            }
+        }
+        stream.add_track(&track);
+        // A shared screen stays on the wire until sharing stops.
+        let sending = kind == DeviceKind::Microphone || self.screen.is_none();
+        if sending {
+            if let Err(e) = self.replace_on_all(&wire_kind, Some(&track)).await {
+                leptos::logging::warn!("switching device failed: {}", error_name(&e));
+            }
+        }
+        if self.screen.is_none() {
+            self.show_preview(Some(&stream));
+        }
+        self.apply_mutes().await;
+        self.list_devices().await;
+    }
+
+    /// Opens the browser's screen picker. The person may take their time, so the answer
+    /// comes back as an event and the call goes on meanwhile.
+    pub(super) fn pick_screen(&self) {
+        if self.screen.is_some() {
+            return;
+        }
+        self.view.notice.set(None);
+        let events = self.events.clone();
+        spawn_local(async move {
+            let _ = events.unbounded_send(Event::ScreenPicked(media::display().await));
+        });
+    }
+
+    pub(super) async fn start_sharing(&mut self, picked: Result<MediaStreamTrack, String>) {
+        if self.screen.is_some() {
+            if let Ok(track) = picked {
+                track.stop();
+            }
+            return;
+        }
+        let track = match picked {
+            Ok(track) => track,
+            Err(why) => {
+                self.view.notice.set(Some(format!(
+                    "Screen sharing did not start ({why}); still showing your camera."
+                )));
+                return;
+            }
+        };
+        let events = self.events.clone();
+        let on_ended = Closure::<dyn FnMut()>::new(move || {
+            let _ = events.unbounded_send(Event::Ui(UiCommand::StopSharing));
+        });
+        track.set_onended(Some(on_ended.as_ref().unchecked_ref()));
+        if let Err(e) = self.replace_on_all("video", Some(&track)).await {
+            track.stop();
+            self.view
+                .notice
+                .set(Some(format!("Screen sharing failed ({}).", error_name(&e))));
+            return;
+        }
+        self.show_preview(
+            MediaStream::new_with_tracks(&js_sys::Array::of1(&track))
+                .ok()
+                .as_ref(),
+        );
+        self.screen = Some(ScreenShare {
+            track,
+            _on_ended: on_ended,
+        });
+        self.view.sharing_screen.set(true);
+        self.announce().await;
+    }
+
+    pub(super) async fn stop_sharing(&mut self) {
+        let Some(screen) = self.screen.take() else {
+            return;
+        };
+        screen.track.set_onended(None);
+        screen.track.stop();
+        let camera = self.camera_track();
+        if let Err(e) = self.replace_on_all("video", camera.as_ref()).await {
+            leptos::logging::warn!("back to the camera failed: {}", error_name(&e));
+        }
+        self.show_preview(self.media.stream.as_ref());
+        self.view.sharing_screen.set(false);
+        self.announce().await;
+    }
+
+    pub(super) fn camera_track(&self) -> Option<MediaStreamTrack> {
+        self.media.stream.as_ref().and_then(|stream| {
+            stream
+                .get_video_tracks()
+                .iter()
+                .next()
+                .map(|t| t.unchecked_into::<MediaStreamTrack>())
+        })
+    }
+
+    pub(super) fn show_preview(&self, stream: Option<&MediaStream>) {
+        if let Some(video) = element(self.view.local_video) {
+            video.set_src_object(stream);
+        }
+    }
+}
+
+/// Asks the browser to say when devices come and go. The closure must live as long as
+/// the session; the caller keeps it and unregisters it at the end.
+pub(super) fn watch_devices(events: &UnboundedSender<Event>) -> Option<Closure<dyn FnMut()>> {
+    let devices = media::media_devices().ok()?;
+    let events = events.clone();
+    let closure = Closure::<dyn FnMut()>::new(move || {
+        let _ = events.unbounded_send(Event::DevicesChanged);
+    });
+    devices.set_ondevicechange(Some(closure.as_ref().unchecked_ref()));
+    Some(closure)
+}
+
+pub(super) struct ScreenShare {
+    pub(super) track: MediaStreamTrack,
+    /// Stopping from the browser's own "Stop sharing" bar ends the track.
+    pub(super) _on_ended: Closure<dyn FnMut()>,
+}
