@@ -1,5 +1,5 @@
 import { test, expect, type Page } from '@playwright/test';
-import { type Person, peopleForEachTest, sharedServer, waitForHydration } from './support';
+import { type Person, peopleForEachTest, sharedServer, waitForHydration, holdTheApp } from './support';
 
 // Issue 22: a call link opened from elsewhere (another site, typed, pasted) shows a card
 // first: the camera preview, the name from the link, microphone and camera switches,
@@ -116,12 +116,7 @@ test('Join now pressed before the app has loaded joins once it has, as typed and
   const alice = await person();
   await alice.joinThroughForm(server().url, 'Alice', room);
   const eve = await person();
-  let release!: () => void;
-  const released = new Promise<void>((r) => (release = r));
-  await eve.page.route(/\/pkg\/.*\.wasm$/, async (route) => {
-    await released;
-    await route.continue();
-  });
+  const release = await holdTheApp(eve.page);
   // Pasted into the address bar.
   await eve.page.goto(`${server().url}/call/Eve/${room}`, { waitUntil: 'domcontentloaded' });
   await eve.page.getByLabel('Your name').fill('Early Eve');

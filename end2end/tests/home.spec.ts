@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { peopleForEachTest, sharedServer, waitForHydration } from './support';
+import { peopleForEachTest, sharedServer, waitForHydration, holdTheApp } from './support';
 
 // The home form must work before the app has loaded: on a phone link the wasm arrives
 // seconds after the page, and people press Join meanwhile.
@@ -35,14 +35,7 @@ test('with JavaScript off, Join goes to the call, and a mistake comes back with 
 
 test('Join pressed while the app is still loading goes to the call, which starts once it has', async () => {
   const p = await person();
-  // The app's wasm is held back until the test lets it through.
-  let release!: () => void;
-  const released = new Promise<void>((r) => (release = r));
-  await p.page.route(/\/pkg\/.*\.wasm$/, async (route) => {
-    await released;
-    // The first page is gone by then: its request has nowhere to go.
-    await route.continue().catch(() => {});
-  });
+  const release = await holdTheApp(p.page);
   await p.page.goto(server().url + '/', { waitUntil: 'domcontentloaded' });
   await p.page.getByLabel('Your name').fill('Early');
   await p.page.getByLabel('Room').fill('slow-link');
@@ -55,12 +48,7 @@ test('Join pressed while the app is still loading goes to the call, which starts
 
 test('what is typed while the app is still loading is still there once it has, and Join takes it', async () => {
   const p = await person();
-  let release!: () => void;
-  const released = new Promise<void>((r) => (release = r));
-  await p.page.route(/\/pkg\/.*\.wasm$/, async (route) => {
-    await released;
-    await route.continue();
-  });
+  const release = await holdTheApp(p.page);
   // An invite link: the room is filled in by the server, the name typed before the app is up.
   await p.page.goto(server().url + '/?room=typed-early', { waitUntil: 'domcontentloaded' });
   await p.page.getByLabel('Your name').fill('Quick');

@@ -523,6 +523,21 @@ export async function waitForHydration(page: Page): Promise<void> {
   });
 }
 
+/**
+ * Holds the app's wasm back from `page` until the returned function is called: what a
+ * person does meanwhile happens before the app has loaded, as on a slow link.
+ */
+export async function holdTheApp(page: Page): Promise<() => void> {
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  await page.route(/\/pkg\/.*\.wasm$/, async (route) => {
+    await released;
+    // A page gone by then (a form sent natively) leaves its request nowhere to go.
+    await route.continue().catch(() => {});
+  });
+  return release;
+}
+
 /** Asserts that frames from the other side keep being decoded. */
 export async function expectFramesGrowing(person: Person): Promise<void> {
   const before = await person.framesDecoded();

@@ -9,6 +9,7 @@
 //! switches hide the preview through CSS alone, so they work in all three cases.
 
 use crate::browser;
+use crate::components::name_field::NameField;
 use crate::early_media::{JOIN_FORM, JOIN_PREVIEW};
 use crate::protocol::signaling::validate_name;
 use leptos::prelude::*;
@@ -78,21 +79,7 @@ pub fn JoinCard(user: String, room: String, join: Callback<JoinChoice>) -> impl 
             <form id=JOIN_FORM class="join-form" method="get" action="/" on:submit=on_submit novalidate>
                 <input type="hidden" name="room" value=room.clone()/>
                 <input type="hidden" name="from" value=FROM_CARD/>
-                <div class="field">
-                    <label for="name">"Your name"</label>
-                    <input
-                        id="name"
-                        name="name"
-                        autocomplete="nickname"
-                        value=server_side(name.get_untracked())
-                        bind:value=name
-                        aria-invalid=move || name_error.with(Option::is_some).to_string()
-                        aria-describedby="name-error"
-                    />
-                    <p id="name-error" class="field-error" role="alert">
-                        {move || name_error.get()}
-                    </p>
-                </div>
+                <NameField name error=name_error/>
                 <div class="switches">
                     <label>
                         <input

@@ -11,6 +11,7 @@ pub mod files;
 pub mod invite;
 pub mod join_card;
 pub mod knocks;
+pub mod name_field;
 pub mod people;
 pub mod person_picker;
 pub mod stats_panel;

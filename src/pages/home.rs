@@ -1,6 +1,7 @@
 //! `/`: pick a name and a room, or ask for a fresh room key.
 
 use crate::browser;
+use crate::components::name_field::NameField;
 use crate::protocol::signaling::{validate_name, validate_room};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
@@ -67,21 +68,7 @@ pub fn HomeScreen() -> impl IntoView {
             // Until the app has loaded, Join sends the form as it is, and the server takes
             // it from there.
             <form class="join-form" method="get" action="/" on:submit=join novalidate>
-                <div class="field">
-                    <label for="name">"Your name"</label>
-                    <input
-                        id="name"
-                        name="name"
-                        autocomplete="nickname"
-                        value=typed_value(name)
-                        bind:value=name
-                        aria-invalid=move || name_error.with(Option::is_some).to_string()
-                        aria-describedby="name-error"
-                    />
-                    <p id="name-error" class="field-error" role="alert">
-                        {move || name_error.get()}
-                    </p>
-                </div>
+                <NameField name error=name_error/>
                 <div class="field">
                     <label for="room">"Room"</label>
                     <div class="room-row">

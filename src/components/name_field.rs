@@ -1,0 +1,28 @@
+//! The "Your name" field, with what is wrong with it below: on the home form and on the
+//! join card.
+
+use leptos::prelude::*;
+
+#[component]
+pub fn NameField(name: RwSignal<String>, error: RwSignal<Option<String>>) -> impl IntoView {
+    // The server writes the value into the page; once the app has taken the page over,
+    // the binding holds it and the attribute is left alone.
+    let typed = cfg!(feature = "ssr").then(|| name.get_untracked());
+    view! {
+        <div class="field">
+            <label for="name">"Your name"</label>
+            <input
+                id="name"
+                name="name"
+                autocomplete="nickname"
+                value=typed
+                bind:value=name
+                aria-invalid=move || error.with(Option::is_some).to_string()
+                aria-describedby="name-error"
+            />
+            <p id="name-error" class="field-error" role="alert">
+                {move || error.get()}
+            </p>
+        </div>
+    }
+}
