@@ -7,7 +7,7 @@ use common::*;
 use futures::StreamExt;
 use serde_json::json;
 use tandem::protocol::signaling::{
-    ErrorCode, PeerId, ServerMessage, Signal, REMOVED_CLOSE_CODE, SEAT_TAKEN_CLOSE_CODE,
+    ErrorCode, KnockId, PeerId, ServerMessage, Signal, REMOVED_CLOSE_CODE, SEAT_TAKEN_CLOSE_CODE,
 };
 
 /// Settings every server of one cluster shares; `extra` may set another grace.
@@ -1012,4 +1012,174 @@ async fn the_host_hands_over_and_removes_across_servers_and_a_leaving_host_is_fo
         );
         assert_eq!(client.recv().await, ServerMessage::Host { peer: alice_id });
     }
+}
+
+/// A newcomer at `room` of a locked room, who must be told to wait for `host`.
+async fn knock(client: &mut Client, room: &str, name: &str, host: &str) {
+    client
+        .send(json!({"type": "join", "room": room, "name": name}))
+        .await;
+    assert_eq!(
+        client.recv().await,
+        ServerMessage::Waiting {
+            host_name: host.into()
+        }
+    );
+}
+
+/// The next message, which must be a knock by `name`.
+async fn knock_heard(host: &mut Client, name: &str) -> KnockId {
+    match host.recv().await {
+        ServerMessage::Knock { knock, name: who } if who == name => knock,
+        other => panic!("expected {name}'s knock, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_host_on_one_server_locks_and_answers_knocks_on_the_other_and_a_new_host_hears_who_waits()
+{
+    let redis = RedisServer::start();
+    let (a, b) = (server(&redis, &[]), server(&redis, &[]));
+    let (mut alice, alice_id, _, mut bob, bob_id) = across(&a, &b, "door").await;
+    bob.send(json!({"type": "lock"})).await;
+    bob.expect_error(ErrorCode::NotHost).await;
+    alice.send(json!({"type": "lock"})).await;
+    for client in [&mut alice, &mut bob] {
+        assert_eq!(client.recv().await, ServerMessage::Locked { locked: true });
+    }
+    // Dave, on B, waits for Alice, on A: nobody else hears of him, and he can do nothing
+    // in the room.
+    let mut dave = Client::connect(b.addr).await;
+    knock(&mut dave, "door", "Dave", "Alice").await;
+    let dave_knock = knock_heard(&mut alice, "Dave").await;
+    bob.send(json!({"type": "admit", "knock": dave_knock}))
+        .await;
+    bob.expect_error(ErrorCode::NotHost).await;
+    dave.signal(alice_id, offer("let me in")).await;
+    dave.expect_error(ErrorCode::NotJoined).await;
+    // Let in across servers: seated on B past the lock, and met as any newcomer.
+    alice
+        .send(json!({"type": "admit", "knock": dave_knock}))
+        .await;
+    assert_eq!(
+        alice.recv().await,
+        ServerMessage::KnockEnded { knock: dave_knock }
+    );
+    let dave_id = match dave.recv().await {
+        ServerMessage::Joined {
+            you,
+            peers,
+            locked,
+            host,
+            ..
+        } => {
+            assert!(locked);
+            assert_eq!(host, Some(alice_id));
+            assert_eq!(peers.len(), 2);
+            you
+        }
+        other => panic!("{other:?}"),
+    };
+    for client in [&mut alice, &mut bob] {
+        assert!(
+            matches!(client.recv().await, ServerMessage::PeerJoined { peer, .. } if peer.id == dave_id)
+        );
+    }
+    dave.signal(alice_id, offer("in")).await;
+    assert!(matches!(alice.recv().await, ServerMessage::Signal { from, .. } if from == dave_id));
+    // Erin, on B, is turned away, and told by whom; Frank, on A, gives up.
+    let mut erin = Client::connect(b.addr).await;
+    knock(&mut erin, "door", "Erin", "Alice").await;
+    let erin_knock = knock_heard(&mut alice, "Erin").await;
+    alice
+        .send(json!({"type": "deny", "knock": erin_knock}))
+        .await;
+    assert_eq!(
+        alice.recv().await,
+        ServerMessage::KnockEnded { knock: erin_knock }
+    );
+    assert_eq!(
+        erin.expect_error(ErrorCode::KnockDenied).await,
+        "Alice did not let you in"
+    );
+    alice
+        .send(json!({"type": "deny", "knock": erin_knock}))
+        .await;
+    alice.expect_error(ErrorCode::UnknownKnock).await;
+    let mut frank = Client::connect(a.addr).await;
+    knock(&mut frank, "door", "Frank", "Alice").await;
+    let frank_knock = knock_heard(&mut alice, "Frank").await;
+    drop(frank);
+    assert_eq!(
+        alice.recv().await,
+        ServerMessage::KnockEnded { knock: frank_knock }
+    );
+    // Gus, on A, waits while Alice hands the role to Bob, on B: Bob hears who waits.
+    let mut gus = Client::connect(a.addr).await;
+    knock(&mut gus, "door", "Gus", "Alice").await;
+    let gus_knock = knock_heard(&mut alice, "Gus").await;
+    alice
+        .send(json!({"type": "make_host", "peer": bob_id}))
+        .await;
+    for client in [&mut alice, &mut bob, &mut dave] {
+        assert_eq!(client.recv().await, ServerMessage::Host { peer: bob_id });
+    }
+    assert_eq!(knock_heard(&mut bob, "Gus").await, gus_knock);
+    alice
+        .send(json!({"type": "admit", "knock": gus_knock}))
+        .await;
+    alice.expect_error(ErrorCode::NotHost).await;
+    bob.send(json!({"type": "admit", "knock": gus_knock})).await;
+    assert_eq!(
+        bob.recv().await,
+        ServerMessage::KnockEnded { knock: gus_knock }
+    );
+    assert!(matches!(gus.recv().await, ServerMessage::Joined { host, .. } if host == Some(bob_id)));
+    // Unlocked: the next person walks straight in.
+    bob.send(json!({"type": "unlock"})).await;
+    for client in [&mut alice, &mut bob, &mut dave, &mut gus] {
+        loop {
+            match client.recv().await {
+                ServerMessage::Locked { locked } => {
+                    assert!(!locked);
+                    break;
+                }
+                // Gus's arrival, heard by the others first.
+                ServerMessage::PeerJoined { .. } => {}
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    let mut hal = Client::connect(b.addr).await;
+    hal.send(json!({"type": "join", "room": "door", "name": "Hal"}))
+        .await;
+    assert!(matches!(
+        hal.recv().await,
+        ServerMessage::Joined { locked: false, .. }
+    ));
+}
+
+#[tokio::test]
+async fn someone_waiting_on_another_server_is_told_when_everyone_leaves_a_locked_room() {
+    let redis = RedisServer::start();
+    let (a, b) = (server(&redis, &[]), server(&redis, &[]));
+    let mut alice = Client::connect(a.addr).await;
+    alice.join("alone", "Alice").await;
+    alice.send(json!({"type": "lock"})).await;
+    assert_eq!(alice.recv().await, ServerMessage::Locked { locked: true });
+    let mut ivy = Client::connect(b.addr).await;
+    knock(&mut ivy, "alone", "Ivy", "Alice").await;
+    knock_heard(&mut alice, "Ivy").await;
+    alice.send(json!({"type": "leave"})).await;
+    assert_eq!(
+        ivy.expect_error(ErrorCode::KnockExpired).await,
+        "everyone left before letting you in"
+    );
+    // The lock went with the last person: Ivy comes in now.
+    ivy.send(json!({"type": "join", "room": "alone", "name": "Ivy"}))
+        .await;
+    assert!(matches!(
+        ivy.recv().await,
+        ServerMessage::Joined { locked: false, .. }
+    ));
 }

@@ -81,3 +81,33 @@ test('a join while Redis is away says the server is busy, and goes through once 
   await expect(alice.status()).toHaveText('Connected with Bob.');
   await expectRemoteVideoFlowing(bob);
 });
+
+test('a host on one server locks the room and lets in someone knocking on the other', async () => {
+  const room = `lb-door-${Date.now()}`;
+  const alice = await person();
+  const bob = await person();
+  const dave = await person();
+  // Alice hosts on one server; Bob and Dave come straight to the other.
+  await alice.joinThroughForm(servers[0].url, 'Alice', room);
+  await bob.joinThroughForm(servers[1].url, 'Bob', room);
+  await expect(alice.status()).toHaveText('Connected with Bob.');
+  await alice.page.getByRole('button', { name: 'Lock room' }).click();
+  for (const p of [alice, bob]) await expect(p.page.getByRole('region', { name: 'People' }).getByText('Locked')).toBeVisible();
+
+  await dave.joinThroughForm(servers[1].url, 'Dave', room);
+  await expect(dave.status()).toHaveText('Waiting for Alice to let you in…');
+  const prompt = alice.page.getByRole('alert').filter({ hasText: 'Dave is asking to join.' });
+  await expect(prompt).toBeVisible();
+  expect(await dave.page.evaluate(() => (window as any).__pcs.length)).toBe(0);
+  await expect(bob.status()).toHaveText('Connected with Alice.');
+  await prompt.getByRole('button', { name: 'Admit' }).click();
+  await expect(dave.status()).toHaveText('Connected with Alice and Bob.', { timeout: 30_000 });
+  // Both pictures arrive: Alice's from a peer admitted on the other server.
+  const remotes = dave.page.locator('.tile.remote video');
+  await expect(remotes).toHaveCount(2);
+  await expect
+    .poll(() => remotes.evaluateAll((vs) => vs.filter((v) => (v as HTMLVideoElement).videoWidth > 0).length))
+    .toBe(2);
+  await expect(prompt).toBeHidden();
+  await expect(alice.status()).toHaveText('Connected with Bob and Dave.');
+});

@@ -35,7 +35,7 @@ impl Registry {
     ) -> Result<Admitted, NoSeat> {
         match self {
             Registry::Local(rooms) => rooms.join(room, name, mailbox, address),
-            Registry::Shared(rooms) => Box::pin(rooms.join(room, name, mailbox)).await,
+            Registry::Shared(rooms) => Box::pin(rooms.join(room, name, mailbox, address)).await,
         }
     }
 
@@ -77,12 +77,11 @@ impl Registry {
         }
     }
 
-    /// How a connection's knock stands (see [`Rooms::knock_outcome`]). Rooms shared
-    /// through Redis cannot be locked yet, so nobody knocks there.
+    /// How a connection's knock stands (see [`Rooms::knock_outcome`]).
     pub fn knock_outcome(&self, knocking: &Knocking) -> KnockOutcome {
         match self {
             Registry::Local(rooms) => rooms.knock_outcome(knocking),
-            Registry::Shared(_) => KnockOutcome::Ended,
+            Registry::Shared(rooms) => rooms.knock_outcome(knocking),
         }
     }
 
@@ -90,14 +89,15 @@ impl Registry {
     pub fn withdraw_knock(&self, knocking: &Knocking) -> Option<Seat> {
         match self {
             Registry::Local(rooms) => rooms.withdraw_knock(knocking),
-            Registry::Shared(_) => None,
+            Registry::Shared(rooms) => rooms.withdraw_knock(knocking),
         }
     }
 
     /// Nobody let a knock in in time.
     pub fn expire_knock(&self, knocking: &Knocking) {
-        if let Registry::Local(rooms) = self {
-            rooms.expire_knock(knocking);
+        match self {
+            Registry::Local(rooms) => rooms.expire_knock(knocking),
+            Registry::Shared(rooms) => rooms.expire_knock(knocking),
         }
     }
 

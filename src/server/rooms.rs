@@ -245,8 +245,8 @@ impl Room {
 
 /// Knocks remembered per room for the per-address rate: more than can come in a minute
 /// from the addresses that may wait at once.
-const RECENT_KNOCKS: usize = 64;
-const KNOCK_RATE_WINDOW: Duration = Duration::from_secs(60);
+pub(super) const RECENT_KNOCKS: usize = 64;
+pub(super) const KNOCK_RATE_WINDOW: Duration = Duration::from_secs(60);
 
 /// Someone at a locked room's door: no seat, and nobody in the room knows of them but
 /// the host.

@@ -1,12 +1,30 @@
--- KEYS[1] room hash, KEYS[2] own rooms set; ARGV id, server, capacity, room, prefix, then
--- the names the person may take, each with its folded form (hex): the first whose
--- folded form no seat has is theirs.
+-- KEYS[1] room hash, KEYS[2] own rooms set; ARGV id, server, capacity, room, prefix,
+-- knock id, let in ('1': the host admitted that knock), may knock ('1' unless this
+-- server's limits for the person's address say no), most knocks, then the names the
+-- person may take, each with its folded form (hex): the first whose folded form no seat
+-- has is theirs.
+local locked = redis.call('EXISTS', KEYS[1] .. ':locked')
 local mine = redis.call('HGET', KEYS[1], ARGV[1])
 if mine then
   -- This server's own earlier try, whose answer was lost: seated already, and told.
   local seq, name = string.match(mine, '^(%d+) %S+ %S+ (.*)$')
   if holder_of(mine) ~= ARGV[2] then return {'taken'} end
-  return seats({'seated', seq, name, host_of(KEYS[1])}, KEYS[1], ARGV[1])
+  return seats({'seated', seq, name, host_of(KEYS[1]), tostring(locked)}, KEYS[1], ARGV[1])
+end
+local let_in = ARGV[7] == '1' and redis.call('HDEL', KEYS[1] .. ':admitted', ARGV[6]) == 1
+if locked == 1 and not let_in then
+  -- At the door: listed, and the host's server told (`knock`), unless the list is full.
+  local knocks = KEYS[1] .. ':knocks'
+  if ARGV[7] == '1' or ARGV[8] ~= '1' or redis.call('HLEN', knocks) >= tonumber(ARGV[9])
+  then
+    return {'locked'}
+  end
+  local host = host_of(KEYS[1])
+  local host_name = string.match(redis.call('HGET', KEYS[1], host), '^%d+ %S+ %S+ (.*)$')
+  redis.call('HSET', knocks, ARGV[6], ARGV[2] .. ' ' .. ARGV[10])
+  tell_host(ARGV[5], KEYS[1], '{"kind":"knock","room":"' .. ARGV[4] .. '","knock":' .. ARGV[6]
+    .. ',"name":' .. cjson.encode(ARGV[10]) .. '}')
+  return {'knocking', host_name}
 end
 local taken = redis.call('HLEN', KEYS[1])
 if taken > 0 then taken = taken - 1 end
@@ -17,7 +35,7 @@ for _, record in ipairs(redis.call('HVALS', KEYS[1])) do
   if fold then folds[fold] = true end
 end
 local name, fold
-for i = 6, #ARGV - 1, 2 do
+for i = 10, #ARGV - 1, 2 do
   if not folds[ARGV[i + 1]] then
     name, fold = ARGV[i], ARGV[i + 1]
     break
@@ -36,4 +54,5 @@ redis.call('SADD', KEYS[2], ARGV[4])
 tell(ARGV[5], KEYS[1], ARGV[2], '{"kind":"joined","room":"' .. ARGV[4] .. '","peer":{"id":'
   .. ARGV[1] .. ',"name":' .. cjson.encode(name) .. '},"seq":' .. seq .. ',"server":"'
   .. ARGV[2] .. '"}')
-return seats({'seated', tostring(seq), name, host_of(KEYS[1])}, KEYS[1], ARGV[1])
+return seats({'seated', tostring(seq), name, host_of(KEYS[1]), tostring(locked)}, KEYS[1],
+  ARGV[1])

@@ -10,6 +10,7 @@
 //! on another server is one PUBLISH to that server's channel ([`pubsub`]). Servers that
 //! stop beating are swept out ([`liveness`]).
 
+mod door;
 mod liveness;
 mod pubsub;
 mod store;
@@ -22,16 +23,20 @@ use super::limits::IpSlot;
 use super::mailbox::{Busy, Kick};
 use super::metrics::RedisMetrics;
 use super::rooms::{encode, Admitted, Attachment, Mailbox, NoSeat, RoomRules, RoomState, Seat};
-use crate::protocol::signaling::{ErrorCode, HostCommand, PeerId, PeerInfo, ServerMessage, Signal};
+use crate::protocol::signaling::{
+    ErrorCode, HostCommand, KnockId, PeerId, PeerInfo, ServerMessage, Signal,
+};
 use axum::extract::ws::Utf8Bytes;
+use door::Doors;
 use pubsub::{decode_envelope, Envelope, Outgoing, ENVELOPE_OVERHEAD};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::ProtocolVersion;
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
-use store::{Holder, HostChange, HostScript, Joined, Left, Resumed, Store};
+use store::{Door, Holder, HostChange, HostScript, Joined, Left, Resumed, Store};
 use tokio::sync::mpsc;
 use view::{Person, Place, View};
 
@@ -58,6 +63,8 @@ pub struct SharedRooms {
     /// Where the epochs of the next seat moved here start: far apart, so a seat that
     /// comes back never matches a connection from its earlier stay.
     next_epoch: AtomicU64,
+    /// This server's connections waiting at locked rooms' doors.
+    doors: Mutex<Doors>,
 }
 
 impl SharedRooms {
@@ -128,6 +135,7 @@ impl SharedRooms {
             // Random, so that two servers' epochs (and so their tokens' generations) for
             // one seat do not meet.
             next_epoch: AtomicU64::new(u64::from(rand::random::<u32>()) | 1),
+            doors: Mutex::default(),
         });
         rooms.store.heartbeat(rooms.timing.liveness).await?;
         tokio::spawn(liveness::keep_alive(Arc::downgrade(&rooms)));
@@ -141,17 +149,33 @@ impl SharedRooms {
         self.reachable.load(Ordering::Relaxed)
     }
 
+    /// Seats a person, or at a locked room has them wait at its door (see [`door`]).
     pub async fn join(
         self: &Arc<Self>,
         room: &str,
         name: &str,
         mailbox: &Mailbox,
+        address: Option<IpAddr>,
     ) -> Result<Admitted, NoSeat> {
+        self.join_as(room, name, mailbox, address, None).await
+    }
+
+    /// As [`SharedRooms::join`]; `let_in`: the knock the host admitted, seated past the
+    /// lock.
+    async fn join_as(
+        self: &Arc<Self>,
+        room: &str,
+        name: &str,
+        mailbox: &Mailbox,
+        address: Option<IpAddr>,
+        let_in: Option<KnockId>,
+    ) -> Result<Admitted, NoSeat> {
+        let (door, limit) = self.door_for(room, address, let_in);
         self.lock().entry(room.to_owned()).or_default().arriving += 1;
         let outcome = loop {
             // Random, as in `rooms`: ids never repeat across restarts.
             let id = PeerId(rand::random::<u64>() >> 11);
-            match self.seat_in_redis(room, id, name).await {
+            match self.seat_in_redis(room, id, name, door).await {
                 Ok(Joined::Taken) => continue,
                 other => break other.map(|outcome| (id, outcome)),
             }
@@ -159,18 +183,30 @@ impl SharedRooms {
         let mut views = self.lock();
         let view = views.entry(room.to_owned()).or_default();
         view.arriving = view.arriving.saturating_sub(1);
-        let (id, seq, name, host, others) = match outcome {
+        let (id, seq, name, host, locked, others) = match outcome {
             Ok((
                 id,
                 Joined::Seated {
                     seq,
                     name,
                     host,
+                    locked,
                     others,
                 },
-            )) => (id, seq, name, host, others),
+            )) => (id, seq, name, host, locked, others),
             Ok((_, Joined::Full)) => {
                 return Err(self.refuse(&mut views, room, ErrorCode::RoomFull))
+            }
+            Ok((_, Joined::Locked)) => {
+                let code = limit.unwrap_or(ErrorCode::RoomLocked);
+                return Err(self.refuse(&mut views, room, code));
+            }
+            Ok((_, Joined::Knocking { host_name })) => {
+                if views.get(room).is_some_and(View::unused) {
+                    views.remove(room);
+                }
+                drop(views);
+                return Err(self.wait_at_door(room, name, mailbox, address, door.knock, host_name));
             }
             Ok((_, Joined::Taken)) => unreachable!("taken ids are tried again"),
             Err(e) => {
@@ -186,13 +222,21 @@ impl SharedRooms {
         let mut unreachable = self.settle(view, room, synced);
         let view = views.get_mut(room).expect("held by the lock");
         view.chose(Some(host), seq);
-        let joined = self.rules.joined(
-            room,
-            &info,
-            epoch,
-            peers,
-            unlocked(view.host_with(Some((id, seq)))),
-        );
+        view.lock_as_of(locked, seq);
+        let state = RoomState {
+            host: view.host_with(Some((id, seq))),
+            locked: view.locked(),
+        };
+        let joined = self.rules.joined(room, &info, epoch, peers, state);
+        if let Some(knock) = let_in {
+            // Before `joined` is out: the connection takes the seat at its next step.
+            let seat = Seat {
+                room: room.to_owned(),
+                id,
+                epoch,
+            };
+            self.seated_at_door(knock, &seat);
+        }
         let me = Person {
             info: info.clone(),
             seq,
@@ -226,8 +270,12 @@ impl SharedRooms {
         ));
         view.people.push(me);
         unreachable.extend(view.tell_host_but(Some(id)));
+        let owed = view.owed_knocks();
         let people = view.people.len();
         drop(views);
+        if let Some(host) = owed {
+            self.tell_knocks(room, host);
+        }
         for id in unreachable {
             self.evict(room, id);
         }
@@ -302,13 +350,26 @@ impl SharedRooms {
             }
             let info = PeerInfo { id, name };
             view.chose(Some(moved.host), moved.change);
-            let resumed =
-                self.rules
-                    .resumed(&room, &info, next, view.others(id), unlocked(view.host()));
+            view.lock_as_of(moved.locked, moved.change);
+            let state = RoomState {
+                host: view.host(),
+                locked: view.locked(),
+            };
+            let resumed = self
+                .rules
+                .resumed(&room, &info, next, view.others(id), state);
             let take_back = || self.rules.seat_taken(&room, &info, next);
+            // A host back: who waits at the door, again.
+            let hosting = view.host() == Some(id);
             let at = view.here(id, None).expect("found just above");
             return match at.take_over(mailbox, encode(&resumed), take_back) {
-                Some(epoch) => Ok(Seat { room, id, epoch }),
+                Some(epoch) => {
+                    drop(views);
+                    if hosting {
+                        self.tell_knocks(&room, id);
+                    }
+                    Ok(Seat { room, id, epoch })
+                }
                 None => {
                     drop(views);
                     self.evict(&room, id);
@@ -333,10 +394,12 @@ impl SharedRooms {
         let mut unreachable = self.settle(view, &room, synced);
         let view = views.get_mut(&room).expect("held by the lock");
         view.chose(Some(moved.host), moved.change);
-        let host = view.host_with(Some((id, moved.seq)));
-        let resumed = self
-            .rules
-            .resumed(&room, &info, epoch, peers, unlocked(host));
+        view.lock_as_of(moved.locked, moved.change);
+        let state = RoomState {
+            host: view.host_with(Some((id, moved.seq))),
+            locked: view.locked(),
+        };
+        let resumed = self.rules.resumed(&room, &info, epoch, peers, state);
         view.people.push(Person {
             info,
             seq: moved.seq,
@@ -345,7 +408,14 @@ impl SharedRooms {
             leaving: false,
         });
         unreachable.extend(view.tell_host_but(Some(id)));
+        // A new host here, or a host back: who waits at the door, again.
+        let owed = view
+            .owed_knocks()
+            .or((view.host() == Some(id)).then_some(id));
         drop(views);
+        if let Some(host) = owed {
+            self.tell_knocks(&room, host);
+        }
         let posted = mailbox.post(encode(&resumed));
         if !posted {
             unreachable.push(id);
@@ -419,35 +489,25 @@ impl SharedRooms {
         seat: &Seat,
         command: HostCommand,
     ) -> Result<(), ErrorCode> {
-        // Locking a room (and so knocking) is not shared between servers yet.
-        let Some(peer) = command.peer() else {
-            return Err(ErrorCode::Unavailable);
+        let (script, peer) = match command {
+            HostCommand::Lock(locked) => {
+                self.check_host(seat, None)?;
+                return self.lock_room(seat, locked).await;
+            }
+            HostCommand::Admit(knock) | HostCommand::Deny(knock) => {
+                self.check_host(seat, None)?;
+                let admit = matches!(command, HostCommand::Admit(_));
+                return self.answer_knock(seat, knock, admit).await;
+            }
+            HostCommand::AskToMute(peer) => {
+                self.check_host(seat, Some(peer))?;
+                let ask = encode(&ServerMessage::MuteRequest { by: seat.id });
+                return self.tell(&seat.room, peer, ask);
+            }
+            HostCommand::MakeHost(peer) => (HostScript::MakeHost, peer),
+            HostCommand::Remove(peer) => (HostScript::Remove, peer),
         };
-        let script = {
-            let mut views = self.lock();
-            let view = views.get_mut(&seat.room).ok_or(ErrorCode::NotJoined)?;
-            if view.here(seat.id, Some(seat)).is_none() {
-                return Err(ErrorCode::NotJoined);
-            }
-            if view.host() != Some(seat.id) {
-                return Err(ErrorCode::NotHost);
-            }
-            if peer == seat.id || !view.people.iter().any(|p| p.info.id == peer) {
-                return Err(ErrorCode::UnknownPeer);
-            }
-            match command {
-                HostCommand::MakeHost(_) => HostScript::MakeHost,
-                HostCommand::Remove(_) => HostScript::Remove,
-                HostCommand::AskToMute(_) => {
-                    drop(views);
-                    let ask = encode(&ServerMessage::MuteRequest { by: seat.id });
-                    return self.tell(&seat.room, peer, ask);
-                }
-                HostCommand::Lock(_) | HostCommand::Admit(_) | HostCommand::Deny(_) => {
-                    return Err(ErrorCode::Unavailable)
-                }
-            }
-        };
+        self.check_host(seat, Some(peer))?;
         if !self.ready() {
             return Err(ErrorCode::Unavailable);
         }
@@ -483,10 +543,88 @@ impl SharedRooms {
             | HostCommand::Deny(_) => {}
         }
         unreachable.extend(view.tell_host());
+        let owed = view.owed_knocks();
         drop(views);
+        if let Some(host) = owed {
+            self.tell_knocks(&seat.room, host);
+        }
         for id in unreachable {
             self.evict(&seat.room, id);
         }
+        Ok(())
+    }
+
+    /// Whether `seat` may send a host command (about `peer`, another person there), as
+    /// this server sees it (the script checks again in Redis).
+    fn check_host(&self, seat: &Seat, peer: Option<PeerId>) -> Result<(), ErrorCode> {
+        let mut views = self.lock();
+        let view = views.get_mut(&seat.room).ok_or(ErrorCode::NotJoined)?;
+        if view.here(seat.id, Some(seat)).is_none() {
+            return Err(ErrorCode::NotJoined);
+        }
+        if view.host() != Some(seat.id) {
+            return Err(ErrorCode::NotHost);
+        }
+        match peer {
+            Some(peer) if peer == seat.id || !view.people.iter().any(|p| p.info.id == peer) => {
+                Err(ErrorCode::UnknownPeer)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The host locks (or unlocks) the room: in Redis, which tells the other servers;
+    /// then everyone here is told.
+    async fn lock_room(self: &Arc<Self>, seat: &Seat, locked: bool) -> Result<(), ErrorCode> {
+        if !self.ready() {
+            return Err(ErrorCode::Unavailable);
+        }
+        let seq = match self.store.lock(&seat.room, seat.id, locked).await {
+            Ok(HostChange::Done { seq }) => seq,
+            Ok(HostChange::Refused(code)) => return Err(code),
+            Err(e) => {
+                tracing::warn!("cannot lock a room in Redis: {e}");
+                return Err(ErrorCode::Unavailable);
+            }
+        };
+        let unreachable = {
+            let mut views = self.lock();
+            let Some(view) = views.get_mut(&seat.room) else {
+                return Ok(());
+            };
+            view.heard(seq, Instant::now());
+            if view.lock_as_of(locked, seq) {
+                view.tell_everyone(&ServerMessage::Locked { locked })
+            } else {
+                Vec::new()
+            }
+        };
+        for id in unreachable {
+            self.evict(&seat.room, id);
+        }
+        Ok(())
+    }
+
+    /// The host answers `knock`: in Redis, which tells the knock's server; the host's
+    /// list loses it.
+    async fn answer_knock(
+        self: &Arc<Self>,
+        seat: &Seat,
+        knock: KnockId,
+        admit: bool,
+    ) -> Result<(), ErrorCode> {
+        if !self.ready() {
+            return Err(ErrorCode::Unavailable);
+        }
+        match self.store.answer(&seat.room, seat.id, knock, admit).await {
+            Ok(None) => {}
+            Ok(Some(code)) => return Err(code),
+            Err(e) => {
+                tracing::warn!("cannot answer a knock in Redis: {e}");
+                return Err(ErrorCode::Unavailable);
+            }
+        }
+        self.tell_the_host(&seat.room, &ServerMessage::KnockEnded { knock });
         Ok(())
     }
 
@@ -665,10 +803,14 @@ impl SharedRooms {
         };
         let mut unreachable = view.remove(id, seq);
         unreachable.extend(view.tell_host());
+        let owed = view.owed_knocks();
         if view.unused() {
             views.remove(room);
         }
         drop(views);
+        if let Some(host) = owed {
+            self.tell_knocks(room, host);
+        }
         for id in unreachable {
             self.evict(room, id);
         }
@@ -682,10 +824,15 @@ impl SharedRooms {
         room: &str,
         id: PeerId,
         name: &str,
+        door: Door,
     ) -> Result<Joined, redis::RedisError> {
         let mut tries = 1;
         loop {
-            match self.store.join(room, id, name, self.rules.capacity).await {
+            match self
+                .store
+                .join(room, id, name, self.rules.capacity, door)
+                .await
+            {
                 Err(_) if tries < JOIN_TRIES && self.ready() => tries += 1,
                 Err(e) => {
                     let (rooms, room) = (self.clone(), room.to_owned());
@@ -811,6 +958,41 @@ impl SharedRooms {
                 let unreachable = view.tell_host();
                 (room, unreachable)
             }
+            Envelope::Locked { room, locked, seq } => {
+                let Some(view) = views.get_mut(&room) else {
+                    return;
+                };
+                view.heard(seq, now);
+                if !view.lock_as_of(locked, seq) {
+                    return;
+                }
+                let unreachable = view.tell_everyone(&ServerMessage::Locked { locked });
+                (room, unreachable)
+            }
+            Envelope::Knock { room, knock, name } => {
+                let Some(view) = views.get_mut(&room) else {
+                    return;
+                };
+                let unreachable = view.tell_the_host(&ServerMessage::Knock { knock, name });
+                (room, unreachable)
+            }
+            Envelope::KnockEnded { room, knock } => {
+                let Some(view) = views.get_mut(&room) else {
+                    return;
+                };
+                let unreachable = view.tell_the_host(&ServerMessage::KnockEnded { knock });
+                (room, unreachable)
+            }
+            Envelope::Answered {
+                room: _,
+                knock,
+                verdict,
+                by,
+            } => {
+                drop(views);
+                self.answered(knock, verdict, by);
+                return;
+            }
             Envelope::Deliver {
                 room,
                 to,
@@ -865,7 +1047,12 @@ impl SharedRooms {
                 }
             }
         };
+        // A host of this server's, new to the role: who waits at the door.
+        let owed = views.get_mut(&room).and_then(View::owed_knocks);
         drop(views);
+        if let Some(host) = owed {
+            self.tell_knocks(&room, host);
+        }
         for id in unreachable {
             self.evict(&room, id);
         }
@@ -956,10 +1143,18 @@ impl SharedRooms {
             .or(read_first);
         view.chose(host, read.seq);
         unreachable.extend(view.tell_host());
+        if view.lock_as_of(read.locked, read.seq) {
+            let locked = read.locked;
+            unreachable.extend(view.tell_everyone(&ServerMessage::Locked { locked }));
+        }
+        let owed = view.owed_knocks();
         if view.unused() {
             views.remove(&room);
         }
         drop(views);
+        if let Some(host) = owed {
+            self.tell_knocks(&room, host);
+        }
         for id in unreachable {
             self.evict(&room, id);
         }
@@ -1028,14 +1223,6 @@ impl SharedRooms {
     fn lock(&self) -> MutexGuard<'_, HashMap<String, View>> {
         // Every change completes under the lock before anything could panic.
         self.views.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// What a shared room says of itself: who hosts it; it is never locked (not yet shared).
-fn unlocked(host: Option<PeerId>) -> RoomState {
-    RoomState {
-        host,
-        locked: false,
     }
 }
 

@@ -3,7 +3,7 @@
 //! server's messages to another arrive in the order they were made.
 
 use super::SharedRooms;
-use crate::protocol::signaling::{PeerId, PeerInfo, ServerMessage};
+use crate::protocol::signaling::{validate_name, KnockId, PeerId, PeerInfo, ServerMessage};
 use crate::server::metrics::RedisMetrics;
 use redis::aio::ConnectionManager;
 use redis::{PushInfo, PushKind, Value};
@@ -67,6 +67,31 @@ pub(super) enum Envelope {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         gen: Option<u64>,
     },
+    /// The host locked (or unlocked) `room`, as change `seq`.
+    Locked {
+        room: String,
+        locked: bool,
+        seq: u64,
+    },
+    /// Someone waits at `room`'s door as `knock` (to the host's server, from the join
+    /// script that listed them).
+    Knock {
+        room: String,
+        knock: KnockId,
+        name: String,
+    },
+    /// `knock` waits at `room`'s door no more (to the host's server): given up, closed,
+    /// or expired.
+    KnockEnded { room: String, knock: KnockId },
+    /// What became of `knock` at `room`'s door (to the knock's server).
+    Answered {
+        room: String,
+        knock: KnockId,
+        verdict: Verdict,
+        /// The host who answered, by name (not when everyone left).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+    },
     /// An encoded server message for the person `to` in `room`: a signal relayed from
     /// `from`, or (without `from`) the server's own news.
     Deliver {
@@ -82,6 +107,18 @@ pub(super) enum Envelope {
         #[serde(default)]
         sent_us: u64,
     },
+}
+
+/// What became of a knock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum Verdict {
+    /// The host let them in: their server seats them, past the lock.
+    Admit,
+    /// The host turned them away.
+    Deny,
+    /// Everyone left before anyone let them in.
+    Empty,
 }
 
 /// The queue to the publisher, bounded in bytes for relays.
@@ -182,9 +219,16 @@ pub(super) fn decode_envelope(payload: &[u8], max_bytes: usize) -> Result<Envelo
         return Err(format!("{} bytes, over {max_bytes}", payload.len()));
     }
     let envelope: Envelope = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
-    if let Envelope::Deliver { text, .. } = &envelope {
-        serde_json::from_str::<ServerMessage>(text)
-            .map_err(|e| format!("what it carries is not a server message: {e}"))?;
+    match &envelope {
+        Envelope::Deliver { text, .. } => {
+            serde_json::from_str::<ServerMessage>(text)
+                .map_err(|e| format!("what it carries is not a server message: {e}"))?;
+        }
+        // Shown to the host as it is: a name as a person could have given it.
+        Envelope::Knock { name, .. } | Envelope::Answered { by: Some(name), .. } => {
+            validate_name(name).map_err(|e| format!("a name: {e}"))?;
+        }
+        _ => {}
     }
     Ok(envelope)
 }

@@ -3,6 +3,7 @@
 -- text, as Lua's numbers would round them).
 local seat = redis.call('HGET', KEYS[1], ARGV[1])
 if not seat then return {'gone'} end
+local function locked() return tostring(redis.call('EXISTS', KEYS[1] .. ':locked')) end
 local gens = KEYS[1] .. ':gen'
 local gen = redis.call('HGET', gens, ARGV[1])
 local seq, holder, rest = string.match(seat, '^(%d+) (%S+) (.*)$')
@@ -17,7 +18,8 @@ redis.call('SADD', KEYS[2], ARGV[3])
 if holder == ARGV[2] then
   -- Here already: the seat stays, and nobody else needs to hear of it.
   local now = redis.call('HGET', KEYS[1], '#seq')
-  return seats({'resumed', seq, now, holder, name, host_of(KEYS[1])}, KEYS[1], ARGV[1])
+  return seats({'resumed', seq, now, holder, name, host_of(KEYS[1]), locked()}, KEYS[1],
+    ARGV[1])
 end
 local change = redis.call('HINCRBY', KEYS[1], '#seq', 1)
 redis.call('HSET', KEYS[1], ARGV[1], seq .. ' ' .. ARGV[2] .. ' ' .. rest)
@@ -30,5 +32,5 @@ end
 if not holder_stays then
   redis.call('SREM', ARGV[4] .. ':rooms:' .. holder, ARGV[3])
 end
-return seats({'resumed', seq, tostring(change), holder, name, host_of(KEYS[1])}, KEYS[1],
-  ARGV[1])
+return seats({'resumed', seq, tostring(change), holder, name, host_of(KEYS[1]), locked()},
+  KEYS[1], ARGV[1])

@@ -13,7 +13,9 @@
 //! - `<prefix>:held`, a set: rooms with seats held for nobody;
 //! - `<prefix>:server:<server>`, a channel: what is sent to that server.
 
-use crate::protocol::signaling::{fold_name, name_candidates, ErrorCode, PeerId, PeerInfo};
+use crate::protocol::signaling::{
+    fold_name, name_candidates, ErrorCode, KnockId, PeerId, PeerInfo, MAX_KNOCKS,
+};
 use crate::server::metrics::RedisMetrics;
 use redis::aio::ConnectionManager;
 use std::sync::LazyLock;
@@ -30,8 +32,11 @@ macro_rules! script {
 /// of their candidate names that looks like nobody's there, takes the room's next
 /// number, tells the other servers there (`joined`), and returns the number and name with
 /// everyone else there. Run again by the server that seated it, it answers the same and
-/// changes nothing. KEYS room hash, own rooms set; ARGV id, server, capacity, room,
-/// prefix, then name and folded name (hex) per candidate.
+/// changes nothing. At a locked room (`:locked`) the person is not seated but listed at
+/// the door (`:knocks`, at most `most knocks`) and the host's server told (`knock`),
+/// unless the host let this knock in (`:admitted`, used once). KEYS room hash, own rooms
+/// set; ARGV id, server, capacity, room, prefix, knock id, let in, may knock, most
+/// knocks, then name and folded name (hex) per candidate.
 static JOIN: LazyLock<redis::Script> = script!("tell.lua", "join.lua");
 /// Frees a seat this server holds, as the room's next change, and tells the other
 /// servers there (`left`); an empty room's hash expires after an hour. A seat another
@@ -69,11 +74,35 @@ static MAKE_HOST: LazyLock<redis::Script> = script!("tell.lua", "make_host.lua")
 /// told (`left` with `removed_by`), its own server included. Refused as `MAKE_HOST`.
 /// KEYS room hash; ARGV host's id, removed id, server, room, prefix.
 static REMOVE: LazyLock<redis::Script> = script!("tell.lua", "remove.lua");
+/// The host locks or unlocks the room, as its next change, and the other servers there
+/// are told (`locked`). Refused (`not_joined`, `not_host`) unless the seat is this
+/// server's and hosts the room. KEYS room hash; ARGV host's id, 1 or 0, server, room,
+/// prefix.
+static LOCK: LazyLock<redis::Script> = script!("tell.lua", "lock.lua");
+/// The host answers a knock: it leaves the list (admitted, it may take a seat past the
+/// lock, once), and its server is told (`answered`). Refused as `LOCK`, or
+/// `unknown_knock`. KEYS room hash; ARGV host's id, knock id, server, room, prefix,
+/// `admit` or `deny`.
+static ANSWER: LazyLock<redis::Script> = script!("tell.lua", "answer.lua");
+/// A knock's wait ended on its server: off the list, and the host's server told
+/// (`knock_ended`). KEYS room hash; ARGV knock id, room, prefix.
+static UNKNOCK: LazyLock<redis::Script> = script!("tell.lua", "unknock.lua");
 
 /// What a host command's script answered: done as change `seq`, or refused.
 pub(super) enum HostChange {
     Done { seq: u64 },
     Refused(ErrorCode),
+}
+
+/// How a join meets a locked room's door.
+#[derive(Clone, Copy)]
+pub(super) struct Door {
+    /// The knock this join is (listed under it if the room is locked), or was (let in).
+    pub knock: KnockId,
+    /// The host admitted `knock`: seated past the lock.
+    pub let_in: bool,
+    /// Whether this person may wait at the door (this server's limits for their address).
+    pub may_knock: bool,
 }
 
 /// Which host command to run in Redis.
@@ -157,10 +186,18 @@ pub(super) enum Joined {
         name: String,
         /// Who hosts the room, with them seated.
         host: PeerId,
+        locked: bool,
         others: Vec<Listed>,
     },
     Full,
     Taken,
+    /// At the door of the locked room, whose host is `host_name`.
+    Knocking {
+        host_name: String,
+    },
+    /// The room is locked, and this person may not wait at its door (the list is full,
+    /// or this server's limits for their address say no, or a knock let in is no more).
+    Locked,
 }
 
 /// How a leave script answered.
@@ -192,6 +229,7 @@ pub(super) struct Moved {
     pub name: String,
     /// Who hosts the room.
     pub host: PeerId,
+    pub locked: bool,
     pub others: Vec<Listed>,
 }
 
@@ -202,6 +240,7 @@ pub(super) struct Read {
     pub seats: Vec<Listed>,
     /// The seat the host handed the role to, if any (it hosts while it is there).
     pub chosen: Option<PeerId>,
+    pub locked: bool,
 }
 
 /// This server's way to the shared state.
@@ -280,6 +319,7 @@ impl Store {
         id: PeerId,
         wanted: &str,
         capacity: usize,
+        door: Door,
     ) -> Result<Joined, redis::RedisError> {
         let mut join = JOIN.prepare_invoke();
         join.key(self.room_key(room))
@@ -288,7 +328,11 @@ impl Store {
             .arg(&self.server)
             .arg(capacity)
             .arg(room)
-            .arg(&self.prefix);
+            .arg(&self.prefix)
+            .arg(door.knock.0)
+            .arg(u8::from(door.let_in))
+            .arg(u8::from(door.may_knock))
+            .arg(MAX_KNOCKS);
         // Everyone there could have the name already.
         for name in name_candidates(wanted).take(capacity + 1) {
             let fold = fold_hex(&name);
@@ -298,12 +342,19 @@ impl Store {
         match answer.as_slice() {
             [outcome] if outcome == "full" => Ok(Joined::Full),
             [outcome] if outcome == "taken" => Ok(Joined::Taken),
-            [outcome, seq, name, host, rest @ ..] if outcome == "seated" => Ok(Joined::Seated {
-                seq: seq.parse().map_err(|_| unexpected("JOIN"))?,
-                name: name.clone(),
-                host: PeerId(host.parse().map_err(|_| unexpected("JOIN"))?),
-                others: Listed::all(rest).ok_or_else(|| unexpected("JOIN"))?,
+            [outcome] if outcome == "locked" => Ok(Joined::Locked),
+            [outcome, host_name] if outcome == "knocking" => Ok(Joined::Knocking {
+                host_name: host_name.clone(),
             }),
+            [outcome, seq, name, host, locked, rest @ ..] if outcome == "seated" => {
+                Ok(Joined::Seated {
+                    seq: seq.parse().map_err(|_| unexpected("JOIN"))?,
+                    name: name.clone(),
+                    host: PeerId(host.parse().map_err(|_| unexpected("JOIN"))?),
+                    locked: locked == "1",
+                    others: Listed::all(rest).ok_or_else(|| unexpected("JOIN"))?,
+                })
+            }
             _ => Err(unexpected("JOIN")),
         }
     }
@@ -336,12 +387,15 @@ impl Store {
         match answer.as_slice() {
             [outcome] if outcome == "gone" => Ok(Resumed::Gone),
             [outcome] if outcome == "used" => Ok(Resumed::Used),
-            [outcome, seq, change, _holder, name, host, rest @ ..] if outcome == "resumed" => {
+            [outcome, seq, change, _holder, name, host, locked, rest @ ..]
+                if outcome == "resumed" =>
+            {
                 Ok(Resumed::Here(Moved {
                     seq: seq.parse().map_err(|_| unexpected("RESUME"))?,
                     change: change.parse().map_err(|_| unexpected("RESUME"))?,
                     name: name.clone(),
                     host: PeerId(host.parse().map_err(|_| unexpected("RESUME"))?),
+                    locked: locked == "1",
                     others: Listed::all(rest).ok_or_else(|| unexpected("RESUME"))?,
                 }))
             }
@@ -374,36 +428,116 @@ impl Store {
             [outcome, seq] if outcome == "done" || outcome == "removed" => Ok(HostChange::Done {
                 seq: seq.parse().map_err(|_| unexpected("HOST"))?,
             }),
-            [refusal] => {
-                let code = [
-                    ErrorCode::NotJoined,
-                    ErrorCode::NotHost,
-                    ErrorCode::UnknownPeer,
-                ]
-                .into_iter()
-                .find(|code| code.name() == refusal)
-                .ok_or_else(|| unexpected("HOST"))?;
-                Ok(HostChange::Refused(code))
-            }
+            [refusal] => Ok(HostChange::Refused(refusal_named(refusal, "HOST")?)),
             _ => Err(unexpected("HOST")),
         }
+    }
+
+    /// Runs `host`'s lock (or unlock) of `room`.
+    pub(super) async fn lock(
+        &self,
+        room: &str,
+        host: PeerId,
+        locked: bool,
+    ) -> Result<HostChange, redis::RedisError> {
+        let mut invocation = LOCK.prepare_invoke();
+        invocation
+            .key(self.room_key(room))
+            .arg(host.0)
+            .arg(u8::from(locked))
+            .arg(&self.server)
+            .arg(room)
+            .arg(&self.prefix);
+        let answer: Vec<String> = self.run(&invocation).await?;
+        match answer.as_slice() {
+            [outcome, seq] if outcome == "done" => Ok(HostChange::Done {
+                seq: seq.parse().map_err(|_| unexpected("LOCK"))?,
+            }),
+            [refusal] => Ok(HostChange::Refused(refusal_named(refusal, "LOCK")?)),
+            _ => Err(unexpected("LOCK")),
+        }
+    }
+
+    /// Runs `host`'s answer to `knock` at `room`'s door: `Ok(None)` when done.
+    pub(super) async fn answer(
+        &self,
+        room: &str,
+        host: PeerId,
+        knock: KnockId,
+        admit: bool,
+    ) -> Result<Option<ErrorCode>, redis::RedisError> {
+        let mut invocation = ANSWER.prepare_invoke();
+        invocation
+            .key(self.room_key(room))
+            .arg(host.0)
+            .arg(knock.0)
+            .arg(&self.server)
+            .arg(room)
+            .arg(&self.prefix)
+            .arg(if admit { "admit" } else { "deny" });
+        let answer: Vec<String> = self.run(&invocation).await?;
+        match answer.as_slice() {
+            [outcome] if outcome == "done" => Ok(None),
+            [refusal] => Ok(Some(refusal_named(refusal, "ANSWER")?)),
+            _ => Err(unexpected("ANSWER")),
+        }
+    }
+
+    /// `knock`'s wait at `room`'s door ended here.
+    pub(super) async fn unknock(
+        &self,
+        room: &str,
+        knock: KnockId,
+    ) -> Result<(), redis::RedisError> {
+        let mut invocation = UNKNOCK.prepare_invoke();
+        invocation
+            .key(self.room_key(room))
+            .arg(knock.0)
+            .arg(room)
+            .arg(&self.prefix);
+        let _: i64 = self.run(&invocation).await?;
+        Ok(())
+    }
+
+    /// Who waits at `room`'s door: each knock and the name it gave.
+    pub(super) async fn knocks(
+        &self,
+        room: &str,
+    ) -> Result<Vec<(KnockId, String)>, redis::RedisError> {
+        let all: Vec<(String, String)> = redis::cmd("HGETALL")
+            .arg(format!("{}:knocks", self.room_key(room)))
+            .query_async(&mut self.redis.clone())
+            .await
+            .inspect_err(|_| {
+                self.metrics.errors.inc();
+            })?;
+        all.into_iter()
+            .map(|(knock, record)| {
+                let knock = knock.parse().map_err(|_| unexpected("HGETALL"))?;
+                let name = record.split_once(' ').map(|(_, name)| name.to_owned());
+                Ok((KnockId(knock), name.ok_or_else(|| unexpected("HGETALL"))?))
+            })
+            .collect()
     }
 
     /// The room as it is: its last change's number, every seat, and the seat the host
     /// chose, if any.
     pub(super) async fn read(&self, room: &str) -> Result<Read, redis::RedisError> {
         let key = self.room_key(room);
-        let (mut all, chosen): (Vec<(String, String)>, Option<String>) = redis::pipe()
-            .atomic()
-            .cmd("HGETALL")
-            .arg(&key)
-            .cmd("GET")
-            .arg(format!("{key}:host"))
-            .query_async(&mut self.redis.clone())
-            .await
-            .inspect_err(|_| {
-                self.metrics.errors.inc();
-            })?;
+        let (mut all, chosen, locked): (Vec<(String, String)>, Option<String>, bool) =
+            redis::pipe()
+                .atomic()
+                .cmd("HGETALL")
+                .arg(&key)
+                .cmd("GET")
+                .arg(format!("{key}:host"))
+                .cmd("EXISTS")
+                .arg(format!("{key}:locked"))
+                .query_async(&mut self.redis.clone())
+                .await
+                .inspect_err(|_| {
+                    self.metrics.errors.inc();
+                })?;
         let mut seq = 0;
         if let Some(at) = all.iter().position(|(field, _)| field == "#seq") {
             seq = all
@@ -418,7 +552,12 @@ impl Store {
             Some(id) => Some(PeerId(id.parse().map_err(|_| unexpected("GET"))?)),
             None => None,
         };
-        Ok(Read { seq, seats, chosen })
+        Ok(Read {
+            seq,
+            seats,
+            chosen,
+            locked,
+        })
     }
 
     /// Tells Redis this server is alive; true if Redis had not known it.
@@ -464,6 +603,19 @@ pub(super) fn channel(prefix: &str, server: &str) -> String {
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The refusal a host script named.
+fn refusal_named(refusal: &str, script: &str) -> Result<ErrorCode, redis::RedisError> {
+    [
+        ErrorCode::NotJoined,
+        ErrorCode::NotHost,
+        ErrorCode::UnknownPeer,
+        ErrorCode::UnknownKnock,
+    ]
+    .into_iter()
+    .find(|code| code.name() == refusal)
+    .ok_or_else(|| unexpected(script))
 }
 
 fn unexpected(script: &str) -> redis::RedisError {
@@ -531,6 +683,11 @@ mod scripts {
             .arg(capacity)
             .arg("r")
             .arg("t")
+            // No knock: the test rooms are never locked.
+            .arg(1000 + id)
+            .arg(0)
+            .arg(1)
+            .arg(10)
             .arg(format!("name {id}"))
             .arg(format!("f{id}"))
             .invoke_async(redis)
@@ -721,12 +878,12 @@ mod scripts {
         let mut redis = server.connect().await;
         assert_eq!(
             join(&mut redis, 1, "a", 2).await,
-            ["seated", "1", "name 1", "1"]
+            ["seated", "1", "name 1", "1", "0"]
         );
         assert_eq!(join(&mut redis, 1, "b", 2).await, ["taken"]);
         assert_eq!(
             join(&mut redis, 2, "b", 2).await,
-            ["seated", "2", "name 2", "1", "1", "1 a f1 name 1"]
+            ["seated", "2", "name 2", "1", "0", "1", "1 a f1 name 1"]
         );
         assert_eq!(join(&mut redis, 3, "b", 2).await, ["full"]);
         assert_eq!(members(&mut redis, "t:rooms:b").await, ["r"]);
@@ -748,6 +905,10 @@ mod scripts {
             .arg(6)
             .arg("r")
             .arg("t")
+            .arg(1003)
+            .arg(0)
+            .arg(1)
+            .arg(10)
             .arg("NAME 1")
             .arg("f1")
             .arg("NAME 1 (2)")
@@ -786,7 +947,7 @@ mod scripts {
         // Numbers go on, and the room stays.
         assert_eq!(
             join(&mut redis, 4, "a", 6).await,
-            ["seated", "7", "name 4", "4"]
+            ["seated", "7", "name 4", "4", "0"]
         );
         let ttl: i64 = redis::cmd("PTTL")
             .arg("t:room:r")
@@ -841,6 +1002,10 @@ mod scripts {
                 .arg(6)
                 .arg("r")
                 .arg("t")
+                .arg(1003)
+                .arg(0)
+                .arg(1)
+                .arg(10)
                 .arg("Zoë \"Z\" /")
                 .arg("f3")
                 .invoke_async::<Vec<String>>(&mut redis)
@@ -923,6 +1088,7 @@ mod scripts {
                 "a",
                 "name 1",
                 "1",
+                "0",
                 "2",
                 "2 b f2 name 2"
             ]
@@ -937,6 +1103,7 @@ mod scripts {
                 "c",
                 "name 1",
                 "1",
+                "0",
                 "2",
                 "2 b f2 name 2"
             ]
@@ -966,6 +1133,7 @@ mod scripts {
                 "a",
                 "name 1",
                 "1",
+                "0",
                 "2",
                 "2 b f2 name 2"
             ]

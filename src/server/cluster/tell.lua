@@ -40,10 +40,21 @@ end
 -- a server that still has a view of it; the hash goes once that long has passed. Its
 -- seats' token generations (`<key>:gen`) and its chosen host (`<key>:host`) go with the
 -- seats.
+--
+-- Nobody is left to open a locked room's door: whoever waits there is told (`answered`,
+-- `empty`), and the lock, the waiting list and the seats let in go too.
 local function emptied(key)
   if redis.call('HLEN', key) <= 1 then
     redis.call('PEXPIRE', key, 3600000)
-    redis.call('DEL', key .. ':gen', key .. ':host')
+    local prefix, room = string.match(key, '^(.*):room:(.*)$')
+    local knocks = redis.call('HGETALL', key .. ':knocks')
+    for i = 1, #knocks, 2 do
+      redis.call('PUBLISH', prefix .. ':server:' .. string.match(knocks[i + 1], '^(%S+) '),
+        '{"kind":"answered","room":"' .. room .. '","knock":' .. knocks[i]
+        .. ',"verdict":"empty"}')
+    end
+    redis.call('DEL', key .. ':gen', key .. ':host', key .. ':locked', key .. ':knocks',
+      key .. ':admitted')
     return true
   end
   return false
@@ -65,14 +76,33 @@ local function host_of(key)
   return host
 end
 
+-- Whether seat `host` of room hash `key`, held by `server`, hosts it: nil if so, else
+-- the refusal.
+local function refuse_host(key, host, server)
+  local mine = redis.call('HGET', key, host)
+  if not mine or holder_of(mine) ~= server then return {'not_joined'} end
+  if host_of(key) ~= host then return {'not_host'} end
+  return nil
+end
+
 -- Whether the host command of seat ARGV[1] (held by server ARGV[3]) about seat ARGV[2]
 -- of room hash `key` may run: nil if so, else the refusal.
 local function refuse_host_command(key)
-  local mine = redis.call('HGET', key, ARGV[1])
-  if not mine or holder_of(mine) ~= ARGV[3] then return {'not_joined'} end
-  if host_of(key) ~= ARGV[1] then return {'not_host'} end
+  local refused = refuse_host(key, ARGV[1], ARGV[3])
+  if refused then return refused end
   if ARGV[2] == ARGV[1] or redis.call('HEXISTS', key, ARGV[2]) == 0 then
     return {'unknown_peer'}
   end
   return nil
+end
+
+-- Tells the server of room hash `key`'s host `news` (not if the host's seat is held for
+-- nobody: the host's next server reads the waiting list when they are back).
+local function tell_host(prefix, key, news)
+  local host = host_of(key)
+  if not host then return end
+  local holder = holder_of(redis.call('HGET', key, host))
+  if holder and string.sub(holder, 1, 1) ~= '~' then
+    redis.call('PUBLISH', prefix .. ':server:' .. holder, news)
+  end
 end

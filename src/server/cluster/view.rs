@@ -77,6 +77,11 @@ pub(super) struct View {
     chosen_at: u64,
     /// The host this server's people were last told of.
     told_host: Option<PeerId>,
+    /// Whether the room is locked, as of change `locked_at`.
+    locked: bool,
+    locked_at: u64,
+    /// A host of this server's, new to the role: who waits at the door is read for them.
+    owe_knocks: bool,
 }
 
 /// What [`View::sync`] found.
@@ -273,6 +278,64 @@ impl View {
         }
     }
 
+    /// Whether the room is locked, as this view has it.
+    pub fn locked(&self) -> bool {
+        self.locked
+    }
+
+    /// As of change `seq`, the room is `locked` or not (older news is stale); true if that
+    /// changed what this view had.
+    pub fn lock_as_of(&mut self, locked: bool, seq: u64) -> bool {
+        if seq < self.locked_at || locked == self.locked {
+            self.locked_at = self.locked_at.max(seq);
+            return false;
+        }
+        self.locked = locked;
+        self.locked_at = seq;
+        true
+    }
+
+    /// The host of this server's who became host since this was last asked, if they are
+    /// still here: they are to be told who waits at the door.
+    pub fn owed_knocks(&mut self) -> Option<PeerId> {
+        if !std::mem::take(&mut self.owe_knocks) {
+            return None;
+        }
+        let host = self.host()?;
+        self.people
+            .iter()
+            .any(|p| p.info.id == host && matches!(p.place, Place::Here(_)))
+            .then_some(host)
+    }
+
+    /// Tells the host `message`, if the host is one of this server's people; returns them
+    /// if they could not take it.
+    pub fn tell_the_host(&mut self, message: &ServerMessage) -> Vec<PeerId> {
+        let Some(host) = self.host() else {
+            return Vec::new();
+        };
+        let Some(Place::Here(at)) = self.person(host).map(|p| &mut p.place) else {
+            return Vec::new();
+        };
+        if at.deliver_news(encode(message)) {
+            Vec::new()
+        } else {
+            vec![host]
+        }
+    }
+
+    /// Tells every one of this server's people `message`; returns who could not take it.
+    pub fn tell_everyone(&mut self, message: &ServerMessage) -> Vec<PeerId> {
+        let text = encode(message);
+        self.people
+            .iter_mut()
+            .filter_map(|p| match &mut p.place {
+                Place::Here(at) => (!at.deliver_news(text.clone())).then_some(p.info.id),
+                Place::There(_) => None,
+            })
+            .collect()
+    }
+
     /// Tells this server's people who hosts the room now, if that changed since they were
     /// last told; returns who could not take it.
     pub fn tell_host(&mut self) -> Vec<PeerId> {
@@ -290,6 +353,10 @@ impl View {
         let Some(peer) = host else {
             return Vec::new();
         };
+        self.owe_knocks = self
+            .people
+            .iter()
+            .any(|p| p.info.id == peer && matches!(p.place, Place::Here(_)));
         let text = encode(&ServerMessage::Host { peer });
         self.people
             .iter_mut()

@@ -1,0 +1,15 @@
+-- KEYS[1] room hash; ARGV host's id, knock id, server, room, prefix, 'admit' or 'deny'.
+local refused = refuse_host(KEYS[1], ARGV[1], ARGV[3])
+if refused then return refused end
+local knocks = KEYS[1] .. ':knocks'
+local knock = redis.call('HGET', knocks, ARGV[2])
+if not knock then return {'unknown_knock'} end
+redis.call('HDEL', knocks, ARGV[2])
+local server = string.match(knock, '^(%S+) ')
+-- Let in: the knock's server seats them, past the lock, once.
+if ARGV[6] == 'admit' then redis.call('HSET', KEYS[1] .. ':admitted', ARGV[2], server) end
+local by = string.match(redis.call('HGET', KEYS[1], ARGV[1]), '^%d+ %S+ %S+ (.*)$')
+redis.call('PUBLISH', ARGV[5] .. ':server:' .. server, '{"kind":"answered","room":"'
+  .. ARGV[4] .. '","knock":' .. ARGV[2] .. ',"verdict":"' .. ARGV[6] .. '","by":'
+  .. cjson.encode(by) .. '}')
+return {'done'}
