@@ -4,6 +4,7 @@
 //! only, and nothing browser-specific (web-sys, `crate::client`) reaches the server.
 
 use crate::call_state::{CallState, UiCommand};
+use crate::mesh::switches::Switches;
 use crate::protocol::signaling::PeerId;
 use futures::channel::mpsc;
 use leptos::html::{Input, Video};
@@ -30,13 +31,14 @@ in_the_browser! {
     pub fn start_session(
         user: String,
         room: String,
+        switches: Switches,
         call: CallState,
         commands: mpsc::UnboundedReceiver<UiCommand>,
     ) {
         let mut pending = Some((user, room, commands));
         Effect::new(move |_| {
             if let Some((user, room, commands)) = pending.take() {
-                crate::client::session::start(user, room, call, commands);
+                crate::client::session::start(user, room, switches, call, commands);
             }
         });
     }

@@ -7,7 +7,8 @@
 //! - host commands go out only from the host, about someone present;
 //! - once removed by the host, nobody is connected to again;
 //! - while waiting at a locked room's door, nobody is connected to;
-//! - the host answers only knocks that wait.
+//! - the host answers only knocks that wait;
+//! - nobody is told we send sound (or our camera) while that switch is off.
 #![no_main]
 
 use arbitrary::Arbitrary;
@@ -17,7 +18,7 @@ use tandem::mesh::{
     CallStatus, Command, ConnectionState, Effect, IceState, Input, MediaState, PeerInput, Session,
     Timer,
 };
-use tandem::protocol::peer::PeerMessageError;
+use tandem::protocol::peer::{PeerMessage, PeerMessageError};
 use tandem::protocol::signaling::{
     ClientMessage, ErrorCode, HostCommand, IceTransportPolicy, KnockId, PeerId, PeerInfo,
     ServerMessage, Signal,
@@ -53,7 +54,9 @@ enum Op {
     SeatTaken,
     Leave,
     MediaReady,
-    LocalMedia(bool, bool, bool),
+    LocalTracks(bool, bool, bool),
+    ToggleMicrophone,
+    ToggleCamera,
     Estimate(Option<u32>),
     Host(u8),
     Removed(u8),
@@ -212,7 +215,9 @@ fuzz_target!(|ops: Vec<Op>| {
             Op::SeatTaken => server(ServerMessage::SeatTaken { token: "t4".into() }),
             Op::Leave => Input::Command(Command::Leave),
             Op::MediaReady => Input::MediaReady,
-            Op::LocalMedia(audio, video, screen) => Input::LocalMedia(MediaState {
+            Op::ToggleMicrophone => Input::Command(Command::ToggleMicrophone),
+            Op::ToggleCamera => Input::Command(Command::ToggleCamera),
+            Op::LocalTracks(audio, video, screen) => Input::LocalTracks(MediaState {
                 audio,
                 video,
                 screen,
@@ -270,6 +275,14 @@ fn check(session: &Session, effects: &[Effect], open: &mut HashSet<PeerId>, gene
             }
             Effect::ClosePeer { peer } => {
                 assert!(open.remove(peer), "closed {peer}, who had no connection");
+            }
+            Effect::SendToPeer {
+                message: PeerMessage::Media { audio, video, screen },
+                ..
+            } if (*audio && !session.switches().microphone)
+                || (*video && !*screen && !session.switches().camera) =>
+            {
+                panic!("{effect:?} with the switches at {:?}", session.switches());
             }
             Effect::ApplySignal { peer, .. }
             | Effect::RestartIce { peer }

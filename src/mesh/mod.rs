@@ -8,6 +8,7 @@
 
 pub mod budget;
 pub mod speaker;
+pub mod switches;
 pub mod verify;
 
 use crate::protocol::peer::{Admit, ChatGate, PeerMessage, PeerMessageError};
@@ -16,6 +17,7 @@ use crate::protocol::signaling::{
     PeerInfo, ServerMessage, Signal, DEFAULT_UPLOAD_BUDGET,
 };
 use budget::{SenderLimits, UploadPlan};
+use switches::Switches;
 
 /// The client pings the server this often…
 pub const HEARTBEAT_MS: u32 = 5_000;
@@ -256,6 +258,10 @@ pub enum Command {
     /// As the host: hand the role on, remove or ask someone to mute, lock the room,
     /// answer a knock.
     Host(HostCommand),
+    /// Mute or unmute (the microphone's switch).
+    ToggleMicrophone,
+    /// Turn the camera off or on (its switch).
+    ToggleCamera,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -279,8 +285,9 @@ pub enum Input {
     Timer(Timer),
     Peer(PeerId, PeerInput),
     Command(Command),
-    /// What we send changed (mute, camera, screen).
-    LocalMedia(MediaState),
+    /// The tracks we have changed: `audio`, a microphone; `video`, a camera; `screen`, a
+    /// shared screen in the camera's place. What we send follows with the switches.
+    LocalTracks(MediaState),
     /// The browser's estimate of its upload, in bits per second.
     UploadEstimate(Option<u64>),
 }
@@ -321,6 +328,9 @@ pub enum Effect {
     },
     /// Limit every video sender (audio is never limited).
     LimitSenders(SenderLimits),
+    /// Enable or disable the local microphone and camera tracks as the switches say (a
+    /// disabled track sends silence or black, with no renegotiation).
+    EnableTracks(Switches),
     ShowChat(ChatLine),
     /// Tell the person something about the call (e.g. a peer misbehaving).
     Notice(String),
@@ -424,7 +434,9 @@ pub struct Session {
     /// A status that ends or stops the call, overriding the summary.
     outcome: Option<CallStatus>,
     terms: RoomTerms,
-    local_media: MediaState,
+    /// What the browser can send, and what the person lets it.
+    tracks: MediaState,
+    switches: Switches,
     upload: UploadPlan,
     /// A small PRNG for the reconnect jitter (xorshift; its quality does not matter).
     jitter: u64,
@@ -469,7 +481,8 @@ impl Session {
                 ice_policy: IceTransportPolicy::All,
                 max_file_bytes: crate::protocol::file::DEFAULT_MAX_FILE_BYTES,
             },
-            local_media: MediaState::default(),
+            tracks: MediaState::default(),
+            switches: Switches::default(),
             upload: UploadPlan::new(DEFAULT_UPLOAD_BUDGET),
             jitter: seed | 1,
             dropped: [0; PeerMessageError::ALL.len()],
@@ -505,6 +518,17 @@ impl Session {
         &self.knocks
     }
 
+    /// The person's switches as they were before the call (the join card): call before
+    /// [`Session::start`].
+    pub fn with_switches(&mut self, switches: Switches) {
+        self.switches = switches;
+    }
+
+    /// The microphone's and the camera's switches.
+    pub fn switches(&self) -> Switches {
+        self.switches
+    }
+
     /// A page that finds the token of a seat it held before (it was reloaded): it asks for
     /// that seat back instead of a new one. Call before [`Session::start`].
     pub fn resume_with(&mut self, token: String) {
@@ -528,7 +552,11 @@ impl Session {
             return Vec::new();
         }
         match input {
-            Input::MediaReady => self.media_ready = true,
+            Input::MediaReady => {
+                self.media_ready = true;
+                // Off from the start, if switched off before the call.
+                self.effects.push(Effect::EnableTracks(self.switches));
+            }
             Input::Server(generation, message) if generation == self.generation => {
                 self.last_heard = now_ms;
                 self.on_server(message, now_ms);
@@ -543,12 +571,9 @@ impl Session {
             Input::Timer(timer) => self.on_timer(timer, now_ms),
             Input::Peer(id, event) => self.on_peer(id, event, now_ms),
             Input::Command(command) => self.on_command(command, now_ms),
-            Input::LocalMedia(media) => {
-                self.local_media = media;
-                let ids: Vec<PeerId> = self.chat_ready().collect();
-                for peer in ids {
-                    self.announce_to(peer);
-                }
+            Input::LocalTracks(tracks) => {
+                self.tracks = tracks;
+                self.announce();
             }
             Input::UploadEstimate(estimate) => {
                 self.upload.set_estimate(estimate);
@@ -1074,6 +1099,15 @@ impl Session {
                 self.show_chat(self.user.clone(), text, true);
             }
             Command::HangUp => self.finish(CallStatus::Ended),
+            Command::ToggleMicrophone | Command::ToggleCamera => {
+                if matches!(command, Command::ToggleMicrophone) {
+                    self.switches.microphone = !self.switches.microphone;
+                } else {
+                    self.switches.camera = !self.switches.camera;
+                }
+                self.effects.push(Effect::EnableTracks(self.switches));
+                self.announce();
+            }
             Command::TakeBack if self.elsewhere => {
                 self.elsewhere = false;
                 self.outcome = None;
@@ -1244,13 +1278,21 @@ impl Session {
         Some(remote.person.name)
     }
 
+    /// Tells everyone whose chat channel is open what we send.
+    fn announce(&mut self) {
+        let ids: Vec<PeerId> = self.chat_ready().collect();
+        for peer in ids {
+            self.announce_to(peer);
+        }
+    }
+
     /// Tells one person what we send, so they can show "muted" or a placeholder.
     fn announce_to(&mut self, peer: PeerId) {
         let MediaState {
             audio,
             video,
             screen,
-        } = self.local_media;
+        } = self.switches.sending(self.tracks);
         self.effects.push(Effect::SendToPeer {
             peer,
             message: PeerMessage::Media {

@@ -337,12 +337,12 @@ fn a_peer_that_floods_or_sends_too_much_is_cut_short_with_one_notice() {
 #[test]
 fn media_state_goes_to_everyone_and_comes_back_per_person() {
     let mut session = in_call_with(&["Bob", "Carol"]);
-    let muted = MediaState {
+    let no_microphone = MediaState {
         audio: false,
         video: true,
         screen: false,
     };
-    let effects = session.handle(Input::LocalMedia(muted), 2.0);
+    let effects = session.handle(Input::LocalTracks(no_microphone), 2.0);
     assert_eq!(effects.len(), 2);
     assert!(effects.iter().all(|e| matches!(
         e,
@@ -1211,4 +1211,79 @@ fn waiting_at_the_door_we_connect_to_nobody_whatever_comes() {
         signal: offer(),
     };
     assert_eq!(opened(&server(&mut session, first)), [PeerId(1)]);
+}
+
+#[test]
+fn mute_and_camera_off_disable_the_tracks_and_tell_everyone() {
+    let mut session = in_call_with(&["Bob", "Carol"]);
+    let effects = session.handle(Input::Command(Command::ToggleMicrophone), 2.0);
+    let off = Switches {
+        microphone: false,
+        camera: true,
+    };
+    assert_eq!(effects[0], Effect::EnableTracks(off));
+    let told: Vec<_> = effects[1..]
+        .iter()
+        .map(|e| match e {
+            Effect::SendToPeer {
+                message: PeerMessage::Media { audio, video, .. },
+                ..
+            } => (*audio, *video),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(told, [(false, true), (false, true)]);
+    assert_eq!(session.switches(), off);
+    let effects = session.handle(Input::Command(Command::ToggleCamera), 3.0);
+    assert_eq!(
+        effects[0],
+        Effect::EnableTracks(Switches {
+            microphone: false,
+            camera: false
+        })
+    );
+    assert!(effects[1..].iter().all(|e| matches!(
+        e,
+        Effect::SendToPeer {
+            message: PeerMessage::Media {
+                audio: false,
+                video: false,
+                ..
+            },
+            ..
+        }
+    )));
+    // A shared screen goes out with the camera switched off.
+    let effects = session.handle(
+        Input::LocalTracks(MediaState {
+            audio: true,
+            video: true,
+            screen: true,
+        }),
+        4.0,
+    );
+    assert!(effects.iter().all(|e| matches!(
+        e,
+        Effect::SendToPeer {
+            message: PeerMessage::Media {
+                audio: false,
+                video: true,
+                screen: true
+            },
+            ..
+        }
+    )));
+}
+
+#[test]
+fn switches_turned_off_before_the_call_disable_the_tracks_once_they_are_there() {
+    let mut session = Session::new("Alice".into(), "room".into(), 7);
+    let off = Switches {
+        microphone: false,
+        camera: true,
+    };
+    session.with_switches(off);
+    session.start(0.0);
+    let effects = session.handle(Input::MediaReady, 1.0);
+    assert!(effects.contains(&Effect::EnableTracks(off)));
 }

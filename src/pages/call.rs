@@ -15,6 +15,7 @@ use crate::components::{
     status::StatusLine,
     video_tile::{RemoteTile, VideoTile},
 };
+use crate::mesh::switches::Switches;
 use crate::mesh::CallStatus;
 use crate::protocol::signaling::{validate_name, validate_room, PeerId};
 use futures::channel::mpsc;
@@ -119,10 +120,15 @@ fn came_through_tandem() -> bool {
 fn Call(choice: JoinChoice, room: String, rejoin: Callback<()>) -> impl IntoView {
     let user = choice.name;
     let call = CallState::new();
-    call.microphone_on.set(choice.microphone);
-    call.camera_on.set(choice.camera);
+    let switches = Switches {
+        microphone: choice.microphone,
+        camera: choice.camera,
+    };
+    // Shown as chosen until the call's own state takes over.
+    call.microphone_on.set(switches.microphone);
+    call.camera_on.set(switches.camera);
     let (commands, command_rx) = mpsc::unbounded::<UiCommand>();
-    browser::start_session(user.clone(), room.clone(), call, command_rx);
+    browser::start_session(user.clone(), room.clone(), switches, call, command_rx);
     let send = {
         let commands = commands.clone();
         move |command| {

@@ -10,13 +10,9 @@ impl Session {
     pub(super) async fn on_command(&mut self, command: UiCommand) {
         match command {
             UiCommand::ToggleMicrophone => {
-                self.view.microphone_on.update(|on| *on = !*on);
-                self.apply_mutes().await;
+                self.input(Input::Command(Command::ToggleMicrophone)).await;
             }
-            UiCommand::ToggleCamera => {
-                self.view.camera_on.update(|on| *on = !*on);
-                self.apply_mutes().await;
-            }
+            UiCommand::ToggleCamera => self.input(Input::Command(Command::ToggleCamera)).await,
             UiCommand::ShareScreen => self.pick_screen(),
             UiCommand::StopSharing => self.stop_sharing().await,
             UiCommand::SendFile(file) => self.send_file(file.take()),

@@ -3,34 +3,27 @@
 
 use super::*;
 use crate::client::error_name;
+use crate::mesh::switches::Switches;
 use crate::mesh::MediaState;
 use web_sys::MediaStream;
 
 impl Session {
-    /// Enables or disables the local tracks as the toggles say (no renegotiation: a
-    /// disabled track sends silence or black), and tells everyone.
-    pub(super) async fn apply_mutes(&mut self) {
-        self.enable_tracks();
-        self.announce().await;
-    }
-
-    /// Enables or disables the local tracks as the toggles say.
-    pub(super) fn enable_tracks(&self) {
+    /// Enables or disables the local tracks as the switches say (the machine decides: no
+    /// renegotiation, a disabled track sends silence or black).
+    pub(super) fn enable_tracks(&self, switches: Switches) {
         if let Some(stream) = &self.media.stream {
-            let microphone = self.view.microphone_on.try_get_untracked().unwrap_or(true);
-            let camera = self.view.camera_on.try_get_untracked().unwrap_or(true);
             for track in stream.get_tracks().iter() {
                 let track = track.unchecked_into::<MediaStreamTrack>();
                 track.set_enabled(if track.kind() == "audio" {
-                    microphone
+                    switches.microphone
                 } else {
-                    camera
+                    switches.camera
                 });
             }
         }
     }
 
-    /// Tells everyone what we send, so they can show "muted" or a placeholder.
+    /// Tells the machine which tracks we have (it tells everyone what we send).
     pub(super) async fn announce(&mut self) {
         let has = |kind: &str| {
             self.media.stream.as_ref().is_some_and(|s| {
@@ -39,14 +32,12 @@ impl Session {
                     .any(|t| t.unchecked_into::<MediaStreamTrack>().kind() == kind)
             })
         };
-        let screen = self.screen.is_some();
-        let media = MediaState {
-            audio: has("audio") && self.view.microphone_on.try_get_untracked().unwrap_or(true),
-            video: screen
-                || (has("video") && self.view.camera_on.try_get_untracked().unwrap_or(true)),
-            screen,
+        let tracks = MediaState {
+            audio: has("audio"),
+            video: has("video"),
+            screen: self.screen.is_some(),
         };
-        self.input(Input::LocalMedia(media)).await;
+        self.input(Input::LocalTracks(tracks)).await;
     }
 
     /// Refreshes the camera and microphone lists, and which ones are in use.
@@ -129,7 +120,9 @@ impl Session {
         if self.screen.is_none() {
             self.show_preview(Some(&stream));
         }
-        self.apply_mutes().await;
+        // The new track is on or off as its switch says.
+        self.enable_tracks(self.machine.switches());
+        self.announce().await;
         self.list_devices().await;
     }
 

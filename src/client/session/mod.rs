@@ -30,6 +30,7 @@ use super::signaling::{SignalingSocket, SocketEvent};
 use crate::call_state::{CallState, DeviceKind, UiCommand};
 use crate::client::error_name;
 use crate::mesh::speaker::ActiveSpeaker;
+use crate::mesh::switches::Switches;
 use crate::mesh::{self, Effect, Input, PeerInput, Timer};
 use crate::protocol::peer::MAX_CHAT_LINES;
 use crate::protocol::signaling::PeerId;
@@ -92,11 +93,24 @@ const SLICE_MS: f64 = 8.0;
 const SLOW_EVENT_MS: f64 = 100.0;
 
 /// Runs the call in the background until it ends or the call screen goes away.
-pub fn start(user: String, room: String, view: CallState, ui: UnboundedReceiver<UiCommand>) {
-    spawn_local(run(user, room, view, ui));
+/// `switches`: the microphone and camera as the person set them before joining.
+pub fn start(
+    user: String,
+    room: String,
+    switches: Switches,
+    view: CallState,
+    ui: UnboundedReceiver<UiCommand>,
+) {
+    spawn_local(run(user, room, switches, view, ui));
 }
 
-async fn run(user: String, room: String, view: CallState, ui: UnboundedReceiver<UiCommand>) {
+async fn run(
+    user: String,
+    room: String,
+    switches: Switches,
+    view: CallState,
+    ui: UnboundedReceiver<UiCommand>,
+) {
     let (events, internal) = mpsc::unbounded();
     let (socket_events, from_sockets) = mpsc::unbounded();
     let (peer_events, from_peers) = mpsc::unbounded();
@@ -116,6 +130,7 @@ async fn run(user: String, room: String, view: CallState, ui: UnboundedReceiver<
     let seed = (js_sys::Math::random() * u64::MAX as f64) as u64;
     let seat = KeptSeat::new(&user, &room);
     let mut machine = mesh::Session::new(user, room, seed);
+    machine.with_switches(switches);
     // Reloaded, or opened in a tab that copied this one's storage: ask for the seat back.
     if let Some(token) = seat.token() {
         machine.resume_with(token);
@@ -152,8 +167,6 @@ async fn run(user: String, room: String, view: CallState, ui: UnboundedReceiver<
     if let (Some(video), Some(stream)) = (element(view.local_video), &session.media.stream) {
         video.set_src_object(Some(stream));
     }
-    // Off from the start where the person switched it off before joining.
-    session.enable_tracks();
     session.input(Input::MediaReady).await;
     session.announce().await;
     let on_device_change = watch_devices(&events);
@@ -342,6 +355,7 @@ impl Session {
                 });
             }
             Effect::LimitSenders(limits) => self.limit_senders(limits).await,
+            Effect::EnableTracks(switches) => self.enable_tracks(switches),
             Effect::ShowChat(line) => self.view.chat.update(|lines| {
                 lines.push(line);
                 let over = lines.len().saturating_sub(MAX_CHAT_LINES);

@@ -83,6 +83,13 @@ impl Session {
         if self.view.knocks.try_with_untracked(|k| k != knocks) == Some(true) {
             self.view.knocks.set(knocks.to_vec());
         }
+        let switches = self.machine.switches();
+        if self.view.microphone_on.try_get_untracked() != Some(switches.microphone) {
+            self.view.microphone_on.set(switches.microphone);
+        }
+        if self.view.camera_on.try_get_untracked() != Some(switches.camera) {
+            self.view.camera_on.set(switches.camera);
+        }
         let max_file_bytes = self.machine.terms().max_file_bytes;
         if self.view.max_file_bytes.try_get_untracked() != Some(max_file_bytes) {
             self.view.max_file_bytes.set(max_file_bytes);
