@@ -20,6 +20,7 @@ mod transfers;
 use kept_seat::KeptSeat;
 use local_media::{watch_devices, ScreenShare};
 use on_screen::element;
+use peers::Remote;
 use stats::StatsRead;
 use transfers::FileChannel;
 
@@ -205,13 +206,6 @@ async fn run(
     if let (Some(devices), Some(_)) = (media::media_devices().ok(), on_device_change) {
         devices.set_ondevicechange(None);
     }
-}
-
-/// Our connection to one person.
-struct Remote {
-    peer: Peer,
-    /// The previous statistics sample, to turn counters into rates.
-    last_stats: Option<StatsSample>,
 }
 
 struct Session {

@@ -200,3 +200,10 @@ impl Session {
         }
     }
 }
+
+/// Our connection to one person.
+pub(super) struct Remote {
+    pub(super) peer: Peer,
+    /// The previous statistics sample, to turn counters into rates.
+    pub(super) last_stats: Option<StatsSample>,
+}

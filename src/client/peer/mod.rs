@@ -13,10 +13,10 @@
 //! handles one event at a time, to completion, so that window never opens and the
 //! signaling state alone tells whether an offer collides.
 
-use crate::mesh::budget::SenderLimits;
-use crate::protocol::peer::{
-    PeerMessage, PeerMessageError, MAX_PEER_MESSAGES_PER_SECOND, MAX_PEER_MESSAGE_BYTES,
-};
+mod chat;
+mod senders;
+
+use crate::protocol::peer::PeerMessageError;
 use crate::protocol::signaling::{IceServer, IceTransportPolicy, PeerId, Signal};
 use futures::channel::mpsc::UnboundedSender;
 use js_sys::Array;
@@ -25,8 +25,8 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     MediaStream, MediaStreamTrack, RtcConfiguration, RtcDataChannel, RtcDataChannelEvent,
-    RtcDataChannelState, RtcIceCandidateInit, RtcIceConnectionState, RtcIceServer,
-    RtcIceTransportPolicy, RtcPeerConnection, RtcPeerConnectionIceEvent, RtcPeerConnectionState,
+    RtcIceCandidateInit, RtcIceConnectionState, RtcIceServer, RtcIceTransportPolicy,
+    RtcPeerConnection, RtcPeerConnectionIceEvent, RtcPeerConnectionState,
     RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit,
     RtcSignalingState, RtcTrackEvent,
 };
@@ -222,124 +222,6 @@ impl Peer {
         &self.remote_stream
     }
 
-    /// Caps what our video sender to this person may use; audio is never limited, and
-    /// goes first when the link is short. The fields are set on the object
-    /// `getParameters()` returned, as `setParameters()` requires.
-    pub async fn limit_senders(&self, limits: SenderLimits) -> Result<(), JsValue> {
-        use js_sys::Reflect;
-        for sender in self.pc.get_senders().iter() {
-            let sender = sender.unchecked_into::<web_sys::RtcRtpSender>();
-            let Some(kind) = sender.track().map(|t| t.kind()) else {
-                continue;
-            };
-            let params = sender.get_parameters();
-            let encodings = Reflect::get(&params, &"encodings".into())?;
-            let Some(encodings) = encodings.dyn_ref::<Array>().filter(|e| e.length() > 0) else {
-                // Not negotiated yet: the limits are applied again once connected.
-                continue;
-            };
-            let fields: [(&str, JsValue); 2] = if kind == "video" {
-                [
-                    ("maxBitrate", (limits.max_bitrate as f64).into()),
-                    ("scaleResolutionDownBy", limits.scale_down_by.into()),
-                ]
-            } else {
-                [
-                    ("priority", "high".into()),
-                    ("networkPriority", "high".into()),
-                ]
-            };
-            for encoding in encodings.iter() {
-                for (name, value) in &fields {
-                    Reflect::set(&encoding, &JsValue::from_str(name), value)?;
-                }
-            }
-            JsFuture::from(sender.set_parameters_with_parameters(&params)).await?;
-        }
-        Ok(())
-    }
-
-    /// Takes over the chat channel the other side opened.
-    pub fn attach_chat(&mut self, channel: RtcDataChannel) {
-        let on_open = self.handler(|_| Some(PeerEvent::ChatOpen));
-        let on_close = self.handler(|_| Some(PeerEvent::ChatClosed));
-        // Frames past the per-second limit are dropped here, before they are copied out
-        // of JavaScript or queued: a flood costs the page almost nothing. The first one
-        // dropped in each second is reported, so the session counts it.
-        let window = std::cell::Cell::new((0.0_f64, 0_u32));
-        let on_message = self.handler(move |event| {
-            let now = js_sys::Date::now();
-            let (start, count) = window.get();
-            let (start, count) = if now - start >= 1000.0 {
-                (now, 1)
-            } else {
-                (start, count + 1)
-            };
-            window.set((start, count));
-            if count > MAX_PEER_MESSAGES_PER_SECOND {
-                return (count == MAX_PEER_MESSAGES_PER_SECOND + 1)
-                    .then_some(PeerEvent::Unreadable(PeerMessageError::TooFast));
-            }
-            let data = event.unchecked_into::<web_sys::MessageEvent>().data();
-            // Sized before it is copied out of JavaScript: a UTF-16 unit is at least one
-            // byte of UTF-8, so a string this long is surely too large.
-            Some(match data.dyn_ref::<js_sys::JsString>() {
-                Some(text) if text.length() as usize > MAX_PEER_MESSAGE_BYTES => {
-                    PeerEvent::Unreadable(PeerMessageError::TooLarge)
-                }
-                Some(text) => PeerEvent::Message(String::from(text)),
-                None => PeerEvent::Unreadable(PeerMessageError::Binary),
-            })
-        });
-        channel.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-        channel.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-        channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        self.handlers.extend([on_open, on_close, on_message]);
-        // An announced channel may already be open by the time the session gets to it.
-        if channel.ready_state() == RtcDataChannelState::Open {
-            self.emit(PeerEvent::ChatOpen);
-        }
-        self.chat = Some(channel);
-    }
-
-    /// Whether the chat channel is already there (a second one is refused).
-    pub fn has_chat(&self) -> bool {
-        self.chat.is_some()
-    }
-
-    /// Sends over the data channel, if it is open.
-    pub fn send(&self, message: &PeerMessage) -> Result<(), JsValue> {
-        match &self.chat {
-            Some(channel) if channel.ready_state() == RtcDataChannelState::Open => {
-                channel.send_with_str(&message.encode())
-            }
-            _ => Err("the data channel is not open".into()),
-        }
-    }
-
-    /// Sends `track` (or nothing) as our `kind` ("audio" or "video"), without
-    /// renegotiating when a sender exists; with none (we had no such device), the
-    /// transceiver starts sending and the change is negotiated via `negotiationneeded`.
-    pub async fn replace_track(
-        &self,
-        kind: &str,
-        track: Option<&MediaStreamTrack>,
-    ) -> Result<(), JsValue> {
-        let transceiver = self
-            .pc
-            .get_transceivers()
-            .iter()
-            .map(|t| t.unchecked_into::<web_sys::RtcRtpTransceiver>())
-            .find(|t| t.receiver().track().kind() == kind)
-            .ok_or_else(|| format!("no {kind} in this call"))?;
-        if track.is_some() && transceiver.direction() == RtcRtpTransceiverDirection::Recvonly {
-            transceiver.set_direction(RtcRtpTransceiverDirection::Sendrecv);
-        }
-        JsFuture::from(transceiver.sender().replace_track(track))
-            .await
-            .map(drop)
-    }
-
     /// Closes the connection and the channel and silences every callback.
     pub fn close(self) {
         if let Some(channel) = &self.chat {
@@ -420,15 +302,6 @@ impl Peer {
 
     fn emit(&self, event: PeerEvent) {
         let _ = self.events.unbounded_send((self.id, event));
-    }
-
-    fn sends(&self, kind: &str) -> bool {
-        self.pc.get_senders().iter().any(|sender| {
-            sender
-                .unchecked_into::<web_sys::RtcRtpSender>()
-                .track()
-                .is_some_and(|track| track.kind() == kind)
-        })
     }
 
     fn ext(&self) -> &PeerConnectionExt {
