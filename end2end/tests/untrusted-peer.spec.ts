@@ -133,7 +133,12 @@ test('a peer that lies, floods or sends garbage cannot freeze, crash or trick th
         });
         expect(redraws, `${redraws} redraws in ${frames} frames`).toBeLessThanOrEqual(frames + 1);
       }
-      if (SAYS[name]) await expect(notice(ann)).toHaveText(SAYS[name]);
+      if (SAYS[name]) {
+        await expect(notice(ann)).toHaveText(SAYS[name]).catch(async (e) => {
+          const notes = await ann.page.locator('.notes').innerText().catch(() => '?');
+          throw new Error(`${e.message}\nthe notes then: ${JSON.stringify(notes)}`);
+        });
+      }
       expect(muteMs, `${name}: Mute answered in ${muteMs.toFixed(0)} ms (${slow.join('; ') || 'no slow event noted'})`).toBeLessThan(MUTE_WITHIN_MS);
       expect(panics, name).toEqual([]);
       // Ben's chat still arrives, and his picture still advances.
