@@ -8,12 +8,15 @@
 //! - once removed by the host, nobody is connected to again;
 //! - while waiting at a locked room's door, nobody is connected to;
 //! - the host answers only knocks that wait;
-//! - nobody is told we send sound (or our camera) while that switch is off.
+//! - nobody is told we send sound (or our camera) while that switch is off;
+//! - files go to and come from people present and connected to, and nobody has more
+//!   than `MAX_INCOMING_TRANSFERS` files in flight towards us.
 #![no_main]
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use tandem::protocol::file::MAX_INCOMING_TRANSFERS;
 use tandem::mesh::{
     CallStatus, Command, ConnectionState, Effect, IceState, Input, MediaState, PeerInput, Session,
     Timer,
@@ -57,6 +60,9 @@ enum Op {
     LocalTracks(bool, bool, bool),
     ToggleMicrophone,
     ToggleCamera,
+    SendFile(Option<u8>),
+    FileOffered(u8),
+    TransferEnded(u8),
     Estimate(Option<u32>),
     Host(u8),
     Removed(u8),
@@ -95,10 +101,12 @@ fuzz_target!(|ops: Vec<Op>| {
     let mut session = Session::new("Me".into(), "room".into(), 1);
     let mut generation = 0;
     let mut open: HashSet<PeerId> = HashSet::new();
+    // Files in flight by transfer id: with whom, and whether towards us.
+    let mut files: HashMap<u32, (PeerId, bool)> = HashMap::new();
     let mut now = 0.0;
     let mut effects = session.start(now);
     for op in ops {
-        check(&session, &effects, &mut open, &mut generation);
+        check(&session, &effects, &mut open, &mut generation, &mut files);
         now += 100.0;
         let server = |message| Input::Server(generation, message);
         let input = match op {
@@ -146,7 +154,7 @@ fuzz_target!(|ops: Vec<Op>| {
                 let peer = id(n);
                 let was_open = open.contains(&peer);
                 let left = session.handle(server(ServerMessage::PeerLeft { peer }), now);
-                check(&session, &left, &mut open, &mut generation);
+                check(&session, &left, &mut open, &mut generation, &mut files);
                 assert!(
                     !was_open || !open.contains(&peer),
                     "peer_left must close {peer}'s connection"
@@ -215,6 +223,13 @@ fuzz_target!(|ops: Vec<Op>| {
             Op::SeatTaken => server(ServerMessage::SeatTaken { token: "t4".into() }),
             Op::Leave => Input::Command(Command::Leave),
             Op::MediaReady => Input::MediaReady,
+            Op::SendFile(to) => Input::Command(Command::SendFile { to: to.map(id) }),
+            Op::FileOffered(n) => Input::Peer(id(n), PeerInput::FileOffered),
+            Op::TransferEnded(n) => {
+                let ended = u32::from(n % 16) + 1;
+                files.remove(&ended);
+                Input::TransferEnded(ended)
+            }
             Op::ToggleMicrophone => Input::Command(Command::ToggleMicrophone),
             Op::ToggleCamera => Input::Command(Command::ToggleCamera),
             Op::LocalTracks(audio, video, screen) => Input::LocalTracks(MediaState {
@@ -256,11 +271,17 @@ fuzz_target!(|ops: Vec<Op>| {
         };
         effects = session.handle(input, now);
     }
-    check(&session, &effects, &mut open, &mut generation);
+    check(&session, &effects, &mut open, &mut generation, &mut files);
 });
 
 /// Applies `effects` to the model of open connections and checks every invariant.
-fn check(session: &Session, effects: &[Effect], open: &mut HashSet<PeerId>, generation: &mut u32) {
+fn check(
+    session: &Session,
+    effects: &[Effect],
+    open: &mut HashSet<PeerId>,
+    generation: &mut u32,
+    files: &mut HashMap<u32, (PeerId, bool)>,
+) {
     let present: HashSet<PeerId> = session.people().map(|p| p.id).collect();
     for effect in effects {
         match effect {
@@ -275,6 +296,7 @@ fn check(session: &Session, effects: &[Effect], open: &mut HashSet<PeerId>, gene
             }
             Effect::ClosePeer { peer } => {
                 assert!(open.remove(peer), "closed {peer}, who had no connection");
+                files.retain(|_, (with, _)| with != peer);
             }
             Effect::SendToPeer {
                 message: PeerMessage::Media { audio, video, screen },
@@ -283,6 +305,14 @@ fn check(session: &Session, effects: &[Effect], open: &mut HashSet<PeerId>, gene
                 || (*video && !*screen && !session.switches().camera) =>
             {
                 panic!("{effect:?} with the switches at {:?}", session.switches());
+            }
+            Effect::SendFile { peer, transfer } | Effect::ReceiveFile { peer, transfer } => {
+                assert!(present.contains(peer), "{effect:?} names someone not here");
+                assert!(open.contains(peer), "{effect:?} without a connection");
+                let incoming = matches!(effect, Effect::ReceiveFile { .. });
+                assert!(files.insert(*transfer, (*peer, incoming)).is_none(), "{effect:?} reuses an id in flight");
+                let towards_us = files.values().filter(|(with, i)| with == peer && *i).count();
+                assert!(towards_us <= MAX_INCOMING_TRANSFERS, "{towards_us} files from {peer} at once");
             }
             Effect::ApplySignal { peer, .. }
             | Effect::RestartIce { peer }

@@ -31,8 +31,8 @@ const HIGH_WATER: u32 = 1024 * 1024;
 const LOW_WATER: u32 = 256 * 1024;
 
 /// Starts sending `file` as transfer `id` to `peer` (their name, for the progress row);
-/// the channel is returned so it can be closed to cancel. A file over `limit` is refused
-/// before anything is sent.
+/// the channel is returned so it can be closed to cancel, and `ended` is called once this
+/// side is done with it. A file over `limit` is refused before anything is sent.
 pub fn send(
     pc: &RtcPeerConnection,
     id: u32,
@@ -40,6 +40,7 @@ pub fn send(
     file: File,
     limit: u64,
     view: CallState,
+    ended: impl FnOnce() + 'static,
 ) -> Result<RtcDataChannel, String> {
     let size = file.size() as u64;
     check_size(size, limit).map_err(|e| format!("“{}” {e}.", file.name()))?;
@@ -64,6 +65,7 @@ pub fn send(
             Err(Some(why)) => TransferState::Failed(why),
         };
         view.update_transfer(id, |t| t.state = state);
+        ended();
     });
     Ok(channel)
 }
@@ -126,7 +128,8 @@ async fn run_send(
 }
 
 /// Takes an incoming transfer channel; the file is offered once it has arrived intact.
-/// Its download link is added to `links`, for the session to release at the end.
+/// Its download link is added to `links`, for the session to release at the end; `ended`
+/// is called once this side is done with it.
 pub fn receive(
     channel: RtcDataChannel,
     id: u32,
@@ -134,6 +137,7 @@ pub fn receive(
     limit: u64,
     view: CallState,
     links: Rc<RefCell<Vec<String>>>,
+    ended: impl FnOnce() + 'static,
 ) {
     channel.set_binary_type(RtcDataChannelType::Arraybuffer);
     spawn_local(async move {
@@ -158,6 +162,7 @@ pub fn receive(
         };
         channel.close();
         view.update_transfer(id, |t| t.state = state);
+        ended();
     });
 }
 

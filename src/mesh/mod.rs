@@ -9,6 +9,7 @@
 pub mod budget;
 pub mod speaker;
 pub mod switches;
+mod transfers;
 pub mod verify;
 
 use crate::protocol::peer::{Admit, ChatGate, PeerMessage, PeerMessageError};
@@ -18,6 +19,7 @@ use crate::protocol::signaling::{
 };
 use budget::{SenderLimits, UploadPlan};
 use switches::Switches;
+use transfers::Transfers;
 
 /// The client pings the server this often…
 pub const HEARTBEAT_MS: u32 = 5_000;
@@ -242,6 +244,8 @@ pub enum PeerInput {
     /// The verification code of the connection as it is now (see [`verify`]): read when
     /// it connects, and when the person asks for it.
     Code(String),
+    /// They opened a channel to send us a file.
+    FileOffered,
 }
 
 /// What the person asks for.
@@ -262,6 +266,10 @@ pub enum Command {
     ToggleMicrophone,
     /// Turn the camera off or on (its switch).
     ToggleCamera,
+    /// Send a file (the browser holds it) to `to`, or to everyone connected.
+    SendFile {
+        to: Option<PeerId>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -290,6 +298,8 @@ pub enum Input {
     LocalTracks(MediaState),
     /// The browser's estimate of its upload, in bits per second.
     UploadEstimate(Option<u64>),
+    /// This side is done with a transfer: sent, received, failed or cancelled.
+    TransferEnded(u32),
 }
 
 /// What the browser layer must do, in order.
@@ -331,6 +341,20 @@ pub enum Effect {
     /// Enable or disable the local microphone and camera tracks as the switches say (a
     /// disabled track sends silence or black, with no renegotiation).
     EnableTracks(Switches),
+    /// Send the file just asked for to `peer`, as transfer `transfer`.
+    SendFile {
+        peer: PeerId,
+        transfer: u32,
+    },
+    /// Take the file `peer` just offered, as transfer `transfer`.
+    ReceiveFile {
+        peer: PeerId,
+        transfer: u32,
+    },
+    /// Refuse the file `peer` just offered (close its channel unread).
+    RefuseFile {
+        peer: PeerId,
+    },
     ShowChat(ChatLine),
     /// Tell the person something about the call (e.g. a peer misbehaving).
     Notice(String),
@@ -437,6 +461,9 @@ pub struct Session {
     /// What the browser can send, and what the person lets it.
     tracks: MediaState,
     switches: Switches,
+    transfers: Transfers,
+    /// A person was told, in the console, that files past the limit are refused.
+    refused_files_noted: bool,
     upload: UploadPlan,
     /// A small PRNG for the reconnect jitter (xorshift; its quality does not matter).
     jitter: u64,
@@ -483,6 +510,8 @@ impl Session {
             },
             tracks: MediaState::default(),
             switches: Switches::default(),
+            transfers: Transfers::default(),
+            refused_files_noted: false,
             upload: UploadPlan::new(DEFAULT_UPLOAD_BUDGET),
             jitter: seed | 1,
             dropped: [0; PeerMessageError::ALL.len()],
@@ -579,6 +608,7 @@ impl Session {
                 self.upload.set_estimate(estimate);
                 self.plan_upload(now_ms);
             }
+            Input::TransferEnded(id) => self.transfers.ended(id),
         }
         std::mem::take(&mut self.effects)
     }
@@ -847,9 +877,7 @@ impl Session {
                 // person to take the call back (with this token) or close the page.
                 for remote in std::mem::take(&mut self.remotes) {
                     if remote.open {
-                        self.effects.push(Effect::ClosePeer {
-                            peer: remote.person.id,
-                        });
+                        self.close_peer(remote.person.id);
                     }
                 }
                 self.token = Some(token);
@@ -1051,6 +1079,21 @@ impl Session {
                 self.effects
                     .push(Effect::Send(ClientMessage::Signal { to: id, signal }));
             }
+            PeerInput::FileOffered => {
+                if self.transfers.may_receive(id) {
+                    let transfer = self.transfers.start(id, true);
+                    self.effects
+                        .push(Effect::ReceiveFile { peer: id, transfer });
+                } else {
+                    self.effects.push(Effect::RefuseFile { peer: id });
+                    if !std::mem::replace(&mut self.refused_files_noted, true) {
+                        self.effects.push(Effect::Warn(
+                            "refused a file beyond the transfers one person may send at once"
+                                .into(),
+                        ));
+                    }
+                }
+            }
             PeerInput::Code(code) => {
                 let changed = remote
                     .verified_code
@@ -1099,6 +1142,25 @@ impl Session {
                 self.show_chat(self.user.clone(), text, true);
             }
             Command::HangUp => self.finish(CallStatus::Ended),
+            Command::SendFile { to } => {
+                // In the order people arrived, so the progress rows read like the tiles.
+                let to: Vec<PeerId> = self
+                    .remotes
+                    .iter()
+                    .filter(|r| r.person.link == Link::Connected)
+                    .map(|r| r.person.id)
+                    .filter(|id| to.is_none_or(|to| to == *id))
+                    .collect();
+                if to.is_empty() {
+                    self.effects.push(Effect::Notice(
+                        "Files can be sent once you are connected.".into(),
+                    ));
+                }
+                for peer in to {
+                    let transfer = self.transfers.start(peer, false);
+                    self.effects.push(Effect::SendFile { peer, transfer });
+                }
+            }
             Command::ToggleMicrophone | Command::ToggleCamera => {
                 if matches!(command, Command::ToggleMicrophone) {
                     self.switches.microphone = !self.switches.microphone;
@@ -1209,9 +1271,7 @@ impl Session {
     fn finish(&mut self, status: CallStatus) {
         for remote in std::mem::take(&mut self.remotes) {
             if remote.open {
-                self.effects.push(Effect::ClosePeer {
-                    peer: remote.person.id,
-                });
+                self.close_peer(remote.person.id);
             }
         }
         // Seated, or waiting at the door: either way we go.
@@ -1273,9 +1333,15 @@ impl Session {
         let index = self.remotes.iter().position(|r| r.person.id == id)?;
         let remote = self.remotes.remove(index);
         if remote.open {
-            self.effects.push(Effect::ClosePeer { peer: id });
+            self.close_peer(id);
         }
         Some(remote.person.name)
+    }
+
+    /// Closes our connection to `peer`, and the transfers on it with it.
+    fn close_peer(&mut self, peer: PeerId) {
+        self.transfers.forget(peer);
+        self.effects.push(Effect::ClosePeer { peer });
     }
 
     /// Tells everyone whose chat channel is open what we send.

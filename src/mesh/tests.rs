@@ -1287,3 +1287,85 @@ fn switches_turned_off_before_the_call_disable_the_tracks_once_they_are_there() 
     let effects = session.handle(Input::MediaReady, 1.0);
     assert!(effects.contains(&Effect::EnableTracks(off)));
 }
+
+#[test]
+fn a_file_goes_to_everyone_connected_in_arrival_order_or_to_the_one_picked() {
+    let mut session = in_call_with(&["Bob", "Carol", "Dan"]);
+    // Dan's connection is interrupted: he is not sent the file.
+    peer(
+        &mut session,
+        3,
+        PeerInput::State(ConnectionState::Disconnected),
+    );
+    let effects = session.handle(Input::Command(Command::SendFile { to: None }), 2.0);
+    assert_eq!(
+        effects,
+        [
+            Effect::SendFile {
+                peer: PeerId(1),
+                transfer: 1
+            },
+            Effect::SendFile {
+                peer: PeerId(2),
+                transfer: 2
+            }
+        ]
+    );
+    let effects = session.handle(
+        Input::Command(Command::SendFile {
+            to: Some(PeerId(2)),
+        }),
+        3.0,
+    );
+    assert_eq!(
+        effects,
+        [Effect::SendFile {
+            peer: PeerId(2),
+            transfer: 3
+        }]
+    );
+    let effects = session.handle(
+        Input::Command(Command::SendFile {
+            to: Some(PeerId(3)),
+        }),
+        4.0,
+    );
+    assert_eq!(
+        effects,
+        [Effect::Notice(
+            "Files can be sent once you are connected.".into()
+        )]
+    );
+}
+
+#[test]
+fn a_person_s_fifth_file_at_once_is_refused_until_one_of_theirs_ends_or_they_leave() {
+    let mut session = in_call_with(&["Mallory", "Ben"]);
+    let mut taken = Vec::new();
+    for _ in 0..crate::protocol::file::MAX_INCOMING_TRANSFERS {
+        match peer(&mut session, 1, PeerInput::FileOffered)[..] {
+            [Effect::ReceiveFile {
+                peer: PeerId(1),
+                transfer,
+            }] => taken.push(transfer),
+            ref other => panic!("{other:?}"),
+        }
+    }
+    let effects = peer(&mut session, 1, PeerInput::FileOffered);
+    assert_eq!(effects[0], Effect::RefuseFile { peer: PeerId(1) });
+    assert!(matches!(effects[1], Effect::Warn(_)));
+    // Warned once; Ben's files are his own.
+    assert_eq!(
+        peer(&mut session, 1, PeerInput::FileOffered),
+        [Effect::RefuseFile { peer: PeerId(1) }]
+    );
+    assert!(matches!(
+        peer(&mut session, 2, PeerInput::FileOffered)[..],
+        [Effect::ReceiveFile { .. }]
+    ));
+    session.handle(Input::TransferEnded(taken[0]), 2.0);
+    assert!(matches!(
+        peer(&mut session, 1, PeerInput::FileOffered)[..],
+        [Effect::ReceiveFile { .. }]
+    ));
+}

@@ -15,7 +15,7 @@ impl Session {
             UiCommand::ToggleCamera => self.input(Input::Command(Command::ToggleCamera)).await,
             UiCommand::ShareScreen => self.pick_screen(),
             UiCommand::StopSharing => self.stop_sharing().await,
-            UiCommand::SendFile(file) => self.send_file(file.take()),
+            UiCommand::SendFile(file) => self.send_file(file.take()).await,
             UiCommand::CancelTransfer(id) => {
                 if let Some(transfer) = self.transfers.remove(&id) {
                     transfer.channel.close();

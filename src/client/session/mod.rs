@@ -10,6 +10,7 @@
 //! layer only touches the browser.
 
 mod commands;
+mod event;
 mod kept_seat;
 mod local_media;
 mod on_screen;
@@ -17,11 +18,11 @@ mod peers;
 mod stats;
 mod transfers;
 
+use event::Event;
 use kept_seat::KeptSeat;
 use local_media::{watch_devices, ScreenShare};
 use on_screen::element;
 use peers::Remote;
-use stats::StatsRead;
 use transfers::FileChannel;
 
 use super::file_channel;
@@ -32,7 +33,7 @@ use crate::call_state::{CallState, DeviceKind, UiCommand};
 use crate::client::error_name;
 use crate::mesh::speaker::ActiveSpeaker;
 use crate::mesh::switches::Switches;
-use crate::mesh::{self, Effect, Input, PeerInput, Timer};
+use crate::mesh::{self, Effect, Input, PeerInput};
 use crate::protocol::peer::MAX_CHAT_LINES;
 use crate::protocol::signaling::PeerId;
 use crate::stats::StatsSample;
@@ -46,45 +47,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::rc::Rc;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
-use web_sys::{HtmlVideoElement, MediaStreamTrack};
-
-/// Everything the session reacts to.
-enum Event {
-    Ui(UiCommand),
-    Socket(SocketEvent),
-    Peer(PeerId, PeerEvent),
-    Timer(Timer),
-    /// Time to read the call statistics.
-    StatsTick,
-    /// The statistics asked for at the last tick, one sample per connection read.
-    StatsRead(Vec<StatsRead>),
-    /// The person picked a screen to share (or declined).
-    ScreenPicked(Result<MediaStreamTrack, String>),
-    /// A newly chosen camera or microphone is open (or could not be).
-    DeviceOpened(DeviceKind, Result<MediaStreamTrack, String>),
-    /// Devices were plugged in or out.
-    DevicesChanged,
-    /// Time to bring the screen up to date (an animation frame).
-    Redraw,
-}
-
-impl Event {
-    /// What the event is, for the console's note on a slow one.
-    fn name(&self) -> &'static str {
-        match self {
-            Event::Ui(_) => "a control",
-            Event::Socket(_) => "news from the server",
-            Event::Peer(..) => "news from a peer connection",
-            Event::Timer(_) => "a timer",
-            Event::StatsTick => "the stats tick",
-            Event::StatsRead(_) => "the stats read",
-            Event::ScreenPicked(_) => "a picked screen",
-            Event::DeviceOpened(..) => "an opened device",
-            Event::DevicesChanged => "the device list",
-            Event::Redraw => "a redraw",
-        }
-    }
-}
+use web_sys::{HtmlVideoElement, MediaStreamTrack, RtcDataChannel};
 
 /// How long the event loop works through a backlog before it gives the browser a turn.
 const SLICE_MS: f64 = 8.0;
@@ -150,7 +113,8 @@ async fn run(
         screen: None,
         transfers: HashMap::new(),
         received: Rc::default(),
-        next_transfer: 1,
+        outgoing_file: None,
+        offered_file: None,
         stats_shown: None,
         stats_reading: false,
         speaker: ActiveSpeaker::default(),
@@ -226,11 +190,14 @@ struct Session {
     tiles: HashMap<PeerId, HtmlVideoElement>,
     /// The screen being shared instead of the camera.
     screen: Option<ScreenShare>,
-    /// File transfers by id, to cancel them and to count what one person sends at once.
+    /// File transfers in flight by id, to cancel them.
     transfers: HashMap<u32, FileChannel>,
+    /// The file being sent, while the machine says to whom.
+    outgoing_file: Option<web_sys::File>,
+    /// A file channel a peer just opened, while the machine says whether to take it.
+    offered_file: Option<RtcDataChannel>,
     /// Download links of received files, released when the call ends.
     received: Rc<RefCell<Vec<String>>>,
-    next_transfer: u32,
     /// Whose figures the stats panel shows.
     stats_shown: Option<PeerId>,
     /// A stats read is under way (a slow one is not joined by another).
@@ -261,6 +228,10 @@ impl Session {
             Event::ScreenPicked(picked) => self.start_sharing(picked).await,
             Event::DeviceOpened(kind, opened) => self.use_device(kind, opened).await,
             Event::DevicesChanged => self.list_devices().await,
+            Event::TransferEnded(id) => {
+                self.transfers.remove(&id);
+                self.input(Input::TransferEnded(id)).await;
+            }
             Event::Redraw => {
                 self.redraw_pending = false;
                 self.show_state();
@@ -350,6 +321,9 @@ impl Session {
             }
             Effect::LimitSenders(limits) => self.limit_senders(limits).await,
             Effect::EnableTracks(switches) => self.enable_tracks(switches),
+            Effect::SendFile { peer, transfer } => return self.start_sending(peer, transfer),
+            Effect::ReceiveFile { peer, transfer } => return self.start_receiving(peer, transfer),
+            Effect::RefuseFile { .. } => self.refuse_file(),
             Effect::ShowChat(line) => self.view.chat.update(|lines| {
                 lines.push(line);
                 let over = lines.len().saturating_sub(MAX_CHAT_LINES);

@@ -6,9 +6,9 @@ use super::*;
 use crate::client::error_name;
 use crate::mesh::budget::SenderLimits;
 use crate::mesh::{ConnectionState, IceState};
-use crate::protocol::file::{CHANNEL_PREFIX, MAX_INCOMING_TRANSFERS};
+use crate::protocol::file::CHANNEL_PREFIX;
 use wasm_bindgen::JsValue;
-use web_sys::{MediaStream, RtcDataChannelState, RtcIceConnectionState, RtcPeerConnectionState};
+use web_sys::{MediaStream, RtcIceConnectionState, RtcPeerConnectionState};
 
 impl Session {
     pub(super) async fn on_peer(&mut self, id: PeerId, event: PeerEvent) {
@@ -30,40 +30,10 @@ impl Session {
                 }
                 return;
             }
+            // Taken or refused as the machine decides (at most a few at once from anyone).
             PeerEvent::DataChannel(channel) if channel.label().starts_with(CHANNEL_PREFIX) => {
-                // A finished transfer closes its channel, which is "closing" until the other
-                // side's stream reset arrives: only channels still connecting or open are in
-                // flight, so a slow (or unwilling) sender cannot keep a place it has finished.
-                let receiving = self
-                    .transfers
-                    .values()
-                    .filter(|t| t.peer == id && t.incoming)
-                    .filter(|t| {
-                        matches!(
-                            t.channel.ready_state(),
-                            RtcDataChannelState::Connecting | RtcDataChannelState::Open
-                        )
-                    })
-                    .count();
-                if receiving >= MAX_INCOMING_TRANSFERS {
-                    channel.close();
-                    return self
-                        .warn_once("a file beyond the transfers one person may send at once");
-                }
-                let peer = remote.peer.name.clone();
-                let transfer = self.take_transfer_id();
-                let limit = self.machine.terms().max_file_bytes;
-                let received = self.received.clone();
-                file_channel::receive(channel.clone(), transfer, peer, limit, self.view, received);
-                self.transfers.insert(
-                    transfer,
-                    FileChannel {
-                        peer: id,
-                        channel,
-                        incoming: true,
-                    },
-                );
-                return;
+                self.offered_file = Some(channel);
+                PeerInput::FileOffered
             }
             PeerEvent::DataChannel(channel)
                 if channel.label() == "chat" && !remote.peer.has_chat() =>
