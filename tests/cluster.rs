@@ -7,7 +7,7 @@ use common::*;
 use futures::StreamExt;
 use serde_json::json;
 use tandem::protocol::signaling::{
-    ErrorCode, KnockId, PeerId, ServerMessage, Signal, REMOVED_CLOSE_CODE, SEAT_TAKEN_CLOSE_CODE,
+    ErrorCode, PeerId, ServerMessage, Signal, REMOVED_CLOSE_CODE, SEAT_TAKEN_CLOSE_CODE,
 };
 
 /// Settings every server of one cluster shares; `extra` may set another grace.
@@ -1011,27 +1011,6 @@ async fn the_host_hands_over_and_removes_across_servers_and_a_leaving_host_is_fo
             ServerMessage::PeerLeft { peer: bob_id }
         );
         assert_eq!(client.recv().await, ServerMessage::Host { peer: alice_id });
-    }
-}
-
-/// A newcomer at `room` of a locked room, who must be told to wait for `host`.
-async fn knock(client: &mut Client, room: &str, name: &str, host: &str) {
-    client
-        .send(json!({"type": "join", "room": room, "name": name}))
-        .await;
-    assert_eq!(
-        client.recv().await,
-        ServerMessage::Waiting {
-            host_name: host.into()
-        }
-    );
-}
-
-/// The next message, which must be a knock by `name`.
-async fn knock_heard(host: &mut Client, name: &str) -> KnockId {
-    match host.recv().await {
-        ServerMessage::Knock { knock, name: who } if who == name => knock,
-        other => panic!("expected {name}'s knock, got {other:?}"),
     }
 }
 

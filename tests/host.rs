@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use serde_json::json;
 use tandem::protocol::signaling::{
-    ErrorCode, KnockId, PeerId, ServerMessage, MAX_KNOCKS, REMOVED_CLOSE_CODE,
+    ErrorCode, PeerId, ServerMessage, MAX_KNOCKS, REMOVED_CLOSE_CODE,
 };
 
 /// Three people in `room`, seated in order: Alice (the host), Bob, Carol; each has read
@@ -142,27 +142,6 @@ async fn when_the_host_leaves_the_one_there_longest_hosts_and_a_host_who_resumes
     let (host, _) = resumed(bob.resume(&bob_token).await);
     assert_eq!(host, Some(bob_id));
     carol.expect_silence().await;
-}
-
-/// A newcomer at `room` of a locked room, who must be told to wait for `host`.
-async fn knock(client: &mut Client, room: &str, name: &str, host: &str) {
-    client
-        .send(json!({"type": "join", "room": room, "name": name}))
-        .await;
-    assert_eq!(
-        client.recv().await,
-        ServerMessage::Waiting {
-            host_name: host.into()
-        }
-    );
-}
-
-/// The next message, which must be a knock by `name`.
-async fn knock_heard(host: &mut Client, name: &str) -> KnockId {
-    match host.recv().await {
-        ServerMessage::Knock { knock, name: who } if who == name => knock,
-        other => panic!("expected {name}'s knock, got {other:?}"),
-    }
 }
 
 #[tokio::test]

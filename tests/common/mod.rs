@@ -6,7 +6,7 @@ use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::time::Duration;
-use tandem::protocol::signaling::{ErrorCode, PeerId, PeerInfo, ServerMessage, Signal};
+use tandem::protocol::signaling::{ErrorCode, KnockId, PeerId, PeerInfo, ServerMessage, Signal};
 use tandem::server::config::Config;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -378,5 +378,26 @@ impl Drop for Binary {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+    }
+}
+
+/// A newcomer at `room` of a locked room, who must be told to wait for `host`.
+pub async fn knock(client: &mut Client, room: &str, name: &str, host: &str) {
+    client
+        .send(json!({"type": "join", "room": room, "name": name}))
+        .await;
+    assert_eq!(
+        client.recv().await,
+        ServerMessage::Waiting {
+            host_name: host.into()
+        }
+    );
+}
+
+/// The next message, which must be a knock by `name`.
+pub async fn knock_heard(host: &mut Client, name: &str) -> KnockId {
+    match host.recv().await {
+        ServerMessage::Knock { knock, name: who } if who == name => knock,
+        other => panic!("expected {name}'s knock, got {other:?}"),
     }
 }
