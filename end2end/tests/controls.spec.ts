@@ -65,6 +65,23 @@ test('screen share replaces the camera for the other side, and stops back to it'
   await expectRemoteVideoFlowing(bob);
 });
 
+test('someone joining while a screen is shared sees the screen, and the camera once sharing stops', async () => {
+  const [alice, bob] = await call();
+  await alice.page.getByRole('button', { name: 'Share screen' }).click();
+  const size = (p: Person) => () =>
+    p.page.getByLabel('Video from Alice').evaluate((v: HTMLVideoElement) => `${v.videoWidth}x${v.videoHeight}`);
+  await expect.poll(size(bob), { timeout: 15_000 }).toBe('1280x720');
+  const carol = await person();
+  const room = new URL(alice.page.url()).pathname.split('/').pop()!;
+  await carol.joinThroughForm(server().url, 'Carol', room);
+  await expect(carol.status()).toHaveText('Connected with Alice and Bob.');
+  // Chromium's synthetic screen is 1280x720; its camera is not.
+  await expect.poll(size(carol), { timeout: 15_000 }).toBe('1280x720');
+  await alice.page.getByRole('button', { name: 'Stop sharing' }).click();
+  await expect.poll(size(carol), { timeout: 15_000 }).not.toBe('1280x720');
+  await expect.poll(size(carol)).not.toBe('0x0');
+});
+
 test('stopping the share from the browser itself returns to the camera', async () => {
   const [alice, bob] = await call();
   const size = () => bob.remoteVideo().evaluate((v: HTMLVideoElement) => v.videoWidth);

@@ -10,12 +10,15 @@
 //! - the host answers only knocks that wait;
 //! - nobody is told we send sound (or our camera) while that switch is off;
 //! - files go to and come from people present and connected to, and nobody has more
-//!   than `MAX_INCOMING_TRANSFERS` files in flight towards us.
+//!   than `MAX_INCOMING_TRANSFERS` files in flight towards us;
+//! - while a screen is shared, a newcomer is sent the screen, and a new camera stays off
+//!   the wire.
 #![no_main]
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use std::collections::{HashMap, HashSet};
+use tandem::mesh::switches::TrackKind;
 use tandem::protocol::file::MAX_INCOMING_TRANSFERS;
 use tandem::mesh::{
     CallStatus, Command, ConnectionState, Effect, IceState, Input, MediaState, PeerInput, Session,
@@ -61,6 +64,7 @@ enum Op {
     ToggleMicrophone,
     ToggleCamera,
     SendFile(Option<u8>),
+    NewTrack(bool),
     FileOffered(u8),
     TransferEnded(u8),
     Estimate(Option<u32>),
@@ -103,6 +107,8 @@ fuzz_target!(|ops: Vec<Op>| {
     let mut open: HashSet<PeerId> = HashSet::new();
     // Files in flight by transfer id: with whom, and whether towards us.
     let mut files: HashMap<u32, (PeerId, bool)> = HashMap::new();
+    // Whether the last tracks given had a shared screen.
+    let mut sharing = false;
     let mut now = 0.0;
     let mut effects = session.start(now);
     for op in ops {
@@ -224,6 +230,7 @@ fuzz_target!(|ops: Vec<Op>| {
             Op::Leave => Input::Command(Command::Leave),
             Op::MediaReady => Input::MediaReady,
             Op::SendFile(to) => Input::Command(Command::SendFile { to: to.map(id) }),
+            Op::NewTrack(video) => Input::NewTrack(if video { TrackKind::Video } else { TrackKind::Audio }),
             Op::FileOffered(n) => Input::Peer(id(n), PeerInput::FileOffered),
             Op::TransferEnded(n) => {
                 let ended = u32::from(n % 16) + 1;
@@ -232,11 +239,14 @@ fuzz_target!(|ops: Vec<Op>| {
             }
             Op::ToggleMicrophone => Input::Command(Command::ToggleMicrophone),
             Op::ToggleCamera => Input::Command(Command::ToggleCamera),
-            Op::LocalTracks(audio, video, screen) => Input::LocalTracks(MediaState {
-                audio,
-                video,
-                screen,
-            }),
+            Op::LocalTracks(audio, video, screen) => {
+                sharing = screen;
+                Input::LocalTracks(MediaState {
+                    audio,
+                    video,
+                    screen,
+                })
+            }
             Op::Estimate(bps) => Input::UploadEstimate(bps.map(u64::from)),
             // Us (100) or one of the six.
             Op::Host(n) if n % 7 == 6 => server(ServerMessage::Host { peer: PeerId(100) }),
@@ -270,6 +280,13 @@ fuzz_target!(|ops: Vec<Op>| {
             }),
         };
         effects = session.handle(input, now);
+        for effect in &effects {
+            match effect {
+                Effect::OpenPeer { screen, .. } => assert_eq!(*screen, sharing, "{effect:?}"),
+                Effect::PutOnWire(TrackKind::Video) => assert!(!sharing, "a new camera over a shared screen"),
+                _ => {}
+            }
+        }
     }
     check(&session, &effects, &mut open, &mut generation, &mut files);
 });

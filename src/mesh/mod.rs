@@ -18,7 +18,7 @@ use crate::protocol::signaling::{
     PeerInfo, ServerMessage, Signal, DEFAULT_UPLOAD_BUDGET,
 };
 use budget::{SenderLimits, UploadPlan};
-use switches::Switches;
+use switches::{Switches, TrackKind};
 use transfers::Transfers;
 
 /// The client pings the server this often…
@@ -300,6 +300,8 @@ pub enum Input {
     UploadEstimate(Option<u64>),
     /// This side is done with a transfer: sent, received, failed or cancelled.
     TransferEnded(u32),
+    /// A newly picked microphone or camera is open, in place of the old one.
+    NewTrack(TrackKind),
 }
 
 /// What the browser layer must do, in order.
@@ -311,11 +313,14 @@ pub enum Effect {
     },
     CloseSocket,
     Send(ClientMessage),
-    /// Open a peer connection to `peer`, sending our tracks. The impolite side (the one
-    /// seated first) also opens the chat channel, and so makes the first offer.
+    /// Open a peer connection to `peer`, sending our tracks (with `screen`, the shared
+    /// screen in the camera's place: a newcomer sees what the others see). The impolite
+    /// side (the one seated first) also opens the chat channel, and so makes the first
+    /// offer.
     OpenPeer {
         peer: PeerId,
         polite: bool,
+        screen: bool,
     },
     ClosePeer {
         peer: PeerId,
@@ -355,6 +360,8 @@ pub enum Effect {
     RefuseFile {
         peer: PeerId,
     },
+    /// Send the local track of this kind to everyone, in place of what goes now.
+    PutOnWire(TrackKind),
     ShowChat(ChatLine),
     /// Tell the person something about the call (e.g. a peer misbehaving).
     Notice(String),
@@ -609,6 +616,13 @@ impl Session {
                 self.plan_upload(now_ms);
             }
             Input::TransferEnded(id) => self.transfers.ended(id),
+            Input::NewTrack(kind) => {
+                // A shared screen stays on the wire until sharing stops.
+                if kind == TrackKind::Audio || !self.tracks.screen {
+                    self.effects.push(Effect::PutOnWire(kind));
+                }
+                self.effects.push(Effect::EnableTracks(self.switches));
+            }
         }
         std::mem::take(&mut self.effects)
     }
@@ -1324,7 +1338,12 @@ impl Session {
             remote.open = true;
             remote.person.link = Link::Connecting;
             let polite = remote.polite;
-            self.effects.push(Effect::OpenPeer { peer: id, polite });
+            let screen = self.tracks.screen;
+            self.effects.push(Effect::OpenPeer {
+                peer: id,
+                polite,
+                screen,
+            });
         }
     }
 

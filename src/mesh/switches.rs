@@ -5,6 +5,25 @@
 
 use super::MediaState;
 
+/// A kind of local track.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrackKind {
+    /// The microphone's.
+    Audio,
+    /// The camera's.
+    Video,
+}
+
+impl TrackKind {
+    /// The browser's name for it (`MediaStreamTrack.kind`).
+    pub fn name(self) -> &'static str {
+        match self {
+            TrackKind::Audio => "audio",
+            TrackKind::Video => "video",
+        }
+    }
+}
+
 /// The person's switches: on unless they turned them off.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Switches {

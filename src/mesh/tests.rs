@@ -78,7 +78,8 @@ fn in_call_with(names: &[&str]) -> Session {
             [
                 Effect::OpenPeer {
                     peer: PeerId(i),
-                    polite: true
+                    polite: true,
+                    screen: false
                 },
                 Effect::ApplySignal {
                     peer: PeerId(i),
@@ -126,7 +127,8 @@ fn the_first_in_a_room_waits_and_opens_to_each_newcomer() {
         effects,
         [Effect::OpenPeer {
             peer: PeerId(1),
-            polite: false
+            polite: false,
+            screen: false
         }]
     );
     assert_eq!(session.status().text(), "Connecting to Bob…");
@@ -493,7 +495,8 @@ fn a_resume_restores_every_pair_without_reopening_any() {
     );
     assert!(effects.contains(&Effect::OpenPeer {
         peer: PeerId(7),
-        polite: false
+        polite: false,
+        screen: false
     }));
     let effects = session.handle(
         Input::Server(
@@ -859,7 +862,8 @@ fn two_simultaneous_newcomers_still_make_one_offerer_per_pair() {
         effects,
         [Effect::OpenPeer {
             peer: PeerId(5),
-            polite: false
+            polite: false,
+            screen: false
         }],
         "Eve, seated first, offers to Fay"
     );
@@ -875,7 +879,8 @@ fn two_simultaneous_newcomers_still_make_one_offerer_per_pair() {
         effects[0],
         Effect::OpenPeer {
             peer: PeerId(4),
-            polite: true
+            polite: true,
+            screen: false
         }
     );
     let names: Vec<&str> = fay.people().map(|p| p.name.as_str()).collect();
@@ -1368,4 +1373,41 @@ fn a_person_s_fifth_file_at_once_is_refused_until_one_of_theirs_ends_or_they_lea
         peer(&mut session, 1, PeerInput::FileOffered)[..],
         [Effect::ReceiveFile { .. }]
     ));
+}
+
+#[test]
+fn a_newcomer_gets_the_shared_screen_and_a_new_camera_waits_until_sharing_stops() {
+    let mut session = in_call_with(&["Bob"]);
+    let sharing = MediaState {
+        audio: true,
+        video: true,
+        screen: true,
+    };
+    session.handle(Input::LocalTracks(sharing), 2.0);
+    let effects = server(
+        &mut session,
+        ServerMessage::PeerJoined {
+            peer: info(7, "Zoe"),
+            polite: false,
+        },
+    );
+    assert!(effects.contains(&Effect::OpenPeer {
+        peer: PeerId(7),
+        polite: false,
+        screen: true
+    }));
+    // A new camera while sharing: kept off the wire; a new microphone goes on it.
+    let effects = session.handle(Input::NewTrack(TrackKind::Video), 3.0);
+    assert!(!effects.contains(&Effect::PutOnWire(TrackKind::Video)));
+    let effects = session.handle(Input::NewTrack(TrackKind::Audio), 3.0);
+    assert!(effects.contains(&Effect::PutOnWire(TrackKind::Audio)));
+    session.handle(
+        Input::LocalTracks(MediaState {
+            screen: false,
+            ..sharing
+        }),
+        4.0,
+    );
+    let effects = session.handle(Input::NewTrack(TrackKind::Video), 5.0);
+    assert!(effects.contains(&Effect::PutOnWire(TrackKind::Video)));
 }

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::client::error_name;
-use crate::mesh::switches::Switches;
+use crate::mesh::switches::{Switches, TrackKind};
 use crate::mesh::MediaState;
 use web_sys::MediaStream;
 
@@ -110,20 +110,31 @@ impl Session {
             }
         }
         stream.add_track(&track);
-        // A shared screen stays on the wire until sharing stops.
-        let sending = kind == DeviceKind::Microphone || self.screen.is_none();
-        if sending {
-            if let Err(e) = self.replace_on_all(&wire_kind, Some(&track)).await {
-                leptos::logging::warn!("switching device failed: {}", error_name(&e));
-            }
-        }
         if self.screen.is_none() {
             self.show_preview(Some(&stream));
         }
-        // The new track is on or off as its switch says.
-        self.enable_tracks(self.machine.switches());
+        // Whether it goes on the wire now, and on or off, is the machine's to say.
+        let kind = match kind {
+            DeviceKind::Microphone => TrackKind::Audio,
+            DeviceKind::Camera => TrackKind::Video,
+        };
+        self.input(Input::NewTrack(kind)).await;
         self.announce().await;
         self.list_devices().await;
+    }
+
+    /// Sends our local track of `kind` to everyone, in place of what goes now.
+    pub(super) async fn put_on_wire(&self, kind: TrackKind) {
+        let track = self.media.stream.as_ref().and_then(|stream| {
+            stream
+                .get_tracks()
+                .iter()
+                .map(|t| t.unchecked_into::<MediaStreamTrack>())
+                .find(|t| t.kind() == kind.name())
+        });
+        if let Err(e) = self.replace_on_all(kind.name(), track.as_ref()).await {
+            leptos::logging::warn!("switching device failed: {}", error_name(&e));
+        }
     }
 
     /// Opens the browser's screen picker. The person may take their time, so the answer

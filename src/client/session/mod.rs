@@ -286,7 +286,11 @@ impl Session {
                     socket.send(message);
                 }
             }
-            Effect::OpenPeer { peer, polite } => return self.open_peer(peer, polite),
+            Effect::OpenPeer {
+                peer,
+                polite,
+                screen,
+            } => return self.open_peer(peer, polite, screen),
             Effect::ClosePeer { peer } => self.close_peer(peer),
             Effect::ApplySignal { peer, signal } => {
                 let remote = self.peers.get_mut(&peer)?;
@@ -324,6 +328,7 @@ impl Session {
             Effect::SendFile { peer, transfer } => return self.start_sending(peer, transfer),
             Effect::ReceiveFile { peer, transfer } => return self.start_receiving(peer, transfer),
             Effect::RefuseFile { .. } => self.refuse_file(),
+            Effect::PutOnWire(kind) => self.put_on_wire(kind).await,
             Effect::ShowChat(line) => self.view.chat.update(|lines| {
                 lines.push(line);
                 let over = lines.len().saturating_sub(MAX_CHAT_LINES);

@@ -72,12 +72,13 @@ impl Session {
         }
     }
 
-    pub(super) fn open_peer(&mut self, id: PeerId, polite: bool) -> Option<Input> {
+    /// Opens a connection to `id`, sending our tracks; with `screen`, the shared screen in
+    /// the camera's place.
+    pub(super) fn open_peer(&mut self, id: PeerId, polite: bool, screen: bool) -> Option<Input> {
         let name = self.machine.people().find(|p| p.id == id)?.name.clone();
         let terms = self.machine.terms();
-        // A shared screen goes to newcomers too, in place of the camera.
-        let stream = match &self.screen {
-            Some(screen) => self.stream_with_screen(&screen.track),
+        let stream = match self.screen.as_ref().filter(|_| screen) {
+            Some(shared) => self.stream_with_screen(&shared.track),
             None => self.media.stream.clone(),
         };
         match Peer::new(
