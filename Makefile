@@ -11,7 +11,9 @@ run: setup
 	cargo leptos serve --release --split
 
 ## Everything CI checks: format, lints, unit and integration tests, end-to-end calls.
-test: setup-test lint unit e2e
+## The site is built first: a binary started by the integration tests refuses a site that
+## another build (a release one, say) has replaced.
+test: setup-test lint build unit e2e
 
 ## The dev loop: rebuild and reload on every change.
 dev: setup

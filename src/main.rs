@@ -72,6 +72,10 @@ async fn main() -> std::process::ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Err(why) = tandem::server::assets::check_site(&leptos_options) {
+        eprintln!("tandem: {why}");
+        return ExitCode::from(2);
+    }
     let listener = match std::net::TcpListener::bind(config.listen) {
         Ok(listener) => listener,
         Err(e) => {

@@ -574,3 +574,41 @@ async fn the_binary_refuses_a_bad_configuration_naming_the_setting() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("heartbeat_timeout"), "{stderr}");
 }
+
+#[test]
+fn the_binary_refuses_a_site_built_by_another_build_naming_the_missing_file() {
+    // The binary alone in a folder, with the `hash.txt` of a build whose files the site
+    // does not have (as after a debug build replaced a release build's site).
+    let dir = std::env::temp_dir().join(format!("tandem-site-check-{}", std::process::id()));
+    let pkg = dir.join("site").join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    let binary = dir.join("tandem");
+    std::fs::copy(env!("CARGO_BIN_EXE_tandem"), &binary).unwrap();
+    std::fs::write(dir.join("hash.txt"), "js: aaa\nwasm: bbb\ncss: ccc\n").unwrap();
+    let start = |listen: &str| {
+        std::process::Command::new(&binary)
+            .args(["--listen", listen])
+            .env("LEPTOS_SITE_ROOT", dir.join("site"))
+            .env("LEPTOS_OUTPUT_NAME", "tandem")
+            .env_remove("LEPTOS_HASH_FILES")
+            .output()
+            .unwrap()
+    };
+    let output = start("127.0.0.1:0");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("tandem.aaa.js") && stderr.contains("hash.txt"),
+        "{stderr}"
+    );
+    // With the files there, the check passes: the binary goes on, here to an address
+    // that is taken.
+    for file in ["tandem.aaa.js", "tandem.bbb.wasm", "tandem.ccc.css"] {
+        std::fs::write(pkg.join(file), "").unwrap();
+    }
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let output = start(&taken.local_addr().unwrap().to_string());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot listen"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -197,6 +197,51 @@ fn compressible_files(root: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(found)
 }
 
+/// Checks that the site folder holds the files the page will name: with hashed names,
+/// every one `hash.txt` (beside the binary) names must be there. A release binary started
+/// on a site a debug build has since rebuilt (they share `target/site`) would otherwise
+/// serve pages whose scripts are all 404, and every call would stay on "Starting…" with
+/// no error anywhere. Says which file is missing, and where it was looked for.
+pub fn check_site(options: &leptos::config::LeptosOptions) -> Result<(), String> {
+    if !options.hash_files {
+        return Ok(());
+    }
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
+    let hashes = exe
+        .parent()
+        .map(|dir| dir.join(&*options.hash_file))
+        .ok_or("this binary is in no folder")?;
+    let text = std::fs::read_to_string(&hashes)
+        .map_err(|e| format!("cannot read {}: {e}", hashes.display()))?;
+    let pkg = Path::new(&*options.site_root).join(&*options.site_pkg_dir);
+    let name = &options.output_name;
+    for line in text.lines() {
+        let Some((kind, hash)) = line.split_once(':') else {
+            continue;
+        };
+        let hash = hash.trim();
+        let file = match kind.trim() {
+            "js" => format!("{name}.{hash}.js"),
+            "wasm" => format!("{name}.{hash}.wasm"),
+            "css" => format!("{name}.{hash}.css"),
+            "manifest" => format!("__wasm_split_manifest.{hash}.json"),
+            "split" => format!("__wasm_split.{hash}.js"),
+            _ => continue,
+        };
+        if !pkg.join(&file).is_file() {
+            return Err(format!(
+                "the site in {} does not match this binary: {file}, named in {}, is not \
+                 there (another build has replaced the site since); build the site again \
+                 for this binary (cargo leptos build --split, with --release for a release \
+                 binary), or point LEPTOS_SITE_ROOT at the site it was built with",
+                pkg.display(),
+                hashes.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
