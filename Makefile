@@ -40,7 +40,10 @@ lint:
 unit:
 	cargo test --features ssr
 
+# Built again, here: `cargo test` relinks the server without the settings cargo-leptos
+# compiles in (its split routes among them), and that server's pages would not hydrate.
 e2e: build
+	cargo leptos build --split
 	cd end2end && TANDEM_BIN=$(CURDIR)/target/debug/tandem npx playwright test --project=calls
 
 ## Time to media in Chromium on the release build, the app against a plain-JavaScript page
