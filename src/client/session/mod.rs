@@ -214,7 +214,12 @@ struct Session {
 impl Session {
     async fn handle(&mut self, event: Event) {
         match event {
-            Event::Ui(command) => self.on_command(command).await,
+            // The person's own action shows at once (Mute pressed reads as pressed), not
+            // at a redraw queued behind whatever peers are sending.
+            Event::Ui(command) => {
+                self.on_command(command).await;
+                self.show_state();
+            }
             Event::Socket(SocketEvent::Message(generation, message)) => {
                 self.input(Input::Server(generation, message)).await
             }
