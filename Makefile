@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 export PATH := $(CURDIR)/.tools/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: run test setup setup-test build lint unit e2e bench-client dev fuzz
+.PHONY: run test setup setup-test build lint unit e2e bench-client dev fuzz dist dist-test
 
 ## Build the release app and serve it on http://127.0.0.1:3000
 run: setup
@@ -13,7 +13,7 @@ run: setup
 ## Everything CI checks: format, lints, unit and integration tests, end-to-end calls.
 ## The site is built first: a binary started by the integration tests refuses a site that
 ## another build (a release one, say) has replaced.
-test: setup-test lint build unit e2e
+test: setup-test lint build dist-test unit e2e
 
 ## The dev loop: rebuild and reload on every change.
 dev: setup
@@ -30,6 +30,16 @@ setup-test:
 # they are used (issue 13; BENCHMARKS.md).
 build:
 	cargo leptos build --split
+
+## One file to copy anywhere and start: the release server with the whole site inside it,
+## target/dist/release/tandem (README "One file").
+dist: setup
+	cargo leptos build --release --split --precompress
+	scripts/pack.sh release
+
+# The same from the debug build, for the end-to-end test of the one file.
+dist-test: build
+	scripts/pack.sh debug
 
 lint:
 	cargo fmt --all -- --check

@@ -65,10 +65,18 @@ async fn main() -> std::process::ExitCode {
             return ExitCode::from(2);
         }
     };
-    let leptos_options = match tandem::server::leptos_options() {
+    let mut leptos_options = match tandem::server::leptos_options() {
         Ok(options) => options,
         Err(e) => {
             eprintln!("tandem: leptos configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // Kept until the server stops: the folder the site it carries is unpacked into.
+    let _unpacked = match tandem::server::site::unpack_if_packed(&mut leptos_options) {
+        Ok(unpacked) => unpacked,
+        Err(why) => {
+            eprintln!("tandem: {why}");
             return ExitCode::from(2);
         }
     };

@@ -7,13 +7,18 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
-const repo = path.resolve(__dirname, '..', '..');
+export const repo = path.resolve(__dirname, '..', '..');
 
 export interface ServerOptions {
   /** Listen on this loopback port (to restart a server where clients expect it). */
   port?: number;
   /** Extra command-line flags, e.g. ['--resume-grace', '2s']. */
   args?: string[];
+  /** Another binary than the one under test (TANDEM_BIN), started in `cwd`. */
+  bin?: string;
+  cwd?: string;
+  /** Serve the site the binary carries (`make dist`): LEPTOS_SITE_ROOT is left unset. */
+  packed?: boolean;
 }
 
 /** A Tandem server on a free loopback port, started fresh for one test file. */
@@ -21,11 +26,14 @@ export class Server {
   private constructor(private proc: ChildProcess, readonly url: string) {}
 
   static async start(opts: ServerOptions = {}): Promise<Server> {
-    const bin = process.env.TANDEM_BIN ?? path.join(repo, 'target', 'debug', 'tandem');
+    const bin = opts.bin ?? process.env.TANDEM_BIN ?? path.join(repo, 'target', 'debug', 'tandem');
     const listen = `127.0.0.1:${opts.port ?? 0}`;
+    const env: NodeJS.ProcessEnv = { TANDEM_LOG_LEVEL: 'warn', ...process.env };
+    if (opts.packed) delete env.LEPTOS_SITE_ROOT;
+    else env.LEPTOS_SITE_ROOT = path.join(repo, 'target', 'site');
     const proc = spawn(bin, ['--listen', listen, ...(opts.args ?? [])], {
-      cwd: repo,
-      env: { TANDEM_LOG_LEVEL: 'warn', ...process.env, LEPTOS_SITE_ROOT: path.join(repo, 'target', 'site') },
+      cwd: opts.cwd ?? repo,
+      env,
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const url = await new Promise<string>((resolve, reject) => {

@@ -11,6 +11,7 @@ pub mod mailbox;
 pub mod metrics;
 pub mod registry;
 pub mod rooms;
+pub mod site;
 pub mod sockets;
 pub mod tls;
 pub mod tokens;
