@@ -78,6 +78,7 @@ enum Op {
     KnockEnded(u8),
     Lock(bool),
     Answer(u8, bool),
+    NetworkChanged,
 }
 
 /// Six possible people, so sequences often name the same ones again.
@@ -230,6 +231,7 @@ fuzz_target!(|ops: Vec<Op>| {
             Op::Leave => Input::Command(Command::Leave),
             Op::MediaReady => Input::MediaReady,
             Op::SendFile(to) => Input::Command(Command::SendFile { to: to.map(id) }),
+            Op::NetworkChanged => Input::NetworkChanged,
             Op::NewTrack(video) => Input::NewTrack(if video { TrackKind::Video } else { TrackKind::Audio }),
             Op::FileOffered(n) => Input::Peer(id(n), PeerInput::FileOffered),
             Op::TransferEnded(n) => {

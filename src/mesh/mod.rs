@@ -302,6 +302,10 @@ pub enum Input {
     TransferEnded(u32),
     /// A newly picked microphone or camera is open, in place of the old one.
     NewTrack(TrackKind),
+    /// The browser reports a change of network (`online`, or `navigator.connection`'s
+    /// `change`): the paths in use may be gone, so every connection looks for new ones
+    /// now rather than after its ICE fails.
+    NetworkChanged,
 }
 
 /// What the browser layer must do, in order.
@@ -481,9 +485,15 @@ pub struct Session {
     /// Candidates dropped past [`MAX_REMOTE_CANDIDATES`].
     dropped_candidates: u64,
     chat_lines: u64,
+    /// When the network last changed enough to restart every connection's ICE.
+    network_changed_ms: Option<f64>,
     /// Pending effects of the input being handled.
     effects: Vec<Effect>,
 }
+
+/// After a network change restarts every connection's ICE, further reports within this
+/// long are the same change.
+pub const NETWORK_SETTLE_MS: f64 = 2_000.0;
 
 impl Session {
     /// A session for `user` in `room`; `seed` spreads reconnect times (any value works).
@@ -525,6 +535,7 @@ impl Session {
             unusable_noticed_ms: f64::NEG_INFINITY,
             dropped_candidates: 0,
             chat_lines: 0,
+            network_changed_ms: None,
             effects: Vec::new(),
         }
     }
@@ -623,8 +634,33 @@ impl Session {
                 }
                 self.effects.push(Effect::EnableTracks(self.switches));
             }
+            Input::NetworkChanged => self.on_network_changed(now_ms),
         }
         std::mem::take(&mut self.effects)
+    }
+
+    /// Every open connection restarts ICE at once, and the server hears from us (a dead
+    /// socket is then noticed at the next heartbeat, not the one after). A browser often
+    /// reports one change twice (`online`, then the connection's `change`): within
+    /// [`NETWORK_SETTLE_MS`] of a restart, another is not needed.
+    fn on_network_changed(&mut self, now_ms: f64) {
+        if self
+            .network_changed_ms
+            .is_some_and(|then| now_ms - then < NETWORK_SETTLE_MS)
+        {
+            return;
+        }
+        self.network_changed_ms = Some(now_ms);
+        // What the person sees is left alone: the old path stays in use until a new one
+        // is found, so a connection that survives the change never looks interrupted.
+        for remote in self.remotes.iter().filter(|r| r.open) {
+            self.effects.push(Effect::RestartIce {
+                peer: remote.person.id,
+            });
+        }
+        if self.socket_open {
+            self.effects.push(Effect::Send(ClientMessage::Ping));
+        }
     }
 
     /// The room we are in (or joining): the signaling socket's address names it.

@@ -409,6 +409,45 @@ fn one_pairs_ice_restart_leaves_the_others_untouched() {
 }
 
 #[test]
+fn a_network_change_restarts_every_connection_at_once_and_once() {
+    let mut session = in_call_with(&["Bob", "Carol", "Dave"]);
+    // Carol has left: her connection is closed and not restarted.
+    server(&mut session, ServerMessage::PeerLeft { peer: PeerId(2) });
+    let effects = session.handle(Input::NetworkChanged, 10_000.0);
+    assert_eq!(
+        effects,
+        [
+            Effect::RestartIce { peer: PeerId(1) },
+            Effect::RestartIce { peer: PeerId(3) },
+            Effect::Send(ClientMessage::Ping),
+        ]
+    );
+    // Nobody looks interrupted: the old paths stay in use until new ones are found.
+    assert_eq!(
+        session.status().text(),
+        "Carol left the call. Connected with Bob and Dave."
+    );
+    // The same change reported again (online, then the connection's change) is one.
+    assert!(session
+        .handle(Input::NetworkChanged, 10_000.0 + NETWORK_SETTLE_MS - 1.0)
+        .is_empty());
+    // A later change is another.
+    assert_eq!(
+        session
+            .handle(Input::NetworkChanged, 10_000.0 + NETWORK_SETTLE_MS + 1.0)
+            .len(),
+        3
+    );
+    // Alone in the room, a change restarts nothing.
+    let mut alone = started();
+    server(&mut alone, joined(vec![]));
+    assert_eq!(
+        alone.handle(Input::NetworkChanged, 1.0),
+        [Effect::Send(ClientMessage::Ping)]
+    );
+}
+
+#[test]
 fn a_resume_restores_every_pair_without_reopening_any() {
     let mut session = in_call_with(&["Bob", "Carol", "Dave"]);
     let effects = session.handle(Input::SocketClosed(1), 2.0);

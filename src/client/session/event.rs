@@ -28,6 +28,8 @@ pub(super) enum Event {
     TransferEnded(u32),
     /// Time to bring the screen up to date (an animation frame).
     Redraw,
+    /// The browser reports a change of network.
+    NetworkChanged,
 }
 
 impl Event {
@@ -45,6 +47,7 @@ impl Event {
             Event::DevicesChanged => "the device list",
             Event::TransferEnded(_) => "a finished transfer",
             Event::Redraw => "a redraw",
+            Event::NetworkChanged => "a network change",
         }
     }
 }

@@ -13,6 +13,7 @@ mod commands;
 mod event;
 mod kept_seat;
 mod local_media;
+mod network;
 mod on_screen;
 mod peers;
 mod stats;
@@ -135,6 +136,7 @@ async fn run(
     session.input(Input::MediaReady).await;
     session.announce().await;
     let on_device_change = watch_devices(&events);
+    let _network = network::watch_network(&events);
     spawn_local(stats::tick(events));
     session.list_devices().await;
     // Events that queued up while an event was awaited are handled one after another
@@ -241,6 +243,7 @@ impl Session {
                 self.redraw_pending = false;
                 self.show_state();
             }
+            Event::NetworkChanged => self.input(Input::NetworkChanged).await,
         }
     }
 
