@@ -43,11 +43,7 @@ async fn eventually<F: std::future::Future<Output = bool>>(what: &str, check: im
 
 /// The value of the metric `name` (without labels) that `server` reports.
 async fn metric(server: &Binary, name: &str) -> f64 {
-    let text = get(server.addr, "/metrics").await.1;
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
-        .and_then(|value| value.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+    metric_at(server.addr, name).await
 }
 
 async fn ready(server: &Binary) -> u16 {
@@ -1161,4 +1157,54 @@ async fn someone_waiting_on_another_server_is_told_when_everyone_leaves_a_locked
         ivy.recv().await,
         ServerMessage::Joined { locked: false, .. }
     ));
+}
+
+#[tokio::test]
+async fn a_relay_credential_from_one_server_allocates_on_the_other_server_s_relay() {
+    let redis = RedisServer::start();
+    let relay_args = |port: u16| {
+        vec![
+            "--turn-listen".to_owned(),
+            format!("127.0.0.1:{port}"),
+            "--turn-secret".to_owned(),
+            "cluster-turn-secret-0123456789".to_owned(),
+            "--turn-allow-private-peers".to_owned(),
+        ]
+    };
+    let ports = [free_udp_and_tcp_port(), free_udp_and_tcp_port()];
+    let a_args = relay_args(ports[0]);
+    let b_args = relay_args(ports[1]);
+    let a = server(
+        &redis,
+        &a_args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let b = server(
+        &redis,
+        &b_args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let (urls, username, password) = turn_credentials(a.addr, "shared-relay").await;
+    assert!(urls[0].contains(&format!(":{}?", ports[0])), "{urls:?}");
+    let on_b = format!("127.0.0.1:{}", ports[1])
+        .parse()
+        .expect("an address");
+    let client = turn_client(on_b, &username, &password).await;
+    client
+        .allocate()
+        .await
+        .expect("A's credential works on B's relay");
+    assert_eq!(metric(&b, "tandem_turn_allocations").await, 1.0);
+    // A wrong password fails there as anywhere.
+    let client = turn_client(on_b, &username, "not-the-password").await;
+    assert!(client.allocate().await.is_err());
+}
+
+/// A port free for UDP and TCP alike, just now.
+fn free_udp_and_tcp_port() -> u16 {
+    loop {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("a UDP port");
+        let port = udp.local_addr().expect("bound").port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }

@@ -35,6 +35,7 @@ fn secs(duration: Duration) -> String {
 }
 
 const TURN: &[&str] = &["--turn-url", "turn:127.0.0.1:3478"];
+const RELAY: &[&str] = &["--turn-listen", "127.0.0.1:3478"];
 
 fn walks() -> Vec<Walk> {
     vec![
@@ -278,6 +279,71 @@ fn walks() -> Vec<Walk> {
             read: |c| format!("{:?}", c.ice.ice_transport_policy),
             expect: ["Relay", "All", "Relay"],
             with: &[],
+        },
+        Walk {
+            name: "turn_listen",
+            file: "\"127.0.0.1:3478\"",
+            env: "127.0.0.1:3479",
+            flag: "127.0.0.1:3480",
+            read: |c| format!("{:?}", c.relay.turn_listen),
+            expect: [
+                "Some(127.0.0.1:3478)",
+                "Some(127.0.0.1:3479)",
+                "Some(127.0.0.1:3480)",
+            ],
+            with: &[],
+        },
+        Walk {
+            name: "turn_public_address",
+            file: "\"203.0.113.1\"",
+            env: "203.0.113.2",
+            flag: "203.0.113.3",
+            read: |c| format!("{:?}", c.relay.turn_public_address),
+            expect: [
+                "Some(203.0.113.1)",
+                "Some(203.0.113.2)",
+                "Some(203.0.113.3)",
+            ],
+            with: RELAY,
+        },
+        Walk {
+            name: "turn_relay_ports",
+            file: "\"40000-40099\"",
+            env: "41000-41099",
+            flag: "42000-42099",
+            read: |c| {
+                let ports = c.relay.turn_relay_ports;
+                format!("{}-{}", ports.first, ports.last)
+            },
+            expect: ["40000-40099", "41000-41099", "42000-42099"],
+            with: RELAY,
+        },
+        Walk {
+            name: "turn_allow_private_peers",
+            file: "true",
+            env: "false",
+            flag: "true",
+            read: |c| c.relay.turn_allow_private_peers.to_string(),
+            expect: ["true", "false", "true"],
+            with: RELAY,
+        },
+        Walk {
+            name: "turn_max_allocations",
+            file: "3",
+            env: "4",
+            flag: "5",
+            read: |c| c.relay.turn_max_allocations.to_string(),
+            expect: ["3", "4", "5"],
+            with: RELAY,
+        },
+        Walk {
+            name: "turn_max_bitrate",
+            file: "1000000",
+            env: "2000000",
+            flag: "3000000",
+            read: |c| c.relay.turn_max_bitrate.to_string(),
+            expect: ["1000000", "2000000", "3000000"],
+            with: RELAY,
         },
         Walk {
             name: "tls_cert",

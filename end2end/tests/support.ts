@@ -105,7 +105,7 @@ export async function serveFixture(file: string): Promise<{ origin: string; clos
 }
 
 /** A free loopback TCP port (coturn listens on TCP and UDP alike). */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = createServer();
     probe.once('error', reject);

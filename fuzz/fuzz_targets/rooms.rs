@@ -69,7 +69,7 @@ fn connection() -> Conn {
 fuzz_target!(|ops: Vec<Op>| {
     let rooms = Rooms::new(RoomRules {
         capacity: CAPACITY,
-        ice: IceConfig::none(),
+        ice: IceConfig::none().into(),
         tokens: ResumeTokens::new(b"fuzzing secret, long enough", std::time::Duration::from_secs(60)),
         max_file_bytes: 1,
         upload_budget: 1,

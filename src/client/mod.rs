@@ -3,6 +3,7 @@
 
 pub mod file_channel;
 pub mod media;
+pub mod network_check;
 pub mod peer;
 pub mod session;
 pub mod signaling;

@@ -67,6 +67,19 @@ pub async fn sample(pc: &RtcPeerConnection) -> Result<StatsSample, JsValue> {
     Ok(sample)
 }
 
+/// Whether a relay candidate of `pc` reaches its relay over UDP, from the local candidates'
+/// stats (`relayProtocol`, which browsers fill in there but not always on the candidate).
+pub async fn relay_over_udp(pc: &RtcPeerConnection) -> Result<bool, JsValue> {
+    let report: Map = JsFuture::from(pc.get_stats()).await?.unchecked_into();
+    let mut found = false;
+    report.for_each(&mut |value, _| {
+        found |= text(&value, "type").as_deref() == Some("local-candidate")
+            && text(&value, "candidateType").as_deref() == Some("relay")
+            && text(&value, "relayProtocol").as_deref() == Some("udp");
+    });
+    Ok(found)
+}
+
 fn field(report: &JsValue, name: &str) -> Option<JsValue> {
     Reflect::get(report, &JsValue::from_str(name))
         .ok()

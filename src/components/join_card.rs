@@ -9,6 +9,7 @@
 //! switches hide the preview through CSS alone, so they work in all three cases.
 
 use crate::browser;
+use crate::components::connection_check::ConnectionCheck;
 use crate::components::name_field::NameField;
 use crate::early_media::{JOIN_FORM, JOIN_PREVIEW};
 use crate::protocol::signaling::validate_name;
@@ -107,6 +108,7 @@ pub fn JoinCard(user: String, room: String, join: Callback<JoinChoice>) -> impl 
                 <button type="submit" class="primary">"Join now"</button>
                 <p class="joining-early" aria-live="polite">"Joining as soon as the page has loaded…"</p>
             </form>
+            <ConnectionCheck/>
         </section>
     }
 }

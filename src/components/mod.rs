@@ -5,6 +5,7 @@
 
 pub mod call_notes;
 pub mod chat;
+pub mod connection_check;
 pub mod controls;
 pub mod devices;
 pub mod files;

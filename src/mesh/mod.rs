@@ -7,6 +7,7 @@
 //! here is tested natively, and fuzzed with random event sequences.
 
 pub mod budget;
+pub mod network_check;
 pub mod speaker;
 pub mod switches;
 mod transfers;

@@ -1,6 +1,7 @@
 //! `/`: pick a name and a room, or ask for a fresh room key.
 
 use crate::browser;
+use crate::components::connection_check::ConnectionCheck;
 use crate::components::name_field::NameField;
 use crate::protocol::signaling::{validate_name, validate_room};
 use leptos::prelude::*;
@@ -95,6 +96,7 @@ pub fn HomeScreen() -> impl IntoView {
             <p class="hint">
                 "Share the room name with the other person; whoever opens it second starts the call."
             </p>
+            <ConnectionCheck/>
         </section>
     }
 }

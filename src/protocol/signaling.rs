@@ -272,6 +272,16 @@ pub struct IceServer {
     pub credential: Option<String>,
 }
 
+/// What `GET /ice` answers, for the connection check a person may run before a call
+/// (the same servers and fresh credentials `joined` would give, without taking a seat).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceCheck {
+    pub ice_servers: Vec<IceServer>,
+}
+
+/// The path of the connection check's ICE servers.
+pub const ICE_CHECK_PATH: &str = "/ice";
+
 /// Which candidates the browsers may use (`RTCConfiguration.iceTransportPolicy`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -60,6 +60,9 @@ pub struct Config {
     pub ice: IceSettings,
 
     #[command(flatten)]
+    pub relay: RelaySettings,
+
+    #[command(flatten)]
     pub tls: TlsSettings,
 
     #[command(flatten)]
@@ -211,6 +214,54 @@ pub struct IceSettings {
     #[arg(long, env = "TANDEM_ICE_TRANSPORT_POLICY", default_value = "all",
           value_parser = transport_policy)]
     pub ice_transport_policy: IceTransportPolicy,
+}
+
+/// The TURN relay built into the server (src/server/relay/): unset, none runs.
+#[derive(Clone, Debug, PartialEq, Args)]
+#[command(next_help_heading = "Built-in TURN relay")]
+pub struct RelaySettings {
+    /// Run a TURN relay on this address, over UDP and TCP alike, e.g. 0.0.0.0:3478;
+    /// browsers are handed its turn: URLs and credentials signed with turn_secret
+    /// [default: none]
+    #[arg(long, env = "TANDEM_TURN_LISTEN")]
+    pub turn_listen: Option<SocketAddr>,
+
+    /// The address browsers reach the relay at, for a server behind NAT (its relayed
+    /// addresses and turn: URLs name it) [default: turn_listen's address]
+    #[arg(long, env = "TANDEM_TURN_PUBLIC_ADDRESS")]
+    pub turn_public_address: Option<std::net::IpAddr>,
+
+    /// Ports the relay gives its allocations, e.g. 49152-65535 (open them in the
+    /// firewall, UDP)
+    #[arg(long, env = "TANDEM_TURN_RELAY_PORTS", default_value = "49152-65535",
+          value_parser = port_range)]
+    pub turn_relay_ports: PortRange,
+
+    /// Let the relay send to loopback, private, link-local and other non-public
+    /// addresses; off, a credential cannot reach into the network the server is in
+    #[arg(long, env = "TANDEM_TURN_ALLOW_PRIVATE_PEERS", default_value = "false",
+          num_args = 0..=1, default_missing_value = "true",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub turn_allow_private_peers: bool,
+
+    /// Allocations one credential (one person in one call) may hold at once: a browser
+    /// makes one per TURN URL for each person it talks to
+    #[arg(long, env = "TANDEM_TURN_MAX_ALLOCATIONS", default_value = "16",
+          value_parser = at_least_one)]
+    pub turn_max_allocations: u32,
+
+    /// Bits per second one credential may relay, both ways together; past it packets
+    /// are dropped
+    #[arg(long, env = "TANDEM_TURN_MAX_BITRATE", default_value = "20000000",
+          value_parser = clap::value_parser!(u32).range(64_000..))]
+    pub turn_max_bitrate: u32,
+}
+
+/// A range of ports, both ends included.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortRange {
+    pub first: u16,
+    pub last: u16,
 }
 
 /// Where the certificate for HTTPS comes from, if anywhere.
@@ -501,7 +552,37 @@ impl Config {
                 ));
             }
         }
-        self.ice.check()?;
+        if let Some(listen) = self.relay.turn_listen {
+            if self.ice.turn_username.is_some() || self.ice.turn_password.is_some() {
+                return Err(ConfigError::invalid(
+                    "turn_listen",
+                    "the built-in relay takes credentials signed with turn_secret, not \
+                     turn_username and turn_password",
+                ));
+            }
+            if self.cluster.redis_url.is_some() && self.ice.turn_secret.is_none() {
+                return Err(ConfigError::invalid(
+                    "turn_listen",
+                    "servers sharing rooms must share turn_secret too, or a credential from \
+                     one server fails on another's relay",
+                ));
+            }
+            if listen.ip().is_unspecified() && self.relay.turn_public_address.is_none() {
+                return Err(ConfigError::invalid(
+                    "turn_public_address",
+                    format!(
+                        "needed with turn_listen {listen}: browsers must be told an address \
+                         they can reach the relay at"
+                    ),
+                ));
+            }
+        } else if self.relay.turn_public_address.is_some() {
+            return Err(ConfigError::invalid(
+                "turn_public_address",
+                "is for the built-in relay: set turn_listen too",
+            ));
+        }
+        self.ice.check(self.relay.turn_listen.is_some())?;
         self.tls.check()
     }
 }
@@ -528,7 +609,8 @@ impl IceSettings {
         .filter(|turn| !turn.urls.is_empty())
     }
 
-    fn check(&self) -> Result<(), ConfigError> {
+    /// `relay`: the built-in relay runs, which needs no turn_urls.
+    fn check(&self, relay: bool) -> Result<(), ConfigError> {
         let has_credentials = match (&self.turn_secret, &self.turn_username, &self.turn_password) {
             (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
                 return Err(ConfigError::invalid(
@@ -552,6 +634,7 @@ impl IceSettings {
             _ => true,
         };
         match (self.turn_urls.is_empty(), has_credentials) {
+            _ if relay => Ok(()),
             (true, true) => Err(ConfigError::invalid(
                 "turn_urls",
                 "TURN credentials are set but no TURN server is",
@@ -634,9 +717,10 @@ fn scalar(key: &str, value: toml::Value) -> Result<String, ConfigError> {
     match value {
         toml::Value::String(text) => Ok(text),
         toml::Value::Integer(number) => Ok(number.to_string()),
+        toml::Value::Boolean(yes) => Ok(yes.to_string()),
         _ => Err(ConfigError::invalid(
             key,
-            "must be a string or a whole number",
+            "must be a string, a whole number or true/false",
         )),
     }
 }
@@ -650,6 +734,27 @@ fn duration(text: &str) -> Result<Duration, String> {
         return Err("must be more than zero".into());
     }
     Ok(parsed)
+}
+
+fn port_range(text: &str) -> Result<PortRange, String> {
+    let (first, last) = text
+        .split_once('-')
+        .ok_or_else(|| format!("{text:?}: write it as first-last, e.g. 49152-65535"))?;
+    let port = |text: &str| {
+        text.trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|&port| port > 0)
+            .ok_or_else(|| format!("{text:?} is not a port (1 to 65535)"))
+    };
+    let range = PortRange {
+        first: port(first)?,
+        last: port(last)?,
+    };
+    if range.last < range.first {
+        return Err(format!("{text:?}: the first port is above the last"));
+    }
+    Ok(range)
 }
 
 fn credential_lifetime(text: &str) -> Result<Duration, String> {
@@ -890,6 +995,22 @@ mod tests {
             ("listen = \"localhost\"", "listen"),
             ("resume_grace = \"soon\"", "resume_grace"),
             ("ice_transport_policy = \"never\"", "ice_transport_policy"),
+            ("turn_listen = \"0.0.0.0:3478\"", "turn_public_address"),
+            ("turn_public_address = \"203.0.113.1\"", "turn_public_address"),
+            (
+                "turn_listen = \"127.0.0.1:3478\"\nturn_username = \"u\"\nturn_password = \"p\"\nturn_urls = [\"turn:x\"]",
+                "turn_listen",
+            ),
+            (
+                "turn_listen = \"127.0.0.1:3478\"\nredis_url = \"redis://127.0.0.1\"\nresume_secret = \"0123456789abcdef\"",
+                "turn_listen",
+            ),
+            ("turn_relay_ports = \"50000-40000\"", "turn_relay_ports"),
+            ("turn_relay_ports = \"0-100\"", "turn_relay_ports"),
+            ("turn_relay_ports = \"40000\"", "turn_relay_ports"),
+            ("turn_max_allocations = 0", "turn_max_allocations"),
+            ("turn_max_bitrate = 1000", "turn_max_bitrate"),
+            ("turn_allow_private_peers = \"maybe\"", "turn_allow_private_peers"),
             ("tls_cert = \"c.pem\"", "tls_key"),
             ("tls_key = \"k.pem\"", "tls_cert"),
             (

@@ -39,6 +39,8 @@ const READ_BUFFER: usize = 256;
 /// What every signaling connection shares.
 pub struct Hub {
     pub rooms: Arc<Registry>,
+    /// What browsers are told of ICE servers (also by `GET /ice`, for the connection check).
+    pub ice: Arc<super::ice::IceConfig>,
     pub metrics: Arc<Metrics>,
     pub origins: OriginPolicy,
     pub per_ip: PerIpLimit,

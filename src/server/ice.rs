@@ -6,7 +6,7 @@
 //! same secret and no database; they stop working at the expiry, so a leaked pair is
 //! worth little.
 
-use super::config::{IceSettings, Turn, TurnAuth};
+use super::config::{IceSettings, Secret, Turn, TurnAuth};
 use crate::protocol::signaling::{IceServer, IceTransportPolicy, PeerId};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -26,6 +26,32 @@ impl IceConfig {
         IceConfig {
             stun_urls: settings.stun_urls.clone(),
             turn: settings.turn(),
+            policy: settings.ice_transport_policy,
+        }
+    }
+
+    /// With the built-in relay: browsers are told its URLs (or `turn_urls`, where the
+    /// relay is reached by another name, behind a port forward say) with credentials
+    /// signed with `secret`, the relay's own.
+    pub fn with_relay(
+        settings: &IceSettings,
+        relay_urls: Vec<String>,
+        secret: Secret,
+    ) -> IceConfig {
+        let urls = if settings.turn_urls.is_empty() {
+            relay_urls
+        } else {
+            settings.turn_urls.clone()
+        };
+        IceConfig {
+            stun_urls: settings.stun_urls.clone(),
+            turn: Some(Turn {
+                urls,
+                auth: TurnAuth::Rest {
+                    secret,
+                    lifetime: settings.turn_credential_lifetime,
+                },
+            }),
             policy: settings.ice_transport_policy,
         }
     }
@@ -76,10 +102,16 @@ impl IceConfig {
 /// coturn's REST API credentials for `id`, valid until `expiry` (unix seconds).
 pub fn rest_credentials(secret: &[u8], expiry: u64, id: PeerId) -> (String, String) {
     let username = format!("{expiry}:{id}");
+    let password = rest_password(secret, &username);
+    (username, password)
+}
+
+/// The password of a REST user name: base64(HMAC-SHA1(secret, user name)). The built-in
+/// relay checks credentials with it, as coturn does.
+pub fn rest_password(secret: &[u8], username: &str) -> String {
     let mut mac = <Hmac<Sha1> as Mac>::new_from_slice(secret).expect("HMAC takes any key size");
     mac.update(username.as_bytes());
-    let password = B64.encode(mac.finalize().into_bytes());
-    (username, password)
+    B64.encode(mac.finalize().into_bytes())
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! Every labelled counter is looked up once, at start, so the relay path only bumps an
 //! atomic; nothing in here takes a lock while messages flow.
 
+use super::relay::gate::Refusal;
 use crate::protocol::signaling::{ErrorCode, SignalKind, MAX_ROOM_CAPACITY};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -84,6 +85,51 @@ pub struct Metrics {
     pub rate_limited: Counter,
     relay_seconds: Histogram,
     pub redis: RedisMetrics,
+    pub turn: TurnMetrics,
+}
+
+/// What the built-in TURN relay does (all zero when it does not run).
+#[derive(Clone)]
+pub struct TurnMetrics {
+    pub allocations: Gauge,
+    pub relayed_bytes: Counter,
+    refusals: [Counter; Refusal::ALL.len()],
+}
+
+impl TurnMetrics {
+    fn register(registry: &mut Registry) -> TurnMetrics {
+        let allocations = Gauge::default();
+        registry.register(
+            "turn_allocations",
+            "Allocations open on the built-in TURN relay",
+            allocations.clone(),
+        );
+        let relayed_bytes = Counter::default();
+        registry.register(
+            "turn_relayed_bytes",
+            "Bytes the built-in TURN relay passed between browsers and their peers, both ways",
+            relayed_bytes.clone(),
+        );
+        let family = Family::<Label, Counter>::default();
+        registry.register(
+            "turn_refusals",
+            "What the built-in TURN relay refused, by reason (bad_credential counts every \
+             request refused as unauthenticated, expired ones among them)",
+            family.clone(),
+        );
+        let refusals =
+            Refusal::ALL.map(|refusal| family.get_or_create(&[("reason", refusal.name())]).clone());
+        TurnMetrics {
+            allocations,
+            relayed_bytes,
+            refusals,
+        }
+    }
+
+    pub fn refused(&self, refusal: Refusal) {
+        let index = Refusal::ALL.iter().position(|r| *r == refusal).unwrap_or(0);
+        self.refusals[index].inc();
+    }
 }
 
 /// What rooms shared through Redis do (all zero when rooms stay in this process).
@@ -248,8 +294,10 @@ impl Metrics {
             relay_seconds.clone(),
         );
         let redis = RedisMetrics::register(&mut registry);
+        let turn = TurnMetrics::register(&mut registry);
         Metrics {
             redis,
+            turn,
             registry,
             connections,
             rooms,
@@ -328,6 +376,8 @@ mod tests {
             "tandem_room_people_bucket{le=\"3.0\"} 2",
             "tandem_redis_publishes_total 0",
             "tandem_redis_relay_seconds_count 0",
+            "tandem_turn_allocations 0",
+            "tandem_turn_refusals_total{reason=\"private_peer\"} 0",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
         }

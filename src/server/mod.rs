@@ -10,6 +10,7 @@ pub mod listener;
 pub mod mailbox;
 pub mod metrics;
 pub mod registry;
+pub mod relay;
 pub mod rooms;
 pub mod site;
 pub mod sockets;
@@ -18,14 +19,16 @@ pub mod tokens;
 
 use crate::app::{shell, App};
 use crate::components::join_card;
-use crate::protocol::signaling::{validate_name, validate_room, SIGNALING_PATH};
+use crate::protocol::signaling::{
+    validate_name, validate_room, IceCheck, ICE_CHECK_PATH, SIGNALING_PATH,
+};
 use axum::extract::{FromRef, State};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use axum_server::accept::NoDelayAcceptor;
-use config::Config;
+use config::{Config, Secret};
 use connection::Hub;
 use ice::IceConfig;
 use leptos::config::LeptosOptions;
@@ -126,6 +129,7 @@ pub fn router(leptos_options: LeptosOptions, hub: Arc<Hub>, https: bool) -> Rout
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route(ICE_CHECK_PATH, get(ice_check))
         .leptos_routes(&state, generate_route_list(App), move || {
             shell(leptos_options.clone())
         })
@@ -140,6 +144,18 @@ pub fn router(leptos_options: LeptosOptions, hub: Arc<Hub>, https: bool) -> Rout
             assets::caching_headers(hashed_pkg_prefix.clone(), request, next)
         }));
     security_headers(router, https)
+}
+
+/// The ICE servers a browser would be given on joining, with credentials of their own,
+/// for the connection check (`components/connection_check.rs`): anyone may join any room,
+/// so this hands out nothing a join would not. Never cached: the credentials expire.
+async fn ice_check(State(hub): State<Arc<Hub>>) -> impl IntoResponse {
+    // An id of its own, so that checks run at once do not share a relay quota.
+    let id = crate::protocol::signaling::PeerId(rand::random::<u32>().into());
+    let check = IceCheck {
+        ice_servers: hub.ice.servers_for(id, std::time::SystemTime::now()),
+    };
+    ([(header::CACHE_CONTROL, "no-store")], axum::Json(check))
 }
 
 /// The home form sent before the app had loaded (a slow link, or no JavaScript):
@@ -232,9 +248,36 @@ pub async fn serve(
         None => rand::random::<[u8; 32]>().to_vec(),
     };
     let connections = TaskTracker::new();
+    let metrics = Arc::new(Metrics::new());
+    let relay = match config.relay.turn_listen {
+        Some(listen) => {
+            // Unset, a secret of this start's own: no other server shares the relay.
+            let turn_secret = config.ice.turn_secret.clone().unwrap_or_else(|| {
+                let bytes: [u8; 32] = rand::random();
+                Secret::from(bytes.map(|b| format!("{b:02x}")).concat().as_str())
+            });
+            let relay = relay::Relay::start(
+                &config.relay,
+                listen,
+                turn_secret.clone(),
+                metrics.turn.clone(),
+            )
+            .await?;
+            tracing::info!(address = %relay.local, "TURN relay listening on UDP and TCP");
+            Some((relay, turn_secret))
+        }
+        None => None,
+    };
+    let ice = match &relay {
+        Some((relay, secret)) => {
+            IceConfig::with_relay(&config.ice, relay.urls.clone(), secret.clone())
+        }
+        None => IceConfig::new(&config.ice),
+    };
+    let ice = Arc::new(ice);
     let rules = RoomRules {
         capacity: config.calls.room_capacity,
-        ice: IceConfig::new(&config.ice),
+        ice: ice.clone(),
         tokens: ResumeTokens::new(
             &secret,
             token_lifetime(
@@ -245,7 +288,6 @@ pub async fn serve(
         max_file_bytes: config.calls.max_file_bytes,
         upload_budget: config.calls.upload_budget,
     };
-    let metrics = Arc::new(Metrics::new());
     let rooms = match &config.cluster.redis_url {
         None => Registry::Local(Rooms::new(rules)),
         Some(url) => Registry::Shared(
@@ -272,6 +314,7 @@ pub async fn serve(
     };
     let hub = Arc::new(Hub {
         rooms: Arc::new(rooms),
+        ice,
         metrics: metrics.clone(),
         origins: OriginPolicy::new(&config.connections.allowed_origins),
         per_ip: PerIpLimit::new(
@@ -337,6 +380,9 @@ pub async fn serve(
             let acceptor = Capped::new(NoDelayAcceptor, cap, metrics);
             server.acceptor(acceptor).serve(app).await?
         }
+    }
+    if let Some((relay, _)) = &relay {
+        relay.stop().await;
     }
     connections.close();
     if tokio::time::timeout(GOODBYE_TIMEOUT, connections.wait())

@@ -302,7 +302,7 @@ impl std::ops::DerefMut for Room {
 /// What a room needs to know of the server's configuration.
 pub struct RoomRules {
     pub capacity: usize,
-    pub ice: IceConfig,
+    pub ice: std::sync::Arc<IceConfig>,
     pub tokens: ResumeTokens,
     pub max_file_bytes: u64,
     pub upload_budget: u64,
@@ -1055,7 +1055,7 @@ mod tests {
     fn rooms(capacity: usize) -> Rooms {
         Rooms::new(RoomRules {
             capacity,
-            ice: IceConfig::none(),
+            ice: IceConfig::none().into(),
             tokens: ResumeTokens::new(b"test secret", std::time::Duration::from_secs(60)),
             max_file_bytes: 1_000,
             upload_budget: 1_000_000,

@@ -401,3 +401,60 @@ pub async fn knock_heard(host: &mut Client, name: &str) -> KnockId {
         other => panic!("expected {name}'s knock, got {other:?}"),
     }
 }
+
+/// The value of the metric `name` (with its labels, if any) that the server at `addr`
+/// reports.
+pub async fn metric_at(addr: SocketAddr, name: &str) -> f64 {
+    let text = get(addr, "/metrics").await.1;
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+}
+
+/// What a browser joining `room` on the server at `addr` is told of TURN: the URLs, the
+/// user name and the password.
+pub async fn turn_credentials(addr: SocketAddr, room: &str) -> (Vec<String>, String, String) {
+    let mut client = Client::connect(addr).await;
+    client
+        .send(json!({"type": "join", "room": room, "name": "Turner"}))
+        .await;
+    let ServerMessage::Joined { ice_servers, .. } = client.recv().await else {
+        panic!("expected joined");
+    };
+    let turn = ice_servers
+        .into_iter()
+        .find(|server| server.urls.iter().any(|url| url.starts_with("turn:")))
+        .expect("a TURN server in joined");
+    (
+        turn.urls,
+        turn.username.expect("a TURN user name"),
+        turn.credential.expect("a TURN password"),
+    )
+}
+
+/// A TURN client (the crate the built-in relay uses) of the relay at `relay`, listening.
+pub async fn turn_client(
+    relay: SocketAddr,
+    username: &str,
+    password: &str,
+) -> turn::client::Client {
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("a UDP socket");
+    let client = turn::client::Client::new(turn::client::ClientConfig {
+        stun_serv_addr: relay.to_string(),
+        turn_serv_addr: relay.to_string(),
+        username: username.to_owned(),
+        password: password.to_owned(),
+        realm: tandem::server::relay::REALM.to_owned(),
+        software: String::new(),
+        rto_in_ms: 0,
+        conn: std::sync::Arc::new(socket),
+        vnet: None,
+    })
+    .await
+    .expect("a TURN client");
+    client.listen().await.expect("listening");
+    client
+}

@@ -325,7 +325,7 @@ impl Peer {
     }
 }
 
-fn ice_server_list(servers: &[IceServer]) -> Array {
+pub(crate) fn ice_server_list(servers: &[IceServer]) -> Array {
     servers
         .iter()
         .map(|server| {
