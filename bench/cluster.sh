@@ -51,7 +51,7 @@ tandem() {
   # browser. An empty site: no compressing of the client's files on the CPU measured. A
   # long heartbeat: two load generators sharing one core while 36,000 clients join answer
   # pings late, and would be dropped as silent after the default 10 s.
-  LEPTOS_SITE_ROOT="$empty_site" taskset -c 0 ./target/release/tandem \
+  LEPTOS_SITE_ROOT="$empty_site" taskset -c 0 "$tandem" \
     --listen "127.0.0.1:$1" --log-level warn --rate-limit 1000000 --rate-burst 1000000 \
     --max-connections-per-ip 1000000 --max-connections 1000000 \
     --heartbeat-interval 30s --heartbeat-timeout 120s \

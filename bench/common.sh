@@ -12,6 +12,12 @@ say "building Tandem (release) and the load generator"
 cargo leptos build --release --server-only >&2
 cargo bench --features ssr --bench loadgen --no-run --target-dir target/loadgen >&2
 loadgen=$(ls -t target/loadgen/release/deps/loadgen-* | grep -v '\.d$' | head -n 1)
+# The benches serve no pages: the server runs from a folder of its own, without the
+# hash.txt beside target/release/tandem, so that it does not look for a site (it refuses
+# one that another build has replaced, and the benches give it none).
+server_dir=$(mktemp -d)
+cp target/release/tandem "$server_dir/tandem"
+tandem="$server_dir/tandem"
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 

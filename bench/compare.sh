@@ -46,7 +46,7 @@ start_server() {
       # No per-connection rate limit or per-IP cap: the load comes from one address and
       # is far faster than any browser. An empty site: the server would otherwise spend
       # its first seconds compressing the client's files, on the CPU being measured.
-      LEPTOS_SITE_ROOT="$empty_site" taskset -c 0 ./target/release/tandem \
+      LEPTOS_SITE_ROOT="$empty_site" taskset -c 0 "$tandem" \
         --listen "127.0.0.1:$2" --log-level warn --rate-limit 1000000 --rate-burst 1000000 \
         --max-connections-per-ip 1000000 --max-connections 1000000 >/dev/null &
       ;;

@@ -23,6 +23,8 @@ command -v turnserver >/dev/null || { say "coturn is missing: scripts/setup.sh t
 cargo bench --features ssr --bench relay --no-run --target-dir target/loadgen >&2
 bench=$(ls -t target/loadgen/release/deps/relay-* | grep -v '\.d$' | head -n 1)
 
+empty_site=$(mktemp -d)
+trap 'rm -rf "$empty_site" "$server_dir"' EXIT
 user="$(( $(date +%s) + 3600 )):1"
 password=$(printf %s "$user" | openssl dgst -sha1 -hmac "$SECRET" -binary | base64)
 
@@ -38,7 +40,7 @@ run() {
 
 for _ in $(seq "$REPS"); do
   tport=$(port)
-  taskset -c 0 target/release/tandem --listen "127.0.0.1:$(port)" --log-level warn \
+  LEPTOS_SITE_ROOT="$empty_site" taskset -c 0 "$tandem" --listen "127.0.0.1:$(port)" --log-level warn \
     --turn-listen "127.0.0.1:$tport" --turn-secret "$SECRET" --turn-allow-private-peers \
     --turn-relay-ports 50000-50999 --turn-max-bitrate 1000000000 >/dev/null &
   run tandem "$tport" $!

@@ -119,14 +119,21 @@ async fn round_trips(
     });
     let mut times = Vec::with_capacity(rounds);
     let mut buf = [0u8; 1500];
-    let packet = [1u8; 200];
-    for _ in 0..rounds {
+    let mut packet = [1u8; 200];
+    for round in 0..rounds as u64 {
+        // Numbered, so that a late echo of an earlier round is never taken for this one's.
+        packet[..8].copy_from_slice(&round.to_be_bytes());
         let start = Instant::now();
         ping.send_to(&packet, to_pong).await.expect("sent");
-        if tokio::time::timeout(Duration::from_secs(1), ping.recv_from(&mut buf))
-            .await
-            .is_ok()
-        {
+        let echoed = async {
+            loop {
+                let (n, _) = ping.recv_from(&mut buf).await?;
+                if n == packet.len() && buf[..8] == round.to_be_bytes() {
+                    return Ok::<(), webrtc_util::Error>(());
+                }
+            }
+        };
+        if let Ok(Ok(())) = tokio::time::timeout(Duration::from_secs(1), echoed).await {
             times.push(start.elapsed().as_secs_f64() * 1e3);
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
