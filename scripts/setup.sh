@@ -4,8 +4,8 @@
 # compiling cargo-leptos alone takes ~23 minutes on two cores.
 #
 #   scripts/setup.sh        build tools: wasm32 target, cargo-leptos, wasm-bindgen, wasm-opt
-#   scripts/setup.sh test   the above, plus Chromium, coturn, redis-server, nginx and Playwright
-#                           for tests
+#   scripts/setup.sh test   the above, plus Chromium, Firefox (ESR), coturn, redis-server,
+#                           nginx, Playwright and puppeteer-core for tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 want_test=${1:-}
@@ -44,11 +44,12 @@ if [ ! -x .tools/node_modules/.bin/wasm-opt ]; then
 fi
 
 if [ "$want_test" = test ]; then
-  # Chromium for the calls; coturn (turnserver) for the relay-only call through TURN;
+  # Chromium and Firefox for the calls; coturn (turnserver) for the relay-only call through TURN;
   # redis-server for several Tandem servers sharing rooms (each test starts its own), and
   # nginx as the README's load balancer in front of them.
   missing=()
   have chromium || missing+=(chromium)
+  have firefox-esr || missing+=(firefox-esr)
   have turnserver || missing+=(coturn)
   have redis-server || missing+=(redis-server)
   [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
@@ -59,9 +60,10 @@ if [ "$want_test" = test ]; then
     $sudo_cmd apt-get update -q
     $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
   fi
-  # Playwright drives the system Chromium; it must never download a browser of its own.
-  if [ ! -d end2end/node_modules/@playwright/test ]; then
-    say "installing Playwright (end2end/)"
+  # Playwright drives the system Chromium, puppeteer-core the system Firefox; neither may
+  # download a browser of its own.
+  if [ ! -d end2end/node_modules/@playwright/test ] || [ ! -d end2end/node_modules/puppeteer-core ]; then
+    say "installing Playwright and puppeteer-core (end2end/)"
     (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
   fi
 fi

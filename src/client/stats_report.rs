@@ -20,6 +20,7 @@ pub async fn sample(pc: &RtcPeerConnection) -> Result<StatsSample, JsValue> {
         ..StatsSample::default()
     };
     let mut selected_pair = None;
+    let mut remote_rtt = None;
     for report in by_id.values() {
         match text(report, "type").as_deref() {
             Some("outbound-rtp") => {
@@ -50,11 +51,35 @@ pub async fn sample(pc: &RtcPeerConnection) -> Result<StatsSample, JsValue> {
                 selected_pair =
                     text(report, "selectedCandidatePairId").and_then(|id| by_id.get(&id).cloned());
             }
+            // What the far end reports of our video: its round trip, where the pair has
+            // none (docs/browsers.md).
+            Some("remote-inbound-rtp") => {
+                remote_rtt = remote_rtt.or(number(report, "roundTripTime"));
+            }
             _ => {}
         }
     }
+    // Firefox has no transport stats: its pair in use says `selected` (its own field), or
+    // is the nominated one that succeeded.
+    if selected_pair.is_none() {
+        let pairs = || {
+            by_id
+                .values()
+                .filter(|r| text(r, "type").as_deref() == Some("candidate-pair"))
+        };
+        selected_pair = pairs()
+            .find(|pair| flag(pair, "selected"))
+            .or_else(|| {
+                pairs().find(|pair| {
+                    flag(pair, "nominated") && text(pair, "state").as_deref() == Some("succeeded")
+                })
+            })
+            .cloned();
+    }
     if let Some(pair) = selected_pair {
-        sample.rtt_ms = number(&pair, "currentRoundTripTime").map(|s| s * 1000.0);
+        sample.rtt_ms = number(&pair, "currentRoundTripTime")
+            .or(remote_rtt)
+            .map(|s| s * 1000.0);
         sample.available_outgoing_bps = number(&pair, "availableOutgoingBitrate");
         sample.path = text(&pair, "localCandidateId")
             .and_then(|id| by_id.get(&id))
@@ -84,6 +109,12 @@ fn field(report: &JsValue, name: &str) -> Option<JsValue> {
     Reflect::get(report, &JsValue::from_str(name))
         .ok()
         .filter(|v| !v.is_undefined() && !v.is_null())
+}
+
+fn flag(report: &JsValue, name: &str) -> bool {
+    field(report, name)
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false)
 }
 
 fn text(report: &JsValue, name: &str) -> Option<String> {

@@ -1,0 +1,158 @@
+import { test, expect } from '@playwright/test';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { FirefoxPerson, expectColour, until } from './firefox';
+import { Server, expectFramesGrowing, expectRemoteVideoFlowing, freePort, peopleForEachTest, type Rgb } from './support';
+
+// Calls between Chromium (Playwright) and Firefox (firefox-esr through puppeteer-core):
+// the browsers people use, in one call. Firefox's fake camera draws a changing picture
+// of its own; the Chromium people send solid colours, checked by pixel on Firefox's side.
+const person = peopleForEachTest();
+const foxes: FirefoxPerson[] = [];
+const servers: Server[] = [];
+test.afterEach(async () => {
+  await Promise.all(foxes.splice(0).map((f) => f.close()));
+  await Promise.all(servers.splice(0).map((s) => s.stop()));
+});
+
+async function firefox(): Promise<FirefoxPerson> {
+  const fox = await FirefoxPerson.launch();
+  foxes.push(fox);
+  return fox;
+}
+
+async function server(args: string[] = []): Promise<Server> {
+  const s = await Server.start({ args });
+  servers.push(s);
+  return s;
+}
+
+const room = () => `fox-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
+const BLUE: Rgb = [40, 90, 220];
+const ORANGE: Rgb = [230, 140, 30];
+
+test('Chromium and Firefox: video both ways, chat both ways, mute shown, a file intact, stats with numbers', async () => {
+  const s = await server();
+  const r = room();
+  const alice = await person({ colour: BLUE });
+  const bob = await firefox();
+  await alice.joinThroughForm(s.url, 'Alice', r);
+  await bob.joinThroughForm(s.url, 'Bob', r);
+  await expect(alice.status()).toHaveText('Connected with Bob.');
+  await bob.expectText('[role=status]', 'Connected with Alice.');
+
+  // Video: Firefox's picture reaches Chromium and plays on; Chromium's blue reaches Firefox.
+  await expectRemoteVideoFlowing(alice);
+  await expectFramesGrowing(alice);
+  await bob.expectRemoteVideosFlowing(1);
+  await until('Alice\'s blue on Bob\'s screen', () => bob.remoteColour(), (c) => Math.abs(c[2] - BLUE[2]) < 40);
+  expectColour(await bob.remoteColour(), BLUE, 40);
+
+  // Chat both ways.
+  await alice.page.getByLabel('Message').fill('hello from Chromium');
+  await alice.page.getByLabel('Message').press('Enter');
+  await until('Bob reads Alice', () => bob.lastChat(), (t) => t === 'hello from Chromium');
+  await bob.sendChat('hello from Firefox');
+  await expect(alice.page.locator('.chat-lines li .text').last()).toHaveText('hello from Firefox');
+
+  // Bob mutes in Firefox; Alice sees it, and sees it end.
+  await bob.click('.controls button[aria-keyshortcuts="M"]');
+  await expect(alice.page.getByText('Bob muted')).toBeVisible();
+  await bob.click('.controls button[aria-keyshortcuts="M"]');
+  await expect(alice.page.getByText('Bob muted')).toBeHidden();
+
+  // A file from Chromium arrives in Firefox intact (the app checks its SHA-256), and one
+  // from Firefox arrives in Chromium with the same bytes.
+  const data = randomBytes(300 * 1024);
+  await alice.page.getByLabel('Send a file').setInputFiles({ name: 'to-fox.bin', mimeType: 'application/octet-stream', buffer: data });
+  await bob.expectText('.transfers', /Received intact/, 30_000);
+  const back = randomBytes(200 * 1024);
+  const file = path.join(tmpdir(), `from-fox-${Date.now()}.bin`);
+  await writeFile(file, back);
+  const input = (await bob.page.$('input#file-pick')) as import('puppeteer-core').ElementHandle<HTMLInputElement> | null;
+  await input!.uploadFile(file);
+  const save = alice.page.getByRole('link', { name: `Save ${path.basename(file)}` });
+  await expect(save).toBeVisible({ timeout: 30_000 });
+  const [download] = await Promise.all([alice.page.waitForEvent('download'), save.click()]);
+  const bytes = await readFile(await download.path());
+  const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+  expect(sha(bytes)).toBe(sha(back));
+
+  // Firefox's stats panel shows figures, never NaN.
+  await bob.page.locator('.controls button::-p-text(Stats)').click();
+  const panel = '[aria-label="Call statistics"]';
+  await until('Firefox\'s receive bitrate', () => bob.page.evaluate(() => {
+    const receiving = [...document.querySelectorAll('[aria-label="Call statistics"] dt')]
+      .find((dt) => dt.textContent?.includes('Receiving'));
+    return Number(receiving?.nextElementSibling?.getAttribute('data-kbps') ?? 0);
+  }), (kbps) => kbps > 0);
+  const figures = await bob.text(panel);
+  expect(figures).not.toContain('NaN');
+  expect(figures).toMatch(/\d+ ms/);
+});
+
+test('a group of two Chromium people and one Firefox person all see each other', async () => {
+  const s = await server();
+  const r = room();
+  const ann = await person({ colour: BLUE });
+  const ben = await person({ colour: ORANGE });
+  const fox = await firefox();
+  await ann.joinThroughForm(s.url, 'Ann', r);
+  await ben.joinThroughForm(s.url, 'Ben', r);
+  await fox.joinThroughForm(s.url, 'Fox', r);
+  await expect(ann.status()).toHaveText('Connected with Ben and Fox.');
+  await expect(ben.status()).toHaveText('Connected with Ann and Fox.');
+  await fox.expectText('[role=status]', 'Connected with Ann and Ben.');
+  await fox.expectRemoteVideosFlowing(2);
+  for (const p of [ann, ben]) {
+    await expect(p.remoteVideo()).toHaveCount(2);
+    await expectFramesGrowing(p);
+  }
+});
+
+test('an ICE restart started on the Firefox side keeps the call and its video', async () => {
+  const s = await server();
+  const r = room();
+  const alice = await person({ colour: BLUE });
+  const bob = await firefox();
+  await alice.joinThroughForm(s.url, 'Alice', r);
+  await bob.joinThroughForm(s.url, 'Bob', r);
+  await bob.expectText('[role=status]', 'Connected with Alice.');
+  const ufrag = () => bob.pc<string | undefined>('(pc) => /a=ice-ufrag:(\\S+)/.exec(pc.localDescription?.sdp ?? "")?.[1]');
+  const before = await ufrag();
+  expect(before).toBeTruthy();
+  // Firefox has no navigator.connection: the window's online event is its network change.
+  await bob.page.evaluate(() => window.dispatchEvent(new Event('online')));
+  await until('a new ufrag on Firefox\'s side', ufrag, (u) => !!u && u !== before, 10_000);
+  await bob.expectText('[role=status]', 'Connected with Alice.');
+  await expect(alice.status()).toHaveText('Connected with Bob.');
+  await expectFramesGrowing(alice);
+  await bob.expectRemoteVideosFlowing(1);
+});
+
+test('a relay-only call through the built-in relay, with Firefox on one side', async () => {
+  const port = await freePort();
+  const s = await server([
+    '--turn-listen', `127.0.0.1:${port}`, '--turn-allow-private-peers',
+    '--turn-relay-ports', '48000-48999', '--ice-transport-policy', 'relay',
+  ]);
+  const r = room();
+  const alice = await person({ colour: BLUE });
+  const bob = await firefox();
+  await alice.joinThroughForm(s.url, 'Alice', r);
+  await bob.joinThroughForm(s.url, 'Bob', r);
+  await expect(alice.status()).toHaveText('Connected with Bob.');
+  await bob.expectText('[role=status]', 'Connected with Alice.');
+  expect(await alice.selectedPath()).toEqual({ local: 'relay', remote: 'relay' });
+  const firefoxPath = await bob.pc<{ local?: string; remote?: string }>(`async (pc) => {
+    const stats = await pc.getStats();
+    let pair;
+    stats.forEach((r) => { if (r.type === 'candidate-pair' && r.nominated && r.state === 'succeeded') pair = r; });
+    return { local: pair && stats.get(pair.localCandidateId)?.candidateType, remote: pair && stats.get(pair.remoteCandidateId)?.candidateType };
+  }`);
+  expect(firefoxPath).toEqual({ local: 'relay', remote: 'relay' });
+  await expectFramesGrowing(alice);
+  await bob.expectRemoteVideosFlowing(1);
+});
