@@ -50,6 +50,8 @@ if [ "$want_test" = test ]; then
   missing=()
   have chromium || missing+=(chromium)
   have firefox-esr || missing+=(firefox-esr)
+  # tc throttles one browser's link for real in link.spec (htb on loopback).
+  have tc || [ -x /usr/sbin/tc ] || missing+=(iproute2)
   have turnserver || missing+=(coturn)
   have redis-server || missing+=(redis-server)
   [ -x /usr/sbin/nginx ] || missing+=(nginx-light)

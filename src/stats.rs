@@ -26,6 +26,10 @@ pub struct StatsSample {
     pub audio_level: Option<f64>,
     /// Of the outgoing video, after any scaling down.
     pub sent_frame: Option<(u32, u32)>,
+    /// The outgoing video is held back by bandwidth (`qualityLimitationReason`).
+    pub bandwidth_limited: bool,
+    /// Of our video packets, the share the far end lost lately (`fractionLost` it reports).
+    pub fraction_lost: Option<f64>,
 }
 
 /// The network path in use: the local side of the selected ICE candidate pair.

@@ -351,3 +351,47 @@ test('a call of four shares its upload, survives one pair restarting, sends a fi
   await benTile.press('Enter');
   await expect(ann.page.locator('.remotes')).not.toHaveClass(/focused/);
 });
+
+test('a four-person call on an unthrottled link keeps every sender at full size, with the moving test pattern', async () => {
+  test.setTimeout(180_000);
+  const base = shared().url;
+  const room = `full-size-${Date.now()}`;
+  const names = ['Ann', 'Ben', 'Cat', 'Dan'];
+  const people: Record<string, Person> = {};
+  for (const name of names) {
+    // Chromium's own moving pattern (640×480), whose estimate starts low like any picture's.
+    people[name] = await person();
+    await people[name].openLink(`${base}/call/${name}/${room}`);
+  }
+  for (const name of names) {
+    await expect(people[name].status()).toHaveText(/^Connected with [^;]*\.$/, { timeout: 45_000 });
+  }
+  const ann = people.Ann;
+  const others = ['Ben', 'Cat', 'Dan'];
+  const senders = () =>
+    Promise.all(
+      others.map((name) =>
+        pcTo(ann, name, (pc) => {
+          const encoding = pc.getSenders().find((s) => s.track?.kind === 'video')?.getParameters().encodings[0];
+          return { scale: encoding?.scaleResolutionDownBy ?? 1, maxBitrate: encoding?.maxBitrate };
+        }),
+      ),
+    );
+  // Each sender gets at least a third of the server's 2.5 Mbit/s (more once the browser
+  // estimates more), at full size, as soon as all are there…
+  const fullSize = async () =>
+    (await senders()).every(({ scale, maxBitrate }) => scale === 1 && (maxBitrate ?? 0) >= 833_333)
+      ? 'full size'
+      : JSON.stringify(await senders());
+  await expect.poll(fullSize, { timeout: 20_000 }).toBe('full size');
+  // …and keeps it over a window of stats ticks in which the browser's own estimate comes in
+  // (it starts low while little is sent: nothing says the link is full).
+  for (let second = 0; second < 10; second++) {
+    await ann.page.waitForTimeout(1_000);
+    expect(await fullSize()).toBe('full size');
+  }
+  const sizes = await ann.page.$$eval('.tile.remote video', (videos) =>
+    (videos as HTMLVideoElement[]).map((v) => `${v.videoWidth}×${v.videoHeight}`),
+  );
+  console.log(`[measure] 4-person call, moving pattern, unthrottled: Ann receives ${sizes.join(', ')}`);
+});

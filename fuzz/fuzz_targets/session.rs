@@ -18,6 +18,7 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use std::collections::{HashMap, HashSet};
+use tandem::mesh::budget::{LinkSample, FULL_SIZE_BPS};
 use tandem::mesh::switches::TrackKind;
 use tandem::protocol::file::MAX_INCOMING_TRANSFERS;
 use tandem::mesh::{
@@ -79,6 +80,7 @@ enum Op {
     Lock(bool),
     Answer(u8, bool),
     NetworkChanged,
+    Links(u8, bool, Option<u8>, Option<u16>),
 }
 
 /// Six possible people, so sequences often name the same ones again.
@@ -250,6 +252,12 @@ fuzz_target!(|ops: Vec<Op>| {
                 })
             }
             Op::Estimate(bps) => Input::UploadEstimate(bps.map(u64::from)),
+            Op::Links(n, limited, loss, rtt) => Input::LinkSamples(vec![LinkSample {
+                peer: id(n),
+                bandwidth_limited: limited,
+                loss: loss.map(|l| f64::from(l) / 255.0),
+                rtt_ms: rtt.map(f64::from),
+            }]),
             // Us (100) or one of the six.
             Op::Host(n) if n % 7 == 6 => server(ServerMessage::Host { peer: PeerId(100) }),
             Op::Host(n) => server(ServerMessage::Host { peer: id(n) }),
@@ -304,6 +312,16 @@ fn check(
     let present: HashSet<PeerId> = session.people().map(|p| p.id).collect();
     for effect in effects {
         match effect {
+            // The budget never goes below the server's default unless the link was seen to
+            // be the limit; a share it gives is full size when it can carry it.
+            Effect::LimitSenders(limits) => {
+                assert!(
+                    session.upload_link_limited() || session.upload_budget() >= session.default_upload_budget(),
+                    "{limits:?} below the default with no evidence"
+                );
+                assert!(limits.max_bitrate * limits.receivers as u64 <= session.upload_budget());
+                assert_eq!(limits.max_bitrate >= FULL_SIZE_BPS, limits.scale_down_by == 1.0, "{limits:?}");
+            }
             Effect::OpenSocket { generation: g } => *generation = *g,
             Effect::OpenPeer { peer, .. } => {
                 assert!(

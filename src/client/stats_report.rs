@@ -25,6 +25,8 @@ pub async fn sample(pc: &RtcPeerConnection) -> Result<StatsSample, JsValue> {
         match text(report, "type").as_deref() {
             Some("outbound-rtp") => {
                 sample.bytes_sent += number(report, "bytesSent").unwrap_or(0.0);
+                sample.bandwidth_limited |=
+                    text(report, "qualityLimitationReason").as_deref() == Some("bandwidth");
                 if let (Some(w), Some(h)) =
                     (number(report, "frameWidth"), number(report, "frameHeight"))
                 {
@@ -55,6 +57,9 @@ pub async fn sample(pc: &RtcPeerConnection) -> Result<StatsSample, JsValue> {
             // none (docs/browsers.md).
             Some("remote-inbound-rtp") => {
                 remote_rtt = remote_rtt.or(number(report, "roundTripTime"));
+                if text(report, "kind").as_deref() == Some("video") {
+                    sample.fraction_lost = number(report, "fractionLost");
+                }
             }
             _ => {}
         }

@@ -299,6 +299,9 @@ pub enum Input {
     LocalTracks(MediaState),
     /// The browser's estimate of its upload, in bits per second.
     UploadEstimate(Option<u64>),
+    /// What the browser says of each connection's link this stats tick: whether the link
+    /// is the limit decides whether that estimate may lower the budget (`budget.rs`).
+    LinkSamples(Vec<budget::LinkSample>),
     /// This side is done with a transfer: sent, received, failed or cancelled.
     TransferEnded(u32),
     /// A newly picked microphone or camera is open, in place of the old one.
@@ -627,6 +630,10 @@ impl Session {
                 self.upload.set_estimate(estimate);
                 self.plan_upload(now_ms);
             }
+            Input::LinkSamples(samples) => {
+                self.upload.observe(&samples, now_ms);
+                self.plan_upload(now_ms);
+            }
             Input::TransferEnded(id) => self.transfers.ended(id),
             Input::NewTrack(kind) => {
                 // A shared screen stays on the wire until sharing stops.
@@ -738,6 +745,17 @@ impl Session {
     /// The upload shared among the people we send video to, in bits per second.
     pub fn upload_budget(&self) -> u64 {
         self.upload.budget()
+    }
+
+    /// The server's `upload_budget`: the floor while nothing says the link is the limit.
+    pub fn default_upload_budget(&self) -> u64 {
+        self.upload.default_budget()
+    }
+
+    /// Whether the link was lately seen to be the limit (and the budget may go below the
+    /// server's default).
+    pub fn upload_link_limited(&self) -> bool {
+        self.upload.link_limited()
     }
 
     /// The people whose chat channel is open.

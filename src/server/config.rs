@@ -82,8 +82,8 @@ pub struct CallSettings {
           value_parser = room_capacity)]
     pub room_capacity: usize,
 
-    /// Upload each browser shares among the people it sends video to, in bits per second,
-    /// until the browser has measured its own
+    /// Upload each browser shares among the people it sends video to, in bits per second:
+    /// the floor, unless the browser shows its link is the limit
     #[arg(long, env = "TANDEM_UPLOAD_BUDGET", default_value_t = DEFAULT_UPLOAD_BUDGET,
           value_parser = upload_budget)]
     pub upload_budget: u64,

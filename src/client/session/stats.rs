@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::client::{error_name, stats_report};
+use crate::mesh::budget::LinkSample;
 use crate::stats::{compare, describe_sending};
 use wasm_bindgen::JsValue;
 
@@ -60,6 +61,7 @@ impl Session {
             self.view.stats_history.set(Default::default());
         }
         let mut estimate: Option<f64> = None;
+        let mut links = Vec::new();
         let (mut upload_kbps, mut receivers, mut sent_frame) = (0.0, 0, None);
         let mut levels = Vec::new();
         for read in reads {
@@ -80,6 +82,12 @@ impl Session {
             if let Some(bps) = now.available_outgoing_bps {
                 estimate = Some(estimate.unwrap_or(0.0) + bps);
             }
+            links.push(LinkSample {
+                peer: id,
+                bandwidth_limited: now.bandwidth_limited,
+                loss: now.fraction_lost,
+                rtt_ms: now.rtt_ms,
+            });
             if let Some(level) = now.audio_level {
                 levels.push((id, level));
             }
@@ -103,6 +111,7 @@ impl Session {
         self.view
             .upload_kbps
             .set((receivers > 0).then_some(upload_kbps));
+        self.input(Input::LinkSamples(links)).await;
         self.input(Input::UploadEstimate(estimate.map(|bps| bps as u64)))
             .await;
     }
