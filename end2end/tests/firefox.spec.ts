@@ -4,7 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { FirefoxPerson, expectColour, until } from './firefox';
-import { Server, expectFramesGrowing, expectRemoteVideoFlowing, freePort, peopleForEachTest, type Rgb } from './support';
+import { Server, expectFramesGrowing, expectRemoteVideoFlowing, freePort, peopleForEachTest, type Person, type Rgb } from './support';
 
 // Calls between Chromium (Playwright) and Firefox (firefox-esr through puppeteer-core):
 // the browsers people use, in one call. Firefox's fake camera draws a changing picture
@@ -33,8 +33,8 @@ const room = () => `fox-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
 const BLUE: Rgb = [40, 90, 220];
 const ORANGE: Rgb = [230, 140, 30];
 
-test('Chromium and Firefox: video both ways, chat both ways, mute shown, a file intact, stats with numbers', async () => {
-  const s = await server();
+/** Alice in Chromium (sending blue) and Bob in Firefox, in a fresh room, connected. */
+async function mixedPair(s: Server): Promise<[Person, FirefoxPerson]> {
   const r = room();
   const alice = await person({ colour: BLUE });
   const bob = await firefox();
@@ -42,6 +42,12 @@ test('Chromium and Firefox: video both ways, chat both ways, mute shown, a file 
   await bob.joinThroughForm(s.url, 'Bob', r);
   await expect(alice.status()).toHaveText('Connected with Bob.');
   await bob.expectText('[role=status]', 'Connected with Alice.');
+  return [alice, bob];
+}
+
+test('Chromium and Firefox: video both ways, chat both ways, mute shown, a file intact, stats with numbers', async () => {
+  const s = await server();
+  const [alice, bob] = await mixedPair(s);
 
   // Video: Firefox's picture reaches Chromium and plays on; Chromium's blue reaches Firefox.
   await expectRemoteVideoFlowing(alice);
@@ -114,12 +120,7 @@ test('a group of two Chromium people and one Firefox person all see each other',
 
 test('an ICE restart started on the Firefox side keeps the call and its video', async () => {
   const s = await server();
-  const r = room();
-  const alice = await person({ colour: BLUE });
-  const bob = await firefox();
-  await alice.joinThroughForm(s.url, 'Alice', r);
-  await bob.joinThroughForm(s.url, 'Bob', r);
-  await bob.expectText('[role=status]', 'Connected with Alice.');
+  const [alice, bob] = await mixedPair(s);
   const ufrag = () => bob.pc<string | undefined>('(pc) => /a=ice-ufrag:(\\S+)/.exec(pc.localDescription?.sdp ?? "")?.[1]');
   const before = await ufrag();
   expect(before).toBeTruthy();
@@ -138,13 +139,7 @@ test('a relay-only call through the built-in relay, with Firefox on one side', a
     '--turn-listen', `127.0.0.1:${port}`, '--turn-allow-private-peers',
     '--turn-relay-ports', '48000-48999', '--ice-transport-policy', 'relay',
   ]);
-  const r = room();
-  const alice = await person({ colour: BLUE });
-  const bob = await firefox();
-  await alice.joinThroughForm(s.url, 'Alice', r);
-  await bob.joinThroughForm(s.url, 'Bob', r);
-  await expect(alice.status()).toHaveText('Connected with Bob.');
-  await bob.expectText('[role=status]', 'Connected with Alice.');
+  const [alice, bob] = await mixedPair(s);
   expect(await alice.selectedPath()).toEqual({ local: 'relay', remote: 'relay' });
   const firefoxPath = await bob.pc<{ local?: string; remote?: string }>(`async (pc) => {
     const stats = await pc.getStats();

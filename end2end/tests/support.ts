@@ -612,3 +612,18 @@ export async function connectedPair(
   await expect(bob.status()).toHaveText('Connected with Alice.');
   return [alice, bob];
 }
+
+/** Alice and Bob in a fresh room of a relay-only server, connected, with video arriving
+ * over a pair whose both ends are relay candidates: the media goes through TURN. */
+export async function relayedPair(
+  base: string,
+  person: (opts?: PersonOptions) => Promise<Person>,
+): Promise<[Person, Person]> {
+  const [alice, bob] = await connectedPair(base, person);
+  for (const p of [alice, bob]) {
+    await expectFramesGrowing(p);
+    expect(await p.selectedPath()).toEqual({ local: 'relay', remote: 'relay' });
+    expect(await p.iceErrors()).toEqual([]);
+  }
+  return [alice, bob];
+}

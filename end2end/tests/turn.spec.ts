@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { Coturn, Server, expectFramesGrowing, peopleForEachTest } from './support';
+import { Coturn, Server, peopleForEachTest, relayedPair } from './support';
 
 // A real coturn with `use-auth-secret`, and Tandem handing out credentials made from a
 // secret. Both browsers are told `iceTransportPolicy: "relay"`, so the only way media can
@@ -26,18 +26,8 @@ const room = () => `turn-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
 test('with the shared secret, a relay-only call connects through TURN and video arrives', async () => {
   const server = await tandem(SECRET);
   try {
-    const [alice, bob] = [await person(), await person()];
-    const r = room();
-    await alice.joinThroughForm(server.url, 'Alice', r);
-    await bob.joinThroughForm(server.url, 'Bob', r);
-    await expect(alice.status()).toHaveText('Connected with Bob.');
-    await expect(bob.status()).toHaveText('Connected with Alice.');
-    for (const p of [alice, bob]) {
-      await expectFramesGrowing(p);
-      // Both ends of the pair in use are relay candidates: the media went through coturn.
-      expect(await p.selectedPath()).toEqual({ local: 'relay', remote: 'relay' });
-      expect(await p.iceErrors()).toEqual([]);
-    }
+    // Both ends of the pair in use are relay candidates: the media went through coturn.
+    await relayedPair(server.url, person);
     // The browsers' allocations were made with the credentials Tandem handed out.
     expect(turn.logs()).toMatch(/ALLOCATE processed, success/);
   } finally {
