@@ -356,3 +356,68 @@ async fn past_its_bandwidth_a_credential_s_packets_are_dropped() {
             >= 26.0
     );
 }
+
+#[tokio::test]
+async fn a_flood_of_unsigned_requests_is_cut_to_a_bounded_rate_and_a_browser_still_allocates() {
+    use stun::agent::TransactionId;
+    use stun::message::METHOD_ALLOCATE;
+    use tandem::server::relay::gate::UNSIGNED_PER_ADDRESS;
+    use turn::proto::reqtrans::RequestedTransport;
+    use turn::proto::PROTO_UDP;
+
+    let server = relay_server(|_| {}).await;
+    let (urls, username, password) = turn_credentials(server.addr, "relay-unsigned").await;
+    let relay = relay_address(&urls);
+    let flooder = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("a socket");
+    // Each unsigned Allocate would leave a nonce in the TURN crate for good. Sent in bursts
+    // of 20 (all within ~30 ms), so that the socket's buffer is not what drops them.
+    for n in 0..1000 {
+        if n % 20 == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        let mut request = Message::new();
+        request
+            .build(&[
+                Box::new(TransactionId::new()) as Box<dyn Setter>,
+                Box::new(MessageType::new(METHOD_ALLOCATE, CLASS_REQUEST)),
+                Box::new(RequestedTransport {
+                    protocol: PROTO_UDP,
+                }),
+            ])
+            .expect("a request");
+        flooder.send_to(&request.raw, relay).await.expect("sent");
+    }
+    let mut challenges = 0;
+    let mut buf = [0u8; 1500];
+    while let Ok(Ok(_)) = tokio::time::timeout(
+        std::time::Duration::from_millis(500),
+        flooder.recv_from(&mut buf),
+    )
+    .await
+    {
+        challenges += 1;
+    }
+    // The flood may straddle two seconds: at most two allowances were answered.
+    assert!(
+        (1..=2 * UNSIGNED_PER_ADDRESS as usize).contains(&challenges),
+        "{challenges} of 1,000 answered"
+    );
+    assert!(
+        metric_at(
+            server.addr,
+            "tandem_turn_refusals_total{reason=\"unsigned_rate\"}"
+        )
+        .await
+            >= 800.0,
+        "most of the flood refused"
+    );
+    // A browser on the same address, a second later, is challenged and allocates.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let client = turn_client(relay, &username, &password).await;
+    client
+        .allocate()
+        .await
+        .expect("an allocation after the flood");
+}

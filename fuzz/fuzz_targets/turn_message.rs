@@ -59,7 +59,8 @@ fuzz_target!(|data: &[u8]| {
     if let Inbound::Allocate { username, .. } = &message {
         gate.allocated(username);
     }
-    match (&message, gate.admit(&message, 0)) {
+    let verdict = gate.admit(&message, std::net::Ipv4Addr::LOCALHOST.into(), 0);
+    match (&message, verdict) {
         (Inbound::Allocate { username, .. }, verdict) => assert_eq!(
             matches!(verdict, Verdict::Refuse { refusal: Refusal::AllocationQuota, .. }),
             gate::expiry(username).is_some(),

@@ -12,7 +12,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use stun::attributes::ATTR_MESSAGE_INTEGRITY;
 use stun::message::{
     Getter, Message, Method, CLASS_REQUEST, METHOD_ALLOCATE, METHOD_CHANNEL_BIND,
-    METHOD_CREATE_PERMISSION,
+    METHOD_CREATE_PERMISSION, METHOD_REFRESH,
 };
 use stun::textattrs::Username;
 use turn::proto::chandata::ChannelData;
@@ -37,8 +37,12 @@ pub enum Inbound {
         username: Option<String>,
         transaction: [u8; 12],
     },
-    /// Any other STUN message (an unsigned Allocate, Refresh, Binding, Send), or channel
-    /// data: the TURN crate deals with it.
+    /// A request that needs a credential but carries none (Allocate, Refresh,
+    /// CreatePermission, ChannelBind): the TURN crate answers it with a challenge, and keeps
+    /// the challenge's nonce for good (it never sweeps them), so these are rate-limited.
+    Unsigned,
+    /// Any other STUN message (Binding, Send, an answer), or channel data: the TURN crate
+    /// deals with it.
     Other,
     /// Neither STUN nor channel data: dropped unread.
     Garbage,
@@ -70,8 +74,15 @@ pub fn inspect(bytes: &[u8]) -> Inbound {
             .ok()
             .map(|()| username.to_string())
     };
+    let needs_credential = matches!(
+        message.typ.method,
+        METHOD_ALLOCATE | METHOD_REFRESH | METHOD_CREATE_PERMISSION | METHOD_CHANNEL_BIND
+    );
+    if needs_credential && !message.contains(ATTR_MESSAGE_INTEGRITY) {
+        return Inbound::Unsigned;
+    }
     match message.typ.method {
-        METHOD_ALLOCATE if message.contains(ATTR_MESSAGE_INTEGRITY) => match username() {
+        METHOD_ALLOCATE => match username() {
             Some(username) => Inbound::Allocate {
                 username,
                 transaction,
@@ -160,16 +171,19 @@ pub enum Refusal {
     Bandwidth,
     /// Not STUN nor channel data, or too big.
     Garbage,
+    /// Past the rate of unsigned requests, from one address or from all.
+    Unsigned,
 }
 
 impl Refusal {
-    pub const ALL: [Refusal; 6] = [
+    pub const ALL: [Refusal; 7] = [
         Refusal::Expired,
         Refusal::BadCredential,
         Refusal::PrivatePeer,
         Refusal::AllocationQuota,
         Refusal::Bandwidth,
         Refusal::Garbage,
+        Refusal::Unsigned,
     ];
 
     pub fn name(self) -> &'static str {
@@ -180,6 +194,7 @@ impl Refusal {
             Refusal::AllocationQuota => "allocation_quota",
             Refusal::Bandwidth => "bandwidth",
             Refusal::Garbage => "garbage",
+            Refusal::Unsigned => "unsigned_rate",
         }
     }
 }
@@ -207,11 +222,23 @@ pub enum Verdict {
 }
 
 /// The relay's rules and the allocations each credential holds.
+/// Unsigned requests taken from one address in one second; a browser sends one per
+/// allocation it makes (two per person it calls: UDP and TCP), then signs everything, so
+/// this lets ~25 people behind one address join in the same second.
+pub const UNSIGNED_PER_ADDRESS: u32 = 50;
+/// Unsigned requests taken from all addresses in one second (UDP source addresses can be
+/// forged): what bounds how fast the TURN crate's nonces can pile up, at ~100 bytes each.
+pub const UNSIGNED_PER_SECOND: u32 = 500;
+
 #[derive(Debug)]
 pub struct Gate {
     allow_private_peers: bool,
     max_allocations: usize,
     held: HashMap<String, usize>,
+    /// The second being counted, unsigned requests taken in it, and from whom.
+    unsigned_second: u64,
+    unsigned_taken: u32,
+    unsigned_from: HashMap<IpAddr, u32>,
 }
 
 impl Gate {
@@ -220,14 +247,35 @@ impl Gate {
             allow_private_peers,
             max_allocations,
             held: HashMap::new(),
+            unsigned_second: 0,
+            unsigned_taken: 0,
+            unsigned_from: HashMap::new(),
         }
     }
 
-    /// What becomes of `message` (as [`inspect`] read it) at `now` (unix seconds).
-    pub fn admit(&self, message: &Inbound, now: u64) -> Verdict {
+    /// What becomes of `message` (as [`inspect`] read it), from `from`, at `now` (unix
+    /// seconds).
+    pub fn admit(&mut self, message: &Inbound, from: IpAddr, now: u64) -> Verdict {
         match message {
             Inbound::Garbage => Verdict::Drop(Refusal::Garbage),
             Inbound::Other => Verdict::Pass,
+            Inbound::Unsigned => {
+                if now != self.unsigned_second {
+                    // A new second: the counts start again (the map holds at most
+                    // UNSIGNED_PER_SECOND addresses, each with something taken).
+                    self.unsigned_second = now;
+                    self.unsigned_taken = 0;
+                    self.unsigned_from.clear();
+                }
+                let from_there = self.unsigned_from.get(&from).copied().unwrap_or(0);
+                if self.unsigned_taken >= UNSIGNED_PER_SECOND || from_there >= UNSIGNED_PER_ADDRESS
+                {
+                    return Verdict::Drop(Refusal::Unsigned);
+                }
+                self.unsigned_taken += 1;
+                self.unsigned_from.insert(from, from_there + 1);
+                Verdict::Pass
+            }
             Inbound::Allocate {
                 username,
                 transaction,
@@ -301,6 +349,8 @@ mod tests {
     use stun::textattrs::Username;
     use turn::proto::peeraddr::PeerAddress;
 
+    const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
     fn request(method: Method, attributes: Vec<Box<dyn Setter>>) -> Vec<u8> {
         let mut message = Message::new();
         let mut setters: Vec<Box<dyn Setter>> = vec![
@@ -329,9 +379,19 @@ mod tests {
 
     fn permission(peer: &str) -> Vec<u8> {
         let ip: IpAddr = peer.parse().expect("an address");
+        // Signed, as a browser sends it (an unsigned one is only challenged).
         request(
             METHOD_CREATE_PERMISSION,
-            vec![Box::new(PeerAddress { ip, port: 4000 })],
+            vec![
+                Box::new(PeerAddress { ip, port: 4000 }),
+                Box::new(Username::new(
+                    stun::attributes::ATTR_USERNAME,
+                    "2000000000:7".into(),
+                )),
+                Box::new(stun::integrity::MessageIntegrity::new_short_term_integrity(
+                    "password".into(),
+                )),
+            ],
         )
     }
 
@@ -371,10 +431,10 @@ mod tests {
 
     #[test]
     fn a_permission_to_a_private_peer_is_refused_unless_private_peers_are_allowed() {
-        let strict = Gate::new(false, 4);
+        let mut strict = Gate::new(false, 4);
         let message = inspect(&permission("127.0.0.1"));
         assert!(matches!(
-            strict.admit(&message, 0),
+            strict.admit(&message, LOCAL, 0),
             Verdict::Refuse {
                 refusal: Refusal::PrivatePeer,
                 method: METHOD_CREATE_PERMISSION,
@@ -382,10 +442,10 @@ mod tests {
             }
         ));
         assert_eq!(
-            strict.admit(&inspect(&permission("8.8.8.8")), 0),
+            strict.admit(&inspect(&permission("8.8.8.8")), LOCAL, 0),
             Verdict::Pass
         );
-        assert_eq!(Gate::new(true, 4).admit(&message, 0), Verdict::Pass);
+        assert_eq!(Gate::new(true, 4).admit(&message, LOCAL, 0), Verdict::Pass);
         assert!(!strict.peer_allowed("192.168.0.1".parse().expect("ip")));
     }
 
@@ -396,11 +456,11 @@ mod tests {
         assert!(
             matches!(allocate, Inbound::Allocate { ref username, .. } if username == "2000000000:7")
         );
-        assert_eq!(gate.admit(&allocate, 1_000), Verdict::Pass);
+        assert_eq!(gate.admit(&allocate, LOCAL, 1_000), Verdict::Pass);
         gate.allocated("2000000000:7");
         gate.allocated("2000000000:7");
         assert!(matches!(
-            gate.admit(&allocate, 1_000),
+            gate.admit(&allocate, LOCAL, 1_000),
             Verdict::Refuse {
                 refusal: Refusal::AllocationQuota,
                 ..
@@ -408,14 +468,56 @@ mod tests {
         ));
         // Another credential is not held back by this one.
         assert_eq!(
-            gate.admit(&inspect(&signed_allocate("2000000000:8")), 1_000),
+            gate.admit(&inspect(&signed_allocate("2000000000:8")), LOCAL, 1_000),
             Verdict::Pass
         );
         gate.released("2000000000:7");
-        assert_eq!(gate.admit(&allocate, 1_000), Verdict::Pass);
+        assert_eq!(gate.admit(&allocate, LOCAL, 1_000), Verdict::Pass);
         gate.released("2000000000:7");
         gate.released("2000000000:7");
         assert_eq!(gate.total(), 0);
+    }
+
+    #[test]
+    fn unsigned_requests_are_taken_at_a_bounded_rate_per_address_and_in_all() {
+        let mut gate = Gate::new(true, 4);
+        let unsigned = inspect(&request(METHOD_ALLOCATE, vec![]));
+        assert_eq!(unsigned, Inbound::Unsigned);
+        let taken = |gate: &mut Gate, from: IpAddr, now: u64| {
+            (0..100)
+                .filter(|_| gate.admit(&unsigned, from, now) == Verdict::Pass)
+                .count()
+        };
+        assert_eq!(taken(&mut gate, LOCAL, 10), UNSIGNED_PER_ADDRESS as usize);
+        assert_eq!(
+            gate.admit(&unsigned, LOCAL, 10),
+            Verdict::Drop(Refusal::Unsigned)
+        );
+        // Another address has its own allowance; the next second, everyone again.
+        let allowance = UNSIGNED_PER_ADDRESS as usize;
+        assert_eq!(
+            taken(&mut gate, "10.0.0.2".parse().expect("ip"), 10),
+            allowance
+        );
+        assert_eq!(taken(&mut gate, LOCAL, 11), allowance);
+        // From many addresses, no more than the total a second.
+        let all: usize = (0..50u8)
+            .map(|n| taken(&mut gate, IpAddr::V4(Ipv4Addr::new(10, 1, 0, n)), 12))
+            .sum();
+        assert_eq!(all, UNSIGNED_PER_SECOND as usize);
+        // Signed requests and bindings are not counted.
+        assert_eq!(
+            gate.admit(&inspect(&signed_allocate("2000000000:9")), LOCAL, 12),
+            Verdict::Pass
+        );
+        assert_eq!(
+            gate.admit(
+                &inspect(&request(stun::message::METHOD_BINDING, vec![])),
+                LOCAL,
+                12
+            ),
+            Verdict::Pass
+        );
     }
 
     #[test]
@@ -431,7 +533,10 @@ mod tests {
         assert_eq!(inspect(b"GET / HTTP/1.1\r\n\r\n"), Inbound::Garbage);
         assert_eq!(inspect(&[]), Inbound::Garbage);
         assert_eq!(inspect(&vec![0; MAX_MESSAGE_BYTES + 1]), Inbound::Garbage);
-        assert_eq!(inspect(&request(METHOD_ALLOCATE, vec![])), Inbound::Other);
+        assert_eq!(
+            inspect(&request(METHOD_ALLOCATE, vec![])),
+            Inbound::Unsigned
+        );
         assert_eq!(
             inspect(&request(stun::message::METHOD_BINDING, vec![])),
             Inbound::Other

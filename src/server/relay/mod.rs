@@ -171,7 +171,7 @@ impl Conn for Gated {
             let (n, from) = self.inner.recv_from(buf).await?;
             let Some(bytes) = buf.get(..n) else { continue };
             let message = gate::inspect(bytes);
-            let verdict = self.shared.gate().admit(&message, unix_now());
+            let verdict = self.shared.gate().admit(&message, from.ip(), unix_now());
             match verdict {
                 Verdict::Pass => {
                     if let gate::Inbound::Allocate { username, .. } = message {
