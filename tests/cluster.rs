@@ -31,16 +31,6 @@ fn server_at(url: &str, extra: &[&str]) -> Binary {
     Binary::start(&args)
 }
 
-/// Waits (at most 10 s) for `check` to hold: for a state that comes by itself, such as
-/// a reconnect, never in place of an answer the test could wait for.
-async fn eventually<F: std::future::Future<Output = bool>>(what: &str, check: impl Fn() -> F) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !check().await {
-        assert!(std::time::Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-}
-
 /// The value of the metric `name` (without labels) that `server` reports.
 async fn metric(server: &Binary, name: &str) -> f64 {
     metric_at(server.addr, name).await

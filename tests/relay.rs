@@ -115,20 +115,10 @@ async fn browsers_are_told_the_relay_and_two_allocations_relay_to_each_other_and
     assert!(metric_at(server.addr, "tandem_turn_relayed_bytes_total").await >= 20.0);
     alice_relayed.close().await.expect("closed");
     bob_relayed.close().await.expect("closed");
-    eventually_metric(server.addr, "tandem_turn_allocations", 0.0).await;
-}
-
-async fn eventually_metric(addr: SocketAddr, name: &str, value: f64) {
-    for _ in 0..100 {
-        if metric_at(addr, name).await == value {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!(
-        "{name} never became {value}: {}",
-        metric_at(addr, name).await
-    );
+    eventually("every allocation gone", || async {
+        metric_at(server.addr, "tandem_turn_allocations").await == 0.0
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -225,7 +215,10 @@ async fn a_credential_holds_at_most_its_allocations_and_gets_them_back_as_they_e
     other.allocate().await.expect("another credential");
 
     held.pop().expect("one").close().await.expect("closed");
-    eventually_metric(server.addr, "tandem_turn_allocations", 2.0).await;
+    eventually("the closed allocation gone", || async {
+        metric_at(server.addr, "tandem_turn_allocations").await == 2.0
+    })
+    .await;
     let fourth = turn_client(relay, &username, &password).await;
     fourth.allocate().await.expect("a place freed");
 }

@@ -458,3 +458,13 @@ pub async fn turn_client(
     client.listen().await.expect("listening");
     client
 }
+
+/// Waits (at most 10 s) for `check` to hold: for a state that comes by itself, such as
+/// a reconnect, never in place of an answer the test could wait for.
+pub async fn eventually<F: std::future::Future<Output = bool>>(what: &str, check: impl Fn() -> F) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !check().await {
+        assert!(std::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -171,6 +171,10 @@ impl Conn for Gated {
             let (n, from) = self.inner.recv_from(buf).await?;
             let Some(bytes) = buf.get(..n) else { continue };
             let message = gate::inspect(bytes);
+            // Channel data and bindings (the media's path) pass without taking the lock.
+            if message == gate::Inbound::Other {
+                return Ok((n, from));
+            }
             let verdict = self.shared.gate().admit(&message, from.ip(), unix_now());
             match verdict {
                 Verdict::Pass => {
