@@ -9,6 +9,10 @@ local server = string.match(knock, '^(%S+) ')
 -- Let in: the knock's server seats them, past the lock, once.
 if ARGV[6] == 'admit' then redis.call('HSET', KEYS[1] .. ':admitted', ARGV[2], server) end
 local by = string.match(redis.call('HGET', KEYS[1], ARGV[1]), '^%d+ %S+ %S+ (.*)$')
+-- The host's server hears the knock ended before the knock's server hears the answer, so
+-- `knock_ended` reaches the host before the `peer_joined` the answer leads to.
+tell_host(ARGV[5], KEYS[1], '{"kind":"knock_ended","room":"' .. ARGV[4] .. '","knock":'
+  .. ARGV[2] .. '}')
 redis.call('PUBLISH', ARGV[5] .. ':server:' .. server, '{"kind":"answered","room":"'
   .. ARGV[4] .. '","knock":' .. ARGV[2] .. ',"verdict":"' .. ARGV[6] .. '","by":'
   .. cjson.encode(by) .. '}')

@@ -230,20 +230,6 @@ impl SharedRooms {
         }
     }
 
-    /// Tells `room`'s host here, if the host is here, `message` (about the door).
-    pub(super) fn tell_the_host(self: &Arc<Self>, room: &str, message: &ServerMessage) {
-        let unreachable = {
-            let mut views = self.lock();
-            match views.get_mut(room) {
-                Some(view) => view.tell_the_host(message),
-                None => return,
-            }
-        };
-        for id in unreachable {
-            self.evict(room, id);
-        }
-    }
-
     /// `host`, here, became host of `room`: they are told who waits at its door (read
     /// from Redis; what the host heard before is told again, which changes nothing).
     pub(super) fn tell_knocks(self: &Arc<Self>, room: &str, host: PeerId) {

@@ -605,8 +605,9 @@ impl SharedRooms {
         Ok(())
     }
 
-    /// The host answers `knock`: in Redis, which tells the knock's server; the host's
-    /// list loses it.
+    /// The host answers `knock`: in Redis, which tells the host's server that the knock
+    /// ended (so the host hears it before the newcomer it lets in) and then the knock's
+    /// server the answer.
     async fn answer_knock(
         self: &Arc<Self>,
         seat: &Seat,
@@ -624,7 +625,6 @@ impl SharedRooms {
                 return Err(ErrorCode::Unavailable);
             }
         }
-        self.tell_the_host(&seat.room, &ServerMessage::KnockEnded { knock });
         Ok(())
     }
 
