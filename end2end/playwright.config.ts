@@ -13,7 +13,7 @@ export default defineConfig({
   outputDir: './test-results',
   // Measurements are not tests: `make test` runs `calls`, `make bench-client` runs `bench`.
   projects: [
-    { name: 'calls', testIgnore: /time-to-media\.spec\.ts/ },
-    { name: 'bench', testMatch: /time-to-media\.spec\.ts/ },
+    { name: 'calls', testIgnore: /(time-to-media|recording-cost)\.spec\.ts/ },
+    { name: 'bench', testMatch: /(time-to-media|recording-cost)\.spec\.ts/ },
   ],
 });

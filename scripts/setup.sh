@@ -55,6 +55,10 @@ if [ "$want_test" = test ]; then
   have turnserver || missing+=(coturn)
   have redis-server || missing+=(redis-server)
   [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+  # ffprobe checks a saved recording (meeting.spec); an emoji font draws the reactions in
+  # the screenshots (headless Chromium has none of its own).
+  have ffprobe || missing+=(ffmpeg)
+  [ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing+=(fonts-noto-color-emoji)
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]} (Debian packages)"
     sudo_cmd=""

@@ -43,6 +43,11 @@ in_the_browser! {
         });
     }
 
+    /// Pops the call out into a small window over the others (from a click).
+    pub fn pop_out(call: CallState, send: Callback<UiCommand>) {
+        crate::client::pop_out::pop_out(call, send);
+    }
+
     /// Puts `path` in the address bar in place of this page's, without going anywhere: a
     /// reload then opens what is on screen (say, the call under the name the person chose
     /// on the join card).

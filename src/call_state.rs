@@ -1,7 +1,9 @@
 //! The call's state as the call screen shows it. The browser-side session
 //! (`client::session`) writes these signals; the components only read them.
 
+use crate::mesh::meeting::{RaisedHand, ShownReaction};
 use crate::mesh::{CallStatus, ChatLine, Person};
+use crate::protocol::peer::Reaction;
 use crate::protocol::signaling::{HostCommand, KnockId, PeerId};
 use crate::stats::{CallStats, History};
 use leptos::html::Video;
@@ -19,6 +21,61 @@ pub struct Device {
 pub enum DeviceKind {
     Camera,
     Microphone,
+}
+
+/// The browser's processing of the microphone's sound, as the person switched it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sound {
+    pub noise_suppression: bool,
+    pub echo_cancellation: bool,
+    pub auto_gain: bool,
+}
+
+impl Default for Sound {
+    /// All on: what browsers do unless told otherwise.
+    fn default() -> Self {
+        Sound {
+            noise_suppression: true,
+            echo_cancellation: true,
+            auto_gain: true,
+        }
+    }
+}
+
+/// What the browser says it applies to the microphone (`getSettings()`): `None` where
+/// it does not say.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SoundApplied {
+    pub noise_suppression: Option<bool>,
+    pub echo_cancellation: Option<bool>,
+    pub auto_gain: Option<bool>,
+}
+
+impl SoundApplied {
+    /// Whether the browser applies what was asked (where it says).
+    pub fn matches(&self, sound: Sound) -> bool {
+        let agrees = |applied: Option<bool>, want: bool| applied.is_none_or(|a| a == want);
+        agrees(self.noise_suppression, sound.noise_suppression)
+            && agrees(self.echo_cancellation, sound.echo_cancellation)
+            && agrees(self.auto_gain, sound.auto_gain)
+    }
+}
+
+/// This person's recording, while it runs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Recording {
+    /// Time recorded (pauses left out).
+    pub elapsed_ms: f64,
+    pub bytes: u64,
+    pub paused: bool,
+}
+
+/// A finished recording, offered for saving.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SavedRecording {
+    pub url: String,
+    pub name: String,
+    pub bytes: u64,
 }
 
 /// A file on its way to or from one other person.
@@ -62,6 +119,13 @@ pub enum UiCommand {
     /// Share a screen or window instead of the camera (from a click: browsers require one).
     ShareScreen,
     StopSharing,
+    /// Record the call as this person sees it; pause, resume, stop (and offer the file).
+    StartRecording,
+    PauseRecording,
+    ResumeRecording,
+    StopRecording,
+    /// Switch the browser's noise suppression, echo cancellation and automatic gain.
+    SetSound(Sound),
     /// Switch to another camera or microphone, mid-call if need be.
     UseDevice(DeviceKind, String),
     /// Send a file to the other person (only the browser has files).
@@ -76,6 +140,12 @@ pub enum UiCommand {
     HangUp,
     /// The call screen is going away (navigation): tear down without showing anything.
     Leave,
+    /// Raise this person's hand, or lower it.
+    ToggleHand,
+    /// As the host: ask this person to lower their hand.
+    LowerHand(PeerId),
+    /// Float a reaction over this person's tile, at every page.
+    React(Reaction),
     /// Take the call back from the tab or device that took it.
     TakeBack,
     /// Show the code that proves nobody is in the middle of the connection to this person.
@@ -97,6 +167,10 @@ pub struct CallState {
     pub chat_open: RwSignal<bool>,
     /// Everyone else in the room, in the order they arrived.
     pub people: RwSignal<Vec<Person>>,
+    /// Raised hands, in the order they went up (ours among them).
+    pub hands: RwSignal<Vec<RaisedHand>>,
+    /// The reactions floating over tiles now, oldest first.
+    pub reactions: RwSignal<Vec<ShownReaction>>,
     /// Who is speaking (their tile is outlined).
     pub speaking: RwSignal<Option<PeerId>>,
     /// The browser refused to start the remote audio without a click.
@@ -113,6 +187,8 @@ pub struct CallState {
     pub seated_as: RwSignal<Option<String>>,
     /// What we send: microphone on, camera on, screen shared instead of the camera.
     pub microphone_on: RwSignal<bool>,
+    /// The person is muted and their microphone picks up speech: "You are muted".
+    pub speaking_while_muted: RwSignal<bool>,
     pub camera_on: RwSignal<bool>,
     pub sharing_screen: RwSignal<bool>,
     /// The cameras and microphones to choose from, and the ones in use.
@@ -120,6 +196,12 @@ pub struct CallState {
     pub microphones: RwSignal<Vec<Device>>,
     pub camera_id: RwSignal<Option<String>>,
     pub microphone_id: RwSignal<Option<String>>,
+    /// The sound processing the person asked for, and what the browser applies.
+    pub sound: RwSignal<Sound>,
+    pub sound_applied: RwSignal<Option<SoundApplied>>,
+    /// This person's recording while it runs, and the recordings made in this call.
+    pub recording: RwSignal<Option<Recording>>,
+    pub recordings: RwSignal<Vec<SavedRecording>>,
     /// Files sent and received in this call, and the largest allowed.
     pub transfers: RwSignal<Vec<Transfer>>,
     pub max_file_bytes: RwSignal<u64>,
@@ -166,6 +248,8 @@ impl CallState {
             chat: RwSignal::new(Vec::new()),
             chat_open: RwSignal::new(false),
             people: RwSignal::new(Vec::new()),
+            hands: RwSignal::new(Vec::new()),
+            reactions: RwSignal::new(Vec::new()),
             speaking: RwSignal::new(None),
             needs_play: RwSignal::new(false),
             remote_playing: RwSignal::new(false),
@@ -173,12 +257,17 @@ impl CallState {
             notice: RwSignal::new(None),
             seated_as: RwSignal::new(None),
             microphone_on: RwSignal::new(true),
+            speaking_while_muted: RwSignal::new(false),
             camera_on: RwSignal::new(true),
             sharing_screen: RwSignal::new(false),
             cameras: RwSignal::new(Vec::new()),
             microphones: RwSignal::new(Vec::new()),
             camera_id: RwSignal::new(None),
             microphone_id: RwSignal::new(None),
+            sound: RwSignal::new(Sound::default()),
+            sound_applied: RwSignal::new(None),
+            recording: RwSignal::new(None),
+            recordings: RwSignal::new(Vec::new()),
             transfers: RwSignal::new(Vec::new()),
             max_file_bytes: RwSignal::new(crate::protocol::file::DEFAULT_MAX_FILE_BYTES),
             stats_of: RwSignal::new(None),

@@ -15,6 +15,7 @@ pub mod mesh;
 pub mod pages;
 pub mod protocol;
 pub mod stats;
+pub mod webm;
 
 #[cfg(feature = "hydrate")]
 pub mod client;

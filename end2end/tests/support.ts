@@ -272,6 +272,9 @@ export interface PersonOptions {
   cameras?: number;
   /** A camera that shows one solid colour (320×240 at 10 fps: light on two cores). */
   colour?: Rgb;
+  /** A microphone that talks without a pause (a tone swelling like syllables), in place
+   * of Chromium's fake one, which beeps twice a second. */
+  talking?: boolean;
   /** Sound may start only from a click (each time: Chromium's strictest policy). */
   autoplayNeedsClick?: boolean;
   /** Sound may start once the page has had a click (Chrome's own policy for a site). */
@@ -299,6 +302,35 @@ export function solidColourVideo(rgb: Rgb): string {
   return file;
 }
 
+/** A WAV file of 4 s of a 220 Hz tone whose loudness swells four times a second, never
+ * silent: to a microphone's level meter, someone talking. */
+export function talkingAudio(): string {
+  const rate = 48_000;
+  const samples = rate * 4;
+  const data = Buffer.alloc(samples * 2);
+  for (let i = 0; i < samples; i++) {
+    const t = i / rate;
+    const loudness = 0.35 + 0.25 * Math.sin(2 * Math.PI * 4 * t);
+    data.writeInt16LE(Math.round(32767 * loudness * Math.sin(2 * Math.PI * 220 * t)), i * 2);
+  }
+  const header = Buffer.alloc(44);
+  header.write('RIFF', 0);
+  header.writeUInt32LE(36 + data.length, 4);
+  header.write('WAVEfmt ', 8);
+  header.writeUInt32LE(16, 16);
+  header.writeUInt16LE(1, 20); // PCM
+  header.writeUInt16LE(1, 22); // mono
+  header.writeUInt32LE(rate, 24);
+  header.writeUInt32LE(rate * 2, 28);
+  header.writeUInt16LE(2, 32);
+  header.writeUInt16LE(16, 34);
+  header.write('data', 36);
+  header.writeUInt32LE(data.length, 40);
+  const file = path.join(tmpdir(), 'tandem-talking.wav');
+  writeFileSync(file, Buffer.concat([header, data]));
+  return file;
+}
+
 /** One person: a browser process of their own with one page. */
 export class Person {
   private constructor(
@@ -313,6 +345,7 @@ export class Person {
       const cameras = opts.cameras ?? 1;
       args.push(`--use-fake-device-for-media-stream${cameras > 1 ? `=device-count=${cameras}` : ''}`);
       if (opts.colour) args.push(`--use-file-for-fake-video-capture=${solidColourVideo(opts.colour)}`);
+      if (opts.talking) args.push(`--use-file-for-fake-audio-capture=${talkingAudio()}`);
     }
     if (opts.autoplayNeedsClick) args.push('--autoplay-policy=user-gesture-required');
     if (opts.autoplayAfterAClick) args.push('--autoplay-policy=document-user-activation-required');

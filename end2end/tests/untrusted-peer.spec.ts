@@ -115,7 +115,7 @@ test('a peer that lies, floods or sends garbage cannot freeze, crash or trick th
   const record: { attack: string; muteMs: number; heapMB: number }[] = [];
   for (const [i, name] of names.entries()) {
     await test.step(name, async () => {
-      const media = name.startsWith('media-state flood');
+      const media = /^(media-state|reaction|hand) flood/.test(name);
       if (media) await countRedraws(ann);
       const attack = mallory.page.evaluate((n) => (window as any).attack(n), name);
       // Mute answers while the attack runs (a flood is in full swing after a moment).
@@ -132,6 +132,11 @@ test('a peer that lies, floods or sends garbage cannot freeze, crash or trick th
           return { frames: w.__frames, redraws: w.__redraws };
         });
         expect(redraws, `${redraws} redraws in ${frames} frames`).toBeLessThanOrEqual(frames + 1);
+      }
+      if (name.startsWith('reaction flood')) {
+        // A few float over her tile, never the flood.
+        const over = await ann.page.locator('.tile:has(video[aria-label="Video from Mallory"]) .reaction').count();
+        expect(over).toBeLessThanOrEqual(3);
       }
       if (SAYS[name]) {
         await expect(notice(ann)).toHaveText(SAYS[name]).catch(async (e) => {
@@ -158,6 +163,9 @@ test('a peer that lies, floods or sends garbage cannot freeze, crash or trick th
   await expect(ann.status()).toHaveText('Connected with Ben and Mallory.');
   expect(await ann.page.evaluate(() => (window as any).__pwned)).toBeUndefined();
   await expect(ann.page.locator('.chat-lines img')).toHaveCount(0);
+  // Mallory's hand ended down, and a hand "up for a year" was not believed.
+  await expect(ann.page.locator('.hands li')).toHaveCount(0);
+  await expect(ann.page.locator('.tile .reaction img')).toHaveCount(0);
   await expect(ann.page.locator('.chat-lines li .text', { hasText: 'onerror' })).toHaveCount(1);
   // Chat: over-long lines dropped with a notice, a flood cut to the rate limit, at most 500
   // lines kept.

@@ -25,7 +25,8 @@ use tandem::mesh::{
     CallStatus, Command, ConnectionState, Effect, IceState, Input, MediaState, PeerInput, Session,
     Timer,
 };
-use tandem::protocol::peer::{PeerMessage, PeerMessageError};
+use tandem::protocol::peer::{PeerMessage, PeerMessageError, Reaction};
+use tandem::mesh::meeting::MAX_REACTIONS_PER_TILE;
 use tandem::protocol::signaling::{
     ClientMessage, ErrorCode, HostCommand, IceTransportPolicy, KnockId, PeerId, PeerInfo,
     ServerMessage, Signal,
@@ -81,6 +82,20 @@ enum Op {
     Answer(u8, bool),
     NetworkChanged,
     Links(u8, bool, Option<u8>, Option<u16>),
+    ToggleHand,
+    LowerHand(u8),
+    React(u8),
+    ReactionsTimer,
+    HandSettled(u8),
+    HandFrom(u8, bool, u32),
+    ReactionFrom(u8, u8),
+    LowerHandFrom(u8),
+    Recording(bool),
+    RecordingFrom(u8, bool),
+}
+
+fn reaction(n: u8) -> Reaction {
+    Reaction::ALL[usize::from(n) % Reaction::ALL.len()]
 }
 
 /// Six possible people, so sequences often name the same ones again.
@@ -283,6 +298,22 @@ fuzz_target!(|ops: Vec<Op>| {
                     Command::Host(HostCommand::Deny(knock))
                 })
             }
+            Op::ToggleHand => Input::Command(Command::ToggleHand),
+            Op::LowerHand(n) => Input::Command(Command::LowerHand(id(n))),
+            Op::React(n) => Input::Command(Command::React(reaction(n))),
+            Op::ReactionsTimer => Input::Timer(Timer::Reactions),
+            Op::HandSettled(n) => Input::Timer(Timer::HandSettled(id(n))),
+            Op::HandFrom(n, up, for_ms) => Input::Peer(
+                id(n),
+                PeerInput::Message(PeerMessage::Hand { up, for_ms }.encode()),
+            ),
+            Op::ReactionFrom(n, r) => Input::Peer(
+                id(n),
+                PeerInput::Message(PeerMessage::React { reaction: reaction(r) }.encode()),
+            ),
+            Op::Recording(on) => Input::Command(Command::Recording(on)),
+            Op::RecordingFrom(n, on) => Input::Peer(id(n), PeerInput::Message(PeerMessage::Recording { on }.encode())),
+            Op::LowerHandFrom(n) => Input::Peer(id(n), PeerInput::Message(PeerMessage::LowerHand.encode())),
             Op::HostCommand(n, kind) => Input::Command(match kind % 3 {
                 0 => Command::Host(HostCommand::MakeHost(id(n))),
                 1 => Command::Host(HostCommand::Remove(id(n))),
@@ -343,6 +374,10 @@ fn check(
             {
                 panic!("{effect:?} with the switches at {:?}", session.switches());
             }
+            Effect::SendToPeer {
+                message: PeerMessage::LowerHand,
+                ..
+            } if !session.is_host() => panic!("{effect:?} from someone not the host"),
             Effect::SendFile { peer, transfer } | Effect::ReceiveFile { peer, transfer } => {
                 assert!(present.contains(peer), "{effect:?} names someone not here");
                 assert!(open.contains(peer), "{effect:?} without a connection");
@@ -380,6 +415,20 @@ fn check(
         }
     }
     assert!(open.is_subset(&present), "a connection to someone gone");
+    // Hands and reactions are of people here (or our own), one hand each, a few
+    // reactions per tile.
+    let hands = session.hands();
+    assert!(hands.iter().all(|h| h.who.is_none_or(|id| present.contains(&id))), "{hands:?}");
+    let mut whose: Vec<_> = hands.iter().map(|h| h.who).collect();
+    whose.dedup();
+    assert_eq!(whose.len(), hands.len(), "a hand twice: {hands:?}");
+    let recording = session.recording();
+    assert!(recording.iter().all(|r| r.is_none_or(|id| present.contains(&id))), "{recording:?}");
+    for reaction in session.reactions() {
+        assert!(reaction.from.is_none_or(|id| present.contains(&id)), "{reaction:?} of someone gone");
+        let over_tile = session.reactions().filter(|r| r.from == reaction.from).count();
+        assert!(over_tile <= MAX_REACTIONS_PER_TILE, "{over_tile} reactions over one tile");
+    }
     let mut named: Vec<String> = match session.status() {
         CallStatus::InCall {
             connected,

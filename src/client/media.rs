@@ -2,7 +2,7 @@
 //! whatever the browser grants (both, one, or none), and says what is missing.
 
 use super::error_name;
-use crate::call_state::{Device, DeviceKind};
+use crate::call_state::{Device, DeviceKind, Sound, SoundApplied};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{MediaDevices, MediaStream, MediaStreamConstraints, MediaStreamTrack};
@@ -152,15 +152,71 @@ pub async fn devices() -> Result<(Vec<Device>, Vec<Device>), String> {
     Ok((cameras, microphones))
 }
 
-/// One track from the device with this id.
-pub async fn open_device(kind: DeviceKind, id: &str) -> Result<MediaStreamTrack, String> {
-    let exact = js_sys::Object::new();
-    let device = js_sys::Object::new();
-    let set = |target: &js_sys::Object, key: &str, value: &JsValue| {
-        js_sys::Reflect::set(target, &JsValue::from_str(key), value).map(drop)
+fn set(target: &js_sys::Object, key: &str, value: &JsValue) -> Result<(), String> {
+    js_sys::Reflect::set(target, &JsValue::from_str(key), value)
+        .map(drop)
+        .map_err(|e| reason(&e))
+}
+
+/// The constraints that ask for `sound`'s processing.
+fn sound_constraints(sound: Sound) -> Result<js_sys::Object, String> {
+    let constraints = js_sys::Object::new();
+    set(
+        &constraints,
+        "noiseSuppression",
+        &sound.noise_suppression.into(),
+    )?;
+    set(
+        &constraints,
+        "echoCancellation",
+        &sound.echo_cancellation.into(),
+    )?;
+    set(&constraints, "autoGainControl", &sound.auto_gain.into())?;
+    Ok(constraints)
+}
+
+/// Asks the live microphone track for `sound`'s processing (no renegotiation: the
+/// track stays the one on the wire). Some browsers accept this and change nothing
+/// (Chromium, docs/browsers.md): [`sound_applied`] tells.
+pub async fn apply_sound(track: &MediaStreamTrack, sound: Sound) -> Result<(), String> {
+    let constraints = sound_constraints(sound)?;
+    let promise = track
+        .apply_constraints_with_constraints(constraints.unchecked_ref())
+        .map_err(|e| reason(&e))?;
+    JsFuture::from(promise)
+        .await
+        .map(drop)
+        .map_err(|e| reason(&e))
+}
+
+/// The sound processing the browser says it applies to `track`.
+pub fn sound_applied(track: &MediaStreamTrack) -> SoundApplied {
+    let settings = track.get_settings();
+    let read = |key: &str| {
+        js_sys::Reflect::get(&settings, &JsValue::from_str(key))
+            .ok()
+            .and_then(|v| v.as_bool())
     };
-    set(&exact, "exact", &JsValue::from_str(id)).map_err(|e| reason(&e))?;
-    set(&device, "deviceId", &exact).map_err(|e| reason(&e))?;
+    SoundApplied {
+        noise_suppression: read("noiseSuppression"),
+        echo_cancellation: read("echoCancellation"),
+        auto_gain: read("autoGainControl"),
+    }
+}
+
+/// One track from the device with this id; a microphone with `sound`'s processing.
+pub async fn open_device(
+    kind: DeviceKind,
+    id: &str,
+    sound: Sound,
+) -> Result<MediaStreamTrack, String> {
+    let exact = js_sys::Object::new();
+    let device = match kind {
+        DeviceKind::Camera => js_sys::Object::new(),
+        DeviceKind::Microphone => sound_constraints(sound)?,
+    };
+    set(&exact, "exact", &JsValue::from_str(id))?;
+    set(&device, "deviceId", &exact)?;
     let constraints = MediaStreamConstraints::new();
     match kind {
         DeviceKind::Camera => constraints.set_video(&device),

@@ -3,8 +3,11 @@
 
 pub mod file_channel;
 pub mod media;
+pub mod muted_speech;
 pub mod network_check;
 pub mod peer;
+pub mod pop_out;
+pub mod recorder;
 pub mod session;
 pub mod signaling;
 pub mod stats_report;

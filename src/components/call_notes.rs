@@ -4,6 +4,7 @@
 
 use crate::call_state::{CallState, UiCommand};
 use crate::components::knocks::KnockPrompts;
+use crate::components::recording::SavedRecordings;
 use crate::components::verify_panel::VerifyPanel;
 use crate::mesh::CallStatus;
 use leptos::prelude::*;
@@ -35,6 +36,7 @@ pub fn CallNotes(call: CallState, send: Callback<UiCommand>) -> AnyView {
                 </p>
             </Show>
             <KnockPrompts call send/>
+            <SavedRecordings call/>
             <VerifyPanel call send/>
             <Show when=move || call.mute_request.with(Option::is_some)>
                 <p class="mute-request" role="alert">

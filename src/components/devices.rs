@@ -1,4 +1,4 @@
-use crate::call_state::{CallState, Device, DeviceKind, UiCommand};
+use crate::call_state::{CallState, Device, DeviceKind, Sound, UiCommand};
 use leptos::prelude::*;
 
 /// Camera and microphone choosers. The lists follow the browser's (they refresh when a
@@ -21,7 +21,41 @@ pub fn DevicePicker(call: CallState, send: Callback<UiCommand>) -> AnyView {
                 current=call.microphone_id
                 send
             />
+            <SoundSwitch call send label="Noise suppression" pick=|s| &mut s.noise_suppression/>
+            <SoundSwitch call send label="Echo cancellation" pick=|s| &mut s.echo_cancellation/>
+            <SoundSwitch call send label="Automatic gain" pick=|s| &mut s.auto_gain/>
         </div>
+    }
+    .into_any()
+}
+
+/// One of the microphone's processing switches.
+#[component]
+fn SoundSwitch(
+    call: CallState,
+    send: Callback<UiCommand>,
+    label: &'static str,
+    pick: fn(&mut Sound) -> &mut bool,
+) -> AnyView {
+    let on = move || {
+        let mut sound = call.sound.get();
+        *pick(&mut sound)
+    };
+    view! {
+        <label class="sound-switch">
+            <input
+                type="checkbox"
+                role="switch"
+                prop:checked=on
+                disabled=move || call.microphones.with(Vec::is_empty)
+                on:change=move |ev| {
+                    let mut sound = call.sound.get_untracked();
+                    *pick(&mut sound) = event_target_checked(&ev);
+                    send.run(UiCommand::SetSound(sound));
+                }
+            />
+            {label}
+        </label>
     }
     .into_any()
 }

@@ -15,6 +15,7 @@ pub mod knocks;
 pub mod name_field;
 pub mod people;
 pub mod person_picker;
+pub mod recording;
 pub mod stats_panel;
 pub mod status;
 pub mod verify_panel;

@@ -32,6 +32,7 @@ pub fn PeopleList(call: CallState, send: Callback<UiCommand>, you: Signal<String
                     {move || if call.locked.get() { "Unlock room" } else { "Lock room" }}
                 </button>
             </Show>
+            <HandsUp call send/>
             <ul>
                 <li>
                     <span class="who">{move || format!("{} (you)", you.get())}</span>
@@ -53,6 +54,57 @@ pub fn PeopleList(call: CallState, send: Callback<UiCommand>, you: Signal<String
                 </p>
             </Show>
         </section>
+    }
+    .into_any()
+}
+
+/// Raised hands, in the order they went up; the host can lower anyone's.
+#[component]
+fn HandsUp(call: CallState, send: Callback<UiCommand>) -> AnyView {
+    view! {
+        <Show when=move || call.hands.with(|h| !h.is_empty())>
+            <h3 class="hands-title">"Hands raised"</h3>
+            <ol class="hands" aria-label="Hands raised">
+                <For
+                    each=move || call.hands.get()
+                    key=|hand| (hand.who, hand.name.clone())
+                    let(hand)
+                >
+                    <li>
+                        <span class="who">
+                            {match hand.who {
+                                Some(_) => hand.name.clone(),
+                                None => format!("{} (you)", hand.name),
+                            }}
+                        </span>
+                        {match hand.who {
+                            None => {
+                                view! {
+                                    <button on:click=move |_| send.run(UiCommand::ToggleHand)>
+                                        "Lower hand"
+                                    </button>
+                                }
+                                    .into_any()
+                            }
+                            Some(id) => {
+                                let label = format!("Lower {}'s hand", hand.name);
+                                view! {
+                                    <Show when=move || call.is_host.get()>
+                                        <button
+                                            aria-label=label.clone()
+                                            on:click=move |_| send.run(UiCommand::LowerHand(id))
+                                        >
+                                            "Lower hand"
+                                        </button>
+                                    </Show>
+                                }
+                                    .into_any()
+                            }
+                        }}
+                    </li>
+                </For>
+            </ol>
+        </Show>
     }
     .into_any()
 }

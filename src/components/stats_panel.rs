@@ -51,6 +51,8 @@ pub fn StatsPanel(call: CallState) -> AnyView {
                 <dd class="budget" data-bps=move || call.upload_budget.get().to_string()>
                     {move || format_bitrate(call.upload_budget.get() as f64 / 1000.0)}
                 </dd>
+                <dt>"Sound"</dt>
+                <dd class="sound">{move || call.sound_applied.get().map(sound_said).unwrap_or_else(|| "–".into())}</dd>
                 <dt>"Upload in all"</dt>
                 <dd class="upload">
                     {move || call.upload_kbps.get().map(format_bitrate).unwrap_or_else(|| "–".into())}
@@ -69,6 +71,27 @@ pub fn StatsPanel(call: CallState) -> AnyView {
         </section>
     }
     .into_any()
+}
+
+/// What the browser applies to the microphone, e.g. "noise suppression off, echo
+/// cancellation on, automatic gain on".
+fn sound_said(applied: crate::call_state::SoundApplied) -> String {
+    let said = |what: &str, on: Option<bool>| match on {
+        Some(true) => format!("{what} on"),
+        Some(false) => format!("{what} off"),
+        None => format!("{what} not reported"),
+    };
+    let parts = [
+        said("noise suppression", applied.noise_suppression),
+        said("echo cancellation", applied.echo_cancellation),
+        said("automatic gain", applied.auto_gain),
+    ];
+    let text = parts.join(", ");
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// One minute of a figure as a line.

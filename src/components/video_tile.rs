@@ -1,6 +1,7 @@
 use crate::browser;
 use crate::call_state::{CallState, UiCommand};
 use crate::mesh::Link;
+use crate::protocol::peer::Reaction;
 use crate::protocol::signaling::PeerId;
 use leptos::html::Video;
 use leptos::prelude::*;
@@ -35,6 +36,12 @@ pub fn VideoTile(
     /// The person marked them verified (the code matched, and has not changed since).
     #[prop(optional)]
     verified: Signal<bool>,
+    /// Their hand is up: its place in the order hands went up (1 for the first).
+    #[prop(optional)]
+    hand: Signal<Option<usize>>,
+    /// The reactions floating over the tile now, by id.
+    #[prop(optional)]
+    reactions: Signal<Vec<(u64, Reaction)>>,
     /// Clicking the tile (or Enter on it) does this.
     #[prop(optional)]
     on_select: Option<Callback<()>>,
@@ -100,6 +107,22 @@ pub fn VideoTile(
                 <span class="badge" aria-live="polite">{move || badge.get()}</span>
             </Show>
             {children.map(|children| view! { <div class="tile-actions">{children()}</div> })}
+            <Show when=move || hand.get().is_some()>
+                <span
+                    class="hand-badge"
+                    role="img"
+                    aria-label=move || format!("Hand raised ({})", hand.get().unwrap_or_default())
+                >
+                    "✋"
+                    <span class="hand-place">{move || hand.get().unwrap_or_default()}</span>
+                </span>
+            </Show>
+            // Said to screen readers by the call's live region, with the sender's name.
+            <div class="floating-reactions" aria-hidden="true">
+                <For each=move || reactions.get() key=|(id, _)| *id let((_, reaction))>
+                    <span class="reaction">{reaction.emoji()}</span>
+                </For>
+            </div>
             <figcaption>
                 {move || label.get()}
                 <Show when=move || host.get()>
@@ -148,6 +171,8 @@ pub fn RemoteTile(
             large=Signal::derive(move || focused.get() == Some(id))
             speaking=Signal::derive(move || call.speaking.get() == Some(id))
             host=Signal::derive(move || call.host.get() == Some(id))
+            hand=hand_place(call, Some(id))
+            reactions=reactions_of(call, Some(id))
             verified=Signal::derive(move || person().is_some_and(|p| p.verified))
             on_playing=Callback::new(move |()| {
                 if !call.remote_playing.get_untracked() {
@@ -172,4 +197,26 @@ pub fn RemoteTile(
             </button>
         </VideoTile>
     }
+}
+
+/// Where someone's hand is in the order hands went up (1 for the first); `None` is this
+/// person.
+pub fn hand_place(call: CallState, who: Option<PeerId>) -> Signal<Option<usize>> {
+    Signal::derive(move || {
+        call.hands
+            .with(|hands| hands.iter().position(|h| h.who == who).map(|i| i + 1))
+    })
+}
+
+/// The reactions floating over someone's tile; `None` is this person.
+pub fn reactions_of(call: CallState, who: Option<PeerId>) -> Signal<Vec<(u64, Reaction)>> {
+    Signal::derive(move || {
+        call.reactions.with(|shown| {
+            shown
+                .iter()
+                .filter(|r| r.from == who)
+                .map(|r| (r.id, r.reaction))
+                .collect()
+        })
+    })
 }

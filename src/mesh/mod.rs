@@ -7,18 +7,20 @@
 //! here is tested natively, and fuzzed with random event sequences.
 
 pub mod budget;
+pub mod meeting;
 pub mod network_check;
 pub mod speaker;
 pub mod switches;
 mod transfers;
 pub mod verify;
 
-use crate::protocol::peer::{Admit, ChatGate, PeerMessage, PeerMessageError};
+use crate::protocol::peer::{Admit, PeerMessage, PeerMessageError, RateGate, Reaction};
 use crate::protocol::signaling::{
     ClientMessage, ErrorCode, HostCommand, IceServer, IceTransportPolicy, KnockId, PeerId,
     PeerInfo, ServerMessage, Signal, DEFAULT_UPLOAD_BUDGET,
 };
 use budget::{SenderLimits, UploadPlan};
+use meeting::{RaisedHand, Reactions, ShownReaction};
 use switches::{Switches, TrackKind};
 use transfers::Transfers;
 
@@ -147,7 +149,7 @@ impl CallStatus {
 }
 
 /// "Bob", "Bob and Carol", "Bob, Carol and Dave".
-fn list(names: &[String]) -> String {
+pub fn list(names: &[String]) -> String {
     match names {
         [] => String::new(),
         [one] => one.clone(),
@@ -268,6 +270,14 @@ pub enum Command {
     /// Turn the camera off or on (its switch).
     ToggleCamera,
     /// Send a file (the browser holds it) to `to`, or to everyone connected.
+    /// Raise this person's hand, or lower it.
+    ToggleHand,
+    /// As the host: ask this person to lower their hand.
+    LowerHand(PeerId),
+    /// Float a reaction over this person's tile, at every page.
+    React(Reaction),
+    /// This person started (or stopped) recording the call: everyone is told.
+    Recording(bool),
     SendFile {
         to: Option<PeerId>,
     },
@@ -281,6 +291,10 @@ pub enum Timer {
     IceGrace(PeerId),
     /// The pause after `peer_busy` for this person is over: renegotiate.
     PeerBusy(PeerId),
+    /// The reactions whose time is up leave the screen.
+    Reactions,
+    /// A hand that changed faster than it is shown: where it ended up is shown now.
+    HandSettled(PeerId),
 }
 
 /// Everything the session reacts to.
@@ -397,6 +411,8 @@ pub struct Person {
     pub chat_open: bool,
     /// The person marked them verified, and the connection's code has not changed since.
     pub verified: bool,
+    /// They say they are recording the call.
+    pub recording: bool,
 }
 
 struct Remote {
@@ -407,7 +423,14 @@ struct Remote {
     open: bool,
     /// The last reported ICE state, to decide at the end of a grace period.
     ice: IceState,
-    chat_gate: ChatGate,
+    chat_gate: RateGate,
+    reaction_gate: RateGate,
+    /// When their hand went up (this page's clock), while it is up.
+    hand: Option<f64>,
+    hand_gate: RateGate,
+    /// The last hand state they sent while changes were held back, to show when the
+    /// [`Timer::HandSettled`] fires.
+    hand_pending: Option<(bool, u32)>,
     /// When we last said they sent an over-long line.
     too_long_noticed_ms: f64,
     /// ICE candidates taken from them since their last description.
@@ -489,10 +512,30 @@ pub struct Session {
     /// Candidates dropped past [`MAX_REMOTE_CANDIDATES`].
     dropped_candidates: u64,
     chat_lines: u64,
+    /// When this person's hand went up, while it is up.
+    hand: Option<f64>,
+    /// This person records the call.
+    recording: bool,
+    /// This person's own reactions, held to the rate the others take.
+    reaction_gate: RateGate,
+    reactions: Reactions,
     /// When the network last changed enough to restart every connection's ICE.
     network_changed_ms: Option<f64>,
     /// Pending effects of the input being handled.
     effects: Vec<Effect>,
+}
+
+/// How long a hand that changes too fast waits before where it ended up is shown.
+pub const HAND_SETTLE_MS: u32 = 500;
+
+/// Shows someone's hand as they say it is now.
+fn set_hand(remote: &mut Remote, up: bool, for_ms: u32, now_ms: f64) {
+    remote.hand = match (up, remote.hand) {
+        (false, _) => None,
+        // Told again (a new channel): it stays where it was in the order.
+        (true, Some(since)) => Some(since),
+        (true, None) => Some(meeting::raised_at(now_ms, for_ms)),
+    };
 }
 
 /// After a network change restarts every connection's ICE, further reports within this
@@ -539,6 +582,10 @@ impl Session {
             unusable_noticed_ms: f64::NEG_INFINITY,
             dropped_candidates: 0,
             chat_lines: 0,
+            hand: None,
+            recording: false,
+            reaction_gate: RateGate::reactions(),
+            reactions: Reactions::default(),
             network_changed_ms: None,
             effects: Vec::new(),
         }
@@ -567,6 +614,43 @@ impl Session {
     /// As the host: who waits at the door, in the order they came.
     pub fn knocks(&self) -> &[(KnockId, String)] {
         &self.knocks
+    }
+
+    /// Raised hands, in the order they went up (this person's own among them).
+    pub fn hands(&self) -> Vec<RaisedHand> {
+        let mine = self.hand.map(|since| {
+            let name = self.seated_as.clone().unwrap_or_else(|| self.user.clone());
+            (since, RaisedHand { who: None, name })
+        });
+        let theirs = self.remotes.iter().filter_map(|r| {
+            r.hand.map(|since| {
+                let who = Some(r.person.id);
+                (
+                    since,
+                    RaisedHand {
+                        who,
+                        name: r.person.name.clone(),
+                    },
+                )
+            })
+        });
+        meeting::in_order(mine.into_iter().chain(theirs).collect())
+    }
+
+    /// Who records the call, in the order they arrived (`None`: this person).
+    pub fn recording(&self) -> Vec<Option<PeerId>> {
+        let mine = self.recording.then_some(None);
+        let theirs = self
+            .remotes
+            .iter()
+            .filter(|r| r.person.recording)
+            .map(|r| Some(r.person.id));
+        mine.into_iter().chain(theirs).collect()
+    }
+
+    /// The reactions on screen now, oldest first.
+    pub fn reactions(&self) -> impl Iterator<Item = &ShownReaction> {
+        self.reactions.shown()
     }
 
     /// The person's switches as they were before the call (the join card): call before
@@ -1056,6 +1140,21 @@ impl Session {
                     self.effects.push(Effect::RestartIce { peer: id });
                 }
             }
+            Timer::HandSettled(id) => {
+                if let Some(remote) = self.remote(id) {
+                    if let Some((up, for_ms)) = remote.hand_pending.take() {
+                        set_hand(remote, up, for_ms, now_ms);
+                    }
+                }
+            }
+            Timer::Reactions => {
+                if let Some(after_ms) = self.reactions.expire(now_ms) {
+                    self.effects.push(Effect::StartTimer {
+                        timer: Timer::Reactions,
+                        after_ms,
+                    });
+                }
+            }
             Timer::IceGrace(id) => {
                 let Some(remote) = self.remote(id) else {
                     return;
@@ -1071,6 +1170,7 @@ impl Session {
     fn on_peer(&mut self, id: PeerId, event: PeerInput, now_ms: f64) {
         // News from a connection already closed is ignored.
         let noticed_ms = self.unusable_noticed_ms;
+        let host = self.host;
         let Some(remote) = self.remote(id).filter(|r| r.open) else {
             return;
         };
@@ -1110,7 +1210,17 @@ impl Session {
             }
             PeerInput::ChatOpen => {
                 remote.person.chat_open = true;
+                // What we send, whether our hand is up and whether we record: a newcomer
+                // learns it all here.
                 self.announce_to(id);
+                self.effects.push(Effect::SendToPeer {
+                    peer: id,
+                    message: self.hand_message(now_ms),
+                });
+                self.effects.push(Effect::SendToPeer {
+                    peer: id,
+                    message: PeerMessage::Recording { on: self.recording },
+                });
             }
             PeerInput::ChatClosed => remote.person.chat_open = false,
             PeerInput::Message(text) => match PeerMessage::decode(&text) {
@@ -1140,6 +1250,38 @@ impl Session {
                         video,
                         screen,
                     }
+                }
+                Ok(PeerMessage::Hand { up, for_ms }) => {
+                    if remote.hand_pending.is_some() {
+                        // Held back: only the latest counts, shown when the timer fires.
+                        remote.hand_pending = Some((up, for_ms));
+                    } else if remote.hand_gate.admit(now_ms) == Admit::Show {
+                        set_hand(remote, up, for_ms, now_ms);
+                    } else {
+                        remote.hand_pending = Some((up, for_ms));
+                        self.effects.push(Effect::StartTimer {
+                            timer: Timer::HandSettled(id),
+                            after_ms: HAND_SETTLE_MS,
+                        });
+                    }
+                }
+                Ok(PeerMessage::Recording { on }) => remote.person.recording = on,
+                Ok(PeerMessage::React { reaction }) => {
+                    if remote.reaction_gate.admit(now_ms) == Admit::Show {
+                        let name = remote.person.name.clone();
+                        self.show_reaction(Some(id), name, reaction, now_ms);
+                    }
+                }
+                Ok(PeerMessage::LowerHand) if host == Some(id) => {
+                    let host = remote.person.name.clone();
+                    if self.hand.take().is_some() {
+                        self.tell_hand(now_ms);
+                        self.effects
+                            .push(Effect::Notice(format!("{host} lowered your hand.")));
+                    }
+                }
+                Ok(PeerMessage::LowerHand) => {
+                    self.drop_message(id, PeerMessageError::NotFromHost, now_ms)
                 }
                 Err(why) => self.drop_message(id, why, now_ms),
             },
@@ -1238,6 +1380,46 @@ impl Session {
                 }
                 self.effects.push(Effect::EnableTracks(self.switches));
                 self.announce();
+            }
+            Command::ToggleHand => {
+                self.hand = match self.hand {
+                    Some(_) => None,
+                    None => Some(now_ms),
+                };
+                self.tell_hand(now_ms);
+            }
+            Command::LowerHand(peer) => {
+                let up = self
+                    .remote(peer)
+                    .is_some_and(|r| r.hand.is_some() && r.person.chat_open);
+                if self.is_host() && up {
+                    self.effects.push(Effect::SendToPeer {
+                        peer,
+                        message: PeerMessage::LowerHand,
+                    });
+                }
+            }
+            Command::Recording(on) => {
+                if std::mem::replace(&mut self.recording, on) != on {
+                    for peer in self.chat_ready().collect::<Vec<_>>() {
+                        self.effects.push(Effect::SendToPeer {
+                            peer,
+                            message: PeerMessage::Recording { on },
+                        });
+                    }
+                }
+            }
+            Command::React(reaction) => {
+                if self.reaction_gate.admit(now_ms) == Admit::Show {
+                    for peer in self.chat_ready().collect::<Vec<_>>() {
+                        self.effects.push(Effect::SendToPeer {
+                            peer,
+                            message: PeerMessage::React { reaction },
+                        });
+                    }
+                    let name = self.seated_as.clone().unwrap_or_else(|| self.user.clone());
+                    self.show_reaction(None, name, reaction, now_ms);
+                }
             }
             Command::TakeBack if self.elsewhere => {
                 self.elsewhere = false;
@@ -1374,11 +1556,16 @@ impl Session {
                 media: MediaState::default(),
                 chat_open: false,
                 verified: false,
+                recording: false,
             },
             polite,
             open: false,
             ice: IceState::Other,
-            chat_gate: ChatGate::default(),
+            chat_gate: RateGate::chat(),
+            reaction_gate: RateGate::reactions(),
+            hand: None,
+            hand_gate: RateGate::hand_changes(),
+            hand_pending: None,
             too_long_noticed_ms: f64::NEG_INFINITY,
             candidates: 0,
             busy: 0,
@@ -1406,6 +1593,7 @@ impl Session {
     fn remove(&mut self, id: PeerId) -> Option<String> {
         let index = self.remotes.iter().position(|r| r.person.id == id)?;
         let remote = self.remotes.remove(index);
+        self.reactions.forget(id);
         if remote.open {
             self.close_peer(id);
         }
@@ -1423,6 +1611,38 @@ impl Session {
         let ids: Vec<PeerId> = self.chat_ready().collect();
         for peer in ids {
             self.announce_to(peer);
+        }
+    }
+
+    /// Tells everyone whose chat channel is open whether our hand is up.
+    fn tell_hand(&mut self, now_ms: f64) {
+        for peer in self.chat_ready().collect::<Vec<_>>() {
+            self.effects.push(Effect::SendToPeer {
+                peer,
+                message: self.hand_message(now_ms),
+            });
+        }
+    }
+
+    fn hand_message(&self, now_ms: f64) -> PeerMessage {
+        PeerMessage::Hand {
+            up: self.hand.is_some(),
+            for_ms: self.hand.map_or(0, |since| meeting::up_for(since, now_ms)),
+        }
+    }
+
+    fn show_reaction(
+        &mut self,
+        from: Option<PeerId>,
+        name: String,
+        reaction: Reaction,
+        now_ms: f64,
+    ) {
+        if let Some(after_ms) = self.reactions.show(from, name, reaction, now_ms) {
+            self.effects.push(Effect::StartTimer {
+                timer: Timer::Reactions,
+                after_ms,
+            });
         }
     }
 

@@ -40,9 +40,88 @@ impl ActiveSpeaker {
     }
 }
 
+/// While muted, how long the microphone must pick up sound before the page says "You
+/// are muted"…
+pub const MUTED_SPEECH_MS: f64 = 1_000.0;
+/// …in what share of that time (speech has pauses; a beep or a door does not fill it)…
+pub const MUTED_SPEECH_SHARE: f64 = 0.7;
+/// …and how long the hint stays after the sound stops.
+pub const MUTED_HINT_HOLD_MS: f64 = 3_000.0;
+
+/// Speaking while muted: fed the microphone's level a few times a second while it is
+/// switched off, says whether to show the hint.
+#[derive(Clone, Debug, Default)]
+pub struct MutedSpeech {
+    /// The last second's samples: when, and whether loud.
+    samples: std::collections::VecDeque<(f64, bool)>,
+    /// When the hint was last earned, while it shows.
+    shown_at: Option<f64>,
+}
+
+impl MutedSpeech {
+    pub fn sample(&mut self, level: f64, now_ms: f64) -> bool {
+        self.samples.push_back((now_ms, level >= SPEAKING_LEVEL));
+        while self
+            .samples
+            .front()
+            .is_some_and(|(at, _)| now_ms - at > MUTED_SPEECH_MS)
+        {
+            self.samples.pop_front();
+        }
+        let first = self.samples.front().map_or(now_ms, |(at, _)| *at);
+        // A whole second heard (samples come about every 100 ms).
+        let long_enough = now_ms - first >= MUTED_SPEECH_MS * 0.8;
+        let loud = self.samples.iter().filter(|(_, loud)| *loud).count();
+        if long_enough && loud as f64 >= MUTED_SPEECH_SHARE * self.samples.len() as f64 {
+            self.shown_at = Some(now_ms);
+        }
+        if self
+            .shown_at
+            .is_some_and(|at| now_ms - at > MUTED_HINT_HOLD_MS)
+        {
+            self.shown_at = None;
+        }
+        self.shown_at.is_some()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Feeds `level(t)` every 100 ms from `from` to `to`; says whether the hint showed at
+    /// the end, and whether it ever did.
+    fn feed(
+        muted: &mut MutedSpeech,
+        from: f64,
+        to: f64,
+        level: impl Fn(f64) -> f64,
+    ) -> (bool, bool) {
+        let (mut now, mut ever) = (false, false);
+        let mut t = from;
+        while t <= to {
+            now = muted.sample(level(t), t);
+            ever |= now;
+            t += 100.0;
+        }
+        (now, ever)
+    }
+
+    #[test]
+    fn speaking_for_a_second_while_muted_shows_the_hint_and_a_beep_does_not() {
+        let mut muted = MutedSpeech::default();
+        // Silence, then a short beep twice a second (Chromium's fake microphone).
+        let beeps = |t: f64| if t % 500.0 < 100.0 { 0.08 } else { 0.0 };
+        assert_eq!(feed(&mut muted, 0.0, 5_000.0, beeps), (false, false));
+        assert_eq!(feed(&mut muted, 5_100.0, 7_000.0, |_| 0.0), (false, false));
+        // Speech with a pause now and then, from 7.1 s: not at once, within about a second.
+        let speech = |t: f64| if t % 1_000.0 < 800.0 { 0.1 } else { 0.005 };
+        assert_eq!(feed(&mut muted, 7_100.0, 7_500.0, speech), (false, false));
+        assert!(feed(&mut muted, 7_600.0, 8_200.0, speech).0);
+        // It stays for three seconds after the speech stops, then goes.
+        assert!(feed(&mut muted, 8_300.0, 11_000.0, |_| 0.0).0);
+        assert!(!feed(&mut muted, 11_100.0, 12_000.0, |_| 0.0).0);
+    }
 
     const BOB: PeerId = PeerId(1);
     const CAT: PeerId = PeerId(2);

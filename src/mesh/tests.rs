@@ -1450,3 +1450,276 @@ fn a_newcomer_gets_the_shared_screen_and_a_new_camera_waits_until_sharing_stops(
     let effects = session.handle(Input::NewTrack(TrackKind::Video), 5.0);
     assert!(effects.contains(&Effect::PutOnWire(TrackKind::Video)));
 }
+
+fn from(session: &mut Session, id: u64, json: &str, at: f64) -> Vec<Effect> {
+    session.handle(Input::Peer(PeerId(id), PeerInput::Message(json.into())), at)
+}
+
+fn hand_names(session: &Session) -> Vec<String> {
+    session.hands().into_iter().map(|h| h.name).collect()
+}
+
+#[test]
+fn hands_show_in_the_order_they_went_up_and_a_newcomer_learns_them() {
+    let mut session = in_call_with(&["Bob", "Carol"]);
+    from(&mut session, 1, r#"{"type":"hand","up":true}"#, 1_000.0);
+    from(&mut session, 2, r#"{"type":"hand","up":true}"#, 2_000.0);
+    let effects = session.handle(Input::Command(Command::ToggleHand), 3_000.0);
+    let up = PeerMessage::Hand {
+        up: true,
+        for_ms: 0,
+    };
+    assert_eq!(
+        effects,
+        [
+            Effect::SendToPeer {
+                peer: PeerId(1),
+                message: up.clone()
+            },
+            Effect::SendToPeer {
+                peer: PeerId(2),
+                message: up
+            }
+        ]
+    );
+    assert_eq!(hand_names(&session), ["Bob", "Carol", "Me"]);
+    assert_eq!(session.hands()[2].who, None, "our own hand");
+    // Carol's channel opens again and she tells it again: her place in the order stays.
+    from(
+        &mut session,
+        2,
+        r#"{"type":"hand","up":true,"for_ms":0}"#,
+        4_000.0,
+    );
+    assert_eq!(hand_names(&session), ["Bob", "Carol", "Me"]);
+    // Dave arrives; when his channel opens he learns how long our hand has been up.
+    server(
+        &mut session,
+        ServerMessage::PeerJoined {
+            peer: info(3, "Dave"),
+            polite: false,
+        },
+    );
+    let effects = session.handle(Input::Peer(PeerId(3), PeerInput::ChatOpen), 5_000.0);
+    assert!(effects.contains(&Effect::SendToPeer {
+        peer: PeerId(3),
+        message: PeerMessage::Hand {
+            up: true,
+            for_ms: 2_000
+        }
+    }));
+    // Bob lowers his; we lower ours, and say so.
+    from(&mut session, 1, r#"{"type":"hand","up":false}"#, 6_000.0);
+    assert_eq!(hand_names(&session), ["Carol", "Me"]);
+    let effects = session.handle(Input::Command(Command::ToggleHand), 7_000.0);
+    assert_eq!(effects.len(), 3, "told to all three: {effects:?}");
+    assert_eq!(hand_names(&session), ["Carol"]);
+    // Carol leaves, and her hand with her.
+    server(&mut session, ServerMessage::PeerLeft { peer: PeerId(2) });
+    assert!(session.hands().is_empty());
+}
+
+#[test]
+fn a_newcomer_orders_hands_by_how_long_each_was_up_not_by_who_told_first() {
+    let mut session = in_call_with(&["Bob", "Carol"]);
+    from(
+        &mut session,
+        2,
+        r#"{"type":"hand","up":true,"for_ms":1000}"#,
+        10_000.0,
+    );
+    from(
+        &mut session,
+        1,
+        r#"{"type":"hand","up":true,"for_ms":5000}"#,
+        10_050.0,
+    );
+    assert_eq!(hand_names(&session), ["Bob", "Carol"]);
+    // Longer than a day is not believed, and not taken.
+    let effects = from(
+        &mut session,
+        1,
+        r#"{"type":"hand","up":false,"for_ms":86400001}"#,
+        11_000.0,
+    );
+    assert!(matches!(effects[..], [Effect::Warn(_)]));
+    assert_eq!(hand_names(&session), ["Bob", "Carol"]);
+}
+
+#[test]
+fn only_the_host_lowers_someone_elses_hand() {
+    // Bob (1) hosts.
+    let mut session = in_call_with(&["Bob", "Carol"]);
+    session.handle(Input::Command(Command::ToggleHand), 2.0);
+    let effects = from(&mut session, 2, r#"{"type":"lower_hand"}"#, 3.0);
+    assert!(matches!(effects[..], [Effect::Warn(_)]), "{effects:?}");
+    assert_eq!(hand_names(&session), ["Me"]);
+    let dropped = session
+        .dropped()
+        .find(|(kind, _)| *kind == PeerMessageError::NotFromHost);
+    assert_eq!(dropped, Some((PeerMessageError::NotFromHost, 1)));
+    let effects = from(&mut session, 1, r#"{"type":"lower_hand"}"#, 4.0);
+    let down = PeerMessage::Hand {
+        up: false,
+        for_ms: 0,
+    };
+    assert_eq!(
+        effects,
+        [
+            Effect::SendToPeer {
+                peer: PeerId(1),
+                message: down.clone()
+            },
+            Effect::SendToPeer {
+                peer: PeerId(2),
+                message: down
+            },
+            Effect::Notice("Bob lowered your hand.".into())
+        ]
+    );
+    assert!(session.hands().is_empty());
+    assert!(from(&mut session, 1, r#"{"type":"lower_hand"}"#, 5.0).is_empty());
+    // As the host we ask only someone whose hand is up.
+    let lower = |session: &mut Session, id| {
+        session.handle(Input::Command(Command::LowerHand(PeerId(id))), 6.0)
+    };
+    from(&mut session, 2, r#"{"type":"hand","up":true}"#, 6.0);
+    assert!(lower(&mut session, 2).is_empty(), "not the host yet");
+    server(&mut session, ServerMessage::Host { peer: PeerId(100) });
+    assert!(lower(&mut session, 1).is_empty(), "Bob's hand is down");
+    assert_eq!(
+        lower(&mut session, 2),
+        [Effect::SendToPeer {
+            peer: PeerId(2),
+            message: PeerMessage::LowerHand
+        }]
+    );
+}
+
+#[test]
+fn a_reaction_flood_shows_a_few_and_each_leaves_after_three_seconds() {
+    let mut session = in_call_with(&["Bob", "Carol"]);
+    let clap = r#"{"type":"react","reaction":"clap"}"#;
+    let mut timers = 0;
+    // 1,000 from Carol in one second.
+    for i in 0..1_000 {
+        for effect in from(&mut session, 2, clap, 10_000.0 + f64::from(i)) {
+            match effect {
+                Effect::StartTimer {
+                    timer: Timer::Reactions,
+                    after_ms: 3_000,
+                } => timers += 1,
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    assert_eq!(timers, 1, "one timer for all of them");
+    let shown: Vec<&ShownReaction> = session.reactions().collect();
+    assert_eq!(shown.len(), meeting::MAX_REACTIONS_PER_TILE);
+    assert!(shown
+        .iter()
+        .all(|r| r.from == Some(PeerId(2)) && r.name == "Carol"));
+    let last_id = shown[2].id;
+    assert!(
+        last_id <= 7,
+        "{last_id} admitted: 5 at once, then 2 a second"
+    );
+    // Ours goes to everyone and floats over our own tile.
+    let effects = session.handle(Input::Command(Command::React(Reaction::Heart)), 11_000.0);
+    assert_eq!(effects.len(), 2);
+    assert_eq!(session.reactions().last().map(|r| r.from), Some(None));
+    // The timer takes off what is due and runs again for the rest.
+    let effects = session.handle(Input::Timer(Timer::Reactions), 13_600.0);
+    assert_eq!(
+        effects,
+        [Effect::StartTimer {
+            timer: Timer::Reactions,
+            after_ms: 400
+        }]
+    );
+    assert_eq!(session.reactions().count(), 1);
+    let effects = session.handle(Input::Timer(Timer::Reactions), 14_001.0);
+    assert!(effects.is_empty());
+    assert_eq!(session.reactions().count(), 0);
+    // Someone leaving takes their reactions with them.
+    from(&mut session, 1, clap, 20_000.0);
+    server(&mut session, ServerMessage::PeerLeft { peer: PeerId(1) });
+    assert_eq!(session.reactions().count(), 0);
+}
+
+#[test]
+fn everyone_is_told_who_records_a_newcomer_at_once_and_it_ends_when_they_leave() {
+    let mut session = in_call_with(&["Bob", "Carol"]);
+    from(
+        &mut session,
+        2,
+        r#"{"type":"recording","on":true}"#,
+        1_000.0,
+    );
+    assert_eq!(session.recording(), [Some(PeerId(2))]);
+    let effects = session.handle(Input::Command(Command::Recording(true)), 2_000.0);
+    let on = PeerMessage::Recording { on: true };
+    assert_eq!(
+        effects,
+        [
+            Effect::SendToPeer {
+                peer: PeerId(1),
+                message: on.clone()
+            },
+            Effect::SendToPeer {
+                peer: PeerId(2),
+                message: on.clone()
+            }
+        ]
+    );
+    assert_eq!(session.recording(), [None, Some(PeerId(2))]);
+    // Said once: the same again changes nothing.
+    assert!(session
+        .handle(Input::Command(Command::Recording(true)), 2_100.0)
+        .is_empty());
+    // Dave learns it when his channel opens.
+    server(
+        &mut session,
+        ServerMessage::PeerJoined {
+            peer: info(3, "Dave"),
+            polite: false,
+        },
+    );
+    let effects = session.handle(Input::Peer(PeerId(3), PeerInput::ChatOpen), 3_000.0);
+    assert!(effects.contains(&Effect::SendToPeer {
+        peer: PeerId(3),
+        message: on
+    }));
+    // Carol leaves while recording: nobody but us records now.
+    server(&mut session, ServerMessage::PeerLeft { peer: PeerId(2) });
+    assert_eq!(session.recording(), [None]);
+    session.handle(Input::Command(Command::Recording(false)), 4_000.0);
+    assert!(session.recording().is_empty());
+}
+
+#[test]
+fn a_hand_flipped_faster_than_shown_ends_where_its_owner_left_it() {
+    let mut session = in_call_with(&["Bob"]);
+    let mut timers = 0;
+    // 1,000 ups and downs in a second, ending up.
+    for i in 0..1_000 {
+        let up = i % 2 == 1;
+        let json = format!(r#"{{"type":"hand","up":{up}}}"#);
+        for effect in from(&mut session, 1, &json, 1_000.0 + f64::from(i)) {
+            match effect {
+                Effect::StartTimer {
+                    timer: Timer::HandSettled(PeerId(1)),
+                    after_ms: HAND_SETTLE_MS,
+                } => timers += 1,
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    assert_eq!(timers, 1, "one settling for the whole burst");
+    // A few changes were shown at once; the rest waits for the timer.
+    session.handle(Input::Timer(Timer::HandSettled(PeerId(1))), 2_500.0);
+    assert_eq!(hand_names(&session), ["Bob"]);
+    // Later, a single change shows at once.
+    from(&mut session, 1, r#"{"type":"hand","up":false}"#, 10_000.0);
+    assert!(session.hands().is_empty());
+}

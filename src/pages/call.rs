@@ -3,17 +3,19 @@
 use crate::browser;
 use crate::call_state::{CallState, UiCommand};
 use crate::components::call_notes::CallNotes;
+use crate::components::controls::reaction_name;
 use crate::components::controls::{shortcut, CallControls};
 use crate::components::devices::DevicePicker;
 use crate::components::files::FilePanel;
 use crate::components::invite::InviteButton;
 use crate::components::join_card::{self, JoinCard, JoinChoice};
 use crate::components::people::PeopleList;
+use crate::components::recording::RecordingNote;
 use crate::components::{
     chat::ChatPanel,
     stats_panel::StatsPanel,
     status::StatusLine,
-    video_tile::{RemoteTile, VideoTile},
+    video_tile::{hand_place, reactions_of, RemoteTile, VideoTile},
 };
 use crate::mesh::switches::Switches;
 use crate::mesh::CallStatus;
@@ -179,6 +181,7 @@ fn Call(choice: JoinChoice, room: String, rejoin: Callback<()>) -> impl IntoView
             <header class="call-bar">
                 <h1 class="room-name">{format!("Room {room}")}</h1>
                 <StatusLine status/>
+                <RecordingNote call/>
                 <InviteButton room=room.clone()/>
             </header>
             <CallNotes call send=command/>
@@ -225,7 +228,10 @@ fn Call(choice: JoinChoice, room: String, rejoin: Callback<()>) -> impl IntoView
                         })
                         badge=Signal::derive(local_badge)
                         host=Signal::derive(move || call.is_host.get())
+                        hand=hand_place(call, None)
+                        reactions=reactions_of(call, None)
                     />
+                    <ReactionsSaid call/>
                     <Show when=move || call.needs_play.get()>
                         <button
                             class="primary play-audio"
@@ -345,6 +351,25 @@ fn call_started(call: CallState) -> RwSignal<bool> {
         }
     });
     started
+}
+
+/// Says each reaction to screen readers, with the sender's name: the floating emoji
+/// themselves are hidden from them.
+#[component]
+fn ReactionsSaid(call: CallState) -> AnyView {
+    let latest = move || {
+        call.reactions.with(|shown| {
+            shown.last().map(|r| {
+                let who = if r.from.is_some() {
+                    r.name.clone()
+                } else {
+                    "You".to_owned()
+                };
+                format!("{who}: {}", reaction_name(r.reaction))
+            })
+        })
+    };
+    view! { <p class="visually-hidden" aria-live="polite">{latest}</p> }.into_any()
 }
 
 /// The stage while nobody else is there: waiting for someone, or at a locked room's door.

@@ -22,6 +22,19 @@ pub const MAX_CHAT_LINES: usize = 500;
 pub const CHAT_LINES_PER_SECOND: f64 = 10.0;
 /// …and this many at once.
 pub const CHAT_BURST: f64 = 30.0;
+/// Reactions one person may send: this many a second on average…
+pub const REACTIONS_PER_SECOND: f64 = 2.0;
+/// …and this many at once. Past that they are dropped without a word: a reaction is a
+/// moment's gesture, and a flood shows as a few floating over one tile.
+pub const REACTION_BURST: f64 = 5.0;
+/// Changes of one person's hand shown: this many a second on average, and this many at
+/// once; a faster flip-flop is not shown as it happens, only where it ends up (a hand is
+/// a hint: the latest state is what counts, and each change redraws a tile and a list).
+pub const HAND_CHANGES_PER_SECOND: f64 = 2.0;
+pub const HAND_CHANGE_BURST: f64 = 4.0;
+/// Longest a hand can say it has been up, in milliseconds (a day): `for_ms` orders the
+/// hands a newcomer learns of, and nothing older than the call can be true.
+pub const MAX_HAND_UP_MS: u32 = 24 * 60 * 60 * 1000;
 
 /// One message on the data channel, as a JSON text frame.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -36,7 +49,59 @@ pub enum PeerMessage {
         video: bool,
         screen: bool,
     },
+    /// The sender's hand: up (for `for_ms` already: the order hands went up in, learned
+    /// by a newcomer without comparing clocks) or down. Sent when the channel opens and on
+    /// every change.
+    Hand {
+        up: bool,
+        #[serde(default)]
+        for_ms: u32,
+    },
+    /// The host asks the receiver to lower their hand; taken only from the room's host.
+    LowerHand,
+    /// A reaction, floated over the sender's tile for a moment.
+    React { reaction: Reaction },
+    /// The sender records the call (or stopped). Sent when the channel opens and on every
+    /// change, so everyone, a newcomer too, sees who is recording.
+    Recording { on: bool },
 }
+
+/// The reactions there are: a fixed set, so a peer cannot float text of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reaction {
+    ThumbsUp,
+    Clap,
+    Laugh,
+    Heart,
+    Party,
+    Surprised,
+}
+
+impl Reaction {
+    pub const ALL: [Reaction; 6] = [
+        Reaction::ThumbsUp,
+        Reaction::Clap,
+        Reaction::Laugh,
+        Reaction::Heart,
+        Reaction::Party,
+        Reaction::Surprised,
+    ];
+
+    pub fn emoji(self) -> &'static str {
+        match self {
+            Reaction::ThumbsUp => "👍",
+            Reaction::Clap => "👏",
+            Reaction::Laugh => "😂",
+            Reaction::Heart => "❤️",
+            Reaction::Party => "🎉",
+            Reaction::Surprised => "😮",
+        }
+    }
+}
+
+/// Every `type` a message may have.
+const TYPES: [&str; 6] = ["chat", "media", "hand", "lower_hand", "react", "recording"];
 
 /// Why a message from a peer was dropped. Each kind is counted, and warned about once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, thiserror::Error)]
@@ -53,16 +118,22 @@ pub enum PeerMessageError {
     ChatTooLong,
     #[error("more than {MAX_PEER_MESSAGES_PER_SECOND} messages in a second")]
     TooFast,
+    #[error("a hand up for longer than a day")]
+    HandTooOld,
+    #[error("a host's request from someone who is not the host")]
+    NotFromHost,
 }
 
 impl PeerMessageError {
-    pub const ALL: [PeerMessageError; 6] = [
+    pub const ALL: [PeerMessageError; 8] = [
         PeerMessageError::TooLarge,
         PeerMessageError::Malformed,
         PeerMessageError::UnknownType,
         PeerMessageError::Binary,
         PeerMessageError::ChatTooLong,
         PeerMessageError::TooFast,
+        PeerMessageError::HandTooOld,
+        PeerMessageError::NotFromHost,
     ];
 }
 
@@ -83,7 +154,7 @@ impl PeerMessage {
             kind: Cow<'a, str>,
         }
         let tagged: Tagged = serde_json::from_str(text).map_err(|_| PeerMessageError::Malformed)?;
-        if !matches!(&*tagged.kind, "chat" | "media") {
+        if !TYPES.contains(&&*tagged.kind) {
             return Err(PeerMessageError::UnknownType);
         }
         let message: PeerMessage =
@@ -92,12 +163,15 @@ impl PeerMessage {
             PeerMessage::Chat { text } if text.chars().count() > MAX_CHAT_CHARS => {
                 Err(PeerMessageError::ChatTooLong)
             }
+            PeerMessage::Hand { for_ms, .. } if *for_ms > MAX_HAND_UP_MS => {
+                Err(PeerMessageError::HandTooOld)
+            }
             _ => Ok(message),
         }
     }
 }
 
-/// What [`ChatGate::admit`] says of one line.
+/// What [`RateGate::admit`] says of one message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Admit {
     Show,
@@ -107,35 +181,51 @@ pub enum Admit {
     },
 }
 
-/// The per-person chat rate limit: a token bucket of [`CHAT_BURST`] lines refilled at
-/// [`CHAT_LINES_PER_SECOND`].
+/// A per-person rate limit: a token bucket of `burst` messages refilled at `per_second`.
 #[derive(Clone, Debug)]
-pub struct ChatGate {
+pub struct RateGate {
+    per_second: f64,
+    burst: f64,
     tokens: f64,
     at_ms: f64,
-    /// Lines are being dropped (a notice went out for this burst).
+    /// Messages are being dropped (a notice went out for this burst).
     dropping: bool,
 }
 
-impl Default for ChatGate {
-    fn default() -> Self {
-        ChatGate {
-            tokens: CHAT_BURST,
+impl RateGate {
+    fn new(per_second: f64, burst: f64) -> RateGate {
+        RateGate {
+            per_second,
+            burst,
+            tokens: burst,
             at_ms: f64::NEG_INFINITY,
             dropping: false,
         }
     }
-}
 
-impl ChatGate {
+    /// Chat lines: [`CHAT_LINES_PER_SECOND`], bursts of [`CHAT_BURST`].
+    pub fn chat() -> RateGate {
+        RateGate::new(CHAT_LINES_PER_SECOND, CHAT_BURST)
+    }
+
+    /// Hand changes: [`HAND_CHANGES_PER_SECOND`], bursts of [`HAND_CHANGE_BURST`].
+    pub fn hand_changes() -> RateGate {
+        RateGate::new(HAND_CHANGES_PER_SECOND, HAND_CHANGE_BURST)
+    }
+
+    /// Reactions: [`REACTIONS_PER_SECOND`], bursts of [`REACTION_BURST`].
+    pub fn reactions() -> RateGate {
+        RateGate::new(REACTIONS_PER_SECOND, REACTION_BURST)
+    }
+
     pub fn admit(&mut self, now_ms: f64) -> Admit {
         let elapsed = (now_ms - self.at_ms).max(0.0) / 1000.0;
-        self.tokens = (self.tokens + elapsed * CHAT_LINES_PER_SECOND).min(CHAT_BURST);
+        self.tokens = (self.tokens + elapsed * self.per_second).min(self.burst);
         self.at_ms = now_ms;
         if self.tokens >= 1.0 {
             // A burst ends once the sender has slowed down enough for the bucket to fill
-            // half way, not at the one line a sustained flood gets through each refill.
-            if self.tokens >= CHAT_BURST / 2.0 {
+            // half way, not at the one message a sustained flood gets through each refill.
+            if self.tokens >= self.burst / 2.0 {
                 self.dropping = false;
             }
             self.tokens -= 1.0;
@@ -163,6 +253,15 @@ mod tests {
                 video: true,
                 screen: false,
             },
+            PeerMessage::Hand {
+                up: true,
+                for_ms: 1_500,
+            },
+            PeerMessage::LowerHand,
+            PeerMessage::React {
+                reaction: Reaction::Party,
+            },
+            PeerMessage::Recording { on: true },
         ] {
             assert_eq!(PeerMessage::decode(&message.encode()).unwrap(), message);
         }
@@ -174,6 +273,21 @@ mod tests {
             }
             .encode(),
             r#"{"type":"media","audio":true,"video":false,"screen":true}"#
+        );
+        assert_eq!(
+            PeerMessage::React {
+                reaction: Reaction::ThumbsUp
+            }
+            .encode(),
+            r#"{"type":"react","reaction":"thumbs_up"}"#
+        );
+        // A hand without `for_ms` went up just now.
+        assert_eq!(
+            PeerMessage::decode(r#"{"type":"hand","up":true}"#),
+            Ok(PeerMessage::Hand {
+                up: true,
+                for_ms: 0
+            })
         );
     }
 
@@ -193,6 +307,15 @@ mod tests {
                 Malformed,
             ),
             (r#"{"type":"teleport","to":"mars"}"#, UnknownType),
+            (r#"{"type":"react","reaction":"<script>"}"#, Malformed),
+            (r#"{"type":"react","reaction":"😀"}"#, Malformed),
+            (r#"{"type":"react"}"#, Malformed),
+            (r#"{"type":"recording"}"#, Malformed),
+            (r#"{"type":"recording","on":1}"#, Malformed),
+            (r#"{"type":"hand","up":"yes"}"#, Malformed),
+            (r#"{"type":"hand","up":true,"for_ms":-1}"#, Malformed),
+            (r#"{"type":"hand","up":true,"for_ms":1e9}"#, Malformed),
+            (r#"{"type":"hand","up":true,"for_ms":86400001}"#, HandTooOld),
             (r#"{"type":"CHAT","text":"x"}"#, UnknownType),
         ] {
             assert_eq!(PeerMessage::decode(text), Err(why), "{text}");
@@ -224,8 +347,21 @@ mod tests {
     }
 
     #[test]
+    fn reactions_are_limited_per_person_to_a_few_a_second() {
+        let mut gate = RateGate::reactions();
+        // A flood of 1,000 a second for 10 s shows 5 at once, then 2 a second.
+        let shown = (0..10_000)
+            .filter(|i| gate.admit(f64::from(*i)) == Admit::Show)
+            .count();
+        assert!((24..=26).contains(&shown), "{shown}");
+        // Someone clapping once a second is never held back.
+        let mut gate = RateGate::reactions();
+        assert!((0..60).all(|i| gate.admit(f64::from(i) * 1000.0) == Admit::Show));
+    }
+
+    #[test]
     fn chat_is_limited_per_person_with_one_notice_per_burst() {
-        let mut gate = ChatGate::default();
+        let mut gate = RateGate::chat();
         // A burst of 30 passes, at once.
         for _ in 0..30 {
             assert_eq!(gate.admit(0.0), Admit::Show);
@@ -249,7 +385,7 @@ mod tests {
             .count();
         assert_eq!(shown, 100);
         // A flood of 1,000 lines a second for 10 s shows about 30 + 10 × 10.
-        let mut gate = ChatGate::default();
+        let mut gate = RateGate::chat();
         let shown = (0..10_000)
             .filter(|i| gate.admit(f64::from(*i)) == Admit::Show)
             .count();

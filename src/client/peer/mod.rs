@@ -51,12 +51,16 @@ pub enum PeerEvent {
     /// A local ICE candidate to trickle to the other side.
     Candidate(Signal),
     Track(MediaStreamTrack),
-    /// The other side opened the chat channel.
+    /// The other side opened the chat channel (the first labelled `chat`), listened to
+    /// since.
+    Chat(RtcDataChannel, chat::ChatListeners),
+    /// The other side opened another data channel (a file's, or one not used).
     DataChannel(RtcDataChannel),
     ChatOpen,
     ChatClosed,
-    /// A [`PeerMessage`] from the other side, still encoded.
-    Message(String),
+    /// A [`PeerMessage`] from the other side, still encoded, and when it arrived (ms since
+    /// the epoch: a message may wait in the queue while the session is busy).
+    Message(String, f64),
     /// A frame on the chat channel refused unread: binary, or too large.
     Unreadable(PeerMessageError),
     State(RtcPeerConnectionState),
@@ -69,6 +73,20 @@ pub enum PeerEvent {
 pub type PeerEvents = UnboundedSender<(PeerId, PeerEvent)>;
 
 type Handler = Closure<dyn FnMut(JsValue)>;
+
+/// A listener that turns a browser event into a [`PeerEvent`] about `id`.
+fn handler_for(
+    events: &PeerEvents,
+    id: PeerId,
+    map: impl Fn(JsValue) -> Option<PeerEvent> + 'static,
+) -> Handler {
+    let events = events.clone();
+    Closure::new(move |event: JsValue| {
+        if let Some(event) = map(event) {
+            let _ = events.unbounded_send((id, event));
+        }
+    })
+}
 
 pub struct Peer {
     pub id: PeerId,
@@ -127,8 +145,7 @@ impl Peer {
             }
         }
         if !polite {
-            let channel = peer.pc.create_data_channel("chat");
-            peer.attach_chat(channel);
+            peer.open_chat();
             for kind in ["audio", "video"] {
                 if !peer.sends(kind) {
                     let init = RtcRtpTransceiverInit::new();
@@ -259,10 +276,20 @@ impl Peer {
                 event.unchecked_into::<RtcTrackEvent>().track(),
             ))
         });
-        let on_channel = self.handler(|event| {
-            Some(PeerEvent::DataChannel(
-                event.unchecked_into::<RtcDataChannelEvent>().channel(),
-            ))
+        // The side seated first opens the chat channel itself; the other takes the first
+        // one labelled `chat` and listens to it at once.
+        let chat_taken = std::cell::Cell::new(!self.polite);
+        let (events, id) = (self.events.clone(), self.id);
+        let on_channel = self.handler(move |event| {
+            let channel = event.unchecked_into::<RtcDataChannelEvent>().channel();
+            if channel.label() == "chat" && !chat_taken.replace(true) {
+                let listeners = chat::listen_to_chat(&channel, &events, id);
+                // An announced channel may be open already: said after it is taken.
+                let open = channel.ready_state() == web_sys::RtcDataChannelState::Open;
+                let _ = events.unbounded_send((id, PeerEvent::Chat(channel, listeners)));
+                return open.then_some(PeerEvent::ChatOpen);
+            }
+            Some(PeerEvent::DataChannel(channel))
         });
         let pc = self.pc.clone();
         let on_state = self.handler(move |_| Some(PeerEvent::State(pc.connection_state())));
@@ -292,16 +319,7 @@ impl Peer {
 
     /// A browser callback that forwards `map(event)` to the session, tagged with this peer.
     fn handler(&self, map: impl Fn(JsValue) -> Option<PeerEvent> + 'static) -> Handler {
-        let (events, id) = (self.events.clone(), self.id);
-        Closure::new(move |event: JsValue| {
-            if let Some(event) = map(event) {
-                let _ = events.unbounded_send((id, event));
-            }
-        })
-    }
-
-    fn emit(&self, event: PeerEvent) {
-        let _ = self.events.unbounded_send((self.id, event));
+        handler_for(&self.events, self.id, map)
     }
 
     fn ext(&self) -> &PeerConnectionExt {

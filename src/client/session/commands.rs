@@ -3,6 +3,7 @@
 use super::on_screen::{play, show_stream};
 use super::*;
 use crate::call_state::Verifying;
+use crate::client::recorder::Recorder;
 use crate::mesh::verify::verification_code;
 use crate::mesh::Command;
 
@@ -21,10 +22,37 @@ impl Session {
                     transfer.channel.close();
                 }
             }
+            UiCommand::SetSound(sound) => self.set_sound(sound).await,
+            UiCommand::StartRecording => {
+                if self.recorder.is_some() {
+                    return;
+                }
+                // The same stream (a reference, not a copy): its tracks change in place.
+                let local = self.media.stream.clone();
+                match Recorder::start(local, self.machine.room(), self.view) {
+                    Ok(recorder) => {
+                        self.recorder = Some(recorder);
+                        self.input(Input::Command(Command::Recording(true))).await;
+                    }
+                    Err(why) => self
+                        .view
+                        .notice
+                        .set(Some(format!("Recording did not start ({why})."))),
+                }
+            }
+            UiCommand::PauseRecording => self.recorder.iter().for_each(Recorder::pause),
+            UiCommand::ResumeRecording => self.recorder.iter().for_each(Recorder::resume),
+            UiCommand::StopRecording => {
+                if let Some(recorder) = self.recorder.take() {
+                    recorder.stop();
+                    self.input(Input::Command(Command::Recording(false))).await;
+                }
+            }
             UiCommand::UseDevice(kind, id) => {
                 let events = self.events.clone();
+                let sound = self.view.sound.get_untracked();
                 spawn_local(async move {
-                    let opened = media::open_device(kind, &id).await;
+                    let opened = media::open_device(kind, &id, sound).await;
                     let _ = events.unbounded_send(Event::DeviceOpened(kind, opened));
                 });
             }
@@ -49,6 +77,11 @@ impl Session {
             UiCommand::MarkVerified(id) => {
                 self.input(Input::Command(Command::MarkVerified(id))).await;
                 self.view.verifying.set(None);
+            }
+            UiCommand::ToggleHand => self.input(Input::Command(Command::ToggleHand)).await,
+            UiCommand::LowerHand(id) => self.input(Input::Command(Command::LowerHand(id))).await,
+            UiCommand::React(reaction) => {
+                self.input(Input::Command(Command::React(reaction))).await;
             }
             UiCommand::Host(command) => self.input(Input::Command(Command::Host(command))).await,
         }

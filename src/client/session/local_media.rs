@@ -2,7 +2,9 @@
 //! in place of the camera.
 
 use super::*;
+use crate::call_state::Sound;
 use crate::client::error_name;
+use crate::client::muted_speech::MutedListener;
 use crate::mesh::switches::{Switches, TrackKind};
 use crate::mesh::MediaState;
 use web_sys::MediaStream;
@@ -10,7 +12,15 @@ use web_sys::MediaStream;
 impl Session {
     /// Enables or disables the local tracks as the switches say (the machine decides: no
     /// renegotiation, a disabled track sends silence or black).
-    pub(super) fn enable_tracks(&self, switches: Switches) {
+    pub(super) fn enable_tracks(&mut self, switches: Switches) {
+        // While muted, a copy of the microphone is listened to, for "You are muted".
+        if switches.microphone {
+            self.muted_listener = None;
+        } else if self.muted_listener.is_none() {
+            self.muted_listener = self.microphone_track().and_then(|microphone| {
+                MutedListener::start(&microphone, self.view.speaking_while_muted)
+            });
+        }
         if let Some(stream) = &self.media.stream {
             for track in stream.get_tracks().iter() {
                 let track = track.unchecked_into::<MediaStreamTrack>();
@@ -72,6 +82,50 @@ impl Session {
         self.view.microphone_id.set(in_use("audio"));
     }
 
+    fn microphone_track(&self) -> Option<MediaStreamTrack> {
+        self.media.stream.as_ref().and_then(|stream| {
+            stream
+                .get_audio_tracks()
+                .iter()
+                .next()
+                .map(|t| t.unchecked_into::<MediaStreamTrack>())
+        })
+    }
+
+    /// Switches the microphone's processing. The live track is asked first; where the
+    /// browser takes the constraints but keeps processing as before (Chromium), the same
+    /// microphone is closed, opened again with them and put on the wire in its place,
+    /// which needs no renegotiation either.
+    pub(super) async fn set_sound(&mut self, sound: Sound) {
+        self.view.sound.set(sound);
+        let Some(track) = self.microphone_track() else {
+            return;
+        };
+        if let Err(why) = media::apply_sound(&track, sound).await {
+            leptos::logging::warn!("the microphone refused the sound settings: {why}");
+        }
+        if !media::sound_applied(&track).matches(sound) {
+            if let Some(id) = media::device_id(&track) {
+                // Chromium processes a microphone as its first open track asks: the old
+                // track (and the muted listener's copy) must end before the new one opens.
+                // The others hear a moment of silence.
+                self.muted_listener = None;
+                track.stop();
+                let opened = media::open_device(DeviceKind::Microphone, &id, sound).await;
+                self.use_device(DeviceKind::Microphone, opened).await;
+            }
+        }
+        self.show_sound();
+    }
+
+    /// Shows what the browser applies to the microphone now.
+    pub(super) fn show_sound(&self) {
+        let applied = self.microphone_track().map(|t| media::sound_applied(&t));
+        if self.view.sound_applied.try_get_untracked() != Some(applied) {
+            self.view.sound_applied.set(applied);
+        }
+    }
+
     /// Puts a newly opened device's track in place of the old one, locally and towards
     /// the other side, without dropping the call.
     pub(super) async fn use_device(
@@ -110,6 +164,10 @@ impl Session {
             }
         }
         stream.add_track(&track);
+        if wire_kind == "audio" {
+            // Listened to again (if muted) when the machine switches the new track.
+            self.muted_listener = None;
+        }
         if self.screen.is_none() {
             self.show_preview(Some(&stream));
         }
@@ -121,6 +179,7 @@ impl Session {
         self.input(Input::NewTrack(kind)).await;
         self.announce().await;
         self.list_devices().await;
+        self.show_sound();
     }
 
     /// Sends our local track of `kind` to everyone, in place of what goes now.

@@ -119,6 +119,8 @@ async fn run(
         stats_shown: None,
         stats_reading: false,
         speaker: ActiveSpeaker::default(),
+        muted_listener: None,
+        recorder: None,
         warned: HashSet::new(),
         redraw_pending: false,
         stop: false,
@@ -135,6 +137,7 @@ async fn run(
     }
     session.input(Input::MediaReady).await;
     session.announce().await;
+    session.show_sound();
     let on_device_change = watch_devices(&events);
     let _network = network::watch_network(&events);
     spawn_local(stats::tick(events));
@@ -205,6 +208,10 @@ struct Session {
     /// A stats read is under way (a slow one is not joined by another).
     stats_reading: bool,
     speaker: ActiveSpeaker,
+    /// The call being recorded, while it is.
+    recorder: Option<crate::client::recorder::Recorder>,
+    /// Listens to the microphone while it is switched off.
+    muted_listener: Option<crate::client::muted_speech::MutedListener>,
     /// Kinds of peer misbehaviour already noted in the console.
     warned: HashSet<&'static str>,
     /// The screen is redrawn at most once a frame, however fast peers send news.
@@ -368,6 +375,11 @@ impl Session {
         if let Some(screen) = self.screen.take() {
             screen.track.set_onended(None);
             screen.track.stop();
+        }
+        self.muted_listener = None;
+        // Hanging up ends a recording, and offers its file.
+        if let Some(recorder) = self.recorder.take() {
+            recorder.stop();
         }
         self.media.stop();
         if let Some(video) = element(self.view.local_video) {

@@ -55,6 +55,16 @@ impl Session {
         if self.view.people.try_with_untracked(|p| *p != people) == Some(true) {
             self.view.people.set(people);
         }
+        let hands = self.machine.hands();
+        if self.view.hands.try_with_untracked(|h| *h != hands) == Some(true) {
+            self.view.hands.set(hands);
+        }
+        let shown = |r: &Vec<mesh::meeting::ShownReaction>| r.iter().eq(self.machine.reactions());
+        if self.view.reactions.try_with_untracked(shown) == Some(false) {
+            self.view
+                .reactions
+                .set(self.machine.reactions().cloned().collect());
+        }
         let chat_open = self.machine.people().any(|p| p.chat_open);
         if self.view.chat_open.try_get_untracked() != Some(chat_open) {
             self.view.chat_open.set(chat_open);

@@ -16,6 +16,9 @@ impl Session {
             // From a peer connection already closed.
             return;
         };
+        // When it happened: now, or for a message, when it arrived (how long a hand has
+        // been up is counted from then).
+        let mut at = now_ms();
         let input = match event {
             PeerEvent::Candidate(signal) => PeerInput::LocalSignal(signal),
             PeerEvent::NegotiationNeeded => match remote.peer.negotiate().await {
@@ -35,10 +38,8 @@ impl Session {
                 self.offered_file = Some(channel);
                 PeerInput::FileOffered
             }
-            PeerEvent::DataChannel(channel)
-                if channel.label() == "chat" && !remote.peer.has_chat() =>
-            {
-                remote.peer.attach_chat(channel);
+            PeerEvent::Chat(channel, listeners) => {
+                remote.peer.take_chat(channel, listeners);
                 return;
             }
             // A second chat channel, or one this version does not know: closed unread.
@@ -49,7 +50,10 @@ impl Session {
             PeerEvent::Unreadable(why) => PeerInput::Unreadable(why),
             PeerEvent::ChatOpen => PeerInput::ChatOpen,
             PeerEvent::ChatClosed => PeerInput::ChatClosed,
-            PeerEvent::Message(text) => PeerInput::Message(text),
+            PeerEvent::Message(text, arrived) => {
+                at = arrived;
+                PeerInput::Message(text)
+            }
             PeerEvent::State(state) => PeerInput::State(match state {
                 RtcPeerConnectionState::Connected => ConnectionState::Connected,
                 RtcPeerConnectionState::Disconnected => ConnectionState::Disconnected,
@@ -63,7 +67,8 @@ impl Session {
             }),
         };
         let connected = input == PeerInput::State(ConnectionState::Connected);
-        self.input(Input::Peer(id, input)).await;
+        let effects = self.machine.handle(Input::Peer(id, input), at);
+        self.carry_out(effects).await;
         // Connected (again): the code as it is now, should the certificates have changed.
         if connected {
             if let Ok(code) = self.code_of(id) {
