@@ -13,12 +13,14 @@ impl Session {
     /// Enables or disables the local tracks as the switches say (the machine decides: no
     /// renegotiation, a disabled track sends silence or black).
     pub(super) fn enable_tracks(&mut self, switches: Switches) {
-        // While muted, a copy of the microphone is listened to, for "You are muted".
-        if switches.microphone {
-            self.muted_listener = None;
-        } else if self.muted_listener.is_none() {
-            self.muted_listener = self.microphone_track().and_then(|microphone| {
-                MutedListener::start(&microphone, self.view.speaking_while_muted)
+        // A copy of the microphone is listened to while muted, for "You are muted".
+        if self.muted_listener.is_none() {
+            self.muted_listener = self.microphone_track().map(|microphone| {
+                MutedListener::start(
+                    &microphone,
+                    self.view.microphone_on,
+                    self.view.speaking_while_muted,
+                )
             });
         }
         if let Some(stream) = &self.media.stream {
