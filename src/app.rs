@@ -47,6 +47,15 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         );
     #[cfg(not(feature = "ssr"))]
     let camera_request: Option<()> = None;
+    // The home page names the call screen's files, to fetch them while the person types.
+    #[cfg(feature = "ssr")]
+    let call_chunks = use_context::<axum::http::request::Parts>()
+        .is_some_and(|request| request.uri.path() == "/")
+        .then(use_context::<crate::call_chunks::CallChunks>)
+        .flatten()
+        .map(|chunks| view! { <meta name=crate::call_chunks::META content=chunks.content()/> });
+    #[cfg(not(feature = "ssr"))]
+    let call_chunks: Option<()> = None;
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -55,6 +64,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="dark light"/>
                 {camera_request}
+                {call_chunks}
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 // Named by its content hash when cargo-leptos hashes files (see Cargo.toml).
                 <HashedStylesheet options=options.clone() id="leptos"/>

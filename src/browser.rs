@@ -48,6 +48,58 @@ in_the_browser! {
         crate::client::pop_out::pop_out(call, send);
     }
 
+    /// Asks, once, for the call screen's files the server named in the home page
+    /// (`call_chunks`), at low priority: Join then finds them in the cache.
+    pub fn prefetch_call() {
+        thread_local!(static ASKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
+        if ASKED.with(|asked| asked.replace(true)) {
+            return;
+        }
+        let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+            return;
+        };
+        let selector = format!("meta[name={}]", crate::call_chunks::META);
+        let files = document
+            .query_selector(&selector)
+            .ok()
+            .flatten()
+            .and_then(|meta| meta.get_attribute("content"))
+            .unwrap_or_default();
+        let Some(head) = document.head() else {
+            return;
+        };
+        for file in files.split_whitespace() {
+            let Ok(link) = document.create_element("link") else {
+                continue;
+            };
+            // As the loader will fetch it (cors, same origin), so the cached copy is used.
+            for (name, value) in [
+                ("rel", "prefetch"),
+                ("href", file),
+                ("as", "fetch"),
+                ("crossorigin", "anonymous"),
+                ("fetchpriority", "low"),
+            ] {
+                let _ = link.set_attribute(name, value);
+            }
+            let _ = head.append_child(&link);
+        }
+    }
+
+    /// Prefetches the call screen once the home page has been open a moment and the
+    /// browser is idle: a page only glanced at fetches nothing more.
+    pub fn prefetch_call_when_idle() {
+        const GLANCE: std::time::Duration = std::time::Duration::from_secs(1);
+        set_timeout(
+            || {
+                if request_idle_callback_with_handle(prefetch_call).is_err() {
+                    prefetch_call();
+                }
+            },
+            GLANCE,
+        );
+    }
+
     /// Puts `path` in the address bar in place of this page's, without going anywhere: a
     /// reload then opens what is on screen (say, the call under the name the person chose
     /// on the join card).

@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod browser;
+pub mod call_chunks;
 pub mod call_state;
 pub mod components;
 pub mod early_media;

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 fn layer(module: &str) -> Option<usize> {
     let top = module.split("::").next()?;
     Some(match top {
-        "protocol" | "mesh" | "stats" | "call_state" | "early_media" | "webm" => 0,
+        "protocol" | "mesh" | "stats" | "call_state" | "call_chunks" | "early_media" | "webm" => 0,
         "client" | "browser" => 1,
         "app" | "pages" | "components" => 2,
         "server" => 3,

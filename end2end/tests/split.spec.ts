@@ -17,7 +17,7 @@ function wasmRequests(page: Page): string[] {
   return files;
 }
 
-const fileName = (url: string) => new URL(url).pathname.split('/').pop()!;
+const fileName = (url: string) => url.split('?')[0].split('/').pop()!;
 
 /** The wasm files the page has fetched, with when each started and arrived. */
 async function wasmFetched(page: Page) {
@@ -33,15 +33,28 @@ const isCallChunk = (file: string) => file.startsWith('split___call_route');
 /** The device picker's camera list. */
 const camera = (page: Page) => page.getByRole('combobox', { name: 'Camera', exact: true });
 
-test('the home page loads without the call screen', async () => {
+test('the home page fetches the call screen once it is interactive and idle, and never a panel', async () => {
   const p = await person();
   const html = await (await p.page.request.get(`${server().url}/`)).text();
-  expect(html).not.toContain('split___call_route');
+  // Named for later, not preloaded by the page itself.
+  expect(html).not.toMatch(/<link[^>]*split___call_route/);
+  expect(html).toContain('name="tandem-call-chunks"');
   const requested = wasmRequests(p.page);
   await p.page.goto(`${server().url}/`);
   await waitForHydration(p.page);
-  // The main module and nothing else: no call screen, no chunk it shares with the panels.
+  const hydratedAt = await p.page.evaluate(() => performance.now());
+  // At first the main module and nothing else…
   expect(requested).toEqual([expect.stringMatching(/^tandem\.[\w-]+\.wasm$/)]);
+  // …then, the page idle, exactly the files the page named: the call screen's, no panel's.
+  const named = (await p.page.locator('meta[name="tandem-call-chunks"]').getAttribute('content'))!
+    .split(' ').map(fileName);
+  expect(named.some(isCallChunk)).toBe(true);
+  await expect.poll(() => requested.length, { timeout: 10_000 }).toBe(named.length + 1);
+  expect(new Set(requested.slice(1))).toEqual(new Set(named));
+  expect(requested.filter((f) => /^split_(stats_panel|file_panel|device_picker)/.test(f))).toEqual([]);
+  for (const f of (await wasmFetched(p.page)).filter((f) => named.includes(f.file))) {
+    expect(f.start, `${f.file} asked for after the page was interactive`).toBeGreaterThan(hydratedAt);
+  }
 });
 
 test('a call link fetches the call screen alongside the main wasm, and joining from home loads it then', async () => {
@@ -67,11 +80,26 @@ test('a call link fetches the call screen alongside the main wasm, and joining f
   await q.page.goto(`${server().url}/`);
   await waitForHydration(q.page);
   expect(requested.some(isCallChunk)).toBe(false);
+  // Typing asks for the call screen's code at once; Join then finds it in the cache.
   await q.page.getByLabel('Your name').fill('Bo');
+  await expect.poll(() => requested.some(isCallChunk)).toBe(true);
+  await expect
+    .poll(async () => (await wasmFetched(q.page)).filter((f) => isCallChunk(f.file) && f.end > 0).length)
+    .toBeGreaterThan(0);
   await q.page.getByLabel('Room').fill(`split-home-${Date.now()}`);
+  const clicked = await q.page.evaluate(() => performance.now());
   await q.page.getByRole('button', { name: 'Join' }).click();
   await expect(q.status()).toHaveText('Waiting for someone to join.');
-  expect(requested.some(isCallChunk)).toBe(true);
+  const afterJoin = await q.page.evaluate((t) =>
+    (performance.getEntriesByType('resource') as PerformanceResourceTiming[])
+      .filter((e) => e.startTime > t && e.name.endsWith('.wasm'))
+      .map((e) => ({ file: e.name.split('/').pop(), bytes: e.transferSize })), clicked);
+  // The call screen's files come from the cache (the panels' arrive later, as ever).
+  const named = (await q.page.locator('meta[name="tandem-call-chunks"]').getAttribute('content'))!
+    .split(' ').map(fileName);
+  const callFiles = afterJoin.filter((e) => named.includes(e.file!));
+  expect(callFiles.map((e) => e.file).sort(), 'the call screen is loaded on Join').toEqual([...named].sort());
+  expect(callFiles.filter((e) => e.bytes > 0), 'downloaded again on Join').toEqual([]);
 });
 
 test('the stats panel loads when first opened; files and devices once the call has started', async () => {

@@ -47,6 +47,8 @@ pub fn HomeScreen() -> impl IntoView {
     let navigate = use_navigate();
 
     let new_room = move |_| browser::fill_fresh_room_key(room, room_error);
+    // The call screen's code arrives while the person types (an effect: in the browser only).
+    Effect::new(|_| browser::prefetch_call_when_idle());
 
     let join = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -68,7 +70,14 @@ pub fn HomeScreen() -> impl IntoView {
             <p class="lede">"Face-to-face calls, straight from one browser to the other."</p>
             // Until the app has loaded, Join sends the form as it is, and the server takes
             // it from there.
-            <form class="join-form" method="get" action="/" on:submit=join novalidate>
+            <form
+                class="join-form"
+                method="get"
+                action="/"
+                on:submit=join
+                on:input=|_| browser::prefetch_call()
+                novalidate
+            >
                 <NameField name error=name_error/>
                 <div class="field">
                     <label for="room">"Room"</label>

@@ -242,6 +242,63 @@ pub fn check_site(options: &leptos::config::LeptosOptions) -> Result<(), String>
     Ok(())
 }
 
+/// The files of the call screen's code (its chunks of the split client, none of the
+/// panels'), as `/pkg/…` paths: a home page fetches them while the person types, so Join
+/// finds them in the cache (issue 25). Read once from the split manifest the binary's
+/// `hash.txt` names; empty (nothing is fetched early) if it cannot be read.
+pub fn call_chunks(options: &leptos::config::LeptosOptions) -> &'static [String] {
+    static CHUNKS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    CHUNKS.get_or_init(|| {
+        let pkg = Path::new(&*options.site_root).join(&*options.site_pkg_dir);
+        let manifest = manifest_name(options);
+        match std::fs::read_to_string(pkg.join(&manifest)) {
+            Ok(json) => call_chunk_paths(&json, &options.site_pkg_dir),
+            Err(e) => {
+                tracing::warn!("no early fetch of the call screen: cannot read {manifest}: {e}");
+                Vec::new()
+            }
+        }
+    })
+}
+
+/// The split manifest's name: hashed as `hash.txt` (beside the binary) says, if it does.
+fn manifest_name(options: &leptos::config::LeptosOptions) -> String {
+    let hashed = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.join(&*options.hash_file)))
+        .and_then(|file| std::fs::read_to_string(file).ok())
+        .and_then(|text| {
+            text.lines().find_map(|line| {
+                let (kind, hash) = line.split_once(':')?;
+                (kind.trim() == "manifest").then(|| hash.trim().to_owned())
+            })
+        });
+    match hashed {
+        Some(hash) if options.hash_files => format!("__wasm_split_manifest.{hash}.json"),
+        _ => "__wasm_split_manifest.json".to_owned(),
+    }
+}
+
+/// The call route's files in a split manifest (`{"<split>": ["<file>", …], …}`): those of
+/// the one split whose name starts `__call_route_view_`.
+fn call_chunk_paths(manifest: &str, pkg_dir: &str) -> Vec<String> {
+    let Ok(splits) =
+        serde_json::from_str::<std::collections::HashMap<String, Vec<String>>>(manifest)
+    else {
+        return Vec::new();
+    };
+    let mut calls = splits
+        .iter()
+        .filter(|(split, _)| split.starts_with("__call_route_view_"));
+    match (calls.next(), calls.next()) {
+        (Some((_, files)), None) => files
+            .iter()
+            .map(|file| format!("/{pkg_dir}/{file}.wasm"))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -343,5 +400,25 @@ mod tests {
             .unwrap();
         assert_eq!(text, "y".repeat(5000));
         std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn the_call_screens_files_are_read_from_the_split_manifest_and_no_panels() {
+        let manifest = r#"{
+            "__call_route_view_1424": ["chunk_5.abc", "split___call_route_view_1424.def"],
+            "__stats_panel": ["chunk_12.x", "split_stats_panel.y"]
+        }"#;
+        assert_eq!(
+            call_chunk_paths(manifest, "pkg"),
+            [
+                "/pkg/chunk_5.abc.wasm",
+                "/pkg/split___call_route_view_1424.def.wasm"
+            ]
+        );
+        // Unreadable, or not one call route: nothing is fetched early.
+        assert!(call_chunk_paths("not json", "pkg").is_empty());
+        assert!(call_chunk_paths(r#"{"__stats_panel": ["a"]}"#, "pkg").is_empty());
+        let two = r#"{"__call_route_view_1": ["a"], "__call_route_view_2": ["b"]}"#;
+        assert!(call_chunk_paths(two, "pkg").is_empty());
     }
 }

@@ -18,6 +18,7 @@ pub mod tls;
 pub mod tokens;
 
 use crate::app::{shell, App};
+use crate::call_chunks::CallChunks;
 use crate::components::join_card;
 use crate::protocol::signaling::{
     validate_name, validate_room, IceCheck, ICE_CHECK_PATH, SIGNALING_PATH,
@@ -124,15 +125,19 @@ pub fn router(leptos_options: LeptosOptions, hub: Arc<Hub>, https: bool) -> Rout
         leptos_options: leptos_options.clone(),
         hub,
     };
+    let call_chunks = CallChunks(assets::call_chunks(&state.leptos_options).to_vec());
     let router = Router::new()
         .route(SIGNALING_PATH, get(connection::ws_route))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route(ICE_CHECK_PATH, get(ice_check))
-        .leptos_routes(&state, generate_route_list(App), move || {
-            shell(leptos_options.clone())
-        })
+        .leptos_routes_with_context(
+            &state,
+            generate_route_list(App),
+            move || leptos::prelude::provide_context(call_chunks.clone()),
+            move || shell(leptos_options.clone()),
+        )
         // Static files, precompressed (see `assets`), else the not-found page.
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .with_state(state)
