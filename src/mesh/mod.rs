@@ -1029,6 +1029,7 @@ impl Session {
                 // Another page holds the seat now: stop sending to anyone, and wait for the
                 // person to take the call back (with this token) or close the page.
                 for remote in std::mem::take(&mut self.remotes) {
+                    self.reactions.forget(remote.person.id);
                     if remote.open {
                         self.close_peer(remote.person.id);
                     }
@@ -1521,6 +1522,7 @@ impl Session {
     /// Ends the call from this side: every connection closed, the seat given back.
     fn finish(&mut self, status: CallStatus) {
         for remote in std::mem::take(&mut self.remotes) {
+            self.reactions.forget(remote.person.id);
             if remote.open {
                 self.close_peer(remote.person.id);
             }

@@ -1723,3 +1723,22 @@ fn a_hand_flipped_faster_than_shown_ends_where_its_owner_left_it() {
     from(&mut session, 1, r#"{"type":"hand","up":false}"#, 10_000.0);
     assert!(session.hands().is_empty());
 }
+
+#[test]
+fn reactions_go_with_everyone_when_the_seat_is_taken_elsewhere() {
+    // Found by fuzzing: a reaction outlived its sender's tile.
+    let mut session = in_call_with(&["Bob"]);
+    from(
+        &mut session,
+        1,
+        r#"{"type":"react","reaction":"heart"}"#,
+        1_000.0,
+    );
+    assert_eq!(session.reactions().count(), 1);
+    server(
+        &mut session,
+        ServerMessage::SeatTaken { token: "t2".into() },
+    );
+    assert_eq!(session.people().count(), 0);
+    assert_eq!(session.reactions().count(), 0);
+}
