@@ -101,6 +101,15 @@ async function times(p: Person): Promise<Times> {
   });
 }
 
+/** Gives `p`'s page the link of `profile` (Chromium's own throttling, that page alone). */
+async function throttle(p: Person, profile: Profile): Promise<void> {
+  const link = PROFILES[profile];
+  if (!link) return;
+  const cdp = await p.page.context().newCDPSession(p.page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', link);
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function measure(kind: 'tandem' | 'plain', profile: Profile): Promise<Times[]> {
@@ -122,12 +131,7 @@ async function measure(kind: 'tandem' | 'plain', profile: Profile): Promise<Time
       await alice.page.waitForFunction(() => (window as any).__joined === true);
     }
     await watchMedia(bob.page);
-    const link = PROFILES[profile];
-    if (link) {
-      const cdp = await bob.page.context().newCDPSession(bob.page);
-      await cdp.send('Network.enable');
-      await cdp.send('Network.emulateNetworkConditions', link);
-    }
+    await throttle(bob, profile);
     // A link to the app opens on the join card: Bob presses Join now as soon as it is
     // there, so this is the time a person takes plus no time at all.
     if (kind === 'tandem') await bob.openLink(url('Bob'));
@@ -187,4 +191,48 @@ test('time to media: the app and a plain-JavaScript page, on loopback and a phon
     const [app, js] = [results[`tandem-${profile}`].median, results[`plain-${profile}`].median];
     console.log(`time to media, ${profile} (median of ${RUNS}, from opening the link): Tandem ${fmt(app)}; plain JS ${fmt(js)}; ratio ${(app.firstFrame / js.firstFrame).toFixed(2)}`);
   }
+});
+
+/** Bob opens the home page, types his name and the room at once, reads for `pauseMs`, then
+ * presses Join: the time from that press to his first remote frame, in each of `RUNS` calls. */
+async function measureFromHome(profile: Profile, pauseMs: number): Promise<number[]> {
+  const runs: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const room = `ttm-home-${Date.now()}-${i}`;
+    const [alice, bob] = [await person(), await person()];
+    await alice.openLink(`${server.url}/call/Alice/${room}`);
+    await waitForHydration(alice.page);
+    await expect(alice.status()).toHaveText('Waiting for someone to join.');
+    await watchMedia(bob.page);
+    await throttle(bob, profile);
+    await bob.page.goto(`${server.url}/`);
+    await bob.page.getByLabel('Your name').fill('Bob');
+    await bob.page.getByLabel('Room').fill(room);
+    await bob.page.waitForTimeout(pauseMs);
+    await waitForHydration(bob.page);
+    const pressed = await bob.page.evaluate(() => performance.now());
+    await bob.page.getByRole('button', { name: 'Join' }).click();
+    const t = await times(bob);
+    runs.push(t.firstFrame - pressed);
+    await Promise.all([alice.close(), bob.close()]);
+  }
+  return runs;
+}
+
+test('time to media from the home page: Join after 3 s of reading and typing, against the plain page opened then', async () => {
+  test.setTimeout(600_000);
+  const results: Record<string, { runs: number[]; median: number }> = {};
+  for (const profile of ['loopback', 'phone'] as const) {
+    const home = await measureFromHome(profile, 3_000);
+    const plainRuns = (await measure('plain', profile)).map((r) => r.firstFrame);
+    results[`tandem-home-${profile}`] = { runs: home, median: median(home) };
+    results[`plain-${profile}`] = { runs: plainRuns, median: median(plainRuns) };
+    console.log(
+      `from home after 3 s, ${profile} (median of ${RUNS}): Join → first frame ${median(home).toFixed(0)} ms; ` +
+        `plain JS, opened → first frame ${median(plainRuns).toFixed(0)} ms; ratio ${(median(home) / median(plainRuns)).toFixed(2)}`,
+    );
+  }
+  const out = path.join(__dirname, '..', 'test-results', 'time-to-media-home.json');
+  await mkdir(path.dirname(out), { recursive: true });
+  await writeFile(out, JSON.stringify(results, null, 2));
 });

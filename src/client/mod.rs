@@ -10,6 +10,7 @@ pub mod pop_out;
 pub mod recorder;
 pub mod session;
 pub mod signaling;
+pub mod stage;
 pub mod stats_report;
 
 use crate::protocol::signaling::{room_key_from_random, ROOM_KEY_LEN};

@@ -73,19 +73,8 @@ fn speaker(document: &Document) -> Option<(MediaStream, String)> {
                 .ok()
                 .flatten()
         })?;
-    let video: HtmlVideoElement = tile
-        .query_selector("video")
-        .ok()
-        .flatten()?
-        .dyn_into()
-        .ok()?;
-    let name = tile
-        .query_selector("figcaption")
-        .ok()
-        .flatten()
-        .and_then(|c| c.text_content())
-        .unwrap_or_default();
-    Some((video.src_object()?, name))
+    let video = super::stage::video(&tile)?;
+    Some((video.src_object()?, super::stage::caption(&tile)))
 }
 
 /// Shows `stream` in `video`, if it is not shown already.

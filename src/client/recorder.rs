@@ -319,17 +319,8 @@ fn draw(document: &web_sys::Document, context: &CanvasRenderingContext2d) {
         }
     };
     for (tile, (x, y, cw, ch)) in tiles.iter().zip(cells) {
-        let name = tile
-            .query_selector("figcaption")
-            .ok()
-            .flatten()
-            .and_then(|c| c.text_content())
-            .unwrap_or_default();
-        let video = tile
-            .query_selector("video")
-            .ok()
-            .flatten()
-            .and_then(|v| v.dyn_into::<HtmlVideoElement>().ok());
+        let name = super::stage::caption(tile);
+        let video = super::stage::video(tile);
         let showing = video
             .as_ref()
             .filter(|v| v.video_width() > 0 && !tile.class_list().contains("camera-off"));
