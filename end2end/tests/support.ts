@@ -56,7 +56,8 @@ export class Server {
    * compressed copies in the background just after starting. */
   async compressed(): Promise<void> {
     const page = await (await fetch(`${this.url}/`)).text();
-    const wasm = page.match(/\/pkg\/[\w.-]+\.wasm/)?.[0];
+    // The main module (the home page also names the call screen's chunks, for later).
+    const wasm = page.match(/\/pkg\/tandem\.[\w-]+\.wasm/)?.[0];
     if (!wasm) throw new Error('no wasm named in the page');
     for (let i = 0; i < 600; i++) {
       const r = await fetch(this.url + wasm, { headers: { 'accept-encoding': 'br' } });
