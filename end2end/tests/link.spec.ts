@@ -23,17 +23,20 @@ function tc(...args: string[]): void {
   execFileSync('tc', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-/** Every UDP packet from loopback port `port` goes out at most at `rate`. */
-function throttle(port: number, rate: string): void {
+/** Every UDP packet from any of loopback ports `ports` goes out, all together, at most
+ * at `rate`. */
+function throttle(ports: number[], rate: string): void {
   unthrottle();
   tc('qdisc', 'add', 'dev', 'lo', 'root', 'handle', '1:', 'htb', 'default', '10', 'r2q', '1000');
   tc('class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', '1:10', 'htb', 'rate', '10gbit');
   tc('class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', '1:20', 'htb', 'rate', rate, 'burst', '4kb');
   // Over IPv4 or IPv6 alike: Chromium prefers ::1 when both are there.
-  tc('filter', 'add', 'dev', 'lo', 'parent', '1:', 'protocol', 'ip', 'prio', '1', 'u32',
-    'match', 'ip', 'protocol', '17', '0xff', 'match', 'ip', 'sport', String(port), '0xffff', 'flowid', '1:20');
-  tc('filter', 'add', 'dev', 'lo', 'parent', '1:', 'protocol', 'ipv6', 'prio', '2', 'u32',
-    'match', 'ip6', 'protocol', '17', '0xff', 'match', 'ip6', 'sport', String(port), '0xffff', 'flowid', '1:20');
+  for (const port of ports) {
+    tc('filter', 'add', 'dev', 'lo', 'parent', '1:', 'protocol', 'ip', 'prio', '1', 'u32',
+      'match', 'ip', 'protocol', '17', '0xff', 'match', 'ip', 'sport', String(port), '0xffff', 'flowid', '1:20');
+    tc('filter', 'add', 'dev', 'lo', 'parent', '1:', 'protocol', 'ipv6', 'prio', '2', 'u32',
+      'match', 'ip6', 'protocol', '17', '0xff', 'match', 'ip6', 'sport', String(port), '0xffff', 'flowid', '1:20');
+  }
 }
 
 function unthrottle(): void {
@@ -49,6 +52,19 @@ function sender(p: Person): Promise<{ scale: number; maxBitrate?: number }> {
   return p.pc((pc) => {
     const encoding = pc.getSenders().find((s) => s.track?.kind === 'video')?.getParameters().encodings[0];
     return { scale: encoding?.scaleResolutionDownBy ?? 1, maxBitrate: encoding?.maxBitrate };
+  });
+}
+
+/** The ports of every local UDP candidate of the connection: the pair in use may change
+ * (once, in a full run, the throttle on the port of the pair read first never bit). */
+function localPorts(p: Person): Promise<number[]> {
+  return p.pc(async (pc) => {
+    const stats = await pc.getStats();
+    const ports = new Set<number>();
+    stats.forEach((r: any) => {
+      if (r.type === 'local-candidate' && r.protocol === 'udp' && r.port) ports.add(r.port);
+    });
+    return [...ports];
   });
 }
 
@@ -74,8 +90,10 @@ test('a sender throttled for real is reduced on the evidence, and back to full s
   await expect.poll(() => sender(alice), { timeout: 20_000 }).toEqual(full);
   const port = await localPort(alice);
   expect(port).toBeGreaterThan(0);
+  const ports = await localPorts(alice);
+  expect(ports).toContain(port);
   try {
-    throttle(port, '200kbit');
+    throttle(ports, '200kbit');
     // The browser's round trip grows from ~0.02 ms to about a second (a queue fills; here
     // it reports no loss and no bandwidth limitation), its estimate falls, and the budget
     // follows it down (at most every 5 s).
