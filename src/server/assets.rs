@@ -197,6 +197,25 @@ fn compressible_files(root: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(found)
 }
 
+/// The `kind: hash` lines of `hash.txt` (beside the binary), and where it was read.
+fn hash_lines(
+    options: &leptos::config::LeptosOptions,
+) -> Result<(PathBuf, Vec<(String, String)>), String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
+    let hashes = exe
+        .parent()
+        .map(|dir| dir.join(&*options.hash_file))
+        .ok_or("this binary is in no folder")?;
+    let text = std::fs::read_to_string(&hashes)
+        .map_err(|e| format!("cannot read {}: {e}", hashes.display()))?;
+    let lines = text
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .map(|(kind, hash)| (kind.trim().to_owned(), hash.trim().to_owned()))
+        .collect();
+    Ok((hashes, lines))
+}
+
 /// Checks that the site folder holds the files the page will name: with hashed names,
 /// every one `hash.txt` (beside the binary) names must be there. A release binary started
 /// on a site a debug build has since rebuilt (they share `target/site`) would otherwise
@@ -206,21 +225,11 @@ pub fn check_site(options: &leptos::config::LeptosOptions) -> Result<(), String>
     if !options.hash_files {
         return Ok(());
     }
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
-    let hashes = exe
-        .parent()
-        .map(|dir| dir.join(&*options.hash_file))
-        .ok_or("this binary is in no folder")?;
-    let text = std::fs::read_to_string(&hashes)
-        .map_err(|e| format!("cannot read {}: {e}", hashes.display()))?;
+    let (hashes, lines) = hash_lines(options)?;
     let pkg = Path::new(&*options.site_root).join(&*options.site_pkg_dir);
     let name = &options.output_name;
-    for line in text.lines() {
-        let Some((kind, hash)) = line.split_once(':') else {
-            continue;
-        };
-        let hash = hash.trim();
-        let file = match kind.trim() {
+    for (kind, hash) in lines {
+        let file = match kind.as_str() {
             "js" => format!("{name}.{hash}.js"),
             "wasm" => format!("{name}.{hash}.wasm"),
             "css" => format!("{name}.{hash}.css"),
@@ -263,16 +272,11 @@ pub fn call_chunks(options: &leptos::config::LeptosOptions) -> &'static [String]
 
 /// The split manifest's name: hashed as `hash.txt` (beside the binary) says, if it does.
 fn manifest_name(options: &leptos::config::LeptosOptions) -> String {
-    let hashed = std::env::current_exe()
-        .ok()
-        .and_then(|exe| Some(exe.parent()?.join(&*options.hash_file)))
-        .and_then(|file| std::fs::read_to_string(file).ok())
-        .and_then(|text| {
-            text.lines().find_map(|line| {
-                let (kind, hash) = line.split_once(':')?;
-                (kind.trim() == "manifest").then(|| hash.trim().to_owned())
-            })
-        });
+    let hashed = hash_lines(options).ok().and_then(|(_, lines)| {
+        lines
+            .into_iter()
+            .find_map(|(kind, hash)| (kind == "manifest").then_some(hash))
+    });
     match hashed {
         Some(hash) if options.hash_files => format!("__wasm_split_manifest.{hash}.json"),
         _ => "__wasm_split_manifest.json".to_owned(),

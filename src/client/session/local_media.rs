@@ -71,27 +71,24 @@ impl Session {
             }
             Err(why) => leptos::logging::warn!("cannot list devices: {why}"),
         }
-        let in_use = |kind: &str| {
-            let stream = self.media.stream.as_ref()?;
-            let track = stream
-                .get_tracks()
-                .iter()
-                .map(|t| t.unchecked_into::<MediaStreamTrack>())
-                .find(|t| t.kind() == kind)?;
-            media::device_id(&track)
-        };
+        let in_use = |kind: &str| media::device_id(&self.local_track(kind)?);
         self.view.camera_id.set(in_use("video"));
         self.view.microphone_id.set(in_use("audio"));
     }
 
-    fn microphone_track(&self) -> Option<MediaStreamTrack> {
+    /// Our camera's (`"video"`) or microphone's (`"audio"`) track, if we have one.
+    fn local_track(&self, kind: &str) -> Option<MediaStreamTrack> {
         self.media.stream.as_ref().and_then(|stream| {
             stream
-                .get_audio_tracks()
+                .get_tracks()
                 .iter()
-                .next()
                 .map(|t| t.unchecked_into::<MediaStreamTrack>())
+                .find(|t| t.kind() == kind)
         })
+    }
+
+    fn microphone_track(&self) -> Option<MediaStreamTrack> {
+        self.local_track("audio")
     }
 
     /// Switches the microphone's processing. The live track is asked first; where the
@@ -186,13 +183,7 @@ impl Session {
 
     /// Sends our local track of `kind` to everyone, in place of what goes now.
     pub(super) async fn put_on_wire(&self, kind: TrackKind) {
-        let track = self.media.stream.as_ref().and_then(|stream| {
-            stream
-                .get_tracks()
-                .iter()
-                .map(|t| t.unchecked_into::<MediaStreamTrack>())
-                .find(|t| t.kind() == kind.name())
-        });
+        let track = self.local_track(kind.name());
         if let Err(e) = self.replace_on_all(kind.name(), track.as_ref()).await {
             leptos::logging::warn!("switching device failed: {}", error_name(&e));
         }
@@ -268,13 +259,7 @@ impl Session {
     }
 
     pub(super) fn camera_track(&self) -> Option<MediaStreamTrack> {
-        self.media.stream.as_ref().and_then(|stream| {
-            stream
-                .get_video_tracks()
-                .iter()
-                .next()
-                .map(|t| t.unchecked_into::<MediaStreamTrack>())
-        })
+        self.local_track("video")
     }
 
     pub(super) fn show_preview(&self, stream: Option<&MediaStream>) {

@@ -256,7 +256,13 @@ impl Session {
 
     /// Hands one input to the state machine and carries out what it decides.
     async fn input(&mut self, input: Input) {
-        let effects = self.machine.handle(input, now_ms());
+        self.input_at(input, now_ms()).await;
+    }
+
+    /// [`Session::input`] for something that happened at `at_ms` (a message that waited
+    /// in the queue).
+    async fn input_at(&mut self, input: Input, at_ms: f64) {
+        let effects = self.machine.handle(input, at_ms);
         self.carry_out(effects).await;
     }
 

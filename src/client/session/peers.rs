@@ -67,8 +67,7 @@ impl Session {
             }),
         };
         let connected = input == PeerInput::State(ConnectionState::Connected);
-        let effects = self.machine.handle(Input::Peer(id, input), at);
-        self.carry_out(effects).await;
+        self.input_at(Input::Peer(id, input), at).await;
         // Connected (again): the code as it is now, should the certificates have changed.
         if connected {
             if let Ok(code) = self.code_of(id) {
