@@ -41,6 +41,9 @@ test('hands go up in order for everyone, a newcomer sees them, and the host can 
   await control(bob, 'Raise hand').click();
   await expect(control(bob, 'Lower hand')).toHaveAttribute('aria-pressed', 'true');
   await expect(hands(alice)).toHaveText(['Bob']);
+  // Carol sees Bob's hand before she raises hers: hers comes after his on every page, a
+  // newcomer's too, however late either message reaches it.
+  await expect(hands(carol)).toHaveText(['Bob']);
   await carol.page.keyboard.press('h');
   await expect(hands(alice)).toHaveText(['Bob', 'Carol']);
   await expect(hands(bob)).toHaveText(['Bob (you)', 'Carol']);

@@ -87,7 +87,7 @@ enum Op {
     React(u8),
     ReactionsTimer,
     HandSettled(u8),
-    HandFrom(u8, bool, u32),
+    HandFrom(u8, bool, u32, u32),
     ReactionFrom(u8, u8),
     LowerHandFrom(u8),
     Recording(bool),
@@ -303,9 +303,9 @@ fuzz_target!(|ops: Vec<Op>| {
             Op::React(n) => Input::Command(Command::React(reaction(n))),
             Op::ReactionsTimer => Input::Timer(Timer::Reactions),
             Op::HandSettled(n) => Input::Timer(Timer::HandSettled(id(n))),
-            Op::HandFrom(n, up, for_ms) => Input::Peer(
+            Op::HandFrom(n, up, for_ms, turn) => Input::Peer(
                 id(n),
-                PeerInput::Message(PeerMessage::Hand { up, for_ms }.encode()),
+                PeerInput::Message(PeerMessage::Hand { up, for_ms, turn }.encode()),
             ),
             Op::ReactionFrom(n, r) => Input::Peer(
                 id(n),

@@ -1,7 +1,7 @@
 //! Raised hands and reactions: who has a hand up and in what order, and which reactions
 //! float over whose tile right now.
 
-use crate::protocol::peer::{Reaction, MAX_HAND_UP_MS};
+use crate::protocol::peer::{Reaction, MAX_HAND_TURN, MAX_HAND_UP_MS};
 use crate::protocol::signaling::PeerId;
 use std::collections::VecDeque;
 
@@ -18,10 +18,35 @@ pub struct RaisedHand {
     pub name: String,
 }
 
-/// When a hand went up, in this page's clock, from what its owner says: `for_ms` ago.
-/// Comparing these orders hands without comparing two browsers' clocks.
-pub fn raised_at(now_ms: f64, for_ms: u32) -> f64 {
-    now_ms - f64::from(for_ms.min(MAX_HAND_UP_MS))
+/// A hand that is up: its turn, and when it went up in this page's clock.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct UpHand {
+    /// It comes after every hand with a lower turn (see [`next_turn`]).
+    pub turn: u32,
+    pub since_ms: f64,
+}
+
+impl UpHand {
+    /// A hand as its owner tells it: raised `for_ms` ago, at `turn`. Comparing these
+    /// orders hands without comparing two browsers' clocks.
+    pub fn told(now_ms: f64, for_ms: u32, turn: u32) -> UpHand {
+        UpHand {
+            turn: turn.min(MAX_HAND_TURN),
+            since_ms: now_ms - f64::from(for_ms.min(MAX_HAND_UP_MS)),
+        }
+    }
+}
+
+/// The turn of a hand raised now, after `up`: one more than the highest turn among the
+/// hands its owner sees up. A hand raised after seeing Bob's comes after Bob's on every
+/// page, however late either message reaches it (a Lamport clock); only hands raised at
+/// once, by people who had not yet seen each other's, fall back on how long each was up.
+pub fn next_turn(up: impl Iterator<Item = UpHand>) -> u32 {
+    up.map(|hand| hand.turn)
+        .max()
+        .unwrap_or(0)
+        .saturating_add(1)
+        .min(MAX_HAND_TURN)
 }
 
 /// How long a hand raised at `since_ms` has been up, as its owner tells it.
@@ -29,10 +54,10 @@ pub fn up_for(since_ms: f64, now_ms: f64) -> u32 {
     (now_ms - since_ms).clamp(0.0, f64::from(MAX_HAND_UP_MS)) as u32
 }
 
-/// Orders hands by when they went up; hands raised in the same millisecond keep the
-/// order given (the order people arrived in).
-pub fn in_order(mut hands: Vec<(f64, RaisedHand)>) -> Vec<RaisedHand> {
-    hands.sort_by(|a, b| a.0.total_cmp(&b.0));
+/// Orders hands by turn, then by when they went up; hands equal in both keep the order
+/// given (the order people arrived in).
+pub fn in_order(mut hands: Vec<(UpHand, RaisedHand)>) -> Vec<RaisedHand> {
+    hands.sort_by(|a, b| (a.0.turn.cmp(&b.0.turn)).then(a.0.since_ms.total_cmp(&b.0.since_ms)));
     hands.into_iter().map(|(_, hand)| hand).collect()
 }
 
@@ -121,18 +146,36 @@ mod tests {
     fn hands_are_ordered_by_how_long_they_have_been_up_not_by_clocks() {
         // Carol's hand is learned first but went up later than Bob's.
         let now = 100_000.0;
-        let carol = (raised_at(now, 1_000), hand("Carol"));
-        let bob = (raised_at(now + 20.0, 5_000), hand("Bob"));
-        let names: Vec<String> = in_order(vec![carol, bob])
-            .into_iter()
-            .map(|h| h.name)
-            .collect();
-        assert_eq!(names, ["Bob", "Carol"]);
+        let carol = (UpHand::told(now, 1_000, 1), hand("Carol"));
+        let bob = (UpHand::told(now + 20.0, 5_000, 1), hand("Bob"));
+        let names =
+            |hands| -> Vec<String> { in_order(hands).into_iter().map(|h| h.name).collect() };
+        assert_eq!(names(vec![carol.clone(), bob.clone()]), ["Bob", "Carol"]);
+        // A later turn comes later, however long it says it has been up.
+        let dave = (UpHand::told(now, 60_000, 2), hand("Dave"));
+        assert_eq!(names(vec![dave, carol, bob]), ["Bob", "Carol", "Dave"]);
         // What a page says of its own hand is what the next page computes back.
-        assert_eq!(up_for(raised_at(now, 2_500), now), 2_500);
+        assert_eq!(up_for(UpHand::told(now, 2_500, 1).since_ms, now), 2_500);
         // A hand from the future, or older than a day, is neither.
         assert_eq!(up_for(now + 10.0, now), 0);
-        assert_eq!(raised_at(now, u32::MAX), now - f64::from(MAX_HAND_UP_MS));
+        assert_eq!(
+            UpHand::told(now, u32::MAX, u32::MAX),
+            UpHand {
+                turn: MAX_HAND_TURN,
+                since_ms: now - f64::from(MAX_HAND_UP_MS)
+            }
+        );
+    }
+
+    #[test]
+    fn a_new_hand_takes_the_turn_after_the_highest_up() {
+        let up = |turn| UpHand {
+            turn,
+            since_ms: 0.0,
+        };
+        assert_eq!(next_turn([].into_iter()), 1);
+        assert_eq!(next_turn([up(3), up(1)].into_iter()), 4);
+        assert_eq!(next_turn([up(MAX_HAND_TURN)].into_iter()), MAX_HAND_TURN);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::protocol::signaling::{
     PeerInfo, ServerMessage, Signal, DEFAULT_UPLOAD_BUDGET,
 };
 use budget::{SenderLimits, UploadPlan};
-use meeting::{RaisedHand, Reactions, ShownReaction};
+use meeting::{RaisedHand, Reactions, ShownReaction, UpHand};
 use switches::{Switches, TrackKind};
 use transfers::Transfers;
 
@@ -425,12 +425,12 @@ struct Remote {
     ice: IceState,
     chat_gate: RateGate,
     reaction_gate: RateGate,
-    /// When their hand went up (this page's clock), while it is up.
-    hand: Option<f64>,
+    /// Their hand, while it is up.
+    hand: Option<UpHand>,
     hand_gate: RateGate,
-    /// The last hand state they sent while changes were held back, to show when the
-    /// [`Timer::HandSettled`] fires.
-    hand_pending: Option<(bool, u32)>,
+    /// The last hand they told (up, or `None`: down) while changes were held back, read
+    /// when it arrived; shown when the [`Timer::HandSettled`] fires.
+    hand_pending: Option<Option<UpHand>>,
     /// When we last said they sent an over-long line.
     too_long_noticed_ms: f64,
     /// ICE candidates taken from them since their last description.
@@ -512,8 +512,8 @@ pub struct Session {
     /// Candidates dropped past [`MAX_REMOTE_CANDIDATES`].
     dropped_candidates: u64,
     chat_lines: u64,
-    /// When this person's hand went up, while it is up.
-    hand: Option<f64>,
+    /// This person's hand, while it is up.
+    hand: Option<UpHand>,
     /// This person records the call.
     recording: bool,
     /// This person's own reactions, held to the rate the others take.
@@ -528,13 +528,13 @@ pub struct Session {
 /// How long a hand that changes too fast waits before where it ended up is shown.
 pub const HAND_SETTLE_MS: u32 = 500;
 
-/// Shows someone's hand as they say it is now.
-fn set_hand(remote: &mut Remote, up: bool, for_ms: u32, now_ms: f64) {
-    remote.hand = match (up, remote.hand) {
-        (false, _) => None,
+/// Shows someone's hand as they said it is (`None`: down).
+fn set_hand(remote: &mut Remote, told: Option<UpHand>) {
+    remote.hand = match (told, remote.hand) {
+        (None, _) => None,
         // Told again (a new channel): it stays where it was in the order.
-        (true, Some(since)) => Some(since),
-        (true, None) => Some(meeting::raised_at(now_ms, for_ms)),
+        (Some(_), Some(shown)) => Some(shown),
+        (Some(told), None) => Some(told),
     };
 }
 
@@ -618,15 +618,15 @@ impl Session {
 
     /// Raised hands, in the order they went up (this person's own among them).
     pub fn hands(&self) -> Vec<RaisedHand> {
-        let mine = self.hand.map(|since| {
+        let mine = self.hand.map(|hand| {
             let name = self.seated_as.clone().unwrap_or_else(|| self.user.clone());
-            (since, RaisedHand { who: None, name })
+            (hand, RaisedHand { who: None, name })
         });
         let theirs = self.remotes.iter().filter_map(|r| {
-            r.hand.map(|since| {
+            r.hand.map(|hand| {
                 let who = Some(r.person.id);
                 (
-                    since,
+                    hand,
                     RaisedHand {
                         who,
                         name: r.person.name.clone(),
@@ -1143,8 +1143,8 @@ impl Session {
             }
             Timer::HandSettled(id) => {
                 if let Some(remote) = self.remote(id) {
-                    if let Some((up, for_ms)) = remote.hand_pending.take() {
-                        set_hand(remote, up, for_ms, now_ms);
+                    if let Some(told) = remote.hand_pending.take() {
+                        set_hand(remote, told);
                     }
                 }
             }
@@ -1252,14 +1252,15 @@ impl Session {
                         screen,
                     }
                 }
-                Ok(PeerMessage::Hand { up, for_ms }) => {
+                Ok(PeerMessage::Hand { up, for_ms, turn }) => {
+                    let told = up.then(|| UpHand::told(now_ms, for_ms, turn));
                     if remote.hand_pending.is_some() {
                         // Held back: only the latest counts, shown when the timer fires.
-                        remote.hand_pending = Some((up, for_ms));
+                        remote.hand_pending = Some(told);
                     } else if remote.hand_gate.admit(now_ms) == Admit::Show {
-                        set_hand(remote, up, for_ms, now_ms);
+                        set_hand(remote, told);
                     } else {
-                        remote.hand_pending = Some((up, for_ms));
+                        remote.hand_pending = Some(told);
                         self.effects.push(Effect::StartTimer {
                             timer: Timer::HandSettled(id),
                             after_ms: HAND_SETTLE_MS,
@@ -1385,7 +1386,10 @@ impl Session {
             Command::ToggleHand => {
                 self.hand = match self.hand {
                     Some(_) => None,
-                    None => Some(now_ms),
+                    None => Some(UpHand {
+                        turn: meeting::next_turn(self.remotes.iter().filter_map(|r| r.hand)),
+                        since_ms: now_ms,
+                    }),
                 };
                 self.tell_hand(now_ms);
             }
@@ -1629,7 +1633,10 @@ impl Session {
     fn hand_message(&self, now_ms: f64) -> PeerMessage {
         PeerMessage::Hand {
             up: self.hand.is_some(),
-            for_ms: self.hand.map_or(0, |since| meeting::up_for(since, now_ms)),
+            for_ms: self
+                .hand
+                .map_or(0, |hand| meeting::up_for(hand.since_ms, now_ms)),
+            turn: self.hand.map_or(0, |hand| hand.turn),
         }
     }
 

@@ -1465,9 +1465,11 @@ fn hands_show_in_the_order_they_went_up_and_a_newcomer_learns_them() {
     from(&mut session, 1, r#"{"type":"hand","up":true}"#, 1_000.0);
     from(&mut session, 2, r#"{"type":"hand","up":true}"#, 2_000.0);
     let effects = session.handle(Input::Command(Command::ToggleHand), 3_000.0);
+    // Ours comes after the two we saw up.
     let up = PeerMessage::Hand {
         up: true,
         for_ms: 0,
+        turn: 1,
     };
     assert_eq!(
         effects,
@@ -1505,7 +1507,8 @@ fn hands_show_in_the_order_they_went_up_and_a_newcomer_learns_them() {
         peer: PeerId(3),
         message: PeerMessage::Hand {
             up: true,
-            for_ms: 2_000
+            for_ms: 2_000,
+            turn: 1
         }
     }));
     // Bob lowers his; we lower ours, and say so.
@@ -1547,6 +1550,69 @@ fn a_newcomer_orders_hands_by_how_long_each_was_up_not_by_who_told_first() {
 }
 
 #[test]
+fn a_hand_raised_after_seeing_another_comes_after_it_however_late_it_is_told() {
+    // Bob and Carol tell a newcomer their hands. Carol raised hers after seeing Bob's
+    // (turn 2), but her message was read first and says she has been up longer: the
+    // half second between the two raises was lost on the way.
+    let mut session = in_call_with(&["Bob", "Carol"]);
+    from(
+        &mut session,
+        2,
+        r#"{"type":"hand","up":true,"for_ms":900,"turn":2}"#,
+        10_000.0,
+    );
+    from(
+        &mut session,
+        1,
+        r#"{"type":"hand","up":true,"for_ms":400,"turn":1}"#,
+        10_600.0,
+    );
+    assert_eq!(hand_names(&session), ["Bob", "Carol"]);
+    // Ours goes up after both.
+    let effects = session.handle(Input::Command(Command::ToggleHand), 11_000.0);
+    assert!(effects.contains(&Effect::SendToPeer {
+        peer: PeerId(1),
+        message: PeerMessage::Hand {
+            up: true,
+            for_ms: 0,
+            turn: 3
+        }
+    }));
+    assert_eq!(hand_names(&session), ["Bob", "Carol", "Me"]);
+    // When every hand is down, the turns start again.
+    from(&mut session, 1, r#"{"type":"hand","up":false}"#, 12_000.0);
+    from(&mut session, 2, r#"{"type":"hand","up":false}"#, 12_000.0);
+    session.handle(Input::Command(Command::ToggleHand), 12_500.0);
+    let effects = session.handle(Input::Command(Command::ToggleHand), 13_000.0);
+    assert!(effects.contains(&Effect::SendToPeer {
+        peer: PeerId(2),
+        message: PeerMessage::Hand {
+            up: true,
+            for_ms: 0,
+            turn: 1
+        }
+    }));
+}
+
+#[test]
+fn a_held_back_hand_keeps_the_time_it_arrived() {
+    // Bob flips his hand faster than it is shown; where it ends up (up) is shown when the
+    // settle timer fires, as up since it arrived, not since the timer fired. Carol's,
+    // raised after the held-back message arrived but before the timer, comes after.
+    let mut session = in_call_with(&["Bob", "Carol"]);
+    for (i, up) in [true, false, true, false, true].into_iter().enumerate() {
+        let text = format!(r#"{{"type":"hand","up":{up}}}"#);
+        from(&mut session, 1, &text, 1_000.0 + i as f64);
+    }
+    from(&mut session, 2, r#"{"type":"hand","up":true}"#, 1_100.0);
+    session.handle(
+        Input::Timer(Timer::HandSettled(PeerId(1))),
+        1_000.0 + f64::from(HAND_SETTLE_MS),
+    );
+    assert_eq!(hand_names(&session), ["Bob", "Carol"]);
+}
+
+#[test]
 fn only_the_host_lowers_someone_elses_hand() {
     // Bob (1) hosts.
     let mut session = in_call_with(&["Bob", "Carol"]);
@@ -1562,6 +1628,7 @@ fn only_the_host_lowers_someone_elses_hand() {
     let down = PeerMessage::Hand {
         up: false,
         for_ms: 0,
+        turn: 0,
     };
     assert_eq!(
         effects,

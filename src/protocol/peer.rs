@@ -35,6 +35,10 @@ pub const HAND_CHANGE_BURST: f64 = 4.0;
 /// Longest a hand can say it has been up, in milliseconds (a day): `for_ms` orders the
 /// hands a newcomer learns of, and nothing older than the call can be true.
 pub const MAX_HAND_UP_MS: u32 = 24 * 60 * 60 * 1000;
+/// Highest `turn` a hand may have. A hand's turn is one more than the highest turn up
+/// when it was raised, so a call reaches this only after a million raises with a hand
+/// up all along: at two changes a second, nearly six days.
+pub const MAX_HAND_TURN: u32 = 1_000_000;
 
 /// One message on the data channel, as a JSON text frame.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -49,13 +53,16 @@ pub enum PeerMessage {
         video: bool,
         screen: bool,
     },
-    /// The sender's hand: up (for `for_ms` already: the order hands went up in, learned
-    /// by a newcomer without comparing clocks) or down. Sent when the channel opens and on
-    /// every change.
+    /// The sender's hand: up or down. Sent when the channel opens and on every change.
+    /// A hand up comes after every hand with a lower `turn` (its owner saw those up when
+    /// raising it), and among equal turns after those up for longer than `for_ms`: the
+    /// order hands went up in, learned by a newcomer without comparing clocks.
     Hand {
         up: bool,
         #[serde(default)]
         for_ms: u32,
+        #[serde(default)]
+        turn: u32,
     },
     /// The host asks the receiver to lower their hand; taken only from the room's host.
     LowerHand,
@@ -120,12 +127,14 @@ pub enum PeerMessageError {
     TooFast,
     #[error("a hand up for longer than a day")]
     HandTooOld,
+    #[error("a hand's turn past {MAX_HAND_TURN}")]
+    HandTurnTooHigh,
     #[error("a host's request from someone who is not the host")]
     NotFromHost,
 }
 
 impl PeerMessageError {
-    pub const ALL: [PeerMessageError; 8] = [
+    pub const ALL: [PeerMessageError; 9] = [
         PeerMessageError::TooLarge,
         PeerMessageError::Malformed,
         PeerMessageError::UnknownType,
@@ -133,6 +142,7 @@ impl PeerMessageError {
         PeerMessageError::ChatTooLong,
         PeerMessageError::TooFast,
         PeerMessageError::HandTooOld,
+        PeerMessageError::HandTurnTooHigh,
         PeerMessageError::NotFromHost,
     ];
 }
@@ -165,6 +175,9 @@ impl PeerMessage {
             }
             PeerMessage::Hand { for_ms, .. } if *for_ms > MAX_HAND_UP_MS => {
                 Err(PeerMessageError::HandTooOld)
+            }
+            PeerMessage::Hand { turn, .. } if *turn > MAX_HAND_TURN => {
+                Err(PeerMessageError::HandTurnTooHigh)
             }
             _ => Ok(message),
         }
@@ -256,6 +269,7 @@ mod tests {
             PeerMessage::Hand {
                 up: true,
                 for_ms: 1_500,
+                turn: 2,
             },
             PeerMessage::LowerHand,
             PeerMessage::React {
@@ -281,12 +295,13 @@ mod tests {
             .encode(),
             r#"{"type":"react","reaction":"thumbs_up"}"#
         );
-        // A hand without `for_ms` went up just now.
+        // A hand without `for_ms` went up just now, before any other (turn 0).
         assert_eq!(
             PeerMessage::decode(r#"{"type":"hand","up":true}"#),
             Ok(PeerMessage::Hand {
                 up: true,
-                for_ms: 0
+                for_ms: 0,
+                turn: 0
             })
         );
     }
@@ -316,6 +331,11 @@ mod tests {
             (r#"{"type":"hand","up":true,"for_ms":-1}"#, Malformed),
             (r#"{"type":"hand","up":true,"for_ms":1e9}"#, Malformed),
             (r#"{"type":"hand","up":true,"for_ms":86400001}"#, HandTooOld),
+            (r#"{"type":"hand","up":true,"turn":-1}"#, Malformed),
+            (
+                r#"{"type":"hand","up":true,"turn":1000001}"#,
+                HandTurnTooHigh,
+            ),
             (r#"{"type":"CHAT","text":"x"}"#, UnknownType),
         ] {
             assert_eq!(PeerMessage::decode(text), Err(why), "{text}");
