@@ -1,5 +1,6 @@
 //! The HTML shell and the routes.
 
+use crate::i18n::*;
 use crate::pages::{call::CallRoute, home::HomeScreen};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
@@ -58,7 +59,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     let call_chunks: Option<()> = None;
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        // `lang` is the person's language, set by the I18nContextProvider in App.
+        <html>
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
@@ -79,30 +81,42 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// How long the language a person picked is remembered (a year), in milliseconds.
+const LANGUAGE_KEPT_MS: i64 = 365 * 24 * 60 * 60 * 1000;
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // The person's language: the one they picked (a cookie), else the first of their
+    // browser's Accept-Language that Tandem speaks, else English. The server renders the
+    // first page in it and writes it into `<html lang>`, where the app reads it back.
+    let cookie = leptos_i18n::context::CookieOptions::<Locale>::default()
+        .max_age(LANGUAGE_KEPT_MS)
+        .path("/".to_owned());
     view! {
-        <Title text="Tandem"/>
-        <Router>
-            <main>
-                <Routes fallback=NotFound>
-                    <Route path=StaticSegment("") view=HomeScreen/>
-                    // The call screen is its own wasm chunk: the home page never loads it, and a call
-                    // link fetches it alongside the main one (preload links from the server).
-                    <Route path=path!("/call/:user/:room") view={Lazy::<CallRoute>::new()}/>
-                </Routes>
-            </main>
-        </Router>
+        <I18nContextProvider cookie_options=cookie>
+            <Title text="Tandem"/>
+            <Router>
+                <main>
+                    <Routes fallback=NotFound>
+                        <Route path=StaticSegment("") view=HomeScreen/>
+                        // The call screen is its own wasm chunk: the home page never loads it, and a call
+                        // link fetches it alongside the main one (preload links from the server).
+                        <Route path=path!("/call/:user/:room") view={Lazy::<CallRoute>::new()}/>
+                    </Routes>
+                </main>
+            </Router>
+        </I18nContextProvider>
     }
 }
 
 #[component]
 fn NotFound() -> impl IntoView {
+    let i18n = use_i18n();
     view! {
         <section class="panel">
-            <h1>"Page not found"</h1>
-            <A href="/">"Home"</A>
+            <h1>{t!(i18n, common.not_found)}</h1>
+            <A href="/">{t!(i18n, common.home)}</A>
         </section>
     }
 }

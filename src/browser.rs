@@ -109,12 +109,15 @@ in_the_browser! {
         }
     }
 
-    /// Fills `room` with a fresh key from the browser's CSPRNG, or says why it cannot.
-    pub fn fill_fresh_room_key(room: RwSignal<String>, error: RwSignal<Option<String>>) {
-        error.set(None);
+    /// Fills `room` with a fresh key from the browser's CSPRNG; calls `failed` if the
+    /// browser gives no secure random numbers.
+    pub fn fill_fresh_room_key(room: RwSignal<String>, failed: Callback<()>) {
         match crate::client::random_room_key() {
             Ok(key) => room.set(key),
-            Err(why) => error.set(Some(why)),
+            Err(why) => {
+                leptos::logging::warn!("no room key: {why}");
+                failed.run(());
+            }
         }
     }
 

@@ -12,6 +12,7 @@ pub mod call_chunks;
 pub mod call_state;
 pub mod components;
 pub mod early_media;
+pub mod i18n;
 pub mod mesh;
 pub mod pages;
 pub mod protocol;

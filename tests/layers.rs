@@ -12,7 +12,7 @@ fn layer(module: &str) -> Option<usize> {
     Some(match top {
         "protocol" | "mesh" | "stats" | "call_state" | "call_chunks" | "early_media" | "webm" => 0,
         "client" | "browser" => 1,
-        "app" | "pages" | "components" => 2,
+        "app" | "pages" | "components" | "i18n" => 2,
         "server" => 3,
         _ => return None,
     })

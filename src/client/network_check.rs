@@ -3,7 +3,7 @@
 //! never connects anywhere, and hands what it found to [`crate::mesh::network_check`],
 //! which says what it means.
 
-use crate::mesh::network_check::Findings;
+use crate::mesh::network_check::{CheckFailed, Findings};
 use crate::protocol::signaling::{IceCheck, ICE_CHECK_PATH};
 use futures::channel::mpsc;
 use futures::StreamExt;
@@ -17,10 +17,10 @@ use web_sys::{RtcConfiguration, RtcPeerConnection, RtcPeerConnectionIceEvent};
 const GATHERING_LIMIT_MS: u32 = 8_000;
 
 /// Gathers with the server's ICE servers; `Err` says what went wrong, for the person.
-pub async fn gather() -> Result<Findings, String> {
+pub async fn gather() -> Result<Findings, CheckFailed> {
     let check = ice_servers()
         .await
-        .map_err(|_| "Could not reach the server to check the connection.".to_owned())?;
+        .map_err(|_| CheckFailed::ServerUnreachable)?;
     let urls = || check.ice_servers.iter().flat_map(|s| s.urls.iter());
     let mut findings = Findings {
         stun_configured: urls().any(|u| u.starts_with("stun:") || u.starts_with("turn")),
@@ -29,8 +29,8 @@ pub async fn gather() -> Result<Findings, String> {
     };
     let config = RtcConfiguration::new();
     config.set_ice_servers(&super::peer::ice_server_list(&check.ice_servers));
-    let pc = RtcPeerConnection::new_with_configuration(&config)
-        .map_err(|_| "This browser cannot make calls (no WebRTC).".to_owned())?;
+    let pc =
+        RtcPeerConnection::new_with_configuration(&config).map_err(|_| CheckFailed::NoWebRtc)?;
     // One data channel gives the offer something to gather candidates for.
     let _channel = pc.create_data_channel("check");
     let (found, mut candidates) = mpsc::unbounded::<Option<String>>();
@@ -51,7 +51,7 @@ pub async fn gather() -> Result<Findings, String> {
     };
     if gathered.await.is_err() {
         pc.close();
-        return Err("This browser would not start a connection.".to_owned());
+        return Err(CheckFailed::WouldNotStart);
     }
     let limit = gloo_timers::future::TimeoutFuture::new(GATHERING_LIMIT_MS);
     let reading = async {

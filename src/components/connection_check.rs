@@ -2,7 +2,9 @@
 //! whether the server's relay answers, in plain words. The gathering is the browser's
 //! (`client/network_check.rs`), the verdict the model's (`mesh/network_check.rs`).
 
-use crate::mesh::network_check::Report;
+use crate::components::words;
+use crate::i18n::*;
+use crate::mesh::network_check::{CheckFailed, Report};
 use leptos::prelude::*;
 
 /// Where the check stands (the server renders only the first; the browser runs it).
@@ -12,12 +14,13 @@ enum Check {
     NotRun,
     Running,
     Done(Report),
-    Failed(String),
+    Failed(CheckFailed),
 }
 
 /// The button, and what the last check found.
 #[component]
 pub fn ConnectionCheck() -> impl IntoView {
+    let i18n = use_i18n();
     let check = RwSignal::new(Check::NotRun);
     let run = move |_| {
         if check.with(|c| *c == Check::Running) {
@@ -35,8 +38,11 @@ pub fn ConnectionCheck() -> impl IntoView {
     };
     let result = move || match check.get() {
         Check::NotRun => ().into_any(),
-        Check::Running => view! { <p>"Checking…"</p> }.into_any(),
-        Check::Failed(why) => view! { <p class="check-bad">{why}</p> }.into_any(),
+        Check::Running => view! { <p>{t!(i18n, home.checking)}</p> }.into_any(),
+        Check::Failed(why) => {
+            view! { <p class="check-bad">{words::check_failed(i18n.get_locale(), why)}</p> }
+                .into_any()
+        }
         Check::Done(report) => {
             let verdict = if report.calls_work() {
                 "check-good"
@@ -45,9 +51,15 @@ pub fn ConnectionCheck() -> impl IntoView {
             };
             view! {
                 <ul class=format!("check-findings {verdict}")>
-                    <li class="check-direct">{report.direct_text()}</li>
-                    <li class="check-relay">{report.relay_text()}</li>
-                    {report.advice().map(|advice| view! { <li class="check-advice">{advice}</li> })}
+                    <li class="check-direct">{words::direct(i18n.get_locale(), report.direct)}</li>
+                    <li class="check-relay">{words::relay(i18n.get_locale(), report.relay)}</li>
+                    {report
+                        .advice()
+                        .map(|advice| {
+                            view! {
+                                <li class="check-advice">{words::advice(i18n.get_locale(), advice)}</li>
+                            }
+                        })}
                 </ul>
             }
             .into_any()
@@ -61,7 +73,7 @@ pub fn ConnectionCheck() -> impl IntoView {
                 on:click=run
                 aria-busy=move || (check.get() == Check::Running).to_string()
             >
-                "Check my connection"
+                {t!(i18n, home.check)}
             </button>
             <div class="check-result" role="status" aria-live="polite">{result}</div>
         </div>

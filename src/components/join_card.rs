@@ -11,6 +11,7 @@
 use crate::browser;
 use crate::components::connection_check::ConnectionCheck;
 use crate::components::name_field::NameField;
+use crate::components::words::FieldProblem;
 use crate::early_media::{JOIN_FORM, JOIN_PREVIEW};
 use crate::protocol::signaling::validate_name;
 use leptos::prelude::*;
@@ -42,14 +43,14 @@ pub fn JoinCard(user: String, room: String, join: Callback<JoinChoice>) -> impl 
     let name = RwSignal::new(browser::typed_before_the_app("name").unwrap_or(user));
     let microphone = RwSignal::new(browser::ticked_before_the_app(MICROPHONE).unwrap_or(true));
     let camera = RwSignal::new(browser::ticked_before_the_app(CAMERA).unwrap_or(true));
-    let name_error = RwSignal::new(None::<String>);
+    let name_error = RwSignal::new(None::<FieldProblem>);
     let submit = move || match validate_name(&name.get_untracked()) {
         Ok(name) => join.run(JoinChoice {
             name: name.to_owned(),
             microphone: microphone.get_untracked(),
             camera: camera.get_untracked(),
         }),
-        Err(why) => name_error.set(Some(why.to_string())),
+        Err(why) => name_error.set(Some(FieldProblem::Input(why))),
     };
     // Pressed while the app was on its way: join now that it is here (an effect runs once
     // the page is the app's).

@@ -83,48 +83,38 @@ impl Report {
             || matches!(self.relay, Relay::Answers { .. })
     }
 
-    pub fn direct_text(&self) -> &'static str {
-        match self.direct {
-            Direct::Likely => "Your network allows direct calls.",
-            Direct::LocalOnly => {
-                "Direct calls work with people on your network (this server names no STUN \
-                 server to test beyond it)."
-            }
-            Direct::Blocked => {
-                "Your network seems to block direct calls: the STUN server did not answer."
-            }
-            Direct::Offline => "Your browser found no network to call through.",
-        }
-    }
-
-    pub fn relay_text(&self) -> String {
-        match self.relay {
-            Relay::Answers { round_trip_ms } => format!(
-                "Calls can go through this server's relay (about {} ms away).",
-                round_trip_ms.round().max(1.0)
-            ),
-            Relay::Silent => "This server's relay does not answer.".to_owned(),
-            Relay::None => {
-                "This server has no relay for calls that cannot connect directly.".to_owned()
-            }
-        }
-    }
-
     /// What to try, when calls may not get through.
-    pub fn advice(&self) -> Option<&'static str> {
+    pub fn advice(&self) -> Option<Advice> {
         match (self.direct, self.relay) {
-            (Direct::Offline, _) => Some("Check that you are online, then try again."),
+            (Direct::Offline, _) => Some(Advice::GoOnline),
             (_, Relay::Answers { .. }) | (Direct::Likely, _) => None,
-            (_, Relay::Silent) => Some(
-                "Try another network (a phone's hotspot, say), or tell whoever runs this \
-                 server that its relay does not answer.",
-            ),
-            (_, Relay::None) => Some(
-                "If a call does not connect, try another network, or ask whoever runs this \
-                 server to turn on its relay (turn_listen).",
-            ),
+            (_, Relay::Silent) => Some(Advice::TryAnotherNetwork),
+            (_, Relay::None) => Some(Advice::AskForARelay),
         }
     }
+}
+
+/// What the person is advised to try (the words are the catalogues', `home.advice_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Advice {
+    /// Check that they are online, then try again.
+    GoOnline,
+    /// Another network (a phone's hotspot), or tell whoever runs the server its relay is
+    /// silent.
+    TryAnotherNetwork,
+    /// Another network if a call does not connect, or ask for the relay (`turn_listen`).
+    AskForARelay,
+}
+
+/// Why the check could not run at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CheckFailed {
+    #[error("the server did not answer GET /ice")]
+    ServerUnreachable,
+    #[error("this browser has no RTCPeerConnection")]
+    NoWebRtc,
+    #[error("the browser would not make an offer")]
+    WouldNotStart,
 }
 
 #[cfg(test)]
@@ -153,10 +143,6 @@ mod tests {
                 round_trip_ms: 42.0
             }
         );
-        assert_eq!(
-            report.relay_text(),
-            "Calls can go through this server's relay (about 42 ms away)."
-        );
         assert!(report.calls_work());
         assert_eq!(report.advice(), None);
     }
@@ -167,9 +153,7 @@ mod tests {
         assert_eq!(report.direct, Direct::Blocked);
         assert_eq!(report.relay, Relay::Silent);
         assert!(!report.calls_work());
-        assert!(report
-            .advice()
-            .is_some_and(|a| a.contains("another network")));
+        assert_eq!(report.advice(), Some(Advice::TryAnotherNetwork));
     }
 
     #[test]
@@ -181,7 +165,7 @@ mod tests {
         assert_eq!(report.direct, Direct::LocalOnly);
         assert_eq!(report.relay, Relay::None);
         assert!(report.calls_work());
-        assert!(report.advice().is_some_and(|a| a.contains("turn_listen")));
+        assert_eq!(report.advice(), Some(Advice::AskForARelay));
     }
 
     #[test]
@@ -189,10 +173,7 @@ mod tests {
         let report = Report::from(&found(0, 0, 0));
         assert_eq!(report.direct, Direct::Offline);
         assert!(!report.calls_work());
-        assert_eq!(
-            report.advice(),
-            Some("Check that you are online, then try again.")
-        );
+        assert_eq!(report.advice(), Some(Advice::GoOnline));
         // A relay that answers is a way through even with no direct path.
         let relayed = Report::from(&found(0, 0, 1));
         assert!(relayed.calls_work());

@@ -2,8 +2,11 @@
 
 use crate::browser;
 use crate::components::connection_check::ConnectionCheck;
+use crate::components::language_picker::LanguagePicker;
 use crate::components::name_field::NameField;
-use crate::protocol::signaling::{validate_name, validate_room};
+use crate::components::words::{self, FieldProblem};
+use crate::i18n::*;
+use crate::protocol::signaling::{validate_name, validate_room, InputError};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::location::Url;
@@ -24,17 +27,10 @@ pub fn HomeScreen() -> impl IntoView {
     let query = use_query_map();
     let sent_as = |field: &str| query.with_untracked(|q| q.get(field));
     let sent = sent_as("name").is_some();
-    let problem = |error: Option<String>| RwSignal::new(error.filter(|_| sent));
-    let name_error = problem(
-        validate_name(&sent_as("name").unwrap_or_default())
-            .err()
-            .map(|e| e.to_string()),
-    );
-    let room_error = problem(
-        validate_room(&sent_as("room").unwrap_or_default())
-            .err()
-            .map(|e| e.to_string()),
-    );
+    let problem =
+        |error: Option<InputError>| RwSignal::new(error.filter(|_| sent).map(FieldProblem::Input));
+    let name_error = problem(validate_name(&sent_as("name").unwrap_or_default()).err());
+    let room_error = problem(validate_room(&sent_as("room").unwrap_or_default()).err());
     let field = |id: &str| {
         RwSignal::new(
             browser::typed_before_the_app(id)
@@ -45,8 +41,13 @@ pub fn HomeScreen() -> impl IntoView {
     let name = field("name");
     let room = field("room");
     let navigate = use_navigate();
+    let i18n = use_i18n();
 
-    let new_room = move |_| browser::fill_fresh_room_key(room, room_error);
+    let new_room = move |_| {
+        room_error.set(None);
+        let failed = Callback::new(move |()| room_error.set(Some(FieldProblem::NoRandom)));
+        browser::fill_fresh_room_key(room, failed);
+    };
     // The call screen's code arrives while the person types (an effect: in the browser only).
     Effect::new(|_| browser::prefetch_call_when_idle());
 
@@ -54,8 +55,8 @@ pub fn HomeScreen() -> impl IntoView {
         ev.prevent_default();
         let checked_name = validate_name(&name.get_untracked()).map(str::to_owned);
         let checked_room = validate_room(&room.get_untracked()).map(str::to_owned);
-        name_error.set(checked_name.as_ref().err().map(ToString::to_string));
-        room_error.set(checked_room.as_ref().err().map(ToString::to_string));
+        name_error.set(checked_name.as_ref().err().map(|e| FieldProblem::Input(*e)));
+        room_error.set(checked_room.as_ref().err().map(|e| FieldProblem::Input(*e)));
         if let (Ok(user), Ok(room)) = (checked_name, checked_room) {
             navigate(
                 &format!("/call/{}/{}", Url::escape(&user), Url::escape(&room)),
@@ -67,7 +68,7 @@ pub fn HomeScreen() -> impl IntoView {
     view! {
         <section class="panel home">
             <h1>"Tandem"</h1>
-            <p class="lede">"Face-to-face calls, straight from one browser to the other."</p>
+            <p class="lede">{t!(i18n, home.lede)}</p>
             // Until the app has loaded, Join sends the form as it is, and the server takes
             // it from there.
             <form
@@ -80,7 +81,7 @@ pub fn HomeScreen() -> impl IntoView {
             >
                 <NameField name error=name_error/>
                 <div class="field">
-                    <label for="room">"Room"</label>
+                    <label for="room">{t!(i18n, home.room)}</label>
                     <div class="room-row">
                         <input
                             id="room"
@@ -93,19 +94,20 @@ pub fn HomeScreen() -> impl IntoView {
                             aria-describedby="room-error"
                         />
                         <button type="button" class="secondary" on:click=new_room>
-                            "New room"
+                            {t!(i18n, home.new_room)}
                         </button>
                     </div>
                     <p id="room-error" class="field-error" role="alert">
-                        {move || room_error.get()}
+                        {move || {
+                            room_error.get().map(|problem| words::field_problem(i18n.get_locale(), problem))
+                        }}
                     </p>
                 </div>
-                <button type="submit" class="primary">"Join"</button>
+                <button type="submit" class="primary">{t!(i18n, home.join)}</button>
             </form>
-            <p class="hint">
-                "Share the room name with the other person; whoever opens it second starts the call."
-            </p>
+            <p class="hint">{t!(i18n, home.hint)}</p>
             <ConnectionCheck/>
+            <LanguagePicker/>
         </section>
     }
 }
