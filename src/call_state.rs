@@ -2,6 +2,8 @@
 //! (`client::session`) writes these signals; the components only read them.
 
 use crate::mesh::meeting::{RaisedHand, ShownReaction};
+use crate::mesh::notice::{MediaNote, Notice};
+use crate::mesh::verify::NoCode;
 use crate::mesh::{CallStatus, ChatLine, Person};
 use crate::protocol::peer::Reaction;
 use crate::protocol::signaling::{HostCommand, KnockId, PeerId};
@@ -162,7 +164,7 @@ pub enum UiCommand {
 pub struct CallState {
     pub status: RwSignal<CallStatus>,
     /// What is missing locally (camera, microphone) and why.
-    pub media_note: RwSignal<Option<String>>,
+    pub media_note: RwSignal<Option<MediaNote>>,
     pub chat: RwSignal<Vec<ChatLine>>,
     pub chat_open: RwSignal<bool>,
     /// Everyone else in the room, in the order they arrived.
@@ -181,7 +183,7 @@ pub struct CallState {
     /// The connection to the server is down (the call itself may go on without it).
     pub server_lost: RwSignal<bool>,
     /// Something the person asked for did not work out (e.g. screen sharing refused).
-    pub notice: RwSignal<Option<String>>,
+    pub notice: RwSignal<Option<Notice>>,
     /// The name the server seated us under, once it differs from the one asked for
     /// (someone in the room already had it: "Alice (2)").
     pub seated_as: RwSignal<Option<String>>,
@@ -237,7 +239,7 @@ pub struct Verifying {
     pub id: PeerId,
     pub name: String,
     /// The code, or why there is none yet (e.g. the connection is not negotiated).
-    pub code: Result<String, String>,
+    pub code: Result<String, NoCode>,
 }
 
 impl CallState {

@@ -17,7 +17,12 @@ fn locales_dir() -> PathBuf {
 fn languages() -> Vec<String> {
     let mut found: Vec<String> = std::fs::read_dir(locales_dir())
         .expect("src/locales/ is readable")
-        .map(|e| e.expect("an entry").file_name().to_string_lossy().into_owned())
+        .map(|e| {
+            e.expect("an entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect();
     found.sort();
     found
@@ -30,7 +35,11 @@ fn catalogue(language: &str) -> BTreeMap<String, String> {
     let dir = locales_dir().join(language);
     for entry in std::fs::read_dir(&dir).expect("a language's folder is readable") {
         let path = entry.expect("an entry").path();
-        let namespace = path.file_stem().expect("a file name").to_string_lossy().into_owned();
+        let namespace = path
+            .file_stem()
+            .expect("a file name")
+            .to_string_lossy()
+            .into_owned();
         let text = std::fs::read_to_string(&path).expect("a catalogue is readable");
         let json: Value = serde_json::from_str(&text)
             .unwrap_or_else(|e| panic!("{}: not JSON: {e}", path.display()));
@@ -87,7 +96,10 @@ fn every_language_has_every_key_english_has_and_no_other() {
         .keys()
         .map(|k| plural_base(k).0.to_owned())
         .collect();
-    assert!(english.len() > 20, "the English catalogue is read: {english:?}");
+    assert!(
+        english.len() > 20,
+        "the English catalogue is read: {english:?}"
+    );
     let languages = languages();
     assert_eq!(languages, ["de", "en-GB", "es", "fr"]);
     for language in languages {
@@ -98,22 +110,26 @@ fn every_language_has_every_key_english_has_and_no_other() {
         let missing: Vec<_> = english.difference(&theirs).collect();
         let extra: Vec<_> = theirs.difference(&english).collect();
         assert!(missing.is_empty(), "{language} lacks {missing:?}");
-        assert!(extra.is_empty(), "{language} has keys English has not: {extra:?}");
+        assert!(
+            extra.is_empty(),
+            "{language} has keys English has not: {extra:?}"
+        );
     }
 }
 
 #[test]
 fn every_text_puts_in_the_values_english_puts_in_and_plurals_have_other() {
     let english = catalogue(REFERENCE);
-    let wanted: BTreeMap<&str, BTreeSet<String>> = english
-        .iter()
-        .fold(BTreeMap::new(), |mut wanted, (key, text)| {
-            wanted
-                .entry(plural_base(key).0)
-                .or_insert_with(BTreeSet::new)
-                .extend(placeholders(text));
-            wanted
-        });
+    let wanted: BTreeMap<&str, BTreeSet<String>> =
+        english
+            .iter()
+            .fold(BTreeMap::new(), |mut wanted, (key, text)| {
+                wanted
+                    .entry(plural_base(key).0)
+                    .or_insert_with(BTreeSet::new)
+                    .extend(placeholders(text));
+                wanted
+            });
     for language in languages() {
         let catalogue = catalogue(&language);
         let mut forms: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
@@ -135,7 +151,10 @@ fn every_text_puts_in_the_values_english_puts_in_and_plurals_have_other() {
             assert_eq!(put_in, expected, "{language}: {key} = {text:?}");
         }
         for (base, forms) in forms {
-            assert!(forms.contains("other"), "{language}: {base} has no _other form");
+            assert!(
+                forms.contains("other"),
+                "{language}: {base} has no _other form"
+            );
         }
     }
 }

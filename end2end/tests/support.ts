@@ -280,6 +280,8 @@ export interface PersonOptions {
   autoplayNeedsClick?: boolean;
   /** Sound may start once the page has had a click (Chrome's own policy for a site). */
   autoplayAfterAClick?: boolean;
+  /** The browser's language (`navigator.language`, Accept-Language), e.g. `de-DE`. */
+  locale?: string;
 }
 
 export type Rgb = [number, number, number];
@@ -361,7 +363,7 @@ export class Person {
     } else {
       browser = await chromium.launch(launch);
     }
-    const page = await browser.newPage();
+    const page = await browser.newPage(opts.locale ? { locale: opts.locale } : {});
     // Test-side bookkeeping: remember every local track the app opens, so a test can
     // check that hanging up or leaving really turns the camera off.
     await page.addInitScript(() => {

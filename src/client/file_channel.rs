@@ -6,9 +6,10 @@
 //! file only if the checksum matches.
 
 use crate::call_state::{CallState, Transfer, TransferState};
+use crate::mesh::notice::Notice;
 use crate::protocol::file::{
-    check_size, chunks, crosses_percent, safe_file_name, Checksum, FileFrame, FileHeader,
-    CHANNEL_PREFIX, RECEIVED_FILE_TYPE,
+    check_size, chunks, crosses_percent, human_bytes, safe_file_name, Checksum, FileFrame,
+    FileHeader, CHANNEL_PREFIX, RECEIVED_FILE_TYPE,
 };
 use futures::channel::mpsc;
 use futures::StreamExt;
@@ -41,9 +42,15 @@ pub fn send(
     limit: u64,
     view: CallState,
     ended: impl FnOnce() + 'static,
-) -> Result<RtcDataChannel, String> {
+) -> Result<RtcDataChannel, Notice> {
     let size = file.size() as u64;
-    check_size(size, limit).map_err(|e| format!("“{}” {e}.", file.name()))?;
+    if check_size(size, limit).is_err() {
+        return Err(Notice::FileTooLarge {
+            name: file.name(),
+            size: human_bytes(size),
+            limit: human_bytes(limit),
+        });
+    }
     let channel = pc.create_data_channel(&format!("{CHANNEL_PREFIX}{id}"));
     channel.set_binary_type(RtcDataChannelType::Arraybuffer);
     view.transfers.update(|all| {

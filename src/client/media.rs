@@ -3,6 +3,7 @@
 
 use super::error_name;
 use crate::call_state::{Device, DeviceKind, Sound, SoundApplied};
+use crate::mesh::notice::MediaNote;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{MediaDevices, MediaStream, MediaStreamConstraints, MediaStreamTrack};
@@ -10,7 +11,7 @@ use web_sys::{MediaDevices, MediaStream, MediaStreamConstraints, MediaStreamTrac
 pub struct LocalMedia {
     pub stream: Option<MediaStream>,
     /// Said on the call screen when something is missing.
-    pub note: Option<String>,
+    pub note: Option<MediaNote>,
 }
 
 impl LocalMedia {
@@ -38,11 +39,7 @@ pub async fn acquire() -> LocalMedia {
         Err(_) => {
             return LocalMedia {
                 stream: None,
-                note: Some(
-                    "This page cannot use a camera here (browsers allow it on https:// or \
-                     localhost). You can still see, hear and chat with the other person."
-                        .into(),
-                ),
+                note: Some(MediaNote::NotHere),
             }
         }
     };
@@ -58,23 +55,18 @@ pub async fn acquire() -> LocalMedia {
     if let Ok(stream) = open(&devices, true, false).await {
         return LocalMedia {
             stream: Some(stream),
-            note: Some(format!("No camera ({first_error}): you are on audio only.")),
+            note: Some(MediaNote::AudioOnly(first_error)),
         };
     }
     if let Ok(stream) = open(&devices, false, true).await {
         return LocalMedia {
             stream: Some(stream),
-            note: Some(format!(
-                "No microphone ({first_error}): the other person can see but not hear you."
-            )),
+            note: Some(MediaNote::NoMicrophone(first_error)),
         };
     }
     LocalMedia {
         stream: None,
-        note: Some(format!(
-            "No camera or microphone ({first_error}): you can see and hear the other person, \
-             but they cannot see or hear you."
-        )),
+        note: Some(MediaNote::NoMedia(first_error)),
     }
 }
 

@@ -4,6 +4,7 @@
 //! whoever speaks, until it is closed or the call ends.
 
 use crate::call_state::{CallState, UiCommand};
+use crate::mesh::notice::Notice;
 use crate::mesh::CallStatus;
 use gloo_timers::future::TimeoutFuture;
 use js_sys::{Object, Reflect};
@@ -41,8 +42,7 @@ pub fn pop_out(call: CallState, send: Callback<UiCommand>) {
             None => open_video_window(call).await,
         };
         if let Err(why) = opened {
-            call.notice
-                .set(Some(format!("The call could not be popped out ({why}).")));
+            call.notice.set(Some(Notice::PopOutFailed(why.to_string())));
         }
     });
 }

@@ -6,6 +6,8 @@ use crate::call_state::{CallState, UiCommand};
 use crate::components::knocks::KnockPrompts;
 use crate::components::recording::SavedRecordings;
 use crate::components::verify_panel::VerifyPanel;
+use crate::components::words;
+use crate::i18n::*;
 use crate::mesh::CallStatus;
 use leptos::prelude::*;
 
@@ -14,25 +16,28 @@ use leptos::prelude::*;
 #[component]
 pub fn CallNotes(call: CallState, send: Callback<UiCommand>) -> AnyView {
     let status = call.status;
+    let i18n = use_i18n();
     view! {
         <div class="notes">
             <Show when=move || call.server_lost.get()>
                 <p class="server-note" role="note">
-                    "Lost the connection to the server; reconnecting… The call goes on meanwhile."
+                    {t!(i18n, people.server_lost)}
                 </p>
             </Show>
             <Show when=move || status.with(|s| *s == CallStatus::OpenElsewhere)>
                 <p class="elsewhere-note" role="alert">
-                    "This call is open in another tab or device. "
+                    {t!(i18n, people.open_elsewhere)}
+                    " "
                     <button class="primary" on:click=move |_| send.run(UiCommand::TakeBack)>
-                        "Use here"
+                        {t!(i18n, people.use_here)}
                     </button>
                 </p>
             </Show>
             <Show when=move || status.with(|s| matches!(s, CallStatus::Knocking(_)))>
                 <p class="knocking" role="note">
-                    "The room is locked: you take no seat, and nobody in the call sees or hears you until the host lets you in. "
-                    <button on:click=move |_| send.run(UiCommand::HangUp)>"Cancel"</button>
+                    {t!(i18n, people.knocking)}
+                    " "
+                    <button on:click=move |_| send.run(UiCommand::HangUp)>{t!(i18n, people.cancel)}</button>
                 </p>
             </Show>
             <KnockPrompts call send/>
@@ -40,12 +45,8 @@ pub fn CallNotes(call: CallState, send: Callback<UiCommand>) -> AnyView {
             <VerifyPanel call send/>
             <Show when=move || call.mute_request.with(Option::is_some)>
                 <p class="mute-request" role="alert">
-                    {move || {
-                        format!(
-                            "{} asks you to mute. Your sound goes straight to the others, so only you can switch it off. ",
-                            call.mute_request.get().unwrap_or_default(),
-                        )
-                    }}
+                    {t!(i18n, people.asks_you_to_mute, name = move || call.mute_request.get().unwrap_or_default())}
+                    " "
                     <button
                         class="primary"
                         on:click=move |_| {
@@ -55,16 +56,22 @@ pub fn CallNotes(call: CallState, send: Callback<UiCommand>) -> AnyView {
                             call.mute_request.set(None);
                         }
                     >
-                        "Mute"
+                        {t!(i18n, people.mute)}
                     </button>
-                    <button on:click=move |_| call.mute_request.set(None)>"Not now"</button>
+                    <button on:click=move |_| call.mute_request.set(None)>{t!(i18n, people.not_now)}</button>
                 </p>
             </Show>
             <Show when=move || call.notice.with(Option::is_some)>
-                <p class="media-note" role="alert">{move || call.notice.get()}</p>
+                <p class="media-note" role="alert">
+                    {move || call.notice.with(|n| n.as_ref().map(|n| words::notice(i18n.get_locale(), n)))}
+                </p>
             </Show>
             <Show when=move || call.media_note.with(Option::is_some)>
-                <p class="media-note" role="note">{move || call.media_note.get()}</p>
+                <p class="media-note" role="note">
+                    {move || {
+                        call.media_note.with(|n| n.as_ref().map(|n| words::media_note(i18n.get_locale(), n)))
+                    }}
+                </p>
             </Show>
         </div>
     }

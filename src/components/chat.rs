@@ -1,3 +1,4 @@
+use crate::i18n::*;
 use crate::mesh::ChatLine;
 use crate::protocol::peer::MAX_CHAT_CHARS;
 use leptos::prelude::*;
@@ -11,6 +12,7 @@ pub fn ChatPanel(
     ready: RwSignal<bool>,
     on_send: Callback<String>,
 ) -> AnyView {
+    let i18n = use_i18n();
     let draft = RwSignal::new(String::new());
     let too_long = move || draft.with(|text| text.chars().count() > MAX_CHAT_CHARS);
     let send = move |ev: leptos::ev::SubmitEvent| {
@@ -22,9 +24,9 @@ pub fn ChatPanel(
         }
     };
     view! {
-        <aside class="chat" aria-label="Chat">
+        <aside class="chat" aria-label=move || t_string!(i18n, controls.chat)>
             <p class="chat-note">
-                "Messages go to everyone in the call. You see what is written after you joined."
+                {t!(i18n, controls.chat_note)}
             </p>
             <ol class="chat-lines" aria-live="polite">
                 <For
@@ -43,21 +45,25 @@ pub fn ChatPanel(
                 />
             </ol>
             <form class="chat-form" on:submit=send>
-                <label for="chat-message" class="visually-hidden">"Message"</label>
+                <label for="chat-message" class="visually-hidden">{t!(i18n, controls.message)}</label>
                 <input
                     id="chat-message"
                     autocomplete="off"
                     placeholder=move || {
-                        if ready.get() { "Message" } else { "Chat opens when you are connected" }
+                        if ready.get() {
+                            t_string!(i18n, controls.message)
+                        } else {
+                            t_string!(i18n, controls.chat_closed)
+                        }
                     }
                     bind:value=draft
                 />
-                <button type="submit" disabled=move || !ready.get() || too_long()>"Send"</button>
+                <button type="submit" disabled=move || !ready.get() || too_long()>{t!(i18n, controls.send)}</button>
             </form>
             <p class="field-error" role="alert">
                 {move || {
-                    too_long()
-                        .then(|| format!("Messages can be at most {MAX_CHAT_CHARS} characters."))
+                    let max = MAX_CHAT_CHARS;
+                    too_long().then(|| t_string!(i18n, controls.chat_too_long, max).to_string())
                 }}
             </p>
         </aside>

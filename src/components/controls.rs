@@ -1,5 +1,6 @@
 use crate::call_state::{CallState, UiCommand};
 use crate::components::recording::RecordingControls;
+use crate::i18n::*;
 use crate::protocol::peer::Reaction;
 use leptos::prelude::*;
 
@@ -12,6 +13,7 @@ pub fn CallControls(
     /// The stats panel is open.
     show_stats: RwSignal<bool>,
 ) -> AnyView {
+    let i18n = use_i18n();
     let sharing = call.sharing_screen;
     let hand_up = move || {
         call.hands
@@ -20,29 +22,29 @@ pub fn CallControls(
     // The reactions picker is open.
     let picking = RwSignal::new(false);
     view! {
-        <div class="controls" role="toolbar" aria-label="Call controls">
+        <div class="controls" role="toolbar" aria-label=move || t_string!(i18n, controls.call_controls)>
             <button
                 class="toggle"
                 aria-pressed=move || (!call.microphone_on.get()).to_string()
                 aria-keyshortcuts="M"
-                title="Mute (M)"
+                title=move || t_string!(i18n, controls.mute_title)
                 on:click=move |_| send.run(UiCommand::ToggleMicrophone)
             >
-                "Mute"
+                {t!(i18n, controls.mute)}
             </button>
             <span class="muted-hint-slot" aria-live="polite">
                 <Show when=move || call.speaking_while_muted.get() && !call.microphone_on.get()>
-                    <span class="muted-hint">"You are muted: unmute to be heard"</span>
+                    <span class="muted-hint">{t!(i18n, controls.muted_hint)}</span>
                 </Show>
             </span>
             <button
                 class="toggle"
                 aria-pressed=move || (!call.camera_on.get()).to_string()
                 aria-keyshortcuts="V"
-                title="Camera off (V)"
+                title=move || t_string!(i18n, controls.camera_off_title)
                 on:click=move |_| send.run(UiCommand::ToggleCamera)
             >
-                "Camera off"
+                {t!(i18n, controls.camera_off)}
             </button>
             <button
                 class="toggle"
@@ -55,16 +57,28 @@ pub fn CallControls(
                     })
                 }
             >
-                {move || if sharing.get() { "Stop sharing" } else { "Share screen" }}
+                {move || {
+                    if sharing.get() {
+                        t_string!(i18n, controls.stop_sharing)
+                    } else {
+                        t_string!(i18n, controls.share_screen)
+                    }
+                }}
             </button>
             <button
                 class="toggle"
                 aria-pressed=move || hand_up().to_string()
                 aria-keyshortcuts="H"
-                title="Raise or lower your hand (H)"
+                title=move || t_string!(i18n, controls.hand_title)
                 on:click=move |_| send.run(UiCommand::ToggleHand)
             >
-                {move || if hand_up() { "Lower hand" } else { "Raise hand" }}
+                {move || {
+                    if hand_up() {
+                        t_string!(i18n, controls.lower_hand)
+                    } else {
+                        t_string!(i18n, controls.raise_hand)
+                    }
+                }}
             </button>
             <span class="react">
                 <button
@@ -72,14 +86,14 @@ pub fn CallControls(
                     aria-controls="reactions"
                     on:click=move |_| picking.update(|open| *open = !*open)
                 >
-                    "React"
+                    {t!(i18n, controls.react)}
                 </button>
                 <Show when=move || picking.get()>
                     <span
                         id="reactions"
                         class="reactions-picker"
                         role="group"
-                        aria-label="Reactions"
+                        aria-label=move || t_string!(i18n, controls.reactions)
                         on:keydown=move |ev| {
                             if ev.key() == "Escape" {
                                 picking.set(false);
@@ -91,8 +105,8 @@ pub fn CallControls(
                             .map(|reaction| {
                                 view! {
                                     <button
-                                        aria-label=reaction_name(reaction)
-                                        title=reaction_name(reaction)
+                                        aria-label=move || reaction_label(i18n.get_locale(), reaction)
+                                        title=move || reaction_label(i18n.get_locale(), reaction)
                                         on:click=move |_| send.run(UiCommand::React(reaction))
                                     >
                                         {reaction.emoji()}
@@ -105,36 +119,43 @@ pub fn CallControls(
             </span>
             <RecordingControls call send/>
             <button
-                title="Keep the call in a small window over your other windows"
+                title=move || t_string!(i18n, controls.pop_out_title)
                 on:click=move |_| crate::browser::pop_out(call, send)
             >
-                "Pop out"
+                {t!(i18n, controls.pop_out)}
             </button>
             <button
                 class="toggle"
                 aria-pressed=move || show_stats.get().to_string()
                 on:click=move |_| show_stats.update(|on| *on = !*on)
             >
-                "Stats"
+                {t!(i18n, controls.stats)}
             </button>
             <button class="danger" on:click=move |_| send.run(UiCommand::HangUp)>
-                "Hang up"
+                {t!(i18n, controls.hang_up)}
             </button>
         </div>
     }
     .into_any()
 }
 
-/// What a reaction is called, for its button and for screen readers.
-pub fn reaction_name(reaction: Reaction) -> &'static str {
+/// What a reaction is called in `locale`, for its button and for screen readers.
+pub fn reaction_label(locale: Locale, reaction: Reaction) -> &'static str {
     match reaction {
-        Reaction::ThumbsUp => "Thumbs up",
-        Reaction::Clap => "Applause",
-        Reaction::Laugh => "Laughing",
-        Reaction::Heart => "Love",
-        Reaction::Party => "Celebration",
-        Reaction::Surprised => "Surprised",
+        Reaction::ThumbsUp => td_string!(locale, controls.reaction_thumbs_up),
+        Reaction::Clap => td_string!(locale, controls.reaction_clap),
+        Reaction::Laugh => td_string!(locale, controls.reaction_laugh),
+        Reaction::Heart => td_string!(locale, controls.reaction_heart),
+        Reaction::Party => td_string!(locale, controls.reaction_party),
+        Reaction::Surprised => td_string!(locale, controls.reaction_surprised),
     }
+}
+
+/// What a reaction is called in the page's language, read from the i18n context (and
+/// tracked): call it while rendering or from an effect. With a `Locale` at hand,
+/// `reaction_label` says the same.
+pub fn reaction_name(reaction: Reaction) -> &'static str {
+    reaction_label(use_i18n().get_locale(), reaction)
 }
 
 /// `m` toggles the microphone, `v` the camera and `h` the hand, except while typing.
@@ -172,5 +193,15 @@ mod tests {
         assert!(shortcut("m", true, false).is_none());
         assert!(shortcut("m", false, true).is_none());
         assert!(shortcut("x", false, false).is_none());
+    }
+
+    #[test]
+    fn reactions_are_named_in_the_language_of_the_page() {
+        assert_eq!(
+            reaction_label(Locale::en_GB, Reaction::ThumbsUp),
+            "Thumbs up"
+        );
+        assert_eq!(reaction_label(Locale::en_GB, Reaction::Heart), "Love");
+        assert_eq!(reaction_label(Locale::de, Reaction::Clap), "Applaus");
     }
 }

@@ -1,4 +1,5 @@
 use crate::call_state::{CallState, Device, DeviceKind, Sound, UiCommand};
+use crate::i18n::*;
 use leptos::prelude::*;
 
 /// Camera and microphone choosers. The lists follow the browser's (they refresh when a
@@ -7,23 +8,31 @@ use leptos::prelude::*;
 pub fn DevicePicker(call: CallState, send: Callback<UiCommand>) -> AnyView {
     view! {
         <div class="devices">
+            <DeviceSelect kind=DeviceKind::Camera devices=call.cameras current=call.camera_id send/>
             <DeviceSelect
-                label="Camera"
-                kind=DeviceKind::Camera
-                devices=call.cameras
-                current=call.camera_id
-                send
-            />
-            <DeviceSelect
-                label="Microphone"
                 kind=DeviceKind::Microphone
                 devices=call.microphones
                 current=call.microphone_id
                 send
             />
-            <SoundSwitch call send label="Noise suppression" pick=|s| &mut s.noise_suppression/>
-            <SoundSwitch call send label="Echo cancellation" pick=|s| &mut s.echo_cancellation/>
-            <SoundSwitch call send label="Automatic gain" pick=|s| &mut s.auto_gain/>
+            <SoundSwitch
+                call
+                send
+                label=|locale| td_string!(locale, controls.noise_suppression)
+                pick=|s| &mut s.noise_suppression
+            />
+            <SoundSwitch
+                call
+                send
+                label=|locale| td_string!(locale, controls.echo_cancellation)
+                pick=|s| &mut s.echo_cancellation
+            />
+            <SoundSwitch
+                call
+                send
+                label=|locale| td_string!(locale, controls.auto_gain)
+                pick=|s| &mut s.auto_gain
+            />
         </div>
     }
     .into_any()
@@ -34,9 +43,11 @@ pub fn DevicePicker(call: CallState, send: Callback<UiCommand>) -> AnyView {
 fn SoundSwitch(
     call: CallState,
     send: Callback<UiCommand>,
-    label: &'static str,
+    /// What the switch is called, in a language.
+    label: fn(Locale) -> &'static str,
     pick: fn(&mut Sound) -> &mut bool,
 ) -> AnyView {
+    let i18n = use_i18n();
     let on = move || {
         let mut sound = call.sound.get();
         *pick(&mut sound)
@@ -54,7 +65,7 @@ fn SoundSwitch(
                     send.run(UiCommand::SetSound(sound));
                 }
             />
-            {label}
+            {move || label(i18n.get_locale())}
         </label>
     }
     .into_any()
@@ -62,15 +73,27 @@ fn SoundSwitch(
 
 #[component]
 fn DeviceSelect(
-    label: &'static str,
     kind: DeviceKind,
     devices: RwSignal<Vec<Device>>,
     current: RwSignal<Option<String>>,
     send: Callback<UiCommand>,
 ) -> AnyView {
-    let id = format!("device-{}", label.to_lowercase());
+    let i18n = use_i18n();
+    let id = match kind {
+        DeviceKind::Camera => "device-camera",
+        DeviceKind::Microphone => "device-microphone",
+    };
+    let label = move || match kind {
+        DeviceKind::Camera => t_string!(i18n, controls.camera),
+        DeviceKind::Microphone => t_string!(i18n, controls.microphone),
+    };
+    // A device the browser gives no name (before permission, say): "Camera 2".
+    let numbered = move |number: usize| match kind {
+        DeviceKind::Camera => t_string!(i18n, controls.camera_numbered, number).to_string(),
+        DeviceKind::Microphone => t_string!(i18n, controls.microphone_numbered, number).to_string(),
+    };
     view! {
-        <label for=id.clone()>{label}</label>
+        <label for=id>{label}</label>
         <select
             id=id
             disabled=move || devices.with(Vec::is_empty)
@@ -80,10 +103,9 @@ fn DeviceSelect(
                 each=move || devices.get().into_iter().enumerate()
                 key=|(_, device)| device.id.clone()
                 children=move |(index, device)| {
-                    let name = if device.label.is_empty() {
-                        format!("{label} {}", index + 1)
-                    } else {
-                        device.label.clone()
+                    let label = device.label.clone();
+                    let name = move || {
+                        if label.is_empty() { numbered(index + 1) } else { label.clone() }
                     };
                     let id = device.id.clone();
                     let selected = move || current.with(|c| c.as_deref() == Some(id.as_str()));

@@ -1,6 +1,7 @@
 use crate::browser;
 use crate::call_state::{CallState, TransferState, UiCommand};
 use crate::components::person_picker::PersonPicker;
+use crate::i18n::*;
 use crate::protocol::file::{human_bytes, RECEIVED_FILE_TYPE};
 use leptos::prelude::*;
 
@@ -9,12 +10,19 @@ use leptos::prelude::*;
 /// the server; sent to everyone, each person gets a copy of their own.
 #[component]
 pub fn FilePanel(call: CallState, send: Callback<UiCommand>) -> AnyView {
+    let i18n = use_i18n();
     view! {
-        <section class="files" aria-label="Files">
+        <section class="files" aria-label=move || t_string!(i18n, controls.files)>
             // With two or more others, a file goes to one of them or to everyone.
-            <PersonPicker call class="file-to" label="Send to" everyone="Everyone" picked=call.send_to/>
+            <PersonPicker
+                call
+                class="file-to"
+                label=move || t_string!(i18n, controls.send_to)
+                everyone=move || t_string!(i18n, controls.everyone)
+                picked=call.send_to
+            />
             <div class="file-row">
-                <label class="button file-pick" for="file-pick">"Send a file"</label>
+                <label class="button file-pick" for="file-pick">{t!(i18n, controls.send_file)}</label>
                 <input
                     type="file"
                     id="file-pick"
@@ -23,7 +31,7 @@ pub fn FilePanel(call: CallState, send: Callback<UiCommand>) -> AnyView {
                     on:change=move |ev| browser::send_picked_files(&ev, send)
                 />
                 <span class="hint">
-                    {move || format!("up to {}, or drop it on the call", human_bytes(call.max_file_bytes.get()))}
+                    {t!(i18n, controls.file_limit, size = move || human_bytes(call.max_file_bytes.get()))}
                 </span>
             </div>
             <ul class="transfers">
@@ -40,12 +48,17 @@ pub fn FilePanel(call: CallState, send: Callback<UiCommand>) -> AnyView {
 
 #[component]
 fn TransferRow(call: CallState, id: u32, send: Callback<UiCommand>) -> AnyView {
+    let i18n = use_i18n();
     let transfer = Memo::new(move |_| {
         call.transfers
             .with(|all| all.iter().find(|t| t.id == id).cloned())
     });
-    let field = move |f: fn(&crate::call_state::Transfer) -> String| {
-        move || transfer.with(|t| t.as_ref().map(f).unwrap_or_default())
+    // A line about the transfer, in the page's language.
+    let field = move |f: fn(Locale, &crate::call_state::Transfer) -> String| {
+        move || {
+            let locale = i18n.get_locale();
+            transfer.with(|t| t.as_ref().map(|t| f(locale, t)).unwrap_or_default())
+        }
     };
     let size = move || transfer.with(|t| t.as_ref().map_or(0, |t| t.size));
     let done = move || transfer.with(|t| t.as_ref().map_or(0, |t| t.done_bytes));
@@ -57,38 +70,51 @@ fn TransferRow(call: CallState, id: u32, send: Callback<UiCommand>) -> AnyView {
         })
     };
     view! {
-        <li class="transfer" data-state=field(|t| state_name(&t.state).into())>
-            <span class="file-name">{field(|t| t.name.clone())}</span>
+        <li class="transfer" data-state=field(|_, t| state_name(&t.state).into())>
+            <span class="file-name">{field(|_, t| t.name.clone())}</span>
             <span class="file-peer">
-                {field(|t| format!("{} {}", if t.sending { "to" } else { "from" }, t.peer))}
+                {field(|locale, t| {
+                    let name = &t.peer;
+                    if t.sending {
+                        td_string!(locale, controls.to_peer, name).to_string()
+                    } else {
+                        td_string!(locale, controls.from_peer, name).to_string()
+                    }
+                })}
             </span>
             <span class="file-size">{move || human_bytes(size())}</span>
             <progress
                 max=move || size().max(1).to_string()
                 prop:value=move || done().to_string()
-                aria-label=field(|t| {
+                aria-label=field(|locale, t| {
+                    let (file, name) = (&t.name, &t.peer);
                     if t.sending {
-                        format!("Sending {} to {}", t.name, t.peer)
+                        td_string!(locale, controls.sending_file, file, name).to_string()
                     } else {
-                        format!("Receiving {} from {}", t.name, t.peer)
+                        td_string!(locale, controls.receiving_file, file, name).to_string()
                     }
                 })
             ></progress>
-            <span class="file-state">{field(|t| describe(&t.state, t.sending))}</span>
+            <span class="file-state">{field(|locale, t| describe(locale, &t.state, t.sending))}</span>
             <Show when=open>
                 <button
                     class="secondary"
-                    aria-label=field(|t| {
-                        format!("Cancel {} {} {}", t.name, if t.sending { "to" } else { "from" }, t.peer)
+                    aria-label=field(|locale, t| {
+                        let (file, name) = (&t.name, &t.peer);
+                        if t.sending {
+                            td_string!(locale, controls.cancel_to, file, name).to_string()
+                        } else {
+                            td_string!(locale, controls.cancel_from, file, name).to_string()
+                        }
                     })
                     on:click=move |_| send.run(UiCommand::CancelTransfer(id))
                 >
-                    "Cancel"
+                    {t!(i18n, controls.cancel)}
                 </button>
             </Show>
             {move || saved().map(|url| {
                 let name = transfer.with(|t| t.as_ref().map(|t| t.name.clone()).unwrap_or_default());
-                view! { <a class="save" href=url download=name.clone() type=RECEIVED_FILE_TYPE>{format!("Save {name}")}</a> }
+                view! { <a class="save" href=url download=name.clone() type=RECEIVED_FILE_TYPE>{t!(i18n, controls.save_file, name = name.clone())}</a> }
             })}
         </li>
     }
@@ -105,14 +131,42 @@ fn state_name(state: &TransferState) -> &'static str {
     }
 }
 
-fn describe(state: &TransferState, sending: bool) -> String {
+fn describe(locale: Locale, state: &TransferState, sending: bool) -> String {
     match state {
-        TransferState::Preparing => "Checking the file…".into(),
-        TransferState::Active if sending => "Sending…".into(),
-        TransferState::Active => "Receiving…".into(),
-        TransferState::Done { .. } if sending => "Sent".into(),
-        TransferState::Done { .. } => "Received intact".into(),
-        TransferState::Cancelled => "Cancelled".into(),
-        TransferState::Failed(why) => format!("Failed: {why}"),
+        TransferState::Preparing => td_string!(locale, controls.file_checking).into(),
+        TransferState::Active if sending => td_string!(locale, controls.file_sending).into(),
+        TransferState::Active => td_string!(locale, controls.file_receiving).into(),
+        TransferState::Done { .. } if sending => td_string!(locale, controls.file_sent).into(),
+        TransferState::Done { .. } => td_string!(locale, controls.file_received).into(),
+        TransferState::Cancelled => td_string!(locale, controls.file_cancelled).into(),
+        // `why` is the client's own words (src/client/file_channel.rs), English for now.
+        TransferState::Failed(why) => td_string!(locale, controls.file_failed, why).to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_transfer_is_described_in_the_language_of_the_page() {
+        let en = Locale::en_GB;
+        assert_eq!(
+            describe(en, &TransferState::Preparing, true),
+            "Checking the file…"
+        );
+        assert_eq!(describe(en, &TransferState::Active, false), "Receiving…");
+        assert_eq!(
+            describe(en, &TransferState::Done { url: None }, false),
+            "Received intact"
+        );
+        assert_eq!(
+            describe(en, &TransferState::Failed("arrived damaged".into()), false),
+            "Failed: arrived damaged"
+        );
+        assert_eq!(
+            describe(Locale::fr, &TransferState::Failed("x".into()), true),
+            "Échec : x"
+        );
     }
 }

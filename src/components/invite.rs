@@ -1,4 +1,5 @@
 use crate::browser;
+use crate::i18n::*;
 use leptos::html::Input;
 use leptos::prelude::*;
 
@@ -6,19 +7,20 @@ use leptos::prelude::*;
 /// refuses the clipboard, the link is shown selected, ready for Ctrl+C.
 #[component]
 pub fn InviteButton(room: String) -> impl IntoView {
+    let i18n = use_i18n();
     let copied = RwSignal::new(false);
     let shown = RwSignal::new(None::<String>);
     let field = NodeRef::<Input>::new();
     let copy = move |_| browser::copy_invite_link(&room, copied, shown, field);
     view! {
         <div class="invite">
-            <button on:click=copy>"Copy invite link"</button>
+            <button on:click=copy>{t!(i18n, controls.copy_invite)}</button>
             <span class="copied" aria-live="polite">
-                {move || copied.get().then_some("Invite link copied")}
+                {move || copied.get().then(|| t_string!(i18n, controls.invite_copied))}
             </span>
             <Show when=move || shown.with(Option::is_some)>
                 <label class="invite-fallback">
-                    "Invite link (copy it with Ctrl+C)"
+                    {t!(i18n, controls.invite_fallback)}
                     <input node_ref=field readonly prop:value=move || shown.get().unwrap_or_default()/>
                 </label>
             </Show>

@@ -13,6 +13,7 @@ use crate::components::connection_check::ConnectionCheck;
 use crate::components::name_field::NameField;
 use crate::components::words::FieldProblem;
 use crate::early_media::{JOIN_FORM, JOIN_PREVIEW};
+use crate::i18n::*;
 use crate::protocol::signaling::validate_name;
 use leptos::prelude::*;
 
@@ -61,12 +62,13 @@ pub fn JoinCard(user: String, room: String, join: Callback<JoinChoice>) -> impl 
         ev.prevent_default();
         submit();
     };
+    let i18n = use_i18n();
 
     view! {
         <section class="panel join-card" aria-labelledby="join-title">
-            <h1 id="join-title">{format!("Join room {room}")}</h1>
+            <h1 id="join-title">{t!(i18n, people.join_room, room = room.clone())}</h1>
             <p class="lede">
-                "Check your camera and your name. Nobody in the call sees or hears you until you join."
+                {t!(i18n, people.join_lede)}
             </p>
             <div class="join-preview">
                 <video
@@ -74,9 +76,9 @@ pub fn JoinCard(user: String, room: String, join: Callback<JoinChoice>) -> impl 
                     autoplay
                     muted
                     playsinline
-                    aria-label="Your camera preview"
+                    aria-label=move || t_string!(i18n, people.camera_preview)
                 ></video>
-                <p class="preview-off">"Camera off"</p>
+                <p class="preview-off">{t!(i18n, people.camera_off)}</p>
             </div>
             <form id=JOIN_FORM class="join-form" method="get" action="/" on:submit=on_submit novalidate>
                 <input type="hidden" name="room" value=room.clone()/>
@@ -92,7 +94,7 @@ pub fn JoinCard(user: String, room: String, join: Callback<JoinChoice>) -> impl 
                             checked=server_side(true)
                             bind:checked=microphone
                         />
-                        "Microphone"
+                        {t!(i18n, people.microphone)}
                     </label>
                     <label>
                         <input
@@ -103,11 +105,11 @@ pub fn JoinCard(user: String, room: String, join: Callback<JoinChoice>) -> impl 
                             checked=server_side(true)
                             bind:checked=camera
                         />
-                        "Camera"
+                        {t!(i18n, people.camera)}
                     </label>
                 </div>
-                <button type="submit" class="primary">"Join now"</button>
-                <p class="joining-early" aria-live="polite">"Joining as soon as the page has loaded…"</p>
+                <button type="submit" class="primary">{t!(i18n, people.join_now)}</button>
+                <p class="joining-early" aria-live="polite">{t!(i18n, people.joining_early)}</p>
             </form>
             <ConnectionCheck/>
         </section>

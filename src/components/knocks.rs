@@ -1,6 +1,7 @@
 //! The host's prompts for the people waiting at the locked room's door.
 
 use crate::call_state::{CallState, UiCommand};
+use crate::i18n::*;
 use crate::protocol::signaling::HostCommand;
 use leptos::prelude::*;
 
@@ -11,19 +12,22 @@ use leptos::prelude::*;
 pub fn KnockPrompts(call: CallState, send: Callback<UiCommand>) -> AnyView {
     // The title the page had before anyone knocked, put back once nobody waits.
     let original = StoredValue::new(None::<String>);
+    let i18n = use_i18n();
     Effect::new(move || {
         let knocks = call.knocks.get();
+        let locale = i18n.get_locale();
         let document = document();
         let before = original.get_value().unwrap_or_else(|| document.title());
         match knocks.first() {
             Some((_, name)) => {
                 original.set_value(Some(before));
                 let more = knocks.len() - 1;
-                document.set_title(&if more == 0 {
-                    format!("{name} is asking to join")
+                let title = if more == 0 {
+                    td_string!(locale, people.asking_to_join, name).to_string()
                 } else {
-                    format!("{name} and {more} more are asking to join")
-                });
+                    td_string!(locale, people.asking_to_join_more, name, count = more).to_string()
+                };
+                document.set_title(&title);
             }
             None => {
                 if let Some(title) = original.get_value() {
@@ -40,11 +44,12 @@ pub fn KnockPrompts(call: CallState, send: Callback<UiCommand>) -> AnyView {
             children=move |(knock, name)| {
                 view! {
                     <p class="knock" role="alert">
-                        {format!("{name} is asking to join. ")}
+                        {t!(i18n, people.knock, name)}
+                        " "
                         <button class="primary" on:click=move |_| send.run(UiCommand::Host(HostCommand::Admit(knock)))>
-                            "Admit"
+                            {t!(i18n, people.admit)}
                         </button>
-                        <button on:click=move |_| send.run(UiCommand::Host(HostCommand::Deny(knock)))>"Deny"</button>
+                        <button on:click=move |_| send.run(UiCommand::Host(HostCommand::Deny(knock)))>{t!(i18n, people.deny)}</button>
                     </p>
                 }
             }

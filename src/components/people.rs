@@ -2,6 +2,7 @@
 //! they can do about the room and each person.
 
 use crate::call_state::{CallState, UiCommand};
+use crate::i18n::*;
 use crate::protocol::signaling::HostCommand;
 use crate::protocol::signaling::PeerId;
 use leptos::prelude::*;
@@ -14,30 +15,37 @@ pub fn PeopleList(call: CallState, send: Callback<UiCommand>, you: Signal<String
     // Whose removal waits for the host's confirmation.
     let confirming = RwSignal::new(None::<PeerId>);
     let hosting = move || call.is_host.get();
+    let i18n = use_i18n();
     view! {
-        <section class="people" aria-label="People">
+        <section class="people" aria-label=move || t_string!(i18n, people.people)>
             <h2>
-                "People"
+                {t!(i18n, people.people)}
                 <Show when=move || call.locked.get()>
-                    <span class="locked-badge">"Locked"</span>
+                    <span class="locked-badge">{t!(i18n, people.locked)}</span>
                 </Show>
             </h2>
             <Show when=hosting>
                 <button
                     class="lock"
                     aria-pressed=move || call.locked.get().to_string()
-                    title="While the room is locked, people opening its link wait until you let them in"
+                    title=move || t_string!(i18n, people.lock_title)
                     on:click=move |_| send.run(UiCommand::Host(HostCommand::Lock(!call.locked.get_untracked())))
                 >
-                    {move || if call.locked.get() { "Unlock room" } else { "Lock room" }}
+                    {move || {
+                        if call.locked.get() {
+                            t_string!(i18n, people.unlock_room)
+                        } else {
+                            t_string!(i18n, people.lock_room)
+                        }
+                    }}
                 </button>
             </Show>
             <HandsUp call send/>
             <ul>
                 <li>
-                    <span class="who">{move || format!("{} (you)", you.get())}</span>
+                    <span class="who">{t!(i18n, people.name_you, name = move || you.get())}</span>
                     <Show when=hosting>
-                        <span class="host-badge">"Host"</span>
+                        <span class="host-badge">{t!(i18n, people.host)}</span>
                     </Show>
                 </li>
                 <For
@@ -50,7 +58,7 @@ pub fn PeopleList(call: CallState, send: Callback<UiCommand>, you: Signal<String
             </ul>
             <Show when=hosting>
                 <p class="people-note">
-                    "As the host, you can ask someone to mute: their sound goes straight to the others, so only they can switch it off."
+                    {t!(i18n, people.host_note)}
                 </p>
             </Show>
         </section>
@@ -61,10 +69,11 @@ pub fn PeopleList(call: CallState, send: Callback<UiCommand>, you: Signal<String
 /// Raised hands, in the order they went up; the host can lower anyone's.
 #[component]
 fn HandsUp(call: CallState, send: Callback<UiCommand>) -> AnyView {
+    let i18n = use_i18n();
     view! {
         <Show when=move || call.hands.with(|h| !h.is_empty())>
-            <h3 class="hands-title">"Hands raised"</h3>
-            <ol class="hands" aria-label="Hands raised">
+            <h3 class="hands-title">{t!(i18n, people.hands_raised)}</h3>
+            <ol class="hands" aria-label=move || t_string!(i18n, people.hands_raised)>
                 <For
                     each=move || call.hands.get()
                     key=|hand| (hand.who, hand.name.clone())
@@ -73,28 +82,31 @@ fn HandsUp(call: CallState, send: Callback<UiCommand>) -> AnyView {
                     <li>
                         <span class="who">
                             {match hand.who {
-                                Some(_) => hand.name.clone(),
-                                None => format!("{} (you)", hand.name),
+                                Some(_) => hand.name.clone().into_any(),
+                                None => t!(i18n, people.name_you, name = hand.name.clone()).into_any(),
                             }}
                         </span>
                         {match hand.who {
                             None => {
                                 view! {
                                     <button on:click=move |_| send.run(UiCommand::ToggleHand)>
-                                        "Lower hand"
+                                        {t!(i18n, people.lower_hand)}
                                     </button>
                                 }
                                     .into_any()
                             }
                             Some(id) => {
-                                let label = format!("Lower {}'s hand", hand.name);
+                                let name = hand.name.clone();
                                 view! {
                                     <Show when=move || call.is_host.get()>
                                         <button
-                                            aria-label=label.clone()
+                                            aria-label={
+                                                let name = name.clone();
+                                                move || t_string!(i18n, people.lower_hand_of, name = name.clone())
+                                            }
                                             on:click=move |_| send.run(UiCommand::LowerHand(id))
                                         >
-                                            "Lower hand"
+                                            {t!(i18n, people.lower_hand)}
                                         </button>
                                     </Show>
                                 }
@@ -127,11 +139,12 @@ fn PersonRow(
     };
     let hosts = move || call.host.get() == Some(id);
     let can_act = move || call.is_host.get();
+    let i18n = use_i18n();
     view! {
         <li>
             <span class="who">{name}</span>
             <Show when=hosts>
-                <span class="host-badge">"Host"</span>
+                <span class="host-badge">{t!(i18n, people.host)}</span>
             </Show>
             <Show when=can_act>
                 <span class="host-actions">
@@ -140,23 +153,24 @@ fn PersonRow(
                         fallback=move || {
                             view! {
                                 <button on:click=move |_| send.run(UiCommand::Host(HostCommand::MakeHost(id)))>
-                                    "Make host"
+                                    {t!(i18n, people.make_host)}
                                 </button>
                                 <button on:click=move |_| send.run(UiCommand::Host(HostCommand::AskToMute(id)))>
-                                    "Ask to mute"
+                                    {t!(i18n, people.ask_to_mute)}
                                 </button>
                                 <button
                                     class="danger"
-                                    aria-label=move || format!("Remove {} from the call", name())
+                                    aria-label=move || t_string!(i18n, people.remove_from_call, name = name())
                                     on:click=move |_| confirming.set(Some(id))
                                 >
-                                    "Remove"
+                                    {t!(i18n, people.remove)}
                                 </button>
                             }
                         }
                     >
-                        <span role="alertdialog" aria-label="Confirm removal">
-                            {move || format!("Remove {} from the call? ", name())}
+                        <span role="alertdialog" aria-label=move || t_string!(i18n, people.confirm_removal)>
+                            {t!(i18n, people.remove_from_call_question, name)}
+                            " "
                             <button
                                 class="danger"
                                 on:click=move |_| {
@@ -164,9 +178,9 @@ fn PersonRow(
                                     send.run(UiCommand::Host(HostCommand::Remove(id)));
                                 }
                             >
-                                {move || format!("Remove {}", name())}
+                                {t!(i18n, people.remove_name, name)}
                             </button>
-                            <button on:click=move |_| confirming.set(None)>"Cancel"</button>
+                            <button on:click=move |_| confirming.set(None)>{t!(i18n, people.cancel)}</button>
                         </span>
                     </Show>
                 </span>

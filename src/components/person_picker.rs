@@ -9,10 +9,14 @@ use leptos::prelude::*;
 pub fn PersonPicker(
     call: CallState,
     class: &'static str,
-    label: &'static str,
-    #[prop(optional)] everyone: Option<&'static str>,
+    /// Its label: text, or a closure giving it in the person's language.
+    #[prop(into)]
+    label: TextProp,
+    #[prop(optional, into)] everyone: Option<TextProp>,
     picked: RwSignal<Option<PeerId>>,
 ) -> impl IntoView {
+    let label = Signal::derive(move || label.get().to_string());
+    let everyone = everyone.map(|text| Signal::derive(move || text.get().to_string()));
     let pick = move |ev: leptos::ev::Event| {
         picked.set(event_target_value(&ev).parse::<u64>().ok().map(PeerId));
     };

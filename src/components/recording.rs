@@ -2,13 +2,14 @@
 //! size), who is recording (said on every page), and the files made, offered for saving.
 
 use crate::call_state::{CallState, UiCommand};
-use crate::mesh;
+use crate::i18n::*;
 use crate::protocol::file::human_bytes;
 use leptos::prelude::*;
 
 /// Record, or while recording: the time and size so far, Pause/Resume, Stop recording.
 #[component]
 pub fn RecordingControls(call: CallState, send: Callback<UiCommand>) -> AnyView {
+    let i18n = use_i18n();
     let recording = move || call.recording.get();
     view! {
         <Show
@@ -16,15 +17,15 @@ pub fn RecordingControls(call: CallState, send: Callback<UiCommand>) -> AnyView 
             fallback=move || {
                 view! {
                     <button
-                        title="Record the call as you see it; everyone is told"
+                        title=move || t_string!(i18n, controls.record_title)
                         on:click=move |_| send.run(UiCommand::StartRecording)
                     >
-                        "Record"
+                        {t!(i18n, controls.record)}
                     </button>
                 }
             }
         >
-            <span class="recording-controls" role="group" aria-label="Recording">
+            <span class="recording-controls" role="group" aria-label=move || t_string!(i18n, controls.recording)>
                 <span class="recording-time" aria-live="off">
                     {move || recording().map(|r| running(r.elapsed_ms, r.bytes)).unwrap_or_default()}
                 </span>
@@ -36,10 +37,16 @@ pub fn RecordingControls(call: CallState, send: Callback<UiCommand>) -> AnyView 
                         send.run(if paused { UiCommand::ResumeRecording } else { UiCommand::PauseRecording });
                     }
                 >
-                    {move || if recording().is_some_and(|r| r.paused) { "Resume" } else { "Pause" }}
+                    {move || {
+                        if recording().is_some_and(|r| r.paused) {
+                            t_string!(i18n, controls.resume)
+                        } else {
+                            t_string!(i18n, controls.pause)
+                        }
+                    }}
                 </button>
                 <button class="danger" on:click=move |_| send.run(UiCommand::StopRecording)>
-                    "Stop recording"
+                    {t!(i18n, controls.stop_recording)}
                 </button>
             </span>
         </Show>
@@ -62,25 +69,17 @@ fn running(elapsed_ms: f64, bytes: u64) -> String {
 /// page, from the moment a recording starts until it stops or its maker leaves.
 #[component]
 pub fn RecordingNote(call: CallState) -> AnyView {
+    let i18n = use_i18n();
     let said = move || {
-        let mut names: Vec<String> = Vec::new();
-        if call.recording.with(Option::is_some) {
-            names.push("You".to_owned());
-        }
-        call.people.with(|people| {
-            names.extend(
-                people
-                    .iter()
-                    .filter(|p| p.recording)
-                    .map(|p| p.name.clone()),
-            );
+        let me = call.recording.with(Option::is_some);
+        let others: Vec<String> = call.people.with(|people| {
+            people
+                .iter()
+                .filter(|p| p.recording)
+                .map(|p| p.name.clone())
+                .collect()
         });
-        match names.len() {
-            0 => None,
-            1 if names[0] == "You" => Some("You are recording".to_owned()),
-            1 => Some(format!("{} is recording", names[0])),
-            _ => Some(format!("{} are recording", mesh::list(&names))),
-        }
+        who_records(i18n.get_locale(), me, others)
     };
     view! {
         <p class="recording-note" aria-live="polite">
@@ -90,19 +89,41 @@ pub fn RecordingNote(call: CallState) -> AnyView {
     .into_any()
 }
 
+/// Who is recording, said in `locale`: the person themselves (`me`) and the others by
+/// name. Nobody: `None`.
+fn who_records(locale: Locale, me: bool, others: Vec<String>) -> Option<String> {
+    let text = match (me, others.as_slice()) {
+        (false, []) => return None,
+        (true, []) => td_string!(locale, controls.you_recording).to_owned(),
+        (false, [name]) => td_string!(locale, controls.one_recording, name).to_string(),
+        (false, _) => td_string!(locale, controls.many_recording, names = others).to_string(),
+        (true, _) => {
+            // "You, Bob and Carol": the person first, in their language's word.
+            let names: Vec<String> = std::iter::once(td_string!(locale, controls.you).to_owned())
+                .chain(others)
+                .collect();
+            td_string!(locale, controls.you_and_others_recording, names).to_string()
+        }
+    };
+    Some(text)
+}
+
 /// The recordings made in this call, each a link that saves it.
 #[component]
 pub fn SavedRecordings(call: CallState) -> AnyView {
+    let i18n = use_i18n();
     view! {
         <Show when=move || call.recordings.with(|r| !r.is_empty())>
-            <ul class="recordings" aria-label="Recordings">
+            <ul class="recordings" aria-label=move || t_string!(i18n, controls.recordings)>
                 <For each=move || call.recordings.get() key=|r| r.url.clone() let(saved)>
                     <li>
-                        "Recording ready: "
-                        <a href=saved.url.clone() download=saved.name.clone() type="video/webm">
-                            {format!("Save {}", saved.name)}
-                        </a>
-                        {format!(" ({})", human_bytes(saved.bytes))}
+                        {t!(
+                            i18n,
+                            controls.recording_ready,
+                            name = saved.name.clone(),
+                            size = human_bytes(saved.bytes),
+                            <save> = <a href=saved.url.clone() download=saved.name.clone() type="video/webm" />
+                        )}
                     </li>
                 </For>
             </ul>
@@ -119,5 +140,44 @@ mod tests {
     fn the_running_time_reads_as_minutes_and_seconds_with_the_size() {
         assert_eq!(running(65_400.0, 3_355_443), "● 1:05 · 3.2 MiB");
         assert_eq!(running(0.0, 0), "● 0:00 · 0 bytes");
+    }
+
+    #[test]
+    fn who_records_is_said_in_the_language_of_the_page() {
+        let names = |list: &[&str]| list.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        let en = Locale::en_GB;
+        assert_eq!(who_records(en, false, vec![]), None);
+        assert_eq!(
+            who_records(en, true, vec![]).as_deref(),
+            Some("You are recording")
+        );
+        assert_eq!(
+            who_records(en, false, names(&["Alice"])).as_deref(),
+            Some("Alice is recording")
+        );
+        assert_eq!(
+            who_records(en, false, names(&["Bob", "Carol", "Dave"])).as_deref(),
+            Some("Bob, Carol and Dave are recording")
+        );
+        assert_eq!(
+            who_records(en, true, names(&["Bob"])).as_deref(),
+            Some("You and Bob are recording")
+        );
+        assert_eq!(
+            who_records(en, true, names(&["Bob", "Carol"])).as_deref(),
+            Some("You, Bob and Carol are recording")
+        );
+        assert_eq!(
+            who_records(Locale::de, true, names(&["Bob"])).as_deref(),
+            Some("Sie und Bob nehmen auf")
+        );
+        assert_eq!(
+            who_records(Locale::fr, true, names(&["Bob", "Carol"])).as_deref(),
+            Some("Vous, Bob et Carol enregistrez")
+        );
+        assert_eq!(
+            who_records(Locale::es, false, names(&["Bob", "Carol"])).as_deref(),
+            Some("Bob y Carol están grabando")
+        );
     }
 }

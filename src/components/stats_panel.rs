@@ -1,5 +1,6 @@
 use crate::call_state::CallState;
 use crate::components::person_picker::PersonPicker;
+use crate::i18n::*;
 use crate::stats::{format_bitrate, sparkline};
 use leptos::prelude::*;
 
@@ -10,6 +11,7 @@ const SPARK_H: f64 = 28.0;
 /// bitrate and round-trip time drawn as lines: a trend is read faster than a column.
 #[component]
 pub fn StatsPanel(call: CallState) -> AnyView {
+    let i18n = use_i18n();
     let stats = call.stats;
     let value = move |f: fn(&crate::stats::CallStats) -> String| {
         move || stats.with(|s| s.as_ref().map(f).unwrap_or_else(|| "–".into()))
@@ -21,50 +23,49 @@ pub fn StatsPanel(call: CallState) -> AnyView {
         }
     };
     view! {
-        <section class="stats" aria-label="Call statistics">
+        <section class="stats" aria-label=move || t_string!(i18n, controls.stats_label)>
             // With two or more others, pick whose connection to show.
-            <PersonPicker call class="stats-of" label="Connection to" picked=call.stats_of/>
+            <PersonPicker call class="stats-of" label=move || t_string!(i18n, controls.stats_of) picked=call.stats_of/>
             <dl>
-                <dt>"Receiving"</dt>
+                <dt>{t!(i18n, controls.stats_receiving)}</dt>
                 <dd data-kbps=move || stats.with(|s| s.as_ref().map(|s| s.receive_kbps.round()))>
                     {value(|s| format_bitrate(s.receive_kbps))}
                 </dd>
-                <dt>"Sending"</dt>
+                <dt>{t!(i18n, controls.stats_sending)}</dt>
                 <dd>{value(|s| format_bitrate(s.send_kbps))}</dd>
-                <dt>"Round trip"</dt>
+                <dt>{t!(i18n, controls.stats_round_trip)}</dt>
                 <dd>{value(|s| s.rtt_ms.map(|ms| format!("{ms:.0} ms")).unwrap_or_else(|| "–".into()))}</dd>
-                <dt>"Packet loss"</dt>
+                <dt>{t!(i18n, controls.stats_loss)}</dt>
                 <dd>{value(|s| format!("{:.1} %", s.loss_percent))}</dd>
-                <dt>"Video"</dt>
+                <dt>{t!(i18n, controls.stats_video)}</dt>
                 <dd>
-                    {value(|s| match (s.frame, s.fps) {
-                        (Some((w, h)), Some(fps)) => format!("{w}×{h} at {fps:.0} fps"),
-                        (Some((w, h)), None) => format!("{w}×{h}"),
-                        _ => "–".into(),
-                    })}
+                    {move || {
+                        let locale = i18n.get_locale();
+                        stats.with(|s| s.as_ref().map(|s| video_said(locale, s)).unwrap_or_else(|| "–".into()))
+                    }}
                 </dd>
-                <dt>"Path"</dt>
+                <dt>{t!(i18n, controls.stats_path)}</dt>
                 <dd>{value(|s| s.path.clone().unwrap_or_else(|| "–".into()))}</dd>
-                <dt>"You send"</dt>
+                <dt>{t!(i18n, controls.stats_you_send)}</dt>
                 <dd class="sending">{move || call.sending.get().unwrap_or_else(|| "–".into())}</dd>
-                <dt>"Upload budget"</dt>
+                <dt>{t!(i18n, controls.stats_budget)}</dt>
                 <dd class="budget" data-bps=move || call.upload_budget.get().to_string()>
                     {move || format_bitrate(call.upload_budget.get() as f64 / 1000.0)}
                 </dd>
-                <dt>"Sound"</dt>
-                <dd class="sound">{move || call.sound_applied.get().map(sound_said).unwrap_or_else(|| "–".into())}</dd>
-                <dt>"Upload in all"</dt>
+                <dt>{t!(i18n, controls.stats_sound)}</dt>
+                <dd class="sound">{move || call.sound_applied.get().map(|applied| sound_said(i18n.get_locale(), applied)).unwrap_or_else(|| "–".into())}</dd>
+                <dt>{t!(i18n, controls.stats_upload)}</dt>
                 <dd class="upload">
                     {move || call.upload_kbps.get().map(format_bitrate).unwrap_or_else(|| "–".into())}
                 </dd>
             </dl>
             <Sparkline
-                caption="Receive bitrate, last minute"
+                caption=|locale| td_string!(locale, controls.stats_bitrate_caption)
                 class="bitrate"
                 points=Signal::derive(line(|h| &h.receive_kbps))
             />
             <Sparkline
-                caption="Round-trip time, last minute"
+                caption=|locale| td_string!(locale, controls.stats_rtt_caption)
                 class="rtt"
                 points=Signal::derive(line(|h| &h.rtt_ms))
             />
@@ -73,30 +74,47 @@ pub fn StatsPanel(call: CallState) -> AnyView {
     .into_any()
 }
 
-/// What the browser applies to the microphone, e.g. "noise suppression off, echo
+/// The video received: "640×360 at 30 fps", or the size alone.
+fn video_said(locale: Locale, stats: &crate::stats::CallStats) -> String {
+    match (stats.frame, stats.fps) {
+        (Some((w, h)), Some(fps)) => {
+            let frame = format!("{w}×{h}");
+            let fps = format!("{fps:.0}");
+            td_string!(locale, controls.stats_frame_rate, frame, fps).to_string()
+        }
+        (Some((w, h)), None) => format!("{w}×{h}"),
+        _ => "–".into(),
+    }
+}
+
+/// What the browser applies to the microphone, e.g. "Noise suppression off, echo
 /// cancellation on, automatic gain on".
-fn sound_said(applied: crate::call_state::SoundApplied) -> String {
-    let said = |what: &str, on: Option<bool>| match on {
-        Some(true) => format!("{what} on"),
-        Some(false) => format!("{what} off"),
-        None => format!("{what} not reported"),
+fn sound_said(locale: Locale, applied: crate::call_state::SoundApplied) -> String {
+    let state = |on: Option<bool>| match on {
+        Some(true) => td_string!(locale, controls.sound_on),
+        Some(false) => td_string!(locale, controls.sound_off),
+        None => td_string!(locale, controls.sound_unknown),
     };
-    let parts = [
-        said("noise suppression", applied.noise_suppression),
-        said("echo cancellation", applied.echo_cancellation),
-        said("automatic gain", applied.auto_gain),
-    ];
-    let text = parts.join(", ");
-    let mut chars = text.chars();
-    chars
-        .next()
-        .map(|first| first.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
+    td_string!(
+        locale,
+        controls.stats_sound_applied,
+        noise = state(applied.noise_suppression),
+        echo = state(applied.echo_cancellation),
+        gain = state(applied.auto_gain)
+    )
+    .to_string()
 }
 
 /// One minute of a figure as a line.
 #[component]
-fn Sparkline(caption: &'static str, class: &'static str, points: Signal<String>) -> AnyView {
+fn Sparkline(
+    /// What the line shows, in a language.
+    caption: fn(Locale) -> &'static str,
+    class: &'static str,
+    points: Signal<String>,
+) -> AnyView {
+    let i18n = use_i18n();
+    let caption = move || caption(i18n.get_locale());
     view! {
         <figure class="spark">
             <figcaption>{caption}</figcaption>
@@ -106,4 +124,27 @@ fn Sparkline(caption: &'static str, class: &'static str, points: Signal<String>)
         </figure>
     }
     .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::call_state::SoundApplied;
+
+    #[test]
+    fn the_sound_applied_is_said_in_one_sentence() {
+        let applied = SoundApplied {
+            noise_suppression: Some(false),
+            echo_cancellation: Some(true),
+            auto_gain: None,
+        };
+        assert_eq!(
+            sound_said(Locale::en_GB, applied),
+            "Noise suppression off, echo cancellation on, automatic gain not reported"
+        );
+        assert_eq!(
+            sound_said(Locale::es, applied),
+            "Supresión de ruido desactivada, cancelación de eco activada, ganancia automática sin datos"
+        );
+    }
 }

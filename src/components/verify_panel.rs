@@ -1,6 +1,8 @@
 //! The code of one connection, shown while its panel is open ("Verify Bob").
 
 use crate::call_state::{CallState, UiCommand};
+use crate::components::words;
+use crate::i18n::*;
 use leptos::prelude::*;
 
 /// Both people open it and read their codes to each other: the same code means their
@@ -8,40 +10,41 @@ use leptos::prelude::*;
 #[component]
 pub fn VerifyPanel(call: CallState, send: Callback<UiCommand>) -> impl IntoView {
     let shown = move || call.verifying.get();
+    let i18n = use_i18n();
     view! {
         <Show when=move || call.verifying.with(Option::is_some)>
-            <section class="verify-panel" role="dialog" aria-label="Verification code">
+            <section class="verify-panel" role="dialog" aria-label=move || t_string!(i18n, people.verification_code)>
                 {move || {
                     shown()
-                        .map(|v| match v.code {
-                            Ok(code) => {
-                                view! {
-                                    <p>{format!("Your code with {}:", v.name)}</p>
-                                    <p class="verify-code" aria-label="Code">{code}</p>
-                                    <p class="verify-hint">
-                                        {format!(
-                                            "Read it to {} by voice. If {} sees the same code, nobody is in the middle of your call.",
-                                            v.name, v.name,
-                                        )}
-                                    </p>
-                                    <button
-                                        class="primary"
-                                        on:click=move |_| send.run(UiCommand::MarkVerified(v.id))
-                                    >
-                                        {format!("Mark {} as verified", v.name)}
-                                    </button>
+                        .map(|v| {
+                            let name = v.name;
+                            match v.code {
+                                Ok(code) => {
+                                    view! {
+                                        <p>{t!(i18n, people.your_code_with, name = name.clone())}</p>
+                                        <p class="verify-code" aria-label=move || t_string!(i18n, people.code)>
+                                            {code}
+                                        </p>
+                                        <p class="verify-hint">
+                                            {t!(i18n, people.verify_hint, name = name.clone())}
+                                        </p>
+                                        <button
+                                            class="primary"
+                                            on:click=move |_| send.run(UiCommand::MarkVerified(v.id))
+                                        >
+                                            {t!(i18n, people.mark_verified, name)}
+                                        </button>
+                                    }
+                                        .into_any()
                                 }
-                                    .into_any()
-                            }
-                            Err(why) => {
-                                view! {
-                                    <p>{format!("No code with {} yet: {why}.", v.name)}</p>
+                                Err(why) => {
+                                    let why = words::no_code(i18n.get_locale(), &why);
+                                    view! { <p>{t!(i18n, people.no_code_yet, name, why)}</p> }.into_any()
                                 }
-                                    .into_any()
                             }
                         })
                 }}
-                <button on:click=move |_| call.verifying.set(None)>"Close"</button>
+                <button on:click=move |_| call.verifying.set(None)>{t!(i18n, people.close)}</button>
             </section>
         </Show>
     }

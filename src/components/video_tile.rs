@@ -1,5 +1,6 @@
 use crate::browser;
 use crate::call_state::{CallState, UiCommand};
+use crate::i18n::*;
 use crate::mesh::Link;
 use crate::protocol::peer::Reaction;
 use crate::protocol::signaling::PeerId;
@@ -65,6 +66,7 @@ pub fn VideoTile(
             select.run(());
         }
     };
+    let i18n = use_i18n();
     view! {
         <figure
             class=format!("tile {class}")
@@ -95,13 +97,13 @@ pub fn VideoTile(
                 }
             ></video>
             <Show when=move || camera_off.get()>
-                <div class="placeholder" aria-label=move || format!("{} (camera off)", label.get())>
+                <div class="placeholder" aria-label=move || t_string!(i18n, people.camera_off_of, name = label.get())>
                     <span class="avatar" aria-hidden="true">{initial}</span>
-                    <span class="placeholder-text">"Camera off"</span>
+                    <span class="placeholder-text">{t!(i18n, people.camera_off)}</span>
                 </div>
             </Show>
             <Show when=move || reconnecting.get()>
-                <span class="reconnecting-note" role="note">"reconnecting…"</span>
+                <span class="reconnecting-note" role="note">{t!(i18n, people.reconnecting)}</span>
             </Show>
             <Show when=move || badge.with(Option::is_some)>
                 <span class="badge" aria-live="polite">{move || badge.get()}</span>
@@ -111,7 +113,9 @@ pub fn VideoTile(
                 <span
                     class="hand-badge"
                     role="img"
-                    aria-label=move || format!("Hand raised ({})", hand.get().unwrap_or_default())
+                    aria-label=move || {
+                        t_string!(i18n, people.hand_raised_place, place = hand.get().unwrap_or_default())
+                    }
                 >
                     "✋"
                     <span class="hand-place">{move || hand.get().unwrap_or_default()}</span>
@@ -126,10 +130,10 @@ pub fn VideoTile(
             <figcaption>
                 {move || label.get()}
                 <Show when=move || host.get()>
-                    <span class="host-badge">"Host"</span>
+                    <span class="host-badge">{t!(i18n, people.host)}</span>
                 </Show>
                 <Show when=move || verified.get()>
-                    <span class="verified-badge">"Verified"</span>
+                    <span class="verified-badge">{t!(i18n, people.verified)}</span>
                 </Show>
             </figcaption>
         </figure>
@@ -154,16 +158,19 @@ pub fn RemoteTile(
     let name = Signal::derive(move || person().map(|p| p.name).unwrap_or_default());
     let node_ref = NodeRef::<Video>::new();
     browser::show_video_when_loaded(node_ref, id, send);
+    let i18n = use_i18n();
     view! {
         <VideoTile
             class="remote"
             label=name
-            video_label=Signal::derive(move || format!("Video from {}", name.get()))
+            video_label=Signal::derive(move || t_string!(i18n, people.video_from, name = name.get()).to_string())
             node_ref
             muted=false
             camera_off=Signal::derive(move || person().is_some_and(|p| !p.media.video))
             badge=Signal::derive(move || {
-                person().filter(|p| !p.media.audio).map(|p| format!("{} muted", p.name))
+                person()
+                    .filter(|p| !p.media.audio)
+                    .map(|p| t_string!(i18n, people.name_muted, name = p.name).to_string())
             })
             reconnecting=Signal::derive(move || {
                 person().is_some_and(|p| p.link == Link::Interrupted)
@@ -185,7 +192,7 @@ pub fn RemoteTile(
         >
             <button
                 class="verify"
-                title="Show the code that proves nobody is in the middle"
+                title=move || t_string!(i18n, people.verify_title)
                 on:click=move |ev| {
                     // The tile itself is a button too (focus): this click is not for it.
                     ev.stop_propagation();
@@ -193,7 +200,7 @@ pub fn RemoteTile(
                 }
                 on:keydown=move |ev| ev.stop_propagation()
             >
-                {move || format!("Verify {}", name.get())}
+                {t!(i18n, people.verify_name, name = move || name.get())}
             </button>
         </VideoTile>
     }

@@ -9,6 +9,7 @@
 pub mod budget;
 pub mod meeting;
 pub mod network_check;
+pub mod notice;
 pub mod speaker;
 pub mod switches;
 mod transfers;
@@ -21,6 +22,7 @@ use crate::protocol::signaling::{
 };
 use budget::{SenderLimits, UploadPlan};
 use meeting::{RaisedHand, Reactions, ShownReaction, UpHand};
+use notice::Notice;
 use switches::{Switches, TrackKind};
 use transfers::Transfers;
 
@@ -72,70 +74,24 @@ pub enum CallStatus {
     Busy,
     /// Another tab or device took our seat; the person may take it back.
     OpenElsewhere,
-    /// The host (named) removed us from the call.
-    Removed(String),
+    /// The host (named, unless they had already left) removed us from the call.
+    Removed(Option<String>),
     /// The room is locked: we wait for its host (named) to let us in.
     Knocking(String),
-    /// We were not let in (the host said no, nobody answered in time, or the waiting list
-    /// is full): why.
-    NotLetIn(String),
+    /// We were not let in: the host said no (`KnockDenied`; `host` names whom we waited
+    /// for), nobody answered in time (`KnockExpired`), or the waiting list is full
+    /// (`RoomLocked`).
+    NotLetIn {
+        why: ErrorCode,
+        host: Option<String>,
+    },
     RoomFull,
-    Failed(String),
+    /// The server refused the name or room (`InvalidName`, `BadName`, `InvalidRoom`).
+    Failed(ErrorCode),
     Ended,
 }
 
 impl CallStatus {
-    pub fn text(&self) -> String {
-        match self {
-            CallStatus::Starting => "Starting camera and microphone…".into(),
-            CallStatus::Joining => "Joining the room…".into(),
-            CallStatus::Waiting { left: None } => "Waiting for someone to join.".into(),
-            CallStatus::Waiting { left: Some(name) } => {
-                format!("{name} left the call. Waiting for someone to join.")
-            }
-            CallStatus::InCall {
-                left,
-                connected,
-                connecting,
-                interrupted,
-                failed,
-            } => {
-                let mut parts = Vec::new();
-                if !connected.is_empty() {
-                    parts.push(format!("connected with {}", list(connected)));
-                }
-                if !connecting.is_empty() {
-                    parts.push(format!("connecting to {}…", list(connecting)));
-                }
-                if !interrupted.is_empty() {
-                    parts.push(format!(
-                        "connection to {} lost; reconnecting…",
-                        list(interrupted)
-                    ));
-                }
-                for (name, why) in failed {
-                    parts.push(format!("could not connect to {name} ({why})"));
-                }
-                let mut text = capitalized(&parts.join("; "));
-                if !text.ends_with('…') {
-                    text.push('.');
-                }
-                match left {
-                    Some(name) => format!("{name} left the call. {text}"),
-                    None => text,
-                }
-            }
-            CallStatus::Busy => "Server busy, retrying…".into(),
-            CallStatus::OpenElsewhere => "This call is open in another tab or device.".into(),
-            CallStatus::Removed(by) => format!("{by} removed you from the call."),
-            CallStatus::Knocking(host) => format!("Waiting for {host} to let you in…"),
-            CallStatus::NotLetIn(why) => format!("{}.", capitalized(why)),
-            CallStatus::RoomFull => "This room is full.".into(),
-            CallStatus::Failed(why) => format!("Connection failed: {why}"),
-            CallStatus::Ended => "Call ended.".into(),
-        }
-    }
-
     /// The call is over from this side: no session runs any more.
     pub fn is_final(&self) -> bool {
         matches!(
@@ -143,25 +99,8 @@ impl CallStatus {
             CallStatus::RoomFull
                 | CallStatus::Ended
                 | CallStatus::Removed(_)
-                | CallStatus::NotLetIn(_)
+                | CallStatus::NotLetIn { .. }
         )
-    }
-}
-
-/// "Bob", "Bob and Carol", "Bob, Carol and Dave".
-pub fn list(names: &[String]) -> String {
-    match names {
-        [] => String::new(),
-        [one] => one.clone(),
-        [init @ .., last] => format!("{} and {last}", init.join(", ")),
-    }
-}
-
-fn capitalized(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
     }
 }
 
@@ -386,7 +325,7 @@ pub enum Effect {
     PutOnWire(TrackKind),
     ShowChat(ChatLine),
     /// Tell the person something about the call (e.g. a peer misbehaving).
-    Notice(String),
+    Notice(Notice),
     /// The host (named) asks this person to mute: the page offers a Mute button.
     MuteRequest(String),
     /// Someone (named) knocks at the locked room's door: to the host, with a sound.
@@ -881,10 +820,10 @@ impl Session {
                 self.locked = locked;
                 self.waiting_for = None;
                 if !name.is_empty() && name != self.user {
-                    self.effects.push(Effect::Notice(format!(
-                        "Someone here is already called {}: you are {name} in this call.",
-                        self.user
-                    )));
+                    self.effects.push(Effect::Notice(Notice::SeatedAs {
+                        asked: self.user.clone(),
+                        given: name.clone(),
+                    }));
                     self.seated_as = Some(name);
                 }
                 self.take_terms(
@@ -993,10 +932,10 @@ impl Session {
                 }
                 self.host = Some(peer);
                 let notice = if Some(peer) == self.you {
-                    "You are now the host.".to_owned()
+                    Notice::YouAreHost
                 } else {
                     match self.remote(peer) {
-                        Some(remote) => format!("{} is now the host.", remote.person.name),
+                        Some(remote) => Notice::NewHost(remote.person.name.clone()),
                         None => return,
                     }
                 };
@@ -1009,8 +948,10 @@ impl Session {
                 self.finish(CallStatus::Removed(by));
             }
             ServerMessage::MuteRequest { by } => {
-                let by = self.name_of(by);
-                self.effects.push(Effect::MuteRequest(by));
+                // From a host who has left since, the request is moot.
+                if let Some(by) = self.name_of(by) {
+                    self.effects.push(Effect::MuteRequest(by));
+                }
             }
             ServerMessage::Locked { locked } => self.locked = locked,
             ServerMessage::Waiting { host_name } => {
@@ -1041,15 +982,12 @@ impl Session {
                 self.socket_open = false;
                 self.effects.push(Effect::CloseSocket);
             }
-            ServerMessage::Error {
-                code,
-                message,
-                peer,
-            } => self.on_error(code, message, peer),
+            // The server's `message` is for developers; the page words the code itself.
+            ServerMessage::Error { code, peer, .. } => self.on_error(code, peer),
         }
     }
 
-    fn on_error(&mut self, code: ErrorCode, message: String, peer: Option<PeerId>) {
+    fn on_error(&mut self, code: ErrorCode, peer: Option<PeerId>) {
         match code {
             ErrorCode::PeerBusy => {
                 let Some(remote) = peer.and_then(|id| self.remote(id)) else {
@@ -1066,19 +1004,17 @@ impl Session {
                 }
             }
             // As the host, letting someone into a full room: they wait on.
-            ErrorCode::RoomFull if self.is_host() && !self.server_lost => self.effects.push(
-                Effect::Notice("The room is full: nobody more can come in.".into()),
-            ),
+            ErrorCode::RoomFull if self.is_host() && !self.server_lost => {
+                self.effects.push(Effect::Notice(Notice::RoomFullNoAdmit))
+            }
             ErrorCode::KnockDenied | ErrorCode::KnockExpired | ErrorCode::RoomLocked => {
-                self.waiting_for = None;
-                self.finish(CallStatus::NotLetIn(message));
+                let host = self.waiting_for.take();
+                self.finish(CallStatus::NotLetIn { why: code, host });
             }
             ErrorCode::RoomFull => self.finish(CallStatus::RoomFull),
-            ErrorCode::NotHost => self
-                .effects
-                .push(Effect::Notice("Only the host can do that.".into())),
+            ErrorCode::NotHost => self.effects.push(Effect::Notice(Notice::OnlyTheHost)),
             ErrorCode::InvalidRoom | ErrorCode::InvalidName | ErrorCode::BadName => {
-                self.outcome = Some(CallStatus::Failed(message));
+                self.outcome = Some(CallStatus::Failed(code));
                 self.effects.push(Effect::Stop);
             }
             ErrorCode::InvalidToken | ErrorCode::ResumeExpired => {
@@ -1232,10 +1168,7 @@ impl Session {
                     }
                     Admit::Drop { notify } => {
                         if notify {
-                            let name = &remote.person.name;
-                            let notice = format!(
-                                "{name} is sending messages too fast; some were not shown."
-                            );
+                            let notice = Notice::ChatTooFast(remote.person.name.clone());
                             self.effects.push(Effect::Notice(notice));
                         }
                     }
@@ -1278,8 +1211,7 @@ impl Session {
                     let host = remote.person.name.clone();
                     if self.hand.take().is_some() {
                         self.tell_hand(now_ms);
-                        self.effects
-                            .push(Effect::Notice(format!("{host} lowered your hand.")));
+                        self.effects.push(Effect::Notice(Notice::HandLowered(host)));
                     }
                 }
                 Ok(PeerMessage::LowerHand) => {
@@ -1316,10 +1248,7 @@ impl Session {
                 if changed {
                     remote.verified_code = None;
                     remote.person.verified = false;
-                    let notice = format!(
-                        "{}'s connection has changed since you verified it. Compare your codes again.",
-                        remote.person.name
-                    );
+                    let notice = Notice::CodeChanged(remote.person.name.clone());
                     self.effects.push(Effect::Notice(notice));
                 }
             }
@@ -1330,8 +1259,7 @@ impl Session {
                 if matches!(remote.person.link, Link::Awaiting | Link::Connecting) {
                     remote.person.link = Link::Failed(why);
                 } else if now_ms - noticed_ms >= NOTICE_EVERY_MS {
-                    let name = &remote.person.name;
-                    let notice = format!("{name}'s browser sent something that could not be used.");
+                    let notice = Notice::Unusable(remote.person.name.clone());
                     self.unusable_noticed_ms = now_ms;
                     self.effects.push(Effect::Notice(notice));
                 }
@@ -1365,9 +1293,8 @@ impl Session {
                     .filter(|id| to.is_none_or(|to| to == *id))
                     .collect();
                 if to.is_empty() {
-                    self.effects.push(Effect::Notice(
-                        "Files can be sent once you are connected.".into(),
-                    ));
+                    self.effects
+                        .push(Effect::Notice(Notice::FilesNeedAConnection));
                 }
                 for peer in to {
                     let transfer = self.transfers.start(peer, false);
@@ -1471,10 +1398,9 @@ impl Session {
         }
     }
 
-    /// Someone's name, for a sentence ("Alice removed you…"): "The host" if unknown.
-    fn name_of(&mut self, id: PeerId) -> String {
-        self.remote(id)
-            .map_or_else(|| "The host".to_owned(), |r| r.person.name.clone())
+    /// Someone's name, for a sentence ("Alice removed you…"), if they are here.
+    fn name_of(&mut self, id: PeerId) -> Option<String> {
+        self.remote(id).map(|r| r.person.name.clone())
     }
 
     /// A signal past a limit was dropped: counted, and warned about once.
@@ -1517,7 +1443,7 @@ impl Session {
         if let Some(remote) = self.remote(id).filter(|_| too_long) {
             if now_ms - remote.too_long_noticed_ms >= NOTICE_EVERY_MS {
                 remote.too_long_noticed_ms = now_ms;
-                let notice = format!("{} sent a message that was too long.", remote.person.name);
+                let notice = Notice::TooLong(remote.person.name.clone());
                 self.effects.push(Effect::Notice(notice));
             }
         }

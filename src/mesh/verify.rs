@@ -36,6 +36,17 @@ pub enum VerifyError {
     Malformed(Side),
 }
 
+/// Why a connection has no code to show yet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NoCode {
+    /// No connection to them yet.
+    NotConnected,
+    /// Its descriptions are still being exchanged.
+    SettingUp,
+    /// A description could not be read for its fingerprint.
+    Unreadable(VerifyError),
+}
+
 /// Which description an error is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Side {

@@ -11,12 +11,14 @@ use crate::components::invite::InviteButton;
 use crate::components::join_card::{self, JoinCard, JoinChoice};
 use crate::components::people::PeopleList;
 use crate::components::recording::RecordingNote;
+use crate::components::words::{self, FieldProblem};
 use crate::components::{
     chat::ChatPanel,
     stats_panel::StatsPanel,
     status::StatusLine,
     video_tile::{hand_place, reactions_of, RemoteTile, VideoTile},
 };
+use crate::i18n::*;
 use crate::mesh::switches::Switches;
 use crate::mesh::CallStatus;
 use crate::protocol::signaling::{validate_name, validate_room, PeerId};
@@ -44,6 +46,7 @@ impl LazyRoute for CallRoute {
 
 #[component]
 pub fn CallScreen() -> impl IntoView {
+    let i18n = use_i18n();
     let params = use_params_map();
     let query = use_query_map();
     // The router decodes path parameters differently on the server and in the browser;
@@ -87,9 +90,11 @@ pub fn CallScreen() -> impl IntoView {
             },
             (Err(e), _) | (_, Err(e)) => view! {
                 <section class="panel">
-                    <h1>"This call link is not valid"</h1>
-                    <p role="alert">{e.to_string()}</p>
-                    <A href="/">"Home"</A>
+                    <h1>{t!(i18n, call.link_not_valid)}</h1>
+                    <p role="alert">
+                        {move || words::field_problem(i18n.get_locale(), FieldProblem::Input(e))}
+                    </p>
+                    <A href="/">{t!(i18n, common.home)}</A>
                 </section>
             }
             .into_any(),
@@ -120,6 +125,7 @@ fn came_through_tandem() -> bool {
 
 #[component]
 fn Call(choice: JoinChoice, room: String, rejoin: Callback<()>) -> impl IntoView {
+    let i18n = use_i18n();
     let user = choice.name;
     let call = CallState::new();
     let switches = Switches {
@@ -157,7 +163,8 @@ fn Call(choice: JoinChoice, room: String, rejoin: Callback<()>) -> impl IntoView
         }
     });
     on_cleanup(move || keys.remove());
-    let local_badge = move || (!call.microphone_on.get()).then(|| "You are muted".to_owned());
+    let local_badge =
+        move || (!call.microphone_on.get()).then(|| t_string!(i18n, call.you_are_muted).to_owned());
     let started = call_started(call);
     let status = call.status;
     // A tile picked to be shown large; forgotten when that person leaves.
@@ -174,12 +181,20 @@ fn Call(choice: JoinChoice, room: String, rejoin: Callback<()>) -> impl IntoView
     view! {
         <section
             class="call"
-            aria-label=format!("Call in room {room}")
+            aria-label={
+                let room = room.clone();
+                move || t_string!(i18n, call.call_in_room, room = room.clone()).to_string()
+            }
             on:dragover=|ev| ev.prevent_default()
             on:drop=move |ev| browser::send_dropped_files(&ev, command)
         >
             <header class="call-bar">
-                <h1 class="room-name">{format!("Room {room}")}</h1>
+                <h1 class="room-name">
+                    {
+                        let room = room.clone();
+                        move || t_string!(i18n, call.room_title, room = room.clone()).to_string()
+                    }
+                </h1>
                 <StatusLine status/>
                 <RecordingNote call/>
                 <InviteButton room=room.clone()/>
@@ -212,13 +227,16 @@ fn Call(choice: JoinChoice, room: String, rejoin: Callback<()>) -> impl IntoView
                         class="local"
                         label=Signal::derive({
                             let user = user.clone();
-                            move || format!("You ({})", call.seated_as.get().unwrap_or(user.clone()))
+                            move || {
+                                let name = call.seated_as.get().unwrap_or(user.clone());
+                                t_string!(i18n, call.you_named, name).to_string()
+                            }
                         })
                         video_label=Signal::derive({
                             let user = user.clone();
                             move || {
                                 let name = call.seated_as.get().unwrap_or(user.clone());
-                                format!("Video: You ({name})")
+                                t_string!(i18n, call.video_you_named, name).to_string()
                             }
                         })
                         node_ref=call.local_video
@@ -237,7 +255,13 @@ fn Call(choice: JoinChoice, room: String, rejoin: Callback<()>) -> impl IntoView
                             class="primary play-audio"
                             on:click=move |_| command.run(UiCommand::PlayAudio)
                         >
-                            {move || if count() > 1 { "Play everyone's audio" } else { "Play the other person's audio" }}
+                            {move || {
+                                if count() > 1 {
+                                    t_string!(i18n, call.play_everyone)
+                                } else {
+                                    t_string!(i18n, call.play_other)
+                                }
+                            }}
                         </button>
                     </Show>
                 </div>
@@ -252,15 +276,15 @@ fn Call(choice: JoinChoice, room: String, rejoin: Callback<()>) -> impl IntoView
                         })
                     />
                     <Show when=move || started.get()>
-                        {lazy_panel("file panel", move || file_panel(call, command))}
+                        {lazy_panel(Panel::Files, move || file_panel(call, command))}
                     </Show>
                 </div>
                 <Show when=move || show_stats.get()>
-                    {lazy_panel("stats panel", move || stats_panel(call))}
+                    {lazy_panel(Panel::Stats, move || stats_panel(call))}
                 </Show>
                 <CallControls call send=command show_stats/>
                 <Show when=move || started.get()>
-                    {lazy_panel("device picker", move || device_picker(call, command))}
+                    {lazy_panel(Panel::Devices, move || device_picker(call, command))}
                 </Show>
             </Show>
         </section>
@@ -297,16 +321,32 @@ fn device_picker(call: CallState, send: Callback<UiCommand>) -> Result<AnyView, 
     Ok(view! { <DevicePicker call send/> }.into_any())
 }
 
+/// A panel whose code is a chunk of its own.
+#[derive(Clone, Copy)]
+enum Panel {
+    Files,
+    Stats,
+    Devices,
+}
+
+impl Panel {
+    fn not_loaded(self, locale: Locale) -> &'static str {
+        match self {
+            Panel::Files => td_string!(locale, call.files_panel_failed),
+            Panel::Stats => td_string!(locale, call.stats_panel_failed),
+            Panel::Devices => td_string!(locale, call.devices_panel_failed),
+        }
+    }
+}
+
 /// Shows a lazily loaded panel once its chunk has arrived; if it cannot be fetched, says
 /// so with a button that tries again (a failed fetch is not remembered).
-fn lazy_panel<F>(
-    what: &'static str,
-    load: impl Fn() -> F + Clone + Send + Sync + 'static,
-) -> impl IntoView
+fn lazy_panel<F>(what: Panel, load: impl Fn() -> F + Clone + Send + Sync + 'static) -> impl IntoView
 where
     F: std::future::Future<Output = Result<AnyView, PanelUnavailable>> + Send + 'static,
 {
     let attempt = RwSignal::new(0u32);
+    let i18n = use_i18n();
     move || {
         attempt.track();
         let load = load.clone();
@@ -315,8 +355,11 @@ where
                 Ok(panel) => panel,
                 Err(PanelUnavailable) => view! {
                     <p class="media-note panel-missing" role="alert">
-                        {format!("The {what} could not be loaded. ")}
-                        <button on:click=move |_| attempt.update(|n| *n += 1)>"Try again"</button>
+                        {move || what.not_loaded(i18n.get_locale())}
+                        " "
+                        <button on:click=move |_| attempt.update(|n| *n += 1)>
+                            {t!(i18n, call.try_again)}
+                        </button>
                     </p>
                 }
                 .into_any(),
@@ -357,15 +400,18 @@ fn call_started(call: CallState) -> RwSignal<bool> {
 /// themselves are hidden from them.
 #[component]
 fn ReactionsSaid(call: CallState) -> AnyView {
+    let i18n = use_i18n();
     let latest = move || {
+        let locale = i18n.get_locale();
         call.reactions.with(|shown| {
             shown.last().map(|r| {
                 let who = if r.from.is_some() {
                     r.name.clone()
                 } else {
-                    "You".to_owned()
+                    td_string!(locale, call.you).to_owned()
                 };
-                format!("{who}: {}", reaction_name(r.reaction))
+                let reaction = reaction_name(r.reaction);
+                td_string!(locale, call.reaction_said, who, reaction).to_string()
             })
         })
     };
@@ -375,11 +421,18 @@ fn ReactionsSaid(call: CallState) -> AnyView {
 /// The stage while nobody else is there: waiting for someone, or at a locked room's door.
 #[component]
 fn WaitingTile(status: RwSignal<CallStatus>) -> AnyView {
+    let i18n = use_i18n();
     let at_the_door = move || status.with(|s| matches!(s, CallStatus::Knocking(_)));
     view! {
         <figure class="tile remote waiting">
             <figcaption>
-                {move || if at_the_door() { "Waiting at the door" } else { "Waiting for someone" }}
+                {move || {
+                    if at_the_door() {
+                        t_string!(i18n, call.waiting_at_door)
+                    } else {
+                        t_string!(i18n, call.waiting_for_someone)
+                    }
+                }}
             </figcaption>
         </figure>
     }
@@ -390,41 +443,43 @@ fn WaitingTile(status: RwSignal<CallStatus>) -> AnyView {
 /// the host removed this person.
 #[component]
 fn CallOver(status: RwSignal<CallStatus>, rejoin: Callback<()>) -> impl IntoView {
+    let i18n = use_i18n();
     let full = move || status.get() == CallStatus::RoomFull;
     let removed = move || matches!(status.get(), CallStatus::Removed(_));
-    let not_let_in = move || matches!(status.get(), CallStatus::NotLetIn(_));
+    let not_let_in = move || matches!(status.get(), CallStatus::NotLetIn { .. });
     view! {
         <div class="panel call-over">
             <h2>
                 {move || {
                     if full() {
-                        "This room is full"
+                        t_string!(i18n, call.over_full_title)
                     } else if removed() {
-                        "Removed from the call"
+                        t_string!(i18n, call.over_removed_title)
                     } else if not_let_in() {
-                        "Not let in"
+                        t_string!(i18n, call.over_not_let_in_title)
                     } else {
-                        "Call ended"
+                        t_string!(i18n, call.over_ended_title)
                     }
                 }}
             </h2>
             <p>
                 {move || {
                     if full() {
-                        "Every seat in this room is taken. Pick another room, or try again later."
-                            .to_owned()
+                        t_string!(i18n, call.over_full_text).to_owned()
                     } else if removed() || not_let_in() {
-                        status.get().text()
+                        status.with(|s| words::status(i18n.get_locale(), s))
                     } else {
-                        "You left the call.".to_owned()
+                        t_string!(i18n, call.over_left).to_owned()
                     }
                 }}
             </p>
             <div class="actions">
                 <Show when=move || !full() && !removed() && !not_let_in()>
-                    <button class="primary" on:click=move |_| rejoin.run(())>"Rejoin"</button>
+                    <button class="primary" on:click=move |_| rejoin.run(())>
+                        {t!(i18n, call.rejoin)}
+                    </button>
                 </Show>
-                <A href="/">"Home"</A>
+                <A href="/">{t!(i18n, common.home)}</A>
             </div>
         </div>
     }

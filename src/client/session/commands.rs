@@ -4,7 +4,8 @@ use super::on_screen::{play, show_stream};
 use super::*;
 use crate::call_state::Verifying;
 use crate::client::recorder::Recorder;
-use crate::mesh::verify::verification_code;
+use crate::mesh::notice::Notice;
+use crate::mesh::verify::{verification_code, NoCode};
 use crate::mesh::Command;
 
 impl Session {
@@ -37,7 +38,7 @@ impl Session {
                     Err(why) => self
                         .view
                         .notice
-                        .set(Some(format!("Recording did not start ({why})."))),
+                        .set(Some(Notice::RecordingFailed(why.to_string()))),
                 }
             }
             UiCommand::PauseRecording => self.recorder.iter().for_each(Recorder::pause),
@@ -108,8 +109,8 @@ impl Session {
 
     /// The verification code of the connection to `id`, from the descriptions it was
     /// negotiated with.
-    pub(super) fn code_of(&self, id: PeerId) -> Result<String, String> {
-        let remote = self.peers.get(&id).ok_or("not connected yet")?;
+    pub(super) fn code_of(&self, id: PeerId) -> Result<String, NoCode> {
+        let remote = self.peers.get(&id).ok_or(NoCode::NotConnected)?;
         let pc = remote.peer.connection();
         match (
             pc.current_local_description(),
@@ -117,8 +118,8 @@ impl Session {
         ) {
             (Some(local), Some(remote)) => verification_code(&local.sdp(), &remote.sdp())
                 .map(|code| code.to_string())
-                .map_err(|e| e.to_string()),
-            _ => Err("the connection is still being set up".to_owned()),
+                .map_err(NoCode::Unreadable),
+            _ => Err(NoCode::SettingUp),
         }
     }
 }

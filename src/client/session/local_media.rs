@@ -5,6 +5,7 @@ use super::*;
 use crate::call_state::Sound;
 use crate::client::error_name;
 use crate::client::muted_speech::MutedListener;
+use crate::mesh::notice::Notice;
 use crate::mesh::switches::{Switches, TrackKind};
 use crate::mesh::MediaState;
 use web_sys::MediaStream;
@@ -135,9 +136,7 @@ impl Session {
         let track = match opened {
             Ok(track) => track,
             Err(why) => {
-                self.view
-                    .notice
-                    .set(Some(format!("That device could not be opened ({why}).")));
+                self.view.notice.set(Some(Notice::DeviceFailed(why)));
                 return;
             }
         };
@@ -212,9 +211,7 @@ impl Session {
         let track = match picked {
             Ok(track) => track,
             Err(why) => {
-                self.view.notice.set(Some(format!(
-                    "Screen sharing did not start ({why}); still showing your camera."
-                )));
+                self.view.notice.set(Some(Notice::ShareNotStarted(why)));
                 return;
             }
         };
@@ -227,7 +224,7 @@ impl Session {
             track.stop();
             self.view
                 .notice
-                .set(Some(format!("Screen sharing failed ({}).", error_name(&e))));
+                .set(Some(Notice::ShareFailed(error_name(&e))));
             return;
         }
         self.show_preview(
