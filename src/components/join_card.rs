@@ -66,7 +66,13 @@ pub fn JoinCard(user: String, room: String, join: Callback<JoinChoice>) -> impl 
 
     view! {
         <section class="panel join-card" aria-labelledby="join-title">
-            <h1 id="join-title">{t!(i18n, people.join_room, room = room.clone())}</h1>
+            // One text node, as the server writes it and a reader of the page source sees it.
+            <h1 id="join-title">
+                {
+                    let room = room.clone();
+                    move || t_string!(i18n, people.join_room, room = room.clone()).to_string()
+                }
+            </h1>
             <p class="lede">
                 {t!(i18n, people.join_lede)}
             </p>
