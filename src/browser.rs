@@ -3,7 +3,7 @@
 //! function here is empty: [`in_the_browser!`] keeps the body for the `hydrate` build
 //! only, and nothing browser-specific (web-sys, `crate::client`) reaches the server.
 
-use crate::call_state::{CallState, UiCommand};
+use crate::call_state::{CallState, PopOutWords, UiCommand};
 use crate::mesh::switches::Switches;
 use crate::protocol::signaling::PeerId;
 use futures::channel::mpsc;
@@ -44,8 +44,8 @@ in_the_browser! {
     }
 
     /// Pops the call out into a small window over the others (from a click).
-    pub fn pop_out(call: CallState, send: Callback<UiCommand>) {
-        crate::client::pop_out::pop_out(call, send);
+    pub fn pop_out(call: CallState, send: Callback<UiCommand>, words: PopOutWords) {
+        crate::client::pop_out::pop_out(call, send, words);
     }
 
     /// Asks, once, for the call screen's files the server named in the home page

@@ -5,9 +5,10 @@ use crate::mesh::meeting::{RaisedHand, ShownReaction};
 use crate::mesh::notice::{MediaNote, Notice};
 use crate::mesh::verify::NoCode;
 use crate::mesh::{CallStatus, ChatLine, Person};
+use crate::protocol::file::TransferError;
 use crate::protocol::peer::Reaction;
 use crate::protocol::signaling::{HostCommand, KnockId, PeerId};
-use crate::stats::{CallStats, History};
+use crate::stats::{CallStats, History, Sending};
 use leptos::html::Video;
 use leptos::prelude::*;
 
@@ -103,7 +104,27 @@ pub enum TransferState {
         url: Option<String>,
     },
     Cancelled,
-    Failed(String),
+    Failed(TransferFailure),
+}
+
+/// The pop-out window's words, in the person's language (the window is built by hand).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PopOutWords {
+    pub title: String,
+    pub mute: String,
+    pub hang_up: String,
+}
+
+/// Why a transfer failed, worded by the UI with the file's and the person's names.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TransferFailure {
+    /// Our checks, as the receiver.
+    Here(TransferError),
+    /// The receiver's verdict: what it found, or its own words when it named nothing this
+    /// version knows.
+    Theirs(Result<TransferError, String>),
+    /// Our file could not be read, as the sender.
+    Unreadable,
 }
 
 impl TransferState {
@@ -214,7 +235,7 @@ pub struct CallState {
     pub stats_history: RwSignal<History>,
     /// What we send to everyone, e.g. "640×360 at 600 kbit/s to each of 3 people", and
     /// the whole upload.
-    pub sending: RwSignal<Option<String>>,
+    pub sending: RwSignal<Option<Sending>>,
     pub upload_kbps: RwSignal<Option<f64>>,
     /// The upload budget shared among them, in bits per second.
     pub upload_budget: RwSignal<u64>,

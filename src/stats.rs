@@ -43,21 +43,32 @@ pub struct CandidatePath {
     pub relay_protocol: Option<String>,
 }
 
+/// What kind of path a [`CandidatePath`] is (the words are the catalogues').
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PathKind {
+    /// Straight to the other side's address (`host`).
+    Direct,
+    /// Through a NAT, found with STUN (`srflx`, `prflx`).
+    ThroughNat,
+    /// Relayed by TURN, reached over this protocol (upper case), when the browser says.
+    Relayed(Option<String>),
+    /// A type this code does not know, as the browser named it.
+    Other(String),
+}
+
 impl CandidatePath {
-    pub fn describe(&self) -> String {
-        let protocol = self.protocol.to_uppercase();
+    pub fn kind(&self) -> PathKind {
         match self.candidate_type.as_str() {
-            "host" => format!("direct (host, {protocol})"),
-            "srflx" | "prflx" => format!("direct through NAT (server-reflexive, {protocol})"),
-            "relay" => match &self.relay_protocol {
-                Some(relay) => format!(
-                    "relayed by TURN ({protocol}, {} to the relay)",
-                    relay.to_uppercase()
-                ),
-                None => format!("relayed by TURN ({protocol})"),
-            },
-            other => format!("{other} ({protocol})"),
+            "host" => PathKind::Direct,
+            "srflx" | "prflx" => PathKind::ThroughNat,
+            "relay" => PathKind::Relayed(self.relay_protocol.as_ref().map(|p| p.to_uppercase())),
+            other => PathKind::Other(other.to_owned()),
         }
+    }
+
+    /// `UDP` or `TCP`.
+    pub fn transport(&self) -> String {
+        self.protocol.to_uppercase()
     }
 }
 
@@ -71,7 +82,7 @@ pub struct CallStats {
     pub loss_percent: f64,
     pub frame: Option<(u32, u32)>,
     pub fps: Option<f64>,
-    pub path: Option<String>,
+    pub path: Option<CandidatePath>,
 }
 
 /// The change from `before` to `now`. Counters that went backwards (a new connection)
@@ -99,7 +110,7 @@ pub fn compare(before: &StatsSample, now: &StatsSample) -> CallStats {
         },
         frame: now.frame,
         fps: now.fps,
-        path: now.path.as_ref().map(CandidatePath::describe),
+        path: now.path.clone(),
     }
 }
 
@@ -141,18 +152,22 @@ pub fn sparkline(values: &VecDeque<f64>, width: f64, height: f64) -> String {
         .join(" ")
 }
 
-/// What we send, e.g. "640×360 at 600 kbit/s to each of 3 people": the upload in use,
-/// shared equally among the people we send to.
-pub fn describe_sending(frame: Option<(u32, u32)>, upload_kbps: f64, receivers: usize) -> String {
-    let each = format_bitrate(upload_kbps / receivers.max(1) as f64);
-    let size = match frame {
-        Some((w, h)) => format!("{w}×{h} at "),
-        None => String::new(),
-    };
-    match receivers {
-        0 => "nothing".into(),
-        1 => format!("{size}{each} to 1 person"),
-        n => format!("{size}{each} to each of {n} people"),
+/// What we send ("640×360 at 600 kbit/s to each of 3 people"): the upload in use, shared
+/// equally among the people we send to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sending {
+    pub frame: Option<(u32, u32)>,
+    pub each_kbps: f64,
+    pub receivers: usize,
+}
+
+impl Sending {
+    pub fn new(frame: Option<(u32, u32)>, upload_kbps: f64, receivers: usize) -> Sending {
+        Sending {
+            frame,
+            each_kbps: upload_kbps / receivers.max(1) as f64,
+            receivers,
+        }
     }
 }
 
@@ -181,13 +196,9 @@ mod tests {
     }
 
     #[test]
-    fn sending_is_described_per_person() {
-        assert_eq!(
-            describe_sending(Some((640, 360)), 1_800.0, 3),
-            "640×360 at 600 kbit/s to each of 3 people"
-        );
-        assert_eq!(describe_sending(None, 900.0, 1), "900 kbit/s to 1 person");
-        assert_eq!(describe_sending(Some((1, 1)), 5.0, 0), "nothing");
+    fn the_upload_is_shared_equally_among_receivers() {
+        assert_eq!(Sending::new(Some((640, 360)), 1_800.0, 3).each_kbps, 600.0);
+        assert_eq!(Sending::new(None, 900.0, 0).each_kbps, 900.0);
     }
 
     #[test]
@@ -220,15 +231,13 @@ mod tests {
             protocol: p.into(),
             relay_protocol: r.map(Into::into),
         };
-        assert_eq!(path("host", "udp", None).describe(), "direct (host, UDP)");
+        assert_eq!(path("host", "udp", None).kind(), PathKind::Direct);
+        assert_eq!(path("prflx", "udp", None).kind(), PathKind::ThroughNat);
         assert_eq!(
-            path("srflx", "udp", None).describe(),
-            "direct through NAT (server-reflexive, UDP)"
+            path("relay", "udp", Some("tcp")).kind(),
+            PathKind::Relayed(Some("TCP".into()))
         );
-        assert_eq!(
-            path("relay", "udp", Some("tcp")).describe(),
-            "relayed by TURN (UDP, TCP to the relay)"
-        );
+        assert_eq!(path("relay", "tcp", None).transport(), "TCP");
     }
 
     #[test]

@@ -80,6 +80,11 @@ test('a German browser gets the home page and the call in German, with nothing l
   await expect(bob.status()).toHaveText('Connected with Anna.', { timeout: 45_000 });
   await expect(anna.page.getByRole('toolbar').first()).toBeVisible();
   expect(await englishLeftIn(anna.page, 'de')).toEqual([]);
+  // The stats panel too: the path in use and what is sent are worded from the catalogue.
+  await anna.page.getByRole('button', { name: 'Statistik', exact: true }).click();
+  await expect(anna.page.locator('.stats .sending')).toHaveText(/ an 1 Person$/, { timeout: 10_000 });
+  await expect(anna.page.locator('.stats')).toContainText('direkt (Host, UDP)');
+  expect(await englishLeftIn(anna.page, 'de')).toEqual([]);
 });
 
 test('the language picked on the home page is used at once and kept for the next visit', async () => {

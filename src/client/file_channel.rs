@@ -5,11 +5,11 @@
 //! little over [`HIGH_WATER`] of it; the receiver hashes as bytes arrive and offers the
 //! file only if the checksum matches.
 
-use crate::call_state::{CallState, Transfer, TransferState};
+use crate::call_state::{CallState, Transfer, TransferFailure, TransferState};
 use crate::mesh::notice::Notice;
 use crate::protocol::file::{
-    check_size, chunks, crosses_percent, human_bytes, safe_file_name, Checksum, FileFrame,
-    FileHeader, CHANNEL_PREFIX, RECEIVED_FILE_TYPE,
+    check_size, chunks, crosses_percent, safe_file_name, Checksum, FileFrame, FileHeader,
+    TransferError, CHANNEL_PREFIX, RECEIVED_FILE_TYPE,
 };
 use futures::channel::mpsc;
 use futures::StreamExt;
@@ -47,8 +47,8 @@ pub fn send(
     if check_size(size, limit).is_err() {
         return Err(Notice::FileTooLarge {
             name: file.name(),
-            size: human_bytes(size),
-            limit: human_bytes(limit),
+            size,
+            limit,
         });
     }
     let channel = pc.create_data_channel(&format!("{CHANNEL_PREFIX}{id}"));
@@ -83,7 +83,7 @@ async fn run_send(
     file: &File,
     id: u32,
     view: CallState,
-) -> Result<(), Option<String>> {
+) -> Result<(), Option<TransferFailure>> {
     let size = file.size() as u64;
     // The checksum goes ahead of the bytes, so the file is read twice.
     let mut checksum = Checksum::default();
@@ -115,7 +115,7 @@ async fn run_send(
         let bytes = read(file, start, end).await?;
         channel
             .send_with_array_buffer_view(&bytes)
-            .map_err(|_| None::<String>)?;
+            .map_err(|_| None)?;
         if crosses_percent(start, end, size) {
             view.update_transfer(id, |t| t.done_bytes = end);
         }
@@ -127,8 +127,8 @@ async fn run_send(
         .map(|t| serde_json::from_str(&t))
     {
         Some(Ok(FileFrame::Received)) => Ok(()),
-        Some(Ok(FileFrame::Rejected { reason })) => {
-            Err(Some(format!("the other side says: {reason}")))
+        Some(Ok(FileFrame::Rejected { reason, failure })) => {
+            Err(Some(TransferFailure::Theirs(failure.ok_or(reason))))
         }
         _ => Err(None),
     }
@@ -152,12 +152,13 @@ pub fn receive(
         let verdict = match &outcome {
             Ok(_) => Some(FileFrame::Received),
             Err(Some(why)) => Some(FileFrame::Rejected {
-                reason: why.clone(),
+                reason: why.to_string(),
+                failure: Some(*why),
             }),
             Err(None) => None,
         };
         if let Some(verdict) = verdict {
-            let _ = send_frame(&channel, &verdict);
+            let _ = send_frame::<()>(&channel, &verdict);
         }
         let state = match outcome {
             Ok(url) => {
@@ -165,7 +166,7 @@ pub fn receive(
                 TransferState::Done { url: Some(url) }
             }
             Err(None) => TransferState::Cancelled,
-            Err(Some(why)) => TransferState::Failed(why),
+            Err(Some(why)) => TransferState::Failed(TransferFailure::Here(why)),
         };
         channel.close();
         view.update_transfer(id, |t| t.state = state);
@@ -185,7 +186,7 @@ async fn run_receive(
     peer: String,
     limit: u64,
     view: CallState,
-) -> Result<String, Option<String>> {
+) -> Result<String, Option<TransferError>> {
     let (tx, mut messages) = mpsc::unbounded::<Incoming>();
     let on_message = {
         let tx = tx.clone();
@@ -215,15 +216,11 @@ async fn collect(
     peer: String,
     limit: u64,
     view: CallState,
-) -> Result<String, Option<String>> {
+) -> Result<String, Option<TransferError>> {
     let header = match messages.next().await {
         Some(Incoming::Text(text)) => match FileFrame::decode(&text) {
             Some(FileFrame::Header(header)) => header,
-            _ => {
-                return Err(Some(
-                    "the other side sent something that is not a file".into(),
-                ))
-            }
+            _ => return Err(Some(TransferError::NotAFile)),
         },
         _ => return Err(None),
     };
@@ -240,7 +237,7 @@ async fn collect(
             state: TransferState::Active,
         })
     });
-    check_size(header.size, limit).map_err(|e| Some(format!("refused: it {e}")))?;
+    check_size(header.size, limit).map_err(Some)?;
     let parts = Array::new();
     let mut checksum = Checksum::default();
     while let Some(message) = messages.next().await {
@@ -249,7 +246,7 @@ async fn collect(
                 let before = checksum.bytes();
                 checksum.update(&Uint8Array::new(&buffer).to_vec());
                 if checksum.bytes() > header.size {
-                    return Err(Some(format!("{peer} sent more than the announced size")));
+                    return Err(Some(TransferError::MoreThanAnnounced));
                 }
                 parts.push(&buffer);
                 let received = checksum.bytes();
@@ -259,17 +256,17 @@ async fn collect(
             }
             Incoming::Text(text) => {
                 if FileFrame::decode(&text) != Some(FileFrame::Done) {
-                    return Err(Some("unexpected message in the file".into()));
+                    return Err(Some(TransferError::Unexpected));
                 }
-                checksum.verify(&header).map_err(|e| Some(e.to_string()))?;
+                checksum.verify(&header).map_err(Some)?;
                 // Whatever type the sender claims, the file is offered as bytes to save:
                 // a peer's `text/html` must never open, and run, in our origin.
                 let kind = BlobPropertyBag::new();
                 kind.set_type(RECEIVED_FILE_TYPE);
                 let blob = Blob::new_with_buffer_source_sequence_and_options(&parts, &kind)
-                    .map_err(|_| Some("the browser could not hold the file".to_string()))?;
+                    .map_err(|_| Some(TransferError::NotKept))?;
                 return Url::create_object_url_with_blob(&blob)
-                    .map_err(|_| Some("the browser could not offer the file".to_string()));
+                    .map_err(|_| Some(TransferError::NotOffered));
             }
             Incoming::Closed => return Err(None),
         }
@@ -278,8 +275,8 @@ async fn collect(
 }
 
 /// Bytes `[start, end)` of `file`.
-async fn read(file: &File, start: u64, end: u64) -> Result<Uint8Array, Option<String>> {
-    let unreadable = |_| Some(format!("“{}” could not be read", file.name()));
+async fn read(file: &File, start: u64, end: u64) -> Result<Uint8Array, Option<TransferFailure>> {
+    let unreadable = |_| Some(TransferFailure::Unreadable);
     let slice = file
         .slice_with_f64_and_f64(start as f64, end as f64)
         .map_err(unreadable)?;
@@ -289,8 +286,9 @@ async fn read(file: &File, start: u64, end: u64) -> Result<Uint8Array, Option<St
     Ok(Uint8Array::new(&buffer))
 }
 
-fn send_frame(channel: &RtcDataChannel, frame: &FileFrame) -> Result<(), Option<String>> {
-    let text = serde_json::to_string(frame).map_err(|e| Some(e.to_string()))?;
+/// Sends one frame; `Err(None)`: the channel is gone (a cancel).
+fn send_frame<E>(channel: &RtcDataChannel, frame: &FileFrame) -> Result<(), Option<E>> {
+    let text = serde_json::to_string(frame).expect("file frames are plain data and serialize");
     channel.send_with_str(&text).map_err(|_| None)
 }
 

@@ -3,7 +3,7 @@
 //! Hang up), else the video picture-in-picture of the active speaker. Either follows
 //! whoever speaks, until it is closed or the call ends.
 
-use crate::call_state::{CallState, UiCommand};
+use crate::call_state::{CallState, PopOutWords, UiCommand};
 use crate::mesh::notice::Notice;
 use crate::mesh::CallStatus;
 use gloo_timers::future::TimeoutFuture;
@@ -35,10 +35,10 @@ const STYLE: &str = "
 ";
 
 /// Opens the pop-out (from a click: browsers require one), or says why it cannot.
-pub fn pop_out(call: CallState, send: Callback<UiCommand>) {
+pub fn pop_out(call: CallState, send: Callback<UiCommand>, words: PopOutWords) {
     spawn_local(async move {
         let opened = match document_pip() {
-            Some(pip) => open_document_window(&pip, call, send).await,
+            Some(pip) => open_document_window(&pip, call, send, words).await,
             None => open_video_window(call).await,
         };
         if let Err(why) = opened {
@@ -98,6 +98,7 @@ async fn open_document_window(
     pip: &Object,
     call: CallState,
     send: Callback<UiCommand>,
+    words: PopOutWords,
 ) -> Result<(), String> {
     let main = web_sys::window()
         .and_then(|w| w.document())
@@ -120,7 +121,7 @@ async fn open_document_window(
         .unchecked_into();
     let document = small.document().ok_or("the window has no document")?;
     let body = document.body().ok_or("the window has no body")?;
-    document.set_title("Tandem call");
+    document.set_title(&words.title);
     let style: HtmlElement = element(&document, "style")?;
     style.set_text_content(Some(STYLE));
     document
@@ -138,10 +139,10 @@ async fn open_document_window(
     let who: HtmlElement = element(&document, "span")?;
     who.set_class_name("who");
     let mute: HtmlElement = element(&document, "button")?;
-    mute.set_text_content(Some("Mute"));
+    mute.set_text_content(Some(&words.mute));
     mute.set_class_name("mute");
     let hang_up: HtmlElement = element(&document, "button")?;
-    hang_up.set_text_content(Some("Hang up"));
+    hang_up.set_text_content(Some(&words.hang_up));
     hang_up.set_class_name("danger");
     let on_mute = Closure::<dyn FnMut()>::new(move || send.run(UiCommand::ToggleMicrophone));
     let on_hang_up = Closure::<dyn FnMut()>::new(move || send.run(UiCommand::HangUp));

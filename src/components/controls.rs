@@ -1,4 +1,4 @@
-use crate::call_state::{CallState, UiCommand};
+use crate::call_state::{CallState, PopOutWords, UiCommand};
 use crate::components::recording::RecordingControls;
 use crate::i18n::*;
 use crate::protocol::peer::Reaction;
@@ -120,7 +120,14 @@ pub fn CallControls(
             <RecordingControls call send/>
             <button
                 title=move || t_string!(i18n, controls.pop_out_title)
-                on:click=move |_| crate::browser::pop_out(call, send)
+                on:click=move |_| {
+                    let words = PopOutWords {
+                        title: t_string!(i18n, call.pop_out_title).to_owned(),
+                        mute: t_string!(i18n, controls.mute).to_owned(),
+                        hang_up: t_string!(i18n, controls.hang_up).to_owned(),
+                    };
+                    crate::browser::pop_out(call, send, words)
+                }
             >
                 {t!(i18n, controls.pop_out)}
             </button>

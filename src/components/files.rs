@@ -1,8 +1,9 @@
 use crate::browser;
-use crate::call_state::{CallState, TransferState, UiCommand};
+use crate::call_state::{CallState, Transfer, TransferState, UiCommand};
 use crate::components::person_picker::PersonPicker;
+use crate::components::words;
 use crate::i18n::*;
-use crate::protocol::file::{human_bytes, RECEIVED_FILE_TYPE};
+use crate::protocol::file::RECEIVED_FILE_TYPE;
 use leptos::prelude::*;
 
 /// Files to and from the others: pick one (or drop it on the call) and who gets it,
@@ -31,7 +32,11 @@ pub fn FilePanel(call: CallState, send: Callback<UiCommand>) -> AnyView {
                     on:change=move |ev| browser::send_picked_files(&ev, send)
                 />
                 <span class="hint">
-                    {t!(i18n, controls.file_limit, size = move || human_bytes(call.max_file_bytes.get()))}
+                    {t!(
+                        i18n,
+                        controls.file_limit,
+                        size = move || words::bytes(i18n.get_locale(), call.max_file_bytes.get())
+                    )}
                 </span>
             </div>
             <ul class="transfers">
@@ -82,7 +87,7 @@ fn TransferRow(call: CallState, id: u32, send: Callback<UiCommand>) -> AnyView {
                     }
                 })}
             </span>
-            <span class="file-size">{move || human_bytes(size())}</span>
+            <span class="file-size">{move || words::bytes(i18n.get_locale(), size())}</span>
             <progress
                 max=move || size().max(1).to_string()
                 prop:value=move || done().to_string()
@@ -95,7 +100,7 @@ fn TransferRow(call: CallState, id: u32, send: Callback<UiCommand>) -> AnyView {
                     }
                 })
             ></progress>
-            <span class="file-state">{field(|locale, t| describe(locale, &t.state, t.sending))}</span>
+            <span class="file-state">{field(describe)}</span>
             <Show when=open>
                 <button
                     class="secondary"
@@ -131,42 +136,82 @@ fn state_name(state: &TransferState) -> &'static str {
     }
 }
 
-fn describe(locale: Locale, state: &TransferState, sending: bool) -> String {
-    match state {
+fn describe(locale: Locale, transfer: &Transfer) -> String {
+    let sending = transfer.sending;
+    match &transfer.state {
         TransferState::Preparing => td_string!(locale, controls.file_checking).into(),
         TransferState::Active if sending => td_string!(locale, controls.file_sending).into(),
         TransferState::Active => td_string!(locale, controls.file_receiving).into(),
         TransferState::Done { .. } if sending => td_string!(locale, controls.file_sent).into(),
         TransferState::Done { .. } => td_string!(locale, controls.file_received).into(),
         TransferState::Cancelled => td_string!(locale, controls.file_cancelled).into(),
-        // `why` is the client's own words (src/client/file_channel.rs), English for now.
-        TransferState::Failed(why) => td_string!(locale, controls.file_failed, why).to_string(),
+        TransferState::Failed(failure) => {
+            let why = words::transfer_failure(locale, failure, &transfer.name, &transfer.peer);
+            td_string!(locale, controls.file_failed, why).to_string()
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::call_state::TransferFailure;
+    use crate::protocol::file::TransferError;
 
     #[test]
     fn a_transfer_is_described_in_the_language_of_the_page() {
         let en = Locale::en_GB;
+        let transfer = |state: TransferState, sending: bool| Transfer {
+            id: 1,
+            name: "notes.pdf".into(),
+            peer: "Mallory".into(),
+            size: 1000,
+            sending,
+            done_bytes: 0,
+            state,
+        };
         assert_eq!(
-            describe(en, &TransferState::Preparing, true),
+            describe(en, &transfer(TransferState::Preparing, true)),
             "Checking the file…"
         );
-        assert_eq!(describe(en, &TransferState::Active, false), "Receiving…");
         assert_eq!(
-            describe(en, &TransferState::Done { url: None }, false),
+            describe(en, &transfer(TransferState::Active, false)),
+            "Receiving…"
+        );
+        assert_eq!(
+            describe(en, &transfer(TransferState::Done { url: None }, false)),
             "Received intact"
         );
+        let failed = |why| TransferState::Failed(TransferFailure::Here(why));
         assert_eq!(
-            describe(en, &TransferState::Failed("arrived damaged".into()), false),
-            "Failed: arrived damaged"
+            describe(
+                en,
+                &transfer(failed(TransferError::MoreThanAnnounced), false)
+            ),
+            "Failed: Mallory sent more than the announced size"
+        );
+        let short = TransferError::WrongSize {
+            got: 500,
+            expected: 1000,
+        };
+        assert_eq!(
+            describe(en, &transfer(failed(short), false)),
+            "Failed: arrived with 500 bytes instead of 1000"
         );
         assert_eq!(
-            describe(Locale::fr, &TransferState::Failed("x".into()), true),
-            "Échec : x"
+            describe(Locale::de, &transfer(failed(short), false)),
+            "Fehlgeschlagen: mit 500 statt 1000 Bytes angekommen"
+        );
+        // The receiver's verdict, on the sender's page.
+        let theirs = TransferState::Failed(TransferFailure::Theirs(Ok(TransferError::Corrupt)));
+        assert_eq!(
+            describe(Locale::fr, &transfer(theirs, true)),
+            "Échec : l’autre côté indique : arrivé endommagé (sa somme de contrôle ne correspond pas), il n’a donc pas été enregistré"
+        );
+        let unknown = TransferState::Failed(TransferFailure::Theirs(Err("no thanks".into())));
+        assert_eq!(
+            describe(en, &transfer(unknown, true)),
+            "Failed: the other side says: no thanks"
         );
     }
 }

@@ -2,8 +2,8 @@
 //! size), who is recording (said on every page), and the files made, offered for saving.
 
 use crate::call_state::{CallState, UiCommand};
+use crate::components::words;
 use crate::i18n::*;
-use crate::protocol::file::human_bytes;
 use leptos::prelude::*;
 
 /// Record, or while recording: the time and size so far, Pause/Resume, Stop recording.
@@ -27,7 +27,11 @@ pub fn RecordingControls(call: CallState, send: Callback<UiCommand>) -> AnyView 
         >
             <span class="recording-controls" role="group" aria-label=move || t_string!(i18n, controls.recording)>
                 <span class="recording-time" aria-live="off">
-                    {move || recording().map(|r| running(r.elapsed_ms, r.bytes)).unwrap_or_default()}
+                    {move || {
+                        recording()
+                            .map(|r| running(i18n.get_locale(), r.elapsed_ms, r.bytes))
+                            .unwrap_or_default()
+                    }}
                 </span>
                 <button
                     class="toggle"
@@ -55,13 +59,13 @@ pub fn RecordingControls(call: CallState, send: Callback<UiCommand>) -> AnyView 
 }
 
 /// "● 1:05 · 3.2 MiB"
-fn running(elapsed_ms: f64, bytes: u64) -> String {
+fn running(locale: Locale, elapsed_ms: f64, bytes: u64) -> String {
     let seconds = (elapsed_ms / 1000.0).floor() as u64;
     format!(
         "● {}:{:02} · {}",
         seconds / 60,
         seconds % 60,
-        human_bytes(bytes)
+        words::bytes(locale, bytes)
     )
 }
 
@@ -121,7 +125,7 @@ pub fn SavedRecordings(call: CallState) -> AnyView {
                             i18n,
                             controls.recording_ready,
                             name = saved.name.clone(),
-                            size = human_bytes(saved.bytes),
+                            size = words::bytes(i18n.get_locale(), saved.bytes),
                             <save> = <a href=saved.url.clone() download=saved.name.clone() type="video/webm" />
                         )}
                     </li>
@@ -138,8 +142,12 @@ mod tests {
 
     #[test]
     fn the_running_time_reads_as_minutes_and_seconds_with_the_size() {
-        assert_eq!(running(65_400.0, 3_355_443), "● 1:05 · 3.2 MiB");
-        assert_eq!(running(0.0, 0), "● 0:00 · 0 bytes");
+        assert_eq!(
+            running(Locale::en_GB, 65_400.0, 3_355_443),
+            "● 1:05 · 3.2 MiB"
+        );
+        assert_eq!(running(Locale::en_GB, 0.0, 0), "● 0:00 · 0 bytes");
+        assert_eq!(running(Locale::de, 0.0, 1), "● 0:00 · 1 Byte");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 use crate::call_state::CallState;
 use crate::components::person_picker::PersonPicker;
+use crate::components::words;
 use crate::i18n::*;
 use crate::stats::{format_bitrate, sparkline};
 use leptos::prelude::*;
@@ -45,9 +46,23 @@ pub fn StatsPanel(call: CallState) -> AnyView {
                     }}
                 </dd>
                 <dt>{t!(i18n, controls.stats_path)}</dt>
-                <dd>{value(|s| s.path.clone().unwrap_or_else(|| "–".into()))}</dd>
+                <dd>
+                    {move || {
+                        let locale = i18n.get_locale();
+                        stats.with(|s| {
+                            s.as_ref()
+                                .and_then(|s| s.path.as_ref())
+                                .map_or_else(|| "–".into(), |p| words::path(locale, p))
+                        })
+                    }}
+                </dd>
                 <dt>{t!(i18n, controls.stats_you_send)}</dt>
-                <dd class="sending">{move || call.sending.get().unwrap_or_else(|| "–".into())}</dd>
+                <dd class="sending">
+                    {move || {
+                        let locale = i18n.get_locale();
+                        call.sending.with(|s| s.as_ref().map_or_else(|| "–".into(), |s| words::sending(locale, s)))
+                    }}
+                </dd>
                 <dt>{t!(i18n, controls.stats_budget)}</dt>
                 <dd class="budget" data-bps=move || call.upload_budget.get().to_string()>
                     {move || format_bitrate(call.upload_budget.get() as f64 / 1000.0)}

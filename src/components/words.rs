@@ -2,12 +2,15 @@
 //! findings), in the person's language: the catalogues' keys chosen by value, so no
 //! sentence is built from English in the model or the components.
 
+use crate::call_state::TransferFailure;
 use crate::i18n::*;
 use crate::mesh::network_check::{Advice, CheckFailed, Direct, Relay};
 use crate::mesh::notice::{MediaNote, Notice};
 use crate::mesh::verify::NoCode;
 use crate::mesh::CallStatus;
+use crate::protocol::file::{human_bytes, TransferError};
 use crate::protocol::signaling::{ErrorCode, InputError, MAX_NAME_CHARS, MAX_ROOM_CHARS};
+use crate::stats::{format_bitrate, CandidatePath, PathKind, Sending};
 
 /// What is wrong with a typed name or room key; or that no room key could be made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -160,6 +163,7 @@ pub fn notice(locale: Locale, notice: &Notice) -> String {
         Notice::FilesNeedAConnection => td_string!(locale, status.files_need_connection).into(),
         Notice::TooLong(name) => td_string!(locale, status.too_long, name).to_string(),
         Notice::FileTooLarge { name, size, limit } => {
+            let (size, limit) = (bytes(locale, *size), bytes(locale, *limit));
             td_string!(locale, status.file_too_large, name, size, limit).to_string()
         }
         Notice::PopOutFailed(why) => td_string!(locale, status.pop_out_failed, why).to_string(),
@@ -180,6 +184,83 @@ pub fn no_code(locale: Locale, why: &NoCode) -> &'static str {
         NoCode::SettingUp => td_string!(locale, status.no_code_setting_up),
         NoCode::Unreadable(_) => td_string!(locale, status.no_code_unreadable),
     }
+}
+
+/// A size: "96 bytes", "2.0 MiB" (binary units, as limits like 1 GiB are).
+pub fn bytes(locale: Locale, count: u64) -> String {
+    if count < 1024 {
+        td_string!(locale, status.bytes, count).to_string()
+    } else {
+        human_bytes(count)
+    }
+}
+
+/// Why a file did not arrive: `file` is its name, `peer` who it is from (or for).
+pub fn transfer_failure(
+    locale: Locale,
+    failure: &TransferFailure,
+    file: &str,
+    peer: &str,
+) -> String {
+    let found = |why: &TransferError, sender: &str| -> String {
+        match *why {
+            TransferError::TooLarge { size, limit } => {
+                let (size, limit) = (bytes(locale, size), bytes(locale, limit));
+                td_string!(locale, status.file_refused_size, size, limit).to_string()
+            }
+            TransferError::Corrupt => td_string!(locale, status.file_damaged).into(),
+            TransferError::WrongSize { got, expected } => {
+                td_string!(locale, status.file_wrong_size, got, expected).to_string()
+            }
+            TransferError::NotAFile => td_string!(locale, status.file_not_a_file).into(),
+            TransferError::MoreThanAnnounced => {
+                td_string!(locale, status.file_more_than_announced, name = sender).to_string()
+            }
+            TransferError::Unexpected => td_string!(locale, status.file_unexpected).into(),
+            TransferError::NotKept => td_string!(locale, status.file_not_kept).into(),
+            TransferError::NotOffered => td_string!(locale, status.file_not_offered).into(),
+        }
+    };
+    match failure {
+        TransferFailure::Here(why) => found(why, peer),
+        TransferFailure::Theirs(said) => {
+            let why = match said {
+                // What they found: we sent more than we said, as they saw it.
+                Ok(why) => found(why, td_string!(locale, call.you)),
+                Err(their_words) => their_words.clone(),
+            };
+            td_string!(locale, status.file_they_said, why).to_string()
+        }
+        TransferFailure::Unreadable => td_string!(locale, status.file_unreadable, file).to_string(),
+    }
+}
+
+/// The network path in use, for the stats panel.
+pub fn path(locale: Locale, path: &CandidatePath) -> String {
+    let protocol = path.transport();
+    match path.kind() {
+        PathKind::Direct => td_string!(locale, status.path_direct, protocol).to_string(),
+        PathKind::ThroughNat => td_string!(locale, status.path_nat, protocol).to_string(),
+        PathKind::Relayed(Some(relay)) => {
+            td_string!(locale, status.path_relay_via, protocol, relay).to_string()
+        }
+        PathKind::Relayed(None) => td_string!(locale, status.path_relay, protocol).to_string(),
+        PathKind::Other(kind) => td_string!(locale, status.path_other, kind, protocol).to_string(),
+    }
+}
+
+/// What we send, for the stats panel: "640×360 at 600 kbit/s to each of 3 people".
+pub fn sending(locale: Locale, sending: &Sending) -> String {
+    let rate = format_bitrate(sending.each_kbps);
+    let what = match sending.frame {
+        Some((w, h)) => {
+            let frame = format!("{w}×{h}");
+            td_string!(locale, status.frame_at_rate, frame, rate).to_string()
+        }
+        None => rate,
+    };
+    let count = sending.receivers;
+    td_string!(locale, status.sending_to, what, count).to_string()
 }
 
 pub fn media_note(locale: Locale, note: &MediaNote) -> String {

@@ -28,12 +28,11 @@ pub enum Notice {
     FilesNeedAConnection,
     /// Someone sent a chat line or frame past the limits.
     TooLong(String),
-    /// A file over the size limit was not sent: its name, size and the limit, as bytes
-    /// are written (`2.0 MiB`).
+    /// A file over the size limit was not sent: its name, size and the limit in bytes.
     FileTooLarge {
         name: String,
-        size: String,
-        limit: String,
+        size: u64,
+        limit: u64,
     },
     PopOutFailed(String),
     RecordingFailed(String),

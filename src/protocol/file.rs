@@ -41,9 +41,13 @@ pub enum FileFrame {
     Done,
     /// From the receiver: the file arrived intact.
     Received,
-    /// From the receiver: the file was refused or arrived damaged.
+    /// From the receiver: the file was refused or arrived damaged; `reason` in English
+    /// for whoever reads the frame, `failure` for the sender's page to word (left out by
+    /// an older receiver).
     Rejected {
         reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        failure: Option<TransferError>,
     },
 }
 
@@ -60,14 +64,27 @@ impl FileFrame {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+/// Why a receiver did not keep a file: found by its checks, shown on its page and said to
+/// the sender in [`FileFrame::Rejected`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TransferError {
-    #[error("is {} — files can be at most {}", human_bytes(*size), human_bytes(*limit))]
+    #[error("refused: it is {} — files can be at most {}", human_bytes(*size), human_bytes(*limit))]
     TooLarge { size: u64, limit: u64 },
     #[error("arrived damaged (its checksum does not match), so it was not saved")]
     Corrupt,
     #[error("arrived with {got} bytes instead of {expected}")]
     WrongSize { got: u64, expected: u64 },
+    #[error("the other side sent something that is not a file")]
+    NotAFile,
+    #[error("the sender sent more than the announced size")]
+    MoreThanAnnounced,
+    #[error("unexpected message in the file")]
+    Unexpected,
+    #[error("the browser could not hold the file")]
+    NotKept,
+    #[error("the browser could not offer the file")]
+    NotOffered,
 }
 
 /// A peer-chosen file name made safe to show and to save: no path separators, control
@@ -249,7 +266,10 @@ mod tests {
     fn sizes_over_the_limit_are_refused_with_a_reason() {
         assert!(check_size(1_000, 1_000).is_ok());
         let err = check_size(2 << 20, 1 << 20).unwrap_err();
-        assert_eq!(err.to_string(), "is 2.0 MiB — files can be at most 1.0 MiB");
+        assert_eq!(
+            err.to_string(),
+            "refused: it is 2.0 MiB — files can be at most 1.0 MiB"
+        );
     }
 
     #[test]
@@ -287,10 +307,24 @@ mod tests {
         assert_eq!(done, r#"{"type":"done"}"#);
         let rejected = FileFrame::Rejected {
             reason: "damaged".into(),
+            failure: None,
         };
         let text = serde_json::to_string(&rejected).unwrap();
         assert_eq!(text, r#"{"type":"rejected","reason":"damaged"}"#);
         assert_eq!(serde_json::from_str::<FileFrame>(&text).unwrap(), rejected);
+        let wrong_size = FileFrame::Rejected {
+            reason: "short".into(),
+            failure: Some(TransferError::WrongSize {
+                got: 500,
+                expected: 1000,
+            }),
+        };
+        let text = serde_json::to_string(&wrong_size).expect("frames serialize");
+        assert_eq!(
+            text,
+            r#"{"type":"rejected","reason":"short","failure":{"kind":"wrong_size","got":500,"expected":1000}}"#
+        );
+        assert_eq!(FileFrame::decode(&text), Some(wrong_size));
         assert_eq!(
             serde_json::from_str::<FileFrame>(r#"{"type":"received"}"#).unwrap(),
             FileFrame::Received

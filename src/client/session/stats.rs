@@ -4,7 +4,7 @@
 use super::*;
 use crate::client::{error_name, stats_report};
 use crate::mesh::budget::LinkSample;
-use crate::stats::{compare, describe_sending};
+use crate::stats::{compare, Sending};
 use wasm_bindgen::JsValue;
 
 impl Session {
@@ -106,7 +106,7 @@ impl Session {
         if self.view.speaking.try_get_untracked() != Some(speaking) {
             self.view.speaking.set(speaking);
         }
-        let sending = (receivers > 0).then(|| describe_sending(sent_frame, upload_kbps, receivers));
+        let sending = (receivers > 0).then(|| Sending::new(sent_frame, upload_kbps, receivers));
         self.view.sending.set(sending);
         self.view
             .upload_kbps
