@@ -115,8 +115,8 @@ fn NotFound() -> impl IntoView {
     let i18n = use_i18n();
     view! {
         <section class="panel">
-            <h1>{t!(i18n, common.not_found)}</h1>
-            <A href="/">{t!(i18n, common.home)}</A>
+            <h1>{move || t_string!(i18n, common.not_found)}</h1>
+            <A href="/">{move || t_string!(i18n, common.home)}</A>
         </section>
     }
 }

@@ -21,23 +21,23 @@ pub fn CallNotes(call: CallState, send: Callback<UiCommand>) -> AnyView {
         <div class="notes">
             <Show when=move || call.server_lost.get()>
                 <p class="server-note" role="note">
-                    {t!(i18n, people.server_lost)}
+                    {move || t_string!(i18n, people.server_lost)}
                 </p>
             </Show>
             <Show when=move || status.with(|s| *s == CallStatus::OpenElsewhere)>
                 <p class="elsewhere-note" role="alert">
-                    {t!(i18n, people.open_elsewhere)}
+                    {move || t_string!(i18n, people.open_elsewhere)}
                     " "
                     <button class="primary" on:click=move |_| send.run(UiCommand::TakeBack)>
-                        {t!(i18n, people.use_here)}
+                        {move || t_string!(i18n, people.use_here)}
                     </button>
                 </p>
             </Show>
             <Show when=move || status.with(|s| matches!(s, CallStatus::Knocking(_)))>
                 <p class="knocking" role="note">
-                    {t!(i18n, people.knocking)}
+                    {move || t_string!(i18n, people.knocking)}
                     " "
-                    <button on:click=move |_| send.run(UiCommand::HangUp)>{t!(i18n, people.cancel)}</button>
+                    <button on:click=move |_| send.run(UiCommand::HangUp)>{move || t_string!(i18n, people.cancel)}</button>
                 </p>
             </Show>
             <KnockPrompts call send/>
@@ -56,9 +56,9 @@ pub fn CallNotes(call: CallState, send: Callback<UiCommand>) -> AnyView {
                             call.mute_request.set(None);
                         }
                     >
-                        {t!(i18n, people.mute)}
+                        {move || t_string!(i18n, people.mute)}
                     </button>
-                    <button on:click=move |_| call.mute_request.set(None)>{t!(i18n, people.not_now)}</button>
+                    <button on:click=move |_| call.mute_request.set(None)>{move || t_string!(i18n, people.not_now)}</button>
                 </p>
             </Show>
             <Show when=move || call.notice.with(Option::is_some)>

@@ -26,7 +26,7 @@ pub fn ChatPanel(
     view! {
         <aside class="chat" aria-label=move || t_string!(i18n, controls.chat)>
             <p class="chat-note">
-                {t!(i18n, controls.chat_note)}
+                {move || t_string!(i18n, controls.chat_note)}
             </p>
             <ol class="chat-lines" aria-live="polite">
                 <For
@@ -45,7 +45,7 @@ pub fn ChatPanel(
                 />
             </ol>
             <form class="chat-form" on:submit=send>
-                <label for="chat-message" class="visually-hidden">{t!(i18n, controls.message)}</label>
+                <label for="chat-message" class="visually-hidden">{move || t_string!(i18n, controls.message)}</label>
                 <input
                     id="chat-message"
                     autocomplete="off"
@@ -58,7 +58,7 @@ pub fn ChatPanel(
                     }
                     bind:value=draft
                 />
-                <button type="submit" disabled=move || !ready.get() || too_long()>{t!(i18n, controls.send)}</button>
+                <button type="submit" disabled=move || !ready.get() || too_long()>{move || t_string!(i18n, controls.send)}</button>
             </form>
             <p class="field-error" role="alert">
                 {move || {

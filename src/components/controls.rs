@@ -30,11 +30,11 @@ pub fn CallControls(
                 title=move || t_string!(i18n, controls.mute_title)
                 on:click=move |_| send.run(UiCommand::ToggleMicrophone)
             >
-                {t!(i18n, controls.mute)}
+                {move || t_string!(i18n, controls.mute)}
             </button>
             <span class="muted-hint-slot" aria-live="polite">
                 <Show when=move || call.speaking_while_muted.get() && !call.microphone_on.get()>
-                    <span class="muted-hint">{t!(i18n, controls.muted_hint)}</span>
+                    <span class="muted-hint">{move || t_string!(i18n, controls.muted_hint)}</span>
                 </Show>
             </span>
             <button
@@ -44,7 +44,7 @@ pub fn CallControls(
                 title=move || t_string!(i18n, controls.camera_off_title)
                 on:click=move |_| send.run(UiCommand::ToggleCamera)
             >
-                {t!(i18n, controls.camera_off)}
+                {move || t_string!(i18n, controls.camera_off)}
             </button>
             <button
                 class="toggle"
@@ -86,7 +86,7 @@ pub fn CallControls(
                     aria-controls="reactions"
                     on:click=move |_| picking.update(|open| *open = !*open)
                 >
-                    {t!(i18n, controls.react)}
+                    {move || t_string!(i18n, controls.react)}
                 </button>
                 <Show when=move || picking.get()>
                     <span
@@ -129,17 +129,17 @@ pub fn CallControls(
                     crate::browser::pop_out(call, send, words)
                 }
             >
-                {t!(i18n, controls.pop_out)}
+                {move || t_string!(i18n, controls.pop_out)}
             </button>
             <button
                 class="toggle"
                 aria-pressed=move || show_stats.get().to_string()
                 on:click=move |_| show_stats.update(|on| *on = !*on)
             >
-                {t!(i18n, controls.stats)}
+                {move || t_string!(i18n, controls.stats)}
             </button>
             <button class="danger" on:click=move |_| send.run(UiCommand::HangUp)>
-                {t!(i18n, controls.hang_up)}
+                {move || t_string!(i18n, controls.hang_up)}
             </button>
         </div>
     }

@@ -23,7 +23,7 @@ pub fn FilePanel(call: CallState, send: Callback<UiCommand>) -> AnyView {
                 picked=call.send_to
             />
             <div class="file-row">
-                <label class="button file-pick" for="file-pick">{t!(i18n, controls.send_file)}</label>
+                <label class="button file-pick" for="file-pick">{move || t_string!(i18n, controls.send_file)}</label>
                 <input
                     type="file"
                     id="file-pick"
@@ -114,7 +114,7 @@ fn TransferRow(call: CallState, id: u32, send: Callback<UiCommand>) -> AnyView {
                     })
                     on:click=move |_| send.run(UiCommand::CancelTransfer(id))
                 >
-                    {t!(i18n, controls.cancel)}
+                    {move || t_string!(i18n, controls.cancel)}
                 </button>
             </Show>
             {move || saved().map(|url| {

@@ -74,7 +74,7 @@ pub fn JoinCard(user: String, room: String, join: Callback<JoinChoice>) -> impl 
                 }
             </h1>
             <p class="lede">
-                {t!(i18n, people.join_lede)}
+                {move || t_string!(i18n, people.join_lede)}
             </p>
             <div class="join-preview">
                 <video
@@ -84,7 +84,7 @@ pub fn JoinCard(user: String, room: String, join: Callback<JoinChoice>) -> impl 
                     playsinline
                     aria-label=move || t_string!(i18n, people.camera_preview)
                 ></video>
-                <p class="preview-off">{t!(i18n, people.camera_off)}</p>
+                <p class="preview-off">{move || t_string!(i18n, people.camera_off)}</p>
             </div>
             <form id=JOIN_FORM class="join-form" method="get" action="/" on:submit=on_submit novalidate>
                 <input type="hidden" name="room" value=room.clone()/>
@@ -100,7 +100,7 @@ pub fn JoinCard(user: String, room: String, join: Callback<JoinChoice>) -> impl 
                             checked=server_side(true)
                             bind:checked=microphone
                         />
-                        {t!(i18n, people.microphone)}
+                        {move || t_string!(i18n, people.microphone)}
                     </label>
                     <label>
                         <input
@@ -111,11 +111,11 @@ pub fn JoinCard(user: String, room: String, join: Callback<JoinChoice>) -> impl 
                             checked=server_side(true)
                             bind:checked=camera
                         />
-                        {t!(i18n, people.camera)}
+                        {move || t_string!(i18n, people.camera)}
                     </label>
                 </div>
-                <button type="submit" class="primary">{t!(i18n, people.join_now)}</button>
-                <p class="joining-early" aria-live="polite">{t!(i18n, people.joining_early)}</p>
+                <button type="submit" class="primary">{move || t_string!(i18n, people.join_now)}</button>
+                <p class="joining-early" aria-live="polite">{move || t_string!(i18n, people.joining_early)}</p>
             </form>
             <ConnectionCheck/>
         </section>

@@ -47,9 +47,9 @@ pub fn KnockPrompts(call: CallState, send: Callback<UiCommand>) -> AnyView {
                         {t!(i18n, people.knock, name)}
                         " "
                         <button class="primary" on:click=move |_| send.run(UiCommand::Host(HostCommand::Admit(knock)))>
-                            {t!(i18n, people.admit)}
+                            {move || t_string!(i18n, people.admit)}
                         </button>
-                        <button on:click=move |_| send.run(UiCommand::Host(HostCommand::Deny(knock)))>{t!(i18n, people.deny)}</button>
+                        <button on:click=move |_| send.run(UiCommand::Host(HostCommand::Deny(knock)))>{move || t_string!(i18n, people.deny)}</button>
                     </p>
                 }
             }

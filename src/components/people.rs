@@ -19,9 +19,9 @@ pub fn PeopleList(call: CallState, send: Callback<UiCommand>, you: Signal<String
     view! {
         <section class="people" aria-label=move || t_string!(i18n, people.people)>
             <h2>
-                {t!(i18n, people.people)}
+                {move || t_string!(i18n, people.people)}
                 <Show when=move || call.locked.get()>
-                    <span class="locked-badge">{t!(i18n, people.locked)}</span>
+                    <span class="locked-badge">{move || t_string!(i18n, people.locked)}</span>
                 </Show>
             </h2>
             <Show when=hosting>
@@ -45,7 +45,7 @@ pub fn PeopleList(call: CallState, send: Callback<UiCommand>, you: Signal<String
                 <li>
                     <span class="who">{t!(i18n, people.name_you, name = move || you.get())}</span>
                     <Show when=hosting>
-                        <span class="host-badge">{t!(i18n, people.host)}</span>
+                        <span class="host-badge">{move || t_string!(i18n, people.host)}</span>
                     </Show>
                 </li>
                 <For
@@ -58,7 +58,7 @@ pub fn PeopleList(call: CallState, send: Callback<UiCommand>, you: Signal<String
             </ul>
             <Show when=hosting>
                 <p class="people-note">
-                    {t!(i18n, people.host_note)}
+                    {move || t_string!(i18n, people.host_note)}
                 </p>
             </Show>
         </section>
@@ -72,7 +72,7 @@ fn HandsUp(call: CallState, send: Callback<UiCommand>) -> AnyView {
     let i18n = use_i18n();
     view! {
         <Show when=move || call.hands.with(|h| !h.is_empty())>
-            <h3 class="hands-title">{t!(i18n, people.hands_raised)}</h3>
+            <h3 class="hands-title">{move || t_string!(i18n, people.hands_raised)}</h3>
             <ol class="hands" aria-label=move || t_string!(i18n, people.hands_raised)>
                 <For
                     each=move || call.hands.get()
@@ -90,7 +90,7 @@ fn HandsUp(call: CallState, send: Callback<UiCommand>) -> AnyView {
                             None => {
                                 view! {
                                     <button on:click=move |_| send.run(UiCommand::ToggleHand)>
-                                        {t!(i18n, people.lower_hand)}
+                                        {move || t_string!(i18n, people.lower_hand)}
                                     </button>
                                 }
                                     .into_any()
@@ -106,7 +106,7 @@ fn HandsUp(call: CallState, send: Callback<UiCommand>) -> AnyView {
                                             }
                                             on:click=move |_| send.run(UiCommand::LowerHand(id))
                                         >
-                                            {t!(i18n, people.lower_hand)}
+                                            {move || t_string!(i18n, people.lower_hand)}
                                         </button>
                                     </Show>
                                 }
@@ -144,7 +144,7 @@ fn PersonRow(
         <li>
             <span class="who">{name}</span>
             <Show when=hosts>
-                <span class="host-badge">{t!(i18n, people.host)}</span>
+                <span class="host-badge">{move || t_string!(i18n, people.host)}</span>
             </Show>
             <Show when=can_act>
                 <span class="host-actions">
@@ -153,17 +153,17 @@ fn PersonRow(
                         fallback=move || {
                             view! {
                                 <button on:click=move |_| send.run(UiCommand::Host(HostCommand::MakeHost(id)))>
-                                    {t!(i18n, people.make_host)}
+                                    {move || t_string!(i18n, people.make_host)}
                                 </button>
                                 <button on:click=move |_| send.run(UiCommand::Host(HostCommand::AskToMute(id)))>
-                                    {t!(i18n, people.ask_to_mute)}
+                                    {move || t_string!(i18n, people.ask_to_mute)}
                                 </button>
                                 <button
                                     class="danger"
                                     aria-label=move || t_string!(i18n, people.remove_from_call, name = name())
                                     on:click=move |_| confirming.set(Some(id))
                                 >
-                                    {t!(i18n, people.remove)}
+                                    {move || t_string!(i18n, people.remove)}
                                 </button>
                             }
                         }
@@ -180,7 +180,7 @@ fn PersonRow(
                             >
                                 {t!(i18n, people.remove_name, name)}
                             </button>
-                            <button on:click=move |_| confirming.set(None)>{t!(i18n, people.cancel)}</button>
+                            <button on:click=move |_| confirming.set(None)>{move || t_string!(i18n, people.cancel)}</button>
                         </span>
                     </Show>
                 </span>

@@ -20,7 +20,7 @@ pub fn RecordingControls(call: CallState, send: Callback<UiCommand>) -> AnyView 
                         title=move || t_string!(i18n, controls.record_title)
                         on:click=move |_| send.run(UiCommand::StartRecording)
                     >
-                        {t!(i18n, controls.record)}
+                        {move || t_string!(i18n, controls.record)}
                     </button>
                 }
             }
@@ -50,7 +50,7 @@ pub fn RecordingControls(call: CallState, send: Callback<UiCommand>) -> AnyView 
                     }}
                 </button>
                 <button class="danger" on:click=move |_| send.run(UiCommand::StopRecording)>
-                    {t!(i18n, controls.stop_recording)}
+                    {move || t_string!(i18n, controls.stop_recording)}
                 </button>
             </span>
         </Show>

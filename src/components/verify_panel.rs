@@ -44,7 +44,7 @@ pub fn VerifyPanel(call: CallState, send: Callback<UiCommand>) -> impl IntoView 
                             }
                         })
                 }}
-                <button on:click=move |_| call.verifying.set(None)>{t!(i18n, people.close)}</button>
+                <button on:click=move |_| call.verifying.set(None)>{move || t_string!(i18n, people.close)}</button>
             </section>
         </Show>
     }

@@ -99,11 +99,11 @@ pub fn VideoTile(
             <Show when=move || camera_off.get()>
                 <div class="placeholder" aria-label=move || t_string!(i18n, people.camera_off_of, name = label.get())>
                     <span class="avatar" aria-hidden="true">{initial}</span>
-                    <span class="placeholder-text">{t!(i18n, people.camera_off)}</span>
+                    <span class="placeholder-text">{move || t_string!(i18n, people.camera_off)}</span>
                 </div>
             </Show>
             <Show when=move || reconnecting.get()>
-                <span class="reconnecting-note" role="note">{t!(i18n, people.reconnecting)}</span>
+                <span class="reconnecting-note" role="note">{move || t_string!(i18n, people.reconnecting)}</span>
             </Show>
             <Show when=move || badge.with(Option::is_some)>
                 <span class="badge" aria-live="polite">{move || badge.get()}</span>
@@ -130,10 +130,10 @@ pub fn VideoTile(
             <figcaption>
                 {move || label.get()}
                 <Show when=move || host.get()>
-                    <span class="host-badge">{t!(i18n, people.host)}</span>
+                    <span class="host-badge">{move || t_string!(i18n, people.host)}</span>
                 </Show>
                 <Show when=move || verified.get()>
-                    <span class="verified-badge">{t!(i18n, people.verified)}</span>
+                    <span class="verified-badge">{move || t_string!(i18n, people.verified)}</span>
                 </Show>
             </figcaption>
         </figure>

@@ -90,11 +90,11 @@ pub fn CallScreen() -> impl IntoView {
             },
             (Err(e), _) | (_, Err(e)) => view! {
                 <section class="panel">
-                    <h1>{t!(i18n, call.link_not_valid)}</h1>
+                    <h1>{move || t_string!(i18n, call.link_not_valid)}</h1>
                     <p role="alert">
                         {move || words::field_problem(i18n.get_locale(), FieldProblem::Input(e))}
                     </p>
-                    <A href="/">{t!(i18n, common.home)}</A>
+                    <A href="/">{move || t_string!(i18n, common.home)}</A>
                 </section>
             }
             .into_any(),
@@ -358,7 +358,7 @@ where
                         {move || what.not_loaded(i18n.get_locale())}
                         " "
                         <button on:click=move |_| attempt.update(|n| *n += 1)>
-                            {t!(i18n, call.try_again)}
+                            {move || t_string!(i18n, call.try_again)}
                         </button>
                     </p>
                 }
@@ -476,10 +476,10 @@ fn CallOver(status: RwSignal<CallStatus>, rejoin: Callback<()>) -> impl IntoView
             <div class="actions">
                 <Show when=move || !full() && !removed() && !not_let_in()>
                     <button class="primary" on:click=move |_| rejoin.run(())>
-                        {t!(i18n, call.rejoin)}
+                        {move || t_string!(i18n, call.rejoin)}
                     </button>
                 </Show>
-                <A href="/">{t!(i18n, common.home)}</A>
+                <A href="/">{move || t_string!(i18n, common.home)}</A>
             </div>
         </div>
     }
