@@ -122,12 +122,13 @@ async fn run_send(
     }
     send_frame(channel, &FileFrame::Done)?;
     // Sent is not received: wait for the receiver's verdict.
+    // The receiver's frame is theirs: sized before it is parsed, like every file frame.
     match next_message(channel)
         .await
-        .map(|t| serde_json::from_str(&t))
+        .and_then(|t| FileFrame::decode(&t))
     {
-        Some(Ok(FileFrame::Received)) => Ok(()),
-        Some(Ok(FileFrame::Rejected { reason, failure })) => {
+        Some(FileFrame::Received) => Ok(()),
+        Some(FileFrame::Rejected { reason, failure }) => {
             Err(Some(TransferFailure::Theirs(failure.ok_or(reason))))
         }
         _ => Err(None),

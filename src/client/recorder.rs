@@ -254,16 +254,7 @@ async fn one_file(pieces: Vec<Blob>, duration_ms: f64) -> Option<Blob> {
 /// `tandem-<room>-<YYYY-MM-DD>-<HHMM>.webm`, in the person's local time.
 fn file_name(room: &str, at_ms: f64) -> String {
     let date = js_sys::Date::new(&JsValue::from_f64(at_ms));
-    let room: String = room
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    // The room passed validate_room: letters, digits, '-' and '_', safe in a file name.
     format!(
         "tandem-{room}-{:04}-{:02}-{:02}-{:02}{:02}.webm",
         date.get_full_year(),

@@ -158,13 +158,6 @@ pub fn reaction_label(locale: Locale, reaction: Reaction) -> &'static str {
     }
 }
 
-/// What a reaction is called in the page's language, read from the i18n context (and
-/// tracked): call it while rendering or from an effect. With a `Locale` at hand,
-/// `reaction_label` says the same.
-pub fn reaction_name(reaction: Reaction) -> &'static str {
-    reaction_label(use_i18n().get_locale(), reaction)
-}
-
 /// `m` toggles the microphone, `v` the camera and `h` the hand, except while typing.
 pub fn shortcut(key: &str, typing: bool, modified: bool) -> Option<UiCommand> {
     if typing || modified {

@@ -208,7 +208,6 @@ pub enum Command {
     ToggleMicrophone,
     /// Turn the camera off or on (its switch).
     ToggleCamera,
-    /// Send a file (the browser holds it) to `to`, or to everyone connected.
     /// Raise this person's hand, or lower it.
     ToggleHand,
     /// As the host: ask this person to lower their hand.
@@ -217,6 +216,7 @@ pub enum Command {
     React(Reaction),
     /// This person started (or stopped) recording the call: everyone is told.
     Recording(bool),
+    /// Send a file (the browser holds it) to `to`, or to everyone connected.
     SendFile {
         to: Option<PeerId>,
     },
@@ -555,10 +555,15 @@ impl Session {
         &self.knocks
     }
 
+    /// The name this person goes by here: the one seated under, else the one asked for.
+    fn own_name(&self) -> String {
+        self.seated_as.clone().unwrap_or_else(|| self.user.clone())
+    }
+
     /// Raised hands, in the order they went up (this person's own among them).
     pub fn hands(&self) -> Vec<RaisedHand> {
         let mine = self.hand.map(|hand| {
-            let name = self.seated_as.clone().unwrap_or_else(|| self.user.clone());
+            let name = self.own_name();
             (hand, RaisedHand { who: None, name })
         });
         let theirs = self.remotes.iter().filter_map(|r| {
@@ -1349,8 +1354,7 @@ impl Session {
                             message: PeerMessage::React { reaction },
                         });
                     }
-                    let name = self.seated_as.clone().unwrap_or_else(|| self.user.clone());
-                    self.show_reaction(None, name, reaction, now_ms);
+                    self.show_reaction(None, self.own_name(), reaction, now_ms);
                 }
             }
             Command::TakeBack if self.elsewhere => {

@@ -3,8 +3,7 @@
 use crate::browser;
 use crate::call_state::{CallState, UiCommand};
 use crate::components::call_notes::CallNotes;
-use crate::components::controls::reaction_name;
-use crate::components::controls::{shortcut, CallControls};
+use crate::components::controls::{reaction_label, shortcut, CallControls};
 use crate::components::devices::DevicePicker;
 use crate::components::files::FilePanel;
 use crate::components::invite::InviteButton;
@@ -410,7 +409,7 @@ fn ReactionsSaid(call: CallState) -> AnyView {
                 } else {
                     td_string!(locale, call.you).to_owned()
                 };
-                let reaction = reaction_name(r.reaction);
+                let reaction = reaction_label(locale, r.reaction);
                 td_string!(locale, call.reaction_said, who, reaction).to_string()
             })
         })

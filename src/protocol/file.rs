@@ -43,12 +43,25 @@ pub enum FileFrame {
     Received,
     /// From the receiver: the file was refused or arrived damaged; `reason` in English
     /// for whoever reads the frame, `failure` for the sender's page to word (left out by
-    /// an older receiver).
+    /// an older receiver; one this version does not know reads as left out, so `reason`
+    /// is shown instead).
     Rejected {
         reason: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "known_failure"
+        )]
         failure: Option<TransferError>,
     },
+}
+
+/// A `failure` of a kind this version knows, else none (the frame stays readable).
+fn known_failure<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<TransferError>, D::Error> {
+    let value = serde_json::Value::deserialize(deserializer)?;
+    Ok(serde_json::from_value(value).ok())
 }
 
 /// Largest text frame read on a file channel: a header with a long name fits many times.
@@ -325,6 +338,14 @@ mod tests {
             r#"{"type":"rejected","reason":"short","failure":{"kind":"wrong_size","got":500,"expected":1000}}"#
         );
         assert_eq!(FileFrame::decode(&text), Some(wrong_size));
+        // A failure this version does not know leaves the reason to be shown.
+        assert_eq!(
+            FileFrame::decode(r#"{"type":"rejected","reason":"no","failure":{"kind":"new"}}"#),
+            Some(FileFrame::Rejected {
+                reason: "no".into(),
+                failure: None
+            })
+        );
         assert_eq!(
             serde_json::from_str::<FileFrame>(r#"{"type":"received"}"#).unwrap(),
             FileFrame::Received
