@@ -3,7 +3,7 @@
 use crate::i18n::*;
 use crate::pages::{call::CallRoute, home::HomeScreen};
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, Html, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::{path, Lazy, StaticSegment};
 
@@ -59,7 +59,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     let call_chunks: Option<()> = None;
     view! {
         <!DOCTYPE html>
-        // `lang` is the person's language, set by the I18nContextProvider in App.
+        // `lang` is the page's language, set by App (src/i18n.rs).
         <html>
             <head>
                 <meta charset="utf-8"/>
@@ -81,20 +81,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// How long the language a person picked is remembered (a year), in milliseconds.
-const LANGUAGE_KEPT_MS: i64 = 365 * 24 * 60 * 60 * 1000;
-
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // The person's language: the one they picked (a cookie), else the first of their
-    // browser's Accept-Language that Tandem speaks, else English. The server renders the
-    // first page in it and writes it into `<html lang>`, where the app reads it back.
-    let cookie = leptos_i18n::context::CookieOptions::<Locale>::default()
-        .max_age(LANGUAGE_KEPT_MS)
-        .path("/".to_owned());
+    // The page's language (src/i18n.rs): picked by the server, read back by the app.
+    let language = provide_language();
     view! {
-        <I18nContextProvider cookie_options=cookie>
+        <Html attr:lang=lang_attribute(language)/>
             <Title text="Tandem"/>
             <Router>
                 <main>
@@ -106,7 +99,6 @@ pub fn App() -> impl IntoView {
                     </Routes>
                 </main>
             </Router>
-        </I18nContextProvider>
     }
 }
 
@@ -115,8 +107,8 @@ fn NotFound() -> impl IntoView {
     let i18n = use_i18n();
     view! {
         <section class="panel">
-            <h1>{move || t_string!(i18n, common.not_found)}</h1>
-            <A href="/">{move || t_string!(i18n, common.home)}</A>
+            <h1>{move || td_string!(i18n.get_locale(), common.not_found)}</h1>
+            <A href="/">{move || td_string!(i18n.get_locale(), common.home)}</A>
         </section>
     }
 }

@@ -21,23 +21,23 @@ pub fn CallNotes(call: CallState, send: Callback<UiCommand>) -> AnyView {
         <div class="notes">
             <Show when=move || call.server_lost.get()>
                 <p class="server-note" role="note">
-                    {move || t_string!(i18n, people.server_lost)}
+                    {move || td_string!(i18n.get_locale(), people.server_lost)}
                 </p>
             </Show>
             <Show when=move || status.with(|s| *s == CallStatus::OpenElsewhere)>
                 <p class="elsewhere-note" role="alert">
-                    {move || t_string!(i18n, people.open_elsewhere)}
+                    {move || td_string!(i18n.get_locale(), people.open_elsewhere)}
                     " "
                     <button class="primary" on:click=move |_| send.run(UiCommand::TakeBack)>
-                        {move || t_string!(i18n, people.use_here)}
+                        {move || td_string!(i18n.get_locale(), people.use_here)}
                     </button>
                 </p>
             </Show>
             <Show when=move || status.with(|s| matches!(s, CallStatus::Knocking(_)))>
                 <p class="knocking" role="note">
-                    {move || t_string!(i18n, people.knocking)}
+                    {move || td_string!(i18n.get_locale(), people.knocking)}
                     " "
-                    <button on:click=move |_| send.run(UiCommand::HangUp)>{move || t_string!(i18n, people.cancel)}</button>
+                    <button on:click=move |_| send.run(UiCommand::HangUp)>{move || td_string!(i18n.get_locale(), people.cancel)}</button>
                 </p>
             </Show>
             <KnockPrompts call send/>
@@ -45,7 +45,7 @@ pub fn CallNotes(call: CallState, send: Callback<UiCommand>) -> AnyView {
             <VerifyPanel call send/>
             <Show when=move || call.mute_request.with(Option::is_some)>
                 <p class="mute-request" role="alert">
-                    {t!(i18n, people.asks_you_to_mute, name = move || call.mute_request.get().unwrap_or_default())}
+                    {move || td_string!(i18n.get_locale(), people.asks_you_to_mute, name = call.mute_request.get().unwrap_or_default())}
                     " "
                     <button
                         class="primary"
@@ -56,9 +56,9 @@ pub fn CallNotes(call: CallState, send: Callback<UiCommand>) -> AnyView {
                             call.mute_request.set(None);
                         }
                     >
-                        {move || t_string!(i18n, people.mute)}
+                        {move || td_string!(i18n.get_locale(), people.mute)}
                     </button>
-                    <button on:click=move |_| call.mute_request.set(None)>{move || t_string!(i18n, people.not_now)}</button>
+                    <button on:click=move |_| call.mute_request.set(None)>{move || td_string!(i18n.get_locale(), people.not_now)}</button>
                 </p>
             </Show>
             <Show when=move || call.notice.with(Option::is_some)>

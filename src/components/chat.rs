@@ -24,9 +24,9 @@ pub fn ChatPanel(
         }
     };
     view! {
-        <aside class="chat" aria-label=move || t_string!(i18n, controls.chat)>
+        <aside class="chat" aria-label=move || td_string!(i18n.get_locale(), controls.chat)>
             <p class="chat-note">
-                {move || t_string!(i18n, controls.chat_note)}
+                {move || td_string!(i18n.get_locale(), controls.chat_note)}
             </p>
             <ol class="chat-lines" aria-live="polite">
                 <For
@@ -45,25 +45,25 @@ pub fn ChatPanel(
                 />
             </ol>
             <form class="chat-form" on:submit=send>
-                <label for="chat-message" class="visually-hidden">{move || t_string!(i18n, controls.message)}</label>
+                <label for="chat-message" class="visually-hidden">{move || td_string!(i18n.get_locale(), controls.message)}</label>
                 <input
                     id="chat-message"
                     autocomplete="off"
                     placeholder=move || {
                         if ready.get() {
-                            t_string!(i18n, controls.message)
+                            td_string!(i18n.get_locale(), controls.message)
                         } else {
-                            t_string!(i18n, controls.chat_closed)
+                            td_string!(i18n.get_locale(), controls.chat_closed)
                         }
                     }
                     bind:value=draft
                 />
-                <button type="submit" disabled=move || !ready.get() || too_long()>{move || t_string!(i18n, controls.send)}</button>
+                <button type="submit" disabled=move || !ready.get() || too_long()>{move || td_string!(i18n.get_locale(), controls.send)}</button>
             </form>
             <p class="field-error" role="alert">
                 {move || {
                     let max = MAX_CHAT_CHARS;
-                    too_long().then(|| t_string!(i18n, controls.chat_too_long, max).to_string())
+                    too_long().then(|| td_string!(i18n.get_locale(), controls.chat_too_long, max).to_string())
                 }}
             </p>
         </aside>

@@ -38,7 +38,9 @@ pub fn ConnectionCheck() -> impl IntoView {
     };
     let result = move || match check.get() {
         Check::NotRun => ().into_any(),
-        Check::Running => view! { <p>{move || t_string!(i18n, home.checking)}</p> }.into_any(),
+        Check::Running => {
+            view! { <p>{move || td_string!(i18n.get_locale(), home.checking)}</p> }.into_any()
+        }
         Check::Failed(why) => {
             view! { <p class="check-bad">{words::check_failed(i18n.get_locale(), why)}</p> }
                 .into_any()
@@ -73,7 +75,7 @@ pub fn ConnectionCheck() -> impl IntoView {
                 on:click=run
                 aria-busy=move || (check.get() == Check::Running).to_string()
             >
-                {move || t_string!(i18n, home.check)}
+                {move || td_string!(i18n.get_locale(), home.check)}
             </button>
             <div class="check-result" role="status" aria-live="polite">{result}</div>
         </div>

@@ -22,29 +22,29 @@ pub fn CallControls(
     // The reactions picker is open.
     let picking = RwSignal::new(false);
     view! {
-        <div class="controls" role="toolbar" aria-label=move || t_string!(i18n, controls.call_controls)>
+        <div class="controls" role="toolbar" aria-label=move || td_string!(i18n.get_locale(), controls.call_controls)>
             <button
                 class="toggle"
                 aria-pressed=move || (!call.microphone_on.get()).to_string()
                 aria-keyshortcuts="M"
-                title=move || t_string!(i18n, controls.mute_title)
+                title=move || td_string!(i18n.get_locale(), controls.mute_title)
                 on:click=move |_| send.run(UiCommand::ToggleMicrophone)
             >
-                {move || t_string!(i18n, controls.mute)}
+                {move || td_string!(i18n.get_locale(), controls.mute)}
             </button>
             <span class="muted-hint-slot" aria-live="polite">
                 <Show when=move || call.speaking_while_muted.get() && !call.microphone_on.get()>
-                    <span class="muted-hint">{move || t_string!(i18n, controls.muted_hint)}</span>
+                    <span class="muted-hint">{move || td_string!(i18n.get_locale(), controls.muted_hint)}</span>
                 </Show>
             </span>
             <button
                 class="toggle"
                 aria-pressed=move || (!call.camera_on.get()).to_string()
                 aria-keyshortcuts="V"
-                title=move || t_string!(i18n, controls.camera_off_title)
+                title=move || td_string!(i18n.get_locale(), controls.camera_off_title)
                 on:click=move |_| send.run(UiCommand::ToggleCamera)
             >
-                {move || t_string!(i18n, controls.camera_off)}
+                {move || td_string!(i18n.get_locale(), controls.camera_off)}
             </button>
             <button
                 class="toggle"
@@ -59,9 +59,9 @@ pub fn CallControls(
             >
                 {move || {
                     if sharing.get() {
-                        t_string!(i18n, controls.stop_sharing)
+                        td_string!(i18n.get_locale(), controls.stop_sharing)
                     } else {
-                        t_string!(i18n, controls.share_screen)
+                        td_string!(i18n.get_locale(), controls.share_screen)
                     }
                 }}
             </button>
@@ -69,14 +69,14 @@ pub fn CallControls(
                 class="toggle"
                 aria-pressed=move || hand_up().to_string()
                 aria-keyshortcuts="H"
-                title=move || t_string!(i18n, controls.hand_title)
+                title=move || td_string!(i18n.get_locale(), controls.hand_title)
                 on:click=move |_| send.run(UiCommand::ToggleHand)
             >
                 {move || {
                     if hand_up() {
-                        t_string!(i18n, controls.lower_hand)
+                        td_string!(i18n.get_locale(), controls.lower_hand)
                     } else {
-                        t_string!(i18n, controls.raise_hand)
+                        td_string!(i18n.get_locale(), controls.raise_hand)
                     }
                 }}
             </button>
@@ -86,14 +86,14 @@ pub fn CallControls(
                     aria-controls="reactions"
                     on:click=move |_| picking.update(|open| *open = !*open)
                 >
-                    {move || t_string!(i18n, controls.react)}
+                    {move || td_string!(i18n.get_locale(), controls.react)}
                 </button>
                 <Show when=move || picking.get()>
                     <span
                         id="reactions"
                         class="reactions-picker"
                         role="group"
-                        aria-label=move || t_string!(i18n, controls.reactions)
+                        aria-label=move || td_string!(i18n.get_locale(), controls.reactions)
                         on:keydown=move |ev| {
                             if ev.key() == "Escape" {
                                 picking.set(false);
@@ -119,27 +119,27 @@ pub fn CallControls(
             </span>
             <RecordingControls call send/>
             <button
-                title=move || t_string!(i18n, controls.pop_out_title)
+                title=move || td_string!(i18n.get_locale(), controls.pop_out_title)
                 on:click=move |_| {
                     let words = PopOutWords {
-                        title: t_string!(i18n, call.pop_out_title).to_owned(),
-                        mute: t_string!(i18n, controls.mute).to_owned(),
-                        hang_up: t_string!(i18n, controls.hang_up).to_owned(),
+                        title: td_string!(i18n.get_locale(), call.pop_out_title).to_owned(),
+                        mute: td_string!(i18n.get_locale(), controls.mute).to_owned(),
+                        hang_up: td_string!(i18n.get_locale(), controls.hang_up).to_owned(),
                     };
                     crate::browser::pop_out(call, send, words)
                 }
             >
-                {move || t_string!(i18n, controls.pop_out)}
+                {move || td_string!(i18n.get_locale(), controls.pop_out)}
             </button>
             <button
                 class="toggle"
                 aria-pressed=move || show_stats.get().to_string()
                 on:click=move |_| show_stats.update(|on| *on = !*on)
             >
-                {move || t_string!(i18n, controls.stats)}
+                {move || td_string!(i18n.get_locale(), controls.stats)}
             </button>
             <button class="danger" on:click=move |_| send.run(UiCommand::HangUp)>
-                {move || t_string!(i18n, controls.hang_up)}
+                {move || td_string!(i18n.get_locale(), controls.hang_up)}
             </button>
         </div>
     }

@@ -84,13 +84,17 @@ fn DeviceSelect(
         DeviceKind::Microphone => "device-microphone",
     };
     let label = move || match kind {
-        DeviceKind::Camera => t_string!(i18n, controls.camera),
-        DeviceKind::Microphone => t_string!(i18n, controls.microphone),
+        DeviceKind::Camera => td_string!(i18n.get_locale(), controls.camera),
+        DeviceKind::Microphone => td_string!(i18n.get_locale(), controls.microphone),
     };
     // A device the browser gives no name (before permission, say): "Camera 2".
     let numbered = move |number: usize| match kind {
-        DeviceKind::Camera => t_string!(i18n, controls.camera_numbered, number).to_string(),
-        DeviceKind::Microphone => t_string!(i18n, controls.microphone_numbered, number).to_string(),
+        DeviceKind::Camera => {
+            td_string!(i18n.get_locale(), controls.camera_numbered, number).to_string()
+        }
+        DeviceKind::Microphone => {
+            td_string!(i18n.get_locale(), controls.microphone_numbered, number).to_string()
+        }
     };
     view! {
         <label for=id>{label}</label>

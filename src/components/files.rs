@@ -13,17 +13,17 @@ use leptos::prelude::*;
 pub fn FilePanel(call: CallState, send: Callback<UiCommand>) -> AnyView {
     let i18n = use_i18n();
     view! {
-        <section class="files" aria-label=move || t_string!(i18n, controls.files)>
+        <section class="files" aria-label=move || td_string!(i18n.get_locale(), controls.files)>
             // With two or more others, a file goes to one of them or to everyone.
             <PersonPicker
                 call
                 class="file-to"
-                label=move || t_string!(i18n, controls.send_to)
-                everyone=move || t_string!(i18n, controls.everyone)
+                label=move || td_string!(i18n.get_locale(), controls.send_to)
+                everyone=move || td_string!(i18n.get_locale(), controls.everyone)
                 picked=call.send_to
             />
             <div class="file-row">
-                <label class="button file-pick" for="file-pick">{move || t_string!(i18n, controls.send_file)}</label>
+                <label class="button file-pick" for="file-pick">{move || td_string!(i18n.get_locale(), controls.send_file)}</label>
                 <input
                     type="file"
                     id="file-pick"
@@ -32,11 +32,10 @@ pub fn FilePanel(call: CallState, send: Callback<UiCommand>) -> AnyView {
                     on:change=move |ev| browser::send_picked_files(&ev, send)
                 />
                 <span class="hint">
-                    {t!(
-                        i18n,
-                        controls.file_limit,
-                        size = move || words::bytes(i18n.get_locale(), call.max_file_bytes.get())
-                    )}
+                    {move || {
+                        let size = words::bytes(i18n.get_locale(), call.max_file_bytes.get());
+                        td_string!(i18n.get_locale(), controls.file_limit, size)
+                    }}
                 </span>
             </div>
             <ul class="transfers">
@@ -114,12 +113,12 @@ fn TransferRow(call: CallState, id: u32, send: Callback<UiCommand>) -> AnyView {
                     })
                     on:click=move |_| send.run(UiCommand::CancelTransfer(id))
                 >
-                    {move || t_string!(i18n, controls.cancel)}
+                    {move || td_string!(i18n.get_locale(), controls.cancel)}
                 </button>
             </Show>
             {move || saved().map(|url| {
                 let name = transfer.with(|t| t.as_ref().map(|t| t.name.clone()).unwrap_or_default());
-                view! { <a class="save" href=url download=name.clone() type=RECEIVED_FILE_TYPE>{t!(i18n, controls.save_file, name = name.clone())}</a> }
+                view! { <a class="save" href=url download=name.clone() type=RECEIVED_FILE_TYPE>{let shown = name.clone(); move || td_string!(i18n.get_locale(), controls.save_file, name = &shown)}</a> }
             })}
         </li>
     }

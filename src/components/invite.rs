@@ -14,13 +14,13 @@ pub fn InviteButton(room: String) -> impl IntoView {
     let copy = move |_| browser::copy_invite_link(&room, copied, shown, field);
     view! {
         <div class="invite">
-            <button on:click=copy>{move || t_string!(i18n, controls.copy_invite)}</button>
+            <button on:click=copy>{move || td_string!(i18n.get_locale(), controls.copy_invite)}</button>
             <span class="copied" aria-live="polite">
-                {move || copied.get().then(|| t_string!(i18n, controls.invite_copied))}
+                {move || copied.get().then(|| td_string!(i18n.get_locale(), controls.invite_copied))}
             </span>
             <Show when=move || shown.with(Option::is_some)>
                 <label class="invite-fallback">
-                    {move || t_string!(i18n, controls.invite_fallback)}
+                    {move || td_string!(i18n.get_locale(), controls.invite_fallback)}
                     <input node_ref=field readonly prop:value=move || shown.get().unwrap_or_default()/>
                 </label>
             </Show>

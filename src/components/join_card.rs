@@ -70,11 +70,11 @@ pub fn JoinCard(user: String, room: String, join: Callback<JoinChoice>) -> impl 
             <h1 id="join-title">
                 {
                     let room = room.clone();
-                    move || t_string!(i18n, people.join_room, room = room.clone()).to_string()
+                    move || td_string!(i18n.get_locale(), people.join_room, room = room.clone()).to_string()
                 }
             </h1>
             <p class="lede">
-                {move || t_string!(i18n, people.join_lede)}
+                {move || td_string!(i18n.get_locale(), people.join_lede)}
             </p>
             <div class="join-preview">
                 <video
@@ -82,9 +82,9 @@ pub fn JoinCard(user: String, room: String, join: Callback<JoinChoice>) -> impl 
                     autoplay
                     muted
                     playsinline
-                    aria-label=move || t_string!(i18n, people.camera_preview)
+                    aria-label=move || td_string!(i18n.get_locale(), people.camera_preview)
                 ></video>
-                <p class="preview-off">{move || t_string!(i18n, people.camera_off)}</p>
+                <p class="preview-off">{move || td_string!(i18n.get_locale(), people.camera_off)}</p>
             </div>
             <form id=JOIN_FORM class="join-form" method="get" action="/" on:submit=on_submit novalidate>
                 <input type="hidden" name="room" value=room.clone()/>
@@ -100,7 +100,7 @@ pub fn JoinCard(user: String, room: String, join: Callback<JoinChoice>) -> impl 
                             checked=server_side(true)
                             bind:checked=microphone
                         />
-                        {move || t_string!(i18n, people.microphone)}
+                        {move || td_string!(i18n.get_locale(), people.microphone)}
                     </label>
                     <label>
                         <input
@@ -111,11 +111,11 @@ pub fn JoinCard(user: String, room: String, join: Callback<JoinChoice>) -> impl 
                             checked=server_side(true)
                             bind:checked=camera
                         />
-                        {move || t_string!(i18n, people.camera)}
+                        {move || td_string!(i18n.get_locale(), people.camera)}
                     </label>
                 </div>
-                <button type="submit" class="primary">{move || t_string!(i18n, people.join_now)}</button>
-                <p class="joining-early" aria-live="polite">{move || t_string!(i18n, people.joining_early)}</p>
+                <button type="submit" class="primary">{move || td_string!(i18n.get_locale(), people.join_now)}</button>
+                <p class="joining-early" aria-live="polite">{move || td_string!(i18n.get_locale(), people.joining_early)}</p>
             </form>
             <ConnectionCheck/>
         </section>

@@ -44,12 +44,12 @@ pub fn KnockPrompts(call: CallState, send: Callback<UiCommand>) -> AnyView {
             children=move |(knock, name)| {
                 view! {
                     <p class="knock" role="alert">
-                        {t!(i18n, people.knock, name)}
+                        {move || td_string!(i18n.get_locale(), people.knock, name = &name)}
                         " "
                         <button class="primary" on:click=move |_| send.run(UiCommand::Host(HostCommand::Admit(knock)))>
-                            {move || t_string!(i18n, people.admit)}
+                            {move || td_string!(i18n.get_locale(), people.admit)}
                         </button>
-                        <button on:click=move |_| send.run(UiCommand::Host(HostCommand::Deny(knock)))>{move || t_string!(i18n, people.deny)}</button>
+                        <button on:click=move |_| send.run(UiCommand::Host(HostCommand::Deny(knock)))>{move || td_string!(i18n.get_locale(), people.deny)}</button>
                     </p>
                 }
             }

@@ -16,7 +16,7 @@ pub fn LanguagePicker() -> impl IntoView {
     };
     view! {
         <div class="language-picker">
-            <label for="language">{move || t_string!(i18n, common.language)}</label>
+            <label for="language">{move || td_string!(i18n.get_locale(), common.language)}</label>
             <select id="language" on:change=pick>
                 {Locale::get_all()
                     .iter()

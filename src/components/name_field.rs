@@ -13,7 +13,7 @@ pub fn NameField(name: RwSignal<String>, error: RwSignal<Option<FieldProblem>>) 
     let typed = cfg!(feature = "ssr").then(|| name.get_untracked());
     view! {
         <div class="field">
-            <label for="name">{move || t_string!(i18n, common.your_name)}</label>
+            <label for="name">{move || td_string!(i18n.get_locale(), common.your_name)}</label>
             <input
                 id="name"
                 name="name"

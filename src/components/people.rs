@@ -17,25 +17,25 @@ pub fn PeopleList(call: CallState, send: Callback<UiCommand>, you: Signal<String
     let hosting = move || call.is_host.get();
     let i18n = use_i18n();
     view! {
-        <section class="people" aria-label=move || t_string!(i18n, people.people)>
+        <section class="people" aria-label=move || td_string!(i18n.get_locale(), people.people)>
             <h2>
-                {move || t_string!(i18n, people.people)}
+                {move || td_string!(i18n.get_locale(), people.people)}
                 <Show when=move || call.locked.get()>
-                    <span class="locked-badge">{move || t_string!(i18n, people.locked)}</span>
+                    <span class="locked-badge">{move || td_string!(i18n.get_locale(), people.locked)}</span>
                 </Show>
             </h2>
             <Show when=hosting>
                 <button
                     class="lock"
                     aria-pressed=move || call.locked.get().to_string()
-                    title=move || t_string!(i18n, people.lock_title)
+                    title=move || td_string!(i18n.get_locale(), people.lock_title)
                     on:click=move |_| send.run(UiCommand::Host(HostCommand::Lock(!call.locked.get_untracked())))
                 >
                     {move || {
                         if call.locked.get() {
-                            t_string!(i18n, people.unlock_room)
+                            td_string!(i18n.get_locale(), people.unlock_room)
                         } else {
-                            t_string!(i18n, people.lock_room)
+                            td_string!(i18n.get_locale(), people.lock_room)
                         }
                     }}
                 </button>
@@ -43,9 +43,9 @@ pub fn PeopleList(call: CallState, send: Callback<UiCommand>, you: Signal<String
             <HandsUp call send/>
             <ul>
                 <li>
-                    <span class="who">{t!(i18n, people.name_you, name = move || you.get())}</span>
+                    <span class="who">{move || td_string!(i18n.get_locale(), people.name_you, name = you.get())}</span>
                     <Show when=hosting>
-                        <span class="host-badge">{move || t_string!(i18n, people.host)}</span>
+                        <span class="host-badge">{move || td_string!(i18n.get_locale(), people.host)}</span>
                     </Show>
                 </li>
                 <For
@@ -58,7 +58,7 @@ pub fn PeopleList(call: CallState, send: Callback<UiCommand>, you: Signal<String
             </ul>
             <Show when=hosting>
                 <p class="people-note">
-                    {move || t_string!(i18n, people.host_note)}
+                    {move || td_string!(i18n.get_locale(), people.host_note)}
                 </p>
             </Show>
         </section>
@@ -72,8 +72,8 @@ fn HandsUp(call: CallState, send: Callback<UiCommand>) -> AnyView {
     let i18n = use_i18n();
     view! {
         <Show when=move || call.hands.with(|h| !h.is_empty())>
-            <h3 class="hands-title">{move || t_string!(i18n, people.hands_raised)}</h3>
-            <ol class="hands" aria-label=move || t_string!(i18n, people.hands_raised)>
+            <h3 class="hands-title">{move || td_string!(i18n.get_locale(), people.hands_raised)}</h3>
+            <ol class="hands" aria-label=move || td_string!(i18n.get_locale(), people.hands_raised)>
                 <For
                     each=move || call.hands.get()
                     key=|hand| (hand.who, hand.name.clone())
@@ -83,14 +83,14 @@ fn HandsUp(call: CallState, send: Callback<UiCommand>) -> AnyView {
                         <span class="who">
                             {match hand.who {
                                 Some(_) => hand.name.clone().into_any(),
-                                None => t!(i18n, people.name_you, name = hand.name.clone()).into_any(),
+                                None => { let name = hand.name.clone(); (move || td_string!(i18n.get_locale(), people.name_you, name = &name)).into_any() }
                             }}
                         </span>
                         {match hand.who {
                             None => {
                                 view! {
                                     <button on:click=move |_| send.run(UiCommand::ToggleHand)>
-                                        {move || t_string!(i18n, people.lower_hand)}
+                                        {move || td_string!(i18n.get_locale(), people.lower_hand)}
                                     </button>
                                 }
                                     .into_any()
@@ -102,11 +102,11 @@ fn HandsUp(call: CallState, send: Callback<UiCommand>) -> AnyView {
                                         <button
                                             aria-label={
                                                 let name = name.clone();
-                                                move || t_string!(i18n, people.lower_hand_of, name = name.clone())
+                                                move || td_string!(i18n.get_locale(), people.lower_hand_of, name = name.clone())
                                             }
                                             on:click=move |_| send.run(UiCommand::LowerHand(id))
                                         >
-                                            {move || t_string!(i18n, people.lower_hand)}
+                                            {move || td_string!(i18n.get_locale(), people.lower_hand)}
                                         </button>
                                     </Show>
                                 }
@@ -144,7 +144,7 @@ fn PersonRow(
         <li>
             <span class="who">{name}</span>
             <Show when=hosts>
-                <span class="host-badge">{move || t_string!(i18n, people.host)}</span>
+                <span class="host-badge">{move || td_string!(i18n.get_locale(), people.host)}</span>
             </Show>
             <Show when=can_act>
                 <span class="host-actions">
@@ -153,23 +153,23 @@ fn PersonRow(
                         fallback=move || {
                             view! {
                                 <button on:click=move |_| send.run(UiCommand::Host(HostCommand::MakeHost(id)))>
-                                    {move || t_string!(i18n, people.make_host)}
+                                    {move || td_string!(i18n.get_locale(), people.make_host)}
                                 </button>
                                 <button on:click=move |_| send.run(UiCommand::Host(HostCommand::AskToMute(id)))>
-                                    {move || t_string!(i18n, people.ask_to_mute)}
+                                    {move || td_string!(i18n.get_locale(), people.ask_to_mute)}
                                 </button>
                                 <button
                                     class="danger"
-                                    aria-label=move || t_string!(i18n, people.remove_from_call, name = name())
+                                    aria-label=move || td_string!(i18n.get_locale(), people.remove_from_call, name = name())
                                     on:click=move |_| confirming.set(Some(id))
                                 >
-                                    {move || t_string!(i18n, people.remove)}
+                                    {move || td_string!(i18n.get_locale(), people.remove)}
                                 </button>
                             }
                         }
                     >
-                        <span role="alertdialog" aria-label=move || t_string!(i18n, people.confirm_removal)>
-                            {t!(i18n, people.remove_from_call_question, name)}
+                        <span role="alertdialog" aria-label=move || td_string!(i18n.get_locale(), people.confirm_removal)>
+                            {move || td_string!(i18n.get_locale(), people.remove_from_call_question, name = name())}
                             " "
                             <button
                                 class="danger"
@@ -178,9 +178,9 @@ fn PersonRow(
                                     send.run(UiCommand::Host(HostCommand::Remove(id)));
                                 }
                             >
-                                {t!(i18n, people.remove_name, name)}
+                                {move || td_string!(i18n.get_locale(), people.remove_name, name = name())}
                             </button>
-                            <button on:click=move |_| confirming.set(None)>{move || t_string!(i18n, people.cancel)}</button>
+                            <button on:click=move |_| confirming.set(None)>{move || td_string!(i18n.get_locale(), people.cancel)}</button>
                         </span>
                     </Show>
                 </span>

@@ -17,15 +17,15 @@ pub fn RecordingControls(call: CallState, send: Callback<UiCommand>) -> AnyView 
             fallback=move || {
                 view! {
                     <button
-                        title=move || t_string!(i18n, controls.record_title)
+                        title=move || td_string!(i18n.get_locale(), controls.record_title)
                         on:click=move |_| send.run(UiCommand::StartRecording)
                     >
-                        {move || t_string!(i18n, controls.record)}
+                        {move || td_string!(i18n.get_locale(), controls.record)}
                     </button>
                 }
             }
         >
-            <span class="recording-controls" role="group" aria-label=move || t_string!(i18n, controls.recording)>
+            <span class="recording-controls" role="group" aria-label=move || td_string!(i18n.get_locale(), controls.recording)>
                 <span class="recording-time" aria-live="off">
                     {move || {
                         recording()
@@ -43,14 +43,14 @@ pub fn RecordingControls(call: CallState, send: Callback<UiCommand>) -> AnyView 
                 >
                     {move || {
                         if recording().is_some_and(|r| r.paused) {
-                            t_string!(i18n, controls.resume)
+                            td_string!(i18n.get_locale(), controls.resume)
                         } else {
-                            t_string!(i18n, controls.pause)
+                            td_string!(i18n.get_locale(), controls.pause)
                         }
                     }}
                 </button>
                 <button class="danger" on:click=move |_| send.run(UiCommand::StopRecording)>
-                    {move || t_string!(i18n, controls.stop_recording)}
+                    {move || td_string!(i18n.get_locale(), controls.stop_recording)}
                 </button>
             </span>
         </Show>
@@ -118,11 +118,11 @@ pub fn SavedRecordings(call: CallState) -> AnyView {
     let i18n = use_i18n();
     view! {
         <Show when=move || call.recordings.with(|r| !r.is_empty())>
-            <ul class="recordings" aria-label=move || t_string!(i18n, controls.recordings)>
+            <ul class="recordings" aria-label=move || td_string!(i18n.get_locale(), controls.recordings)>
                 <For each=move || call.recordings.get() key=|r| r.url.clone() let(saved)>
                     <li>
-                        {t!(
-                            i18n,
+                        {td!(
+                            i18n.get_locale(),
                             controls.recording_ready,
                             name = saved.name.clone(),
                             size = words::bytes(i18n.get_locale(), saved.bytes),

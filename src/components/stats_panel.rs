@@ -24,28 +24,28 @@ pub fn StatsPanel(call: CallState) -> AnyView {
         }
     };
     view! {
-        <section class="stats" aria-label=move || t_string!(i18n, controls.stats_label)>
+        <section class="stats" aria-label=move || td_string!(i18n.get_locale(), controls.stats_label)>
             // With two or more others, pick whose connection to show.
-            <PersonPicker call class="stats-of" label=move || t_string!(i18n, controls.stats_of) picked=call.stats_of/>
+            <PersonPicker call class="stats-of" label=move || td_string!(i18n.get_locale(), controls.stats_of) picked=call.stats_of/>
             <dl>
-                <dt>{move || t_string!(i18n, controls.stats_receiving)}</dt>
+                <dt>{move || td_string!(i18n.get_locale(), controls.stats_receiving)}</dt>
                 <dd data-kbps=move || stats.with(|s| s.as_ref().map(|s| s.receive_kbps.round()))>
                     {value(|s| format_bitrate(s.receive_kbps))}
                 </dd>
-                <dt>{move || t_string!(i18n, controls.stats_sending)}</dt>
+                <dt>{move || td_string!(i18n.get_locale(), controls.stats_sending)}</dt>
                 <dd>{value(|s| format_bitrate(s.send_kbps))}</dd>
-                <dt>{move || t_string!(i18n, controls.stats_round_trip)}</dt>
+                <dt>{move || td_string!(i18n.get_locale(), controls.stats_round_trip)}</dt>
                 <dd>{value(|s| s.rtt_ms.map(|ms| format!("{ms:.0} ms")).unwrap_or_else(|| "–".into()))}</dd>
-                <dt>{move || t_string!(i18n, controls.stats_loss)}</dt>
+                <dt>{move || td_string!(i18n.get_locale(), controls.stats_loss)}</dt>
                 <dd>{value(|s| format!("{:.1} %", s.loss_percent))}</dd>
-                <dt>{move || t_string!(i18n, controls.stats_video)}</dt>
+                <dt>{move || td_string!(i18n.get_locale(), controls.stats_video)}</dt>
                 <dd>
                     {move || {
                         let locale = i18n.get_locale();
                         stats.with(|s| s.as_ref().map(|s| video_said(locale, s)).unwrap_or_else(|| "–".into()))
                     }}
                 </dd>
-                <dt>{move || t_string!(i18n, controls.stats_path)}</dt>
+                <dt>{move || td_string!(i18n.get_locale(), controls.stats_path)}</dt>
                 <dd>
                     {move || {
                         let locale = i18n.get_locale();
@@ -56,20 +56,20 @@ pub fn StatsPanel(call: CallState) -> AnyView {
                         })
                     }}
                 </dd>
-                <dt>{move || t_string!(i18n, controls.stats_you_send)}</dt>
+                <dt>{move || td_string!(i18n.get_locale(), controls.stats_you_send)}</dt>
                 <dd class="sending">
                     {move || {
                         let locale = i18n.get_locale();
                         call.sending.with(|s| s.as_ref().map_or_else(|| "–".into(), |s| words::sending(locale, s)))
                     }}
                 </dd>
-                <dt>{move || t_string!(i18n, controls.stats_budget)}</dt>
+                <dt>{move || td_string!(i18n.get_locale(), controls.stats_budget)}</dt>
                 <dd class="budget" data-bps=move || call.upload_budget.get().to_string()>
                     {move || format_bitrate(call.upload_budget.get() as f64 / 1000.0)}
                 </dd>
-                <dt>{move || t_string!(i18n, controls.stats_sound)}</dt>
+                <dt>{move || td_string!(i18n.get_locale(), controls.stats_sound)}</dt>
                 <dd class="sound">{move || call.sound_applied.get().map(|applied| sound_said(i18n.get_locale(), applied)).unwrap_or_else(|| "–".into())}</dd>
-                <dt>{move || t_string!(i18n, controls.stats_upload)}</dt>
+                <dt>{move || td_string!(i18n.get_locale(), controls.stats_upload)}</dt>
                 <dd class="upload">
                     {move || call.upload_kbps.get().map(format_bitrate).unwrap_or_else(|| "–".into())}
                 </dd>

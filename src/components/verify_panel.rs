@@ -13,7 +13,7 @@ pub fn VerifyPanel(call: CallState, send: Callback<UiCommand>) -> impl IntoView 
     let i18n = use_i18n();
     view! {
         <Show when=move || call.verifying.with(Option::is_some)>
-            <section class="verify-panel" role="dialog" aria-label=move || t_string!(i18n, people.verification_code)>
+            <section class="verify-panel" role="dialog" aria-label=move || td_string!(i18n.get_locale(), people.verification_code)>
                 {move || {
                     shown()
                         .map(|v| {
@@ -21,30 +21,30 @@ pub fn VerifyPanel(call: CallState, send: Callback<UiCommand>) -> impl IntoView 
                             match v.code {
                                 Ok(code) => {
                                     view! {
-                                        <p>{t!(i18n, people.your_code_with, name = name.clone())}</p>
-                                        <p class="verify-code" aria-label=move || t_string!(i18n, people.code)>
+                                        <p>{let name = name.clone(); move || td_string!(i18n.get_locale(), people.your_code_with, name = &name)}</p>
+                                        <p class="verify-code" aria-label=move || td_string!(i18n.get_locale(), people.code)>
                                             {code}
                                         </p>
                                         <p class="verify-hint">
-                                            {t!(i18n, people.verify_hint, name = name.clone())}
+                                            {let name = name.clone(); move || td_string!(i18n.get_locale(), people.verify_hint, name = &name)}
                                         </p>
                                         <button
                                             class="primary"
                                             on:click=move |_| send.run(UiCommand::MarkVerified(v.id))
                                         >
-                                            {t!(i18n, people.mark_verified, name)}
+                                            {move || td_string!(i18n.get_locale(), people.mark_verified, name = &name)}
                                         </button>
                                     }
                                         .into_any()
                                 }
                                 Err(why) => {
                                     let why = words::no_code(i18n.get_locale(), &why);
-                                    view! { <p>{t!(i18n, people.no_code_yet, name, why)}</p> }.into_any()
+                                    view! { <p>{move || td_string!(i18n.get_locale(), people.no_code_yet, name = &name, why = &why)}</p> }.into_any()
                                 }
                             }
                         })
                 }}
-                <button on:click=move |_| call.verifying.set(None)>{move || t_string!(i18n, people.close)}</button>
+                <button on:click=move |_| call.verifying.set(None)>{move || td_string!(i18n.get_locale(), people.close)}</button>
             </section>
         </Show>
     }

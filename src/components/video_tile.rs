@@ -97,13 +97,13 @@ pub fn VideoTile(
                 }
             ></video>
             <Show when=move || camera_off.get()>
-                <div class="placeholder" aria-label=move || t_string!(i18n, people.camera_off_of, name = label.get())>
+                <div class="placeholder" aria-label=move || td_string!(i18n.get_locale(), people.camera_off_of, name = label.get())>
                     <span class="avatar" aria-hidden="true">{initial}</span>
-                    <span class="placeholder-text">{move || t_string!(i18n, people.camera_off)}</span>
+                    <span class="placeholder-text">{move || td_string!(i18n.get_locale(), people.camera_off)}</span>
                 </div>
             </Show>
             <Show when=move || reconnecting.get()>
-                <span class="reconnecting-note" role="note">{move || t_string!(i18n, people.reconnecting)}</span>
+                <span class="reconnecting-note" role="note">{move || td_string!(i18n.get_locale(), people.reconnecting)}</span>
             </Show>
             <Show when=move || badge.with(Option::is_some)>
                 <span class="badge" aria-live="polite">{move || badge.get()}</span>
@@ -114,7 +114,7 @@ pub fn VideoTile(
                     class="hand-badge"
                     role="img"
                     aria-label=move || {
-                        t_string!(i18n, people.hand_raised_place, place = hand.get().unwrap_or_default())
+                        td_string!(i18n.get_locale(), people.hand_raised_place, place = hand.get().unwrap_or_default())
                     }
                 >
                     "✋"
@@ -130,10 +130,10 @@ pub fn VideoTile(
             <figcaption>
                 {move || label.get()}
                 <Show when=move || host.get()>
-                    <span class="host-badge">{move || t_string!(i18n, people.host)}</span>
+                    <span class="host-badge">{move || td_string!(i18n.get_locale(), people.host)}</span>
                 </Show>
                 <Show when=move || verified.get()>
-                    <span class="verified-badge">{move || t_string!(i18n, people.verified)}</span>
+                    <span class="verified-badge">{move || td_string!(i18n.get_locale(), people.verified)}</span>
                 </Show>
             </figcaption>
         </figure>
@@ -163,14 +163,14 @@ pub fn RemoteTile(
         <VideoTile
             class="remote"
             label=name
-            video_label=Signal::derive(move || t_string!(i18n, people.video_from, name = name.get()).to_string())
+            video_label=Signal::derive(move || td_string!(i18n.get_locale(), people.video_from, name = name.get()).to_string())
             node_ref
             muted=false
             camera_off=Signal::derive(move || person().is_some_and(|p| !p.media.video))
             badge=Signal::derive(move || {
                 person()
                     .filter(|p| !p.media.audio)
-                    .map(|p| t_string!(i18n, people.name_muted, name = p.name).to_string())
+                    .map(|p| td_string!(i18n.get_locale(), people.name_muted, name = p.name).to_string())
             })
             reconnecting=Signal::derive(move || {
                 person().is_some_and(|p| p.link == Link::Interrupted)
@@ -192,7 +192,7 @@ pub fn RemoteTile(
         >
             <button
                 class="verify"
-                title=move || t_string!(i18n, people.verify_title)
+                title=move || td_string!(i18n.get_locale(), people.verify_title)
                 on:click=move |ev| {
                     // The tile itself is a button too (focus): this click is not for it.
                     ev.stop_propagation();
@@ -200,7 +200,7 @@ pub fn RemoteTile(
                 }
                 on:keydown=move |ev| ev.stop_propagation()
             >
-                {t!(i18n, people.verify_name, name = move || name.get())}
+                {move || td_string!(i18n.get_locale(), people.verify_name, name = name.get())}
             </button>
         </VideoTile>
     }

@@ -89,11 +89,11 @@ pub fn CallScreen() -> impl IntoView {
             },
             (Err(e), _) | (_, Err(e)) => view! {
                 <section class="panel">
-                    <h1>{move || t_string!(i18n, call.link_not_valid)}</h1>
+                    <h1>{move || td_string!(i18n.get_locale(), call.link_not_valid)}</h1>
                     <p role="alert">
                         {move || words::field_problem(i18n.get_locale(), FieldProblem::Input(e))}
                     </p>
-                    <A href="/">{move || t_string!(i18n, common.home)}</A>
+                    <A href="/">{move || td_string!(i18n.get_locale(), common.home)}</A>
                 </section>
             }
             .into_any(),
@@ -162,8 +162,10 @@ fn Call(choice: JoinChoice, room: String, rejoin: Callback<()>) -> impl IntoView
         }
     });
     on_cleanup(move || keys.remove());
-    let local_badge =
-        move || (!call.microphone_on.get()).then(|| t_string!(i18n, call.you_are_muted).to_owned());
+    let local_badge = move || {
+        (!call.microphone_on.get())
+            .then(|| td_string!(i18n.get_locale(), call.you_are_muted).to_owned())
+    };
     let started = call_started(call);
     let status = call.status;
     // A tile picked to be shown large; forgotten when that person leaves.
@@ -182,7 +184,7 @@ fn Call(choice: JoinChoice, room: String, rejoin: Callback<()>) -> impl IntoView
             class="call"
             aria-label={
                 let room = room.clone();
-                move || t_string!(i18n, call.call_in_room, room = room.clone()).to_string()
+                move || td_string!(i18n.get_locale(), call.call_in_room, room = room.clone()).to_string()
             }
             on:dragover=|ev| ev.prevent_default()
             on:drop=move |ev| browser::send_dropped_files(&ev, command)
@@ -191,7 +193,7 @@ fn Call(choice: JoinChoice, room: String, rejoin: Callback<()>) -> impl IntoView
                 <h1 class="room-name">
                     {
                         let room = room.clone();
-                        move || t_string!(i18n, call.room_title, room = room.clone()).to_string()
+                        move || td_string!(i18n.get_locale(), call.room_title, room = room.clone()).to_string()
                     }
                 </h1>
                 <StatusLine status/>
@@ -228,14 +230,14 @@ fn Call(choice: JoinChoice, room: String, rejoin: Callback<()>) -> impl IntoView
                             let user = user.clone();
                             move || {
                                 let name = call.seated_as.get().unwrap_or(user.clone());
-                                t_string!(i18n, call.you_named, name).to_string()
+                                td_string!(i18n.get_locale(), call.you_named, name).to_string()
                             }
                         })
                         video_label=Signal::derive({
                             let user = user.clone();
                             move || {
                                 let name = call.seated_as.get().unwrap_or(user.clone());
-                                t_string!(i18n, call.video_you_named, name).to_string()
+                                td_string!(i18n.get_locale(), call.video_you_named, name).to_string()
                             }
                         })
                         node_ref=call.local_video
@@ -256,9 +258,9 @@ fn Call(choice: JoinChoice, room: String, rejoin: Callback<()>) -> impl IntoView
                         >
                             {move || {
                                 if count() > 1 {
-                                    t_string!(i18n, call.play_everyone)
+                                    td_string!(i18n.get_locale(), call.play_everyone)
                                 } else {
-                                    t_string!(i18n, call.play_other)
+                                    td_string!(i18n.get_locale(), call.play_other)
                                 }
                             }}
                         </button>
@@ -357,7 +359,7 @@ where
                         {move || what.not_loaded(i18n.get_locale())}
                         " "
                         <button on:click=move |_| attempt.update(|n| *n += 1)>
-                            {move || t_string!(i18n, call.try_again)}
+                            {move || td_string!(i18n.get_locale(), call.try_again)}
                         </button>
                     </p>
                 }
@@ -427,9 +429,9 @@ fn WaitingTile(status: RwSignal<CallStatus>) -> AnyView {
             <figcaption>
                 {move || {
                     if at_the_door() {
-                        t_string!(i18n, call.waiting_at_door)
+                        td_string!(i18n.get_locale(), call.waiting_at_door)
                     } else {
-                        t_string!(i18n, call.waiting_for_someone)
+                        td_string!(i18n.get_locale(), call.waiting_for_someone)
                     }
                 }}
             </figcaption>
@@ -451,34 +453,34 @@ fn CallOver(status: RwSignal<CallStatus>, rejoin: Callback<()>) -> impl IntoView
             <h2>
                 {move || {
                     if full() {
-                        t_string!(i18n, call.over_full_title)
+                        td_string!(i18n.get_locale(), call.over_full_title)
                     } else if removed() {
-                        t_string!(i18n, call.over_removed_title)
+                        td_string!(i18n.get_locale(), call.over_removed_title)
                     } else if not_let_in() {
-                        t_string!(i18n, call.over_not_let_in_title)
+                        td_string!(i18n.get_locale(), call.over_not_let_in_title)
                     } else {
-                        t_string!(i18n, call.over_ended_title)
+                        td_string!(i18n.get_locale(), call.over_ended_title)
                     }
                 }}
             </h2>
             <p>
                 {move || {
                     if full() {
-                        t_string!(i18n, call.over_full_text).to_owned()
+                        td_string!(i18n.get_locale(), call.over_full_text).to_owned()
                     } else if removed() || not_let_in() {
                         status.with(|s| words::status(i18n.get_locale(), s))
                     } else {
-                        t_string!(i18n, call.over_left).to_owned()
+                        td_string!(i18n.get_locale(), call.over_left).to_owned()
                     }
                 }}
             </p>
             <div class="actions">
                 <Show when=move || !full() && !removed() && !not_let_in()>
                     <button class="primary" on:click=move |_| rejoin.run(())>
-                        {move || t_string!(i18n, call.rejoin)}
+                        {move || td_string!(i18n.get_locale(), call.rejoin)}
                     </button>
                 </Show>
-                <A href="/">{move || t_string!(i18n, common.home)}</A>
+                <A href="/">{move || td_string!(i18n.get_locale(), common.home)}</A>
             </div>
         </div>
     }

@@ -68,7 +68,7 @@ pub fn HomeScreen() -> impl IntoView {
     view! {
         <section class="panel home">
             <h1>"Tandem"</h1>
-            <p class="lede">{move || t_string!(i18n, home.lede)}</p>
+            <p class="lede">{move || td_string!(i18n.get_locale(), home.lede)}</p>
             // Until the app has loaded, Join sends the form as it is, and the server takes
             // it from there.
             <form
@@ -81,7 +81,7 @@ pub fn HomeScreen() -> impl IntoView {
             >
                 <NameField name error=name_error/>
                 <div class="field">
-                    <label for="room">{move || t_string!(i18n, home.room)}</label>
+                    <label for="room">{move || td_string!(i18n.get_locale(), home.room)}</label>
                     <div class="room-row">
                         <input
                             id="room"
@@ -94,7 +94,7 @@ pub fn HomeScreen() -> impl IntoView {
                             aria-describedby="room-error"
                         />
                         <button type="button" class="secondary" on:click=new_room>
-                            {move || t_string!(i18n, home.new_room)}
+                            {move || td_string!(i18n.get_locale(), home.new_room)}
                         </button>
                     </div>
                     <p id="room-error" class="field-error" role="alert">
@@ -103,9 +103,9 @@ pub fn HomeScreen() -> impl IntoView {
                         }}
                     </p>
                 </div>
-                <button type="submit" class="primary">{move || t_string!(i18n, home.join)}</button>
+                <button type="submit" class="primary">{move || td_string!(i18n.get_locale(), home.join)}</button>
             </form>
-            <p class="hint">{move || t_string!(i18n, home.hint)}</p>
+            <p class="hint">{move || td_string!(i18n.get_locale(), home.hint)}</p>
             <ConnectionCheck/>
             <LanguagePicker/>
         </section>
