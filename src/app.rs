@@ -46,6 +46,18 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         .then(
             || view! { <script nonce=leptos::nonce::use_nonce()>{crate::early_media::script()}</script> },
         );
+    // A call that starts at once (no join card) also takes its seat before the app is
+    // there.
+    #[cfg(feature = "ssr")]
+    let early_join = use_context::<axum::http::request::Parts>()
+        .filter(|request| crate::early_media::came_through_tandem(&request.headers))
+        .and_then(|request| crate::early_media::call_link(request.uri.path()))
+        .map(|(user, room)| {
+            let script = crate::early_media::socket_script(&user, &room);
+            view! { <script nonce=leptos::nonce::use_nonce()>{script}</script> }
+        });
+    #[cfg(not(feature = "ssr"))]
+    let early_join: Option<()> = None;
     #[cfg(not(feature = "ssr"))]
     let camera_request: Option<()> = None;
     // The home page names the call screen's files, to fetch them while the person types.
@@ -66,6 +78,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="dark light"/>
                 {camera_request}
+                {early_join}
                 {call_chunks}
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 // Named by its content hash when cargo-leptos hashes files (see Cargo.toml).

@@ -4,8 +4,19 @@
 //! camera takes a noticeable while, so the two run side by side rather than one after
 //! the other. Where the page is the card a link opens on (`components::join_card`), the
 //! script shows the camera in its preview and holds back a press of Join now, marking the
-//! form, for the app to join with once it has loaded. The script (server side) and its
-//! readers (browser side) are one contract, kept here so that neither can drift.
+//! form, for the app to join with once it has loaded.
+//!
+//! A call that starts at once (the page came through Tandem: its home form, a reload)
+//! also gets its seat early: a second script opens the signaling socket, sends `join` as
+//! soon as it is open and keeps what the server answers, in order, until the app's
+//! session takes the socket over (`take_socket`), replays what was kept, and goes on
+//! without joining a second time. A page whose app never arrives gives the seat back:
+//! with `leave` when it is closed, and after [`EARLY_SOCKET_WAIT_MS`] otherwise (the app
+//! then joins as it would have without the script). A page that holds a seat from before
+//! (a reload: `seat_key`) asks for it back from the app, so the script leaves it alone.
+//!
+//! The scripts (server side) and their readers (browser side) are one contract, kept here
+//! so that neither can drift.
 
 /// The property of `window` where the script leaves its pending request.
 const WINDOW_KEY: &str = "__tandemEarlyMedia";
@@ -19,6 +30,22 @@ pub const JOIN_PREVIEW: &str = "join-preview";
 /// The attribute the script puts on the join card's form when Join now was pressed before
 /// the app had loaded.
 pub const SENT_EARLY: &str = "data-sent-early";
+
+/// The property of `window` where the socket script leaves its socket and what it kept.
+const SOCKET_KEY: &str = "__tandemEarlySocket";
+
+/// How long a socket opened by the page's script waits for the app before it gives its
+/// seat back (the app joins anew if it arrives later). Far longer than the app takes to
+/// load on a slow phone link (BENCHMARKS.md), and short enough that a page stuck without
+/// its app does not sit in a call as a silent person for long.
+pub const EARLY_SOCKET_WAIT_MS: u32 = 30_000;
+
+/// Where a tab keeps the resume token of its seat in this room under this name
+/// (`sessionStorage`): the app keeps it there, and the socket script stays away from a
+/// seat the app will ask back.
+pub fn seat_key(user: &str, room: &str) -> String {
+    format!("tandem:seat:{room}:{user}")
+}
 
 /// The inline script a call page carries: the same request `client::media::acquire`
 /// would make, with a rejection handler so a refusal is reported once, by the app; the
@@ -39,22 +66,81 @@ pub fn script() -> String {
     )
 }
 
+/// The inline script of a call that starts at once: opens the signaling socket as
+/// `SignalingSocket` would, sends `join` (the same message the session's state machine
+/// sends) once it is open, and keeps every message the server sends until the app takes
+/// the socket. `user` and `room` are a valid call link's (`call_link`).
+#[cfg(feature = "ssr")]
+pub fn socket_script(user: &str, room: &str) -> String {
+    use crate::protocol::signaling::{ClientMessage, SIGNALING_PATH};
+    let join = ClientMessage::Join {
+        room: room.to_owned(),
+        name: user.to_owned(),
+    };
+    let join = serde_json::to_string(&join).expect("a join message is plain strings");
+    let leave =
+        serde_json::to_string(&ClientMessage::Leave).expect("a leave message has no fields");
+    let (seat, room, join, leave) = (
+        js_string(&seat_key(user, room)),
+        js_string(room),
+        js_string(&join),
+        js_string(&leave),
+    );
+    format!(
+        "(function(){{try{{if(sessionStorage.getItem({seat}))return}}catch(x){{}}\
+         if(!window.WebSocket)return;\
+         var w=new WebSocket((location.protocol==='https:'?'wss://':'ws://')+location.host+\
+         '{SIGNALING_PATH}?room='+encodeURIComponent({room}));\
+         var e={{socket:w,queue:[]}};window.{SOCKET_KEY}=e;\
+         function away(){{if(window.{SOCKET_KEY}!==e)return;delete window.{SOCKET_KEY};\
+         try{{if(w.readyState===1)w.send({leave});w.close()}}catch(x){{}}}}\
+         w.onopen=function(){{w.send({join})}};\
+         w.onmessage=function(m){{e.queue.push(m.data)}};\
+         addEventListener('pagehide',away);setTimeout(away,{EARLY_SOCKET_WAIT_MS})}})()"
+    )
+}
+
+/// `value` as a JavaScript string literal that cannot end the `<script>` it is in.
+#[cfg(feature = "ssr")]
+fn js_string(value: &str) -> String {
+    serde_json::to_string(value)
+        .expect("a string always encodes")
+        .replace('<', "\\u003c")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
+}
+
 /// Whether `path` is a call link `CallScreen` will start a call for (the same checks): an
 /// invalid link must not turn the camera on.
 #[cfg(feature = "ssr")]
 pub fn starts_a_call(path: &str) -> bool {
+    call_link(path).is_some()
+}
+
+/// Whether a request for a call page came through Tandem itself (its home form, its own
+/// navigation, a reload): `Sec-Fetch-Site: same-origin`, which no other site can forge.
+/// Such a call starts at once; a link from elsewhere opens on the join card.
+#[cfg(feature = "ssr")]
+pub fn came_through_tandem(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get("sec-fetch-site")
+        .is_some_and(|site| site == "same-origin")
+}
+
+/// The person and room of a valid call link `/call/:user/:room`, decoded.
+#[cfg(feature = "ssr")]
+pub fn call_link(path: &str) -> Option<(String, String)> {
     use crate::protocol::signaling::{validate_name, validate_room};
     use leptos_router::location::Url;
-    let Some(rest) = path.strip_prefix("/call/") else {
-        return false;
-    };
+    let rest = path.strip_prefix("/call/")?;
     let mut segments = rest.split('/');
     match (segments.next(), segments.next(), segments.next()) {
         (Some(user), Some(room), None) => {
-            validate_name(&Url::unescape(user)).is_ok()
-                && validate_room(&Url::unescape(room)).is_ok()
+            let (user, room) = (Url::unescape(user), Url::unescape(room));
+            let valid = validate_name(&user).is_ok() && validate_room(&room).is_ok();
+            valid.then_some((user, room))
         }
-        _ => false,
+        _ => None,
     }
 }
 
@@ -67,6 +153,52 @@ pub fn take() -> Option<js_sys::Promise> {
     let early = js_sys::Reflect::get(&window, &key).ok()?;
     js_sys::Reflect::delete_property(window.unchecked_ref::<js_sys::Object>(), &key).ok()?;
     early.dyn_into().ok()
+}
+
+/// The socket the page's script opened, and what the server sent on it before the app
+/// took it (`join`'s answer first), in order.
+#[cfg(feature = "hydrate")]
+pub struct EarlySocket {
+    pub socket: web_sys::WebSocket,
+    pub kept: Vec<String>,
+}
+
+/// The socket the page's script opened for this call, once: it stops keeping messages
+/// and giving the seat back, which is now the app's to do. `None` where there was no
+/// script, or it gave the seat back already.
+#[cfg(feature = "hydrate")]
+pub fn take_socket() -> Option<EarlySocket> {
+    use wasm_bindgen::{JsCast, JsValue};
+    let window: JsValue = web_sys::window()?.into();
+    let key = JsValue::from_str(SOCKET_KEY);
+    let early = js_sys::Reflect::get(&window, &key).ok()?;
+    js_sys::Reflect::delete_property(window.unchecked_ref::<js_sys::Object>(), &key).ok()?;
+    let socket: web_sys::WebSocket = js_sys::Reflect::get(&early, &"socket".into())
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    // From here on, the app's own listeners hear the socket.
+    socket.set_onmessage(None);
+    let kept = js_sys::Reflect::get(&early, &"queue".into())
+        .ok()
+        .and_then(|queue| queue.dyn_into::<js_sys::Array>().ok())
+        .map(|queue| queue.iter().filter_map(|m| m.as_string()).collect())
+        .unwrap_or_default();
+    Some(EarlySocket { socket, kept })
+}
+
+#[cfg(feature = "hydrate")]
+impl EarlySocket {
+    /// Gives the seat it took back (`leave`) and closes it.
+    pub fn give_back(self) {
+        use crate::protocol::signaling::ClientMessage;
+        if self.socket.ready_state() == web_sys::WebSocket::OPEN {
+            if let Ok(leave) = serde_json::to_string(&ClientMessage::Leave) {
+                let _ = self.socket.send_with_str(&leave);
+            }
+        }
+        let _ = self.socket.close();
+    }
 }
 
 #[cfg(all(test, feature = "ssr"))]
@@ -83,6 +215,41 @@ mod tests {
         assert!(!starts_a_call("/call/%20/room1"));
         assert!(!starts_a_call("/call/alice/room1/extra"));
         assert!(!starts_a_call("/calls/alice/room1"));
+    }
+
+    #[test]
+    fn a_call_link_names_its_person_and_room_decoded() {
+        assert_eq!(
+            call_link("/call/Zo%C3%AB%20Martin/room1"),
+            Some(("Zoë Martin".into(), "room1".into()))
+        );
+        assert_eq!(call_link("/call/alice/not%20valid"), None);
+    }
+
+    #[test]
+    fn the_socket_script_sends_the_join_the_state_machine_would() {
+        use crate::protocol::signaling::ClientMessage;
+        let script = socket_script("Zoë", "room1");
+        let join = serde_json::to_string(&ClientMessage::Join {
+            room: "room1".into(),
+            name: "Zoë".into(),
+        })
+        .expect("encodes");
+        assert!(script.contains(&format!("w.send({})", js_string(&join))));
+        assert!(script.contains(&format!("window.{SOCKET_KEY}=e")));
+        assert!(script.contains(&js_string(&seat_key("Zoë", "room1"))));
+        assert!(script.contains(&format!("setTimeout(away,{EARLY_SOCKET_WAIT_MS})")));
+    }
+
+    #[test]
+    fn a_name_cannot_end_the_script_it_is_written_into() {
+        let script = socket_script("</script><script>alert(1)</script>", "room1");
+        assert!(!script.contains("</script>"), "{script}");
+        assert!(!script.to_lowercase().contains("<script"), "{script}");
+        // Still the same text to JavaScript and JSON: `\u003c` is `<`.
+        let literal = js_string("a</script>\u{2028}");
+        let back: String = serde_json::from_str(&literal).expect("a JSON string");
+        assert_eq!(back, "a</script>\u{2028}");
     }
 
     #[test]

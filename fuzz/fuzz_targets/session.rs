@@ -119,7 +119,9 @@ fn offer() -> Signal {
     Signal::Offer { sdp: "v=0".into() }
 }
 
-fuzz_target!(|ops: Vec<Op>| {
+// `early`: the page's script opened the socket and joined before the app (early_media).
+fuzz_target!(|input: (bool, Vec<Op>)| {
+    let (early, ops) = input;
     let mut session = Session::new("Me".into(), "room".into(), 1);
     let mut generation = 0;
     let mut open: HashSet<PeerId> = HashSet::new();
@@ -128,7 +130,7 @@ fuzz_target!(|ops: Vec<Op>| {
     // Whether the last tracks given had a shared screen.
     let mut sharing = false;
     let mut now = 0.0;
-    let mut effects = session.start(now);
+    let mut effects = if early { session.start_on_early_socket(now) } else { session.start(now) };
     for op in ops {
         check(&session, &effects, &mut open, &mut generation, &mut files);
         now += 100.0;
@@ -353,7 +355,7 @@ fn check(
                 assert!(limits.max_bitrate * limits.receivers as u64 <= session.upload_budget());
                 assert_eq!(limits.max_bitrate >= FULL_SIZE_BPS, limits.scale_down_by == 1.0, "{limits:?}");
             }
-            Effect::OpenSocket { generation: g } => *generation = *g,
+            Effect::OpenSocket { generation: g } | Effect::AdoptSocket { generation: g } => *generation = *g,
             Effect::OpenPeer { peer, .. } => {
                 assert!(
                     !matches!(session.status(), CallStatus::Removed(_) | CallStatus::Knocking(_)),

@@ -5,6 +5,7 @@
 //! and gloo-net closes the socket when both halves are gone (its `close()` on the sink
 //! half does nothing).
 
+use crate::early_media::EarlySocket;
 use crate::protocol::signaling::{ClientMessage, ServerMessage, SIGNALING_PATH};
 use futures::channel::{mpsc, oneshot};
 use futures::future::{select, Either, FutureExt};
@@ -34,6 +35,40 @@ impl SignalingSocket {
         room: &str,
     ) -> Result<SignalingSocket, String> {
         let socket = WebSocket::open(&signaling_url(room)?).map_err(|e| e.to_string())?;
+        Ok(Self::run(socket, events, generation))
+    }
+
+    /// Takes over the socket the page's script opened and joined on (`early_media`):
+    /// what the server sent on it so far is reported first, in order, then what follows.
+    pub fn adopt(
+        events: mpsc::UnboundedSender<SocketEvent>,
+        generation: u32,
+        early: EarlySocket,
+    ) -> Option<SignalingSocket> {
+        for text in &early.kept {
+            if let Some(message) = decode(text) {
+                let _ = events.unbounded_send(SocketEvent::Message(generation, message));
+            }
+        }
+        // Closed before the app came: no close event will follow, so it is reported here.
+        let closing = early.socket.ready_state() >= web_sys::WebSocket::CLOSING;
+        let socket = (!closing)
+            .then(|| WebSocket::try_from(early.socket).ok())
+            .flatten();
+        match socket {
+            Some(socket) => Some(Self::run(socket, events, generation)),
+            None => {
+                let _ = events.unbounded_send(SocketEvent::Closed(generation));
+                None
+            }
+        }
+    }
+
+    fn run(
+        socket: WebSocket,
+        events: mpsc::UnboundedSender<SocketEvent>,
+        generation: u32,
+    ) -> SignalingSocket {
         let (mut sink, stream) = socket.split();
         let (stop_tx, stop) = oneshot::channel::<()>();
         let stop = stop.shared();
@@ -62,8 +97,8 @@ impl SignalingSocket {
             let mut incoming = stream.take_until(stop);
             while let Some(frame) = incoming.next().await {
                 match frame {
-                    Ok(Message::Text(text)) => match serde_json::from_str::<ServerMessage>(&text) {
-                        Ok(message) => {
+                    Ok(Message::Text(text)) => {
+                        if let Some(message) = decode(&text) {
                             if events
                                 .unbounded_send(SocketEvent::Message(generation, message))
                                 .is_err()
@@ -71,8 +106,7 @@ impl SignalingSocket {
                                 return;
                             }
                         }
-                        Err(e) => leptos::logging::warn!("unreadable signaling message: {e}"),
-                    },
+                    }
                     Ok(Message::Bytes(_)) => {}
                     Err(e) => {
                         leptos::logging::warn!("signaling socket: {e}");
@@ -83,16 +117,22 @@ impl SignalingSocket {
             let _ = events.unbounded_send(SocketEvent::Closed(generation));
         });
 
-        Ok(SignalingSocket {
+        SignalingSocket {
             outgoing,
             _stop: stop_tx,
-        })
+        }
     }
 
     /// Queues `message`; it is sent once the socket is open, in order.
     pub fn send(&self, message: ClientMessage) {
         let _ = self.outgoing.unbounded_send(message);
     }
+}
+
+fn decode(text: &str) -> Option<ServerMessage> {
+    serde_json::from_str(text)
+        .map_err(|e| leptos::logging::warn!("unreadable signaling message: {e}"))
+        .ok()
 }
 
 /// `ws://host/ws?room=<room>` or `wss://…`, from the page's own address. The server

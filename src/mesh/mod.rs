@@ -272,6 +272,12 @@ pub enum Effect {
     OpenSocket {
         generation: u32,
     },
+    /// Take over the socket the page's script opened and sent our `join` on
+    /// (`early_media`), with what the server said on it so far; its news carries
+    /// `generation`.
+    AdoptSocket {
+        generation: u32,
+    },
     CloseSocket,
     Send(ClientMessage),
     /// Open a peer connection to `peer`, sending our tracks (with `screen`, the shared
@@ -618,11 +624,29 @@ impl Session {
     /// Opens the socket and asks for a seat; the heartbeat starts.
     pub fn start(&mut self, now_ms: f64) -> Vec<Effect> {
         self.connect(now_ms);
+        self.start_heartbeat();
+        std::mem::take(&mut self.effects)
+    }
+
+    /// Like [`Session::start`], where the page's script has opened the socket and sent
+    /// `join` already (`early_media`): the socket is adopted, not opened, and `join` is
+    /// not sent twice. A page asking for a seat back (a token) opens its own socket, as
+    /// the script leaves such a page alone.
+    pub fn start_on_early_socket(&mut self, now_ms: f64) -> Vec<Effect> {
+        if self.token.is_some() {
+            return self.start(now_ms);
+        }
+        let generation = self.next_socket(now_ms);
+        self.effects.push(Effect::AdoptSocket { generation });
+        self.start_heartbeat();
+        std::mem::take(&mut self.effects)
+    }
+
+    fn start_heartbeat(&mut self) {
         self.effects.push(Effect::StartTimer {
             timer: Timer::Heartbeat,
             after_ms: HEARTBEAT_MS,
         });
-        std::mem::take(&mut self.effects)
     }
 
     /// Handles one input to completion; `now_ms` is the time it happened.
@@ -1615,12 +1639,8 @@ impl Session {
 
     /// Opens a socket and asks for our seat: back, if we had one.
     fn connect(&mut self, now_ms: f64) {
-        self.generation = self.generation.wrapping_add(1);
-        self.socket_open = true;
-        self.last_heard = now_ms;
-        self.effects.push(Effect::OpenSocket {
-            generation: self.generation,
-        });
+        let generation = self.next_socket(now_ms);
+        self.effects.push(Effect::OpenSocket { generation });
         match self.token.clone() {
             Some(token) => self.effects.push(Effect::Send(ClientMessage::Resume {
                 token,
@@ -1628,6 +1648,14 @@ impl Session {
             })),
             None => self.send_join(),
         }
+    }
+
+    /// A new socket, opened now: its generation.
+    fn next_socket(&mut self, now_ms: f64) -> u32 {
+        self.generation = self.generation.wrapping_add(1);
+        self.socket_open = true;
+        self.last_heard = now_ms;
+        self.generation
     }
 
     fn send_join(&mut self) {

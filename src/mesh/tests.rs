@@ -1851,3 +1851,74 @@ fn reactions_go_with_everyone_when_the_seat_is_taken_elsewhere() {
     assert_eq!(session.people().count(), 0);
     assert_eq!(session.reactions().count(), 0);
 }
+
+#[test]
+fn a_session_on_the_pages_early_socket_adopts_it_and_does_not_join_twice() {
+    let mut session = Session::new("Me".into(), "room".into(), 7);
+    let effects = session.start_on_early_socket(0.0);
+    assert_eq!(effects[0], Effect::AdoptSocket { generation: 1 });
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::Send(_) | Effect::OpenSocket { .. })),
+        "the script sent join already: {effects:?}"
+    );
+    session.handle(Input::MediaReady, 0.0);
+    assert_eq!(session.status(), CallStatus::Joining);
+    // What the server answered the script, and Bob's offer after it, are news of that
+    // socket like any other.
+    server(&mut session, joined(vec![info(1, "Bob")]));
+    let effects = server(
+        &mut session,
+        ServerMessage::Signal {
+            from: PeerId(1),
+            signal: offer(),
+        },
+    );
+    assert_eq!(
+        effects[..2],
+        [
+            Effect::OpenPeer {
+                peer: PeerId(1),
+                polite: true,
+                screen: false
+            },
+            Effect::ApplySignal {
+                peer: PeerId(1),
+                signal: offer()
+            }
+        ]
+    );
+}
+
+#[test]
+fn an_early_socket_lost_before_the_answer_is_replaced_by_one_that_joins() {
+    let mut session = Session::new("Me".into(), "room".into(), 7);
+    session.start_on_early_socket(0.0);
+    session.handle(Input::SocketClosed(1), 1.0);
+    assert_eq!(
+        session.handle(Input::Timer(Timer::Reconnect), 2.0),
+        [
+            Effect::OpenSocket { generation: 2 },
+            Effect::Send(ClientMessage::Join {
+                room: "room".into(),
+                name: "Me".into()
+            })
+        ]
+    );
+}
+
+#[test]
+fn a_page_asking_for_its_seat_back_opens_its_own_socket_even_with_an_early_one() {
+    let mut session = Session::new("Me".into(), "room".into(), 7);
+    session.resume_with("token".into());
+    let effects = session.start_on_early_socket(0.0);
+    assert_eq!(effects[0], Effect::OpenSocket { generation: 1 });
+    assert_eq!(
+        effects[1],
+        Effect::Send(ClientMessage::Resume {
+            token: "token".into(),
+            fresh: true
+        })
+    );
+}

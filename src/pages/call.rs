@@ -109,12 +109,8 @@ pub fn CallScreen() -> impl IntoView {
 fn came_through_tandem() -> bool {
     #[cfg(feature = "ssr")]
     {
-        use_context::<axum::http::request::Parts>().is_some_and(|request| {
-            request
-                .headers
-                .get("sec-fetch-site")
-                .is_some_and(|site| site == "same-origin")
-        })
+        use_context::<axum::http::request::Parts>()
+            .is_some_and(|request| crate::early_media::came_through_tandem(&request.headers))
     }
     #[cfg(not(feature = "ssr"))]
     {

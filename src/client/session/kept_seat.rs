@@ -8,7 +8,7 @@ pub(super) struct KeptSeat {
 impl KeptSeat {
     pub(super) fn new(user: &str, room: &str) -> Self {
         KeptSeat {
-            key: format!("tandem:seat:{room}:{user}"),
+            key: crate::early_media::seat_key(user, room),
         }
     }
 

@@ -109,6 +109,7 @@ async fn run(
         peer_events,
         media: LocalMedia::none(),
         socket: None,
+        early_socket: None,
         peers: HashMap::new(),
         tiles: HashMap::new(),
         screen: None,
@@ -128,8 +129,17 @@ async fn run(
     // The socket opens and the join goes out while the camera starts (or the person
     // answers the browser's prompt); what the server says meanwhile waits in the queue,
     // and is handled with the camera's tracks at hand.
-    let effects = session.machine.start(now_ms());
+    // The page's script may have opened the socket and joined already (early_media).
+    session.early_socket = crate::early_media::take_socket();
+    let effects = match session.early_socket {
+        Some(_) => session.machine.start_on_early_socket(now_ms()),
+        None => session.machine.start(now_ms()),
+    };
     session.carry_out(effects).await;
+    // Not adopted (the seat from before is asked back instead): its seat is given back.
+    if let Some(early) = session.early_socket.take() {
+        early.give_back();
+    }
     session.media = media::acquire().await;
     view.media_note.set(session.media.note.clone());
     if let (Some(video), Some(stream)) = (element(view.local_video), &session.media.stream) {
@@ -188,6 +198,8 @@ struct Session {
     media: LocalMedia,
     /// `None` while the server connection is down.
     socket: Option<SignalingSocket>,
+    /// The socket the page's script opened, until the state machine adopts it.
+    early_socket: Option<crate::early_media::EarlySocket>,
     peers: HashMap<PeerId, Remote>,
     /// Each person's video element, once their tile is on screen. A tile can come before
     /// the connection (it shows as soon as they are in the room), and outlives a
@@ -298,6 +310,14 @@ impl Session {
                     }
                 }
             }
+            // A socket already closed is reported closed by `adopt`, after what it kept.
+            Effect::AdoptSocket { generation } => match self.early_socket.take() {
+                Some(early) => {
+                    self.socket =
+                        SignalingSocket::adopt(self.socket_events.clone(), generation, early);
+                }
+                None => return Some(Input::SocketClosed(generation)),
+            },
             // Dropping the socket closes it, after anything already queued.
             Effect::CloseSocket => self.socket = None,
             Effect::Send(message) => {

@@ -1,0 +1,101 @@
+import { test, expect, type Page } from '@playwright/test';
+import {
+  type Person,
+  type Server,
+  expectRemoteVideoFlowing,
+  holdTheApp,
+  peopleForEachTest,
+  sharedServer,
+  waitForHydration,
+} from './support';
+
+// Issue 25: a call page takes its seat while its app is still on the way. The page's
+// script opens the signaling socket and sends `join`; the app adopts that socket, hears
+// what the server said meanwhile, in order, and does not join again. A page whose app
+// never comes gives its seat back.
+const server = sharedServer();
+const person = peopleForEachTest();
+
+/** Signaling frames a page sends and receives, parsed, from every socket it opens. */
+function framesOf(page: Page): { sent: any[]; received: any[] } {
+  const frames = { sent: [] as any[], received: [] as any[] };
+  page.on('websocket', (ws) => {
+    ws.on('framesent', (f) => frames.sent.push(JSON.parse(String(f.payload))));
+    ws.on('framereceived', (f) => frames.received.push(JSON.parse(String(f.payload))));
+  });
+  return frames;
+}
+
+const ofType = (frames: any[], type: string) => frames.filter((f) => f.type === type);
+
+/** Seats the server holds, from its /metrics. */
+async function seats(s: Server): Promise<number> {
+  const text = await (await fetch(`${s.url}/metrics`)).text();
+  return Number(text.match(/^tandem_seats (\d+)$/m)?.[1]);
+}
+
+/** `p` presses Join on the home page before its app has loaded: the form goes natively. */
+async function joinBeforeTheApp(p: Person, name: string, room: string): Promise<() => void> {
+  const release = await holdTheApp(p.page);
+  await p.page.goto(server().url + '/', { waitUntil: 'domcontentloaded' });
+  await p.page.getByLabel('Your name').fill(name);
+  await p.page.getByLabel('Room').fill(room);
+  await p.page.getByRole('button', { name: 'Join' }).click();
+  await expect(p.page).toHaveURL(new RegExp(`/call/${name}/${room}$`));
+  return release;
+}
+
+test('a call page joins while its app loads, then the app takes the socket over: one join, one seat, every signal handled', async () => {
+  const room = `early-${Date.now()}`;
+  const bob = await person();
+  const bobFrames = framesOf(bob.page);
+  await bob.joinThroughForm(server().url, 'Bob', room);
+  await expect(bob.status()).toHaveText('Waiting for someone to join.');
+  const seatsBefore = await seats(server());
+
+  const alice = await person();
+  const aliceFrames = framesOf(alice.page);
+  const release = await joinBeforeTheApp(alice, 'Alice', room);
+  // Seated before her app is there: Bob hears of her and sends his offer, which waits in
+  // her page with the server's answer to her join.
+  await expect.poll(() => ofType(bobFrames.received, 'peer_joined').length).toBe(1);
+  await expect
+    .poll(() => aliceFrames.received.filter((f) => f.signal?.kind === 'offer').length)
+    .toBeGreaterThan(0);
+  expect(await alice.page.evaluate(() => document.documentElement.dataset.hydrated)).toBeUndefined();
+  expect(ofType(aliceFrames.received, 'joined')).toHaveLength(1);
+  expect(await seats(server())).toBe(seatsBefore + 1);
+
+  release();
+  await waitForHydration(alice.page);
+  await expectRemoteVideoFlowing(alice);
+  await expectRemoteVideoFlowing(bob);
+  await expect(alice.status()).toHaveText('Connected with Bob.');
+  // One join on one socket, one seat, and Bob saw her arrive once.
+  expect(ofType(aliceFrames.sent, 'join')).toHaveLength(1);
+  expect(ofType(aliceFrames.sent, 'resume')).toHaveLength(0);
+  expect(ofType(bobFrames.received, 'peer_joined')).toHaveLength(1);
+  expect(ofType(bobFrames.received, 'peer_left')).toHaveLength(0);
+  expect(await seats(server())).toBe(seatsBefore + 1);
+});
+
+test('a call page whose app never arrives gives its seat back when it is closed', async () => {
+  const room = `never-${Date.now()}`;
+  const bob = await person();
+  const bobFrames = framesOf(bob.page);
+  await bob.joinThroughForm(server().url, 'Bob', room);
+  await expect(bob.status()).toHaveText('Waiting for someone to join.');
+  const seatsBefore = await seats(server());
+
+  const alice = await person();
+  await joinBeforeTheApp(alice, 'Alice', room); // never released
+  await expect.poll(() => ofType(bobFrames.received, 'peer_joined').length).toBe(1);
+  expect(await seats(server())).toBe(seatsBefore + 1);
+
+  await alice.page.close({ runBeforeUnload: true });
+  // Gone at once (`leave`), not after the seat's grace for a reload: well within the
+  // heartbeat timeout (10 s).
+  await expect.poll(() => ofType(bobFrames.received, 'peer_left').length, { timeout: 10_000 }).toBe(1);
+  await expect(bob.status()).toHaveText('Alice left the call. Waiting for someone to join.');
+  expect(await seats(server())).toBe(seatsBefore);
+});
