@@ -45,13 +45,18 @@ async function joinBeforeTheApp(p: Person, name: string, room: string): Promise<
   return release;
 }
 
-test('a call page joins while its app loads, then the app takes the socket over: one join, one seat, every signal handled', async () => {
-  const room = `early-${Date.now()}`;
+/** Bob alone in `room`, his signaling frames recorded, and the seats the server held then. */
+async function bobWaitsIn(room: string) {
   const bob = await person();
   const bobFrames = framesOf(bob.page);
   await bob.joinThroughForm(server().url, 'Bob', room);
   await expect(bob.status()).toHaveText('Waiting for someone to join.');
-  const seatsBefore = await seats(server());
+  return { bob, bobFrames, seatsBefore: await seats(server()) };
+}
+
+test('a call page joins while its app loads, then the app takes the socket over: one join, one seat, every signal handled', async () => {
+  const room = `early-${Date.now()}`;
+  const { bob, bobFrames, seatsBefore } = await bobWaitsIn(room);
 
   const alice = await person();
   const aliceFrames = framesOf(alice.page);
@@ -81,11 +86,7 @@ test('a call page joins while its app loads, then the app takes the socket over:
 
 test('a call page whose app never arrives gives its seat back when it is closed', async () => {
   const room = `never-${Date.now()}`;
-  const bob = await person();
-  const bobFrames = framesOf(bob.page);
-  await bob.joinThroughForm(server().url, 'Bob', room);
-  await expect(bob.status()).toHaveText('Waiting for someone to join.');
-  const seatsBefore = await seats(server());
+  const { bob, bobFrames, seatsBefore } = await bobWaitsIn(room);
 
   const alice = await person();
   await joinBeforeTheApp(alice, 'Alice', room); // never released
