@@ -46,16 +46,19 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         .then(
             || view! { <script nonce=leptos::nonce::use_nonce()>{crate::early_media::script()}</script> },
         );
-    // A call that starts at once (no join card) also takes its seat before the app is
-    // there.
+    // A call page also takes its seat before the app is there: at once, or when Join now
+    // is pressed on the join card.
     #[cfg(feature = "ssr")]
-    let early_join = use_context::<axum::http::request::Parts>()
-        .filter(|request| crate::early_media::came_through_tandem(&request.headers))
-        .and_then(|request| crate::early_media::call_link(request.uri.path()))
-        .map(|(user, room)| {
-            let script = crate::early_media::socket_script(&user, &room);
-            view! { <script nonce=leptos::nonce::use_nonce()>{script}</script> }
-        });
+    let early_join = use_context::<axum::http::request::Parts>().and_then(|request| {
+        use crate::early_media::{call_link, came_through_tandem, socket_script, EarlyJoin};
+        let (user, room) = call_link(request.uri.path())?;
+        let when = match came_through_tandem(&request.headers) {
+            true => EarlyJoin::AtOnce(&user),
+            false => EarlyJoin::OnJoinNow,
+        };
+        let script = socket_script(when, &room);
+        Some(view! { <script nonce=leptos::nonce::use_nonce()>{script}</script> })
+    });
     #[cfg(not(feature = "ssr"))]
     let early_join: Option<()> = None;
     #[cfg(not(feature = "ssr"))]

@@ -6,11 +6,12 @@
 //! script shows the camera in its preview and holds back a press of Join now, marking the
 //! form, for the app to join with once it has loaded.
 //!
-//! A call that starts at once (the page came through Tandem: its home form, a reload)
-//! also gets its seat early: a second script opens the signaling socket, sends `join` as
-//! soon as it is open and keeps what the server answers, in order, until the app's
-//! session takes the socket over (`take_socket`), replays what was kept, and goes on
-//! without joining a second time. A page whose app never arrives gives the seat back:
+//! The page also gets its seat early: a second script opens the signaling socket and
+//! sends `join` (at once where the call starts at once, the page having come through
+//! Tandem: its home form, a reload; on the card, when Join now is pressed before the
+//! app), and keeps what the server answers, in order, until the app's session takes the
+//! socket over (`take_socket`; only for the same name), replays what was kept, and goes
+//! on without joining a second time. A page whose app never arrives gives the seat back:
 //! with `leave` when it is closed, and after [`EARLY_SOCKET_WAIT_MS`] otherwise (the app
 //! then joins as it would have without the script). A page that holds a seat from before
 //! (a reload: `seat_key`) asks for it back from the app, so the script leaves it alone.
@@ -66,37 +67,48 @@ pub fn script() -> String {
     )
 }
 
-/// The inline script of a call that starts at once: opens the signaling socket as
-/// `SignalingSocket` would, sends `join` (the same message the session's state machine
-/// sends) once it is open, and keeps every message the server sends until the app takes
-/// the socket. `user` and `room` are a valid call link's (`call_link`).
+/// Who the socket script joins as: the link's name at once (a call that starts at
+/// once), or the name in the join card once Join now is pressed before the app is there.
 #[cfg(feature = "ssr")]
-pub fn socket_script(user: &str, room: &str) -> String {
+pub enum EarlyJoin<'a> {
+    AtOnce(&'a str),
+    OnJoinNow,
+}
+
+/// The inline script that takes a call page's seat before the app is there: opens the
+/// signaling socket as `SignalingSocket` would, sends `join` once it is open, and keeps
+/// every message the server sends until the app takes the socket. `room` is a valid call
+/// link's (`call_link`). The `join` is the JSON `ClientMessage::Join` reads (unit test);
+/// the name is the card's trimmed, which the app compares before it adopts the socket.
+#[cfg(feature = "ssr")]
+pub fn socket_script(when: EarlyJoin, room: &str) -> String {
     use crate::protocol::signaling::{ClientMessage, SIGNALING_PATH};
-    let join = ClientMessage::Join {
-        room: room.to_owned(),
-        name: user.to_owned(),
-    };
-    let join = serde_json::to_string(&join).expect("a join message is plain strings");
     let leave =
         serde_json::to_string(&ClientMessage::Leave).expect("a leave message has no fields");
-    let (seat, room, join, leave) = (
-        js_string(&seat_key(user, room)),
+    let (seats, room, leave) = (
+        js_string(&seat_key("", room)),
         js_string(room),
-        js_string(&join),
         js_string(&leave),
     );
+    let start = match when {
+        EarlyJoin::AtOnce(user) => format!("join({})", js_string(user)),
+        EarlyJoin::OnJoinNow => format!(
+            "document.addEventListener('submit',function(v){{var f=v.target;\
+             if(f.id!=='{JOIN_FORM}'||!f.hasAttribute('{SENT_EARLY}'))return;\
+             var n=f.elements.namedItem('name');n=n&&n.value.trim();if(n)join(n)}})"
+        ),
+    };
     format!(
-        "(function(){{try{{if(sessionStorage.getItem({seat}))return}}catch(x){{}}\
-         if(!window.WebSocket)return;\
+        "(function(){{var e;function join(n){{if(e||!window.WebSocket)return;\
+         try{{if(sessionStorage.getItem({seats}+n))return}}catch(x){{}}\
          var w=new WebSocket((location.protocol==='https:'?'wss://':'ws://')+location.host+\
          '{SIGNALING_PATH}?room='+encodeURIComponent({room}));\
-         var e={{socket:w,queue:[]}};window.{SOCKET_KEY}=e;\
-         function away(){{if(window.{SOCKET_KEY}!==e)return;delete window.{SOCKET_KEY};\
-         try{{if(w.readyState===1)w.send({leave});w.close()}}catch(x){{}}}}\
-         w.onopen=function(){{w.send({join})}};\
-         w.onmessage=function(m){{e.queue.push(m.data)}};\
-         addEventListener('pagehide',away);setTimeout(away,{EARLY_SOCKET_WAIT_MS})}})()"
+         e={{socket:w,queue:[],name:n}};window.{SOCKET_KEY}=e;\
+         w.onopen=function(){{w.send(JSON.stringify({{type:'join',room:{room},name:n}}))}};\
+         w.onmessage=function(m){{e.queue.push(m.data)}};setTimeout(away,{EARLY_SOCKET_WAIT_MS})}}\
+         function away(){{if(!e||window.{SOCKET_KEY}!==e)return;delete window.{SOCKET_KEY};\
+         try{{if(e.socket.readyState===1)e.socket.send({leave});e.socket.close()}}catch(x){{}}}}\
+         addEventListener('pagehide',away);{start}}})()"
     )
 }
 
@@ -160,6 +172,8 @@ pub fn take() -> Option<js_sys::Promise> {
 #[cfg(feature = "hydrate")]
 pub struct EarlySocket {
     pub socket: web_sys::WebSocket,
+    /// Who the script joined as: the app adopts the socket only for the same person.
+    pub name: String,
     pub kept: Vec<String>,
 }
 
@@ -184,7 +198,11 @@ pub fn take_socket() -> Option<EarlySocket> {
         .and_then(|queue| queue.dyn_into::<js_sys::Array>().ok())
         .map(|queue| queue.iter().filter_map(|m| m.as_string()).collect())
         .unwrap_or_default();
-    Some(EarlySocket { socket, kept })
+    let name = js_sys::Reflect::get(&early, &"name".into())
+        .ok()
+        .and_then(|name| name.as_string())
+        .unwrap_or_default();
+    Some(EarlySocket { socket, name, kept })
 }
 
 #[cfg(feature = "hydrate")]
@@ -227,23 +245,49 @@ mod tests {
     }
 
     #[test]
-    fn the_socket_script_sends_the_join_the_state_machine_would() {
+    fn the_join_the_socket_script_builds_is_the_one_the_server_reads() {
         use crate::protocol::signaling::ClientMessage;
-        let script = socket_script("Zoë", "room1");
-        let join = serde_json::to_string(&ClientMessage::Join {
-            room: "room1".into(),
-            name: "Zoë".into(),
-        })
-        .expect("encodes");
-        assert!(script.contains(&format!("w.send({})", js_string(&join))));
+        let script = socket_script(EarlyJoin::AtOnce("Zoë"), "room1");
+        assert!(script.contains("JSON.stringify({type:'join',room:\"room1\",name:n})"));
+        assert!(script.contains("join(\"Zoë\")"));
+        // What JSON.stringify makes of that object.
+        let sent = r#"{"type":"join","room":"room1","name":"Zoë"}"#;
+        assert_eq!(
+            serde_json::from_str::<ClientMessage>(sent).expect("a join"),
+            ClientMessage::Join {
+                room: "room1".into(),
+                name: "Zoë".into()
+            }
+        );
         assert!(script.contains(&format!("window.{SOCKET_KEY}=e")));
-        assert!(script.contains(&js_string(&seat_key("Zoë", "room1"))));
         assert!(script.contains(&format!("setTimeout(away,{EARLY_SOCKET_WAIT_MS})")));
     }
 
     #[test]
+    fn the_socket_script_leaves_a_seat_the_app_will_ask_back_to_the_app() {
+        let script = socket_script(EarlyJoin::AtOnce("Zoë"), "room1");
+        assert!(script.contains(&format!(
+            "sessionStorage.getItem({}+n)",
+            js_string(&seat_key("", "room1"))
+        )));
+        assert_eq!(seat_key("", "room1") + "Zoë", seat_key("Zoë", "room1"));
+    }
+
+    #[test]
+    fn on_the_join_card_the_socket_script_waits_for_an_early_join_now() {
+        let script = socket_script(EarlyJoin::OnJoinNow, "room1");
+        assert!(!script.contains("join(\""), "{script}");
+        assert!(script.contains(&format!(
+            "f.id!=='{JOIN_FORM}'||!f.hasAttribute('{SENT_EARLY}')"
+        )));
+    }
+
+    #[test]
     fn a_name_cannot_end_the_script_it_is_written_into() {
-        let script = socket_script("</script><script>alert(1)</script>", "room1");
+        let script = socket_script(
+            EarlyJoin::AtOnce("</script><script>alert(1)</script>"),
+            "room1",
+        );
         assert!(!script.contains("</script>"), "{script}");
         assert!(!script.to_lowercase().contains("<script"), "{script}");
         // Still the same text to JavaScript and JSON: `\u003c` is `<`.

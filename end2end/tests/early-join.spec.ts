@@ -100,3 +100,26 @@ test('a call page whose app never arrives gives its seat back when it is closed'
   await expect(bob.status()).toHaveText('Alice left the call. Waiting for someone to join.');
   expect(await seats(server())).toBe(seatsBefore);
 });
+
+test('on the join card, Join now pressed before the app takes the seat then, as typed, and the app keeps it', async () => {
+  const room = `card-${Date.now()}`;
+  const { bob, bobFrames, seatsBefore } = await bobWaitsIn(room);
+  const alice = await person();
+  const aliceFrames = framesOf(alice.page);
+  const release = await holdTheApp(alice.page);
+  // Pasted into the address bar: the card, which takes no seat before Join now.
+  await alice.page.goto(`${server().url}/call/Alice/${room}`, { waitUntil: 'domcontentloaded' });
+  await alice.page.getByLabel('Your name').fill(' Alicia ');
+  await expect.poll(() => aliceFrames.sent.length).toBe(0);
+  await alice.page.getByRole('button', { name: 'Join now' }).click();
+  await expect.poll(() => ofType(bobFrames.received, 'peer_joined').map((f) => f.peer.name)).toEqual(['Alicia']);
+  expect(await alice.page.evaluate(() => document.documentElement.dataset.hydrated)).toBeUndefined();
+
+  release();
+  await expect(alice.status()).toHaveText('Connected with Bob.');
+  await expect(bob.status()).toHaveText('Connected with Alicia.');
+  await expectRemoteVideoFlowing(alice);
+  expect(ofType(aliceFrames.sent, 'join')).toHaveLength(1);
+  expect(ofType(bobFrames.received, 'peer_joined')).toHaveLength(1);
+  expect(await seats(server())).toBe(seatsBefore + 1);
+});

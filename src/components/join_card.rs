@@ -4,7 +4,8 @@
 //!
 //! The server renders it, and it works before the app has loaded: the page's early script
 //! (`early_media`) shows the camera in the preview and holds back a Join now pressed
-//! meanwhile, which the app then carries out with what was typed. Without JavaScript the
+//! meanwhile, which the app then carries out with what was typed; the seat is taken at
+//! that press already, by the page's socket script, and the app adopts it. Without JavaScript the
 //! form goes to the server, which sends it on to the call (`server::join_link`). Its
 //! switches hide the preview through CSS alone, so they work in all three cases.
 

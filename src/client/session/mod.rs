@@ -94,6 +94,16 @@ async fn run(
     );
     let seed = (js_sys::Math::random() * u64::MAX as f64) as u64;
     let seat = KeptSeat::new(&user, &room);
+    // The page's script may have opened the socket and joined already (early_media): as
+    // this person, or it is given back.
+    let early_socket = match crate::early_media::take_socket() {
+        Some(early) if early.name == user => Some(early),
+        Some(other) => {
+            other.give_back();
+            None
+        }
+        None => None,
+    };
     let mut machine = mesh::Session::new(user, room, seed);
     machine.with_switches(switches);
     // Reloaded, or opened in a tab that copied this one's storage: ask for the seat back.
@@ -109,7 +119,7 @@ async fn run(
         peer_events,
         media: LocalMedia::none(),
         socket: None,
-        early_socket: None,
+        early_socket,
         peers: HashMap::new(),
         tiles: HashMap::new(),
         screen: None,
@@ -129,8 +139,6 @@ async fn run(
     // The socket opens and the join goes out while the camera starts (or the person
     // answers the browser's prompt); what the server says meanwhile waits in the queue,
     // and is handled with the camera's tracks at hand.
-    // The page's script may have opened the socket and joined already (early_media).
-    session.early_socket = crate::early_media::take_socket();
     let effects = match session.early_socket {
         Some(_) => session.machine.start_on_early_socket(now_ms()),
         None => session.machine.start(now_ms()),
