@@ -188,6 +188,12 @@ pub fn typed_before_the_app(id: &str) -> Option<String> {
     before_the_app::input(id).map(|input| before_the_app::value(&input))
 }
 
+/// Whether the person changed the field `id` before the app was there (typed into it,
+/// rather than it holding what the server wrote).
+pub fn edited_before_the_app(id: &str) -> bool {
+    before_the_app::input(id).is_some_and(|input| before_the_app::edited(&input))
+}
+
 /// Whether the checkbox `id` is ticked.
 pub fn ticked_before_the_app(id: &str) -> Option<bool> {
     before_the_app::input(id).map(|input| before_the_app::checked(&input))
@@ -229,6 +235,10 @@ mod before_the_app {
         input.checked()
     }
 
+    pub fn edited(input: &HtmlInputElement) -> bool {
+        input.value() != input.default_value()
+    }
+
     pub fn marked_sent(form: &Element) -> bool {
         form.has_attribute(crate::early_media::SENT_EARLY)
     }
@@ -251,6 +261,10 @@ mod before_the_app {
     }
 
     pub fn checked(nothing: &Nothing) -> bool {
+        match *nothing {}
+    }
+
+    pub fn edited(nothing: &Nothing) -> bool {
         match *nothing {}
     }
 

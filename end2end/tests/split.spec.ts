@@ -1,5 +1,5 @@
 import { test, expect, type Page } from '@playwright/test';
-import { peopleForEachTest, sharedServer, waitForHydration } from './support';
+import { holdTheApp, peopleForEachTest, sharedServer, waitForHydration } from './support';
 
 // The client is split (`cargo leptos --split`, issue 13): the home page must not load the
 // call screen, a call link must fetch the call's code from the start (not after
@@ -54,6 +54,31 @@ test('the home page fetches the call screen once it is interactive and idle, and
   expect(requested.filter((f) => /^split_(stats_panel|file_panel|device_picker)/.test(f))).toEqual([]);
   for (const f of (await wasmFetched(p.page)).filter((f) => named.includes(f.file))) {
     expect(f.start, `${f.file} asked for after the page was interactive`).toBeGreaterThan(hydratedAt);
+  }
+});
+
+test('a name typed before the app was there counts as a keystroke: the call screen is fetched as soon as the app is, not after the glance', async () => {
+  for (const typed of [false, true]) {
+    const p = await person();
+    // Timers stand still: the moment of looking at the page never ends by itself.
+    await p.page.clock.install({ time: 0 });
+    await p.page.clock.pauseAt(1_000);
+    const requested = wasmRequests(p.page);
+    const release = await holdTheApp(p.page);
+    await p.page.goto(`${server().url}/?room=invited`, { waitUntil: 'domcontentloaded' });
+    if (typed) await p.page.getByLabel('Your name').fill('Quick');
+    release();
+    await waitForHydration(p.page);
+    if (typed) {
+      await expect.poll(() => requested.some(isCallChunk)).toBe(true);
+    } else {
+      // Only looked at (the room came with the link, nothing typed): nothing more, even
+      // after a while, until the glance is over.
+      await p.page.waitForTimeout(1_500);
+      expect(requested.some(isCallChunk)).toBe(false);
+      await p.page.clock.runFor(1_500);
+      await expect.poll(() => requested.some(isCallChunk)).toBe(true);
+    }
   }
 });
 

@@ -48,8 +48,16 @@ pub fn HomeScreen() -> impl IntoView {
         let failed = Callback::new(move |()| room_error.set(Some(FieldProblem::NoRandom)));
         browser::fill_fresh_room_key(room, failed);
     };
-    // The call screen's code arrives while the person types (an effect: in the browser only).
-    Effect::new(|_| browser::prefetch_call_when_idle());
+    // The call screen's code arrives while the person types (an effect: in the browser
+    // only): at once if they typed before the app was there, as on a first keystroke;
+    // else once the page has been looked at for a moment and is idle.
+    let typed_early = ["name", "room"]
+        .into_iter()
+        .any(browser::edited_before_the_app);
+    Effect::new(move |_| match typed_early {
+        true => browser::prefetch_call(),
+        false => browser::prefetch_call_when_idle(),
+    });
 
     let join = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
