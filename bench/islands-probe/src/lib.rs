@@ -14,7 +14,11 @@ fn validate(value: &str, max: usize, room: bool) -> Result<String, &'static str>
     if value.chars().count() > max {
         return Err("too long");
     }
-    if room && !value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+    if room
+        && !value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
         return Err("characters");
     }
     if value.chars().any(char::is_control) {
@@ -71,7 +75,9 @@ pub fn LanguagePicker() -> impl IntoView {
     let pick = move |ev: leptos::ev::Event| {
         let code = event_target_value(&ev);
         let cookie = format!("i18n_pref_locale={code}; path=/; max-age=31536000");
-        let _ = document().unchecked_into::<web_sys::HtmlDocument>().set_cookie(&cookie);
+        let _ = document()
+            .unchecked_into::<web_sys::HtmlDocument>()
+            .set_cookie(&cookie);
         let _ = window().location().reload();
     };
     view! {
@@ -95,7 +101,8 @@ pub fn ConnectionCheck() -> impl IntoView {
     let report = RwSignal::new(None::<String>);
     let run = move |_| {
         leptos::task::spawn_local(async move {
-            let response = wasm_bindgen_futures::JsFuture::from(window().fetch_with_str("/ice")).await;
+            let response =
+                wasm_bindgen_futures::JsFuture::from(window().fetch_with_str("/ice")).await;
             let Ok(response) = response else {
                 report.set(Some("no server".into()));
                 return;
@@ -134,7 +141,10 @@ pub fn ConnectionCheck() -> impl IntoView {
             on.forget();
             let offer = wasm_bindgen_futures::JsFuture::from(pc.create_offer()).await;
             if let Ok(offer) = offer {
-                let _ = wasm_bindgen_futures::JsFuture::from(pc.set_local_description(offer.unchecked_ref())).await;
+                let _ = wasm_bindgen_futures::JsFuture::from(
+                    pc.set_local_description(offer.unchecked_ref()),
+                )
+                .await;
             }
             report.set(Some(format!("{} paths", found.get())));
         });
