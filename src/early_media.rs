@@ -32,6 +32,10 @@ pub const JOIN_PREVIEW: &str = "join-preview";
 /// the app had loaded.
 pub const SENT_EARLY: &str = "data-sent-early";
 
+/// The attribute the app puts on `<html>` once it has taken the page over: from then on
+/// the app joins, not the page's script.
+pub const HYDRATED: &str = "data-hydrated";
+
 /// The property of `window` where the socket script leaves its socket and what it kept.
 const SOCKET_KEY: &str = "__tandemEarlySocket";
 
@@ -95,15 +99,17 @@ pub fn socket_script(when: EarlyJoin, room: &str) -> String {
         EarlyJoin::OnJoinNow => format!(
             "document.addEventListener('submit',function(v){{var f=v.target;\
              if(f.id!=='{JOIN_FORM}'||!f.hasAttribute('{SENT_EARLY}'))return;\
-             var n=f.elements.namedItem('name');n=n&&n.value.trim();if(n)join(n)}})"
+             var n=f.elements.namedItem('name');n=n&&n.value;\
+             if(n&&n.indexOf('\\ufeff')<0&&(n=n.trim()))join(n)}})"
         ),
     };
     format!(
-        "(function(){{var e;function join(n){{if(e||!window.WebSocket)return;\
+        "(function(){{var e;function join(n){{if(e||!window.WebSocket||\
+         document.documentElement.hasAttribute('{HYDRATED}'))return;\
          try{{if(sessionStorage.getItem({seats}+n))return}}catch(x){{}}\
          var w=new WebSocket((location.protocol==='https:'?'wss://':'ws://')+location.host+\
          '{SIGNALING_PATH}?room='+encodeURIComponent({room}));\
-         e={{socket:w,queue:[],name:n}};window.{SOCKET_KEY}=e;\
+         e={{socket:w,queue:[],name:n,room:{room}}};window.{SOCKET_KEY}=e;\
          w.onopen=function(){{w.send(JSON.stringify({{type:'join',room:{room},name:n}}))}};\
          w.onmessage=function(m){{e.queue.push(m.data)}};setTimeout(away,{EARLY_SOCKET_WAIT_MS})}}\
          function away(){{if(!e||window.{SOCKET_KEY}!==e)return;delete window.{SOCKET_KEY};\
@@ -149,8 +155,10 @@ pub fn call_link(path: &str) -> Option<(String, String)> {
     match (segments.next(), segments.next(), segments.next()) {
         (Some(user), Some(room), None) => {
             let (user, room) = (Url::unescape(user), Url::unescape(room));
-            let valid = validate_name(&user).is_ok() && validate_room(&room).is_ok();
-            valid.then_some((user, room))
+            // As `CallScreen` has them: checked, and trimmed.
+            let user = validate_name(&user).ok()?.to_owned();
+            let room = validate_room(&room).ok()?.to_owned();
+            Some((user, room))
         }
         _ => None,
     }
@@ -172,8 +180,10 @@ pub fn take() -> Option<js_sys::Promise> {
 #[cfg(feature = "hydrate")]
 pub struct EarlySocket {
     pub socket: web_sys::WebSocket,
-    /// Who the script joined as: the app adopts the socket only for the same person.
+    /// Who the script joined as, and where: the app adopts the socket only for the same
+    /// person in the same room.
     pub name: String,
+    pub room: String,
     pub kept: Vec<String>,
 }
 
@@ -198,11 +208,19 @@ pub fn take_socket() -> Option<EarlySocket> {
         .and_then(|queue| queue.dyn_into::<js_sys::Array>().ok())
         .map(|queue| queue.iter().filter_map(|m| m.as_string()).collect())
         .unwrap_or_default();
-    let name = js_sys::Reflect::get(&early, &"name".into())
-        .ok()
-        .and_then(|name| name.as_string())
-        .unwrap_or_default();
-    Some(EarlySocket { socket, name, kept })
+    let text = |field: &str| {
+        js_sys::Reflect::get(&early, &field.into())
+            .ok()
+            .and_then(|value| value.as_string())
+            .unwrap_or_default()
+    };
+    let (name, room) = (text("name"), text("room"));
+    Some(EarlySocket {
+        socket,
+        name,
+        room,
+        kept,
+    })
 }
 
 #[cfg(feature = "hydrate")]
@@ -280,6 +298,24 @@ mod tests {
         assert!(script.contains(&format!(
             "f.id!=='{JOIN_FORM}'||!f.hasAttribute('{SENT_EARLY}')"
         )));
+    }
+
+    #[test]
+    fn once_the_app_is_there_the_socket_script_leaves_joining_to_it() {
+        let script = socket_script(EarlyJoin::OnJoinNow, "room1");
+        assert!(script.contains(&format!(
+            "document.documentElement.hasAttribute('{HYDRATED}'))return"
+        )));
+        // A name the app would refuse for an invisible character it cannot trim.
+        assert!(script.contains("n.indexOf('\\ufeff')<0"), "{script}");
+    }
+
+    #[test]
+    fn a_call_link_is_read_as_the_call_screen_reads_it() {
+        assert_eq!(
+            call_link("/call/%20alice%20/%20room1"),
+            Some(("alice".into(), "room1".into()))
+        );
     }
 
     #[test]

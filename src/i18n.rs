@@ -97,11 +97,20 @@ pub fn pick(cookies: &str, accept_language: &str) -> Locale {
     });
     chosen.unwrap_or_else(|| {
         // Browsers list their languages in order of preference; the weights (`;q=`) only
-        // restate that order.
+        // restate that order, but `q=0` means "not this one".
         let accepted: Vec<&str> = accept_language
             .split(',')
-            .map(|tag| tag.split(';').next().unwrap_or_default().trim())
-            .filter(|tag| !tag.is_empty() && *tag != "*")
+            .filter_map(|entry| {
+                let mut parts = entry.split(';');
+                let tag = parts.next().unwrap_or_default().trim();
+                let refused = parts.any(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .and_then(|q| q.trim().parse::<f32>().ok())
+                        .is_some_and(|q| q <= 0.0)
+                });
+                (!tag.is_empty() && tag != "*" && !refused).then_some(tag)
+            })
             .collect();
         Locale::find_locale(&accepted)
     })
@@ -141,6 +150,12 @@ mod tests {
         assert_eq!(pick("", "de-CH,de;q=0.9,en;q=0.8"), Locale::de);
         assert_eq!(pick("", "nl-NL, es;q=0.5"), Locale::es);
         assert_eq!(pick("i18n_pref_locale=xx", "fr-CA"), Locale::fr);
+    }
+
+    #[test]
+    fn a_language_refused_with_q_0_is_not_picked() {
+        assert_eq!(pick("", "fr;q=0, de;q=0.5"), Locale::de);
+        assert_eq!(pick("", "fr;q=0.0"), Locale::en_GB);
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub fn hydrate() {
             .forget();
         // Marks the page live: buttons work from here on (tests wait for it too).
         if let Some(root) = document.and_then(|d| d.document_element()) {
-            let _ = root.set_attribute("data-hydrated", "true");
+            let _ = root.set_attribute(early_media::HYDRATED, "true");
         }
     });
 }

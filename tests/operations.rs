@@ -615,6 +615,15 @@ async fn pages_are_never_served_from_a_stale_cache() {
         assert_eq!(status, 200, "{path}");
         assert_eq!(headers["cache-control"], "no-cache", "{path}");
     }
+    // A page differs by language and by where the person came from: no cache may hand
+    // one person's page to another.
+    for path in ["/", "/call/ada/some-room"] {
+        let (_, headers, _) = fetch(addr, path, "identity").await;
+        let vary = headers["vary"].to_ascii_lowercase();
+        for header in ["accept-language", "cookie", "sec-fetch-site"] {
+            assert!(vary.contains(header), "{path}: {vary}");
+        }
+    }
 }
 
 #[tokio::test]

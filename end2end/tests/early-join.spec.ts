@@ -123,3 +123,27 @@ test('on the join card, Join now pressed before the app takes the seat then, as 
   expect(ofType(bobFrames.received, 'peer_joined')).toHaveLength(1);
   expect(await seats(server())).toBe(seatsBefore + 1);
 });
+
+test('a Join now refused before the app, pressed again once it is there, joins once', async () => {
+  const room = `card-again-${Date.now()}`;
+  const { bob, bobFrames, seatsBefore } = await bobWaitsIn(room);
+  const alice = await person();
+  const aliceFrames = framesOf(alice.page);
+  const release = await holdTheApp(alice.page);
+  await alice.page.goto(`${server().url}/call/Alice/${room}`, { waitUntil: 'domcontentloaded' });
+  // No name: the page's script does not join, and the app says why once it is there.
+  await alice.page.getByLabel('Your name').fill('   ');
+  await alice.page.getByRole('button', { name: 'Join now' }).click();
+  release();
+  await waitForHydration(alice.page);
+  await expect(alice.page.getByRole('alert').first()).not.toBeEmpty();
+  expect(aliceFrames.sent).toHaveLength(0);
+  // The app joins now, and the page's script, still listening, does not join a second time.
+  await alice.page.getByLabel('Your name').fill('Alice');
+  await alice.page.getByRole('button', { name: 'Join now' }).click();
+  await expect(bob.status()).toHaveText('Connected with Alice.');
+  await expect(alice.status()).toHaveText('Connected with Bob.');
+  expect(ofType(aliceFrames.sent, 'join')).toHaveLength(1);
+  expect(ofType(bobFrames.received, 'peer_joined')).toHaveLength(1);
+  expect(await seats(server())).toBe(seatsBefore + 1);
+});

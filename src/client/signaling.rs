@@ -53,11 +53,12 @@ impl SignalingSocket {
         // Closed before the app came: no close event will follow, so it is reported here.
         let closing = early.socket.ready_state() >= web_sys::WebSocket::CLOSING;
         let socket = (!closing)
-            .then(|| WebSocket::try_from(early.socket).ok())
+            .then(|| WebSocket::try_from(early.socket.clone()).ok())
             .flatten();
         match socket {
             Some(socket) => Some(Self::run(socket, events, generation)),
             None => {
+                let _ = early.socket.close();
                 let _ = events.unbounded_send(SocketEvent::Closed(generation));
                 None
             }

@@ -89,7 +89,8 @@ pub fn unsplit_client(pkg: &Path) -> bool {
 /// Sets `Cache-Control` on whatever the router answered, unless the handler chose one:
 /// files under `/{pkg_dir}/` are immutable when cargo-leptos hashed their names; everything
 /// else (pages, favicon, health checks) must be revalidated. Every answer may differ by
-/// `Accept-Encoding` (`ServeDir` does not say so), which shared caches must know.
+/// `Accept-Encoding` (`ServeDir` does not say so), which shared caches must know; a page
+/// also by the language and the scripts chosen for the request.
 pub async fn caching_headers(
     hashed_pkg_prefix: Option<Arc<str>>,
     request: Request,
@@ -103,11 +104,21 @@ pub async fn caching_headers(
     } else {
         REVALIDATE
     };
+    // A page is also rendered in the person's language (the cookie, else Accept-Language)
+    // and carries scripts that depend on where the person came from (Sec-Fetch-Site).
+    let page = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|kind| kind.as_bytes().starts_with(b"text/html"));
+    let vary = match page {
+        true => "accept-encoding, accept-language, cookie, sec-fetch-site",
+        false => "accept-encoding",
+    };
     let headers = response.headers_mut();
     headers.entry(header::CACHE_CONTROL).or_insert(value);
     headers
         .entry(header::VARY)
-        .or_insert(HeaderValue::from_static("accept-encoding"));
+        .or_insert(HeaderValue::from_static(vary));
     response
 }
 

@@ -95,9 +95,9 @@ async fn run(
     let seed = (js_sys::Math::random() * u64::MAX as f64) as u64;
     let seat = KeptSeat::new(&user, &room);
     // The page's script may have opened the socket and joined already (early_media): as
-    // this person, or it is given back.
+    // this person in this room, or it is given back.
     let early_socket = match crate::early_media::take_socket() {
-        Some(early) if early.name == user => Some(early),
+        Some(early) if early.name == user && early.room == room => Some(early),
         Some(other) => {
             other.give_back();
             None
