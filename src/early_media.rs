@@ -13,7 +13,9 @@
 //! socket over (`take_socket`; only for the same name), replays what was kept, and goes
 //! on without joining a second time. A page whose app never arrives gives the seat back:
 //! with `leave` when it is closed, and after [`EARLY_SOCKET_WAIT_MS`] otherwise (the app
-//! then joins as it would have without the script). A page that holds a seat from before
+//! then joins as it would have without the script). A `leave` sent while a page closes
+//! may not get out, so the socket also says what it is (`EARLY_QUERY`): the server frees
+//! its seat as soon as it drops, until the app has said a word on it. A page that holds a seat from before
 //! (a reload: `seat_key`) asks for it back from the app, so the script leaves it alone.
 //!
 //! The scripts (server side) and their readers (browser side) are one contract, kept here
@@ -86,7 +88,7 @@ pub enum EarlyJoin<'a> {
 /// the name is the card's trimmed, which the app compares before it adopts the socket.
 #[cfg(feature = "ssr")]
 pub fn socket_script(when: EarlyJoin, room: &str) -> String {
-    use crate::protocol::signaling::{ClientMessage, SIGNALING_PATH};
+    use crate::protocol::signaling::{ClientMessage, EARLY_QUERY, SIGNALING_PATH};
     let leave =
         serde_json::to_string(&ClientMessage::Leave).expect("a leave message has no fields");
     let (seats, room, leave) = (
@@ -108,7 +110,7 @@ pub fn socket_script(when: EarlyJoin, room: &str) -> String {
          document.documentElement.hasAttribute('{HYDRATED}'))return;\
          try{{if(sessionStorage.getItem({seats}+n))return}}catch(x){{}}\
          var w=new WebSocket((location.protocol==='https:'?'wss://':'ws://')+location.host+\
-         '{SIGNALING_PATH}?room='+encodeURIComponent({room}));\
+         '{SIGNALING_PATH}?{EARLY_QUERY}&room='+encodeURIComponent({room}));\
          e={{socket:w,queue:[],name:n,room:{room}}};window.{SOCKET_KEY}=e;\
          w.onopen=function(){{w.send(JSON.stringify({{type:'join',room:{room},name:n}}))}};\
          w.onmessage=function(m){{e.queue.push(m.data)}};setTimeout(away,{EARLY_SOCKET_WAIT_MS})}}\
@@ -279,6 +281,9 @@ mod tests {
         );
         assert!(script.contains(&format!("window.{SOCKET_KEY}=e")));
         assert!(script.contains(&format!("setTimeout(away,{EARLY_SOCKET_WAIT_MS})")));
+        // The server frees a seat taken on it at once if the socket drops before the app.
+        use crate::protocol::signaling::EARLY_QUERY;
+        assert!(script.contains(&format!("?{EARLY_QUERY}&room=")));
     }
 
     #[test]

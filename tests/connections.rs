@@ -169,3 +169,39 @@ async fn a_one_mebibyte_frame_is_answered_with_1009_every_time() {
         assert_eq!(client.closed().await, Some(1009), "run {run}");
     }
 }
+
+/// A seat grace far longer than a reply may take: a seat held for it shows as silence.
+fn long_grace() -> tandem::server::config::Config {
+    config_with(|c| c.connections.resume_grace = Duration::from_secs(60))
+}
+
+#[tokio::test]
+async fn a_seat_taken_by_a_pages_script_is_freed_as_soon_as_its_socket_drops() {
+    let addr = TestServer::start(long_grace()).await.addr;
+    let mut bob = Client::connect(addr).await;
+    bob.join("early-room", "Bob").await;
+    let mut early = Client::connect_to(addr, "/ws?early=1&room=early-room").await;
+    let (alice, _) = early.join("early-room", "Alice").await;
+    assert!(matches!(bob.recv().await, ServerMessage::PeerJoined { .. }));
+    // The page closed before its app came: nobody can ask for the seat back.
+    drop(early);
+    match bob.recv().await {
+        ServerMessage::PeerLeft { peer } => assert_eq!(peer, alice),
+        other => panic!("expected peer_left, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn once_the_app_has_spoken_on_an_early_socket_its_seat_is_held_like_any_other() {
+    let addr = TestServer::start(long_grace()).await.addr;
+    let mut bob = Client::connect(addr).await;
+    bob.join("adopted-room", "Bob").await;
+    let mut early = Client::connect_to(addr, "/ws?early=1&room=adopted-room").await;
+    early.join("adopted-room", "Alice").await;
+    assert!(matches!(bob.recv().await, ServerMessage::PeerJoined { .. }));
+    // The app has taken the socket over: its heartbeat.
+    early.expect_silence().await;
+    drop(early);
+    // Held for a resume (a reload): Bob is told nothing yet.
+    bob.expect_silence().await;
+}

@@ -94,8 +94,8 @@ test('a call page whose app never arrives gives its seat back when it is closed'
   expect(await seats(server())).toBe(seatsBefore + 1);
 
   await alice.page.close({ runBeforeUnload: true });
-  // Gone at once (`leave`), not after the seat's grace for a reload: well within the
-  // heartbeat timeout (10 s).
+  // Gone at once (its `leave`, or the server freeing a seat no app has spoken on), not
+  // after the seat's grace for a reload: well within the heartbeat timeout (10 s).
   await expect.poll(() => ofType(bobFrames.received, 'peer_left').length, { timeout: 10_000 }).toBe(1);
   await expect(bob.status()).toHaveText('Alice left the call. Waiting for someone to join.');
   expect(await seats(server())).toBe(seatsBefore);

@@ -638,6 +638,9 @@ impl Session {
         }
         let generation = self.next_socket(now_ms);
         self.effects.push(Effect::AdoptSocket { generation });
+        // The app's first word on it: from now on the server holds the seat for a resume
+        // if the socket drops (protocol::signaling::EARLY_QUERY).
+        self.effects.push(Effect::Send(ClientMessage::Ping));
         self.start_heartbeat();
         std::mem::take(&mut self.effects)
     }

@@ -1857,10 +1857,13 @@ fn a_session_on_the_pages_early_socket_adopts_it_and_does_not_join_twice() {
     let mut session = Session::new("Me".into(), "room".into(), 7);
     let effects = session.start_on_early_socket(0.0);
     assert_eq!(effects[0], Effect::AdoptSocket { generation: 1 });
+    // The app speaks at once, so the server holds the seat from now on like any other.
+    assert_eq!(effects[1], Effect::Send(ClientMessage::Ping));
     assert!(
-        !effects
-            .iter()
-            .any(|e| matches!(e, Effect::Send(_) | Effect::OpenSocket { .. })),
+        !effects.iter().any(|e| matches!(
+            e,
+            Effect::Send(ClientMessage::Join { .. }) | Effect::OpenSocket { .. }
+        )),
         "the script sent join already: {effects:?}"
     );
     session.handle(Input::MediaReady, 0.0);

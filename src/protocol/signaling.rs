@@ -40,6 +40,11 @@ pub const KNOCK_TIMEOUT_SECS: u64 = 120;
 /// The path the signaling WebSocket is served on.
 pub const SIGNALING_PATH: &str = "/ws";
 
+/// In the query of a socket a page's script opens before its app (`early_media`): until
+/// the app sends anything but `join`, the seat is freed when the socket drops rather than
+/// held for a resume.
+pub const EARLY_QUERY: &str = "early=1";
+
 /// A participant's id: random (so ids from before a server restart stay unique), and
 /// below 2^53 so JavaScript numbers hold it exactly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -17,7 +17,7 @@ use super::sockets::OpenSockets;
 use super::tokens::TOKEN_REFRESH_BEATS;
 use crate::protocol::signaling::{
     validate_name, validate_room, ClientMessage, ErrorCode, HostCommand, InputError, PeerId,
-    ServerMessage, KNOCK_TIMEOUT_SECS, REMOVED_CLOSE_CODE, SEAT_TAKEN_CLOSE_CODE,
+    ServerMessage, EARLY_QUERY, KNOCK_TIMEOUT_SECS, REMOVED_CLOSE_CODE, SEAT_TAKEN_CLOSE_CODE,
 };
 use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
@@ -60,6 +60,7 @@ pub async fn ws_route(
     State(hub): State<Arc<Hub>>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
 ) -> Response {
     if let Err(why) = hub.origins.check(&headers) {
         tracing::info!(%client, "refused upgrade: {why}");
@@ -76,6 +77,10 @@ pub async fn ws_route(
             .into_response();
     };
     let open = hub.connections.token();
+    // Opened by a page's script before its app (`early_media`): see `Connection::early`.
+    let early = uri
+        .query()
+        .is_some_and(|query| query.split('&').any(|pair| pair == EARLY_QUERY));
     let span = tracing::info_span!(
         "connection",
         ip = %client.ip(),
@@ -100,7 +105,7 @@ pub async fn ws_route(
                 // The socket and the slot stay here and are lent: an async block stores
                 // what it moves twice (as captured, and as a local), which for a 368-byte
                 // socket is most of what an idle connection costs.
-                serve_socket(&mut socket, &hub, &mut slot).await;
+                serve_socket(&mut socket, &hub, &mut slot, early).await;
                 drop((slot, open));
             };
             async move {
@@ -161,7 +166,7 @@ enum Ending {
 
 /// Serves one signaling socket; `slot`, its place under the per-address limit, goes with
 /// its seat if the socket drops while seated (a held seat counts, too).
-async fn serve_socket(socket: &mut WebSocket, hub: &Hub, slot: &mut Option<IpSlot>) {
+async fn serve_socket(socket: &mut WebSocket, hub: &Hub, slot: &mut Option<IpSlot>, early: bool) {
     hub.metrics.connections.inc();
     let mailbox = Mailbox::new(&MAILBOX);
     let mut connection = Connection {
@@ -169,6 +174,7 @@ async fn serve_socket(socket: &mut WebSocket, hub: &Hub, slot: &mut Option<IpSlo
         mailbox: mailbox.clone(),
         standing: Standing::Nowhere,
         rate: hub.rate.limiter(),
+        early,
     };
     // The heartbeat and shutdown reach the socket through its mailbox, like every kick.
     let _listed = hub.sockets.list(&mailbox);
@@ -260,7 +266,11 @@ async fn serve_socket(socket: &mut WebSocket, hub: &Hub, slot: &mut Option<IpSlo
         Standing::Nowhere => None,
     };
     if let Some(seat) = seat {
-        if hub.rooms.detach(&seat, slot.take()) {
+        if connection.early {
+            // Its app never came: nobody will ask for this seat back.
+            hub.rooms.leave(&seat).await;
+            tracing::info!("connection lost before its app came; seat freed");
+        } else if hub.rooms.detach(&seat, slot.take()) {
             tracing::info!("connection lost; seat held");
             let (rooms, grace) = (hub.rooms.clone(), hub.settings.resume_grace);
             tokio::spawn(async move {
@@ -348,6 +358,10 @@ struct Connection<'hub> {
     mailbox: Mailbox,
     standing: Standing,
     rate: MessageRate,
+    /// Opened by a page's script, which sends nothing but `join` (and `leave`): until the
+    /// app that adopts it sends anything else, a seat taken here is freed when the socket
+    /// drops, not held for a resume nobody can ask for (the app never kept its token).
+    early: bool,
 }
 
 impl Connection<'_> {
@@ -405,6 +419,9 @@ impl Connection<'_> {
         address: Option<IpAddr>,
     ) -> Result<(), Refusal> {
         self.settle_knock();
+        if !matches!(message, ClientMessage::Join { .. }) {
+            self.early = false;
+        }
         let rooms = &self.hub.rooms;
         let metrics = &self.hub.metrics;
         match message {

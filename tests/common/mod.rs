@@ -110,7 +110,12 @@ pub struct Client {
 
 impl Client {
     pub async fn connect(addr: SocketAddr) -> Client {
-        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
+        Client::connect_to(addr, "/ws").await
+    }
+
+    /// Opens the socket at `path` (with its query).
+    pub async fn connect_to(addr: SocketAddr, path: &str) -> Client {
+        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}{path}"))
             .await
             .expect("websocket upgrade");
         Client { ws }
