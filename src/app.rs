@@ -38,31 +38,28 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             response.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, csp);
         }
     }
-    // Only a call page asks for the camera; a page reached by the app's own navigation
-    // has no such script and the app asks itself.
+    // A call page asks for the camera and takes its seat before the app is there (the
+    // seat at once, or when Join now is pressed on the join card); a page reached by the
+    // app's own navigation has no such scripts and the app does both itself.
     #[cfg(feature = "ssr")]
-    let camera_request = use_context::<axum::http::request::Parts>()
-        .is_some_and(|request| crate::early_media::starts_a_call(request.uri.path()))
-        .then(
-            || view! { <script nonce=leptos::nonce::use_nonce()>{crate::early_media::script()}</script> },
-        );
-    // A call page also takes its seat before the app is there: at once, or when Join now
-    // is pressed on the join card.
-    #[cfg(feature = "ssr")]
-    let early_join = use_context::<axum::http::request::Parts>().and_then(|request| {
-        use crate::early_media::{call_link, came_through_tandem, socket_script, EarlyJoin};
+    let call_scripts = use_context::<axum::http::request::Parts>().and_then(|request| {
+        use crate::early_media::{
+            call_link, came_through_tandem, script, socket_script, EarlyJoin,
+        };
         let (user, room) = call_link(request.uri.path())?;
         let when = match came_through_tandem(&request.headers) {
             true => EarlyJoin::AtOnce(&user),
             false => EarlyJoin::OnJoinNow,
         };
-        let script = socket_script(when, &room);
-        Some(view! { <script nonce=leptos::nonce::use_nonce()>{script}</script> })
+        let socket = socket_script(when, &room);
+        let nonce = leptos::nonce::use_nonce();
+        Some(view! {
+            <script nonce=nonce.clone()>{script()}</script>
+            <script nonce=nonce>{socket}</script>
+        })
     });
     #[cfg(not(feature = "ssr"))]
-    let early_join: Option<()> = None;
-    #[cfg(not(feature = "ssr"))]
-    let camera_request: Option<()> = None;
+    let call_scripts: Option<()> = None;
     // The home page names the call screen's files, to fetch them while the person types.
     #[cfg(feature = "ssr")]
     let call_chunks = use_context::<axum::http::request::Parts>()
@@ -80,8 +77,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="dark light"/>
-                {camera_request}
-                {early_join}
+                {call_scripts}
                 {call_chunks}
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 // Named by its content hash when cargo-leptos hashes files (see Cargo.toml).

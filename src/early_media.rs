@@ -130,13 +130,6 @@ fn js_string(value: &str) -> String {
         .replace('\u{2029}', "\\u2029")
 }
 
-/// Whether `path` is a call link `CallScreen` will start a call for (the same checks): an
-/// invalid link must not turn the camera on.
-#[cfg(feature = "ssr")]
-pub fn starts_a_call(path: &str) -> bool {
-    call_link(path).is_some()
-}
-
 /// Whether a request for a call page came through Tandem itself (its home form, its own
 /// navigation, a reload): `Sec-Fetch-Site: same-origin`, which no other site can forge.
 /// Such a call starts at once; a link from elsewhere opens on the join card.
@@ -147,7 +140,9 @@ pub fn came_through_tandem(headers: &axum::http::HeaderMap) -> bool {
         .is_some_and(|site| site == "same-origin")
 }
 
-/// The person and room of a valid call link `/call/:user/:room`, decoded.
+/// The person and room of a valid call link `/call/:user/:room`, decoded; `None` for any
+/// other path and for a link `CallScreen` would not start a call for (the same checks):
+/// an invalid link must not turn the camera on.
 #[cfg(feature = "ssr")]
 pub fn call_link(path: &str) -> Option<(String, String)> {
     use crate::protocol::signaling::{validate_name, validate_room};
@@ -245,14 +240,14 @@ mod tests {
 
     #[test]
     fn only_a_valid_call_link_asks_for_the_camera_early() {
-        assert!(starts_a_call("/call/alice/room1"));
-        assert!(starts_a_call("/call/Zo%C3%AB%20Martin/k3j4h5g6f7d8"));
-        assert!(!starts_a_call("/"));
-        assert!(!starts_a_call("/call/alice"));
-        assert!(!starts_a_call("/call/alice/not%20valid"));
-        assert!(!starts_a_call("/call/%20/room1"));
-        assert!(!starts_a_call("/call/alice/room1/extra"));
-        assert!(!starts_a_call("/calls/alice/room1"));
+        assert!(call_link("/call/alice/room1").is_some());
+        assert!(call_link("/call/Zo%C3%AB%20Martin/k3j4h5g6f7d8").is_some());
+        assert!(call_link("/").is_none());
+        assert!(call_link("/call/alice").is_none());
+        assert!(call_link("/call/alice/not%20valid").is_none());
+        assert!(call_link("/call/%20/room1").is_none());
+        assert!(call_link("/call/alice/room1/extra").is_none());
+        assert!(call_link("/calls/alice/room1").is_none());
     }
 
     #[test]

@@ -72,9 +72,17 @@ test('a name typed before the app was there counts as a keystroke: the call scre
     if (typed) {
       await expect.poll(() => requested.some(isCallChunk)).toBe(true);
     } else {
-      // Only looked at (the room came with the link, nothing typed): nothing more, even
-      // after a while, until the glance is over.
-      await p.page.waitForTimeout(1_500);
+      // Only looked at (the room came with the link, nothing typed): once every task the
+      // app queued at hydration has run (a message-channel round trip; the page's timers
+      // stand still), nothing more is asked for, until the glance is over.
+      await p.page.evaluate(
+        () => new Promise((done) => {
+          const channel = new MessageChannel();
+          channel.port1.onmessage = () => done(null);
+          channel.port2.postMessage(null);
+        }),
+      );
+      expect(await p.page.locator('link[rel="prefetch"]').count()).toBe(0);
       expect(requested.some(isCallChunk)).toBe(false);
       await p.page.clock.runFor(1_500);
       await expect.poll(() => requested.some(isCallChunk)).toBe(true);
