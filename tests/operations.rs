@@ -421,7 +421,7 @@ async fn health_checks_and_security_headers() {
             .unwrap_or_else(|| panic!("no {name} header in\n{page}"))
     };
     assert_eq!(header("x-content-type-options"), "nosniff");
-    assert_eq!(header("referrer-policy"), "no-referrer");
+    assert_eq!(header("referrer-policy"), "same-origin");
     assert!(header("permissions-policy").contains("camera=(self)"));
     assert!(header("permissions-policy").contains("display-capture=(self)"));
     let csp = header("content-security-policy");

@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { Nginx, Redis, Server, chat, expectRemoteVideoFlowing, peopleForEachTest } from './support';
+import { Nginx, Redis, Server, chat, expectRemoteVideoFlowing, peopleForEachTest, seats } from './support';
 
 // Two Tandem servers sharing rooms through a real redis-server, behind Debian's nginx
 // running the README's configuration (which keeps each room on one server).
@@ -24,12 +24,6 @@ test.afterEach(async () => {
   await Promise.all(servers.map((s) => s.stop('SIGKILL')));
   await redis.stop();
 });
-
-/** Seats the server holds, from its /metrics. */
-async function seats(server: Server): Promise<number> {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
-  return Number(text.match(/^tandem_seats (\d+)$/m)?.[1]);
-}
 
 test('people on two servers call each other, and a killed server hands its person to the other', async () => {
   const room = `lb-${Date.now()}`;

@@ -1,10 +1,12 @@
-import { test, expect, type Page } from '@playwright/test';
+import { test, expect } from '@playwright/test';
 import {
   type Person,
-  type Server,
   expectRemoteVideoFlowing,
+  framesOf,
   holdTheApp,
+  ofType,
   peopleForEachTest,
+  seats,
   sharedServer,
   waitForHydration,
 } from './support';
@@ -15,24 +17,6 @@ import {
 // never comes gives its seat back.
 const server = sharedServer();
 const person = peopleForEachTest();
-
-/** Signaling frames a page sends and receives, parsed, from every socket it opens. */
-function framesOf(page: Page): { sent: any[]; received: any[] } {
-  const frames = { sent: [] as any[], received: [] as any[] };
-  page.on('websocket', (ws) => {
-    ws.on('framesent', (f) => frames.sent.push(JSON.parse(String(f.payload))));
-    ws.on('framereceived', (f) => frames.received.push(JSON.parse(String(f.payload))));
-  });
-  return frames;
-}
-
-const ofType = (frames: any[], type: string) => frames.filter((f) => f.type === type);
-
-/** Seats the server holds, from its /metrics. */
-async function seats(s: Server): Promise<number> {
-  const text = await (await fetch(`${s.url}/metrics`)).text();
-  return Number(text.match(/^tandem_seats (\d+)$/m)?.[1]);
-}
 
 /** `p` presses Join on the home page before its app has loaded: the form goes natively. */
 async function joinBeforeTheApp(p: Person, name: string, room: string): Promise<() => void> {

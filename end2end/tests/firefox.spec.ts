@@ -4,7 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { FirefoxPerson, expectColour, until } from './firefox';
-import { Server, expectFramesGrowing, expectRemoteVideoFlowing, freePort, peopleForEachTest, type Person, type Rgb } from './support';
+import { Server, expectFramesGrowing, expectRemoteVideoFlowing, framesOf, freePort, metric, ofType, peopleForEachTest, seats, type Person, type Rgb } from './support';
 
 // Calls between Chromium (Playwright) and Firefox (firefox-esr through puppeteer-core):
 // the browsers people use, in one call. Firefox's fake camera draws a changing picture
@@ -181,4 +181,37 @@ test('with Firefox in the call: hands, a reaction and a recording both ways, and
   await bob.click('.recording-controls button.danger');
   await expect(alice.page.locator('.recording-note')).toHaveText('');
   await bob.expectText('.recordings li', /^Recording ready: Save tandem-fox-[\w-]+\.webm \((\d+\.\d (KiB|MiB))\)$/);
+});
+
+test('Firefox: Join pressed on the home page before the app, the call page takes the seat, and the app takes that socket over', async () => {
+  const s = await server();
+  const r = room();
+  const alice = await person({ colour: BLUE });
+  const aliceFrames = framesOf(alice.page);
+  await alice.joinThroughForm(s.url, 'Alice', r);
+  await expect(alice.status()).toHaveText('Waiting for someone to join.');
+  const joinsBefore = await metric(s, 'tandem_joins_total');
+
+  const bob = await firefox();
+  const release = await bob.holdTheApp();
+  await bob.page.goto(`${s.url}/`, { waitUntil: 'domcontentloaded' });
+  await bob.page.locator('#name').fill('Bob');
+  await bob.page.locator('#room').fill(r);
+  await bob.page.locator('button[type=submit]').click();
+  // The form went as it is; the call page's script joined while the wasm is held back.
+  await bob.page.waitForFunction((p: string) => location.pathname === p, { timeout: 15_000 }, `/call/Bob/${r}`);
+  await expect.poll(() => ofType(aliceFrames.received, 'peer_joined').length).toBe(1);
+  expect(await seats(s)).toBe(2);
+  expect(await bob.page.evaluate(() => document.documentElement.hasAttribute('data-hydrated'))).toBe(false);
+
+  release();
+  await bob.expectText('[role=status]', 'Connected with Alice.', 30_000);
+  await expect(alice.status()).toHaveText('Connected with Bob.');
+  await expectRemoteVideoFlowing(alice);
+  await bob.expectRemoteVideosFlowing(1);
+  // One join for Bob in all (his app did not join again), one seat, seen arriving once.
+  expect(await metric(s, 'tandem_joins_total')).toBe(joinsBefore + 1);
+  expect(await seats(s)).toBe(2);
+  expect(ofType(aliceFrames.received, 'peer_joined')).toHaveLength(1);
+  expect(ofType(aliceFrames.received, 'peer_left')).toHaveLength(0);
 });

@@ -74,6 +74,20 @@ export class FirefoxPerson {
     await this.page.waitForFunction((path: string) => location.pathname === path, { timeout: 15_000 }, `/call/${encodeURIComponent(name)}/${room}`);
   }
 
+  /** Holds back the app's wasm (every `/pkg/*.wasm` request) until the returned function
+   * is called, as `holdTheApp` does for Chromium: the page as it is on a slow link. */
+  async holdTheApp(): Promise<() => void> {
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    await this.page.setRequestInterception(true);
+    this.page.on('request', (request) => {
+      const wasm = /\/pkg\/.*\.wasm$/.test(new URL(request.url()).pathname);
+      // A page gone by then leaves its request nowhere to go.
+      void (wasm ? released : Promise.resolve()).then(() => request.continue().catch(() => {}));
+    });
+    return release;
+  }
+
   text(selector: string): Promise<string> {
     return this.page.$eval(selector, (e) => e.textContent ?? '');
   }

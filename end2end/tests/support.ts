@@ -582,6 +582,28 @@ export async function holdTheApp(page: Page): Promise<() => void> {
   return release;
 }
 
+/** Signaling frames a page sends and receives, parsed, from every socket it opens. */
+export function framesOf(page: Page): { sent: any[]; received: any[] } {
+  const frames = { sent: [] as any[], received: [] as any[] };
+  page.on('websocket', (ws) => {
+    ws.on('framesent', (f) => frames.sent.push(JSON.parse(String(f.payload))));
+    ws.on('framereceived', (f) => frames.received.push(JSON.parse(String(f.payload))));
+  });
+  return frames;
+}
+
+/** The frames of one message type. */
+export const ofType = (frames: any[], type: string) => frames.filter((f) => f.type === type);
+
+/** A figure from the server's /metrics: seats held, joins so far. */
+export async function metric(s: Server, name: 'tandem_seats' | 'tandem_joins_total'): Promise<number> {
+  const text = await (await fetch(`${s.url}/metrics`)).text();
+  return Number(text.match(new RegExp(`^${name} (\\d+)$`, 'm'))?.[1]);
+}
+
+/** Seats the server holds, from its /metrics. */
+export const seats = (s: Server) => metric(s, 'tandem_seats');
+
 /** Asserts that frames from the other side keep being decoded. */
 export async function expectFramesGrowing(person: Person): Promise<void> {
   const before = await person.framesDecoded();

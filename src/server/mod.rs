@@ -92,8 +92,11 @@ pub fn leptos_options() -> Result<LeptosOptions, leptos::config::errors::LeptosC
 fn security_headers(router: Router, https: bool) -> Router {
     let mut headers = vec![
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        // Invite links hold the room key: never send them on to other sites.
-        (header::REFERRER_POLICY, "no-referrer"),
+        // Invite links hold the room key: never send them on to other sites. Not
+        // `no-referrer`: with it, Firefox (ESR 153) says `Sec-Fetch-Site: none` after a
+        // same-origin redirect, and the home form sent before the app (`join_link`)
+        // would land on the join card as if the link came from elsewhere.
+        (header::REFERRER_POLICY, "same-origin"),
         (
             HeaderName::from_static("permissions-policy"),
             "camera=(self), microphone=(self), display-capture=(self), geolocation=()",
