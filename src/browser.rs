@@ -210,6 +210,43 @@ pub fn sent_before_the_app(id: &str) -> bool {
     before_the_app::element(id).is_some_and(|form| before_the_app::marked_sent(&form))
 }
 
+/// Whether this page is a reload of one that was in the call in `room` as `user`: this
+/// tab keeps that seat's resume token (`early_media::seat_key`, kept by the call's
+/// session). A duplicated tab keeps the token too, but is no reload: it asks, as any link
+/// from elsewhere does. Always false on the server.
+pub fn reloaded_in_the_call(user: &str, room: &str) -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        let Some(window) = web_sys::window() else {
+            return false;
+        };
+        let reload = window.performance().is_some_and(|performance| {
+            let navigation = performance.get_entries_by_type("navigation").get(0);
+            js_sys::Reflect::get(&navigation, &"type".into())
+                .ok()
+                .and_then(|kind| kind.as_string())
+                .is_some_and(|kind| kind == "reload")
+        });
+        let kept = || {
+            window
+                .session_storage()
+                .ok()
+                .flatten()
+                .and_then(|storage| {
+                    let key = crate::early_media::seat_key(user, room);
+                    storage.get_item(&key).ok().flatten()
+                })
+                .is_some()
+        };
+        reload && kept()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = (user, room);
+        false
+    }
+}
+
 #[cfg(feature = "hydrate")]
 mod before_the_app {
     use leptos::prelude::*;

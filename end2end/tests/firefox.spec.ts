@@ -215,3 +215,22 @@ test('Firefox: Join pressed on the home page before the app, the call page takes
   expect(ofType(aliceFrames.received, 'peer_joined')).toHaveLength(1);
   expect(ofType(aliceFrames.received, 'peer_left')).toHaveLength(0);
 });
+
+test('Firefox: a reload in the call goes back into it on the same seat, as in Chromium', async () => {
+  const s = await server();
+  const [alice, bob] = await mixedPair(s);
+  const aliceFrames = framesOf(alice.page);
+  const joinsBefore = await metric(s, 'tandem_joins_total');
+  // Firefox says a reload came from nowhere (Sec-Fetch-Site: none): the server puts up the
+  // join card, and the app, seeing this tab's seat kept, takes the call back at once.
+  await bob.page.reload();
+  await bob.expectText('[role=status]', 'Connected with Alice.', 30_000);
+  expect(await bob.page.$('#join-card')).toBeNull();
+  await expect(alice.status()).toHaveText('Connected with Bob.');
+  await bob.expectRemoteVideosFlowing(1);
+  await expectRemoteVideoFlowing(alice);
+  // Resumed, not joined anew: no second join, Bob never left Alice's call.
+  expect(await metric(s, 'tandem_joins_total')).toBe(joinsBefore);
+  expect(ofType(aliceFrames.received, 'peer_left')).toHaveLength(0);
+  expect(await seats(s)).toBe(2);
+});

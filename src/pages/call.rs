@@ -55,14 +55,29 @@ pub fn CallScreen() -> impl IntoView {
     let attempt = RwSignal::new(0u32);
     // Who joins, and with what on: from the card where the link came from elsewhere; else
     // as the link and the home form said.
-    let joined = RwSignal::new(came_through_tandem().then(|| {
+    let as_linked = move || {
         let on = |device: &str| query.with_untracked(|q| q.get(device)).as_deref() != Some("off");
         JoinChoice {
-            name: param("user"),
+            name: Url::unescape(&params.with_untracked(|p| p.get("user")).unwrap_or_default()),
             microphone: on(join_card::MICROPHONE),
             camera: on(join_card::CAMERA),
         }
-    }));
+    };
+    let joined = RwSignal::new(came_through_tandem().then(as_linked));
+    // A reload of this call in this tab goes back into it, as one through Tandem does.
+    // Firefox says such a reload came from nowhere (`Sec-Fetch-Site: none`), so the server
+    // put up the card; the app, once the page is its own (an effect), joins at once.
+    if joined.get_untracked().is_none() {
+        Effect::new(move |_| {
+            let choice = as_linked();
+            let room = Url::unescape(&params.with_untracked(|p| p.get("room")).unwrap_or_default());
+            if let Ok(room) = validate_room(&room) {
+                if browser::reloaded_in_the_call(&choice.name, room) {
+                    joined.set(Some(choice));
+                }
+            }
+        });
+    }
     let join = Callback::new(move |choice: JoinChoice| {
         if choice.name != param("user") {
             browser::show_path(&format!(
