@@ -49,8 +49,10 @@ in_the_browser! {
     }
 
     /// Asks, once, for the call screen's files the server named in the home page
-    /// (`call_chunks`), at low priority: Join then finds them in the cache.
-    pub fn prefetch_call() {
+    /// (`call_chunks`), at low priority: Join then finds them in the cache. Once every one
+    /// has arrived, runs `arrived` (the home page compiles the call screen then: loading
+    /// a split chunk panics if a fetch fails, which one from the cache cannot).
+    pub fn prefetch_call(arrived: Callback<()>) {
         thread_local!(static ASKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
         if ASKED.with(|asked| asked.replace(true)) {
             return;
@@ -68,10 +70,31 @@ in_the_browser! {
         let Some(head) = document.head() else {
             return;
         };
-        for file in files.split_whitespace() {
+        use wasm_bindgen::JsCast;
+        let files: Vec<&str> = files.split_whitespace().collect();
+        // Files still on their way; none at all once one has failed.
+        let waiting = std::rc::Rc::new(std::cell::Cell::new(Some(files.len())));
+        for file in files {
             let Ok(link) = document.create_element("link") else {
-                continue;
+                return;
             };
+            for (event, failed) in [("load", false), ("error", true)] {
+                let waiting = waiting.clone();
+                let heard = wasm_bindgen::closure::Closure::once_into_js(move || {
+                    let left = waiting.get().map(|n| n.saturating_sub(1)).filter(|_| !failed);
+                    waiting.set(left);
+                    if left == Some(0) {
+                        arrived.run(());
+                    }
+                });
+                let once = web_sys::AddEventListenerOptions::new();
+                once.set_once(true);
+                let _ = link.add_event_listener_with_callback_and_add_event_listener_options(
+                    event,
+                    heard.unchecked_ref(),
+                    &once,
+                );
+            }
             // As the loader will fetch it (cors, same origin), so the cached copy is used.
             for (name, value) in [
                 ("rel", "prefetch"),
@@ -88,12 +111,12 @@ in_the_browser! {
 
     /// Prefetches the call screen once the home page has been open a moment and the
     /// browser is idle: a page only glanced at fetches nothing more.
-    pub fn prefetch_call_when_idle() {
+    pub fn prefetch_call_when_idle(arrived: Callback<()>) {
         const GLANCE: std::time::Duration = std::time::Duration::from_secs(1);
         set_timeout(
-            || {
-                if request_idle_callback_with_handle(prefetch_call).is_err() {
-                    prefetch_call();
+            move || {
+                if request_idle_callback_with_handle(move || prefetch_call(arrived)).is_err() {
+                    prefetch_call(arrived);
                 }
             },
             GLANCE,

@@ -6,6 +6,7 @@ use crate::components::language_picker::LanguagePicker;
 use crate::components::name_field::NameField;
 use crate::components::words::{self, FieldProblem};
 use crate::i18n::*;
+use crate::pages::call::CallRoute;
 use crate::protocol::signaling::{validate_name, validate_room, InputError};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
@@ -54,9 +55,13 @@ pub fn HomeScreen() -> impl IntoView {
     let typed_early = ["name", "room"]
         .into_iter()
         .any(browser::edited_before_the_app);
+    // Once they are here, they are compiled too, so that Join has only the call to start.
+    let compile = Callback::new(|()| {
+        leptos::task::spawn_local(<CallRoute as leptos_router::LazyRoute>::preload())
+    });
     Effect::new(move |_| match typed_early {
-        true => browser::prefetch_call(),
-        false => browser::prefetch_call_when_idle(),
+        true => browser::prefetch_call(compile),
+        false => browser::prefetch_call_when_idle(compile),
     });
 
     let join = move |ev: leptos::ev::SubmitEvent| {
@@ -84,7 +89,7 @@ pub fn HomeScreen() -> impl IntoView {
                 method="get"
                 action="/"
                 on:submit=join
-                on:input=|_| browser::prefetch_call()
+                on:input=move |_| browser::prefetch_call(compile)
                 novalidate
             >
                 <NameField name error=name_error/>
