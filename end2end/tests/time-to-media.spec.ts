@@ -197,18 +197,25 @@ test('time to media: the app and a plain-JavaScript page, on loopback and a phon
   }
 });
 
+/** Alice waiting in `room` (the app's call page), and Bob's browser watched and given
+ * `profile`'s link, about to come in from the home page. */
+async function aliceWaitsForBob(room: string, profile: Profile): Promise<[Person, Person]> {
+  const [alice, bob] = [await person(), await person()];
+  await alice.openLink(`${server.url}/call/Alice/${room}`);
+  await waitForHydration(alice.page);
+  await expect(alice.status()).toHaveText('Waiting for someone to join.');
+  await watchMedia(bob.page);
+  await throttle(bob, profile);
+  return [alice, bob];
+}
+
 /** Bob opens the home page, types his name and the room at once, reads for `pauseMs`, then
  * presses Join: the time from that press to his first remote frame, in each of `RUNS` calls. */
 async function measureFromHome(profile: Profile, pauseMs: number): Promise<{ firstFrame: number; callShown: number }[]> {
   const runs: { firstFrame: number; callShown: number }[] = [];
   for (let i = 0; i < RUNS; i++) {
     const room = `ttm-home-${Date.now()}-${i}`;
-    const [alice, bob] = [await person(), await person()];
-    await alice.openLink(`${server.url}/call/Alice/${room}`);
-    await waitForHydration(alice.page);
-    await expect(alice.status()).toHaveText('Waiting for someone to join.');
-    await watchMedia(bob.page);
-    await throttle(bob, profile);
+    const [alice, bob] = await aliceWaitsForBob(room, profile);
     await bob.page.goto(`${server.url}/`);
     await bob.page.getByLabel('Your name').fill('Bob');
     await bob.page.getByLabel('Room').fill(room);
@@ -235,12 +242,7 @@ async function measureFromHomeAtOnce(profile: Profile): Promise<AtOnce[]> {
   const runs: AtOnce[] = [];
   for (let i = 0; i < RUNS; i++) {
     const room = `ttm-home-now-${Date.now()}-${i}`;
-    const [alice, bob] = [await person(), await person()];
-    await alice.openLink(`${server.url}/call/Alice/${room}`);
-    await waitForHydration(alice.page);
-    await expect(alice.status()).toHaveText('Waiting for someone to join.');
-    await watchMedia(bob.page);
-    await throttle(bob, profile);
+    const [alice, bob] = await aliceWaitsForBob(room, profile);
     const opened = Date.now();
     await bob.page.goto(`${server.url}/`, { waitUntil: 'commit' });
     await bob.page.getByLabel('Your name').fill('Bob');
