@@ -51,8 +51,9 @@ in_the_browser! {
     /// Asks, once, for the call screen's files the server named in the home page
     /// (`call_chunks`), at low priority: Join then finds them in the cache. Once every one
     /// has arrived, runs `arrived` (the home page compiles the call screen then: loading
-    /// a split chunk panics if a fetch fails, which one from the cache cannot).
-    pub fn prefetch_call(arrived: Callback<()>) {
+    /// a split chunk panics if a fetch fails, which one from the cache cannot). A plain
+    /// function, not a reactive callback: the page that asked may be gone by then.
+    pub fn prefetch_call(arrived: fn()) {
         thread_local!(static ASKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
         if ASKED.with(|asked| asked.replace(true)) {
             return;
@@ -84,7 +85,7 @@ in_the_browser! {
                     let left = waiting.get().map(|n| n.saturating_sub(1)).filter(|_| !failed);
                     waiting.set(left);
                     if left == Some(0) {
-                        arrived.run(());
+                        arrived();
                     }
                 });
                 let once = web_sys::AddEventListenerOptions::new();
@@ -111,7 +112,7 @@ in_the_browser! {
 
     /// Prefetches the call screen once the home page has been open a moment and the
     /// browser is idle: a page only glanced at fetches nothing more.
-    pub fn prefetch_call_when_idle(arrived: Callback<()>) {
+    pub fn prefetch_call_when_idle(arrived: fn()) {
         const GLANCE: std::time::Duration = std::time::Duration::from_secs(1);
         set_timeout(
             move || {

@@ -138,6 +138,34 @@ test('a call link fetches the call screen alongside the main wasm, and from home
   expect(afterJoin.filter((e) => named.includes(e.file!)), 'fetched again on Join').toEqual([]);
 });
 
+test('Join pressed while the call screen is still being prefetched: the call starts, and nothing breaks when the prefetch ends', async () => {
+  const p = await person();
+  const failures: string[] = [];
+  p.page.on('pageerror', (e) => failures.push(e.message));
+  p.page.on('console', (m) => {
+    if (m.text().includes('panicked')) failures.push(m.text());
+  });
+  // The home page's prefetch of the call screen ends only once the call is on screen (the
+  // route's own fetches of the same files go through).
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  await p.page.route(/\/pkg\/(split___call_route|chunk_)[^/]*\.wasm$/, async (route) => {
+    if (route.request().resourceType() !== 'fetch') await released;
+    await route.continue().catch(() => {});
+  });
+  await p.page.goto(`${server().url}/`);
+  await waitForHydration(p.page);
+  await p.page.getByLabel('Your name').fill('Hasty');
+  await p.page.getByLabel('Room').fill(`split-hasty-${Date.now()}`);
+  await p.page.getByRole('button', { name: 'Join' }).click();
+  await expect(p.status()).toHaveText('Waiting for someone to join.');
+  release();
+  // The prefetch's end, heard after the home page was gone, did no harm.
+  await expect.poll(() => p.page.locator('link[rel="prefetch"]').count()).toBeGreaterThan(0);
+  await p.page.evaluate(() => new Promise((done) => setTimeout(done, 500)));
+  expect(failures).toEqual([]);
+});
+
 test('the stats panel loads when first opened; files and devices once the call has started', async () => {
   const p = await person();
   const requested = wasmRequests(p.page);

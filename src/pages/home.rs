@@ -18,6 +18,13 @@ fn typed_value(field: RwSignal<String>) -> Option<String> {
     cfg!(feature = "ssr").then(|| field.get_untracked())
 }
 
+/// Compiles the call screen, its files having arrived, so that Join has only the call to
+/// start. It may run after the person has left the page (say, for the call): loading what
+/// is loaded already does nothing.
+fn compile_call_screen() {
+    leptos::task::spawn_local(<CallRoute as leptos_router::LazyRoute>::preload());
+}
+
 #[component]
 pub fn HomeScreen() -> impl IntoView {
     // An invite link (`/?room=…`) arrives with the room filled in. A form sent before
@@ -55,13 +62,9 @@ pub fn HomeScreen() -> impl IntoView {
     let typed_early = ["name", "room"]
         .into_iter()
         .any(browser::edited_before_the_app);
-    // Once they are here, they are compiled too, so that Join has only the call to start.
-    let compile = Callback::new(|()| {
-        leptos::task::spawn_local(<CallRoute as leptos_router::LazyRoute>::preload())
-    });
     Effect::new(move |_| match typed_early {
-        true => browser::prefetch_call(compile),
-        false => browser::prefetch_call_when_idle(compile),
+        true => browser::prefetch_call(compile_call_screen),
+        false => browser::prefetch_call_when_idle(compile_call_screen),
     });
 
     let join = move |ev: leptos::ev::SubmitEvent| {
@@ -89,7 +92,7 @@ pub fn HomeScreen() -> impl IntoView {
                 method="get"
                 action="/"
                 on:submit=join
-                on:input=move |_| browser::prefetch_call(compile)
+                on:input=|_| browser::prefetch_call(compile_call_screen)
                 novalidate
             >
                 <NameField name error=name_error/>
