@@ -13,8 +13,10 @@ const person = peopleForEachTest();
 const foxes: FirefoxPerson[] = [];
 const servers: Server[] = [];
 test.afterEach(async () => {
-  await Promise.all(foxes.splice(0).map((f) => f.close()));
+  const gone = foxes.splice(0);
+  await Promise.all(gone.map((f) => f.close()));
   await Promise.all(servers.splice(0).map((s) => s.stop()));
+  expect(gone.flatMap((f) => f.panics), 'the app panicked in Firefox').toEqual([]);
 });
 
 async function firefox(): Promise<FirefoxPerson> {

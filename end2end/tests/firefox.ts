@@ -30,6 +30,9 @@ export async function until<T>(what: string, read: () => Promise<T>, check: (val
 }
 
 export class FirefoxPerson {
+  /** Every panic of the app on this page; firefox.spec fails the test with them. */
+  readonly panics: string[] = [];
+
   private constructor(readonly browser: Browser, readonly page: Page) {}
 
   static async launch(): Promise<FirefoxPerson> {
@@ -54,10 +57,12 @@ export class FirefoxPerson {
       (window as any).RTCPeerConnection = Recorded;
     });
     page.on('pageerror', (e) => console.error(`[firefox page error] ${e instanceof Error ? e.message : e}`));
+    const fox = new FirefoxPerson(browser, page);
     page.on('console', (m) => {
       if (m.type() === 'error') console.error(`[firefox console] ${m.text()}`);
+      if (m.text().includes('panicked at')) fox.panics.push(m.text().split('\n').slice(0, 2).join(' '));
     });
-    return new FirefoxPerson(browser, page);
+    return fox;
   }
 
   async close(): Promise<void> {

@@ -336,6 +336,10 @@ export function talkingAudio(): string {
 
 /** One person: a browser process of their own with one page. */
 export class Person {
+  /** Every panic of the app on this person's page: the test fails with them (see
+   * `peopleForEachTest`), whatever it was checking. */
+  readonly panics: string[] = [];
+
   private constructor(
     readonly browser: Browser,
     readonly page: Page,
@@ -450,11 +454,13 @@ export class Person {
         return stream;
       };
     });
+    const person = new Person(browser, page, server);
     page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
     page.on('console', (m) => {
       if (m.type() === 'error') console.error(`[console] ${m.text()}`);
+      if (m.text().includes('panicked at')) person.panics.push(m.text().split('\n').slice(0, 2).join(' '));
     });
-    return new Person(browser, page, server);
+    return person;
   }
 
   async close(): Promise<void> {
@@ -638,7 +644,10 @@ export function sharedServer(opts: ServerOptions = {}): () => Server {
 export function peopleForEachTest(): (opts?: PersonOptions) => Promise<Person> {
   const people: Person[] = [];
   test.afterEach(async () => {
-    await Promise.all(people.splice(0).map((p) => p.close()));
+    const gone = people.splice(0);
+    await Promise.all(gone.map((p) => p.close()));
+    // A panic is a bug wherever it happens, even in a test about something else.
+    expect(gone.flatMap((p) => p.panics), 'the app panicked').toEqual([]);
   });
   return async (opts = {}) => {
     const p = await Person.launch(opts);
