@@ -235,8 +235,7 @@ pub fn sent_before_the_app(id: &str) -> bool {
 }
 
 /// Whether this page is a reload of one that was in the call in `room` as `user`: this
-/// tab keeps that seat's resume token (`early_media::seat_key`, kept by the call's
-/// session). A duplicated tab keeps the token too, but is no reload: it asks, as any link
+/// tab keeps that seat's resume token (`client::session::seat_kept`). A duplicated tab keeps the token too, but is no reload: it asks, as any link
 /// from elsewhere does. Always false on the server.
 pub fn reloaded_in_the_call(user: &str, room: &str) -> bool {
     #[cfg(feature = "hydrate")]
@@ -251,18 +250,7 @@ pub fn reloaded_in_the_call(user: &str, room: &str) -> bool {
                 .and_then(|kind| kind.as_string())
                 .is_some_and(|kind| kind == "reload")
         });
-        let kept = || {
-            window
-                .session_storage()
-                .ok()
-                .flatten()
-                .and_then(|storage| {
-                    let key = crate::early_media::seat_key(user, room);
-                    storage.get_item(&key).ok().flatten()
-                })
-                .is_some()
-        };
-        reload && kept()
+        reload && crate::client::session::seat_kept(user, room)
     }
     #[cfg(not(feature = "hydrate"))]
     {

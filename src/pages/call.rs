@@ -58,7 +58,7 @@ pub fn CallScreen() -> impl IntoView {
     let as_linked = move || {
         let on = |device: &str| query.with_untracked(|q| q.get(device)).as_deref() != Some("off");
         JoinChoice {
-            name: Url::unescape(&params.with_untracked(|p| p.get("user")).unwrap_or_default()),
+            name: untrack(|| param("user")),
             microphone: on(join_card::MICROPHONE),
             camera: on(join_card::CAMERA),
         }
@@ -70,8 +70,7 @@ pub fn CallScreen() -> impl IntoView {
     if joined.get_untracked().is_none() {
         Effect::new(move |_| {
             let choice = as_linked();
-            let room = Url::unescape(&params.with_untracked(|p| p.get("room")).unwrap_or_default());
-            if let Ok(room) = validate_room(&room) {
+            if let Ok(room) = validate_room(&untrack(|| param("room"))) {
                 if browser::reloaded_in_the_call(&choice.name, room) {
                     joined.set(Some(choice));
                 }

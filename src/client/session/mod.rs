@@ -57,6 +57,12 @@ const SLICE_MS: f64 = 8.0;
 /// noted in the console (the controls go first, but not in the middle of an event).
 const SLOW_EVENT_MS: f64 = 100.0;
 
+/// Whether this tab keeps a seat in `room` as `user` from an earlier page (its resume
+/// token: a reload, or a duplicated tab).
+pub fn seat_kept(user: &str, room: &str) -> bool {
+    KeptSeat::new(user, room).token().is_some()
+}
+
 /// Runs the call in the background until it ends or the call screen goes away.
 /// `switches`: the microphone and camera as the person set them before joining.
 pub fn start(
