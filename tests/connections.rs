@@ -175,12 +175,19 @@ fn long_grace() -> tandem::server::config::Config {
     config_with(|c| c.connections.resume_grace = Duration::from_secs(60))
 }
 
-#[tokio::test]
-async fn a_seat_taken_by_a_pages_script_is_freed_as_soon_as_its_socket_drops() {
+/// Bob seated in `room`, and a socket opened as a page's script opens it (`?early=1`),
+/// not joined yet, on a server that holds dropped seats for a long grace.
+async fn bob_and_an_early_socket(room: &str) -> (Client, Client) {
     let addr = TestServer::start(long_grace()).await.addr;
     let mut bob = Client::connect(addr).await;
-    bob.join("early-room", "Bob").await;
-    let mut early = Client::connect_to(addr, "/ws?early=1&room=early-room").await;
+    bob.join(room, "Bob").await;
+    let early = Client::connect_to(addr, &format!("/ws?early=1&room={room}")).await;
+    (bob, early)
+}
+
+#[tokio::test]
+async fn a_seat_taken_by_a_pages_script_is_freed_as_soon_as_its_socket_drops() {
+    let (mut bob, mut early) = bob_and_an_early_socket("early-room").await;
     let (alice, _) = early.join("early-room", "Alice").await;
     assert!(matches!(bob.recv().await, ServerMessage::PeerJoined { .. }));
     // The page closed before its app came: nobody can ask for the seat back.
@@ -193,10 +200,7 @@ async fn a_seat_taken_by_a_pages_script_is_freed_as_soon_as_its_socket_drops() {
 
 #[tokio::test]
 async fn once_the_app_has_spoken_on_an_early_socket_its_seat_is_held_like_any_other() {
-    let addr = TestServer::start(long_grace()).await.addr;
-    let mut bob = Client::connect(addr).await;
-    bob.join("adopted-room", "Bob").await;
-    let mut early = Client::connect_to(addr, "/ws?early=1&room=adopted-room").await;
+    let (mut bob, mut early) = bob_and_an_early_socket("adopted-room").await;
     early.join("adopted-room", "Alice").await;
     assert!(matches!(bob.recv().await, ServerMessage::PeerJoined { .. }));
     // The app has taken the socket over: its heartbeat.

@@ -85,14 +85,20 @@ test('a call page whose app never arrives gives its seat back when it is closed'
   expect(await seats(server())).toBe(seatsBefore);
 });
 
-test('on the join card, Join now pressed before the app takes the seat then, as typed, and the app keeps it', async () => {
-  const room = `card-${Date.now()}`;
-  const { bob, bobFrames, seatsBefore } = await bobWaitsIn(room);
+/** Alice opens `room`'s link as pasted into the address bar: the card, which takes no seat
+ * before Join now, with her app held back and her signaling frames recorded. */
+async function aliceOnTheCardBeforeTheApp(room: string) {
   const alice = await person();
   const aliceFrames = framesOf(alice.page);
   const release = await holdTheApp(alice.page);
-  // Pasted into the address bar: the card, which takes no seat before Join now.
   await alice.page.goto(`${server().url}/call/Alice/${room}`, { waitUntil: 'domcontentloaded' });
+  return { alice, aliceFrames, release };
+}
+
+test('on the join card, Join now pressed before the app takes the seat then, as typed, and the app keeps it', async () => {
+  const room = `card-${Date.now()}`;
+  const { bob, bobFrames, seatsBefore } = await bobWaitsIn(room);
+  const { alice, aliceFrames, release } = await aliceOnTheCardBeforeTheApp(room);
   await alice.page.getByLabel('Your name').fill(' Alicia ');
   await expect.poll(() => aliceFrames.sent.length).toBe(0);
   await alice.page.getByRole('button', { name: 'Join now' }).click();
@@ -111,10 +117,7 @@ test('on the join card, Join now pressed before the app takes the seat then, as 
 test('a Join now refused before the app, pressed again once it is there, joins once', async () => {
   const room = `card-again-${Date.now()}`;
   const { bob, bobFrames, seatsBefore } = await bobWaitsIn(room);
-  const alice = await person();
-  const aliceFrames = framesOf(alice.page);
-  const release = await holdTheApp(alice.page);
-  await alice.page.goto(`${server().url}/call/Alice/${room}`, { waitUntil: 'domcontentloaded' });
+  const { alice, aliceFrames, release } = await aliceOnTheCardBeforeTheApp(room);
   // No name: the page's script does not join, and the app says why once it is there.
   await alice.page.getByLabel('Your name').fill('   ');
   await alice.page.getByRole('button', { name: 'Join now' }).click();
