@@ -160,9 +160,27 @@ test('Join pressed while the call screen is still being prefetched: the call sta
   await p.page.getByRole('button', { name: 'Join' }).click();
   await expect(p.status()).toHaveText('Waiting for someone to join.');
   release();
-  // The prefetch's end, heard after the home page was gone, did no harm.
-  await expect.poll(() => p.page.locator('link[rel="prefetch"]').count()).toBeGreaterThan(0);
-  await p.page.evaluate(() => new Promise((done) => setTimeout(done, 500)));
+  // The prefetch's end, heard after the home page was gone, did no harm: every prefetch
+  // link's file has arrived, and its load event (a task after that) has been handled.
+  await expect
+    .poll(() =>
+      p.page.evaluate(() => {
+        const links = [...document.querySelectorAll('link[rel="prefetch"]')].map((l) => (l as HTMLLinkElement).href);
+        const arrived = (performance.getEntriesByType('resource') as PerformanceResourceTiming[])
+          .filter((e) => e.initiatorType === 'link' && e.responseEnd > 0)
+          .map((e) => e.name);
+        return links.length > 0 && links.every((href) => arrived.includes(href));
+      }),
+    )
+    .toBe(true);
+  await p.page.evaluate(
+    () =>
+      new Promise((done) => {
+        const channel = new MessageChannel();
+        channel.port1.onmessage = () => done(null);
+        channel.port2.postMessage(null);
+      }),
+  );
   expect(failures).toEqual([]);
 });
 
