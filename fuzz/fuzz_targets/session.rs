@@ -12,7 +12,11 @@
 //! - files go to and come from people present and connected to, and nobody has more
 //!   than `MAX_INCOMING_TRANSFERS` files in flight towards us;
 //! - while a screen is shared, a newcomer is sent the screen, and a new camera stays off
-//!   the wire.
+//!   the wire;
+//! - every timer running has its reason still (a connection still `disconnected`, a hand
+//!   still held back, a socket still closed…), so none fires for a reason that is gone;
+//!   time only passes as the browser side lets it (`Input::Timeout` at `poll_timeout`, or
+//!   any later moment).
 #![no_main]
 
 use arbitrary::Arbitrary;
@@ -22,8 +26,8 @@ use tandem::mesh::budget::{LinkSample, FULL_SIZE_BPS};
 use tandem::mesh::switches::TrackKind;
 use tandem::protocol::file::MAX_INCOMING_TRANSFERS;
 use tandem::mesh::{
-    CallStatus, Command, ConnectionState, Effect, IceState, Input, MediaState, PeerInput, Session,
-    Timer,
+    CallStatus, Command, ConnectionState, Effect, IceState, Input, MediaState, Millis, PeerInput,
+    Session,
 };
 use tandem::protocol::peer::{PeerMessage, PeerMessageError, Reaction};
 use tandem::mesh::meeting::MAX_REACTIONS_PER_TILE;
@@ -43,10 +47,10 @@ enum Op {
     Pong,
     FromOldSocket(u8),
     SocketClosed,
-    Reconnect,
-    Heartbeat(u16),
-    IceGrace(u8),
-    PeerBusyOver(u8),
+    /// Time passes this long, and whatever is due fires.
+    Wait(u16),
+    /// Time passes to the next deadline.
+    NextTimer,
     State(u8, u8),
     Ice(u8, u8),
     ChatOpen(u8),
@@ -85,8 +89,6 @@ enum Op {
     ToggleHand,
     LowerHand(u8),
     React(u8),
-    ReactionsTimer,
-    HandSettled(u8),
     HandFrom(u8, bool, u32, u32),
     ReactionFrom(u8, u8),
     LowerHandFrom(u8),
@@ -129,11 +131,11 @@ fuzz_target!(|input: (bool, Vec<Op>)| {
     let mut files: HashMap<u32, (PeerId, bool)> = HashMap::new();
     // Whether the last tracks given had a shared screen.
     let mut sharing = false;
-    let mut now = 0.0;
+    let mut now = Millis::ZERO;
     let mut effects = if early { session.start_on_early_socket(now) } else { session.start(now) };
     for op in ops {
         check(&session, &effects, &mut open, &mut generation, &mut files);
-        now += 100.0;
+        now = now + 100;
         let server = |message| Input::Server(generation, message);
         let input = match op {
             Op::Joined(ids) => server(ServerMessage::Joined {
@@ -203,13 +205,14 @@ fuzz_target!(|input: (bool, Vec<Op>)| {
                 ServerMessage::PeerLeft { peer: id(n) },
             ),
             Op::SocketClosed => Input::SocketClosed(generation),
-            Op::Reconnect => Input::Timer(Timer::Reconnect),
-            Op::Heartbeat(after) => {
-                now += f64::from(after);
-                Input::Timer(Timer::Heartbeat)
+            Op::Wait(after) => {
+                now = now + u64::from(after);
+                Input::Timeout
             }
-            Op::IceGrace(n) => Input::Timer(Timer::IceGrace(id(n))),
-            Op::PeerBusyOver(n) => Input::Timer(Timer::PeerBusy(id(n))),
+            Op::NextTimer => {
+                now = now.max(session.poll_timeout().unwrap_or(now));
+                Input::Timeout
+            }
             Op::State(n, s) => Input::Peer(
                 id(n),
                 PeerInput::State(match s % 4 {
@@ -303,8 +306,6 @@ fuzz_target!(|input: (bool, Vec<Op>)| {
             Op::ToggleHand => Input::Command(Command::ToggleHand),
             Op::LowerHand(n) => Input::Command(Command::LowerHand(id(n))),
             Op::React(n) => Input::Command(Command::React(reaction(n))),
-            Op::ReactionsTimer => Input::Timer(Timer::Reactions),
-            Op::HandSettled(n) => Input::Timer(Timer::HandSettled(id(n))),
             Op::HandFrom(n, up, for_ms, turn) => Input::Peer(
                 id(n),
                 PeerInput::Message(PeerMessage::Hand { up, for_ms, turn }.encode()),
@@ -417,6 +418,9 @@ fn check(
         }
     }
     assert!(open.is_subset(&present), "a connection to someone gone");
+    for (timer, _) in session.timers() {
+        assert!(session.timer_has_reason(timer), "{timer:?} runs with its reason gone");
+    }
     // Hands and reactions are of people here (or our own), one hand each, a few
     // reactions per tile.
     let hands = session.hands();

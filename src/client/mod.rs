@@ -1,6 +1,7 @@
 //! Browser-only code: the signaling socket, local media, the peer connection, and the
 //! session that ties them to the call screen.
 
+pub mod clock;
 pub mod file_channel;
 pub mod media;
 pub mod muted_speech;

@@ -102,7 +102,7 @@ async fn listen(
         let show = if microphone_on.try_get_untracked() == Some(false) {
             analyser.get_float_time_domain_data(&mut samples);
             let power: f32 = samples.iter().map(|s| s * s).sum::<f32>() / samples.len() as f32;
-            heard.sample(f64::from(power.sqrt()), js_sys::Date::now())
+            heard.sample(f64::from(power.sqrt()), crate::client::clock::now())
         } else {
             // Unmuted: what was heard before does not count towards the next mute.
             heard = MutedSpeech::default();

@@ -12,10 +12,11 @@
 //! estimate low while they send few: shrinking it for that would keep it small for no
 //! reason. Once the evidence has been gone for [`EVIDENCE_HOLD_MS`], the floor is back.
 
+use super::clock::Millis;
 use crate::protocol::signaling::PeerId;
 
 /// The most often the limits follow a moving estimate, in milliseconds.
-pub const REAPPLY_EVERY_MS: f64 = 5_000.0;
+pub const REAPPLY_EVERY_MS: u64 = 5_000;
 /// How far the estimate must move from the one last applied before the limits follow.
 pub const REAPPLY_CHANGE: f64 = 0.25;
 /// At or above this share a sender sends full size (the browser's encoder still lowers
@@ -30,7 +31,7 @@ pub const LOSS_EVIDENCE: f64 = 0.05;
 pub const RTT_GROWTH: f64 = 2.0;
 pub const RTT_GROWTH_MIN_MS: f64 = 50.0;
 /// How long evidence holds after it was last seen.
-pub const EVIDENCE_HOLD_MS: f64 = 10_000.0;
+pub const EVIDENCE_HOLD_MS: u64 = 10_000;
 
 /// What the browser says of one connection's link, each stats tick.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -81,7 +82,7 @@ pub struct UploadPlan {
     estimate: Option<u64>,
     applied: Option<Applied>,
     /// When the link was last seen to be the limit.
-    limited_at_ms: Option<f64>,
+    limited_at: Option<Millis>,
     /// Whether that was within [`EVIDENCE_HOLD_MS`] at the last sample.
     limited: bool,
     /// Each connection's lowest round trip so far.
@@ -92,7 +93,7 @@ pub struct UploadPlan {
 struct Applied {
     budget: u64,
     receivers: usize,
-    at_ms: f64,
+    at: Millis,
 }
 
 impl UploadPlan {
@@ -101,7 +102,7 @@ impl UploadPlan {
             default_budget,
             estimate: None,
             applied: None,
-            limited_at_ms: None,
+            limited_at: None,
             limited: false,
             lowest_rtt: Vec::new(),
         }
@@ -127,7 +128,7 @@ impl UploadPlan {
     }
 
     /// This tick's samples, one per connection: evidence, if any, is noted.
-    pub fn observe(&mut self, samples: &[LinkSample], now_ms: f64) {
+    pub fn observe(&mut self, samples: &[LinkSample], now: Millis) {
         self.lowest_rtt
             .retain(|(peer, _)| samples.iter().any(|s| s.peer == *peer));
         for sample in samples {
@@ -146,12 +147,12 @@ impl UploadPlan {
             });
             let lossy = sample.loss.is_some_and(|loss| loss >= LOSS_EVIDENCE);
             if sample.bandwidth_limited || lossy || grown {
-                self.limited_at_ms = Some(now_ms);
+                self.limited_at = Some(now);
             }
         }
         self.limited = self
-            .limited_at_ms
-            .is_some_and(|at| now_ms - at < EVIDENCE_HOLD_MS);
+            .limited_at
+            .is_some_and(|at| now.since(at) < EVIDENCE_HOLD_MS);
     }
 
     pub fn set_default(&mut self, budget: u64) {
@@ -164,7 +165,7 @@ impl UploadPlan {
     }
 
     /// The limits to apply now for `receivers` people, or `None` to leave them as they are.
-    pub fn decide(&mut self, receivers: usize, now_ms: f64) -> Option<SenderLimits> {
+    pub fn decide(&mut self, receivers: usize, now: Millis) -> Option<SenderLimits> {
         if receivers == 0 {
             self.applied = None;
             return None;
@@ -175,7 +176,7 @@ impl UploadPlan {
             Some(applied) if applied.receivers != receivers => true,
             Some(applied) => {
                 let moved = (budget as f64 - applied.budget as f64).abs() / applied.budget as f64;
-                moved > REAPPLY_CHANGE && now_ms - applied.at_ms >= REAPPLY_EVERY_MS
+                moved > REAPPLY_CHANGE && now.since(applied.at) >= REAPPLY_EVERY_MS
             }
         };
         if !due {
@@ -184,7 +185,7 @@ impl UploadPlan {
         self.applied = Some(Applied {
             budget,
             receivers,
-            at_ms: now_ms,
+            at: now,
         });
         Some(share(budget, receivers))
     }
@@ -226,15 +227,18 @@ mod tests {
     #[test]
     fn limits_follow_people_at_once() {
         let mut plan = UploadPlan::new(2_500_000);
-        assert_eq!(plan.decide(0, 0.0), None);
-        assert_eq!(plan.decide(1, 0.0).map(|l| l.max_bitrate), Some(2_500_000));
-        assert_eq!(plan.decide(1, 100.0), None, "nothing changed");
+        assert_eq!(plan.decide(0, Millis(0)), None);
         assert_eq!(
-            plan.decide(2, 200.0).map(|l| l.max_bitrate),
+            plan.decide(1, Millis(0)).map(|l| l.max_bitrate),
+            Some(2_500_000)
+        );
+        assert_eq!(plan.decide(1, Millis(100)), None, "nothing changed");
+        assert_eq!(
+            plan.decide(2, Millis(200)).map(|l| l.max_bitrate),
             Some(1_250_000)
         );
         assert_eq!(
-            plan.decide(1, 300.0).map(|l| l.max_bitrate),
+            plan.decide(1, Millis(300)).map(|l| l.max_bitrate),
             Some(2_500_000)
         );
     }
@@ -260,12 +264,15 @@ mod tests {
     #[test]
     fn a_low_estimate_without_evidence_never_shrinks_the_picture() {
         let mut plan = UploadPlan::new(2_500_000);
-        assert_eq!(plan.decide(3, 0.0).map(|l| l.scale_down_by), Some(1.0));
+        assert_eq!(
+            plan.decide(3, Millis(0)).map(|l| l.scale_down_by),
+            Some(1.0)
+        );
         // A quiet picture: the browser estimates 300 kbps, but nothing says the link is full.
         plan.set_estimate(Some(300_000));
-        plan.observe(&[quiet_link(1, 20.0), quiet_link(2, 21.0)], 6_000.0);
+        plan.observe(&[quiet_link(1, 20.0), quiet_link(2, 21.0)], Millis(6_000));
         assert_eq!(plan.budget(), 2_500_000);
-        assert_eq!(plan.decide(3, 6_000.0), None);
+        assert_eq!(plan.decide(3, Millis(6_000)), None);
         // A higher estimate is taken.
         plan.set_estimate(Some(4_000_000));
         assert_eq!(plan.budget(), 4_000_000);
@@ -274,22 +281,22 @@ mod tests {
     #[test]
     fn evidence_lowers_the_budget_to_the_estimate_and_its_end_restores_it() {
         let mut plan = UploadPlan::new(2_500_000);
-        plan.decide(3, 0.0);
+        plan.decide(3, Millis(0));
         plan.set_estimate(Some(600_000));
-        plan.observe(&[limited_link(1)], 6_000.0);
+        plan.observe(&[limited_link(1)], Millis(6_000));
         assert!(plan.link_limited());
         let reduced = plan
-            .decide(3, 6_000.0)
+            .decide(3, Millis(6_000))
             .expect("reduced at once past the pause");
         assert_eq!((reduced.max_bitrate, reduced.scale_down_by), (200_000, 2.0));
         // The evidence holds a while after it was last seen…
-        plan.observe(&[quiet_link(1, 20.0)], 15_000.0);
+        plan.observe(&[quiet_link(1, 20.0)], Millis(15_000));
         assert!(plan.link_limited());
-        assert_eq!(plan.decide(3, 15_000.0), None);
+        assert_eq!(plan.decide(3, Millis(15_000)), None);
         // …then the floor is back, and full size with it.
-        plan.observe(&[quiet_link(1, 20.0)], 16_001.0);
+        plan.observe(&[quiet_link(1, 20.0)], Millis(16_001));
         assert!(!plan.link_limited());
-        let restored = plan.decide(3, 16_001.0).expect("restored");
+        let restored = plan.decide(3, Millis(16_001)).expect("restored");
         assert_eq!(
             (restored.max_bitrate, restored.scale_down_by),
             (833_333, 1.0)
@@ -304,48 +311,48 @@ mod tests {
                 loss: Some(0.08),
                 ..quiet_link(1, 20.0)
             }],
-            0.0,
+            Millis(0),
         );
         assert!(plan.link_limited());
         let mut plan = UploadPlan::new(2_500_000);
-        plan.observe(&[quiet_link(1, 30.0)], 0.0);
+        plan.observe(&[quiet_link(1, 30.0)], Millis(0));
         // Twice the lowest, but only 30 ms more: a wobble on a short link.
-        plan.observe(&[quiet_link(1, 60.0)], 1_000.0);
+        plan.observe(&[quiet_link(1, 60.0)], Millis(1_000));
         assert!(!plan.link_limited());
-        plan.observe(&[quiet_link(1, 95.0)], 2_000.0);
+        plan.observe(&[quiet_link(1, 95.0)], Millis(2_000));
         assert!(plan.link_limited());
         // Each connection's lowest is its own: a far one is not a grown one.
         let mut plan = UploadPlan::new(2_500_000);
-        plan.observe(&[quiet_link(1, 20.0), quiet_link(2, 200.0)], 0.0);
+        plan.observe(&[quiet_link(1, 20.0), quiet_link(2, 200.0)], Millis(0));
         assert!(!plan.link_limited());
     }
 
     #[test]
     fn limits_follow_the_estimate_with_hysteresis() {
         let mut plan = UploadPlan::new(2_500_000);
-        plan.decide(2, 0.0);
+        plan.decide(2, Millis(0));
         // With the link the limit, the browser's own estimate replaces the default, but
         // only after 5 s…
-        plan.observe(&[limited_link(1)], 1_000.0);
+        plan.observe(&[limited_link(1)], Millis(1_000));
         plan.set_estimate(Some(1_000_000));
-        assert_eq!(plan.decide(2, 1_000.0), None);
+        assert_eq!(plan.decide(2, Millis(1_000)), None);
         assert_eq!(
-            plan.decide(2, 5_000.0).map(|l| l.max_bitrate),
+            plan.decide(2, Millis(5_000)).map(|l| l.max_bitrate),
             Some(500_000)
         );
         // …and only when it moves by more than 25%.
         plan.set_estimate(Some(1_200_000));
-        assert_eq!(plan.decide(2, 20_000.0), None, "20% is a wobble");
+        assert_eq!(plan.decide(2, Millis(20_000)), None, "20% is a wobble");
         plan.set_estimate(Some(1_300_000));
         assert_eq!(
-            plan.decide(2, 20_000.0).map(|l| l.max_bitrate),
+            plan.decide(2, Millis(20_000)).map(|l| l.max_bitrate),
             Some(650_000)
         );
         // An estimate of 0 (none yet) means the default.
         plan.set_estimate(Some(0));
         assert_eq!(plan.budget(), 2_500_000);
         // Everyone gone: the next person gets limits at once.
-        assert_eq!(plan.decide(0, 21_000.0), None);
-        assert!(plan.decide(1, 21_001.0).is_some());
+        assert_eq!(plan.decide(0, Millis(21_000)), None);
+        assert!(plan.decide(1, Millis(21_001)).is_some());
     }
 }

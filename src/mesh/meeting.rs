@@ -1,12 +1,13 @@
 //! Raised hands and reactions: who has a hand up and in what order, and which reactions
 //! float over whose tile right now.
 
+use super::clock::Millis;
 use crate::protocol::peer::{Reaction, MAX_HAND_TURN, MAX_HAND_UP_MS};
 use crate::protocol::signaling::PeerId;
 use std::collections::VecDeque;
 
 /// How long a reaction floats over a tile.
-pub const REACTION_SHOWN_MS: u32 = 3_000;
+pub const REACTION_SHOWN_MS: u64 = 3_000;
 /// Reactions over one tile at once; a newer one pushes the oldest off.
 pub const MAX_REACTIONS_PER_TILE: usize = 3;
 
@@ -23,16 +24,16 @@ pub struct RaisedHand {
 pub struct UpHand {
     /// It comes after every hand with a lower turn (see [`next_turn`]).
     pub turn: u32,
-    pub since_ms: f64,
+    pub since: Millis,
 }
 
 impl UpHand {
     /// A hand as its owner tells it: raised `for_ms` ago, at `turn`. Comparing these
     /// orders hands without comparing two browsers' clocks.
-    pub fn told(now_ms: f64, for_ms: u32, turn: u32) -> UpHand {
+    pub fn told(now: Millis, for_ms: u32, turn: u32) -> UpHand {
         UpHand {
             turn: turn.min(MAX_HAND_TURN),
-            since_ms: now_ms - f64::from(for_ms.min(MAX_HAND_UP_MS)),
+            since: now - u64::from(for_ms.min(MAX_HAND_UP_MS)),
         }
     }
 }
@@ -49,15 +50,15 @@ pub fn next_turn(up: impl Iterator<Item = UpHand>) -> u32 {
         .min(MAX_HAND_TURN)
 }
 
-/// How long a hand raised at `since_ms` has been up, as its owner tells it.
-pub fn up_for(since_ms: f64, now_ms: f64) -> u32 {
-    (now_ms - since_ms).clamp(0.0, f64::from(MAX_HAND_UP_MS)) as u32
+/// How long a hand raised at `since` has been up, as its owner tells it.
+pub fn up_for(since: Millis, now: Millis) -> u32 {
+    u32::try_from(now.since(since).min(u64::from(MAX_HAND_UP_MS))).unwrap_or(MAX_HAND_UP_MS)
 }
 
 /// Orders hands by turn, then by when they went up; hands equal in both keep the order
 /// given (the order people arrived in).
 pub fn in_order(mut hands: Vec<(UpHand, RaisedHand)>) -> Vec<RaisedHand> {
-    hands.sort_by(|a, b| (a.0.turn.cmp(&b.0.turn)).then(a.0.since_ms.total_cmp(&b.0.since_ms)));
+    hands.sort_by_key(|(hand, _)| (hand.turn, hand.since));
     hands.into_iter().map(|(_, hand)| hand).collect()
 }
 
@@ -70,28 +71,19 @@ pub struct ShownReaction {
     pub from: Option<PeerId>,
     pub name: String,
     pub reaction: Reaction,
-    until_ms: f64,
+    until: Millis,
 }
 
-/// The reactions on screen, oldest first, and the one timer that takes them off.
+/// The reactions on screen, oldest first.
 #[derive(Debug, Default)]
 pub struct Reactions {
     shown: VecDeque<ShownReaction>,
     next_id: u64,
-    /// The timer is running (it is started for the oldest and restarted for the next).
-    timer: bool,
 }
 
 impl Reactions {
-    /// Shows a reaction until `now_ms` + [`REACTION_SHOWN_MS`]; returns the delay to start
-    /// the timer with, if it is not running.
-    pub fn show(
-        &mut self,
-        from: Option<PeerId>,
-        name: String,
-        reaction: Reaction,
-        now_ms: f64,
-    ) -> Option<u32> {
+    /// Shows a reaction until `now` + [`REACTION_SHOWN_MS`].
+    pub fn show(&mut self, from: Option<PeerId>, name: String, reaction: Reaction, now: Millis) {
         self.next_id += 1;
         let over_tile = self.shown.iter().filter(|r| r.from == from).count();
         if over_tile >= MAX_REACTIONS_PER_TILE {
@@ -107,18 +99,18 @@ impl Reactions {
             from,
             name,
             reaction,
-            until_ms: now_ms + f64::from(REACTION_SHOWN_MS),
+            until: now + REACTION_SHOWN_MS,
         });
-        (!std::mem::replace(&mut self.timer, true)).then_some(REACTION_SHOWN_MS)
     }
 
-    /// The timer fired: reactions whose time is up go; returns the delay to start it
-    /// again with, while any are left.
-    pub fn expire(&mut self, now_ms: f64) -> Option<u32> {
-        self.shown.retain(|r| r.until_ms > now_ms);
-        let next = self.shown.iter().map(|r| r.until_ms).reduce(f64::min);
-        self.timer = next.is_some();
-        next.map(|until| (until - now_ms).ceil().max(1.0) as u32)
+    /// Reactions whose time is up go.
+    pub fn expire(&mut self, now: Millis) {
+        self.shown.retain(|r| r.until > now);
+    }
+
+    /// When the next reaction is to go.
+    pub fn next_expiry(&self) -> Option<Millis> {
+        self.shown.iter().map(|r| r.until).min()
     }
 
     /// Someone left: their reactions go with their tile.
@@ -145,9 +137,9 @@ mod tests {
     #[test]
     fn hands_are_ordered_by_how_long_they_have_been_up_not_by_clocks() {
         // Carol's hand is learned first but went up later than Bob's.
-        let now = 100_000.0;
+        let now = Millis(100_000);
         let carol = (UpHand::told(now, 1_000, 1), hand("Carol"));
-        let bob = (UpHand::told(now + 20.0, 5_000, 1), hand("Bob"));
+        let bob = (UpHand::told(now + 20, 5_000, 1), hand("Bob"));
         let names =
             |hands| -> Vec<String> { in_order(hands).into_iter().map(|h| h.name).collect() };
         assert_eq!(names(vec![carol.clone(), bob.clone()]), ["Bob", "Carol"]);
@@ -155,23 +147,27 @@ mod tests {
         let dave = (UpHand::told(now, 60_000, 2), hand("Dave"));
         assert_eq!(names(vec![dave, carol, bob]), ["Bob", "Carol", "Dave"]);
         // What a page says of its own hand is what the next page computes back.
-        assert_eq!(up_for(UpHand::told(now, 2_500, 1).since_ms, now), 2_500);
+        assert_eq!(up_for(UpHand::told(now, 2_500, 1).since, now), 2_500);
         // A hand from the future, or older than a day, is neither.
-        assert_eq!(up_for(now + 10.0, now), 0);
+        assert_eq!(up_for(now + 10, now), 0);
         assert_eq!(
             UpHand::told(now, u32::MAX, u32::MAX),
             UpHand {
                 turn: MAX_HAND_TURN,
-                since_ms: now - f64::from(MAX_HAND_UP_MS)
+                since: now - u64::from(MAX_HAND_UP_MS)
             }
         );
+        // Up since before this page opened: still ordered by how long.
+        let early = (UpHand::told(Millis(50), 600_000, 1), hand("Early"));
+        let earlier = (UpHand::told(Millis(60), 700_000, 1), hand("Earlier"));
+        assert_eq!(names(vec![early, earlier]), ["Earlier", "Early"]);
     }
 
     #[test]
     fn a_new_hand_takes_the_turn_after_the_highest_up() {
         let up = |turn| UpHand {
             turn,
-            since_ms: 0.0,
+            since: Millis::ZERO,
         };
         assert_eq!(next_turn([].into_iter()), 1);
         assert_eq!(next_turn([up(3), up(1)].into_iter()), 4);
@@ -182,14 +178,15 @@ mod tests {
     fn a_tile_shows_at_most_three_reactions_each_for_three_seconds() {
         let mut reactions = Reactions::default();
         let bob = Some(PeerId(2));
+        reactions.show(bob, "Bob".into(), Reaction::Clap, Millis(0));
         assert_eq!(
-            reactions.show(bob, "Bob".into(), Reaction::Clap, 0.0),
-            Some(REACTION_SHOWN_MS)
+            reactions.next_expiry(),
+            Some(Millis(REACTION_SHOWN_MS as i64))
         );
-        for at in [100.0, 200.0, 300.0] {
-            assert_eq!(reactions.show(bob, "Bob".into(), Reaction::Heart, at), None);
+        for at in [100, 200, 300] {
+            reactions.show(bob, "Bob".into(), Reaction::Heart, Millis(at));
         }
-        reactions.show(None, "You".into(), Reaction::Party, 400.0);
+        reactions.show(None, "You".into(), Reaction::Party, Millis(400));
         let bobs: Vec<u64> = reactions
             .shown()
             .filter(|r| r.from == bob)
@@ -197,18 +194,18 @@ mod tests {
             .collect();
         assert_eq!(bobs, [2, 3, 4], "the oldest went first");
         // At 3 s the first still shown (from 100 ms) has 100 ms left.
-        assert_eq!(reactions.expire(3_000.0), Some(100));
+        reactions.expire(Millis(3_000));
+        assert_eq!(reactions.next_expiry(), Some(Millis(3_100)));
         assert_eq!(reactions.shown().count(), 4);
-        assert_eq!(reactions.expire(3_350.0), Some(50));
+        reactions.expire(Millis(3_350));
+        assert_eq!(reactions.next_expiry(), Some(Millis(3_400)));
         assert_eq!(reactions.shown().count(), 1);
-        assert_eq!(reactions.expire(3_400.0), None);
+        reactions.expire(Millis(3_400));
+        assert_eq!(reactions.next_expiry(), None, "nothing left to take off");
         assert_eq!(reactions.shown().count(), 0);
-        // With nothing shown the timer is off: the next reaction starts it.
-        assert_eq!(
-            reactions.show(bob, "Bob".into(), Reaction::Clap, 9_000.0),
-            Some(REACTION_SHOWN_MS)
-        );
+        reactions.show(bob, "Bob".into(), Reaction::Clap, Millis(9_000));
         reactions.forget(PeerId(2));
         assert_eq!(reactions.shown().count(), 0);
+        assert_eq!(reactions.next_expiry(), None);
     }
 }

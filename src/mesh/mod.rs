@@ -7,48 +7,56 @@
 //! here is tested natively, and fuzzed with random event sequences.
 
 pub mod budget;
+pub mod clock;
+pub mod gates;
 pub mod meeting;
 pub mod network_check;
 pub mod notice;
 pub mod speaker;
 pub mod switches;
+pub mod timers;
 mod transfers;
 pub mod verify;
 
-use crate::protocol::peer::{Admit, PeerMessage, PeerMessageError, RateGate, Reaction};
+use crate::protocol::peer::{PeerMessage, PeerMessageError, Reaction};
 use crate::protocol::signaling::{
     ClientMessage, ErrorCode, HostCommand, IceServer, IceTransportPolicy, KnockId, PeerId,
     PeerInfo, ServerMessage, Signal, DEFAULT_UPLOAD_BUDGET,
 };
 use budget::{SenderLimits, UploadPlan};
+pub use clock::Millis;
+use gates::{Admit, RateGate};
 use meeting::{RaisedHand, Reactions, ShownReaction, UpHand};
 use notice::Notice;
 use switches::{Switches, TrackKind};
+pub use timers::Timer;
+use timers::Timers;
 use transfers::Transfers;
 
 /// The client pings the server this often…
-pub const HEARTBEAT_MS: u32 = 5_000;
+pub const HEARTBEAT_MS: u64 = 5_000;
 /// …and counts it gone after this long without hearing anything.
-pub const SERVER_SILENCE_MS: f64 = 12_000.0;
+pub const SERVER_SILENCE_MS: u64 = 12_000;
 /// How long ICE may stay `disconnected` before it is restarted.
-pub const ICE_GRACE_MS: u32 = 3_000;
+pub const ICE_GRACE_MS: u64 = 3_000;
 /// After the server held back a signal of ours (`peer_busy`: that person is not reading
 /// fast enough), the connection to them is renegotiated (an ICE restart: a fresh offer,
 /// fresh candidates) after this pause, doubled for each `peer_busy` in a row, up to the
 /// cap. Until then nothing more is retried: a slow reader gets time to catch up.
-pub const PEER_BUSY_RETRY_MS: u32 = 1_000;
-pub const PEER_BUSY_RETRY_MAX_MS: u32 = 16_000;
+pub const PEER_BUSY_RETRY_MS: u64 = 1_000;
+pub const PEER_BUSY_RETRY_MAX_MS: u64 = 16_000;
 /// First reconnect delay, and the cap; each failed try doubles it.
-pub const RECONNECT_FIRST_MS: f64 = 250.0;
-pub const RECONNECT_MAX_MS: f64 = 8_000.0;
+pub const RECONNECT_FIRST_MS: u64 = 250;
+pub const RECONNECT_MAX_MS: u64 = 8_000;
 
 /// How long to wait before reconnect attempt number `attempt` (0 for the first), given
 /// `jitter` uniform in [0, 1): exponential backoff, capped, then spread over ±50% so that
 /// everyone dropped by one server restart doesn't come back in the same millisecond.
-pub fn reconnect_delay_ms(attempt: u32, jitter: f64) -> f64 {
-    let exponent = attempt.min(16) as i32;
-    let base = (RECONNECT_FIRST_MS * 2f64.powi(exponent)).min(RECONNECT_MAX_MS);
-    base * (0.5 + jitter.clamp(0.0, 1.0))
+pub fn reconnect_delay_ms(attempt: u32, jitter: f64) -> u64 {
+    let base = RECONNECT_FIRST_MS
+        .saturating_mul(1 << attempt.min(16))
+        .min(RECONNECT_MAX_MS);
+    (base as f64 * (0.5 + jitter.clamp(0.0, 1.0))) as u64
 }
 
 /// Where the call stands, as the status line says it.
@@ -105,7 +113,7 @@ impl CallStatus {
 }
 
 /// How often at most the page says a peer sent something unusable (per kind of notice).
-pub const NOTICE_EVERY_MS: f64 = 10_000.0;
+pub const NOTICE_EVERY_MS: u64 = 10_000;
 /// ICE candidates taken from one person per description (an offer or answer starts the
 /// count again, so an ICE restart brings fresh ones). Browsers send a handful.
 pub const MAX_REMOTE_CANDIDATES: usize = 64;
@@ -222,20 +230,6 @@ pub enum Command {
     },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Timer {
-    Reconnect,
-    Heartbeat,
-    /// The grace after this pair's ICE went `disconnected` is over.
-    IceGrace(PeerId),
-    /// The pause after `peer_busy` for this person is over: renegotiate.
-    PeerBusy(PeerId),
-    /// The reactions whose time is up leave the screen.
-    Reactions,
-    /// A hand that changed faster than it is shown: where it ended up is shown now.
-    HandSettled(PeerId),
-}
-
 /// Everything the session reacts to.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Input {
@@ -244,7 +238,8 @@ pub enum Input {
     /// From the signaling socket of that generation.
     Server(u32, ServerMessage),
     SocketClosed(u32),
-    Timer(Timer),
+    /// The moment [`Session::poll_timeout`] named has come: every timer due fires.
+    Timeout,
     Peer(PeerId, PeerInput),
     Command(Command),
     /// The tracks we have changed: `audio`, a microphone; `video`, a camera; `screen`, a
@@ -303,10 +298,6 @@ pub enum Effect {
     SendToPeer {
         peer: PeerId,
         message: PeerMessage,
-    },
-    StartTimer {
-        timer: Timer,
-        after_ms: u32,
     },
     /// Limit every video sender (audio is never limited).
     LimitSenders(SenderLimits),
@@ -377,7 +368,7 @@ struct Remote {
     /// when it arrived; shown when the [`Timer::HandSettled`] fires.
     hand_pending: Option<Option<UpHand>>,
     /// When we last said they sent an over-long line.
-    too_long_noticed_ms: f64,
+    too_long_noticed: Option<Millis>,
     /// ICE candidates taken from them since their last description.
     candidates: usize,
     /// `peer_busy` answers for them since the connection last connected, and whether a
@@ -431,8 +422,8 @@ pub struct Session {
     elsewhere: bool,
     /// Failed connection attempts in a row, for the backoff.
     reconnects: u32,
-    /// When the server last said anything (ms since the epoch).
-    last_heard: f64,
+    /// When the server last said anything.
+    last_heard: Millis,
     media_ready: bool,
     /// Everyone else in the room, in the order they arrived.
     remotes: Vec<Remote>,
@@ -453,7 +444,7 @@ pub struct Session {
     /// Messages dropped from peers, by kind (`PeerMessageError::ALL` order).
     dropped: [u64; PeerMessageError::ALL.len()],
     /// When we last said a peer's browser sent something unusable.
-    unusable_noticed_ms: f64,
+    unusable_noticed: Option<Millis>,
     /// Candidates dropped past [`MAX_REMOTE_CANDIDATES`].
     dropped_candidates: u64,
     chat_lines: u64,
@@ -465,13 +456,15 @@ pub struct Session {
     reaction_gate: RateGate,
     reactions: Reactions,
     /// When the network last changed enough to restart every connection's ICE.
-    network_changed_ms: Option<f64>,
+    network_changed: Option<Millis>,
+    /// The timers running, each for a reason that still holds.
+    timers: Timers,
     /// Pending effects of the input being handled.
     effects: Vec<Effect>,
 }
 
 /// How long a hand that changes too fast waits before where it ended up is shown.
-pub const HAND_SETTLE_MS: u32 = 500;
+pub const HAND_SETTLE_MS: u64 = 500;
 
 /// Shows someone's hand as they said it is (`None`: down).
 fn set_hand(remote: &mut Remote, told: Option<UpHand>) {
@@ -485,7 +478,7 @@ fn set_hand(remote: &mut Remote, told: Option<UpHand>) {
 
 /// After a network change restarts every connection's ICE, further reports within this
 /// long are the same change.
-pub const NETWORK_SETTLE_MS: f64 = 2_000.0;
+pub const NETWORK_SETTLE_MS: u64 = 2_000;
 
 impl Session {
     /// A session for `user` in `room`; `seed` spreads reconnect times (any value works).
@@ -507,7 +500,7 @@ impl Session {
             fresh: false,
             elsewhere: false,
             reconnects: 0,
-            last_heard: 0.0,
+            last_heard: Millis::ZERO,
             media_ready: false,
             remotes: Vec::new(),
             left: None,
@@ -524,14 +517,15 @@ impl Session {
             upload: UploadPlan::new(DEFAULT_UPLOAD_BUDGET),
             jitter: seed | 1,
             dropped: [0; PeerMessageError::ALL.len()],
-            unusable_noticed_ms: f64::NEG_INFINITY,
+            unusable_noticed: None,
             dropped_candidates: 0,
             chat_lines: 0,
             hand: None,
             recording: false,
             reaction_gate: RateGate::reactions(),
             reactions: Reactions::default(),
-            network_changed_ms: None,
+            network_changed: None,
+            timers: Timers::default(),
             effects: Vec::new(),
         }
     }
@@ -622,9 +616,9 @@ impl Session {
     }
 
     /// Opens the socket and asks for a seat; the heartbeat starts.
-    pub fn start(&mut self, now_ms: f64) -> Vec<Effect> {
-        self.connect(now_ms);
-        self.start_heartbeat();
+    pub fn start(&mut self, now: Millis) -> Vec<Effect> {
+        self.connect(now);
+        self.timers.set(Timer::Heartbeat, now + HEARTBEAT_MS);
         std::mem::take(&mut self.effects)
     }
 
@@ -632,28 +626,49 @@ impl Session {
     /// `join` already (`early_media`): the socket is adopted, not opened, and `join` is
     /// not sent twice. A page asking for a seat back (a token) opens its own socket, as
     /// the script leaves such a page alone.
-    pub fn start_on_early_socket(&mut self, now_ms: f64) -> Vec<Effect> {
+    pub fn start_on_early_socket(&mut self, now: Millis) -> Vec<Effect> {
         if self.token.is_some() {
-            return self.start(now_ms);
+            return self.start(now);
         }
-        let generation = self.next_socket(now_ms);
+        let generation = self.next_socket(now);
         self.effects.push(Effect::AdoptSocket { generation });
         // The app's first word on it: from now on the server holds the seat for a resume
         // if the socket drops (protocol::signaling::EARLY_QUERY).
         self.effects.push(Effect::Send(ClientMessage::Ping));
-        self.start_heartbeat();
+        self.timers.set(Timer::Heartbeat, now + HEARTBEAT_MS);
         std::mem::take(&mut self.effects)
     }
 
-    fn start_heartbeat(&mut self) {
-        self.effects.push(Effect::StartTimer {
-            timer: Timer::Heartbeat,
-            after_ms: HEARTBEAT_MS,
-        });
+    /// When the session next needs [`Input::Timeout`]: the earliest timer's deadline
+    /// (`None`: no timer runs, as when the call is over).
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        self.timers.next()
     }
 
-    /// Handles one input to completion; `now_ms` is the time it happened.
-    pub fn handle(&mut self, input: Input, now_ms: f64) -> Vec<Effect> {
+    /// The timers running, with their deadlines.
+    pub fn timers(&self) -> impl Iterator<Item = (Timer, Millis)> + '_ {
+        self.timers.iter()
+    }
+
+    /// Whether the reason `timer` was started for still holds (for tests and the fuzz
+    /// target: every running timer must have one).
+    pub fn timer_has_reason(&self, timer: Timer) -> bool {
+        let remote = |id: PeerId| self.remotes.iter().find(|r| r.person.id == id);
+        !self.is_over()
+            && match timer {
+                Timer::Reconnect => !self.socket_open,
+                Timer::Heartbeat => true,
+                Timer::IceGrace(id) => {
+                    remote(id).is_some_and(|r| r.open && r.ice == IceState::Disconnected)
+                }
+                Timer::PeerBusy(id) => remote(id).is_some_and(|r| r.busy_pending),
+                Timer::Reactions => self.reactions.next_expiry().is_some(),
+                Timer::HandSettled(id) => remote(id).is_some_and(|r| r.hand_pending.is_some()),
+            }
+    }
+
+    /// Handles one input to completion; `now` is when it happened.
+    pub fn handle(&mut self, input: Input, now: Millis) -> Vec<Effect> {
         if self.is_over() {
             return Vec::new();
         }
@@ -664,30 +679,35 @@ impl Session {
                 self.effects.push(Effect::EnableTracks(self.switches));
             }
             Input::Server(generation, message) if generation == self.generation => {
-                self.last_heard = now_ms;
-                self.on_server(message, now_ms);
+                self.last_heard = self.last_heard.max(now);
+                self.on_server(message, now);
             }
             Input::SocketClosed(generation) if generation == self.generation => {
                 if self.socket_open {
-                    self.lost_server();
+                    self.lost_server(now);
                 }
             }
             // From a socket already replaced or given up.
             Input::Server(..) | Input::SocketClosed(_) => {}
-            Input::Timer(timer) => self.on_timer(timer, now_ms),
-            Input::Peer(id, event) => self.on_peer(id, event, now_ms),
-            Input::Command(command) => self.on_command(command, now_ms),
+            Input::Timeout => {
+                // Earliest first; one cancelled by another that fired before it is gone.
+                while let Some(timer) = self.timers.pop_due(now) {
+                    self.on_timer(timer, now);
+                }
+            }
+            Input::Peer(id, event) => self.on_peer(id, event, now),
+            Input::Command(command) => self.on_command(command, now),
             Input::LocalTracks(tracks) => {
                 self.tracks = tracks;
                 self.announce();
             }
             Input::UploadEstimate(estimate) => {
                 self.upload.set_estimate(estimate);
-                self.plan_upload(now_ms);
+                self.plan_upload(now);
             }
             Input::LinkSamples(samples) => {
-                self.upload.observe(&samples, now_ms);
-                self.plan_upload(now_ms);
+                self.upload.observe(&samples, now);
+                self.plan_upload(now);
             }
             Input::TransferEnded(id) => self.transfers.ended(id),
             Input::NewTrack(kind) => {
@@ -697,7 +717,7 @@ impl Session {
                 }
                 self.effects.push(Effect::EnableTracks(self.switches));
             }
-            Input::NetworkChanged => self.on_network_changed(now_ms),
+            Input::NetworkChanged => self.on_network_changed(now),
         }
         std::mem::take(&mut self.effects)
     }
@@ -706,14 +726,14 @@ impl Session {
     /// socket is then noticed at the next heartbeat, not the one after). A browser often
     /// reports one change twice (`online`, then the connection's `change`): within
     /// [`NETWORK_SETTLE_MS`] of a restart, another is not needed.
-    fn on_network_changed(&mut self, now_ms: f64) {
+    fn on_network_changed(&mut self, now: Millis) {
         if self
-            .network_changed_ms
-            .is_some_and(|then| now_ms - then < NETWORK_SETTLE_MS)
+            .network_changed
+            .is_some_and(|then| now.since(then) < NETWORK_SETTLE_MS)
         {
             return;
         }
-        self.network_changed_ms = Some(now_ms);
+        self.network_changed = Some(now);
         // What the person sees is left alone: the old path stays in use until a new one
         // is found, so a connection that survives the change never looks interrupted.
         for remote in self.remotes.iter().filter(|r| r.open) {
@@ -829,7 +849,7 @@ impl Session {
         self.remotes.iter_mut().find(|r| r.person.id == id)
     }
 
-    fn on_server(&mut self, message: ServerMessage, now_ms: f64) {
+    fn on_server(&mut self, message: ServerMessage, now: Millis) {
         match message {
             ServerMessage::Joined {
                 you,
@@ -914,7 +934,7 @@ impl Session {
                         self.seat(peer, true);
                     }
                 }
-                self.plan_upload(now_ms);
+                self.plan_upload(now);
             }
             // At a locked room's door we have no seat: nobody is connected to until we are
             // let in (`joined`), whatever comes. (Found by the `session` fuzz target.)
@@ -954,7 +974,7 @@ impl Session {
             ServerMessage::PeerLeft { peer } => {
                 if let Some(name) = self.remove(peer) {
                     self.left = Some(name);
-                    self.plan_upload(now_ms);
+                    self.plan_upload(now);
                 }
             }
             ServerMessage::Pong => {}
@@ -1002,10 +1022,7 @@ impl Session {
                 // Another page holds the seat now: stop sending to anyone, and wait for the
                 // person to take the call back (with this token) or close the page.
                 for remote in std::mem::take(&mut self.remotes) {
-                    self.reactions.forget(remote.person.id);
-                    if remote.open {
-                        self.close_peer(remote.person.id);
-                    }
+                    self.drop_remote(remote);
                 }
                 self.token = Some(token);
                 self.effects.push(Effect::KeepToken(None));
@@ -1015,11 +1032,11 @@ impl Session {
                 self.effects.push(Effect::CloseSocket);
             }
             // The server's `message` is for developers; the page words the code itself.
-            ServerMessage::Error { code, peer, .. } => self.on_error(code, peer),
+            ServerMessage::Error { code, peer, .. } => self.on_error(code, peer, now),
         }
     }
 
-    fn on_error(&mut self, code: ErrorCode, peer: Option<PeerId>) {
+    fn on_error(&mut self, code: ErrorCode, peer: Option<PeerId>, now: Millis) {
         match code {
             ErrorCode::PeerBusy => {
                 let Some(remote) = peer.and_then(|id| self.remote(id)) else {
@@ -1032,7 +1049,7 @@ impl Session {
                         .min(PEER_BUSY_RETRY_MAX_MS);
                     remote.busy += 1;
                     let timer = Timer::PeerBusy(remote.person.id);
-                    self.effects.push(Effect::StartTimer { timer, after_ms });
+                    self.timers.set(timer, now + after_ms);
                 }
             }
             // As the host, letting someone into a full room: they wait on.
@@ -1068,7 +1085,7 @@ impl Session {
                 self.busy = true;
                 if self.socket_open {
                     self.effects.push(Effect::CloseSocket);
-                    self.lost_server();
+                    self.lost_server(now);
                 }
             }
             // Our signal went to someone no longer in the room; their `peer_left` follows.
@@ -1076,37 +1093,31 @@ impl Session {
         }
     }
 
-    fn on_timer(&mut self, timer: Timer, now_ms: f64) {
+    /// A timer whose reason still holds fires (one whose reason went away was cancelled
+    /// then, and never gets here).
+    fn on_timer(&mut self, timer: Timer, now: Millis) {
         match timer {
-            Timer::Reconnect => {
-                if !self.socket_open {
-                    self.connect(now_ms);
-                }
-            }
+            Timer::Reconnect => self.connect(now),
             Timer::Heartbeat => {
-                self.effects.push(Effect::StartTimer {
-                    timer: Timer::Heartbeat,
-                    after_ms: HEARTBEAT_MS,
-                });
+                self.timers.set(Timer::Heartbeat, now + HEARTBEAT_MS);
                 if !self.socket_open {
                     return;
                 }
-                if now_ms - self.last_heard > SERVER_SILENCE_MS {
+                if now.since(self.last_heard) > SERVER_SILENCE_MS {
                     // The server went silent: give up on this socket and reconnect.
                     self.effects.push(Effect::CloseSocket);
-                    self.lost_server();
+                    self.lost_server(now);
                 } else {
                     self.effects.push(Effect::Send(ClientMessage::Ping));
                 }
             }
             Timer::PeerBusy(id) => {
-                let Some(remote) = self.remote(id) else {
-                    return;
-                };
-                remote.busy_pending = false;
-                // Their connection closed meanwhile: nothing to renegotiate.
-                if remote.open {
-                    self.effects.push(Effect::RestartIce { peer: id });
+                if let Some(remote) = self.remote(id) {
+                    remote.busy_pending = false;
+                    // Their connection closed meanwhile: nothing to renegotiate.
+                    if remote.open {
+                        self.effects.push(Effect::RestartIce { peer: id });
+                    }
                 }
             }
             Timer::HandSettled(id) => {
@@ -1117,18 +1128,11 @@ impl Session {
                 }
             }
             Timer::Reactions => {
-                if let Some(after_ms) = self.reactions.expire(now_ms) {
-                    self.effects.push(Effect::StartTimer {
-                        timer: Timer::Reactions,
-                        after_ms,
-                    });
-                }
+                self.reactions.expire(now);
+                self.time_reactions();
             }
             Timer::IceGrace(id) => {
-                let Some(remote) = self.remote(id) else {
-                    return;
-                };
-                if remote.open && remote.ice == IceState::Disconnected {
+                if let Some(remote) = self.remote(id) {
                     remote.person.link = Link::Interrupted;
                     self.effects.push(Effect::RestartIce { peer: id });
                 }
@@ -1136,9 +1140,18 @@ impl Session {
         }
     }
 
-    fn on_peer(&mut self, id: PeerId, event: PeerInput, now_ms: f64) {
+    /// The reactions' timer follows what is on screen: set for the next to go, stopped
+    /// when none is left.
+    fn time_reactions(&mut self) {
+        match self.reactions.next_expiry() {
+            Some(at) => self.timers.set(Timer::Reactions, at),
+            None => self.timers.cancel(Timer::Reactions),
+        }
+    }
+
+    fn on_peer(&mut self, id: PeerId, event: PeerInput, now: Millis) {
         // News from a connection already closed is ignored.
-        let noticed_ms = self.unusable_noticed_ms;
+        let noticed = self.unusable_noticed;
         let host = self.host;
         let Some(remote) = self.remote(id).filter(|r| r.open) else {
             return;
@@ -1159,22 +1172,26 @@ impl Session {
                     remote.busy = 0;
                 }
                 if (was == Link::Connected) != (remote.person.link == Link::Connected) {
-                    self.plan_upload(now_ms);
+                    self.plan_upload(now);
                 }
             }
             PeerInput::Ice(state) => {
                 remote.ice = state;
+                let grace = Timer::IceGrace(id);
                 match state {
                     IceState::Failed => {
                         remote.person.link = Link::Interrupted;
+                        self.timers.cancel(grace);
                         self.effects.push(Effect::RestartIce { peer: id });
                     }
-                    // Often a blip that heals by itself; restart only if it lasts.
-                    IceState::Disconnected => self.effects.push(Effect::StartTimer {
-                        timer: Timer::IceGrace(id),
-                        after_ms: ICE_GRACE_MS,
-                    }),
-                    IceState::Other => {}
+                    // Often a blip that heals by itself; restart only if it lasts, counted
+                    // from when it began (told again, it keeps its deadline).
+                    IceState::Disconnected if !self.timers.is_set(grace) => {
+                        self.timers.set(grace, now + ICE_GRACE_MS)
+                    }
+                    IceState::Disconnected => {}
+                    // Healed: this outage's grace is over; a new one gets a grace of its own.
+                    IceState::Other => self.timers.cancel(grace),
                 }
             }
             PeerInput::ChatOpen => {
@@ -1184,7 +1201,7 @@ impl Session {
                 self.announce_to(id);
                 self.effects.push(Effect::SendToPeer {
                     peer: id,
-                    message: self.hand_message(now_ms),
+                    message: self.hand_message(now),
                 });
                 self.effects.push(Effect::SendToPeer {
                     peer: id,
@@ -1193,7 +1210,7 @@ impl Session {
             }
             PeerInput::ChatClosed => remote.person.chat_open = false,
             PeerInput::Message(text) => match PeerMessage::decode(&text) {
-                Ok(PeerMessage::Chat { text }) => match remote.chat_gate.admit(now_ms) {
+                Ok(PeerMessage::Chat { text }) => match remote.chat_gate.admit(now) {
                     Admit::Show => {
                         let from = remote.person.name.clone();
                         self.show_chat(from, text, false);
@@ -1218,40 +1235,38 @@ impl Session {
                     }
                 }
                 Ok(PeerMessage::Hand { up, for_ms, turn }) => {
-                    let told = up.then(|| UpHand::told(now_ms, for_ms, turn));
+                    let told = up.then(|| UpHand::told(now, for_ms, turn));
                     if remote.hand_pending.is_some() {
                         // Held back: only the latest counts, shown when the timer fires.
                         remote.hand_pending = Some(told);
-                    } else if remote.hand_gate.admit(now_ms) == Admit::Show {
+                    } else if remote.hand_gate.admit(now) == Admit::Show {
                         set_hand(remote, told);
                     } else {
                         remote.hand_pending = Some(told);
-                        self.effects.push(Effect::StartTimer {
-                            timer: Timer::HandSettled(id),
-                            after_ms: HAND_SETTLE_MS,
-                        });
+                        self.timers
+                            .set(Timer::HandSettled(id), now + HAND_SETTLE_MS);
                     }
                 }
                 Ok(PeerMessage::Recording { on }) => remote.person.recording = on,
                 Ok(PeerMessage::React { reaction }) => {
-                    if remote.reaction_gate.admit(now_ms) == Admit::Show {
+                    if remote.reaction_gate.admit(now) == Admit::Show {
                         let name = remote.person.name.clone();
-                        self.show_reaction(Some(id), name, reaction, now_ms);
+                        self.show_reaction(Some(id), name, reaction, now);
                     }
                 }
                 Ok(PeerMessage::LowerHand) if host == Some(id) => {
                     let host = remote.person.name.clone();
                     if self.hand.take().is_some() {
-                        self.tell_hand(now_ms);
+                        self.tell_hand(now);
                         self.effects.push(Effect::Notice(Notice::HandLowered(host)));
                     }
                 }
                 Ok(PeerMessage::LowerHand) => {
-                    self.drop_message(id, PeerMessageError::NotFromHost, now_ms)
+                    self.drop_message(id, PeerMessageError::NotFromHost, now)
                 }
-                Err(why) => self.drop_message(id, why, now_ms),
+                Err(why) => self.drop_message(id, why, now),
             },
-            PeerInput::Unreadable(why) => self.drop_message(id, why, now_ms),
+            PeerInput::Unreadable(why) => self.drop_message(id, why, now),
             PeerInput::LocalSignal(signal) => {
                 self.effects
                     .push(Effect::Send(ClientMessage::Signal { to: id, signal }));
@@ -1290,16 +1305,16 @@ impl Session {
                 // told (not too often: a peer can send garbage on purpose).
                 if matches!(remote.person.link, Link::Awaiting | Link::Connecting) {
                     remote.person.link = Link::Failed(why);
-                } else if now_ms - noticed_ms >= NOTICE_EVERY_MS {
+                } else if noticed.is_none_or(|at| now.since(at) >= NOTICE_EVERY_MS) {
                     let notice = Notice::Unusable(remote.person.name.clone());
-                    self.unusable_noticed_ms = now_ms;
+                    self.unusable_noticed = Some(now);
                     self.effects.push(Effect::Notice(notice));
                 }
             }
         }
     }
 
-    fn on_command(&mut self, command: Command, now_ms: f64) {
+    fn on_command(&mut self, command: Command, now: Millis) {
         match command {
             Command::SendChat(text) => {
                 let ready: Vec<PeerId> = self.chat_ready().collect();
@@ -1347,10 +1362,10 @@ impl Session {
                     Some(_) => None,
                     None => Some(UpHand {
                         turn: meeting::next_turn(self.remotes.iter().filter_map(|r| r.hand)),
-                        since_ms: now_ms,
+                        since: now,
                     }),
                 };
-                self.tell_hand(now_ms);
+                self.tell_hand(now);
             }
             Command::LowerHand(peer) => {
                 let up = self
@@ -1374,14 +1389,14 @@ impl Session {
                 }
             }
             Command::React(reaction) => {
-                if self.reaction_gate.admit(now_ms) == Admit::Show {
+                if self.reaction_gate.admit(now) == Admit::Show {
                     for peer in self.chat_ready().collect::<Vec<_>>() {
                         self.effects.push(Effect::SendToPeer {
                             peer,
                             message: PeerMessage::React { reaction },
                         });
                     }
-                    self.show_reaction(None, self.own_name(), reaction, now_ms);
+                    self.show_reaction(None, self.own_name(), reaction, now);
                 }
             }
             Command::TakeBack if self.elsewhere => {
@@ -1389,7 +1404,7 @@ impl Session {
                 self.outcome = None;
                 self.fresh = true;
                 self.reconnects = 0;
-                self.connect(now_ms);
+                self.connect(now);
             }
             Command::TakeBack => {}
             Command::MarkVerified(id) => {
@@ -1456,7 +1471,7 @@ impl Session {
 
     /// A message from `id` was dropped: counted, warned about once per kind, and an
     /// over-long line is mentioned to the person (at most every 10 s per peer).
-    fn drop_message(&mut self, id: PeerId, why: PeerMessageError, now_ms: f64) {
+    fn drop_message(&mut self, id: PeerId, why: PeerMessageError, now: Millis) {
         let kind = PeerMessageError::ALL
             .iter()
             .position(|k| *k == why)
@@ -1472,8 +1487,11 @@ impl Session {
             PeerMessageError::TooLarge | PeerMessageError::ChatTooLong
         );
         if let Some(remote) = self.remote(id).filter(|_| too_long) {
-            if now_ms - remote.too_long_noticed_ms >= NOTICE_EVERY_MS {
-                remote.too_long_noticed_ms = now_ms;
+            if remote
+                .too_long_noticed
+                .is_none_or(|at| now.since(at) >= NOTICE_EVERY_MS)
+            {
+                remote.too_long_noticed = Some(now);
                 let notice = Notice::TooLong(remote.person.name.clone());
                 self.effects.push(Effect::Notice(notice));
             }
@@ -1483,11 +1501,10 @@ impl Session {
     /// Ends the call from this side: every connection closed, the seat given back.
     fn finish(&mut self, status: CallStatus) {
         for remote in std::mem::take(&mut self.remotes) {
-            self.reactions.forget(remote.person.id);
-            if remote.open {
-                self.close_peer(remote.person.id);
-            }
+            self.drop_remote(remote);
         }
+        // Nothing is left to time.
+        self.timers.clear();
         // Seated, or waiting at the door: either way we go.
         let waiting = self.waiting_for.take().is_some();
         if (self.token.take().is_some() || waiting) && self.socket_open {
@@ -1529,7 +1546,7 @@ impl Session {
             hand: None,
             hand_gate: RateGate::hand_changes(),
             hand_pending: None,
-            too_long_noticed_ms: f64::NEG_INFINITY,
+            too_long_noticed: None,
             candidates: 0,
             busy: 0,
             busy_pending: false,
@@ -1556,11 +1573,21 @@ impl Session {
     fn remove(&mut self, id: PeerId) -> Option<String> {
         let index = self.remotes.iter().position(|r| r.person.id == id)?;
         let remote = self.remotes.remove(index);
+        let name = remote.person.name.clone();
+        self.drop_remote(remote);
+        Some(name)
+    }
+
+    /// Someone no longer in the room (to us): their reactions leave the screen, their
+    /// timers stop, and our connection to them closes.
+    fn drop_remote(&mut self, remote: Remote) {
+        let id = remote.person.id;
         self.reactions.forget(id);
+        self.time_reactions();
+        self.timers.cancel_for(id);
         if remote.open {
             self.close_peer(id);
         }
-        Some(remote.person.name)
     }
 
     /// Closes our connection to `peer`, and the transfers on it with it.
@@ -1578,21 +1605,19 @@ impl Session {
     }
 
     /// Tells everyone whose chat channel is open whether our hand is up.
-    fn tell_hand(&mut self, now_ms: f64) {
+    fn tell_hand(&mut self, now: Millis) {
         for peer in self.chat_ready().collect::<Vec<_>>() {
             self.effects.push(Effect::SendToPeer {
                 peer,
-                message: self.hand_message(now_ms),
+                message: self.hand_message(now),
             });
         }
     }
 
-    fn hand_message(&self, now_ms: f64) -> PeerMessage {
+    fn hand_message(&self, now: Millis) -> PeerMessage {
         PeerMessage::Hand {
             up: self.hand.is_some(),
-            for_ms: self
-                .hand
-                .map_or(0, |hand| meeting::up_for(hand.since_ms, now_ms)),
+            for_ms: self.hand.map_or(0, |hand| meeting::up_for(hand.since, now)),
             turn: self.hand.map_or(0, |hand| hand.turn),
         }
     }
@@ -1602,14 +1627,10 @@ impl Session {
         from: Option<PeerId>,
         name: String,
         reaction: Reaction,
-        now_ms: f64,
+        now: Millis,
     ) {
-        if let Some(after_ms) = self.reactions.show(from, name, reaction, now_ms) {
-            self.effects.push(Effect::StartTimer {
-                timer: Timer::Reactions,
-                after_ms,
-            });
-        }
+        self.reactions.show(from, name, reaction, now);
+        self.time_reactions();
     }
 
     /// Tells one person what we send, so they can show "muted" or a placeholder.
@@ -1629,20 +1650,20 @@ impl Session {
         });
     }
 
-    fn plan_upload(&mut self, now_ms: f64) {
+    fn plan_upload(&mut self, now: Millis) {
         let receivers = self
             .remotes
             .iter()
             .filter(|r| r.person.link == Link::Connected)
             .count();
-        if let Some(limits) = self.upload.decide(receivers, now_ms) {
+        if let Some(limits) = self.upload.decide(receivers, now) {
             self.effects.push(Effect::LimitSenders(limits));
         }
     }
 
     /// Opens a socket and asks for our seat: back, if we had one.
-    fn connect(&mut self, now_ms: f64) {
-        let generation = self.next_socket(now_ms);
+    fn connect(&mut self, now: Millis) {
+        let generation = self.next_socket(now);
         self.effects.push(Effect::OpenSocket { generation });
         match self.token.clone() {
             Some(token) => self.effects.push(Effect::Send(ClientMessage::Resume {
@@ -1654,10 +1675,12 @@ impl Session {
     }
 
     /// A new socket, opened now: its generation.
-    fn next_socket(&mut self, now_ms: f64) -> u32 {
+    fn next_socket(&mut self, now: Millis) -> u32 {
         self.generation = self.generation.wrapping_add(1);
         self.socket_open = true;
-        self.last_heard = now_ms;
+        // A socket is open: no reconnect is waited for any more.
+        self.timers.cancel(Timer::Reconnect);
+        self.last_heard = now;
         self.generation
     }
 
@@ -1670,15 +1693,12 @@ impl Session {
 
     /// The socket is gone: try again after a backoff with jitter. Signals meanwhile are
     /// dropped; media and chat keep flowing peer to peer.
-    fn lost_server(&mut self) {
+    fn lost_server(&mut self, now: Millis) {
         self.socket_open = false;
         self.server_lost = true;
         let delay = reconnect_delay_ms(self.reconnects, self.next_jitter());
         self.reconnects = self.reconnects.saturating_add(1);
-        self.effects.push(Effect::StartTimer {
-            timer: Timer::Reconnect,
-            after_ms: delay as u32,
-        });
+        self.timers.set(Timer::Reconnect, now + delay);
     }
 
     /// What `joined` and `resumed` say about the room (fresh TURN credentials, limits).

@@ -95,7 +95,7 @@ fn joined(peers: Vec<PeerInfo>) -> ServerMessage {
 /// A session that has its camera and socket (generation 1), before `joined`.
 fn started() -> Session {
     let mut session = Session::new("Me".into(), "room".into(), 7);
-    let effects = session.start(0.0);
+    let effects = session.start(Millis(0));
     assert_eq!(effects[0], Effect::OpenSocket { generation: 1 });
     assert_eq!(
         effects[1],
@@ -104,17 +104,46 @@ fn started() -> Session {
             name: "Me".into()
         })
     );
-    session.handle(Input::MediaReady, 0.0);
+    session.handle(Input::MediaReady, Millis(0));
     assert_eq!(session.status(), CallStatus::Joining);
     session
 }
 
 fn server(session: &mut Session, message: ServerMessage) -> Vec<Effect> {
-    session.handle(Input::Server(1, message), 1.0)
+    session.handle(Input::Server(1, message), Millis(1))
 }
 
 fn peer(session: &mut Session, id: u64, event: PeerInput) -> Vec<Effect> {
-    session.handle(Input::Peer(PeerId(id), event), 1.0)
+    session.handle(Input::Peer(PeerId(id), event), Millis(1))
+}
+
+/// When `timer` fires, if it runs.
+fn deadline(session: &Session, timer: Timer) -> Option<Millis> {
+    session
+        .timers()
+        .find_map(|(t, at)| (t == timer).then_some(at))
+}
+
+/// Lets time pass until `until`, as the browser side does: each timer fires at its
+/// deadline, earliest first. Returns what they caused.
+fn run_until(session: &mut Session, until: Millis) -> Vec<Effect> {
+    let mut effects = Vec::new();
+    while let Some(at) = session.poll_timeout().filter(|at| *at <= until) {
+        effects.extend(session.handle(Input::Timeout, at));
+    }
+    effects
+}
+
+/// Lets time pass until `timer`, which must be the next to fire, and returns what that
+/// caused.
+fn fire(session: &mut Session, timer: Timer) -> Vec<Effect> {
+    let at = deadline(session, timer).unwrap_or_else(|| panic!("{timer:?} is not running"));
+    assert_eq!(
+        session.poll_timeout(),
+        Some(at),
+        "{timer:?} is the next to fire"
+    );
+    session.handle(Input::Timeout, at)
 }
 
 fn offer() -> Signal {
@@ -302,7 +331,7 @@ fn someone_leaving_closes_only_their_connection() {
 fn chat_goes_to_everyone_whose_channel_is_open_and_is_shown_once() {
     let mut session = in_call_with(&["Bob", "Carol"]);
     peer(&mut session, 2, PeerInput::ChatClosed);
-    let effects = session.handle(Input::Command(Command::SendChat("hi".into())), 2.0);
+    let effects = session.handle(Input::Command(Command::SendChat("hi".into())), Millis(2));
     let chat = PeerMessage::Chat { text: "hi".into() };
     assert_eq!(
         effects,
@@ -353,7 +382,7 @@ fn a_peer_that_floods_or_sends_too_much_is_cut_short_with_one_notice() {
     for i in 0..1_000 {
         for effect in session.handle(
             Input::Peer(PeerId(1), PeerInput::Message(line.into())),
-            10.0 + f64::from(i),
+            Millis(10 + i),
         ) {
             match effect {
                 Effect::ShowChat(_) => shown += 1,
@@ -371,18 +400,21 @@ fn a_peer_that_floods_or_sends_too_much_is_cut_short_with_one_notice() {
     let long = format!(r#"{{"type":"chat","text":"{}"}}"#, "x".repeat(5_000));
     let effects = session.handle(
         Input::Peer(PeerId(2), PeerInput::Message(long.clone())),
-        2_000.0,
+        Millis(2_000),
     );
     assert!(effects.contains(&Effect::Notice(Notice::TooLong("Carol".into()))));
     let effects = session.handle(
         Input::Peer(PeerId(2), PeerInput::Unreadable(PeerMessageError::TooLarge)),
-        3_000.0,
+        Millis(3_000),
     );
     assert!(!effects.iter().any(|e| matches!(e, Effect::Notice(_))));
-    let effects = session.handle(Input::Peer(PeerId(2), PeerInput::Message(long)), 12_500.0);
+    let effects = session.handle(
+        Input::Peer(PeerId(2), PeerInput::Message(long)),
+        Millis(12_500),
+    );
     assert!(effects.iter().any(|e| matches!(e, Effect::Notice(_))));
     // Garbage descriptions once connected: said at most once per 10 s.
-    let unusable = |session: &mut Session, at: f64| {
+    let unusable = |session: &mut Session, at: Millis| {
         session
             .handle(
                 Input::Peer(PeerId(1), PeerInput::NegotiationFailed("x".into())),
@@ -390,9 +422,9 @@ fn a_peer_that_floods_or_sends_too_much_is_cut_short_with_one_notice() {
             )
             .len()
     };
-    assert_eq!(unusable(&mut session, 20_000.0), 1);
-    assert_eq!(unusable(&mut session, 25_000.0), 0);
-    assert_eq!(unusable(&mut session, 30_000.0), 1);
+    assert_eq!(unusable(&mut session, Millis(20_000)), 1);
+    assert_eq!(unusable(&mut session, Millis(25_000)), 0);
+    assert_eq!(unusable(&mut session, Millis(30_000)), 1);
     assert_eq!(session.people().next().unwrap().link, Link::Connected);
 }
 
@@ -404,7 +436,7 @@ fn media_state_goes_to_everyone_and_comes_back_per_person() {
         video: true,
         screen: false,
     };
-    let effects = session.handle(Input::LocalTracks(no_microphone), 2.0);
+    let effects = session.handle(Input::LocalTracks(no_microphone), Millis(2));
     assert_eq!(effects.len(), 2);
     assert!(effects.iter().all(|e| matches!(
         e,
@@ -448,24 +480,64 @@ fn one_pairs_ice_restart_leaves_the_others_untouched() {
         session.status().text(),
         "Connected with Bob, Carol and Dave."
     );
-    // A short `disconnected` only restarts if it lasts.
-    let effects = peer(&mut session, 3, PeerInput::Ice(IceState::Disconnected));
+    // A short `disconnected` only restarts if it lasts: healed, its grace is over.
+    assert!(peer(&mut session, 3, PeerInput::Ice(IceState::Disconnected)).is_empty());
     assert_eq!(
-        effects,
-        [Effect::StartTimer {
-            timer: Timer::IceGrace(PeerId(3)),
-            after_ms: ICE_GRACE_MS
-        }]
+        deadline(&session, Timer::IceGrace(PeerId(3))),
+        Some(Millis(1) + ICE_GRACE_MS)
     );
     peer(&mut session, 3, PeerInput::Ice(IceState::Other));
-    assert!(session
-        .handle(Input::Timer(Timer::IceGrace(PeerId(3))), 5.0)
-        .is_empty());
+    assert_eq!(deadline(&session, Timer::IceGrace(PeerId(3))), None);
     peer(&mut session, 1, PeerInput::Ice(IceState::Disconnected));
     assert_eq!(
-        session.handle(Input::Timer(Timer::IceGrace(PeerId(1))), 5.0),
+        fire(&mut session, Timer::IceGrace(PeerId(1))),
         [Effect::RestartIce { peer: PeerId(1) }]
     );
+    assert_eq!(
+        session.people().next().map(|p| &p.link),
+        Some(&Link::Interrupted)
+    );
+}
+
+/// Issue 35: with fire-and-forget timers, the first outage's grace fired 100 ms into the
+/// second one, and ICE restarted then instead of after the second outage's own grace.
+#[test]
+fn a_disconnect_that_heals_and_comes_back_gets_a_grace_of_its_own() {
+    let mut session = in_call_with(&["Bob"]);
+    let ice = |session: &mut Session, state, at| {
+        session.handle(Input::Peer(PeerId(1), PeerInput::Ice(state)), Millis(at))
+    };
+    ice(&mut session, IceState::Disconnected, 0);
+    ice(&mut session, IceState::Other, 1_000);
+    ice(&mut session, IceState::Disconnected, 2_900);
+    // Told again while it lasts: the grace still counts from when it began.
+    ice(&mut session, IceState::Disconnected, 3_500);
+    assert!(session.handle(Input::Timeout, Millis(3_000)).is_empty());
+    assert_eq!(
+        session.people().next().map(|p| &p.link),
+        Some(&Link::Connected)
+    );
+    assert_eq!(
+        session.poll_timeout(),
+        Some(Millis(5_000)),
+        "the heartbeat comes first"
+    );
+    let effects = session.handle(Input::Timeout, Millis(5_000));
+    assert_eq!(effects, [Effect::Send(ClientMessage::Ping)]);
+    assert!(session.handle(Input::Timeout, Millis(5_899)).is_empty());
+    let restart_at = deadline(&session, Timer::IceGrace(PeerId(1)));
+    assert_eq!(restart_at, Some(Millis(5_900)));
+    assert_eq!(
+        session.handle(Input::Timeout, Millis(5_900)),
+        [Effect::RestartIce { peer: PeerId(1) }]
+    );
+    // A failure restarts at once, and no grace is left to restart it again.
+    ice(&mut session, IceState::Disconnected, 7_000);
+    assert_eq!(
+        ice(&mut session, IceState::Failed, 7_100),
+        [Effect::RestartIce { peer: PeerId(1) }]
+    );
+    assert_eq!(deadline(&session, Timer::IceGrace(PeerId(1))), None);
 }
 
 #[test]
@@ -473,7 +545,7 @@ fn a_network_change_restarts_every_connection_at_once_and_once() {
     let mut session = in_call_with(&["Bob", "Carol", "Dave"]);
     // Carol has left: her connection is closed and not restarted.
     server(&mut session, ServerMessage::PeerLeft { peer: PeerId(2) });
-    let effects = session.handle(Input::NetworkChanged, 10_000.0);
+    let effects = session.handle(Input::NetworkChanged, Millis(10_000));
     assert_eq!(
         effects,
         [
@@ -489,12 +561,18 @@ fn a_network_change_restarts_every_connection_at_once_and_once() {
     );
     // The same change reported again (online, then the connection's change) is one.
     assert!(session
-        .handle(Input::NetworkChanged, 10_000.0 + NETWORK_SETTLE_MS - 1.0)
+        .handle(
+            Input::NetworkChanged,
+            Millis(10_000) + NETWORK_SETTLE_MS - 1
+        )
         .is_empty());
     // A later change is another.
     assert_eq!(
         session
-            .handle(Input::NetworkChanged, 10_000.0 + NETWORK_SETTLE_MS + 1.0)
+            .handle(
+                Input::NetworkChanged,
+                Millis(10_000) + NETWORK_SETTLE_MS + 1
+            )
             .len(),
         3
     );
@@ -502,7 +580,7 @@ fn a_network_change_restarts_every_connection_at_once_and_once() {
     let mut alone = started();
     server(&mut alone, joined(vec![]));
     assert_eq!(
-        alone.handle(Input::NetworkChanged, 1.0),
+        alone.handle(Input::NetworkChanged, Millis(1)),
         [Effect::Send(ClientMessage::Ping)]
     );
 }
@@ -510,16 +588,11 @@ fn a_network_change_restarts_every_connection_at_once_and_once() {
 #[test]
 fn a_resume_restores_every_pair_without_reopening_any() {
     let mut session = in_call_with(&["Bob", "Carol", "Dave"]);
-    let effects = session.handle(Input::SocketClosed(1), 2.0);
-    assert!(matches!(
-        effects[..],
-        [Effect::StartTimer {
-            timer: Timer::Reconnect,
-            ..
-        }]
-    ));
+    let effects = session.handle(Input::SocketClosed(1), Millis(2));
+    assert!(effects.is_empty());
+    assert!(deadline(&session, Timer::Reconnect).is_some());
     assert!(session.server_lost());
-    let effects = session.handle(Input::Timer(Timer::Reconnect), 3.0);
+    let effects = fire(&mut session, Timer::Reconnect);
     assert!(session.server_lost(), "lost until the server takes us back");
     assert_eq!(
         effects,
@@ -535,7 +608,7 @@ fn a_resume_restores_every_pair_without_reopening_any() {
     assert!(session
         .handle(
             Input::Server(1, ServerMessage::PeerLeft { peer: PeerId(1) }),
-            4.0
+            Millis(4)
         )
         .is_empty());
     // After a server restart Carol has not resumed yet, and Dave left while we were away:
@@ -555,13 +628,13 @@ fn a_resume_restores_every_pair_without_reopening_any() {
                 locked: false,
             },
         ),
-        5.0,
+        Millis(5),
     );
     assert!(effects.is_empty(), "every pair goes on: {effects:?}");
     assert!(!session.server_lost());
     let effects = session.handle(
         Input::Server(2, ServerMessage::PeerLeft { peer: PeerId(3) }),
-        6.0,
+        Millis(6),
     );
     assert_eq!(effects[0], Effect::ClosePeer { peer: PeerId(3) });
     assert_eq!(
@@ -585,7 +658,7 @@ fn a_resume_restores_every_pair_without_reopening_any() {
                 locked: false,
             },
         ),
-        7.0,
+        Millis(7),
     );
     assert_eq!(
         opened(&effects),
@@ -605,7 +678,7 @@ fn a_resume_restores_every_pair_without_reopening_any() {
                 polite: false,
             },
         ),
-        8.0,
+        Millis(8),
     );
     assert!(effects.is_empty(), "{effects:?}");
     assert_eq!(session.people().count(), 3);
@@ -645,31 +718,26 @@ fn unavailable() -> ServerMessage {
     }
 }
 
-/// The delay of the reconnect timer among `effects`.
-fn reconnect_after(effects: &[Effect]) -> u32 {
-    effects
-        .iter()
-        .find_map(|e| match e {
-            Effect::StartTimer {
-                timer: Timer::Reconnect,
-                after_ms,
-            } => Some(*after_ms),
-            _ => None,
-        })
+/// How long after `since` the session reconnects.
+fn reconnect_after(session: &Session, since: Millis) -> u64 {
+    deadline(session, Timer::Reconnect)
         .expect("a reconnect is planned")
+        .since(since)
 }
 
 #[test]
 fn a_busy_server_is_asked_again_with_backoff_until_it_seats_us() {
     let mut session = started();
     let mut delays = Vec::new();
+    let mut now = Millis(1);
     for attempt in 1..=6u32 {
-        let effects = session.handle(Input::Server(attempt, unavailable()), 1.0);
+        let effects = session.handle(Input::Server(attempt, unavailable()), now);
         assert_eq!(effects[0], Effect::CloseSocket);
-        delays.push(reconnect_after(&effects));
+        delays.push(reconnect_after(&session, now));
+        now = deadline(&session, Timer::Reconnect).expect("a reconnect is planned");
         assert_eq!(session.status().text(), "Server busy, retrying…");
         // A new socket, and the same join again.
-        let effects = session.handle(Input::Timer(Timer::Reconnect), 2.0);
+        let effects = session.handle(Input::Timeout, now);
         assert_eq!(
             effects,
             [
@@ -687,37 +755,38 @@ fn a_busy_server_is_asked_again_with_backoff_until_it_seats_us() {
     for (attempt, delay) in delays.iter().enumerate() {
         let base = reconnect_delay_ms(attempt as u32, 0.5);
         assert!(
-            (base * 0.5..base * 1.5).contains(&(*delay as f64)),
+            (base / 2..base * 3 / 2).contains(delay),
             "try {attempt}: {delay} ms"
         );
     }
-    session.handle(Input::Server(7, joined(vec![info(1, "Bob")])), 3.0);
+    session.handle(Input::Server(7, joined(vec![info(1, "Bob")])), now);
     assert_eq!(session.status().text(), "Connecting to Bob…");
     // Seated: the next busy spell (a resume refused) starts from the first delay.
-    let effects = session.handle(Input::SocketClosed(7), 4.0);
-    assert!(f64::from(reconnect_after(&effects)) < RECONNECT_FIRST_MS * 1.5);
-    session.handle(Input::Timer(Timer::Reconnect), 5.0);
-    let effects = session.handle(Input::Server(8, unavailable()), 6.0);
-    assert!(f64::from(reconnect_after(&effects)) < RECONNECT_FIRST_MS * 2.0 * 1.5);
+    session.handle(Input::SocketClosed(7), now);
+    assert!(reconnect_after(&session, now) < RECONNECT_FIRST_MS * 3 / 2);
+    fire(&mut session, Timer::Reconnect);
+    let now = deadline(&session, Timer::Heartbeat).expect("the heartbeat runs");
+    session.handle(Input::Server(8, unavailable()), now);
+    assert!(reconnect_after(&session, now) < RECONNECT_FIRST_MS * 2 * 3 / 2);
 }
 
 #[test]
 fn a_busy_server_on_resume_keeps_every_pair_and_resumes_again() {
     let mut session = in_call_with(&["Bob"]);
-    session.handle(Input::SocketClosed(1), 2.0);
-    let effects = session.handle(Input::Timer(Timer::Reconnect), 3.0);
+    session.handle(Input::SocketClosed(1), Millis(2));
+    let effects = fire(&mut session, Timer::Reconnect);
     let resume = Effect::Send(ClientMessage::Resume {
         token: "token".into(),
         fresh: false,
     });
     assert_eq!(effects[1], resume);
-    let effects = session.handle(Input::Server(2, unavailable()), 4.0);
+    let effects = session.handle(Input::Server(2, unavailable()), Millis(400));
     assert!(!effects
         .iter()
         .any(|e| matches!(e, Effect::ClosePeer { .. })));
-    reconnect_after(&effects);
+    reconnect_after(&session, Millis(400));
     assert_eq!(session.status().text(), "Connected with Bob.");
-    let effects = session.handle(Input::Timer(Timer::Reconnect), 5.0);
+    let effects = fire(&mut session, Timer::Reconnect);
     assert_eq!(effects[1], resume);
 }
 
@@ -739,43 +808,59 @@ fn peer_busy(id: u64) -> ServerMessage {
 #[test]
 fn a_peer_busy_renegotiates_that_pair_after_a_pause_that_grows_until_it_connects() {
     let mut session = in_call_with(&["Bob", "Carol"]);
-    let pause = |after_ms| Effect::StartTimer {
-        timer: Timer::PeerBusy(PeerId(2)),
-        after_ms,
+    let carol = Timer::PeerBusy(PeerId(2));
+    // Told at `at`: the pause it started, if it started one.
+    let busy = |session: &mut Session, at: Millis| {
+        let effects = session.handle(Input::Server(1, peer_busy(2)), at);
+        assert!(effects.is_empty(), "{effects:?}");
+        deadline(session, carol).map(|end| end.since(at))
     };
-    assert_eq!(server(&mut session, peer_busy(2)), [pause(1_000)]);
+    // The pause is over: what it caused, with whatever else was due (the heartbeat).
+    let pause_over = |session: &mut Session| {
+        let at = deadline(session, carol).expect("a pause runs");
+        (session.handle(Input::Timeout, at), at)
+    };
+    assert_eq!(busy(&mut session, Millis(10)), Some(1_000));
     // More refusals while the pause runs change nothing: one renegotiation is enough.
-    assert!(server(&mut session, peer_busy(2)).is_empty());
-    let effects = session.handle(Input::Timer(Timer::PeerBusy(PeerId(2))), 1_000.0);
+    assert_eq!(busy(&mut session, Millis(500)), Some(510));
+    let (effects, at) = pause_over(&mut session);
     assert_eq!(effects, [Effect::RestartIce { peer: PeerId(2) }]);
-    assert_eq!(server(&mut session, peer_busy(2)), [pause(2_000)]);
-    session.handle(Input::Timer(Timer::PeerBusy(PeerId(2))), 3_000.0);
-    assert_eq!(server(&mut session, peer_busy(2)), [pause(4_000)]);
-    session.handle(Input::Timer(Timer::PeerBusy(PeerId(2))), 7_000.0);
+    assert_eq!(busy(&mut session, at), Some(2_000));
+    let (_, at) = pause_over(&mut session);
+    assert_eq!(busy(&mut session, at), Some(4_000));
+    let (effects, at) = pause_over(&mut session);
+    assert!(effects.contains(&Effect::RestartIce { peer: PeerId(2) }));
     // Connected again: the next refusal starts over from the first pause.
-    peer(
-        &mut session,
-        2,
-        PeerInput::State(ConnectionState::Connected),
+    session.handle(
+        Input::Peer(PeerId(2), PeerInput::State(ConnectionState::Connected)),
+        at,
     );
-    assert_eq!(server(&mut session, peer_busy(2)), [pause(1_000)]);
+    assert_eq!(busy(&mut session, at), Some(1_000));
     // Bob was never touched, and the call goes on.
     assert_eq!(session.status().text(), "Connected with Bob and Carol.");
-    // Someone gone, or never there: nothing to renegotiate.
-    server(&mut session, ServerMessage::PeerLeft { peer: PeerId(2) });
+    // Someone gone: their pause goes with them. Never there: nothing to renegotiate.
+    session.handle(
+        Input::Server(1, ServerMessage::PeerLeft { peer: PeerId(2) }),
+        at,
+    );
+    assert_eq!(deadline(&session, carol), None);
     assert!(session
-        .handle(Input::Timer(Timer::PeerBusy(PeerId(2))), 9_000.0)
+        .handle(Input::Server(1, peer_busy(7)), at)
         .is_empty());
-    assert!(server(&mut session, peer_busy(7)).is_empty());
+    assert_eq!(deadline(&session, Timer::PeerBusy(PeerId(7))), None);
 }
 
 #[test]
 fn a_silent_server_is_given_up_and_pings_go_out_meanwhile() {
     let mut session = in_call_with(&["Bob"]);
-    let effects = session.handle(Input::Timer(Timer::Heartbeat), 5_000.0);
-    assert!(effects.contains(&Effect::Send(ClientMessage::Ping)));
-    let effects = session.handle(Input::Timer(Timer::Heartbeat), 20_000.0);
-    assert!(effects.contains(&Effect::CloseSocket));
+    // Last heard at 1 ms: pings at 5 s and 10 s, and at 15 s it has been silent too long.
+    for _ in 0..2 {
+        let effects = fire(&mut session, Timer::Heartbeat);
+        assert_eq!(effects, [Effect::Send(ClientMessage::Ping)]);
+    }
+    let effects = fire(&mut session, Timer::Heartbeat);
+    assert_eq!(effects, [Effect::CloseSocket]);
+    assert!(deadline(&session, Timer::Reconnect).is_some());
     assert!(session.server_lost());
     assert_eq!(session.status().text(), "Connected with Bob.");
 }
@@ -803,13 +888,13 @@ fn a_seat_taken_by_another_tab_stops_sending_and_waits_until_taken_back() {
         "This call is open in another tab or device."
     );
     // The server closes the socket: nothing reconnects, the heartbeat keeps quiet.
-    assert!(session.handle(Input::SocketClosed(1), 2.0).is_empty());
-    let effects = session.handle(Input::Timer(Timer::Heartbeat), 3.0);
+    assert!(session.handle(Input::SocketClosed(1), Millis(2)).is_empty());
+    let effects = fire(&mut session, Timer::Heartbeat);
     assert!(!effects
         .iter()
         .any(|e| matches!(e, Effect::OpenSocket { .. })));
     // "Use here": a new socket asks for the seat as a fresh page, under a new id.
-    let effects = session.handle(Input::Command(Command::TakeBack), 4.0);
+    let effects = session.handle(Input::Command(Command::TakeBack), Millis(4));
     assert_eq!(
         effects,
         [
@@ -820,12 +905,12 @@ fn a_seat_taken_by_another_tab_stops_sending_and_waits_until_taken_back() {
             })
         ]
     );
-    let effects = session.handle(Input::Server(2, joined(vec![info(1, "Bob")])), 5.0);
+    let effects = session.handle(Input::Server(2, joined(vec![info(1, "Bob")])), Millis(5));
     assert_eq!(effects, [Effect::KeepToken(Some("token".into()))]);
     assert_eq!(session.status().text(), "Connecting to Bob…");
     // Taking back twice, or when nothing was taken, does nothing.
     assert!(session
-        .handle(Input::Command(Command::TakeBack), 6.0)
+        .handle(Input::Command(Command::TakeBack), Millis(6))
         .is_empty());
 }
 
@@ -833,7 +918,7 @@ fn a_seat_taken_by_another_tab_stops_sending_and_waits_until_taken_back() {
 fn a_reloaded_page_asks_for_its_seat_back_as_a_fresh_page() {
     let mut session = Session::new("Me".into(), "room".into(), 7);
     session.resume_with("kept".into());
-    let effects = session.start(0.0);
+    let effects = session.start(Millis(0));
     assert_eq!(
         effects[1],
         Effect::Send(ClientMessage::Resume {
@@ -868,7 +953,7 @@ fn a_reloaded_page_asks_for_its_seat_back_as_a_fresh_page() {
 #[test]
 fn hanging_up_closes_everything_and_gives_the_seat_back() {
     let mut session = in_call_with(&["Bob", "Carol"]);
-    let effects = session.handle(Input::Command(Command::HangUp), 2.0);
+    let effects = session.handle(Input::Command(Command::HangUp), Millis(2));
     assert_eq!(
         effects,
         [
@@ -881,9 +966,8 @@ fn hanging_up_closes_everything_and_gives_the_seat_back() {
         ]
     );
     assert_eq!(session.status(), CallStatus::Ended);
-    assert!(session
-        .handle(Input::Timer(Timer::Heartbeat), 3.0)
-        .is_empty());
+    assert_eq!(session.poll_timeout(), None, "nothing is left to time");
+    assert!(session.handle(Input::Timeout, Millis(60_000)).is_empty());
 }
 
 #[test]
@@ -988,17 +1072,14 @@ fn two_simultaneous_newcomers_still_make_one_offerer_per_pair() {
 
 #[test]
 fn reconnect_delays_double_then_cap_and_spread() {
-    let middle: Vec<f64> = (0..8).map(|n| reconnect_delay_ms(n, 0.5)).collect();
-    assert_eq!(
-        middle,
-        [250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 8000.0, 8000.0]
-    );
-    assert_eq!(reconnect_delay_ms(0, 0.0), 125.0);
-    assert!(reconnect_delay_ms(0, 0.999) < 375.0);
-    assert_eq!(reconnect_delay_ms(u32::MAX, 1.0), 12_000.0);
+    let middle: Vec<u64> = (0..8).map(|n| reconnect_delay_ms(n, 0.5)).collect();
+    assert_eq!(middle, [250, 500, 1000, 2000, 4000, 8000, 8000, 8000]);
+    assert_eq!(reconnect_delay_ms(0, 0.0), 125);
+    assert!(reconnect_delay_ms(0, 0.999) < 375);
+    assert_eq!(reconnect_delay_ms(u32::MAX, 1.0), 12_000);
     assert_eq!(
         reconnect_delay_ms(3, 2.0),
-        3000.0,
+        3000,
         "jitter is clamped to [0, 1]"
     );
 }
@@ -1079,7 +1160,8 @@ fn the_host_is_who_the_server_says_and_everyone_is_told_of_a_change() {
 #[test]
 fn host_commands_go_out_only_from_the_host_and_only_about_someone_present() {
     let mut session = in_call_with(&["Alice"]);
-    let command = |session: &mut Session, command| session.handle(Input::Command(command), 2.0);
+    let command =
+        |session: &mut Session, command| session.handle(Input::Command(command), Millis(2));
     assert!(command(&mut session, Command::Host(HostCommand::Remove(PeerId(1)))).is_empty());
     server(&mut session, ServerMessage::Host { peer: PeerId(100) });
     for (given, sent) in [
@@ -1120,15 +1202,14 @@ fn removed_by_the_host_the_call_ends_for_good_and_nobody_is_connected_again() {
     );
     assert_eq!(session.status(), CallStatus::Removed(Some("Alice".into())));
     assert_eq!(session.status().text(), "Alice removed you from the call.");
-    assert!(session.handle(Input::SocketClosed(1), 3.0).is_empty());
+    assert!(session.handle(Input::SocketClosed(1), Millis(3)).is_empty());
     let newcomer = ServerMessage::PeerJoined {
         peer: info(3, "Carol"),
         polite: false,
     };
     assert!(server(&mut session, newcomer).is_empty());
-    assert!(session
-        .handle(Input::Timer(Timer::Reconnect), 4.0)
-        .is_empty());
+    assert_eq!(session.poll_timeout(), None, "no reconnect, no heartbeat");
+    assert!(session.handle(Input::Timeout, Millis(60_000)).is_empty());
 }
 
 #[test]
@@ -1196,7 +1277,7 @@ fn turned_away_the_call_ends_and_giving_up_tells_the_server() {
     // Someone else gives up waiting (Cancel): the server hears it.
     let mut other = started();
     server(&mut other, waiting);
-    let cancel = other.handle(Input::Command(Command::HangUp), 2.0);
+    let cancel = other.handle(Input::Command(Command::HangUp), Millis(2));
     assert!(
         cancel.contains(&Effect::Send(ClientMessage::Leave)),
         "{cancel:?}"
@@ -1208,7 +1289,8 @@ fn the_host_hears_each_knock_once_and_answers_only_those_waiting() {
     let mut session = started();
     server(&mut session, joined(vec![]));
     assert!(session.is_host());
-    let command = |session: &mut Session, command| session.handle(Input::Command(command), 2.0);
+    let command =
+        |session: &mut Session, command| session.handle(Input::Command(command), Millis(2));
     assert_eq!(
         command(&mut session, Command::Host(HostCommand::Lock(true))),
         [Effect::Send(ClientMessage::Lock)]
@@ -1249,10 +1331,10 @@ fn a_mark_of_verification_holds_while_the_code_does_and_the_page_says_when_it_go
     let mut session = in_call_with(&["Bob"]);
     let verified = |session: &Session| session.people().next().is_some_and(|p| p.verified);
     let mark = Input::Command(Command::MarkVerified(PeerId(1)));
-    session.handle(mark.clone(), 2.0);
+    session.handle(mark.clone(), Millis(2));
     assert!(!verified(&session), "no code read yet: nothing to mark");
     peer(&mut session, 1, PeerInput::Code("1111 2222".into()));
-    session.handle(mark.clone(), 2.0);
+    session.handle(mark.clone(), Millis(2));
     assert!(verified(&session));
     assert!(peer(&mut session, 1, PeerInput::Code("1111 2222".into())).is_empty());
     assert!(verified(&session), "the same code: still verified");
@@ -1261,7 +1343,7 @@ fn a_mark_of_verification_holds_while_the_code_does_and_the_page_says_when_it_go
     assert_eq!(changed, [Effect::Notice(Notice::CodeChanged("Bob".into()))]);
     assert!(!verified(&session));
     // Marked again, then Bob leaves: the mark goes with him (a newcomer is unverified).
-    session.handle(mark, 2.0);
+    session.handle(mark, Millis(2));
     assert!(verified(&session));
     server(&mut session, ServerMessage::PeerLeft { peer: PeerId(1) });
     server(
@@ -1307,7 +1389,7 @@ fn waiting_at_the_door_we_connect_to_nobody_whatever_comes() {
 #[test]
 fn mute_and_camera_off_disable_the_tracks_and_tell_everyone() {
     let mut session = in_call_with(&["Bob", "Carol"]);
-    let effects = session.handle(Input::Command(Command::ToggleMicrophone), 2.0);
+    let effects = session.handle(Input::Command(Command::ToggleMicrophone), Millis(2));
     let off = Switches {
         microphone: false,
         camera: true,
@@ -1325,7 +1407,7 @@ fn mute_and_camera_off_disable_the_tracks_and_tell_everyone() {
         .collect();
     assert_eq!(told, [(false, true), (false, true)]);
     assert_eq!(session.switches(), off);
-    let effects = session.handle(Input::Command(Command::ToggleCamera), 3.0);
+    let effects = session.handle(Input::Command(Command::ToggleCamera), Millis(3));
     assert_eq!(
         effects[0],
         Effect::EnableTracks(Switches {
@@ -1351,7 +1433,7 @@ fn mute_and_camera_off_disable_the_tracks_and_tell_everyone() {
             video: true,
             screen: true,
         }),
-        4.0,
+        Millis(4),
     );
     assert!(effects.iter().all(|e| matches!(
         e,
@@ -1374,8 +1456,8 @@ fn switches_turned_off_before_the_call_disable_the_tracks_once_they_are_there() 
         camera: true,
     };
     session.with_switches(off);
-    session.start(0.0);
-    let effects = session.handle(Input::MediaReady, 1.0);
+    session.start(Millis(0));
+    let effects = session.handle(Input::MediaReady, Millis(1));
     assert!(effects.contains(&Effect::EnableTracks(off)));
 }
 
@@ -1388,7 +1470,7 @@ fn a_file_goes_to_everyone_connected_in_arrival_order_or_to_the_one_picked() {
         3,
         PeerInput::State(ConnectionState::Disconnected),
     );
-    let effects = session.handle(Input::Command(Command::SendFile { to: None }), 2.0);
+    let effects = session.handle(Input::Command(Command::SendFile { to: None }), Millis(2));
     assert_eq!(
         effects,
         [
@@ -1406,7 +1488,7 @@ fn a_file_goes_to_everyone_connected_in_arrival_order_or_to_the_one_picked() {
         Input::Command(Command::SendFile {
             to: Some(PeerId(2)),
         }),
-        3.0,
+        Millis(3),
     );
     assert_eq!(
         effects,
@@ -1419,7 +1501,7 @@ fn a_file_goes_to_everyone_connected_in_arrival_order_or_to_the_one_picked() {
         Input::Command(Command::SendFile {
             to: Some(PeerId(3)),
         }),
-        4.0,
+        Millis(4),
     );
     assert_eq!(effects, [Effect::Notice(Notice::FilesNeedAConnection)]);
 }
@@ -1449,7 +1531,7 @@ fn a_person_s_fifth_file_at_once_is_refused_until_one_of_theirs_ends_or_they_lea
         peer(&mut session, 2, PeerInput::FileOffered)[..],
         [Effect::ReceiveFile { .. }]
     ));
-    session.handle(Input::TransferEnded(taken[0]), 2.0);
+    session.handle(Input::TransferEnded(taken[0]), Millis(2));
     assert!(matches!(
         peer(&mut session, 1, PeerInput::FileOffered)[..],
         [Effect::ReceiveFile { .. }]
@@ -1464,7 +1546,7 @@ fn a_newcomer_gets_the_shared_screen_and_a_new_camera_waits_until_sharing_stops(
         video: true,
         screen: true,
     };
-    session.handle(Input::LocalTracks(sharing), 2.0);
+    session.handle(Input::LocalTracks(sharing), Millis(2));
     let effects = server(
         &mut session,
         ServerMessage::PeerJoined {
@@ -1478,22 +1560,22 @@ fn a_newcomer_gets_the_shared_screen_and_a_new_camera_waits_until_sharing_stops(
         screen: true
     }));
     // A new camera while sharing: kept off the wire; a new microphone goes on it.
-    let effects = session.handle(Input::NewTrack(TrackKind::Video), 3.0);
+    let effects = session.handle(Input::NewTrack(TrackKind::Video), Millis(3));
     assert!(!effects.contains(&Effect::PutOnWire(TrackKind::Video)));
-    let effects = session.handle(Input::NewTrack(TrackKind::Audio), 3.0);
+    let effects = session.handle(Input::NewTrack(TrackKind::Audio), Millis(3));
     assert!(effects.contains(&Effect::PutOnWire(TrackKind::Audio)));
     session.handle(
         Input::LocalTracks(MediaState {
             screen: false,
             ..sharing
         }),
-        4.0,
+        Millis(4),
     );
-    let effects = session.handle(Input::NewTrack(TrackKind::Video), 5.0);
+    let effects = session.handle(Input::NewTrack(TrackKind::Video), Millis(5));
     assert!(effects.contains(&Effect::PutOnWire(TrackKind::Video)));
 }
 
-fn from(session: &mut Session, id: u64, json: &str, at: f64) -> Vec<Effect> {
+fn from(session: &mut Session, id: u64, json: &str, at: Millis) -> Vec<Effect> {
     session.handle(Input::Peer(PeerId(id), PeerInput::Message(json.into())), at)
 }
 
@@ -1504,9 +1586,19 @@ fn hand_names(session: &Session) -> Vec<String> {
 #[test]
 fn hands_show_in_the_order_they_went_up_and_a_newcomer_learns_them() {
     let mut session = in_call_with(&["Bob", "Carol"]);
-    from(&mut session, 1, r#"{"type":"hand","up":true}"#, 1_000.0);
-    from(&mut session, 2, r#"{"type":"hand","up":true}"#, 2_000.0);
-    let effects = session.handle(Input::Command(Command::ToggleHand), 3_000.0);
+    from(
+        &mut session,
+        1,
+        r#"{"type":"hand","up":true}"#,
+        Millis(1_000),
+    );
+    from(
+        &mut session,
+        2,
+        r#"{"type":"hand","up":true}"#,
+        Millis(2_000),
+    );
+    let effects = session.handle(Input::Command(Command::ToggleHand), Millis(3_000));
     // Ours comes after the two we saw up.
     let up = PeerMessage::Hand {
         up: true,
@@ -1533,7 +1625,7 @@ fn hands_show_in_the_order_they_went_up_and_a_newcomer_learns_them() {
         &mut session,
         2,
         r#"{"type":"hand","up":true,"for_ms":0}"#,
-        4_000.0,
+        Millis(4_000),
     );
     assert_eq!(hand_names(&session), ["Bob", "Carol", "Me"]);
     // Dave arrives; when his channel opens he learns how long our hand has been up.
@@ -1544,7 +1636,7 @@ fn hands_show_in_the_order_they_went_up_and_a_newcomer_learns_them() {
             polite: false,
         },
     );
-    let effects = session.handle(Input::Peer(PeerId(3), PeerInput::ChatOpen), 5_000.0);
+    let effects = session.handle(Input::Peer(PeerId(3), PeerInput::ChatOpen), Millis(5_000));
     assert!(effects.contains(&Effect::SendToPeer {
         peer: PeerId(3),
         message: PeerMessage::Hand {
@@ -1554,9 +1646,14 @@ fn hands_show_in_the_order_they_went_up_and_a_newcomer_learns_them() {
         }
     }));
     // Bob lowers his; we lower ours, and say so.
-    from(&mut session, 1, r#"{"type":"hand","up":false}"#, 6_000.0);
+    from(
+        &mut session,
+        1,
+        r#"{"type":"hand","up":false}"#,
+        Millis(6_000),
+    );
     assert_eq!(hand_names(&session), ["Carol", "Me"]);
-    let effects = session.handle(Input::Command(Command::ToggleHand), 7_000.0);
+    let effects = session.handle(Input::Command(Command::ToggleHand), Millis(7_000));
     assert_eq!(effects.len(), 3, "told to all three: {effects:?}");
     assert_eq!(hand_names(&session), ["Carol"]);
     // Carol leaves, and her hand with her.
@@ -1571,13 +1668,13 @@ fn a_newcomer_orders_hands_by_how_long_each_was_up_not_by_who_told_first() {
         &mut session,
         2,
         r#"{"type":"hand","up":true,"for_ms":1000}"#,
-        10_000.0,
+        Millis(10_000),
     );
     from(
         &mut session,
         1,
         r#"{"type":"hand","up":true,"for_ms":5000}"#,
-        10_050.0,
+        Millis(10_050),
     );
     assert_eq!(hand_names(&session), ["Bob", "Carol"]);
     // Longer than a day is not believed, and not taken.
@@ -1585,7 +1682,7 @@ fn a_newcomer_orders_hands_by_how_long_each_was_up_not_by_who_told_first() {
         &mut session,
         1,
         r#"{"type":"hand","up":false,"for_ms":86400001}"#,
-        11_000.0,
+        Millis(11_000),
     );
     assert!(matches!(effects[..], [Effect::Warn(_)]));
     assert_eq!(hand_names(&session), ["Bob", "Carol"]);
@@ -1601,17 +1698,17 @@ fn a_hand_raised_after_seeing_another_comes_after_it_however_late_it_is_told() {
         &mut session,
         2,
         r#"{"type":"hand","up":true,"for_ms":900,"turn":2}"#,
-        10_000.0,
+        Millis(10_000),
     );
     from(
         &mut session,
         1,
         r#"{"type":"hand","up":true,"for_ms":400,"turn":1}"#,
-        10_600.0,
+        Millis(10_600),
     );
     assert_eq!(hand_names(&session), ["Bob", "Carol"]);
     // Ours goes up after both.
-    let effects = session.handle(Input::Command(Command::ToggleHand), 11_000.0);
+    let effects = session.handle(Input::Command(Command::ToggleHand), Millis(11_000));
     assert!(effects.contains(&Effect::SendToPeer {
         peer: PeerId(1),
         message: PeerMessage::Hand {
@@ -1622,10 +1719,20 @@ fn a_hand_raised_after_seeing_another_comes_after_it_however_late_it_is_told() {
     }));
     assert_eq!(hand_names(&session), ["Bob", "Carol", "Me"]);
     // When every hand is down, the turns start again.
-    from(&mut session, 1, r#"{"type":"hand","up":false}"#, 12_000.0);
-    from(&mut session, 2, r#"{"type":"hand","up":false}"#, 12_000.0);
-    session.handle(Input::Command(Command::ToggleHand), 12_500.0);
-    let effects = session.handle(Input::Command(Command::ToggleHand), 13_000.0);
+    from(
+        &mut session,
+        1,
+        r#"{"type":"hand","up":false}"#,
+        Millis(12_000),
+    );
+    from(
+        &mut session,
+        2,
+        r#"{"type":"hand","up":false}"#,
+        Millis(12_000),
+    );
+    session.handle(Input::Command(Command::ToggleHand), Millis(12_500));
+    let effects = session.handle(Input::Command(Command::ToggleHand), Millis(13_000));
     assert!(effects.contains(&Effect::SendToPeer {
         peer: PeerId(2),
         message: PeerMessage::Hand {
@@ -1644,13 +1751,19 @@ fn a_held_back_hand_keeps_the_time_it_arrived() {
     let mut session = in_call_with(&["Bob", "Carol"]);
     for (i, up) in [true, false, true, false, true].into_iter().enumerate() {
         let text = format!(r#"{{"type":"hand","up":{up}}}"#);
-        from(&mut session, 1, &text, 1_000.0 + i as f64);
+        from(&mut session, 1, &text, Millis(1_000 + i as i64));
     }
-    from(&mut session, 2, r#"{"type":"hand","up":true}"#, 1_100.0);
-    session.handle(
-        Input::Timer(Timer::HandSettled(PeerId(1))),
-        1_000.0 + f64::from(HAND_SETTLE_MS),
+    from(
+        &mut session,
+        2,
+        r#"{"type":"hand","up":true}"#,
+        Millis(1_100),
     );
+    assert_eq!(
+        deadline(&session, Timer::HandSettled(PeerId(1))),
+        Some(Millis(1_004) + HAND_SETTLE_MS)
+    );
+    run_until(&mut session, Millis(1_504));
     assert_eq!(hand_names(&session), ["Bob", "Carol"]);
 }
 
@@ -1658,15 +1771,15 @@ fn a_held_back_hand_keeps_the_time_it_arrived() {
 fn only_the_host_lowers_someone_elses_hand() {
     // Bob (1) hosts.
     let mut session = in_call_with(&["Bob", "Carol"]);
-    session.handle(Input::Command(Command::ToggleHand), 2.0);
-    let effects = from(&mut session, 2, r#"{"type":"lower_hand"}"#, 3.0);
+    session.handle(Input::Command(Command::ToggleHand), Millis(2));
+    let effects = from(&mut session, 2, r#"{"type":"lower_hand"}"#, Millis(3));
     assert!(matches!(effects[..], [Effect::Warn(_)]), "{effects:?}");
     assert_eq!(hand_names(&session), ["Me"]);
     let dropped = session
         .dropped()
         .find(|(kind, _)| *kind == PeerMessageError::NotFromHost);
     assert_eq!(dropped, Some((PeerMessageError::NotFromHost, 1)));
-    let effects = from(&mut session, 1, r#"{"type":"lower_hand"}"#, 4.0);
+    let effects = from(&mut session, 1, r#"{"type":"lower_hand"}"#, Millis(4));
     let down = PeerMessage::Hand {
         up: false,
         for_ms: 0,
@@ -1687,12 +1800,12 @@ fn only_the_host_lowers_someone_elses_hand() {
         ]
     );
     assert!(session.hands().is_empty());
-    assert!(from(&mut session, 1, r#"{"type":"lower_hand"}"#, 5.0).is_empty());
+    assert!(from(&mut session, 1, r#"{"type":"lower_hand"}"#, Millis(5)).is_empty());
     // As the host we ask only someone whose hand is up.
     let lower = |session: &mut Session, id| {
-        session.handle(Input::Command(Command::LowerHand(PeerId(id))), 6.0)
+        session.handle(Input::Command(Command::LowerHand(PeerId(id))), Millis(6))
     };
-    from(&mut session, 2, r#"{"type":"hand","up":true}"#, 6.0);
+    from(&mut session, 2, r#"{"type":"hand","up":true}"#, Millis(6));
     assert!(lower(&mut session, 2).is_empty(), "not the host yet");
     server(&mut session, ServerMessage::Host { peer: PeerId(100) });
     assert!(lower(&mut session, 1).is_empty(), "Bob's hand is down");
@@ -1709,20 +1822,15 @@ fn only_the_host_lowers_someone_elses_hand() {
 fn a_reaction_flood_shows_a_few_and_each_leaves_after_three_seconds() {
     let mut session = in_call_with(&["Bob", "Carol"]);
     let clap = r#"{"type":"react","reaction":"clap"}"#;
-    let mut timers = 0;
-    // 1,000 from Carol in one second.
+    // 1,000 from Carol in one second: nothing to do but show a few.
     for i in 0..1_000 {
-        for effect in from(&mut session, 2, clap, 10_000.0 + f64::from(i)) {
-            match effect {
-                Effect::StartTimer {
-                    timer: Timer::Reactions,
-                    after_ms: 3_000,
-                } => timers += 1,
-                other => panic!("{other:?}"),
-            }
-        }
+        assert!(from(&mut session, 2, clap, Millis(10_000 + i)).is_empty());
     }
-    assert_eq!(timers, 1, "one timer for all of them");
+    // One timer for all of them, set for the oldest still on screen (pushed off by
+    // newer ones over the same tile, the first few went early).
+    let first = deadline(&session, Timer::Reactions).expect("the reactions are timed");
+    let expiry = Millis(10_000) + meeting::REACTION_SHOWN_MS;
+    assert!((expiry..expiry + 10).contains(&first), "{first:?}");
     let shown: Vec<&ShownReaction> = session.reactions().collect();
     assert_eq!(shown.len(), meeting::MAX_REACTIONS_PER_TILE);
     assert!(shown
@@ -1734,26 +1842,30 @@ fn a_reaction_flood_shows_a_few_and_each_leaves_after_three_seconds() {
         "{last_id} admitted: 5 at once, then 2 a second"
     );
     // Ours goes to everyone and floats over our own tile.
-    let effects = session.handle(Input::Command(Command::React(Reaction::Heart)), 11_000.0);
+    let effects = session.handle(
+        Input::Command(Command::React(Reaction::Heart)),
+        Millis(11_000),
+    );
     assert_eq!(effects.len(), 2);
     assert_eq!(session.reactions().last().map(|r| r.from), Some(None));
-    // The timer takes off what is due and runs again for the rest.
-    let effects = session.handle(Input::Timer(Timer::Reactions), 13_600.0);
-    assert_eq!(
-        effects,
-        [Effect::StartTimer {
-            timer: Timer::Reactions,
-            after_ms: 400
-        }]
-    );
+    // The timer takes off what is due and runs again for the rest: ours, at 14 s.
+    assert!(run_until(&mut session, Millis(13_999))
+        .iter()
+        .all(|e| *e == Effect::Send(ClientMessage::Ping)));
     assert_eq!(session.reactions().count(), 1);
-    let effects = session.handle(Input::Timer(Timer::Reactions), 14_001.0);
-    assert!(effects.is_empty());
+    assert_eq!(deadline(&session, Timer::Reactions), Some(Millis(14_000)));
+    run_until(&mut session, Millis(14_000));
     assert_eq!(session.reactions().count(), 0);
-    // Someone leaving takes their reactions with them.
-    from(&mut session, 1, clap, 20_000.0);
+    assert_eq!(
+        deadline(&session, Timer::Reactions),
+        None,
+        "nothing left to time"
+    );
+    // Someone leaving takes their reactions with them, and their timer.
+    from(&mut session, 1, clap, Millis(20_000));
     server(&mut session, ServerMessage::PeerLeft { peer: PeerId(1) });
     assert_eq!(session.reactions().count(), 0);
+    assert_eq!(deadline(&session, Timer::Reactions), None);
 }
 
 #[test]
@@ -1763,10 +1875,10 @@ fn everyone_is_told_who_records_a_newcomer_at_once_and_it_ends_when_they_leave()
         &mut session,
         2,
         r#"{"type":"recording","on":true}"#,
-        1_000.0,
+        Millis(1_000),
     );
     assert_eq!(session.recording(), [Some(PeerId(2))]);
-    let effects = session.handle(Input::Command(Command::Recording(true)), 2_000.0);
+    let effects = session.handle(Input::Command(Command::Recording(true)), Millis(2_000));
     let on = PeerMessage::Recording { on: true };
     assert_eq!(
         effects,
@@ -1784,7 +1896,7 @@ fn everyone_is_told_who_records_a_newcomer_at_once_and_it_ends_when_they_leave()
     assert_eq!(session.recording(), [None, Some(PeerId(2))]);
     // Said once: the same again changes nothing.
     assert!(session
-        .handle(Input::Command(Command::Recording(true)), 2_100.0)
+        .handle(Input::Command(Command::Recording(true)), Millis(2_100))
         .is_empty());
     // Dave learns it when his channel opens.
     server(
@@ -1794,7 +1906,7 @@ fn everyone_is_told_who_records_a_newcomer_at_once_and_it_ends_when_they_leave()
             polite: false,
         },
     );
-    let effects = session.handle(Input::Peer(PeerId(3), PeerInput::ChatOpen), 3_000.0);
+    let effects = session.handle(Input::Peer(PeerId(3), PeerInput::ChatOpen), Millis(3_000));
     assert!(effects.contains(&Effect::SendToPeer {
         peer: PeerId(3),
         message: on
@@ -1802,35 +1914,53 @@ fn everyone_is_told_who_records_a_newcomer_at_once_and_it_ends_when_they_leave()
     // Carol leaves while recording: nobody but us records now.
     server(&mut session, ServerMessage::PeerLeft { peer: PeerId(2) });
     assert_eq!(session.recording(), [None]);
-    session.handle(Input::Command(Command::Recording(false)), 4_000.0);
+    session.handle(Input::Command(Command::Recording(false)), Millis(4_000));
     assert!(session.recording().is_empty());
 }
 
 #[test]
 fn a_hand_flipped_faster_than_shown_ends_where_its_owner_left_it() {
     let mut session = in_call_with(&["Bob"]);
-    let mut timers = 0;
-    // 1,000 ups and downs in a second, ending up.
+    let settle = Timer::HandSettled(PeerId(1));
+    let mut settlings = 0;
+    // 1,000 ups and downs in a second, ending up, with time passing between them.
     for i in 0..1_000 {
+        let at = Millis(1_000 + i);
+        run_until(&mut session, at);
         let up = i % 2 == 1;
         let json = format!(r#"{{"type":"hand","up":{up}}}"#);
-        for effect in from(&mut session, 1, &json, 1_000.0 + f64::from(i)) {
-            match effect {
-                Effect::StartTimer {
-                    timer: Timer::HandSettled(PeerId(1)),
-                    after_ms: HAND_SETTLE_MS,
-                } => timers += 1,
-                other => panic!("{other:?}"),
-            }
-        }
+        let settling = deadline(&session, settle).is_some();
+        assert!(from(&mut session, 1, &json, at).is_empty());
+        settlings += usize::from(!settling && deadline(&session, settle).is_some());
     }
-    assert_eq!(timers, 1, "one settling for the whole burst");
+    assert!(
+        (1..=3).contains(&settlings),
+        "{settlings}: at most one settling per half second"
+    );
     // A few changes were shown at once; the rest waits for the timer.
-    session.handle(Input::Timer(Timer::HandSettled(PeerId(1))), 2_500.0);
+    run_until(&mut session, Millis(2_500));
     assert_eq!(hand_names(&session), ["Bob"]);
+    assert_eq!(deadline(&session, settle), None);
     // Later, a single change shows at once.
-    from(&mut session, 1, r#"{"type":"hand","up":false}"#, 10_000.0);
+    from(
+        &mut session,
+        1,
+        r#"{"type":"hand","up":false}"#,
+        Millis(10_000),
+    );
     assert!(session.hands().is_empty());
+    // Held back, then gone: the settling goes with Bob and never fires.
+    for i in 0..10 {
+        from(
+            &mut session,
+            1,
+            r#"{"type":"hand","up":true}"#,
+            Millis(11_000 + i),
+        );
+    }
+    assert!(deadline(&session, settle).is_some());
+    server(&mut session, ServerMessage::PeerLeft { peer: PeerId(1) });
+    assert_eq!(deadline(&session, settle), None);
 }
 
 #[test]
@@ -1841,7 +1971,7 @@ fn reactions_go_with_everyone_when_the_seat_is_taken_elsewhere() {
         &mut session,
         1,
         r#"{"type":"react","reaction":"heart"}"#,
-        1_000.0,
+        Millis(1_000),
     );
     assert_eq!(session.reactions().count(), 1);
     server(
@@ -1855,7 +1985,7 @@ fn reactions_go_with_everyone_when_the_seat_is_taken_elsewhere() {
 #[test]
 fn a_session_on_the_pages_early_socket_adopts_it_and_does_not_join_twice() {
     let mut session = Session::new("Me".into(), "room".into(), 7);
-    let effects = session.start_on_early_socket(0.0);
+    let effects = session.start_on_early_socket(Millis(0));
     assert_eq!(effects[0], Effect::AdoptSocket { generation: 1 });
     // The app speaks at once, so the server holds the seat from now on like any other.
     assert_eq!(effects[1], Effect::Send(ClientMessage::Ping));
@@ -1866,7 +1996,7 @@ fn a_session_on_the_pages_early_socket_adopts_it_and_does_not_join_twice() {
         )),
         "the script sent join already: {effects:?}"
     );
-    session.handle(Input::MediaReady, 0.0);
+    session.handle(Input::MediaReady, Millis(0));
     assert_eq!(session.status(), CallStatus::Joining);
     // What the server answered the script, and Bob's offer after it, are news of that
     // socket like any other.
@@ -1897,10 +2027,10 @@ fn a_session_on_the_pages_early_socket_adopts_it_and_does_not_join_twice() {
 #[test]
 fn an_early_socket_lost_before_the_answer_is_replaced_by_one_that_joins() {
     let mut session = Session::new("Me".into(), "room".into(), 7);
-    session.start_on_early_socket(0.0);
-    session.handle(Input::SocketClosed(1), 1.0);
+    session.start_on_early_socket(Millis(0));
+    session.handle(Input::SocketClosed(1), Millis(1));
     assert_eq!(
-        session.handle(Input::Timer(Timer::Reconnect), 2.0),
+        fire(&mut session, Timer::Reconnect),
         [
             Effect::OpenSocket { generation: 2 },
             Effect::Send(ClientMessage::Join {
@@ -1915,7 +2045,7 @@ fn an_early_socket_lost_before_the_answer_is_replaced_by_one_that_joins() {
 fn a_page_asking_for_its_seat_back_opens_its_own_socket_even_with_an_early_one() {
     let mut session = Session::new("Me".into(), "room".into(), 7);
     session.resume_with("token".into());
-    let effects = session.start_on_early_socket(0.0);
+    let effects = session.start_on_early_socket(Millis(0));
     assert_eq!(effects[0], Effect::OpenSocket { generation: 1 });
     assert_eq!(
         effects[1],

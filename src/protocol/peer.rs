@@ -184,73 +184,6 @@ impl PeerMessage {
     }
 }
 
-/// What [`RateGate::admit`] says of one message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Admit {
-    Show,
-    /// Dropped; `notify` for the first line dropped in a burst, so one notice says so.
-    Drop {
-        notify: bool,
-    },
-}
-
-/// A per-person rate limit: a token bucket of `burst` messages refilled at `per_second`.
-#[derive(Clone, Debug)]
-pub struct RateGate {
-    per_second: f64,
-    burst: f64,
-    tokens: f64,
-    at_ms: f64,
-    /// Messages are being dropped (a notice went out for this burst).
-    dropping: bool,
-}
-
-impl RateGate {
-    fn new(per_second: f64, burst: f64) -> RateGate {
-        RateGate {
-            per_second,
-            burst,
-            tokens: burst,
-            at_ms: f64::NEG_INFINITY,
-            dropping: false,
-        }
-    }
-
-    /// Chat lines: [`CHAT_LINES_PER_SECOND`], bursts of [`CHAT_BURST`].
-    pub fn chat() -> RateGate {
-        RateGate::new(CHAT_LINES_PER_SECOND, CHAT_BURST)
-    }
-
-    /// Hand changes: [`HAND_CHANGES_PER_SECOND`], bursts of [`HAND_CHANGE_BURST`].
-    pub fn hand_changes() -> RateGate {
-        RateGate::new(HAND_CHANGES_PER_SECOND, HAND_CHANGE_BURST)
-    }
-
-    /// Reactions: [`REACTIONS_PER_SECOND`], bursts of [`REACTION_BURST`].
-    pub fn reactions() -> RateGate {
-        RateGate::new(REACTIONS_PER_SECOND, REACTION_BURST)
-    }
-
-    pub fn admit(&mut self, now_ms: f64) -> Admit {
-        let elapsed = (now_ms - self.at_ms).max(0.0) / 1000.0;
-        self.tokens = (self.tokens + elapsed * self.per_second).min(self.burst);
-        self.at_ms = now_ms;
-        if self.tokens >= 1.0 {
-            // A burst ends once the sender has slowed down enough for the bucket to fill
-            // half way, not at the one message a sustained flood gets through each refill.
-            if self.tokens >= self.burst / 2.0 {
-                self.dropping = false;
-            }
-            self.tokens -= 1.0;
-            Admit::Show
-        } else {
-            let notify = !self.dropping;
-            self.dropping = true;
-            Admit::Drop { notify }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,51 +297,5 @@ mod tests {
         // …and 64 KiB is dropped before it is parsed.
         let huge = format!(r#"{{"type":"chat","text":"{}"}}"#, "x".repeat(64 * 1024));
         assert_eq!(PeerMessage::decode(&huge), Err(PeerMessageError::TooLarge));
-    }
-
-    #[test]
-    fn reactions_are_limited_per_person_to_a_few_a_second() {
-        let mut gate = RateGate::reactions();
-        // A flood of 1,000 a second for 10 s shows 5 at once, then 2 a second.
-        let shown = (0..10_000)
-            .filter(|i| gate.admit(f64::from(*i)) == Admit::Show)
-            .count();
-        assert!((24..=26).contains(&shown), "{shown}");
-        // Someone clapping once a second is never held back.
-        let mut gate = RateGate::reactions();
-        assert!((0..60).all(|i| gate.admit(f64::from(i) * 1000.0) == Admit::Show));
-    }
-
-    #[test]
-    fn chat_is_limited_per_person_with_one_notice_per_burst() {
-        let mut gate = RateGate::chat();
-        // A burst of 30 passes, at once.
-        for _ in 0..30 {
-            assert_eq!(gate.admit(0.0), Admit::Show);
-        }
-        assert_eq!(gate.admit(0.0), Admit::Drop { notify: true });
-        for _ in 0..1_000 {
-            assert_eq!(gate.admit(10.0), Admit::Drop { notify: false });
-        }
-        // A tenth of a second later one more line may pass: still the same burst.
-        assert_eq!(gate.admit(110.0), Admit::Show);
-        assert_eq!(gate.admit(110.0), Admit::Drop { notify: false });
-        // After a pause, the next flood is a new burst with a notice of its own.
-        assert_eq!(gate.admit(5_000.0), Admit::Show);
-        for _ in 0..29 {
-            gate.admit(5_000.0);
-        }
-        assert_eq!(gate.admit(5_000.0), Admit::Drop { notify: true });
-        // Ten lines a second go through for ever.
-        let shown = (0..100)
-            .filter(|i| gate.admit(10_000.0 + f64::from(*i) * 100.0) == Admit::Show)
-            .count();
-        assert_eq!(shown, 100);
-        // A flood of 1,000 lines a second for 10 s shows about 30 + 10 × 10.
-        let mut gate = RateGate::chat();
-        let shown = (0..10_000)
-            .filter(|i| gate.admit(f64::from(*i)) == Admit::Show)
-            .count();
-        assert!((125..=135).contains(&shown), "{shown}");
     }
 }

@@ -60,7 +60,7 @@ pub enum PeerEvent {
     ChatClosed,
     /// A [`PeerMessage`] from the other side, still encoded, and when it arrived (ms since
     /// the epoch: a message may wait in the queue while the session is busy).
-    Message(String, f64),
+    Message(String, crate::mesh::Millis),
     /// A frame on the chat channel refused unread: binary, or too large.
     Unreadable(PeerMessageError),
     State(RtcPeerConnectionState),

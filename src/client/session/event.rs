@@ -4,7 +4,6 @@ use super::stats::StatsRead;
 use crate::call_state::{DeviceKind, UiCommand};
 use crate::client::peer::PeerEvent;
 use crate::client::signaling::SocketEvent;
-use crate::mesh::Timer;
 use crate::protocol::signaling::PeerId;
 use web_sys::MediaStreamTrack;
 
@@ -13,7 +12,8 @@ pub(super) enum Event {
     Ui(UiCommand),
     Socket(SocketEvent),
     Peer(PeerId, PeerEvent),
-    Timer(Timer),
+    /// The state machine's next deadline has come.
+    Timeout,
     /// Time to read the call statistics.
     StatsTick,
     /// The statistics asked for at the last tick, one sample per connection read.
@@ -39,7 +39,7 @@ impl Event {
             Event::Ui(_) => "a control",
             Event::Socket(_) => "news from the server",
             Event::Peer(..) => "news from a peer connection",
-            Event::Timer(_) => "a timer",
+            Event::Timeout => "a timer",
             Event::StatsTick => "the stats tick",
             Event::StatsRead(_) => "the stats read",
             Event::ScreenPicked(_) => "a picked screen",

@@ -31,14 +31,16 @@ use super::media::{self, LocalMedia};
 use super::peer::{Peer, PeerEvent};
 use super::signaling::{SignalingSocket, SocketEvent};
 use crate::call_state::{CallState, DeviceKind, UiCommand};
+use crate::client::clock::now;
 use crate::client::error_name;
 use crate::mesh::speaker::ActiveSpeaker;
 use crate::mesh::switches::Switches;
-use crate::mesh::{self, Effect, Input, PeerInput};
+use crate::mesh::{self, Effect, Input, Millis, PeerInput};
 use crate::protocol::peer::MAX_CHAT_LINES;
 use crate::protocol::signaling::PeerId;
 use crate::stats::StatsSample;
 use futures::channel::mpsc::{self, UnboundedReceiver, UnboundedSender};
+use futures::future::Either;
 use futures::{FutureExt, StreamExt};
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
@@ -51,11 +53,11 @@ use wasm_bindgen::JsCast;
 use web_sys::{HtmlVideoElement, MediaStreamTrack, RtcDataChannel};
 
 /// How long the event loop works through a backlog before it gives the browser a turn.
-const SLICE_MS: f64 = 8.0;
+const SLICE_MS: u64 = 8;
 
 /// An event handled for longer than this kept the person's controls waiting, and is
 /// noted in the console (the controls go first, but not in the middle of an event).
-const SLOW_EVENT_MS: f64 = 100.0;
+const SLOW_EVENT_MS: u64 = 100;
 
 /// Whether this tab keeps a seat in `room` as `user` from an earlier page (its resume
 /// token: a reload, or a duplicated tab).
@@ -146,8 +148,8 @@ async fn run(
     // answers the browser's prompt); what the server says meanwhile waits in the queue,
     // and is handled with the camera's tracks at hand.
     let effects = match session.early_socket {
-        Some(_) => session.machine.start_on_early_socket(now_ms()),
-        None => session.machine.start(now_ms()),
+        Some(_) => session.machine.start_on_early_socket(now()),
+        None => session.machine.start(now()),
     };
     session.carry_out(effects).await;
     // Not adopted (the seat from before is asked back instead): its seat is given back.
@@ -169,28 +171,48 @@ async fn run(
     // Events that queued up while an event was awaited are handled one after another
     // without a turn for the browser; past a slice of such work, the loop gives it one (so
     // a click is seen, Mute shows as pressed and the screen paints) before it goes on.
-    let mut slice_started = now_ms();
+    // The state machine's timers are one deadline here (`poll_timeout`), asked again
+    // after every event: a timer it cancelled is simply no longer the deadline.
+    let mut slice_started = now();
     while !session.stop {
-        let next = match queue.next().now_or_never() {
-            Some(queued) => queued,
-            None => {
-                let next = queue.next().await;
-                slice_started = now_ms();
-                next
-            }
+        let deadline = session.machine.poll_timeout();
+        // A deadline that has come goes before whatever is queued: a flood of peer news
+        // never holds a timer back by more than one event.
+        let due = deadline.is_some_and(|at| at <= now());
+        let next = match due.then_some(Event::Timeout) {
+            Some(timeout) => Some(timeout),
+            None => match queue.next().now_or_never() {
+                Some(queued) => queued,
+                None => {
+                    let next = match deadline {
+                        Some(at) => {
+                            let wait = u32::try_from(at.since(now())).unwrap_or(u32::MAX);
+                            let timeout = TimeoutFuture::new(wait);
+                            match futures::future::select(queue.next(), timeout).await {
+                                Either::Left((event, _)) => event,
+                                Either::Right(((), _)) => Some(Event::Timeout),
+                            }
+                        }
+                        None => queue.next().await,
+                    };
+                    slice_started = now();
+                    next
+                }
+            },
         };
         let Some(event) = next else {
             break;
         };
-        let (what, started) = (event.name(), now_ms());
+        let (what, started) = (event.name(), now());
         session.handle(event).await;
-        let done = now_ms();
-        if done - started > SLOW_EVENT_MS {
-            leptos::logging::warn!("slow event: {what} took {:.0} ms", done - started);
+        let done = now();
+        if done.since(started) > SLOW_EVENT_MS {
+            let took = done.since(started);
+            leptos::logging::warn!("slow event: {what} took {took} ms");
         }
-        if done - slice_started > SLICE_MS {
+        if done.since(slice_started) > SLICE_MS {
             TimeoutFuture::new(0).await;
-            slice_started = now_ms();
+            slice_started = now();
         }
     }
     // The last word (e.g. "Call ended.") is shown now, not at a frame that never comes.
@@ -262,7 +284,7 @@ impl Session {
                 self.input(Input::SocketClosed(generation)).await
             }
             Event::Peer(id, event) => self.on_peer(id, event).await,
-            Event::Timer(timer) => self.input(Input::Timer(timer)).await,
+            Event::Timeout => self.input(Input::Timeout).await,
             Event::StatsTick => self.read_stats(),
             Event::StatsRead(reads) => self.show_stats(reads).await,
             Event::ScreenPicked(picked) => self.start_sharing(picked).await,
@@ -282,13 +304,13 @@ impl Session {
 
     /// Hands one input to the state machine and carries out what it decides.
     async fn input(&mut self, input: Input) {
-        self.input_at(input, now_ms()).await;
+        self.input_at(input, now()).await;
     }
 
-    /// [`Session::input`] for something that happened at `at_ms` (a message that waited
+    /// [`Session::input`] for something that happened at `at` (a message that waited
     /// in the queue).
-    async fn input_at(&mut self, input: Input, at_ms: f64) {
-        let effects = self.machine.handle(input, at_ms);
+    async fn input_at(&mut self, input: Input, at: Millis) {
+        let effects = self.machine.handle(input, at);
         self.carry_out(effects).await;
     }
 
@@ -298,7 +320,7 @@ impl Session {
         let mut queue = VecDeque::from(effects);
         while let Some(effect) = queue.pop_front() {
             if let Some(input) = self.carry_out_one(effect).await {
-                queue.extend(self.machine.handle(input, now_ms()));
+                queue.extend(self.machine.handle(input, now()));
             }
         }
         self.schedule_redraw();
@@ -371,13 +393,6 @@ impl Session {
                     }
                 }
             }
-            Effect::StartTimer { timer, after_ms } => {
-                let events = self.events.clone();
-                spawn_local(async move {
-                    TimeoutFuture::new(after_ms).await;
-                    let _ = events.unbounded_send(Event::Timer(timer));
-                });
-            }
             Effect::LimitSenders(limits) => self.limit_senders(limits).await,
             Effect::EnableTracks(switches) => self.enable_tracks(switches),
             Effect::SendFile { peer, transfer } => return self.start_sending(peer, transfer),
@@ -428,8 +443,4 @@ impl Session {
         // Dropping the socket closes it, after the queued `leave`.
         self.socket = None;
     }
-}
-
-fn now_ms() -> f64 {
-    js_sys::Date::now()
 }

@@ -18,7 +18,7 @@ impl Session {
         };
         // When it happened: now, or for a message, when it arrived (how long a hand has
         // been up is counted from then).
-        let mut at = now_ms();
+        let mut at = now();
         let input = match event {
             PeerEvent::Candidate(signal) => PeerInput::LocalSignal(signal),
             PeerEvent::NegotiationNeeded => match remote.peer.negotiate().await {

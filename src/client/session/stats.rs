@@ -102,7 +102,7 @@ impl Session {
                 }
             }
         }
-        let speaking = self.speaker.update(&levels, now_ms());
+        let speaking = self.speaker.update(&levels, now());
         if self.view.speaking.try_get_untracked() != Some(speaking) {
             self.view.speaking.set(speaking);
         }
