@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 export PATH := $(CURDIR)/.tools/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: run test setup setup-test build lint unit e2e bench-client dev fuzz dist dist-test
+.PHONY: run test setup setup-test build lint unit e2e budget bench-client dev fuzz dist dist-test
 
 ## Build the release app and serve it on http://127.0.0.1:3000
 run: setup
@@ -13,7 +13,7 @@ run: setup
 ## Everything CI checks: format, lints, unit and integration tests, end-to-end calls.
 ## The site is built first: a binary started by the integration tests refuses a site that
 ## another build (a release one, say) has replaced.
-test: setup-test lint build dist-test unit e2e
+test: setup-test lint build dist-test unit e2e budget
 
 ## The dev loop: rebuild and reload on every change.
 dev: setup
@@ -55,6 +55,13 @@ unit:
 e2e: build
 	cargo leptos build --split
 	cd end2end && TANDEM_BIN=$(CURDIR)/target/debug/tandem npx playwright test --project=calls
+
+## What a new visitor downloads (the home page until interactive, a call link until the
+## first picture), held to the budgets in end2end/tests/budget.spec.ts, on the release
+## build. Last in `make test`: the release site replaces the debug one in target/site.
+budget: setup-test
+	cargo leptos build --release --split
+	cd end2end && TANDEM_BIN=$(CURDIR)/target/release/tandem npx playwright test --project=budget
 
 ## Time to media in Chromium on the release build, the app against a plain-JavaScript page
 ## (BENCHMARKS.md); the figures land in end2end/test-results/time-to-media.json.

@@ -566,6 +566,45 @@ export class Person {
   }
 }
 
+/** Records, from navigation start, when the page's peer connection connects and decodes
+ * its first remote video frame. */
+export async function watchMedia(page: Page): Promise<void> {
+  await page.addInitScript(() => {
+    const w = window as any;
+    // The call has started for the person when a remote picture plays: what the page
+    // fetches from then on (Tandem's deferred panels) is not counted.
+    document.addEventListener('playing', (e) => {
+      const stream = (e.target as HTMLVideoElement).srcObject as MediaStream | null;
+      const remote = stream?.getVideoTracks().some((t) => (w.__pcs ?? []).some((pc: RTCPeerConnection) => pc.getReceivers().some((r) => r.track === t)));
+      if (remote && w.__playingAt === undefined) w.__playingAt = performance.now();
+    }, true);
+    // The app marks the page live (`data-hydrated`) once hydration is done.
+    new MutationObserver(() => {
+      if (w.__hydratedAt === undefined && document.documentElement.hasAttribute('data-hydrated')) w.__hydratedAt = performance.now();
+    }).observe(document, { attributes: true, subtree: true, attributeFilter: ['data-hydrated'] });
+    // When the call screen is on the page (Tandem only).
+    new MutationObserver(() => {
+      if (w.__callShownAt === undefined && document.querySelector('section.call')) w.__callShownAt = performance.now();
+    }).observe(document, { childList: true, subtree: true });
+    const timer = setInterval(async () => {
+      const pc: RTCPeerConnection | undefined = w.__pcs?.[w.__pcs.length - 1];
+      if (!pc) return;
+      if (w.__connectedAt === undefined && pc.connectionState === 'connected') w.__connectedAt = performance.now();
+      if (w.__firstFrameAt === undefined) {
+        const stats = await pc.getStats();
+        // The state may have changed while the stats were gathered.
+        if (w.__connectedAt === undefined && pc.connectionState === 'connected') w.__connectedAt = performance.now();
+        stats.forEach((r: any) => {
+          if (r.type === 'inbound-rtp' && r.kind === 'video' && r.framesDecoded > 0 && w.__firstFrameAt === undefined) {
+            w.__firstFrameAt = performance.now();
+          }
+        });
+      }
+      if (w.__connectedAt !== undefined && w.__firstFrameAt !== undefined) clearInterval(timer);
+    }, 5);
+  });
+}
+
 /** The WASM client has taken over the server-rendered page. */
 export async function waitForHydration(page: Page): Promise<void> {
   await page.waitForFunction(() => document.documentElement.dataset.hydrated === 'true', null, {
