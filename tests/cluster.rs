@@ -1000,6 +1000,20 @@ async fn the_host_hands_over_and_removes_across_servers_and_a_leaving_host_is_fo
     }
 }
 
+/// Issue 35, item 4, across servers: let in by a host on A, a knock waiting on B holds its
+/// seat at once, and is sent fresh tokens before it says another word.
+#[tokio::test]
+async fn a_knock_let_in_from_another_server_holds_its_seat_before_it_says_another_word() {
+    let redis = RedisServer::start();
+    let quick = ["--heartbeat-interval", "20ms"];
+    let (a, b) = (server(&redis, &quick), server(&redis, &quick));
+    let mut alice = Client::connect(a.addr).await;
+    alice.join("door", "Alice").await;
+    let mut dave = Client::connect(b.addr).await;
+    let_in(&mut alice, &mut dave, "door", "Dave").await;
+    token_comes(&mut dave).await;
+}
+
 #[tokio::test]
 async fn a_host_on_one_server_locks_and_answers_knocks_on_the_other_and_a_new_host_hears_who_waits()
 {

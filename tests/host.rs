@@ -5,9 +5,9 @@ mod common;
 
 use common::*;
 use serde_json::json;
-use tandem::protocol::signaling::{
-    ErrorCode, PeerId, ServerMessage, MAX_KNOCKS, REMOVED_CLOSE_CODE,
-};
+use std::time::Duration;
+use tandem::protocol::signaling::{ErrorCode, PeerId, ServerMessage, REMOVED_CLOSE_CODE};
+use tandem::server::room::door::MAX_KNOCKS;
 
 /// Three people in `room`, seated in order: Alice (the host), Bob, Carol; each has read
 /// the news of those after them.
@@ -222,6 +222,28 @@ async fn at_a_locked_room_the_host_admits_one_knock_and_denies_the_next() {
     assert_eq!(alice.recv().await, ServerMessage::Locked { locked: false });
     let mut gus = Client::connect(addr).await;
     gus.join("r", "Gus").await;
+}
+
+/// Issue 35, item 4: a knock let in holds its seat from the moment the host admits it,
+/// not from its connection's next message. Silent after `joined`, it is sent fresh tokens
+/// as anyone seated is (before, its connection still took itself for waiting, and sent
+/// none).
+#[tokio::test]
+async fn a_knock_let_in_holds_its_seat_before_it_says_another_word() {
+    let config = config_with(|c| c.connections.heartbeat_interval = Duration::from_millis(20));
+    let addr = TestServer::start(config).await.addr;
+    let mut alice = Client::connect(addr).await;
+    alice.join("r", "Alice").await;
+    let mut dave = Client::connect(addr).await;
+    let_in(&mut alice, &mut dave, "r", "Dave").await;
+    let token = token_comes(&mut dave).await;
+    // It resumes Dave's seat: the seat was his.
+    drop(dave);
+    let mut dave = Client::connect(addr).await;
+    assert!(matches!(
+        dave.resume(&token).await,
+        ServerMessage::Resumed { .. }
+    ));
 }
 
 #[tokio::test]

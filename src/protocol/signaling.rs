@@ -27,16 +27,6 @@ pub const SEAT_TAKEN_CLOSE_CODE: u16 = 4001;
 /// The close code of a socket whose person the host removed from the call (after
 /// `removed`): the page says so and does not reconnect.
 pub const REMOVED_CLOSE_CODE: u16 = 4002;
-/// How many people may wait at a locked room's door at once; past it, `room_locked`.
-pub const MAX_KNOCKS: usize = 10;
-/// How many of them may come from one address (IPv6 grouped as for the per-address
-/// limit): one address cannot fill the waiting list for everyone else.
-pub const MAX_KNOCKS_PER_ADDRESS: usize = 2;
-/// How many times one address may knock at one room a minute (given up or not): a page
-/// that knocks and gives up in a loop must not ring at the host without end.
-pub const KNOCKS_PER_MINUTE_PER_ADDRESS: usize = 3;
-/// How long a knock waits for the host before it ends (`knock_expired`).
-pub const KNOCK_TIMEOUT_SECS: u64 = 120;
 /// The path the signaling WebSocket is served on.
 pub const SIGNALING_PATH: &str = "/ws";
 
@@ -233,7 +223,7 @@ pub enum ServerMessage {
     Locked { locked: bool },
     /// The room is locked: you wait at its door, taking no seat, until its host
     /// (`host_name`) lets you in (`joined` follows) or not (`knock_denied`), at most
-    /// [`KNOCK_TIMEOUT_SECS`] (`knock_expired`). `leave` stops waiting.
+    /// two minutes (`server::room::door::KNOCK_TIMEOUT`) (`knock_expired`). `leave` stops waiting.
     Waiting { host_name: String },
     /// To the host: `name` is at the door of the locked room, as `knock`.
     Knock { knock: KnockId, name: String },
@@ -370,7 +360,7 @@ pub enum ErrorCode {
     /// shortly. Nothing was changed.
     Unavailable,
     /// The peer addressed is not reading fast enough: what you already sent them fills
-    /// your share of their queue ([`PEER_SHARE_BYTES`]). This signal was dropped; try
+    /// your share of their queue (`server::mailbox::PEER_SHARE_BYTES`). This signal was dropped; try
     /// again later. The error's `peer` names them.
     PeerBusy,
     /// A host command (`make_host`, `remove`, `ask_to_mute`, `lock`, `unlock`, `admit`,
@@ -386,12 +376,6 @@ pub enum ErrorCode {
     /// `admit` or `deny` of a knock that no longer waits.
     UnknownKnock,
 }
-
-/// What one sender may have waiting for one reader at the server, in bytes (each message
-/// counts 64 bytes more than its text): past it, the sender gets `peer_busy`.
-pub const PEER_SHARE_BYTES: usize = 128 * 1024;
-/// The same, for a reader whose socket dropped and whose seat waits for a resume.
-pub const HELD_SHARE_BYTES: usize = 32 * 1024;
 
 impl ErrorCode {
     /// A sentence a person can read.

@@ -12,12 +12,13 @@ use super::limits::{client_ip, IpSlot, MessageRate, OriginPolicy, PerIpLimit, Ra
 use super::mailbox::{Due, Kick, MAILBOX};
 use super::metrics::{CloseReason, Metrics};
 use super::registry::Registry;
+use super::room::door::KNOCK_TIMEOUT;
 use super::rooms::{encode, KnockOutcome, Knocking, Mailbox, NoSeat, Seat};
 use super::sockets::OpenSockets;
 use super::tokens::TOKEN_REFRESH_BEATS;
 use crate::protocol::signaling::{
     validate_name, validate_room, ClientMessage, ErrorCode, HostCommand, InputError, PeerId,
-    ServerMessage, EARLY_QUERY, KNOCK_TIMEOUT_SECS, REMOVED_CLOSE_CODE, SEAT_TAKEN_CLOSE_CODE,
+    ServerMessage, EARLY_QUERY, REMOVED_CLOSE_CODE, SEAT_TAKEN_CLOSE_CODE,
 };
 use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
@@ -189,6 +190,10 @@ async fn serve_socket(socket: &mut WebSocket, hub: &Hub, slot: &mut Option<IpSlo
             biased;
             next = mailbox.next() => match next {
                 Ok(Due::Message(text)) => Box::pin(send(socket, Message::Text(text), &mailbox, write_limit)).await,
+                Ok(Due::DoorAnswered) => {
+                    connection.settle_knock();
+                    Ok(())
+                }
                 Ok(Due::Beat) => {
                     beats = beats.wrapping_add(1);
                     if beats.is_multiple_of(TOKEN_REFRESH_BEATS) {
@@ -418,7 +423,6 @@ impl Connection<'_> {
         received: Instant,
         address: Option<IpAddr>,
     ) -> Result<(), Refusal> {
-        self.settle_knock();
         if !matches!(message, ClientMessage::Join { .. }) {
             self.early = false;
         }
@@ -441,7 +445,7 @@ impl Connection<'_> {
                         let rooms = rooms.clone();
                         self.standing = Standing::Knocking(Box::new(knocking.clone()));
                         tokio::spawn(async move {
-                            tokio::time::sleep(Duration::from_secs(KNOCK_TIMEOUT_SECS)).await;
+                            tokio::time::sleep(KNOCK_TIMEOUT).await;
                             rooms.expire_knock(&knocking);
                         });
                         return Ok(());
@@ -511,8 +515,8 @@ impl Connection<'_> {
         Ok(())
     }
 
-    /// Waiting at a room's door: takes the seat the host gave meanwhile, or forgets the
-    /// wait if it ended (the client was told how).
+    /// Waiting at a room's door, now answered (`Due::DoorAnswered`): takes the seat the
+    /// host gave, or forgets the wait if it ended (the client was told how).
     fn settle_knock(&mut self) {
         let Standing::Knocking(knocking) = &self.standing else {
             return;

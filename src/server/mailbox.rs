@@ -12,7 +12,7 @@
 //!
 //! The same queue, with smaller bounds, holds what waits for a seat whose socket dropped.
 
-use crate::protocol::signaling::{PeerId, HELD_SHARE_BYTES, MAX_ROOM_CAPACITY, PEER_SHARE_BYTES};
+use crate::protocol::signaling::{PeerId, MAX_ROOM_CAPACITY};
 use axum::extract::ws::Utf8Bytes;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -38,6 +38,12 @@ impl Bounds {
         (self.total - self.reserved) / (MAX_ROOM_CAPACITY - 1)
     }
 }
+
+/// What one sender may have waiting for one reader at the server, in bytes (each message
+/// counts 64 bytes more than its text): past it, the sender gets `peer_busy`.
+pub const PEER_SHARE_BYTES: usize = 128 * 1024;
+/// The same, for a reader whose socket dropped and whose seat waits for a resume.
+pub const HELD_SHARE_BYTES: usize = 32 * 1024;
 
 /// A connected person's queue: 1 MiB, 128 KiB of it kept for the server, so each of the
 /// seven others a room can hold may have 128 KiB waiting (two of the largest signals).
@@ -192,6 +198,8 @@ struct Queued {
     ended: Option<Kick>,
     /// A heartbeat is due (see [`Mailbox::beat`]).
     beat: bool,
+    /// The room's door answered this connection's knock (see [`Mailbox::door_answered`]).
+    door: bool,
 }
 
 /// What the connection's task has to do next.
@@ -201,6 +209,10 @@ pub enum Due {
     Message(Utf8Bytes),
     /// The heartbeat: check the client was heard from lately, and ping it.
     Beat,
+    /// The knock this connection waits with was answered (let in, turned away, timed out,
+    /// or the room emptied): it takes its seat, or stops waiting, now, before it writes
+    /// what it was told.
+    DoorAnswered,
 }
 
 /// Why a connection is ended from outside its own task.
@@ -288,6 +300,9 @@ impl Mailbox {
                     Some(kick) => return queued.messages.pop().map(Due::Message).ok_or(kick),
                     None => {}
                 }
+                if std::mem::take(&mut queued.door) {
+                    return Ok(Due::DoorAnswered);
+                }
                 if std::mem::take(&mut queued.beat) {
                     return Ok(Due::Beat);
                 }
@@ -304,6 +319,13 @@ impl Mailbox {
     /// connection's memory counts, and a timer is over a hundred bytes of it.
     pub fn beat(&self) {
         self.lock().beat = true;
+        self.0.changed.notify_one();
+    }
+
+    /// The knock this connection waits with was answered: its task settles it at once
+    /// (pushed, not found at the connection's next message).
+    pub fn door_answered(&self) {
+        self.lock().door = true;
         self.0.changed.notify_one();
     }
 

@@ -11,6 +11,7 @@ pub mod mailbox;
 pub mod metrics;
 pub mod registry;
 pub mod relay;
+pub mod room;
 pub mod rooms;
 pub mod site;
 pub mod sockets;

@@ -14,17 +14,16 @@ use super::ice::IceConfig;
 use super::limits::IpSlot;
 pub use super::mailbox::Mailbox;
 use super::mailbox::{Busy, FairQueue, Kick, Posted, HELD};
+use super::room::door::{self, KnockLimits};
 use super::tokens::ResumeTokens;
 use crate::protocol::signaling::{
     distinct_name, ErrorCode, HostCommand, KnockId, PeerId, PeerInfo, ServerMessage, Signal,
-    KNOCKS_PER_MINUTE_PER_ADDRESS, MAX_KNOCKS, MAX_KNOCKS_PER_ADDRESS,
 };
 use axum::extract::ws::Utf8Bytes;
 use std::collections::HashMap;
-use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 /// The JSON text of a server message.
 pub fn encode(message: &ServerMessage) -> Utf8Bytes {
@@ -218,13 +217,12 @@ struct Room {
 struct Door {
     /// Newcomers wait for the host ([`Knock`]) instead of taking a seat.
     locked: bool,
-    /// Who waits at the door, in the order they came (at most [`MAX_KNOCKS`]).
+    /// Who waits at the door, in the order they came (at most [`door::MAX_KNOCKS`]).
     knocks: Vec<Knock>,
     /// Seats given to knocks the host let in, until their connection takes them.
     admitted: Vec<(KnockId, Seat)>,
-    /// When each address knocked in the last minute (for
-    /// [`KNOCKS_PER_MINUTE_PER_ADDRESS`]; at most [`RECENT_KNOCKS`] kept).
-    recent_knocks: VecDeque<(IpAddr, Instant)>,
+    /// Who knocked lately, for the per-address rate.
+    limits: KnockLimits,
 }
 
 impl Room {
@@ -243,11 +241,6 @@ impl Room {
     }
 }
 
-/// Knocks remembered per room for the per-address rate: more than can come in a minute
-/// from the addresses that may wait at once.
-pub(super) const RECENT_KNOCKS: usize = 64;
-pub(super) const KNOCK_RATE_WINDOW: Duration = Duration::from_secs(60);
-
 /// Someone at a locked room's door: no seat, and nobody in the room knows of them but
 /// the host.
 struct Knock {
@@ -256,7 +249,7 @@ struct Knock {
     /// Their connection's, to tell them how it went.
     mailbox: Mailbox,
     /// Where they come from (grouped as for the per-address limit), for
-    /// [`MAX_KNOCKS_PER_ADDRESS`].
+    /// [`door::MAX_KNOCKS_PER_ADDRESS`].
     address: Option<IpAddr>,
 }
 
@@ -458,16 +451,12 @@ impl Rooms {
 
     /// Nobody let `knocking` in in time: it is told (`knock_expired`), and so is the host.
     pub fn expire_knock(&self, knocking: &Knocking) {
-        let expired = (
-            ErrorCode::KnockExpired,
-            ErrorCode::KnockExpired.describe().into(),
-        );
-        self.end_knock(knocking, Some(expired));
+        self.end_knock(knocking, Some(door::expired()));
     }
 
-    /// Ends `knocking`'s wait, telling its connection `error` if given, and the host;
-    /// or, if it was let in, hands its seat over.
-    fn end_knock(&self, knocking: &Knocking, error: Option<(ErrorCode, String)>) -> KnockOutcome {
+    /// Ends `knocking`'s wait, telling its connection `told` if given, and the host; or,
+    /// if it was let in, hands its seat over.
+    fn end_knock(&self, knocking: &Knocking, told: Option<ServerMessage>) -> KnockOutcome {
         let mut rooms = self.lock();
         let Some(room) = rooms.get_mut(&knocking.room) else {
             return KnockOutcome::Ended;
@@ -477,12 +466,9 @@ impl Rooms {
             return self.knock_outcome(knocking);
         };
         let knock = room.door().knocks.remove(at);
-        if let Some((code, message)) = error {
-            knock.mailbox.post(encode(&ServerMessage::Error {
-                code,
-                message,
-                peer: None,
-            }));
+        if let Some(told) = told {
+            knock.mailbox.post(encode(&told));
+            knock.mailbox.door_answered();
         }
         tell_host(room, &ServerMessage::KnockEnded { knock: knock.id });
         KnockOutcome::Ended
@@ -697,11 +683,8 @@ impl Rooms {
                     .position(|k| k.id == knock)
                     .ok_or(ErrorCode::UnknownKnock)?;
                 let knock = members.door().knocks.remove(at);
-                knock.mailbox.post(encode(&ServerMessage::Error {
-                    code: ErrorCode::KnockDenied,
-                    message: format!("{host_name} did not let you in"),
-                    peer: None,
-                }));
+                knock.mailbox.post(encode(&door::denied(Some(&host_name))));
+                knock.mailbox.door_answered();
                 tell_host(members, &ServerMessage::KnockEnded { knock: knock.id });
                 Vec::new()
             }
@@ -716,8 +699,8 @@ impl Rooms {
                 }
                 let knock = members.door().knocks.remove(at);
                 tell_host(members, &ServerMessage::KnockEnded { knock: knock.id });
-                // Seated like any newcomer; their connection takes the seat when it next
-                // looks (it cannot do anything with it before `joined` arrives).
+                // Seated like any newcomer; their connection is told at once, and takes
+                // the seat before it writes `joined`.
                 if let Ok(admitted) =
                     self.admit(&mut rooms, &seat.room, &knock.name, &knock.mailbox)
                 {
@@ -725,6 +708,7 @@ impl Rooms {
                         room.door().admitted.push((knock.id, admitted.seat));
                     }
                 }
+                knock.mailbox.door_answered();
                 Vec::new()
             }
             HostCommand::AskToMute(peer)
@@ -893,33 +877,17 @@ fn knock(
     mailbox: &Mailbox,
     address: Option<IpAddr>,
 ) -> NoSeat {
+    let waiting = room.knocks().len();
     let from_there = room
         .knocks()
         .iter()
         .filter(|k| address.is_some() && k.address == address)
         .count();
-    if room.knocks().len() >= MAX_KNOCKS || from_there >= MAX_KNOCKS_PER_ADDRESS {
-        return NoSeat::Refused(ErrorCode::RoomLocked);
+    let (now, limits) = (Instant::now(), &mut room.door().limits);
+    if let Err(code) = limits.check(address, waiting, from_there, now) {
+        return NoSeat::Refused(code);
     }
-    if let Some(address) = address {
-        let now = Instant::now();
-        let recent = &mut room.door().recent_knocks;
-        while recent
-            .front()
-            .is_some_and(|(_, at)| now.duration_since(*at) >= KNOCK_RATE_WINDOW)
-        {
-            recent.pop_front();
-        }
-        if recent.iter().filter(|(from, _)| *from == address).count()
-            >= KNOCKS_PER_MINUTE_PER_ADDRESS
-        {
-            return NoSeat::Refused(ErrorCode::RateLimited);
-        }
-        if recent.len() >= RECENT_KNOCKS {
-            recent.pop_front();
-        }
-        recent.push_back((address, now));
-    }
+    limits.count(address, now);
     let id = loop {
         let id = KnockId(rand::random::<u64>() >> 11);
         if !room.knocks().iter().any(|k| k.id == id) {
@@ -1036,11 +1004,8 @@ fn remove_members(rooms: &mut HashMap<String, Room>, room: &str, mut gone: Vec<P
             .map(|door| door.knocks)
             .unwrap_or_default()
         {
-            knock.mailbox.post(encode(&ServerMessage::Error {
-                code: ErrorCode::KnockExpired,
-                message: "everyone left before letting you in".into(),
-                peer: None,
-            }));
+            knock.mailbox.post(encode(&door::everyone_left()));
+            knock.mailbox.door_answered();
         }
         rooms.remove(room);
     }
@@ -1050,6 +1015,9 @@ fn remove_members(rooms: &mut HashMap<String, Room>, room: &str, mut gone: Vec<P
 mod tests {
     use super::super::mailbox::{Bounds, MAILBOX, MESSAGE_OVERHEAD};
     use super::*;
+    use crate::server::room::door::{
+        KNOCKS_PER_MINUTE_PER_ADDRESS, MAX_KNOCKS, MAX_KNOCKS_PER_ADDRESS,
+    };
     use std::sync::Arc;
 
     fn rooms(capacity: usize) -> Rooms {

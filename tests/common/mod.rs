@@ -399,6 +399,36 @@ pub async fn knock(client: &mut Client, room: &str, name: &str, host: &str) {
     );
 }
 
+/// Locks `room` as its host `host` (the only one in it), has `knocker` knock as `name`,
+/// and lets them in: `knocker` has read its `joined`.
+pub async fn let_in(host: &mut Client, knocker: &mut Client, room: &str, name: &str) {
+    host.send(json!({"type": "lock"})).await;
+    assert_eq!(host.recv().await, ServerMessage::Locked { locked: true });
+    let host_name = "Alice";
+    knock(knocker, room, name, host_name).await;
+    let knock = knock_heard(host, name).await;
+    host.send(json!({"type": "admit", "knock": knock})).await;
+    assert!(matches!(
+        knocker.recv().await,
+        ServerMessage::Joined { locked: true, .. }
+    ));
+}
+
+/// Reads (answering pings) until a fresh resume token comes, within the reply timeout,
+/// and returns it.
+pub async fn token_comes(client: &mut Client) -> String {
+    let token = async {
+        loop {
+            if let ServerMessage::Token { token } = client.recv().await {
+                return token;
+            }
+        }
+    };
+    tokio::time::timeout(REPLY_TIMEOUT, token)
+        .await
+        .expect("no fresh token came")
+}
+
 /// The next message, which must be a knock by `name`.
 pub async fn knock_heard(host: &mut Client, name: &str) -> KnockId {
     match host.recv().await {

@@ -9,14 +9,10 @@
 use super::pubsub::Verdict;
 use super::store::Door;
 use super::SharedRooms;
-use crate::protocol::signaling::{
-    ErrorCode, KnockId, PeerId, ServerMessage, KNOCKS_PER_MINUTE_PER_ADDRESS,
-    MAX_KNOCKS_PER_ADDRESS,
-};
-use crate::server::rooms::{
-    encode, KnockOutcome, Knocking, Mailbox, NoSeat, Seat, KNOCK_RATE_WINDOW, RECENT_KNOCKS,
-};
-use std::collections::{HashMap, VecDeque};
+use crate::protocol::signaling::{ErrorCode, KnockId, PeerId, ServerMessage};
+use crate::server::room::door::{self, KnockLimits};
+use crate::server::rooms::{encode, KnockOutcome, Knocking, Mailbox, NoSeat, Seat};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -25,9 +21,9 @@ use std::time::Instant;
 #[derive(Default)]
 pub(super) struct Doors {
     knocks: HashMap<KnockId, Waiting>,
-    /// When each address knocked at each room in the last minute (for
-    /// [`KNOCKS_PER_MINUTE_PER_ADDRESS`]; at most [`RECENT_KNOCKS`] kept).
-    recent: VecDeque<(String, IpAddr, Instant)>,
+    /// Who knocked lately at each room, from here, for the per-address rate (a room's
+    /// memory goes once its minute is over).
+    limits: HashMap<String, KnockLimits>,
 }
 
 /// One connection at a door.
@@ -43,29 +39,17 @@ struct Waiting {
 impl Doors {
     /// Why the person at `address` may not wait at `room`'s door now, if they may not.
     fn limit(&mut self, room: &str, address: Option<IpAddr>) -> Option<ErrorCode> {
-        let address = address?;
-        let waiting = self
+        address?;
+        let from_there = self
             .knocks
             .values()
-            .filter(|k| k.room == room && k.address == Some(address))
+            .filter(|k| k.room == room && k.address == address)
             .count();
-        if waiting >= MAX_KNOCKS_PER_ADDRESS {
-            return Some(ErrorCode::RoomLocked);
-        }
         let now = Instant::now();
-        while self
-            .recent
-            .front()
-            .is_some_and(|(_, _, at)| now.duration_since(*at) >= KNOCK_RATE_WINDOW)
-        {
-            self.recent.pop_front();
-        }
-        let knocked = self
-            .recent
-            .iter()
-            .filter(|(at, from, _)| at == room && *from == address)
-            .count();
-        (knocked >= KNOCKS_PER_MINUTE_PER_ADDRESS).then_some(ErrorCode::RateLimited)
+        self.limits.retain(|_, limits| !limits.is_idle(now));
+        // The whole list is counted in Redis (the join script's most knocks).
+        let limits = self.limits.entry(room.to_owned()).or_default();
+        limits.check(address, 0, from_there, now).err()
     }
 }
 
@@ -106,14 +90,8 @@ impl SharedRooms {
             return NoSeat::NotReading;
         }
         let mut doors = self.doors();
-        if let Some(address) = address {
-            if doors.recent.len() >= RECENT_KNOCKS {
-                doors.recent.pop_front();
-            }
-            doors
-                .recent
-                .push_back((room.to_owned(), address, Instant::now()));
-        }
+        let limits = doors.limits.entry(room.to_owned()).or_default();
+        limits.count(address, Instant::now());
         doors.knocks.insert(
             knock,
             Waiting {
@@ -130,10 +108,11 @@ impl SharedRooms {
         })
     }
 
-    /// An admitted knock has its seat: its connection takes it at its next step.
+    /// An admitted knock has its seat: its connection is told, and takes it at once.
     pub(super) fn seated_at_door(&self, knock: KnockId, seat: &Seat) {
         if let Some(waiting) = self.doors().knocks.get_mut(&knock) {
             waiting.seat = Some(seat.clone());
+            waiting.mailbox.door_answered();
         }
     }
 
@@ -179,7 +158,8 @@ impl SharedRooms {
             .remove(&knocking.knock)
             .expect("waiting, as just seen");
         drop(doors);
-        waiting.mailbox.post(error(ErrorCode::KnockExpired, None));
+        waiting.mailbox.post(encode(&door::expired()));
+        waiting.mailbox.door_answered();
         self.unknock(&knocking.room, knocking.knock);
     }
 
@@ -207,26 +187,19 @@ impl SharedRooms {
                     if let Err(no_seat) = joined {
                         rooms.doors().knocks.remove(&knock);
                         if let NoSeat::Refused(code) = no_seat {
-                            mailbox.post(error(code, None));
+                            mailbox.post(encode(&door::refused(code)));
                         }
+                        mailbox.door_answered();
                     }
                 });
                 return;
             }
-            Verdict::Deny => match by {
-                Some(host) => error(
-                    ErrorCode::KnockDenied,
-                    Some(&format!("{host} did not let you in")),
-                ),
-                None => error(ErrorCode::KnockDenied, None),
-            },
-            Verdict::Empty => error(
-                ErrorCode::KnockExpired,
-                Some("everyone left before letting you in"),
-            ),
+            Verdict::Deny => door::denied(by.as_deref()),
+            Verdict::Empty => door::everyone_left(),
         };
         if let Some(waiting) = doors.knocks.remove(&knock) {
-            waiting.mailbox.post(told);
+            waiting.mailbox.post(encode(&told));
+            waiting.mailbox.door_answered();
         }
     }
 
@@ -274,13 +247,4 @@ impl SharedRooms {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
-}
-
-/// The server's `error` with `code`, in `message`'s words or its own.
-fn error(code: ErrorCode, message: Option<&str>) -> axum::extract::ws::Utf8Bytes {
-    encode(&ServerMessage::Error {
-        code,
-        message: message.unwrap_or(code.describe()).to_owned(),
-        peer: None,
-    })
 }

@@ -229,7 +229,8 @@ impl SharedRooms {
         };
         let joined = self.rules.joined(room, &info, epoch, peers, state);
         if let Some(knock) = let_in {
-            // Before `joined` is out: the connection takes the seat at its next step.
+            // Before `joined` is out: the connection is told, and takes the seat before it
+            // writes `joined`.
             let seat = Seat {
                 room: room.to_owned(),
                 id,

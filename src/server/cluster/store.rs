@@ -14,9 +14,10 @@
 //! - `<prefix>:server:<server>`, a channel: what is sent to that server.
 
 use crate::protocol::signaling::{
-    fold_name, name_candidates, ErrorCode, KnockId, PeerId, PeerInfo, MAX_KNOCKS,
+    fold_name, name_candidates, ErrorCode, KnockId, PeerId, PeerInfo,
 };
 use crate::server::metrics::RedisMetrics;
+use crate::server::room::door::MAX_KNOCKS;
 use redis::aio::ConnectionManager;
 use std::sync::LazyLock;
 use std::time::Duration;
