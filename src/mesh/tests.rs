@@ -1,3 +1,4 @@
+use super::budget::SenderLimits;
 use super::notice::Notice;
 use super::*;
 use crate::protocol::peer::PeerMessageError;
