@@ -30,7 +30,7 @@ pub(super) const ENVELOPE_OVERHEAD: usize = 1024;
 /// What one server tells another, on the addressee's channel. The news of who is where
 /// (`joined`, `left`, `moved`) is published by the script that made the change, with the
 /// change's number in the room; `deliver` by the sending server.
-#[derive(Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub(super) enum Envelope {
     /// `peer` took seat number `seq` in `room`, on `server`.
