@@ -14,7 +14,9 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 // Also compiled into the unit tests of `server::cluster`, for its scripts.
-#[path = "redis_server.rs"]
+// Kept beside the cluster it tests (its unit tests use it too): src never reaches into
+// tests/.
+#[path = "../../src/server/cluster/test_redis.rs"]
 mod redis_server;
 #[allow(unused_imports)] // some test binaries start no Redis
 pub use redis_server::RedisServer;

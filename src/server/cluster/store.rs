@@ -658,7 +658,7 @@ mod records {
 
 // The integration tests' own, so that there is one way to start a Redis for a test.
 #[cfg(test)]
-#[path = "../../../tests/common/redis_server.rs"]
+#[path = "test_redis.rs"]
 #[allow(dead_code)]
 pub(super) mod test_redis;
 

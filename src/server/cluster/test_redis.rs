@@ -1,4 +1,5 @@
-//! A real redis-server for tests.
+//! A real redis-server for tests: the cluster's unit tests and the integration tests
+//! (`tests/common`) start theirs with it.
 
 /// A redis-server of the test's own on a free loopback port, keeping nothing on disk;
 /// killed when dropped.
