@@ -15,6 +15,7 @@ use super::limits::IpSlot;
 pub use super::mailbox::Mailbox;
 use super::mailbox::{Busy, FairQueue, Kick, Posted, HELD};
 use super::room::door::{self, KnockLimits};
+use super::room::host;
 use super::tokens::ResumeTokens;
 use crate::protocol::signaling::{
     distinct_name, ErrorCode, HostCommand, KnockId, PeerId, PeerInfo, ServerMessage, Signal,
@@ -204,9 +205,8 @@ struct Member {
 #[derive(Default)]
 struct Room {
     members: Vec<Member>,
-    /// Who may lock, admit, remove and hand the role on: the first person in the room,
-    /// then whoever the host names, or, when the host leaves, the person present longest.
-    host: Option<PeerId>,
+    /// The seat the host handed the role to (see [`Room::host`]).
+    chosen: Option<PeerId>,
     /// The lock and who waits at it; boxed, made when the room is first locked: most
     /// rooms never are, and every idle seat's bytes count.
     door: Option<Box<Door>>,
@@ -226,6 +226,15 @@ struct Door {
 }
 
 impl Room {
+    /// Who may lock, admit, remove and hand the role on: the seat the host chose while it
+    /// is there, else the person present longest (`room::host`, the rule both shells use).
+    fn host(&self) -> Option<PeerId> {
+        host::host(
+            self.chosen,
+            self.members.iter().enumerate().map(|(i, m)| (m.info.id, i)),
+        )
+    }
+
     fn locked(&self) -> bool {
         self.door.as_ref().is_some_and(|door| door.locked)
     }
@@ -415,7 +424,7 @@ impl Rooms {
         if members.len() >= self.rules.capacity {
             return Err(NoSeat::Refused(ErrorCode::RoomFull));
         }
-        self.admit(&mut rooms, room, name, mailbox)
+        self.admit(&mut rooms, room, name, mailbox, false)
     }
 
     /// How `knocking` stands; a seat the host gave it is the connection's from now on.
@@ -482,14 +491,19 @@ impl Rooms {
         room: &str,
         name: &str,
         mailbox: &Mailbox,
+        as_host: bool,
     ) -> Result<Admitted, NoSeat> {
         let members = rooms.entry(room.to_owned()).or_default();
         let info = PeerInfo {
             id: fresh_id(members),
             name: distinct_name(name, members.iter().map(|m| m.info.name.as_str())),
         };
-        // The first in a room hosts it.
-        let host = *members.host.get_or_insert(info.id);
+        // The first in a room hosts it (the newcomer is the latest: nobody else's place
+        // changes).
+        let host = match as_host {
+            true => info.id,
+            false => members.host().unwrap_or(info.id),
+        };
         let state = RoomState {
             host: Some(host),
             locked: members.locked(),
@@ -521,6 +535,9 @@ impl Rooms {
         // Rooms are small (six at most by default): grown one seat at a time, a room of
         // two holds two, not the four a doubling Vec would (an idle seat's memory counts).
         members.reserve_exact(1);
+        if as_host {
+            members.chosen = Some(info.id);
+        }
         members.push(Member {
             info,
             at: Attachment::new(mailbox),
@@ -571,8 +588,7 @@ impl Rooms {
                     },
                     at: Attachment::vacant(claim.gen),
                 });
-                // After a restart, the first one back hosts the room.
-                members.host.get_or_insert(claim.id);
+                // After a restart, the first one back hosts the room (the earliest there).
                 if fresh {
                     let index = members.len() - 1;
                     return self.move_seat(&mut rooms, &claim.room, index, mailbox);
@@ -590,7 +606,7 @@ impl Rooms {
                 .map(|m| m.info.clone())
                 .collect(),
             RoomState {
-                host: members.host,
+                host: members.host(),
                 locked: members.locked(),
             },
         );
@@ -602,7 +618,7 @@ impl Rooms {
             return Err(NoSeat::NotReading);
         };
         // A host back: who waits at the door, again.
-        if members.host == Some(claim.id) {
+        if members.host() == Some(claim.id) {
             tell_host_of_knocks(members);
         }
         Ok(Seat {
@@ -624,15 +640,12 @@ impl Rooms {
         mailbox: &Mailbox,
     ) -> Result<Seat, NoSeat> {
         let members = rooms.entry(room.to_owned()).or_default();
-        let old = members.remove(index);
         // The host stays host under the new id.
-        let was_host = members.host == Some(old.info.id);
-        if was_host {
-            members.host = None;
-        }
+        let was_host = members.host() == Some(members[index].info.id);
+        let old = members.remove(index);
         let left = encode(&ServerMessage::PeerLeft { peer: old.info.id });
         let mut unreachable = send_to_all(members, left);
-        let admitted = self.admit(rooms, room, &old.info.name, mailbox);
+        let admitted = self.admit(rooms, room, &old.info.name, mailbox, was_host);
         if let (true, Ok(admitted), Some(members)) = (was_host, &admitted, rooms.get_mut(room)) {
             let news = encode(&ServerMessage::Host {
                 peer: admitted.seat.id,
@@ -660,7 +673,7 @@ impl Rooms {
         if !members.iter().any(|m| holds(m, seat)) {
             return Err(ErrorCode::NotJoined);
         }
-        if members.host != Some(seat.id) {
+        if members.host() != Some(seat.id) {
             return Err(ErrorCode::NotHost);
         }
         let host_name = members
@@ -702,7 +715,7 @@ impl Rooms {
                 // Seated like any newcomer; their connection is told at once, and takes
                 // the seat before it writes `joined`.
                 if let Ok(admitted) =
-                    self.admit(&mut rooms, &seat.room, &knock.name, &knock.mailbox)
+                    self.admit(&mut rooms, &seat.room, &knock.name, &knock.mailbox, false)
                 {
                     if let Some(room) = rooms.get_mut(&seat.room) {
                         room.door().admitted.push((knock.id, admitted.seat));
@@ -734,7 +747,7 @@ impl Rooms {
                         vec![peer]
                     }
                     _ => {
-                        members.host = Some(peer);
+                        members.chosen = Some(peer);
                         let told = send_to_all(members, encode(&ServerMessage::Host { peer }));
                         tell_host_of_knocks(members);
                         told
@@ -748,7 +761,7 @@ impl Rooms {
 
     /// Who hosts `room`, if anyone is in it.
     pub fn host(&self, room: &str) -> Option<PeerId> {
-        self.lock().get(room).and_then(|room| room.host)
+        self.lock().get(room).and_then(Room::host)
     }
 
     /// A fresh token for `seat`, if this connection still holds it.
@@ -896,7 +909,7 @@ fn knock(
     };
     let host_name = room
         .iter()
-        .find(|m| Some(m.info.id) == room.host)
+        .find(|m| Some(m.info.id) == room.host())
         .map(|m| m.info.name.clone())
         .unwrap_or_default();
     if !mailbox.post(encode(&ServerMessage::Waiting { host_name })) {
@@ -923,7 +936,7 @@ fn knock(
 
 /// Tells the room's host `message` (a held host's seat keeps it, if it can).
 fn tell_host(room: &mut Room, message: &ServerMessage) {
-    let host = room.host;
+    let host = room.host();
     if let Some(member) = room.iter_mut().find(|m| Some(m.info.id) == host) {
         member.at.deliver_news(encode(message));
     }
@@ -966,6 +979,7 @@ fn remove_members(rooms: &mut HashMap<String, Room>, room: &str, mut gone: Vec<P
     let Some(members) = rooms.get_mut(room) else {
         return;
     };
+    let mut announced = members.host();
     loop {
         while let Some(id) = gone.pop() {
             let before = members.len();
@@ -977,14 +991,17 @@ fn remove_members(rooms: &mut HashMap<String, Room>, room: &str, mut gone: Vec<P
                 ));
             }
         }
-        let host_here = members
-            .host
-            .is_some_and(|host| members.iter().any(|m| m.info.id == host));
-        if host_here {
+        // A chosen seat gone is forgotten: the earliest hosts now.
+        let chosen = members.chosen;
+        if chosen.is_some_and(|chosen| !members.iter().any(|m| m.info.id == chosen)) {
+            members.chosen = None;
+        }
+        let host = members.host();
+        if host == announced {
             break;
         }
-        members.host = members.first().map(|m| m.info.id);
-        match members.host {
+        announced = host;
+        match host {
             Some(peer) => {
                 gone = send_to_all(members, encode(&ServerMessage::Host { peer }));
                 tell_host_of_knocks(members);

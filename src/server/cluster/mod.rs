@@ -22,6 +22,7 @@ pub use pubsub::{check_envelope, PUBLISH_QUEUE_BYTES};
 use super::limits::IpSlot;
 use super::mailbox::{Busy, Kick};
 use super::metrics::RedisMetrics;
+use super::room::host::host;
 use super::rooms::{encode, Admitted, Attachment, Mailbox, NoSeat, RoomRules, RoomState, Seat};
 use crate::protocol::signaling::{
     ErrorCode, HostCommand, KnockId, PeerId, PeerInfo, ServerMessage, Signal,
@@ -1133,16 +1134,11 @@ impl SharedRooms {
         let Some(view) = views.get_mut(&room) else {
             return;
         };
-        let read_ids: Vec<PeerId> = read.seats.iter().map(|s| s.info.id).collect();
-        let read_first = read.seats.iter().min_by_key(|s| s.seq).map(|s| s.info.id);
+        let read_host = host(read.chosen, read.seats.iter().map(|s| (s.info.id, s.seq)));
         let synced = view.sync(read.seq, read.seats, self.store.server(), Instant::now());
         let mut unreachable = self.settle(view, &room, synced);
-        // The seat the host chose, while it is there; else the earliest (as in Redis).
-        let host = read
-            .chosen
-            .filter(|chosen| read_ids.contains(chosen))
-            .or(read_first);
-        view.chose(host, read.seq);
+        // The host as Redis has it (`room::host`, the rule Redis's own twin follows).
+        view.chose(read_host, read.seq);
         unreachable.extend(view.tell_host());
         if view.lock_as_of(read.locked, read.seq) {
             let locked = read.locked;

@@ -973,6 +973,54 @@ mod scripts {
         heard
     }
 
+    /// The host rule's twin in Lua (`host_of`, which every host-only script and the join
+    /// script use) finds the host `room::host` finds, room by room.
+    #[tokio::test]
+    async fn redis_finds_the_host_the_room_model_finds() {
+        use crate::server::room::host::{host, tests::CASES};
+        let server = RedisServer::start();
+        let mut redis = server.connect().await;
+        let host_of = redis::Script::new(concat!(
+            include_str!("tell.lua"),
+            "\nreturn host_of(KEYS[1])"
+        ));
+        for (i, (seats, chosen, expected)) in CASES.iter().enumerate() {
+            let key = format!("t:room:case{i}");
+            redis::cmd("HSET")
+                .arg(&key)
+                .arg("#seq")
+                .arg(99)
+                .exec_async(&mut redis)
+                .await
+                .unwrap();
+            for (id, seq) in seats.iter() {
+                let record = format!("{seq} a f{id} P{id}");
+                redis::cmd("HSET")
+                    .arg(&key)
+                    .arg(id)
+                    .arg(record)
+                    .exec_async(&mut redis)
+                    .await
+                    .unwrap();
+            }
+            if let Some(chosen) = chosen {
+                redis::cmd("SET")
+                    .arg(format!("{key}:host"))
+                    .arg(chosen)
+                    .exec_async(&mut redis)
+                    .await
+                    .unwrap();
+            }
+            let found: Option<String> = host_of.key(&key).invoke_async(&mut redis).await.unwrap();
+            let ours = host(
+                chosen.map(PeerId),
+                seats.iter().map(|(id, seq)| (PeerId(*id), *seq)),
+            );
+            assert_eq!(found, ours.map(|id| id.0.to_string()), "case {i}");
+            assert_eq!(ours, expected.map(PeerId), "case {i}");
+        }
+    }
+
     /// A join of `name` as `id` on `server`, at a door: as knock `knock`, let in or not.
     async fn join_at_door(
         redis: &mut MultiplexedConnection,

@@ -15,6 +15,7 @@
 
 use super::store::{Holder, Listed};
 use crate::protocol::signaling::{PeerId, PeerInfo, ServerMessage};
+use crate::server::room::host::host;
 use crate::server::rooms::{encode, Attachment, Seat};
 use std::collections::{BTreeSet, HashSet};
 use std::time::{Duration, Instant};
@@ -260,13 +261,11 @@ impl View {
             .iter()
             .map(|p| (p.info.id, p.seq))
             .chain(newcomer);
-        match self.chosen {
-            // The host Redis named, while they have not left: a seat this view has not
-            // met yet (this server's own person whose join is still being answered, say)
-            // hosts all the same.
-            Some(chosen) if !self.gone.contains(&chosen) => Some(chosen),
-            _ => seats.min_by_key(|&(_, seq)| seq).map(|(id, _)| id),
-        }
+        // The host Redis named, while they have not left, is there to this view even if
+        // it has not met that seat yet (this server's own person whose join is still being
+        // answered, say); the rule itself is the one both shells use.
+        let chosen = self.chosen.filter(|chosen| !self.gone.contains(chosen));
+        host(chosen, seats.chain(chosen.map(|chosen| (chosen, u64::MAX))))
     }
 
     /// As of change `seq`, the host chose `peer` (or Redis said it is `peer`, a seat there
