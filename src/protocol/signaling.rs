@@ -134,23 +134,35 @@ impl HostCommand {
     }
 }
 
-impl ClientMessage {
-    /// The host command this message asks for, if it is one.
-    pub fn host_command(&self) -> Option<HostCommand> {
-        Some(match *self {
-            ClientMessage::MakeHost { peer } => HostCommand::MakeHost(peer),
-            ClientMessage::Remove { peer } => HostCommand::Remove(peer),
-            ClientMessage::AskToMute { peer } => HostCommand::AskToMute(peer),
-            ClientMessage::Lock => HostCommand::Lock(true),
-            ClientMessage::Unlock => HostCommand::Lock(false),
-            ClientMessage::Admit { knock } => HostCommand::Admit(knock),
-            ClientMessage::Deny { knock } => HostCommand::Deny(knock),
-            ClientMessage::Join { .. }
-            | ClientMessage::Resume { .. }
-            | ClientMessage::Signal { .. }
-            | ClientMessage::Leave
-            | ClientMessage::Ping => return None,
-        })
+/// A client message as the server handles it: a host command (checked as one, whichever
+/// it is), or one of the others.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Request {
+    Host(HostCommand),
+    Join { room: String, name: String },
+    Resume { token: String, fresh: bool },
+    Signal { to: PeerId, signal: Signal },
+    Leave,
+    Ping,
+}
+
+impl From<ClientMessage> for Request {
+    fn from(message: ClientMessage) -> Request {
+        let host = |command| Request::Host(command);
+        match message {
+            ClientMessage::Join { room, name } => Request::Join { room, name },
+            ClientMessage::Resume { token, fresh } => Request::Resume { token, fresh },
+            ClientMessage::Signal { to, signal } => Request::Signal { to, signal },
+            ClientMessage::Leave => Request::Leave,
+            ClientMessage::Ping => Request::Ping,
+            ClientMessage::MakeHost { peer } => host(HostCommand::MakeHost(peer)),
+            ClientMessage::Remove { peer } => host(HostCommand::Remove(peer)),
+            ClientMessage::AskToMute { peer } => host(HostCommand::AskToMute(peer)),
+            ClientMessage::Lock => host(HostCommand::Lock(true)),
+            ClientMessage::Unlock => host(HostCommand::Lock(false)),
+            ClientMessage::Admit { knock } => host(HostCommand::Admit(knock)),
+            ClientMessage::Deny { knock } => host(HostCommand::Deny(knock)),
+        }
     }
 }
 
@@ -653,6 +665,23 @@ mod tests {
         round_trip_client(ClientMessage::Unlock);
         round_trip_client(ClientMessage::Admit { knock: KnockId(5) });
         round_trip_client(ClientMessage::Deny { knock: KnockId(5) });
+    }
+
+    #[test]
+    fn every_host_command_is_read_back_as_itself_and_nothing_else_is_one() {
+        for command in [
+            HostCommand::MakeHost(PeerId(1)),
+            HostCommand::Remove(PeerId(2)),
+            HostCommand::AskToMute(PeerId(3)),
+            HostCommand::Lock(true),
+            HostCommand::Lock(false),
+            HostCommand::Admit(KnockId(4)),
+            HostCommand::Deny(KnockId(5)),
+        ] {
+            assert_eq!(Request::from(command.message()), Request::Host(command));
+        }
+        assert_eq!(Request::from(ClientMessage::Ping), Request::Ping);
+        assert_eq!(Request::from(ClientMessage::Leave), Request::Leave);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use super::sockets::OpenSockets;
 use super::tokens::TOKEN_REFRESH_BEATS;
 use crate::protocol::signaling::{
     validate_name, validate_room, ClientMessage, ErrorCode, HostCommand, InputError, PeerId,
-    ServerMessage, EARLY_QUERY, REMOVED_CLOSE_CODE, SEAT_TAKEN_CLOSE_CODE,
+    Request, ServerMessage, EARLY_QUERY, REMOVED_CLOSE_CODE, SEAT_TAKEN_CLOSE_CODE,
 };
 use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
@@ -423,13 +423,15 @@ impl Connection<'_> {
         received: Instant,
         address: Option<IpAddr>,
     ) -> Result<(), Refusal> {
-        if !matches!(message, ClientMessage::Join { .. }) {
+        let request = Request::from(message);
+        if !matches!(request, Request::Join { .. }) {
             self.early = false;
         }
         let rooms = &self.hub.rooms;
         let metrics = &self.hub.metrics;
-        match message {
-            ClientMessage::Join { room, name } => {
+        match request {
+            Request::Host(command) => self.host(command).await?,
+            Request::Join { room, name } => {
                 if !matches!(self.standing, Standing::Nowhere) {
                     return Err(ErrorCode::AlreadyJoined.into());
                 }
@@ -454,7 +456,7 @@ impl Connection<'_> {
                 metrics.joined(admitted.people);
                 self.took(&admitted.seat, "joined");
             }
-            ClientMessage::Resume { token, fresh } => {
+            Request::Resume { token, fresh } => {
                 if !matches!(self.standing, Standing::Nowhere) {
                     return Err(ErrorCode::AlreadyJoined.into());
                 }
@@ -467,7 +469,7 @@ impl Connection<'_> {
                 metrics.resumes.inc();
                 self.took(&seat, "resumed");
             }
-            ClientMessage::Signal { to, signal } => {
+            Request::Signal { to, signal } => {
                 let seat = self.seat().ok_or(ErrorCode::NotJoined)?;
                 let kind = signal.kind();
                 rooms.relay(seat, to, signal).map_err(|code| Refusal {
@@ -477,7 +479,7 @@ impl Connection<'_> {
                 })?;
                 metrics.relayed(kind, received.elapsed());
             }
-            ClientMessage::Leave => {
+            Request::Leave => {
                 let seat = match std::mem::replace(&mut self.standing, Standing::Nowhere) {
                     Standing::Seated(seat) => seat,
                     // Waiting at the door: no more (or, let in meanwhile, leaving that seat).
@@ -490,18 +492,8 @@ impl Connection<'_> {
                 rooms.leave(&seat).await;
                 tracing::info!("left");
             }
-            ClientMessage::Ping => {
+            Request::Ping => {
                 self.mailbox.post(encode(&ServerMessage::Pong));
-            }
-            ClientMessage::MakeHost { .. }
-            | ClientMessage::Remove { .. }
-            | ClientMessage::AskToMute { .. }
-            | ClientMessage::Lock
-            | ClientMessage::Unlock
-            | ClientMessage::Admit { .. }
-            | ClientMessage::Deny { .. } => {
-                let command = message.host_command().expect("a host command's message");
-                self.host(command).await?;
             }
         }
         Ok(())
