@@ -500,7 +500,15 @@ export class Person {
       stats.forEach((r: any) => {
         if (r.type === 'transport' && r.selectedCandidatePairId) pair = stats.get(r.selectedCandidatePairId);
       });
-      return { local: pair && stats.get(pair.localCandidateId)?.candidateType, remote: pair && stats.get(pair.remoteCandidateId)?.candidateType };
+      // A remote candidate first met in a connectivity check, before its description
+      // came, is `prflx`: the same address signaled says what it is.
+      let remote: any = pair && stats.get(pair.remoteCandidateId);
+      if (remote?.candidateType === 'prflx') {
+        stats.forEach((r: any) => {
+          if (r.type === 'remote-candidate' && r.candidateType !== 'prflx' && r.address === remote.address && r.port === remote.port) remote = r;
+        });
+      }
+      return { local: pair && stats.get(pair.localCandidateId)?.candidateType, remote: remote?.candidateType };
     });
   }
 
