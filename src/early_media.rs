@@ -81,53 +81,60 @@ pub enum EarlyJoin<'a> {
     OnJoinNow,
 }
 
-/// The inline script that takes a call page's seat before the app is there: opens the
-/// signaling socket as `SignalingSocket` would, sends `join` once it is open, and keeps
-/// every message the server sends until the app takes the socket. `room` is a valid call
-/// link's (`call_link`). The `join` is the JSON `ClientMessage::Join` reads (unit test);
-/// the name is the card's trimmed, which the app compares before it adopts the socket.
+/// The inline script that takes a call page's seat before the app is there
+/// (`src/early_join.js`, given its values as one JSON object): opens the signaling socket
+/// as `SignalingSocket` would, sends `join` once it is open, and keeps every message the
+/// server sends until the app takes the socket. `room` is a valid call link's
+/// (`call_link`). The name is the link's, or the card's trimmed, which the app compares
+/// before it adopts the socket. `tests/early_join.rs` runs it in node against a real
+/// server.
 #[cfg(feature = "ssr")]
 pub fn socket_script(when: EarlyJoin, room: &str) -> String {
     use crate::protocol::signaling::{ClientMessage, EARLY_QUERY, SIGNALING_PATH};
     let leave =
         serde_json::to_string(&ClientMessage::Leave).expect("a leave message has no fields");
-    let (seats, room, leave) = (
-        js_string(&seat_key("", room)),
-        js_string(room),
-        js_string(&leave),
-    );
-    let start = match when {
-        EarlyJoin::AtOnce(user) => format!("join({})", js_string(user)),
-        EarlyJoin::OnJoinNow => format!(
-            "document.addEventListener('submit',function(v){{var f=v.target;\
-             if(f.id!=='{JOIN_FORM}'||!f.hasAttribute('{SENT_EARLY}'))return;\
-             var n=f.elements.namedItem('name');n=n&&n.value;\
-             if(n&&n.indexOf('\\ufeff')<0&&(n=n.trim()))join(n)}})"
-        ),
-    };
-    format!(
-        "(function(){{var e;function join(n){{if(e||!window.WebSocket||\
-         document.documentElement.hasAttribute('{HYDRATED}'))return;\
-         try{{if(sessionStorage.getItem({seats}+n))return}}catch(x){{}}\
-         var w=new WebSocket((location.protocol==='https:'?'wss://':'ws://')+location.host+\
-         '{SIGNALING_PATH}?{EARLY_QUERY}&room='+encodeURIComponent({room}));\
-         e={{socket:w,queue:[],name:n,room:{room}}};window.{SOCKET_KEY}=e;\
-         w.onopen=function(){{w.send(JSON.stringify({{type:'join',room:{room},name:n}}))}};\
-         w.onmessage=function(m){{e.queue.push(m.data)}};setTimeout(away,{EARLY_SOCKET_WAIT_MS})}}\
-         function away(){{if(!e||window.{SOCKET_KEY}!==e)return;delete window.{SOCKET_KEY};\
-         try{{if(e.socket.readyState===1)e.socket.send({leave});e.socket.close()}}catch(x){{}}}}\
-         addEventListener('pagehide',away);{start}}})()"
-    )
+    let config = serde_json::json!({
+        "room": room,
+        "name": match when {
+            EarlyJoin::AtOnce(user) => Some(user),
+            EarlyJoin::OnJoinNow => None,
+        },
+        "path": format!("{SIGNALING_PATH}?{EARLY_QUERY}"),
+        "seats": seat_key("", room),
+        "leave": leave,
+        "waitMs": EARLY_SOCKET_WAIT_MS,
+        "socketKey": SOCKET_KEY,
+        "hydrated": HYDRATED,
+        "form": JOIN_FORM,
+        "sentEarly": SENT_EARLY,
+    });
+    format!("{}({})", *EARLY_JOIN, script_safe(&config.to_string()))
+}
+
+/// `src/early_join.js` as a page carries it: without its comment lines and indentation.
+#[cfg(feature = "ssr")]
+static EARLY_JOIN: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    include_str!("early_join.js")
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n")
+});
+
+/// JSON text that cannot end the `<script>` it is written into: `<` and the two line
+/// separators JavaScript once took for line ends are escaped (the same text to both).
+#[cfg(feature = "ssr")]
+fn script_safe(json: &str) -> String {
+    json.replace('<', "\\u003c")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
 }
 
 /// `value` as a JavaScript string literal that cannot end the `<script>` it is in.
-#[cfg(feature = "ssr")]
+#[cfg(all(feature = "ssr", test))]
 fn js_string(value: &str) -> String {
-    serde_json::to_string(value)
-        .expect("a string always encodes")
-        .replace('<', "\\u003c")
-        .replace('\u{2028}', "\\u2028")
-        .replace('\u{2029}', "\\u2029")
+    script_safe(&serde_json::to_string(value).expect("a string always encodes"))
 }
 
 /// Whether a request for a call page came through Tandem itself (its home form, its own
@@ -259,55 +266,55 @@ mod tests {
         assert_eq!(call_link("/call/alice/not%20valid"), None);
     }
 
+    /// The values `socket_script` gives the script (what runs is tested in node,
+    /// tests/early_join.rs).
+    fn config(script: &str) -> serde_json::Value {
+        let at = script
+            .rfind("})(")
+            .expect("the script is called with its values");
+        serde_json::from_str(&script[at + 3..script.len() - 1]).expect("one JSON object")
+    }
+
     #[test]
-    fn the_join_the_socket_script_builds_is_the_one_the_server_reads() {
-        use crate::protocol::signaling::ClientMessage;
-        let script = socket_script(EarlyJoin::AtOnce("Zoë"), "room1");
-        assert!(script.contains("JSON.stringify({type:'join',room:\"room1\",name:n})"));
-        assert!(script.contains("join(\"Zoë\")"));
-        // What JSON.stringify makes of that object.
-        let sent = r#"{"type":"join","room":"room1","name":"Zoë"}"#;
+    fn the_socket_script_is_given_the_contract_s_values() {
+        use crate::protocol::signaling::{EARLY_QUERY, SIGNALING_PATH};
+        let values = config(&socket_script(EarlyJoin::AtOnce("Zoë"), "room1"));
+        assert_eq!(values["room"], "room1");
+        assert_eq!(values["name"], "Zoë");
+        assert_eq!(values["path"], format!("{SIGNALING_PATH}?{EARLY_QUERY}"));
         assert_eq!(
-            serde_json::from_str::<ClientMessage>(sent).expect("a join"),
-            ClientMessage::Join {
-                room: "room1".into(),
-                name: "Zoë".into()
-            }
+            values["seats"].as_str().map(|s| s.to_owned() + "Zoë"),
+            Some(seat_key("Zoë", "room1"))
         );
-        assert!(script.contains(&format!("window.{SOCKET_KEY}=e")));
-        assert!(script.contains(&format!("setTimeout(away,{EARLY_SOCKET_WAIT_MS})")));
-        // The server frees a seat taken on it at once if the socket drops before the app.
-        use crate::protocol::signaling::EARLY_QUERY;
-        assert!(script.contains(&format!("?{EARLY_QUERY}&room=")));
+        assert_eq!(values["waitMs"], EARLY_SOCKET_WAIT_MS);
+        assert_eq!(values["socketKey"], SOCKET_KEY);
+        assert_eq!(
+            (values["hydrated"].as_str(), values["form"].as_str()),
+            (Some(HYDRATED), Some(JOIN_FORM))
+        );
+        assert_eq!(values["sentEarly"], SENT_EARLY);
+        let leave: crate::protocol::signaling::ClientMessage =
+            serde_json::from_str(values["leave"].as_str().expect("leave's JSON text"))
+                .expect("a message");
+        assert_eq!(leave, crate::protocol::signaling::ClientMessage::Leave);
+        // On the join card it waits for Join now.
+        let values = config(&socket_script(EarlyJoin::OnJoinNow, "room1"));
+        assert_eq!(values["name"], serde_json::Value::Null);
     }
 
     #[test]
-    fn the_socket_script_leaves_a_seat_the_app_will_ask_back_to_the_app() {
-        let script = socket_script(EarlyJoin::AtOnce("Zoë"), "room1");
-        assert!(script.contains(&format!(
-            "sessionStorage.getItem({}+n)",
-            js_string(&seat_key("", "room1"))
-        )));
-        assert_eq!(seat_key("", "room1") + "Zoë", seat_key("Zoë", "room1"));
-    }
-
-    #[test]
-    fn on_the_join_card_the_socket_script_waits_for_an_early_join_now() {
+    fn the_socket_script_is_its_file_without_comments() {
         let script = socket_script(EarlyJoin::OnJoinNow, "room1");
-        assert!(!script.contains("join(\""), "{script}");
-        assert!(script.contains(&format!(
-            "f.id!=='{JOIN_FORM}'||!f.hasAttribute('{SENT_EARLY}')"
-        )));
-    }
-
-    #[test]
-    fn once_the_app_is_there_the_socket_script_leaves_joining_to_it() {
-        let script = socket_script(EarlyJoin::OnJoinNow, "room1");
-        assert!(script.contains(&format!(
-            "document.documentElement.hasAttribute('{HYDRATED}'))return"
-        )));
-        // A name the app would refuse for an invisible character it cannot trim.
-        assert!(script.contains("n.indexOf('\\ufeff')<0"), "{script}");
+        assert!(
+            !script.lines().any(|line| line.starts_with("//")),
+            "{script}"
+        );
+        assert!(script.starts_with("(function (c) {"), "{script}");
+        assert!(
+            script.len() < include_str!("early_join.js").len(),
+            "{}",
+            script.len()
+        );
     }
 
     #[test]
@@ -321,8 +328,12 @@ mod tests {
     #[test]
     fn a_name_cannot_end_the_script_it_is_written_into() {
         let script = socket_script(
-            EarlyJoin::AtOnce("</script><script>alert(1)</script>"),
+            EarlyJoin::AtOnce("</script><script>alert(1)</script>\u{2028}"),
             "room1",
+        );
+        assert_eq!(
+            config(&script)["name"],
+            "</script><script>alert(1)</script>\u{2028}"
         );
         assert!(!script.contains("</script>"), "{script}");
         assert!(!script.to_lowercase().contains("<script"), "{script}");
