@@ -651,6 +651,8 @@ impl Rooms {
                 peer: admitted.seat.id,
             });
             unreachable.extend(send_to_others(members, Some(admitted.seat.id), news));
+            // A host back: who waits at the door, again (as on a resume in place).
+            tell_host_of_knocks(members);
         }
         let take_back = admitted.as_ref().ok().map(|admitted| {
             let seated = PeerInfo {
@@ -1551,6 +1553,30 @@ mod tests {
                 },
                 ServerMessage::Host { peer: moved.id }
             ]
+        );
+    }
+
+    /// A host who comes back as a fresh page (a reload, another tab) under a new id is
+    /// told who waits at the door, as a host back on the same id is (it was not: the
+    /// page lost its prompts, and nobody could let the waiting person in).
+    #[test]
+    fn a_host_back_as_a_fresh_page_hears_who_waits_at_the_door() {
+        let rooms = rooms(4);
+        let (seat_a, token_a, a_rx) = join_with_token(&rooms, "r", "Alice");
+        rooms
+            .host_command(&seat_a, HostCommand::Lock(true))
+            .unwrap();
+        let (d, _d_rx) = mailbox();
+        let Err(NoSeat::Waiting(_)) = rooms.join("r", "Dave", &d, None) else {
+            panic!("a locked room seats nobody");
+        };
+        let knock = knock_of(&drain(&a_rx)[1..]);
+        let (again, again_rx) = mailbox();
+        rooms.resume(&token_a, true, &again).unwrap();
+        let told = drain(&again_rx);
+        assert!(
+            told.iter().any(|m| matches!(m, ServerMessage::Knock { knock: k, name } if *k == knock && name == "Dave")),
+            "{told:?}"
         );
     }
 
