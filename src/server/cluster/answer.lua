@@ -11,9 +11,7 @@ if ARGV[6] == 'admit' then redis.call('HSET', KEYS[1] .. ':admitted', ARGV[2], s
 local by = string.match(redis.call('HGET', KEYS[1], ARGV[1]), '^%d+ %S+ %S+ (.*)$')
 -- The host's server hears the knock ended before the knock's server hears the answer, so
 -- `knock_ended` reaches the host before the `peer_joined` the answer leads to.
-tell_host(ARGV[5], KEYS[1], '{"kind":"knock_ended","room":"' .. ARGV[4] .. '","knock":'
-  .. ARGV[2] .. '}')
-redis.call('PUBLISH', ARGV[5] .. ':server:' .. server, '{"kind":"answered","room":"'
-  .. ARGV[4] .. '","knock":' .. ARGV[2] .. ',"verdict":"' .. ARGV[6] .. '","by":'
-  .. cjson.encode(by) .. '}')
+tell_host(ARGV[5], KEYS[1], news('knock_ended', ARGV[4], {{'knock', num(ARGV[2])}}))
+redis.call('PUBLISH', ARGV[5] .. ':server:' .. server, news('answered', ARGV[4],
+  {{'knock', num(ARGV[2])}, {'verdict', ARGV[6]}, {'by', by}}))
 return {'done'}

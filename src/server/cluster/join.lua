@@ -22,8 +22,8 @@ if locked == 1 and not let_in then
   local host = host_of(KEYS[1])
   local host_name = string.match(redis.call('HGET', KEYS[1], host), '^%d+ %S+ %S+ (.*)$')
   redis.call('HSET', knocks, ARGV[6], ARGV[2] .. ' ' .. ARGV[10])
-  tell_host(ARGV[5], KEYS[1], '{"kind":"knock","room":"' .. ARGV[4] .. '","knock":' .. ARGV[6]
-    .. ',"name":' .. cjson.encode(ARGV[10]) .. '}')
+  tell_host(ARGV[5], KEYS[1],
+    news('knock', ARGV[4], {{'knock', num(ARGV[6])}, {'name', ARGV[10]}}))
   return {'knocking', host_name}
 end
 local taken = redis.call('HLEN', KEYS[1])
@@ -49,10 +49,7 @@ redis.call('PERSIST', KEYS[1])
 -- A new seat's first token is its join's (a stale generation of the id would refuse it).
 redis.call('HDEL', KEYS[1] .. ':gen', ARGV[1])
 redis.call('SADD', KEYS[2], ARGV[4])
--- Room keys are letters, digits, - and _, servers hex, ids digits: only the name needs
--- escaping.
-tell(ARGV[5], KEYS[1], ARGV[2], '{"kind":"joined","room":"' .. ARGV[4] .. '","peer":{"id":'
-  .. ARGV[1] .. ',"name":' .. cjson.encode(name) .. '},"seq":' .. seq .. ',"server":"'
-  .. ARGV[2] .. '"}')
+tell(ARGV[5], KEYS[1], ARGV[2], news('joined', ARGV[4], {
+  {'peer', {{'id', num(ARGV[1])}, {'name', name}}}, {'seq', num(seq)}, {'server', ARGV[2]}}))
 return seats({'seated', tostring(seq), name, host_of(KEYS[1]), tostring(locked)}, KEYS[1],
   ARGV[1])

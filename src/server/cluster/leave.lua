@@ -7,8 +7,8 @@ if holder ~= ARGV[2] then return {'elsewhere', holder} end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[1] .. ':gen', ARGV[1])
 local seq = redis.call('HINCRBY', KEYS[1], '#seq', 1)
-tell(ARGV[4], KEYS[1], ARGV[2], '{"kind":"left","room":"' .. ARGV[3] .. '","peer":'
-  .. ARGV[1] .. ',"seq":' .. seq .. '}')
+tell(ARGV[4], KEYS[1], ARGV[2],
+  news('left', ARGV[3], {{'peer', num(ARGV[1])}, {'seq', num(seq)}}))
 local still_here = false
 for _, record in ipairs(redis.call('HVALS', KEYS[1])) do
   if holder_of(record) == ARGV[2] then still_here = true end

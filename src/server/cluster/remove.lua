@@ -6,8 +6,8 @@ redis.call('HDEL', KEYS[1], ARGV[2])
 redis.call('HDEL', KEYS[1] .. ':gen', ARGV[2])
 local seq = redis.call('HINCRBY', KEYS[1], '#seq', 1)
 -- Their server is told too (it closes their socket), unless it is this one.
-tell(ARGV[5], KEYS[1], ARGV[3], '{"kind":"left","room":"' .. ARGV[4] .. '","peer":'
-  .. ARGV[2] .. ',"seq":' .. seq .. ',"removed_by":' .. ARGV[1] .. '}', holder)
+tell(ARGV[5], KEYS[1], ARGV[3], news('left', ARGV[4],
+  {{'peer', num(ARGV[2])}, {'seq', num(seq)}, {'removed_by', num(ARGV[1])}}), holder)
 local holder_stays = false
 for _, record in ipairs(redis.call('HVALS', KEYS[1])) do
   if holder_of(record) == holder then holder_stays = true end

@@ -23,8 +23,8 @@ if holder == ARGV[2] then
 end
 local change = redis.call('HINCRBY', KEYS[1], '#seq', 1)
 redis.call('HSET', KEYS[1], ARGV[1], seq .. ' ' .. ARGV[2] .. ' ' .. rest)
-tell(ARGV[4], KEYS[1], ARGV[2], '{"kind":"moved","room":"' .. ARGV[3] .. '","peer":'
-  .. ARGV[1] .. ',"server":"' .. ARGV[2] .. '","seq":' .. change .. ',"gen":' .. ARGV[6] .. '}', holder)
+tell(ARGV[4], KEYS[1], ARGV[2], news('moved', ARGV[3], {{'peer', num(ARGV[1])},
+  {'server', ARGV[2]}, {'seq', num(change)}, {'gen', num(ARGV[6])}}), holder)
 local holder_stays = false
 for _, record in ipairs(redis.call('HVALS', KEYS[1])) do
   if holder_of(record) == holder then holder_stays = true end

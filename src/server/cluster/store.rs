@@ -1071,8 +1071,8 @@ mod scripts {
     /// Issue 35, item 3: every script that publishes, run on a real Redis, and every kind
     /// of envelope they publish decoded as a server decodes it, with ids and knocks at
     /// their largest (2^53 - 1: a browser holds them as numbers), a token generation near
-    /// u64's largest, and a name that needs escaping. The scripts build JSON by hand
-    /// today; this is what holds them to the `Envelope` type until they do not.
+    /// u64's largest, and a name that needs escaping. The scripts build every envelope
+    /// through one helper (`news` in tell.lua); this holds it to the `Envelope` type.
     #[tokio::test]
     async fn every_envelope_every_script_publishes_decodes_with_the_largest_numbers() {
         let server = RedisServer::start();

@@ -17,9 +17,7 @@ for _, room in ipairs(redis.call('SMEMBERS', prefix .. ':held')) do
         redis.call('HDEL', key, all[i])
         redis.call('HDEL', key .. ':gen', all[i])
         local seq = redis.call('HINCRBY', key, '#seq', 1)
-        -- Room keys are letters, digits, - and _: nothing to escape.
-        tell(prefix, key, '', '{"kind":"left","room":"' .. room .. '","peer":' .. all[i]
-          .. ',"seq":' .. seq .. '}')
+        tell(prefix, key, '', news('left', room, {{'peer', num(all[i])}, {'seq', num(seq)}}))
         freed = freed + 1
       else
         waiting = true

@@ -2,6 +2,47 @@
 -- itself, in the same atomic step: a change whose answer is lost is never one that
 -- nobody heard of, and every server hears of a room's changes in their order.
 
+-- An integer for an envelope (`news`): an id, a knock or a generation as the decimal text
+-- Rust gave (up to 2^64, past what a Lua number holds exactly, so never made a number
+-- here), or a change number Redis counted. Checked to be digits.
+local function num(value)
+  local text = value
+  if type(value) == 'number' then text = string.format('%d', value) end
+  if not string.match(text, '^%d+$') then error('not an integer: ' .. tostring(text)) end
+  return {digits = text}
+end
+
+-- Writes the pairs of `fields` ({name, value} in order) into `parts`, as a JSON object's
+-- members: strings and booleans through cjson, integers (`num`) as their digits, and a
+-- list of pairs as an object.
+local function members(fields, parts)
+  for i, field in ipairs(fields) do
+    if i > 1 then table.insert(parts, ',') end
+    table.insert(parts, cjson.encode(field[1]) .. ':')
+    local value = field[2]
+    if type(value) == 'table' and value.digits then
+      table.insert(parts, value.digits)
+    elseif type(value) == 'table' then
+      table.insert(parts, '{')
+      members(value, parts)
+      table.insert(parts, '}')
+    else
+      table.insert(parts, cjson.encode(value))
+    end
+  end
+end
+
+-- One envelope for another server (pubsub.rs's `Envelope`): its `kind`, its `room`, then
+-- `fields`. Every script builds its envelopes here, never by hand.
+local function news(kind, room, fields)
+  local parts = {'{'}
+  local all = {{'kind', kind}, {'room', room}}
+  for _, field in ipairs(fields) do table.insert(all, field) end
+  members(all, parts)
+  table.insert(parts, '}')
+  return table.concat(parts)
+end
+
 -- The holder in a seat record (`<seq> <holder> <fold> <name>`).
 local function holder_of(record)
   return string.match(record, '^%d+ (%S+) ')
@@ -50,8 +91,7 @@ local function emptied(key)
     local knocks = redis.call('HGETALL', key .. ':knocks')
     for i = 1, #knocks, 2 do
       redis.call('PUBLISH', prefix .. ':server:' .. string.match(knocks[i + 1], '^(%S+) '),
-        '{"kind":"answered","room":"' .. room .. '","knock":' .. knocks[i]
-        .. ',"verdict":"empty"}')
+        news('answered', room, {{'knock', num(knocks[i])}, {'verdict', 'empty'}}))
     end
     redis.call('DEL', key .. ':gen', key .. ':host', key .. ':locked', key .. ':knocks',
       key .. ':admitted')

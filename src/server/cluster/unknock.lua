@@ -3,6 +3,5 @@
 -- (`knock_ended`). Once is enough: a second call changes nothing.
 redis.call('HDEL', KEYS[1] .. ':admitted', ARGV[1])
 if redis.call('HDEL', KEYS[1] .. ':knocks', ARGV[1]) == 0 then return 0 end
-tell_host(ARGV[3], KEYS[1], '{"kind":"knock_ended","room":"' .. ARGV[2] .. '","knock":'
-  .. ARGV[1] .. '}')
+tell_host(ARGV[3], KEYS[1], news('knock_ended', ARGV[2], {{'knock', num(ARGV[1])}}))
 return 1
