@@ -12,9 +12,10 @@ local function hold(prefix, server, until_ms)
     local all = redis.call('HGETALL', key)
     for i = 1, #all, 2 do
       if all[i] ~= '#seq' then
-        local seq, holder, rest = string.match(all[i + 1], '^(%d+) (%S+) (.*)$')
-        if holder == server then
-          redis.call('HSET', key, all[i], seq .. ' ~' .. until_ms .. ' ' .. rest)
+        local seat = parse_seat(all[i + 1])
+        if seat and seat.holder == server then
+          seat.holder = '~' .. until_ms
+          redis.call('HSET', key, all[i], seat_record(seat))
           redis.call('SADD', prefix .. ':held', room)
         end
       end

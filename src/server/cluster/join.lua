@@ -7,9 +7,9 @@ local locked = redis.call('EXISTS', KEYS[1] .. ':locked')
 local mine = redis.call('HGET', KEYS[1], ARGV[1])
 if mine then
   -- This server's own earlier try, whose answer was lost: seated already, and told.
-  local seq, name = string.match(mine, '^(%d+) %S+ %S+ (.*)$')
-  if holder_of(mine) ~= ARGV[2] then return {'taken'} end
-  return seats({'seated', seq, name, host_of(KEYS[1]), tostring(locked)}, KEYS[1], ARGV[1])
+  local seat = parse_seat(mine)
+  if seat.holder ~= ARGV[2] then return {'taken'} end
+  return seats({'seated', seat.seq, seat.name, host_of(KEYS[1]), tostring(locked)}, KEYS[1], ARGV[1])
 end
 local let_in = ARGV[7] == '1' and redis.call('HDEL', KEYS[1] .. ':admitted', ARGV[6]) == 1
 if locked == 1 and not let_in then
@@ -20,8 +20,8 @@ if locked == 1 and not let_in then
     return {'locked'}
   end
   local host = host_of(KEYS[1])
-  local host_name = string.match(redis.call('HGET', KEYS[1], host), '^%d+ %S+ %S+ (.*)$')
-  redis.call('HSET', knocks, ARGV[6], ARGV[2] .. ' ' .. ARGV[10])
+  local host_name = parse_seat(redis.call('HGET', KEYS[1], host)).name
+  redis.call('HSET', knocks, ARGV[6], knock_record(ARGV[2], ARGV[10]))
   tell_host(ARGV[5], KEYS[1],
     news('knock', ARGV[4], {{'knock', num(ARGV[6])}, {'name', ARGV[10]}}))
   return {'knocking', host_name}
@@ -31,8 +31,8 @@ if taken > 0 then taken = taken - 1 end
 if taken >= tonumber(ARGV[3]) then return {'full'} end
 local folds = {}
 for _, record in ipairs(redis.call('HVALS', KEYS[1])) do
-  local fold = string.match(record, '^%d+ %S+ (%S+) ')
-  if fold then folds[fold] = true end
+  local seat = parse_seat(record)
+  if seat then folds[seat.fold] = true end
 end
 local name, fold
 for i = 10, #ARGV - 1, 2 do
@@ -44,7 +44,8 @@ end
 -- More people of that name than the room holds: cannot be, but never two alike.
 if not name then return {'full'} end
 local seq = redis.call('HINCRBY', KEYS[1], '#seq', 1)
-redis.call('HSET', KEYS[1], ARGV[1], seq .. ' ' .. ARGV[2] .. ' ' .. fold .. ' ' .. name)
+redis.call('HSET', KEYS[1], ARGV[1],
+  seat_record({seq = seq, holder = ARGV[2], fold = fold, name = name}))
 redis.call('PERSIST', KEYS[1])
 -- A new seat's first token is its join's (a stale generation of the id would refuse it).
 redis.call('HDEL', KEYS[1] .. ':gen', ARGV[1])

@@ -1,13 +1,13 @@
 -- KEYS[1] room hash, KEYS[2] own rooms set; ARGV id, server, room, prefix, the token's
 -- generation, the seat's next generation (both decimal strings: u64 epochs are compared as
 -- text, as Lua's numbers would round them).
-local seat = redis.call('HGET', KEYS[1], ARGV[1])
-if not seat then return {'gone'} end
+local record = redis.call('HGET', KEYS[1], ARGV[1])
+if not record then return {'gone'} end
 local function locked() return tostring(redis.call('EXISTS', KEYS[1] .. ':locked')) end
 local gens = KEYS[1] .. ':gen'
 local gen = redis.call('HGET', gens, ARGV[1])
-local seq, holder, rest = string.match(seat, '^(%d+) (%S+) (.*)$')
-local name = string.match(rest, '^%S+ (.*)$')
+local seat = parse_seat(record)
+local seq, holder, name = seat.seq, seat.holder, seat.name
 if not (gen == ARGV[6] and holder == ARGV[2]) then
   -- (Else this server's earlier try, whose answer was lost: answered as it was.)
   -- No generation yet: no resume has happened, so the token is the join's, the only one.
@@ -22,7 +22,8 @@ if holder == ARGV[2] then
     ARGV[1])
 end
 local change = redis.call('HINCRBY', KEYS[1], '#seq', 1)
-redis.call('HSET', KEYS[1], ARGV[1], seq .. ' ' .. ARGV[2] .. ' ' .. rest)
+seat.holder = ARGV[2]
+redis.call('HSET', KEYS[1], ARGV[1], seat_record(seat))
 tell(ARGV[4], KEYS[1], ARGV[2], news('moved', ARGV[3], {{'peer', num(ARGV[1])},
   {'server', ARGV[2]}, {'seq', num(change)}, {'gen', num(ARGV[6])}}), holder)
 local holder_stays = false

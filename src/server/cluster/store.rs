@@ -38,12 +38,12 @@ macro_rules! script {
 /// unless the host let this knock in (`:admitted`, used once). KEYS room hash, own rooms
 /// set; ARGV id, server, capacity, room, prefix, knock id, let in, may knock, most
 /// knocks, then name and folded name (hex) per candidate.
-static JOIN: LazyLock<redis::Script> = script!("tell.lua", "join.lua");
+static JOIN: LazyLock<redis::Script> = script!("seat.lua", "tell.lua", "join.lua");
 /// Frees a seat this server holds, as the room's next change, and tells the other
 /// servers there (`left`); an empty room's hash expires after an hour. A seat another
 /// server took over (a resume there) is left alone, and that server named; one freed
 /// already is `gone`. KEYS room hash, own rooms set; ARGV id, server, room, prefix.
-static LEAVE: LazyLock<redis::Script> = script!("tell.lua", "leave.lua");
+static LEAVE: LazyLock<redis::Script> = script!("seat.lua", "tell.lua", "leave.lua");
 /// Moves a seat to this server, from whichever holds it (another server, a dead one's
 /// hold), as the room's next change, and tells the other servers there and the former
 /// holder (`moved`); returns the seat's number, the change's, its former holder, its name
@@ -53,41 +53,41 @@ static LEAVE: LazyLock<redis::Script> = script!("tell.lua", "leave.lua");
 /// once, whichever server it is shown to. Run again with the same next generation by the
 /// server that ran it, it answers the same and changes nothing.
 /// KEYS room hash, own rooms set; ARGV id, server, room, prefix, generation, next one.
-static RESUME: LazyLock<redis::Script> = script!("tell.lua", "resume.lua");
+static RESUME: LazyLock<redis::Script> = script!("seat.lua", "tell.lua", "resume.lua");
 /// This server is alive until now + liveness. Returns 1 if Redis did not know it (the
 /// first beat, or it was counted gone, or Redis lost its data).
 /// ARGV prefix, server, liveness (ms).
-static HEARTBEAT: LazyLock<redis::Script> = script!("hold.lua", "heartbeat.lua");
+static HEARTBEAT: LazyLock<redis::Script> = script!("seat.lua", "hold.lua", "heartbeat.lua");
 /// A server shutting down hands its seats over: each is held for resume_grace, so that
 /// its people resume on another server. ARGV prefix, server, grace (ms).
-static HAND_OFF: LazyLock<redis::Script> = script!("hold.lua", "hand_off.lua");
+static HAND_OFF: LazyLock<redis::Script> = script!("seat.lua", "hold.lua", "hand_off.lua");
 /// Counts servers past their liveness gone (their seats are held for grace after that),
 /// and frees held seats nobody resumed in time, telling the servers of everyone still in
 /// those rooms. Returns how many seats it freed. ARGV prefix, grace (ms).
-static SWEEP: LazyLock<redis::Script> = script!("hold.lua", "tell.lua", "sweep.lua");
+static SWEEP: LazyLock<redis::Script> = script!("seat.lua", "hold.lua", "tell.lua", "sweep.lua");
 
 /// Hands the host's role to another seat, as the room's next change, and tells the other
 /// servers there (`host`). Refused (`not_joined`, `not_host`, `unknown_peer`) unless the
 /// first seat is this server's and hosts the room, and the second is another seat there.
 /// KEYS room hash; ARGV host's id, new host's id, server, room, prefix.
-static MAKE_HOST: LazyLock<redis::Script> = script!("tell.lua", "make_host.lua");
+static MAKE_HOST: LazyLock<redis::Script> = script!("seat.lua", "tell.lua", "make_host.lua");
 /// The host removes a seat: freed as the room's next change, and the other servers there
 /// told (`left` with `removed_by`), its own server included. Refused as `MAKE_HOST`.
 /// KEYS room hash; ARGV host's id, removed id, server, room, prefix.
-static REMOVE: LazyLock<redis::Script> = script!("tell.lua", "remove.lua");
+static REMOVE: LazyLock<redis::Script> = script!("seat.lua", "tell.lua", "remove.lua");
 /// The host locks or unlocks the room, as its next change, and the other servers there
 /// are told (`locked`). Refused (`not_joined`, `not_host`) unless the seat is this
 /// server's and hosts the room. KEYS room hash; ARGV host's id, 1 or 0, server, room,
 /// prefix.
-static LOCK: LazyLock<redis::Script> = script!("tell.lua", "lock.lua");
+static LOCK: LazyLock<redis::Script> = script!("seat.lua", "tell.lua", "lock.lua");
 /// The host answers a knock: it leaves the list (admitted, it may take a seat past the
 /// lock, once), and its server is told (`answered`). Refused as `LOCK`, or
 /// `unknown_knock`. KEYS room hash; ARGV host's id, knock id, server, room, prefix,
 /// `admit` or `deny`.
-static ANSWER: LazyLock<redis::Script> = script!("tell.lua", "answer.lua");
+static ANSWER: LazyLock<redis::Script> = script!("seat.lua", "tell.lua", "answer.lua");
 /// A knock's wait ended on its server: off the list, and the host's server told
 /// (`knock_ended`). KEYS room hash; ARGV knock id, room, prefix.
-static UNKNOCK: LazyLock<redis::Script> = script!("tell.lua", "unknock.lua");
+static UNKNOCK: LazyLock<redis::Script> = script!("seat.lua", "tell.lua", "unknock.lua");
 
 /// What a host command's script answered: done as change `seq`, or refused.
 pub(super) enum HostChange {
@@ -981,6 +981,8 @@ mod scripts {
         let server = RedisServer::start();
         let mut redis = server.connect().await;
         let host_of = redis::Script::new(concat!(
+            include_str!("seat.lua"),
+            "\n",
             include_str!("tell.lua"),
             "\nreturn host_of(KEYS[1])"
         ));

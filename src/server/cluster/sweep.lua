@@ -11,8 +11,9 @@ for _, room in ipairs(redis.call('SMEMBERS', prefix .. ':held')) do
   local waiting = false
   local all = redis.call('HGETALL', key)
   for i = 1, #all, 2 do
-    local until_ms = string.match(all[i + 1], '^%d+ ~(%d+) ')
-    if all[i] ~= '#seq' and until_ms then
+    local seat = all[i] ~= '#seq' and parse_seat(all[i + 1])
+    local until_ms = seat and string.match(seat.holder, '^~(%d+)$')
+    if until_ms then
       if tonumber(until_ms) <= now then
         redis.call('HDEL', key, all[i])
         redis.call('HDEL', key .. ':gen', all[i])

@@ -45,7 +45,8 @@ end
 
 -- The holder in a seat record (`<seq> <holder> <fold> <name>`).
 local function holder_of(record)
-  return string.match(record, '^%d+ (%S+) ')
+  local seat = parse_seat(record)
+  return seat and seat.holder
 end
 
 -- Publishes `news` once to the server of each seat in room hash `key`, and to `also`,
@@ -90,7 +91,7 @@ local function emptied(key)
     local prefix, room = string.match(key, '^(.*):room:(.*)$')
     local knocks = redis.call('HGETALL', key .. ':knocks')
     for i = 1, #knocks, 2 do
-      redis.call('PUBLISH', prefix .. ':server:' .. string.match(knocks[i + 1], '^(%S+) '),
+      redis.call('PUBLISH', prefix .. ':server:' .. parse_knock(knocks[i + 1]).server,
         news('answered', room, {{'knock', num(knocks[i])}, {'verdict', 'empty'}}))
     end
     redis.call('DEL', key .. ':gen', key .. ':host', key .. ':locked', key .. ':knocks',
@@ -109,7 +110,8 @@ local function host_of(key)
   local all = redis.call('HGETALL', key)
   for i = 1, #all, 2 do
     if all[i] ~= '#seq' then
-      local seq = tonumber(string.match(all[i + 1], '^(%d+) '))
+      local seat = parse_seat(all[i + 1])
+      local seq = seat and tonumber(seat.seq)
       if seq and (not first or seq < first) then host, first = all[i], seq end
     end
   end
