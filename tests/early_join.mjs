@@ -45,6 +45,14 @@ while (Date.now() < deadline && !(early() && early().queue.length > 0)) {
 }
 const kept = early() ? early().queue : null;
 console.log(JSON.stringify({ kept, name: early()?.name ?? null }));
-// The page goes: the seat is given back, and the socket closed.
+// The page goes: the seat is given back (`leave`), and the socket closed; the harness
+// waits for the close, so the `leave` went out before it exits.
+const socket = early()?.socket;
 if (listeners.pagehide) listeners.pagehide();
+if (socket && socket.readyState !== 3) {
+  await new Promise((resolve) => {
+    socket.addEventListener('close', resolve);
+    setTimeout(resolve, 2000);
+  });
+}
 process.exit(0);

@@ -84,8 +84,9 @@ pub const FRAME_WINDOW_MS: u64 = 1_000;
 /// What [`FrameWindow::frame`] says of one frame on the chat channel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Frame {
-    /// Read it now.
-    Read,
+    /// Read it now; `kept_first`: read the frame kept before it first (its window is over,
+    /// and the wake has not come yet: a late timer).
+    Read { kept_first: bool },
     /// Past the window's budget: keep it unread, in place of any frame kept before it (a
     /// newer frame says where the peer ended up). `wake`: when to call
     /// [`FrameWindow::wake`], for the first frame kept. `report`: the first frame past the
@@ -111,22 +112,25 @@ pub struct FrameWindow {
 
 impl FrameWindow {
     pub fn frame(&mut self, now: Millis) -> Frame {
-        if self.keeping {
+        let over = self
+            .start
+            .is_none_or(|start| now.since(start) >= FRAME_WINDOW_MS);
+        if self.keeping && !over {
             return Frame::Keep {
                 wake: None,
                 report: false,
             };
         }
-        let over = self
-            .start
-            .is_none_or(|start| now.since(start) >= FRAME_WINDOW_MS);
+        // The window is over (the wake may come late: a busy or hidden page's timer): what
+        // was kept is read first, as the first of the new window, then this frame.
+        let kept_first = std::mem::take(&mut self.keeping);
         if over {
             self.start = Some(now);
-            self.read = 0;
+            self.read = u32::from(kept_first);
         }
         if self.read < MAX_PEER_MESSAGES_PER_SECOND {
             self.read += 1;
-            return Frame::Read;
+            return Frame::Read { kept_first };
         }
         self.keeping = true;
         let start = self.start.expect("a window was started above");
@@ -235,7 +239,12 @@ mod tests {
                     self.read.push(self.kept.take().expect("a frame is kept"));
                 }
                 match self.window.frame(Millis(at)) {
-                    Frame::Read => self.read.push((at, up)),
+                    Frame::Read { kept_first } => {
+                        if kept_first {
+                            self.read.push(self.kept.take().expect("a frame is kept"));
+                        }
+                        self.read.push((at, up));
+                    }
                     Frame::Keep { wake, report } => {
                         self.kept = Some((at, up));
                         self.wake = self.wake.or(wake);
@@ -270,13 +279,40 @@ mod tests {
         assert!(!page.window.wake(Millis(2_500)), "nothing is kept");
     }
 
+    /// A late wake (a hidden tab runs its timers once a second at most): the first frame
+    /// after the window reads the kept one first, then itself; nothing in between is lost.
+    #[test]
+    fn a_frame_after_the_window_reads_what_was_kept_first_however_late_the_wake() {
+        let mut window = FrameWindow::default();
+        for i in 0..MAX_PEER_MESSAGES_PER_SECOND {
+            window.frame(Millis(i64::from(i)));
+        }
+        assert!(matches!(
+            window.frame(Millis(500)),
+            Frame::Keep { wake: Some(_), .. }
+        ));
+        assert_eq!(
+            window.frame(Millis(1_200)),
+            Frame::Read { kept_first: true },
+            "the wake has not come; the window is over"
+        );
+        assert_eq!(
+            window.frame(Millis(1_201)),
+            Frame::Read { kept_first: false }
+        );
+        assert!(
+            !window.wake(Millis(1_500)),
+            "the late wake finds nothing kept"
+        );
+    }
+
     #[test]
     fn a_peer_within_the_budget_is_read_frame_by_frame() {
         let mut window = FrameWindow::default();
         for second in 0..10 {
             for i in 0..MAX_PEER_MESSAGES_PER_SECOND {
                 let at = Millis(second * 1_000 + i64::from(i));
-                assert_eq!(window.frame(at), Frame::Read);
+                assert_eq!(window.frame(at), Frame::Read { kept_first: false });
             }
         }
     }

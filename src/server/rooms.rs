@@ -662,7 +662,16 @@ impl Rooms {
             self.rules.seat_taken(room, &seated, 0)
         });
         old.at.give_way(take_back);
-        remove_members(rooms, room, unreachable);
+        // Moved or not, the others were last told the old seat hosts: if the new one was
+        // not seated after all, the next host is announced.
+        let announced = match &admitted {
+            Ok(admitted) if was_host => Some(admitted.seat.id),
+            _ => was_host.then_some(old.info.id),
+        };
+        match announced {
+            Some(host) => remove_members_since(rooms, room, unreachable, Some(host)),
+            None => remove_members(rooms, room, unreachable),
+        }
         admitted.map(|admitted| admitted.seat)
     }
 
@@ -714,8 +723,9 @@ impl Rooms {
                 }
                 let knock = members.door().knocks.remove(at);
                 tell_host(members, &ServerMessage::KnockEnded { knock: knock.id });
-                // Seated like any newcomer; their connection is told at once, and takes
-                // the seat before it writes `joined`.
+                // Seated like any newcomer; their connection is told first (it takes the
+                // seat under this lock, so before it can write `joined`).
+                knock.mailbox.door_answered();
                 if let Ok(admitted) =
                     self.admit(&mut rooms, &seat.room, &knock.name, &knock.mailbox, false)
                 {
@@ -723,7 +733,6 @@ impl Rooms {
                         room.door().admitted.push((knock.id, admitted.seat));
                     }
                 }
-                knock.mailbox.door_answered();
                 Vec::new()
             }
             HostCommand::AskToMute(peer)
@@ -977,11 +986,22 @@ fn send_to_others(members: &mut [Member], except: Option<PeerId>, text: Utf8Byte
 /// Removes `gone` from `room`, telling the rest; a held seat that cannot take that news
 /// is freed too. When the host is gone, the person present longest hosts the room, and
 /// everyone is told. Drops the room once empty.
-fn remove_members(rooms: &mut HashMap<String, Room>, room: &str, mut gone: Vec<PeerId>) {
+fn remove_members(rooms: &mut HashMap<String, Room>, room: &str, gone: Vec<PeerId>) {
+    let host = rooms.get(room).and_then(Room::host);
+    remove_members_since(rooms, room, gone, host);
+}
+
+/// [`remove_members`], where the host everyone was last told of is `announced` (a seat
+/// already taken out, say).
+fn remove_members_since(
+    rooms: &mut HashMap<String, Room>,
+    room: &str,
+    mut gone: Vec<PeerId>,
+    mut announced: Option<PeerId>,
+) {
     let Some(members) = rooms.get_mut(room) else {
         return;
     };
-    let mut announced = members.host();
     loop {
         while let Some(id) = gone.pop() {
             let before = members.len();
@@ -1578,6 +1598,34 @@ mod tests {
             told.iter().any(|m| matches!(m, ServerMessage::Knock { knock: k, name } if *k == knock && name == "Dave")),
             "{told:?}"
         );
+    }
+
+    /// A host whose fresh page could not even take `joined` (its mailbox refused it): the
+    /// seat is gone, and the others are told who hosts now (they were not: the one there
+    /// longest hosted silently, with no controls on their page).
+    #[test]
+    fn a_host_lost_in_a_failed_fresh_move_is_followed_and_everyone_told() {
+        let rooms = rooms(4);
+        let (_, token_a, _a_rx) = join_with_token(&rooms, "r", "Alice");
+        let (b, b_rx) = mailbox();
+        let seat_b = rooms.join("r", "Bob", &b, None).unwrap().seat;
+        drain(&b_rx);
+        const NONE: Bounds = Bounds {
+            total: 16,
+            reserved: 16,
+        };
+        let (full, _full_rx) = mailbox_of(&NONE);
+        assert!(matches!(
+            rooms.resume(&token_a, true, &full),
+            Err(NoSeat::NotReading)
+        ));
+        let told = drain(&b_rx);
+        assert_eq!(
+            told.last(),
+            Some(&ServerMessage::Host { peer: seat_b.id }),
+            "{told:?}"
+        );
+        assert_eq!(rooms.host("r"), Some(seat_b.id));
     }
 
     /// `rx`'s messages, decoded, without those `joined` carries a token in.

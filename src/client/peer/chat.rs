@@ -86,8 +86,11 @@ pub(super) fn listen_to_chat(
             let data = event.unchecked_into::<web_sys::MessageEvent>().data();
             let verdict = guard.borrow_mut().window.frame(now);
             match verdict {
-                Frame::Read => {
-                    let _ = events.unbounded_send((id, read(data, now)));
+                Frame::Read { kept_first } => {
+                    let kept = kept_first.then(|| guard.borrow_mut().kept.take()).flatten();
+                    for data in kept.into_iter().chain([data]) {
+                        let _ = events.unbounded_send((id, read(data, now)));
+                    }
                 }
                 Frame::Keep { wake, report } => {
                     let mut flood = guard.borrow_mut();
