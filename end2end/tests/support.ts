@@ -56,16 +56,23 @@ export class Server {
    * compressed copies in the background just after starting. */
   async compressed(): Promise<void> {
     const page = await (await fetch(`${this.url}/`)).text();
-    // The main module (the home page also names the call screen's chunks, for later).
-    const wasm = page.match(/\/pkg\/tandem\.[\w-]+\.wasm/)?.[0];
-    if (!wasm) throw new Error('no wasm named in the page');
-    for (let i = 0; i < 600; i++) {
-      const r = await fetch(this.url + wasm, { headers: { 'accept-encoding': 'br' } });
-      await r.arrayBuffer();
-      if (r.headers.get('content-encoding') === 'br') return;
-      await new Promise((ok) => setTimeout(ok, 50));
+    // Every file the home page names (its own, and the call screen's it fetches later),
+    // each served brotli once the server has written its copy. Files under a KiB are
+    // served as they are.
+    const files = [...new Set(page.match(/\/pkg\/[\w.-]+\.(?:wasm|js|css)/g) ?? [])];
+    if (!files.some((f) => /\/tandem\.[\w-]+\.wasm$/.test(f))) throw new Error('no wasm named in the page');
+    for (const file of files) {
+      const plain = await fetch(this.url + file, { headers: { 'accept-encoding': 'identity' } });
+      if ((await plain.arrayBuffer()).byteLength < 1024) continue;
+      let served = false;
+      for (let i = 0; i < 600 && !served; i++) {
+        const r = await fetch(this.url + file, { headers: { 'accept-encoding': 'br' } });
+        await r.arrayBuffer();
+        served = r.headers.get('content-encoding') === 'br';
+        if (!served) await new Promise((ok) => setTimeout(ok, 50));
+      }
+      if (!served) throw new Error(`${file} was never served compressed`);
     }
-    throw new Error(`${wasm} was never served compressed`);
   }
 
   get port(): number {
