@@ -13,6 +13,7 @@ pub mod registry;
 pub mod relay;
 pub mod room;
 pub mod rooms;
+pub mod seats;
 pub mod site;
 pub mod sockets;
 pub mod tls;

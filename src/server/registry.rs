@@ -10,7 +10,9 @@
 
 use super::cluster::SharedRooms;
 use super::limits::IpSlot;
-use super::rooms::{Admitted, KnockOutcome, Knocking, Mailbox, NoSeat, Rooms, Seat};
+use super::mailbox::Mailbox;
+use super::room::seat::{Admitted, KnockOutcome, Knocking, NoSeat, Seat};
+use super::rooms::Rooms;
 use crate::protocol::signaling::{ErrorCode, HostCommand, PeerId, Signal};
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -10,390 +10,24 @@
 //!
 //! Messages are encoded once, here, and queued as text: the socket only writes them.
 
-use super::ice::IceConfig;
 use super::limits::IpSlot;
+use super::mailbox::Busy;
 pub use super::mailbox::Mailbox;
-use super::mailbox::{Busy, FairQueue, Kick, Posted, HELD};
-use super::room::door::{self, KnockLimits};
-use super::room::host;
-use super::tokens::ResumeTokens;
-use crate::protocol::signaling::{
-    distinct_name, ErrorCode, HostCommand, KnockId, PeerId, PeerInfo, ServerMessage, Signal,
-};
-use axum::extract::ws::Utf8Bytes;
-use std::collections::HashMap;
+use super::room::door;
+use super::room::roster::{Arrival, Effect, Member, Offer, Room, Standing};
+pub use super::room::seat::{Admitted, KnockOutcome, Knocking, NoSeat, RoomState, Seat};
+use super::seats::Attachment;
+pub use super::seats::{encode, RoomRules};
+use crate::protocol::signaling::{ErrorCode, HostCommand, PeerId, PeerInfo, ServerMessage, Signal};
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
-/// The JSON text of a server message.
-pub fn encode(message: &ServerMessage) -> Utf8Bytes {
-    // Strings, numbers and lists only: serializing cannot fail.
-    serde_json::to_string(message)
-        .expect("server messages always serialize")
-        .into()
-}
-
-/// Where a connection sits, once joined.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Seat {
-    pub room: String,
-    pub id: PeerId,
-    /// Which attachment of the seat this connection holds.
-    pub(super) epoch: u64,
-}
-
-/// A seat held in this process: its connection's mailbox, or, while the connection is
-/// gone, what waits for it. Shared by both registries (`rooms`, `cluster`).
-pub(super) struct Attachment {
-    /// `None` while the seat is detached (its connection dropped).
-    mailbox: Option<Mailbox>,
-    /// What a detached (or ending) seat keeps; boxed, made only then: most seats are
-    /// attached, and every idle seat's bytes count.
-    away: Option<Box<Away>>,
-    epoch: u64,
-}
-
-#[derive(Default)]
-struct Away {
-    /// What waits for the seat, within [`HELD`]'s bounds.
-    backlog: FairQueue,
-    /// While detached: the per-address slot the dropped connection held, so that a held
-    /// seat counts against its address's limit until it is resumed or freed.
-    held: Option<IpSlot>,
-}
-
-impl Attachment {
-    pub(super) fn new(mailbox: &Mailbox) -> Attachment {
-        Self::at_epoch(mailbox, 0)
-    }
-
-    /// A new attachment whose epochs start at `epoch`: a seat that comes back to a server
-    /// it left must not match a connection from its earlier stay.
-    pub(super) fn at_epoch(mailbox: &Mailbox, epoch: u64) -> Attachment {
-        Attachment {
-            mailbox: Some(mailbox.clone()),
-            away: None,
-            epoch,
-        }
-    }
-
-    pub(super) fn epoch(&self) -> u64 {
-        self.epoch
-    }
-
-    /// What the seat keeps while detached, made on first need.
-    fn away(&mut self) -> &mut Away {
-        self.away.get_or_insert_with(Box::default)
-    }
-
-    /// What waited for the detached seat, and its connection if any: the seat moved on.
-    pub(super) fn hand_over(mut self) -> (Option<Mailbox>, Vec<(Option<PeerId>, Utf8Bytes)>) {
-        let waiting = match self.away.as_mut() {
-            Some(away) => std::iter::from_fn(|| away.backlog.pop_with_sender()).collect(),
-            None => Vec::new(),
-        };
-        (self.mailbox, waiting)
-    }
-
-    /// A seat nobody holds yet (taken back after a restart, before `take_over`), last
-    /// held as attachment `epoch`.
-    fn vacant(epoch: u64) -> Attachment {
-        Attachment {
-            mailbox: None,
-            away: None,
-            epoch,
-        }
-    }
-
-    /// The seat went to another page: a connection still holding it is told `notice`
-    /// (`seat_taken`), then closed.
-    pub(super) fn give_way(self, notice: Option<Utf8Bytes>) {
-        if let Some(mailbox) = self.mailbox {
-            if let Some(notice) = notice {
-                mailbox.post(notice);
-            }
-            mailbox.kick(Kick::Replaced);
-        }
-    }
-
-    /// The host removed the seat's person: a connection still holding it is told `notice`
-    /// (`removed`), then closed.
-    pub(super) fn removed(&mut self, notice: Utf8Bytes) {
-        if let Some(mailbox) = self.mailbox.take() {
-            mailbox.post(notice);
-            mailbox.kick(Kick::Removed);
-        }
-    }
-
-    /// Queues a signal from peer `from`; `Busy` when their share of this seat's queue is
-    /// full (the sender is refused with `peer_busy`; the reader keeps its seat).
-    ///
-    /// A connection that is ending (kicked: not reading, or replaced) no longer holds the
-    /// seat: what comes for it waits as for a held seat, until its socket's task detaches
-    /// it or a resume takes it.
-    pub(super) fn deliver_signal(&mut self, from: PeerId, text: Utf8Bytes) -> Result<(), Busy> {
-        if let Some(mailbox) = &self.mailbox {
-            match mailbox.post_from(from, text.clone()) {
-                Posted::Queued => return Ok(()),
-                Posted::Busy => return Err(Busy),
-                Posted::Ended => self.mailbox = None,
-            }
-        }
-        self.away().backlog.push_peer(from, text, HELD)
-    }
-
-    /// Queues the server's news; false when a held seat's queue cannot take it (nobody has
-    /// read it for so long that the seat is to be freed). A connected reader that cannot
-    /// take it is kicked for not reading, and then holds the news like a held seat.
-    pub(super) fn deliver_news(&mut self, text: Utf8Bytes) -> bool {
-        if let Some(mailbox) = &self.mailbox {
-            if mailbox.post(text.clone()) {
-                return true;
-            }
-            self.mailbox = None;
-        }
-        self.away().backlog.push_server(text, HELD).is_ok()
-    }
-
-    /// Whether this is the attachment `seat` was given (a stale connection's is not).
-    pub(super) fn is(&self, seat: &Seat) -> bool {
-        self.epoch == seat.epoch
-    }
-
-    pub(super) fn is_detached(&self) -> bool {
-        self.mailbox.is_none()
-    }
-
-    /// The connection dropped; `slot` (its per-address slot) is held with the seat.
-    pub(super) fn detach(&mut self, slot: Option<IpSlot>) {
-        self.mailbox = None;
-        self.away().held = slot;
-    }
-
-    /// Gives the seat to a new connection: posts `first`, then what waited, and returns
-    /// the new epoch; `None` if the mailbox could not take them all (not reading). A
-    /// connection still holding the seat is told `take_back` (`seat_taken`, made only
-    /// then) and ended: one seat, one socket.
-    pub(super) fn take_over(
-        &mut self,
-        mailbox: &Mailbox,
-        first: Utf8Bytes,
-        take_back: impl FnOnce() -> Utf8Bytes,
-    ) -> Option<u64> {
-        self.epoch += 1;
-        // What waited goes to the new connection, which holds a slot of its own.
-        let mut away = self.away.take();
-        if let Some(old) = self.mailbox.replace(mailbox.clone()) {
-            old.post(take_back());
-            old.kick(Kick::Replaced);
-        }
-        std::iter::once(first)
-            .chain(std::iter::from_fn(|| away.as_mut()?.backlog.pop()))
-            .all(|text| mailbox.post(text))
-            .then_some(self.epoch)
-    }
-}
-
-struct Member {
-    info: PeerInfo,
-    at: Attachment,
-}
-
-/// The people in one room, in the order they were seated, its host, and whoever waits
-/// at its door while it is locked.
-#[derive(Default)]
-struct Room {
-    members: Vec<Member>,
-    /// The seat the host handed the role to (see [`Room::host`]).
-    chosen: Option<PeerId>,
-    /// The lock and who waits at it; boxed, made when the room is first locked: most
-    /// rooms never are, and every idle seat's bytes count.
-    door: Option<Box<Door>>,
-}
-
-/// A room's lock, and the people at its door.
-#[derive(Default)]
-struct Door {
-    /// Newcomers wait for the host ([`Knock`]) instead of taking a seat.
-    locked: bool,
-    /// Who waits at the door, in the order they came (at most [`door::MAX_KNOCKS`]).
-    knocks: Vec<Knock>,
-    /// Seats given to knocks the host let in, until their connection takes them.
-    admitted: Vec<(KnockId, Seat)>,
-    /// Who knocked lately, for the per-address rate.
-    limits: KnockLimits,
-}
-
-impl Room {
-    /// Who may lock, admit, remove and hand the role on: the seat the host chose while it
-    /// is there, else the person present longest (`room::host`, the rule both shells use).
-    fn host(&self) -> Option<PeerId> {
-        host::host(
-            self.chosen,
-            self.members.iter().enumerate().map(|(i, m)| (m.info.id, i)),
-        )
-    }
-
-    fn locked(&self) -> bool {
-        self.door.as_ref().is_some_and(|door| door.locked)
-    }
-
-    /// Who waits at the door, in the order they came.
-    fn knocks(&self) -> &[Knock] {
-        self.door.as_ref().map_or(&[], |door| &door.knocks)
-    }
-
-    /// The room's door, made on first need.
-    fn door(&mut self) -> &mut Door {
-        self.door.get_or_insert_with(Box::default)
-    }
-}
-
-/// Someone at a locked room's door: no seat, and nobody in the room knows of them but
-/// the host.
-struct Knock {
-    id: KnockId,
-    name: String,
-    /// Their connection's, to tell them how it went.
-    mailbox: Mailbox,
-    /// Where they come from (grouped as for the per-address limit), for
-    /// [`door::MAX_KNOCKS_PER_ADDRESS`].
-    address: Option<IpAddr>,
-}
-
-/// A connection waiting at a room's door.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Knocking {
-    pub room: String,
-    pub knock: KnockId,
-}
-
-/// How a knock stands, for its connection.
-#[derive(Debug, PartialEq, Eq)]
-pub enum KnockOutcome {
-    /// Still waiting for the host.
-    Waiting,
-    /// Let in: this is the connection's seat now (`joined` is on its way).
-    Seated(Seat),
-    /// Turned away, timed out, or the room emptied: the connection was told.
-    Ended,
-}
-
-/// What the room says of itself to someone taking a seat: who hosts it, and whether it
-/// is locked.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RoomState {
-    pub host: Option<PeerId>,
-    pub locked: bool,
-}
-
-impl std::ops::Deref for Room {
-    type Target = Vec<Member>;
-    fn deref(&self) -> &Vec<Member> {
-        &self.members
-    }
-}
-
-impl std::ops::DerefMut for Room {
-    fn deref_mut(&mut self) -> &mut Vec<Member> {
-        &mut self.members
-    }
-}
-
-/// What a room needs to know of the server's configuration.
-pub struct RoomRules {
-    pub capacity: usize,
-    pub ice: std::sync::Arc<IceConfig>,
-    pub tokens: ResumeTokens,
-    pub max_file_bytes: u64,
-    pub upload_budget: u64,
-}
-
-impl RoomRules {
-    /// What a newcomer `you` in `room` is told, seated as attachment `gen`: who is there,
-    /// and how to call them.
-    pub(super) fn joined(
-        &self,
-        room: &str,
-        you: &PeerInfo,
-        gen: u64,
-        peers: Vec<PeerInfo>,
-        state: RoomState,
-    ) -> ServerMessage {
-        ServerMessage::Joined {
-            host: state.host,
-            locked: state.locked,
-            you: you.id,
-            name: you.name.clone(),
-            polite: !peers.is_empty(),
-            peers,
-            token: self.tokens.issue(room, you.id, &you.name, gen),
-            ice_servers: self.ice.servers_for(you.id, SystemTime::now()),
-            ice_transport_policy: self.ice.policy,
-            max_file_bytes: self.max_file_bytes,
-            upload_budget: self.upload_budget,
-        }
-    }
-
-    /// What a socket that held `you`'s seat is told when another takes it: `seat_taken`,
-    /// with the token of attachment `gen` to take the call back.
-    pub(super) fn seat_taken(&self, room: &str, you: &PeerInfo, gen: u64) -> Utf8Bytes {
-        let token = self.tokens.issue(room, you.id, &you.name, gen);
-        encode(&ServerMessage::SeatTaken { token })
-    }
-
-    /// What `you` is told on taking their seat back, as its attachment `gen`.
-    pub(super) fn resumed(
-        &self,
-        room: &str,
-        you: &PeerInfo,
-        gen: u64,
-        peers: Vec<PeerInfo>,
-        state: RoomState,
-    ) -> ServerMessage {
-        ServerMessage::Resumed {
-            host: state.host,
-            locked: state.locked,
-            you: you.id,
-            peers,
-            token: self.tokens.issue(room, you.id, &you.name, gen),
-            ice_servers: self.ice.servers_for(you.id, SystemTime::now()),
-            ice_transport_policy: self.ice.policy,
-            max_file_bytes: self.max_file_bytes,
-            upload_budget: self.upload_budget,
-        }
-    }
-}
-
-/// Why `join` or `resume` gave no seat.
-#[derive(Debug, PartialEq, Eq)]
-pub enum NoSeat {
-    /// Refused, with the code the client is told.
-    Refused(ErrorCode),
-    /// The client's own mailbox is full of messages it has not read: it is not reading,
-    /// and the full mailbox has already kicked its connection. Nothing more can be said.
-    NotReading,
-    /// The room is locked: the client waits at its door (told `waiting`; the host is
-    /// told `knock`).
-    Waiting(Knocking),
-}
-
-impl From<ErrorCode> for NoSeat {
-    fn from(code: ErrorCode) -> NoSeat {
-        NoSeat::Refused(code)
-    }
-}
-
-/// A seat just taken by `join`, and how many people the room holds with it.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Admitted {
-    pub seat: Seat,
-    pub people: usize,
-}
+type LocalRoom = Room<Attachment, Mailbox>;
 
 pub struct Rooms {
-    rooms: Mutex<HashMap<String, Room>>,
+    rooms: Mutex<HashMap<String, LocalRoom>>,
     rules: RoomRules,
 }
 
@@ -418,33 +52,47 @@ impl Rooms {
     ) -> Result<Admitted, NoSeat> {
         let mut rooms = self.lock();
         let members = rooms.entry(room.to_owned()).or_default();
-        if members.locked() {
-            return Err(knock(members, room, name, mailbox, address));
+        let arrival = members.arrive(
+            name,
+            address,
+            Instant::now(),
+            self.rules.capacity,
+            &mut rand::rng(),
+        )?;
+        match arrival {
+            Arrival::Seat(offer) => {
+                let seated = self.take_seat(members, room, offer, mailbox);
+                let (seat, effects) = match seated {
+                    Ok(seated) => seated,
+                    Err(no_seat) => {
+                        self.carry_out(&mut rooms, room, Vec::new());
+                        return Err(no_seat);
+                    }
+                };
+                let people = members.len();
+                self.carry_out(&mut rooms, room, effects);
+                Ok(Admitted { seat, people })
+            }
+            Arrival::Knock(offer) => {
+                if !mailbox.post(encode(&offer.waiting)) {
+                    return Err(NoSeat::NotReading);
+                }
+                let knock = offer.id;
+                let effects = members.knock(offer, mailbox.clone());
+                self.carry_out(&mut rooms, room, effects);
+                Err(NoSeat::Waiting(Knocking {
+                    room: room.to_owned(),
+                    knock,
+                }))
+            }
         }
-        if members.len() >= self.rules.capacity {
-            return Err(NoSeat::Refused(ErrorCode::RoomFull));
-        }
-        self.admit(&mut rooms, room, name, mailbox, false)
     }
 
     /// How `knocking` stands; a seat the host gave it is the connection's from now on.
     pub fn knock_outcome(&self, knocking: &Knocking) -> KnockOutcome {
         let mut rooms = self.lock();
-        let Some(room) = rooms.get_mut(&knocking.room) else {
-            return KnockOutcome::Ended;
-        };
-        if room.knocks().iter().any(|k| k.id == knocking.knock) {
-            return KnockOutcome::Waiting;
-        }
-        let Some(door) = room.door.as_mut() else {
-            return KnockOutcome::Ended;
-        };
-        match door
-            .admitted
-            .iter()
-            .position(|(id, _)| *id == knocking.knock)
-        {
-            Some(at) => KnockOutcome::Seated(door.admitted.swap_remove(at).1),
+        match rooms.get_mut(&knocking.room) {
+            Some(room) => outcome(knocking, room.knock_outcome(knocking.knock)),
             None => KnockOutcome::Ended,
         }
     }
@@ -470,81 +118,35 @@ impl Rooms {
         let Some(room) = rooms.get_mut(&knocking.room) else {
             return KnockOutcome::Ended;
         };
-        let Some(at) = room.knocks().iter().position(|k| k.id == knocking.knock) else {
-            drop(rooms);
-            return self.knock_outcome(knocking);
-        };
-        let knock = room.door().knocks.remove(at);
-        if let Some(told) = told {
-            knock.mailbox.post(encode(&told));
-            knock.mailbox.door_answered();
+        match room.end_knock(knocking.knock, told) {
+            Some(effects) => {
+                self.carry_out(&mut rooms, &knocking.room, effects);
+                KnockOutcome::Ended
+            }
+            None => outcome(knocking, room.knock_outcome(knocking.knock)),
         }
-        tell_host(room, &ServerMessage::KnockEnded { knock: knock.id });
-        KnockOutcome::Ended
     }
 
-    /// Seats `name` in `room` (which has room for them) under a new id: `joined` to them,
-    /// `peer_joined` to the others.
-    fn admit(
+    /// Posts `offer`'s `joined` to `mailbox` (under the lock, so that it is queued before
+    /// anything a peer sends) and seats it; the effects tell the others.
+    fn take_seat(
         &self,
-        rooms: &mut HashMap<String, Room>,
+        members: &mut LocalRoom,
         room: &str,
-        name: &str,
+        mut offer: Offer,
         mailbox: &Mailbox,
-        as_host: bool,
-    ) -> Result<Admitted, NoSeat> {
-        let members = rooms.entry(room.to_owned()).or_default();
-        let info = PeerInfo {
-            id: fresh_id(members),
-            name: distinct_name(name, members.iter().map(|m| m.info.name.as_str())),
-        };
-        // The first in a room hosts it (the newcomer is the latest: nobody else's place
-        // changes).
-        let host = match as_host {
-            true => info.id,
-            false => members.host().unwrap_or(info.id),
-        };
-        let state = RoomState {
-            host: Some(host),
-            locked: members.locked(),
-        };
-        let joined = self.rules.joined(
-            room,
-            &info,
-            0,
-            members.iter().map(|m| m.info.clone()).collect(),
-            state,
-        );
-        // Sent under the lock so that `joined` is queued before anything a peer sends us.
+    ) -> Result<(Seat, Vec<Effect<Mailbox>>), NoSeat> {
+        let peers = std::mem::take(&mut offer.peers);
+        let joined = self.rules.joined(room, &offer.info, 0, peers, offer.state);
         if !mailbox.post(encode(&joined)) {
-            if members.is_empty() {
-                rooms.remove(room);
-            }
             return Err(NoSeat::NotReading);
         }
-        let announce = ServerMessage::PeerJoined {
-            peer: info.clone(),
-            polite: false,
-        };
-        let unreachable = send_to_all(members, encode(&announce));
         let seat = Seat {
             room: room.to_owned(),
-            id: info.id,
+            id: offer.info.id,
             epoch: 0,
         };
-        // Rooms are small (six at most by default): grown one seat at a time, a room of
-        // two holds two, not the four a doubling Vec would (an idle seat's memory counts).
-        members.reserve_exact(1);
-        if as_host {
-            members.chosen = Some(info.id);
-        }
-        members.push(Member {
-            info,
-            at: Attachment::new(mailbox),
-        });
-        let people = members.len();
-        remove_members(rooms, room, unreachable);
-        Ok(Admitted { seat, people })
+        Ok((seat, members.seat(offer, Attachment::new(mailbox))))
     }
 
     /// Gives the seat named by `token` to this connection: sends `resumed` (with the next
@@ -560,15 +162,15 @@ impl Rooms {
         let claim = self.rules.tokens.verify(token)?;
         let mut rooms = self.lock();
         let members = rooms.entry(claim.room.clone()).or_default();
-        let index = match members.iter().position(|m| m.info.id == claim.id) {
+        match members.member(claim.id) {
             // Used already: the seat moved on to a later token.
-            Some(index) if members[index].at.epoch() != claim.gen => {
+            Some(member) if member.place.epoch() != claim.gen => {
                 return Err(NoSeat::Refused(ErrorCode::InvalidToken))
             }
-            Some(index) if fresh => {
-                return self.move_seat(&mut rooms, &claim.room, index, mailbox);
+            Some(_) if fresh => {
+                return self.move_seat(&mut rooms, &claim.room, claim.id, mailbox);
             }
-            Some(index) => index,
+            Some(_) => {}
             // This process seated it, and it is gone: given up, or timed out.
             None if self.rules.tokens.issued_here(&claim) => {
                 if members.is_empty() {
@@ -577,49 +179,36 @@ impl Rooms {
                 return Err(NoSeat::Refused(ErrorCode::ResumeExpired));
             }
             // Seated before a restart: take it back, if there is still room.
-            None if members.len() >= self.rules.capacity => {
-                return Err(NoSeat::Refused(ErrorCode::RoomFull))
-            }
             None => {
-                members.push(Member {
-                    info: PeerInfo {
-                        id: claim.id,
-                        name: claim.name.clone(),
-                    },
-                    at: Attachment::vacant(claim.gen),
-                });
+                let info = PeerInfo {
+                    id: claim.id,
+                    name: claim.name.clone(),
+                };
+                let vacant = Attachment::vacant(claim.gen);
+                members.restore(info, vacant, self.rules.capacity)?;
                 // After a restart, the first one back hosts the room (the earliest there).
                 if fresh {
-                    let index = members.len() - 1;
-                    return self.move_seat(&mut rooms, &claim.room, index, mailbox);
+                    return self.move_seat(&mut rooms, &claim.room, claim.id, mailbox);
                 }
-                members.len() - 1
             }
+        }
+        let gen = claim.gen + 1;
+        let peers = members.peers_of(claim.id);
+        let state = members.state();
+        let Some(Member { info, place }) = members.member_mut(claim.id) else {
+            return Err(NoSeat::Refused(ErrorCode::ResumeExpired));
         };
-        let resumed = self.rules.resumed(
-            &claim.room,
-            &members[index].info,
-            members[index].at.epoch() + 1,
-            members
-                .iter()
-                .filter(|m| m.info.id != claim.id)
-                .map(|m| m.info.clone())
-                .collect(),
-            RoomState {
-                host: members.host(),
-                locked: members.locked(),
-            },
-        );
-        let Member { info, at } = &mut members[index];
-        let gen = at.epoch() + 1;
+        let resumed = self.rules.resumed(&claim.room, info, gen, peers, state);
         let take_back = || self.rules.seat_taken(&claim.room, info, gen);
-        let Some(epoch) = at.take_over(mailbox, encode(&resumed), take_back) else {
-            remove_members(&mut rooms, &claim.room, vec![claim.id]);
+        let Some(epoch) = place.take_over(mailbox, encode(&resumed), take_back) else {
+            let effects = members.remove(&[claim.id]);
+            self.carry_out(&mut rooms, &claim.room, effects);
             return Err(NoSeat::NotReading);
         };
         // A host back: who waits at the door, again.
-        if members.host() == Some(claim.id) {
-            tell_host_of_knocks(members);
+        if state.host == Some(claim.id) {
+            let effects = members.knocks_for_host();
+            self.carry_out(&mut rooms, &claim.room, effects);
         }
         Ok(Seat {
             room: claim.room,
@@ -628,51 +217,40 @@ impl Rooms {
         })
     }
 
-    /// Gives the seat of member `index` of `room` to the page on `mailbox` under a new id
-    /// (see [`Rooms::resume`]): the others hear that the old id left and the new one came;
-    /// a socket still holding the old seat is told `seat_taken`, with a token to take the
-    /// call back, and closed.
+    /// Gives seat `id` of `room` to the page on `mailbox` under a new id (see
+    /// [`Rooms::resume`]): the others hear that the old id left and the new one came, and
+    /// the host stays host under the new id; a socket still holding the old seat is told
+    /// `seat_taken`, with a token to take the call back, and closed.
     fn move_seat(
         &self,
-        rooms: &mut HashMap<String, Room>,
+        rooms: &mut HashMap<String, LocalRoom>,
         room: &str,
-        index: usize,
+        id: PeerId,
         mailbox: &Mailbox,
     ) -> Result<Seat, NoSeat> {
         let members = rooms.entry(room.to_owned()).or_default();
-        // The host stays host under the new id.
-        let was_host = members.host() == Some(members[index].info.id);
-        let old = members.remove(index);
-        let left = encode(&ServerMessage::PeerLeft { peer: old.info.id });
-        let mut unreachable = send_to_all(members, left);
-        let admitted = self.admit(rooms, room, &old.info.name, mailbox, was_host);
-        if let (true, Ok(admitted), Some(members)) = (was_host, &admitted, rooms.get_mut(room)) {
-            let news = encode(&ServerMessage::Host {
-                peer: admitted.seat.id,
-            });
-            unreachable.extend(send_to_others(members, Some(admitted.seat.id), news));
-            // A host back: who waits at the door, again (as on a resume in place).
-            tell_host_of_knocks(members);
-        }
-        let take_back = admitted.as_ref().ok().map(|admitted| {
+        let Some((old, hosted, left)) = members.take_out(id) else {
+            return Err(NoSeat::Refused(ErrorCode::ResumeExpired));
+        };
+        let mut unreachable = self.deliver(members, room, left);
+        let offer = members.offer(&old.info.name, hosted, &mut rand::rng());
+        let moved = self.take_seat(members, room, offer, mailbox);
+        let take_back = moved.as_ref().ok().map(|(seat, _)| {
             let seated = PeerInfo {
-                id: admitted.seat.id,
+                id: seat.id,
                 name: old.info.name.clone(),
             };
             self.rules.seat_taken(room, &seated, 0)
         });
-        old.at.give_way(take_back);
-        // Moved or not, the others were last told the old seat hosts: if the new one was
-        // not seated after all, the next host is announced.
-        let announced = match &admitted {
-            Ok(admitted) if was_host => Some(admitted.seat.id),
-            _ => was_host.then_some(old.info.id),
-        };
-        match announced {
-            Some(host) => remove_members_since(rooms, room, unreachable, Some(host)),
-            None => remove_members(rooms, room, unreachable),
-        }
-        admitted.map(|admitted| admitted.seat)
+        let moved = moved.map(|(seat, effects)| {
+            unreachable.extend(self.deliver(members, room, effects));
+            seat
+        });
+        old.place.give_way(take_back);
+        // Moved or not, who hosts is settled now (the old seat's host gone, say).
+        let effects = members.remove(&unreachable);
+        self.carry_out(rooms, room, effects);
+        moved
     }
 
     /// Carries out a host command from `seat`: refused with `not_host` unless `seat` is
@@ -681,92 +259,11 @@ impl Rooms {
     pub fn host_command(&self, seat: &Seat, command: HostCommand) -> Result<(), ErrorCode> {
         let mut rooms = self.lock();
         let members = rooms.get_mut(&seat.room).ok_or(ErrorCode::NotJoined)?;
-        if !members.iter().any(|m| holds(m, seat)) {
+        if !holds(members, seat) {
             return Err(ErrorCode::NotJoined);
         }
-        if members.host() != Some(seat.id) {
-            return Err(ErrorCode::NotHost);
-        }
-        let host_name = members
-            .iter()
-            .find(|m| m.info.id == seat.id)
-            .map(|m| m.info.name.clone())
-            .unwrap_or_default();
-        let unreachable = match command {
-            HostCommand::Lock(locked) => {
-                if members.locked() == locked {
-                    return Ok(());
-                }
-                members.door().locked = locked;
-                send_to_all(members, encode(&ServerMessage::Locked { locked }))
-            }
-            HostCommand::Deny(knock) => {
-                let at = members
-                    .knocks()
-                    .iter()
-                    .position(|k| k.id == knock)
-                    .ok_or(ErrorCode::UnknownKnock)?;
-                let knock = members.door().knocks.remove(at);
-                knock.mailbox.post(encode(&door::denied(Some(&host_name))));
-                knock.mailbox.door_answered();
-                tell_host(members, &ServerMessage::KnockEnded { knock: knock.id });
-                Vec::new()
-            }
-            HostCommand::Admit(knock) => {
-                let at = members
-                    .knocks()
-                    .iter()
-                    .position(|k| k.id == knock)
-                    .ok_or(ErrorCode::UnknownKnock)?;
-                if members.len() >= self.rules.capacity {
-                    return Err(ErrorCode::RoomFull);
-                }
-                let knock = members.door().knocks.remove(at);
-                tell_host(members, &ServerMessage::KnockEnded { knock: knock.id });
-                // Seated like any newcomer; their connection is told first (it takes the
-                // seat under this lock, so before it can write `joined`).
-                knock.mailbox.door_answered();
-                if let Ok(admitted) =
-                    self.admit(&mut rooms, &seat.room, &knock.name, &knock.mailbox, false)
-                {
-                    if let Some(room) = rooms.get_mut(&seat.room) {
-                        room.door().admitted.push((knock.id, admitted.seat));
-                    }
-                }
-                Vec::new()
-            }
-            HostCommand::AskToMute(peer)
-            | HostCommand::Remove(peer)
-            | HostCommand::MakeHost(peer) => {
-                let target = members
-                    .iter_mut()
-                    .find(|m| m.info.id == peer && peer != seat.id)
-                    .ok_or(ErrorCode::UnknownPeer)?;
-                match command {
-                    HostCommand::AskToMute(_) => {
-                        let ask = encode(&ServerMessage::MuteRequest { by: seat.id });
-                        if target.at.deliver_news(ask) {
-                            Vec::new()
-                        } else {
-                            vec![peer]
-                        }
-                    }
-                    HostCommand::Remove(_) => {
-                        target
-                            .at
-                            .removed(encode(&ServerMessage::Removed { by: seat.id }));
-                        vec![peer]
-                    }
-                    _ => {
-                        members.chosen = Some(peer);
-                        let told = send_to_all(members, encode(&ServerMessage::Host { peer }));
-                        tell_host_of_knocks(members);
-                        told
-                    }
-                }
-            }
-        };
-        remove_members(&mut rooms, &seat.room, unreachable);
+        let effects = members.host_command(seat.id, command, self.rules.capacity)?;
+        self.carry_out(&mut rooms, &seat.room, effects);
         Ok(())
     }
 
@@ -778,24 +275,24 @@ impl Rooms {
     /// A fresh token for `seat`, if this connection still holds it.
     pub fn fresh_token(&self, seat: &Seat) -> Option<String> {
         let rooms = self.lock();
-        let member = rooms.get(&seat.room)?.iter().find(|m| holds(m, seat))?;
-        Some(
+        let member = rooms.get(&seat.room)?.member(seat.id)?;
+        member.place.is(seat).then(|| {
             self.rules
                 .tokens
-                .issue(&seat.room, seat.id, &member.info.name, seat.epoch),
-        )
+                .issue(&seat.room, seat.id, &member.info.name, seat.epoch)
+        })
     }
 
     /// Delivers `signal` from `seat` to peer `to` in the same room.
     pub fn relay(&self, seat: &Seat, to: PeerId, signal: Signal) -> Result<(), ErrorCode> {
         let mut rooms = self.lock();
         let members = rooms.get_mut(&seat.room).ok_or(ErrorCode::NotJoined)?;
-        if !members.iter().any(|m| holds(m, seat)) {
+        if !holds(members, seat) {
             return Err(ErrorCode::NotJoined);
         }
         let target = members
-            .iter_mut()
-            .find(|m| m.info.id == to && to != seat.id)
+            .member_mut(to)
+            .filter(|_| to != seat.id)
             .ok_or(ErrorCode::UnknownPeer)?;
         let message = ServerMessage::Signal {
             from: seat.id,
@@ -803,7 +300,7 @@ impl Rooms {
         };
         // A slow reader keeps its seat: it is the sender who waits.
         target
-            .at
+            .place
             .deliver_signal(seat.id, encode(&message))
             .map_err(|Busy| ErrorCode::PeerBusy)
     }
@@ -815,10 +312,11 @@ impl Rooms {
         let mut rooms = self.lock();
         let member = rooms
             .get_mut(&seat.room)
-            .and_then(|members| members.iter_mut().find(|m| holds(m, seat)));
+            .and_then(|members| members.member_mut(seat.id))
+            .filter(|member| member.place.is(seat));
         match member {
             Some(member) => {
-                member.at.detach(slot);
+                member.place.detach(slot);
                 true
             }
             None => false,
@@ -829,23 +327,27 @@ impl Rooms {
     /// nothing if it was resumed meanwhile.
     pub fn expire(&self, seat: &Seat) {
         let mut rooms = self.lock();
-        let still_detached = rooms
-            .get(&seat.room)
-            .and_then(|members| members.iter().find(|m| holds(m, seat)))
-            .is_some_and(|m| m.at.is_detached());
+        let Some(members) = rooms.get_mut(&seat.room) else {
+            return;
+        };
+        let still_detached = members
+            .member(seat.id)
+            .is_some_and(|m| m.place.is(seat) && m.place.is_detached());
         if still_detached {
-            remove_members(&mut rooms, &seat.room, vec![seat.id]);
+            let effects = members.remove(&[seat.id]);
+            self.carry_out(&mut rooms, &seat.room, effects);
         }
     }
 
     /// Frees the seat and tells the others. Leaving twice is harmless.
     pub fn leave(&self, seat: &Seat) {
         let mut rooms = self.lock();
-        let holder = rooms
-            .get(&seat.room)
-            .is_some_and(|members| members.iter().any(|m| holds(m, seat)));
-        if holder {
-            remove_members(&mut rooms, &seat.room, vec![seat.id]);
+        let Some(members) = rooms.get_mut(&seat.room) else {
+            return;
+        };
+        if holds(members, seat) {
+            let effects = members.remove(&[seat.id]);
+            self.carry_out(&mut rooms, &seat.room, effects);
         }
     }
 
@@ -858,202 +360,122 @@ impl Rooms {
     /// Rooms, and seats taken in them (held ones included).
     pub fn counts(&self) -> (usize, usize) {
         let rooms = self.lock();
-        (rooms.len(), rooms.values().map(|room| room.len()).sum())
+        (rooms.len(), rooms.values().map(Room::len).sum())
     }
 
     /// Who is in `room`, in join order.
     pub fn members(&self, room: &str) -> Vec<PeerInfo> {
         self.lock()
             .get(room)
-            .map(|members| members.iter().map(|m| m.info.clone()).collect())
+            .map(|members| members.members().iter().map(|m| m.info.clone()).collect())
             .unwrap_or_default()
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Room>> {
+    /// Carries out `effects` in `room`, and what follows from them: a held seat that could
+    /// not take its news is freed, which the others hear of in turn, until nothing is left
+    /// over. Drops the room once empty (its door was told).
+    fn carry_out(
+        &self,
+        rooms: &mut HashMap<String, LocalRoom>,
+        room: &str,
+        mut effects: Vec<Effect<Mailbox>>,
+    ) {
+        let Some(members) = rooms.get_mut(room) else {
+            return;
+        };
+        loop {
+            let unreachable = self.deliver(members, room, effects);
+            effects = members.remove(&unreachable);
+            if effects.is_empty() {
+                break;
+            }
+        }
+        if members.is_empty() {
+            rooms.remove(room);
+        }
+    }
+
+    /// Carries out `effects` in `members` once; returns the seats that could not be reached
+    /// (held for nobody with no room left for news, or removed by the host).
+    fn deliver(
+        &self,
+        members: &mut LocalRoom,
+        room: &str,
+        effects: Vec<Effect<Mailbox>>,
+    ) -> Vec<PeerId> {
+        let mut unreachable = Vec::new();
+        let mut effects = VecDeque::from(effects);
+        while let Some(effect) = effects.pop_front() {
+            match effect {
+                Effect::Tell { to, message } => {
+                    let text = encode(&message);
+                    for member in members.members_mut() {
+                        if to.includes(member.info.id) && !member.place.deliver_news(text.clone()) {
+                            unreachable.push(member.info.id);
+                        }
+                    }
+                }
+                Effect::Answer { contact, message } => {
+                    contact.post(encode(&message));
+                    contact.door_answered();
+                }
+                Effect::Removed { id, by } => {
+                    if let Some(member) = members.member_mut(id) {
+                        member.place.removed(encode(&ServerMessage::Removed { by }));
+                    }
+                    unreachable.push(id);
+                }
+                Effect::LetIn {
+                    knock,
+                    name,
+                    contact,
+                } => {
+                    // Their connection is told first: it takes the seat under this lock,
+                    // so before it can write `joined`.
+                    contact.door_answered();
+                    let offer = members.offer(&name, false, &mut rand::rng());
+                    if let Ok((seat, seated)) = self.take_seat(members, room, offer, &contact) {
+                        members.admitted(knock, seat.id);
+                        effects.extend(seated);
+                    }
+                }
+            }
+        }
+        unreachable
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, LocalRoom>> {
         // A panic elsewhere must not take every room down with it; the map stays consistent
         // because each operation finishes its change before anything can panic.
         self.rooms.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-/// Whether `member` is the seat as this connection holds it (same id, same attachment).
-fn holds(member: &Member, seat: &Seat) -> bool {
-    member.info.id == seat.id && member.at.is(seat)
+/// Whether `room` has `seat` as this connection holds it (same id, same attachment).
+fn holds(room: &LocalRoom, seat: &Seat) -> bool {
+    room.member(seat.id).is_some_and(|m| m.place.is(seat))
 }
 
-/// A random id, not in use in the room. Random rather than counted so that ids issued
-/// before a restart cannot collide with ids issued after it. Kept below 2^53 so that
-/// JavaScript numbers hold it exactly.
-fn fresh_id(members: &[Member]) -> PeerId {
-    loop {
-        let id = PeerId(rand::random::<u64>() >> 11);
-        if !members.iter().any(|m| m.info.id == id) {
-            return id;
-        }
-    }
-}
-
-/// Has `name` wait at the door of locked `room` (see [`Rooms::join`]).
-fn knock(
-    room: &mut Room,
-    room_name: &str,
-    name: &str,
-    mailbox: &Mailbox,
-    address: Option<IpAddr>,
-) -> NoSeat {
-    let waiting = room.knocks().len();
-    let from_there = room
-        .knocks()
-        .iter()
-        .filter(|k| address.is_some() && k.address == address)
-        .count();
-    let (now, limits) = (Instant::now(), &mut room.door().limits);
-    if let Err(code) = limits.check(address, waiting, from_there, now) {
-        return NoSeat::Refused(code);
-    }
-    limits.count(address, now);
-    let id = loop {
-        let id = KnockId(rand::random::<u64>() >> 11);
-        if !room.knocks().iter().any(|k| k.id == id) {
-            break id;
-        }
-    };
-    let host_name = room
-        .iter()
-        .find(|m| Some(m.info.id) == room.host())
-        .map(|m| m.info.name.clone())
-        .unwrap_or_default();
-    if !mailbox.post(encode(&ServerMessage::Waiting { host_name })) {
-        return NoSeat::NotReading;
-    }
-    tell_host(
-        room,
-        &ServerMessage::Knock {
-            knock: id,
-            name: name.to_owned(),
-        },
-    );
-    room.door().knocks.push(Knock {
-        id,
-        name: name.to_owned(),
-        mailbox: mailbox.clone(),
-        address,
-    });
-    NoSeat::Waiting(Knocking {
-        room: room_name.to_owned(),
-        knock: id,
-    })
-}
-
-/// Tells the room's host `message` (a held host's seat keeps it, if it can).
-fn tell_host(room: &mut Room, message: &ServerMessage) {
-    let host = room.host();
-    if let Some(member) = room.iter_mut().find(|m| Some(m.info.id) == host) {
-        member.at.deliver_news(encode(message));
-    }
-}
-
-/// Tells the room's host of everyone waiting at the door (a new host, or one back).
-fn tell_host_of_knocks(room: &mut Room) {
-    let knocks: Vec<ServerMessage> = room
-        .knocks()
-        .iter()
-        .map(|k| ServerMessage::Knock {
-            knock: k.id,
-            name: k.name.clone(),
-        })
-        .collect();
-    for knock in knocks {
-        tell_host(room, &knock);
-    }
-}
-
-/// Queues the server's `text` for every member; returns the held seats that cannot take
-/// it. (A connected member that cannot is kicked for not reading, and its seat is held.)
-fn send_to_all(members: &mut [Member], text: Utf8Bytes) -> Vec<PeerId> {
-    send_to_others(members, None, text)
-}
-
-/// As [`send_to_all`], but not to `except`.
-fn send_to_others(members: &mut [Member], except: Option<PeerId>, text: Utf8Bytes) -> Vec<PeerId> {
-    members
-        .iter_mut()
-        .filter(|m| Some(m.info.id) != except)
-        .filter_map(|m| (!m.at.deliver_news(text.clone())).then_some(m.info.id))
-        .collect()
-}
-
-/// Removes `gone` from `room`, telling the rest; a held seat that cannot take that news
-/// is freed too. When the host is gone, the person present longest hosts the room, and
-/// everyone is told. Drops the room once empty.
-fn remove_members(rooms: &mut HashMap<String, Room>, room: &str, gone: Vec<PeerId>) {
-    let host = rooms.get(room).and_then(Room::host);
-    remove_members_since(rooms, room, gone, host);
-}
-
-/// [`remove_members`], where the host everyone was last told of is `announced` (a seat
-/// already taken out, say).
-fn remove_members_since(
-    rooms: &mut HashMap<String, Room>,
-    room: &str,
-    mut gone: Vec<PeerId>,
-    mut announced: Option<PeerId>,
-) {
-    let Some(members) = rooms.get_mut(room) else {
-        return;
-    };
-    loop {
-        while let Some(id) = gone.pop() {
-            let before = members.len();
-            members.retain(|m| m.info.id != id);
-            if members.len() < before {
-                gone.extend(send_to_all(
-                    members,
-                    encode(&ServerMessage::PeerLeft { peer: id }),
-                ));
-            }
-        }
-        // A chosen seat gone is forgotten: the earliest hosts now.
-        let chosen = members.chosen;
-        if chosen.is_some_and(|chosen| !members.iter().any(|m| m.info.id == chosen)) {
-            members.chosen = None;
-        }
-        let host = members.host();
-        if host == announced {
-            break;
-        }
-        announced = host;
-        match host {
-            Some(peer) => {
-                gone = send_to_all(members, encode(&ServerMessage::Host { peer }));
-                tell_host_of_knocks(members);
-            }
-            None => break,
-        }
-    }
-    let here: Vec<PeerId> = members.iter().map(|m| m.info.id).collect();
-    if let Some(door) = members.door.as_mut() {
-        door.admitted.retain(|(_, seat)| here.contains(&seat.id));
-    }
-    if members.is_empty() {
-        // Nobody is left to open the door.
-        for knock in members
-            .door
-            .take()
-            .map(|door| door.knocks)
-            .unwrap_or_default()
-        {
-            knock.mailbox.post(encode(&door::everyone_left()));
-            knock.mailbox.door_answered();
-        }
-        rooms.remove(room);
+/// How `knocking` stands, for its connection.
+fn outcome(knocking: &Knocking, standing: Standing) -> KnockOutcome {
+    match standing {
+        Standing::Waiting => KnockOutcome::Waiting,
+        Standing::Seated(id) => KnockOutcome::Seated(Seat {
+            room: knocking.room.clone(),
+            id,
+            epoch: 0,
+        }),
+        Standing::Ended => KnockOutcome::Ended,
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::mailbox::{Bounds, MAILBOX, MESSAGE_OVERHEAD};
+    use super::super::ice::IceConfig;
+    use super::super::mailbox::{Bounds, HELD, MAILBOX, MESSAGE_OVERHEAD};
+    use super::super::tokens::ResumeTokens;
     use super::*;
+    use crate::protocol::signaling::KnockId;
     use crate::server::room::door::{
         KNOCKS_PER_MINUTE_PER_ADDRESS, MAX_KNOCKS, MAX_KNOCKS_PER_ADDRESS,
     };

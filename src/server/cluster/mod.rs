@@ -20,10 +20,12 @@ pub use liveness::Timing;
 pub use pubsub::{check_envelope, PUBLISH_QUEUE_BYTES};
 
 use super::limits::IpSlot;
+use super::mailbox::Mailbox;
 use super::mailbox::{Busy, Kick};
 use super::metrics::RedisMetrics;
 use super::room::host::host;
-use super::rooms::{encode, Admitted, Attachment, Mailbox, NoSeat, RoomRules, RoomState, Seat};
+use super::room::seat::{Admitted, NoSeat, RoomState, Seat};
+use super::seats::{encode, Attachment, RoomRules};
 use crate::protocol::signaling::{
     ErrorCode, HostCommand, KnockId, PeerId, PeerInfo, ServerMessage, Signal,
 };

@@ -16,7 +16,8 @@
 use super::store::{Holder, Listed};
 use crate::protocol::signaling::{PeerId, PeerInfo, ServerMessage};
 use crate::server::room::host::host;
-use crate::server::rooms::{encode, Attachment, Seat};
+use crate::server::room::seat::Seat;
+use crate::server::seats::{encode, Attachment};
 use std::collections::{BTreeSet, HashSet};
 use std::time::{Duration, Instant};
 

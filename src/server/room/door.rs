@@ -2,7 +2,7 @@
 //! may knock, how long a knock waits, and what a person turned away is told. Pure: the time
 //! is passed in.
 
-use crate::protocol::signaling::{ErrorCode, ServerMessage};
+use crate::protocol::signaling::{ErrorCode, KnockId, PeerId, ServerMessage};
 use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -22,6 +22,41 @@ pub const KNOCK_RATE_WINDOW: Duration = Duration::from_secs(60);
 /// Knocks remembered per room for that rate: more than can come in a minute from the
 /// addresses that may wait at once.
 pub const RECENT_KNOCKS: usize = 64;
+
+/// A room's lock, and the people at its door (`K` reaches a knocking connection).
+pub(super) struct Door<K> {
+    /// Newcomers wait for the host ([`Knock`]) instead of taking a seat.
+    pub(super) locked: bool,
+    /// Who waits at the door, in the order they came (at most [`MAX_KNOCKS`]).
+    pub(super) knocks: Vec<Knock<K>>,
+    /// Seats given to knocks the host let in, until their connection takes them.
+    pub(super) admitted: Vec<(KnockId, PeerId)>,
+    /// Who knocked lately, for the per-address rate.
+    pub(super) limits: KnockLimits,
+}
+
+impl<K> Default for Door<K> {
+    fn default() -> Self {
+        Door {
+            locked: false,
+            knocks: Vec::new(),
+            admitted: Vec::new(),
+            limits: KnockLimits::default(),
+        }
+    }
+}
+
+/// Someone at a locked room's door: no seat, and nobody in the room knows of them but
+/// the host.
+pub struct Knock<K> {
+    pub id: KnockId,
+    pub name: String,
+    /// Their connection's, to tell them how it went.
+    pub contact: K,
+    /// Where they come from (grouped as for the per-address limit), for
+    /// [`MAX_KNOCKS_PER_ADDRESS`].
+    pub(super) address: Option<IpAddr>,
+}
 
 /// The knocks one room's door heard lately, by address, for the per-address rate.
 #[derive(Clone, Debug, Default)]

@@ -5,3 +5,5 @@
 
 pub mod door;
 pub mod host;
+pub mod roster;
+pub mod seat;
