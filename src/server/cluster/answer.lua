@@ -3,7 +3,7 @@ local refused = refuse_host(KEYS[1], ARGV[1], ARGV[3])
 if refused then return refused end
 local knocks = KEYS[1] .. ':knocks'
 local knock = redis.call('HGET', knocks, ARGV[2])
-if not knock then return {'unknown_knock'} end
+if not knock then return refusal('unknown_knock') end
 redis.call('HDEL', knocks, ARGV[2])
 local server = parse_knock(knock).server
 -- Let in: the knock's server seats them, past the lock, once.
@@ -14,4 +14,4 @@ local by = parse_seat(redis.call('HGET', KEYS[1], ARGV[1])).name
 tell_host(ARGV[5], KEYS[1], news('knock_ended', ARGV[4], {{'knock', num(ARGV[2])}}))
 redis.call('PUBLISH', ARGV[5] .. ':server:' .. server, news('answered', ARGV[4],
   {{'knock', num(ARGV[2])}, {'verdict', ARGV[6]}, {'by', by}}))
-return {'done'}
+return reply('done')

@@ -6,8 +6,8 @@
 //! on the knock's server tells the host's (`knock_ended`). Each server keeps its own
 //! knocking connections here, with their mailboxes, and its own per-address limits.
 
+use super::contract::{Door, Unknock};
 use super::pubsub::Verdict;
-use super::store::Door;
 use super::SharedRooms;
 use crate::protocol::signaling::{ErrorCode, KnockId, PeerId, ServerMessage};
 use crate::server::mailbox::Mailbox;
@@ -237,7 +237,7 @@ impl SharedRooms {
     fn unknock(self: &Arc<Self>, room: &str, knock: KnockId) {
         let (rooms, room) = (self.clone(), room.to_owned());
         tokio::spawn(async move {
-            if let Err(e) = rooms.store.unknock(&room, knock).await {
+            if let Err(e) = rooms.store.run(&Unknock { room: &room, knock }).await {
                 tracing::warn!(%room, "cannot take a knock off the list: {e}");
             }
         });

@@ -1,5 +1,6 @@
 //! Whether this server counts as alive in Redis, and the sweep of those that do not.
 
+use super::contract::{Heartbeat, Sweep};
 use super::SharedRooms;
 use std::sync::atomic::Ordering;
 use std::sync::Weak;
@@ -32,7 +33,7 @@ pub(super) async fn keep_alive(rooms: Weak<SharedRooms>) {
     loop {
         tick.tick().await;
         let Some(rooms) = rooms.upgrade() else { return };
-        match rooms.store.heartbeat(liveness).await {
+        match rooms.store.run(&Heartbeat { liveness }).await {
             Ok(fresh) => {
                 if !rooms.reachable.swap(true, Ordering::Relaxed) {
                     rooms.metrics.reconnects.inc();
@@ -43,7 +44,10 @@ pub(super) async fn keep_alive(rooms: Weak<SharedRooms>) {
                 }
                 let since = *beating_since.get_or_insert_with(Instant::now);
                 if since.elapsed() >= liveness {
-                    match rooms.store.sweep(rooms.timing.grace).await {
+                    let sweep = Sweep {
+                        grace: rooms.timing.grace,
+                    };
+                    match rooms.store.run(&sweep).await {
                         Ok(0) => {}
                         Ok(freed) => {
                             tracing::info!(freed, "freed the seats of a server that is gone")

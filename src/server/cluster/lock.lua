@@ -11,4 +11,4 @@ end
 local seq = redis.call('HINCRBY', KEYS[1], '#seq', 1)
 tell(ARGV[5], KEYS[1], ARGV[3],
   news('locked', ARGV[4], {{'locked', locked}, {'seq', num(seq)}}))
-return {'done', tostring(seq)}
+return reply('done', {{'seq', num(seq)}})

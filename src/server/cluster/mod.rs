@@ -10,6 +10,7 @@
 //! on another server is one PUBLISH to that server's channel ([`pubsub`]). Servers that
 //! stop beating are swept out ([`liveness`]).
 
+mod contract;
 mod door;
 mod liveness;
 mod pubsub;
@@ -30,6 +31,10 @@ use crate::protocol::signaling::{
     ErrorCode, HostCommand, KnockId, PeerId, PeerInfo, ServerMessage, Signal,
 };
 use axum::extract::ws::Utf8Bytes;
+use contract::{
+    Answer, Answered, Door, HandOff, Heartbeat, HostChange, Join, Joined, Leave, Left, Lock,
+    MakeHost, Remove, Resume, Resumed,
+};
 use door::Doors;
 use pubsub::{decode_envelope, Envelope, Outgoing, ENVELOPE_OVERHEAD};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -39,7 +44,7 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
-use store::{Door, Holder, HostChange, HostScript, Joined, Left, Resumed, Store};
+use store::{Holder, Store};
 use tokio::sync::mpsc;
 use view::{Person, Place, View};
 
@@ -140,7 +145,12 @@ impl SharedRooms {
             next_epoch: AtomicU64::new(u64::from(rand::random::<u32>()) | 1),
             doors: Mutex::default(),
         });
-        rooms.store.heartbeat(rooms.timing.liveness).await?;
+        rooms
+            .store
+            .run(&Heartbeat {
+                liveness: rooms.timing.liveness,
+            })
+            .await?;
         tokio::spawn(liveness::keep_alive(Arc::downgrade(&rooms)));
         tokio::spawn(pubsub::listen(Arc::downgrade(&rooms), pushed, subscription));
         tracing::info!(server = %rooms.store.server(), "sharing rooms through Redis");
@@ -330,7 +340,15 @@ impl SharedRooms {
             view.arriving += 1;
             next
         };
-        let outcome = self.store.resume(&room, id, claim.gen, next).await;
+        let outcome = self
+            .store
+            .run(&Resume {
+                room: &room,
+                id,
+                gen: claim.gen,
+                next,
+            })
+            .await;
         let mut views = self.lock();
         let view = views.entry(room.clone()).or_default();
         view.arriving = view.arriving.saturating_sub(1);
@@ -493,7 +511,7 @@ impl SharedRooms {
         seat: &Seat,
         command: HostCommand,
     ) -> Result<(), ErrorCode> {
-        let (script, peer) = match command {
+        let (make_host, peer) = match command {
             HostCommand::Lock(locked) => {
                 self.check_host(seat, None)?;
                 return self.lock_room(seat, locked).await;
@@ -508,20 +526,21 @@ impl SharedRooms {
                 let ask = encode(&ServerMessage::MuteRequest { by: seat.id });
                 return self.tell(&seat.room, peer, ask);
             }
-            HostCommand::MakeHost(peer) => (HostScript::MakeHost, peer),
-            HostCommand::Remove(peer) => (HostScript::Remove, peer),
+            HostCommand::MakeHost(peer) => (true, peer),
+            HostCommand::Remove(peer) => (false, peer),
         };
         self.check_host(seat, Some(peer))?;
         if !self.ready() {
             return Err(ErrorCode::Unavailable);
         }
-        let answer = self
-            .store
-            .host_command(script, &seat.room, seat.id, peer)
-            .await;
+        let (room, host) = (seat.room.as_str(), seat.id);
+        let answer = match make_host {
+            true => self.store.run(&MakeHost { room, host, peer }).await,
+            false => self.store.run(&Remove { room, host, peer }).await,
+        };
         let seq = match answer {
             Ok(HostChange::Done { seq }) => seq,
-            Ok(HostChange::Refused(code)) => return Err(code),
+            Ok(HostChange::Refused { code }) => return Err(code.into()),
             Err(e) => {
                 tracing::warn!("cannot run a host command in Redis: {e}");
                 return Err(ErrorCode::Unavailable);
@@ -583,9 +602,14 @@ impl SharedRooms {
         if !self.ready() {
             return Err(ErrorCode::Unavailable);
         }
-        let seq = match self.store.lock(&seat.room, seat.id, locked).await {
+        let lock = Lock {
+            room: &seat.room,
+            host: seat.id,
+            locked,
+        };
+        let seq = match self.store.run(&lock).await {
             Ok(HostChange::Done { seq }) => seq,
-            Ok(HostChange::Refused(code)) => return Err(code),
+            Ok(HostChange::Refused { code }) => return Err(code.into()),
             Err(e) => {
                 tracing::warn!("cannot lock a room in Redis: {e}");
                 return Err(ErrorCode::Unavailable);
@@ -621,9 +645,15 @@ impl SharedRooms {
         if !self.ready() {
             return Err(ErrorCode::Unavailable);
         }
-        match self.store.answer(&seat.room, seat.id, knock, admit).await {
-            Ok(None) => {}
-            Ok(Some(code)) => return Err(code),
+        let answer = Answer {
+            room: &seat.room,
+            host: seat.id,
+            knock,
+            admit,
+        };
+        match self.store.run(&answer).await {
+            Ok(Answered::Done) => {}
+            Ok(Answered::Refused { code }) => return Err(code.into()),
             Err(e) => {
                 tracing::warn!("cannot answer a knock in Redis: {e}");
                 return Err(ErrorCode::Unavailable);
@@ -709,7 +739,12 @@ impl SharedRooms {
     /// Shutting down: every seat this server holds is held for resume_grace instead, so
     /// that its people (told to reconnect) resume on another server.
     pub async fn hand_off(&self) {
-        let handed = self.store.hand_off(self.timing.grace).await;
+        let handed = self
+            .store
+            .run(&HandOff {
+                grace: self.timing.grace,
+            })
+            .await;
         match handed {
             Ok(()) => tracing::info!("seats handed over to the other servers"),
             Err(e) => tracing::warn!(
@@ -749,13 +784,15 @@ impl SharedRooms {
                 _ => return,
             }
         }
-        match self.store.leave(room, id).await {
+        match self.store.run(&Leave { room, id }).await {
             Ok(left) => self.freed(room, id, left),
             Err(e) => {
                 tracing::warn!(%room, peer = id.0, "cannot free a seat in Redis yet: {e}");
                 let (rooms, room) = (self.clone(), room.to_owned());
                 tokio::spawn(async move {
-                    let left = rooms.until_confirmed(|| rooms.store.leave(&room, id)).await;
+                    let left = rooms
+                        .until_confirmed(|| rooms.store.run(&Leave { room: &room, id }))
+                        .await;
                     rooms.freed(&room, id, left);
                 });
             }
@@ -791,7 +828,7 @@ impl SharedRooms {
                 seq
             }
             // Resumed on another server meanwhile: theirs now, and nobody is told.
-            Left::Elsewhere(holder) => {
+            Left::Elsewhere { holder } => {
                 if let Some(person) = view.person(id) {
                     person.place = Place::There(holder);
                     person.leaving = false;
@@ -832,16 +869,21 @@ impl SharedRooms {
     ) -> Result<Joined, redis::RedisError> {
         let mut tries = 1;
         loop {
-            match self
-                .store
-                .join(room, id, name, self.rules.capacity, door)
-                .await
-            {
+            let join = Join {
+                room,
+                id,
+                wanted: name,
+                capacity: self.rules.capacity,
+                door,
+            };
+            match self.store.run(&join).await {
                 Err(_) if tries < JOIN_TRIES && self.ready() => tries += 1,
                 Err(e) => {
                     let (rooms, room) = (self.clone(), room.to_owned());
                     tokio::spawn(async move {
-                        let left = rooms.until_confirmed(|| rooms.store.leave(&room, id)).await;
+                        let left = rooms
+                            .until_confirmed(|| rooms.store.run(&Leave { room: &room, id }))
+                            .await;
                         if let Left::Freed { seq } = left {
                             if let Some(view) = rooms.lock().get_mut(&room) {
                                 view.heard(seq, Instant::now());

@@ -1,5 +1,5 @@
 -- KEYS[1] room hash; ARGV host's id, removed person's id, server, room, prefix.
-local refused = refuse_host_command(KEYS[1])
+local refused = refuse_host_command(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
 if refused then return refused end
 local holder = holder_of(redis.call('HGET', KEYS[1], ARGV[2]))
 redis.call('HDEL', KEYS[1], ARGV[2])
@@ -15,4 +15,4 @@ end
 if not holder_stays and string.sub(holder, 1, 1) ~= '~' then
   redis.call('SREM', ARGV[5] .. ':rooms:' .. holder, ARGV[4])
 end
-return {'removed', tostring(seq)}
+return reply('done', {{'seq', num(seq)}})

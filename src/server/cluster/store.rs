@@ -1,5 +1,6 @@
-//! The rooms' state in Redis: the key schema, the seat record, and the Lua scripts (in
-//! the `.lua` files beside this one) that are the only code to change them.
+//! The rooms' state in Redis: the key schema, the seat record, and the way to run the Lua
+//! scripts (the `.lua` files beside this one, each with its typed contract in
+//! `contract.rs`), which are the only code to change them.
 //!
 //! Keys, under the deployment's prefix:
 //! - `<prefix>:room:<room>`, a hash: `#seq` (the room's change counter) and, per seat,
@@ -13,105 +14,10 @@
 //! - `<prefix>:held`, a set: rooms with seats held for nobody;
 //! - `<prefix>:server:<server>`, a channel: what is sent to that server.
 
-use crate::protocol::signaling::{
-    fold_name, name_candidates, ErrorCode, KnockId, PeerId, PeerInfo,
-};
+use super::contract::{Contract, Keys};
+use crate::protocol::signaling::{KnockId, PeerId, PeerInfo};
 use crate::server::metrics::RedisMetrics;
-use crate::server::room::door::MAX_KNOCKS;
 use redis::aio::ConnectionManager;
-use std::sync::LazyLock;
-use std::time::Duration;
-
-/// One script, built from its `.lua` files.
-macro_rules! script {
-    ($($file:literal),+) => {
-        LazyLock::new(|| redis::Script::new(concat!($(include_str!($file), "\n"),+)))
-    };
-}
-
-/// Seats a person: refuses a full room, refuses an id in use, else gives them the first
-/// of their candidate names that looks like nobody's there, takes the room's next
-/// number, tells the other servers there (`joined`), and returns the number and name with
-/// everyone else there. Run again by the server that seated it, it answers the same and
-/// changes nothing. At a locked room (`:locked`) the person is not seated but listed at
-/// the door (`:knocks`, at most `most knocks`) and the host's server told (`knock`),
-/// unless the host let this knock in (`:admitted`, used once). KEYS room hash, own rooms
-/// set; ARGV id, server, capacity, room, prefix, knock id, let in, may knock, most
-/// knocks, then name and folded name (hex) per candidate.
-static JOIN: LazyLock<redis::Script> = script!("seat.lua", "tell.lua", "join.lua");
-/// Frees a seat this server holds, as the room's next change, and tells the other
-/// servers there (`left`); an empty room's hash expires after an hour. A seat another
-/// server took over (a resume there) is left alone, and that server named; one freed
-/// already is `gone`. KEYS room hash, own rooms set; ARGV id, server, room, prefix.
-static LEAVE: LazyLock<redis::Script> = script!("seat.lua", "tell.lua", "leave.lua");
-/// Moves a seat to this server, from whichever holds it (another server, a dead one's
-/// hold), as the room's next change, and tells the other servers there and the former
-/// holder (`moved`); returns the seat's number, the change's, its former holder, its name
-/// and everyone else there (what waited on the former holder follows when it hears). A
-/// seat here already stays, with nobody told. Either way the token's generation must be
-/// the seat's current one (`used` if not), and the seat's is then the next: a token works
-/// once, whichever server it is shown to. Run again with the same next generation by the
-/// server that ran it, it answers the same and changes nothing.
-/// KEYS room hash, own rooms set; ARGV id, server, room, prefix, generation, next one.
-static RESUME: LazyLock<redis::Script> = script!("seat.lua", "tell.lua", "resume.lua");
-/// This server is alive until now + liveness. Returns 1 if Redis did not know it (the
-/// first beat, or it was counted gone, or Redis lost its data).
-/// ARGV prefix, server, liveness (ms).
-static HEARTBEAT: LazyLock<redis::Script> = script!("seat.lua", "hold.lua", "heartbeat.lua");
-/// A server shutting down hands its seats over: each is held for resume_grace, so that
-/// its people resume on another server. ARGV prefix, server, grace (ms).
-static HAND_OFF: LazyLock<redis::Script> = script!("seat.lua", "hold.lua", "hand_off.lua");
-/// Counts servers past their liveness gone (their seats are held for grace after that),
-/// and frees held seats nobody resumed in time, telling the servers of everyone still in
-/// those rooms. Returns how many seats it freed. ARGV prefix, grace (ms).
-static SWEEP: LazyLock<redis::Script> = script!("seat.lua", "hold.lua", "tell.lua", "sweep.lua");
-
-/// Hands the host's role to another seat, as the room's next change, and tells the other
-/// servers there (`host`). Refused (`not_joined`, `not_host`, `unknown_peer`) unless the
-/// first seat is this server's and hosts the room, and the second is another seat there.
-/// KEYS room hash; ARGV host's id, new host's id, server, room, prefix.
-static MAKE_HOST: LazyLock<redis::Script> = script!("seat.lua", "tell.lua", "make_host.lua");
-/// The host removes a seat: freed as the room's next change, and the other servers there
-/// told (`left` with `removed_by`), its own server included. Refused as `MAKE_HOST`.
-/// KEYS room hash; ARGV host's id, removed id, server, room, prefix.
-static REMOVE: LazyLock<redis::Script> = script!("seat.lua", "tell.lua", "remove.lua");
-/// The host locks or unlocks the room, as its next change, and the other servers there
-/// are told (`locked`). Refused (`not_joined`, `not_host`) unless the seat is this
-/// server's and hosts the room. KEYS room hash; ARGV host's id, 1 or 0, server, room,
-/// prefix.
-static LOCK: LazyLock<redis::Script> = script!("seat.lua", "tell.lua", "lock.lua");
-/// The host answers a knock: it leaves the list (admitted, it may take a seat past the
-/// lock, once), and its server is told (`answered`). Refused as `LOCK`, or
-/// `unknown_knock`. KEYS room hash; ARGV host's id, knock id, server, room, prefix,
-/// `admit` or `deny`.
-static ANSWER: LazyLock<redis::Script> = script!("seat.lua", "tell.lua", "answer.lua");
-/// A knock's wait ended on its server: off the list, and the host's server told
-/// (`knock_ended`). KEYS room hash; ARGV knock id, room, prefix.
-static UNKNOCK: LazyLock<redis::Script> = script!("seat.lua", "tell.lua", "unknock.lua");
-
-/// What a host command's script answered: done as change `seq`, or refused.
-pub(super) enum HostChange {
-    Done { seq: u64 },
-    Refused(ErrorCode),
-}
-
-/// How a join meets a locked room's door.
-#[derive(Clone, Copy)]
-pub(super) struct Door {
-    /// The knock this join is (listed under it if the room is locked), or was (let in).
-    pub knock: KnockId,
-    /// The host admitted `knock`: seated past the lock.
-    pub let_in: bool,
-    /// Whether this person may wait at the door (this server's limits for their address).
-    pub may_knock: bool,
-}
-
-/// Which host command to run in Redis.
-#[derive(Clone, Copy)]
-pub(super) enum HostScript {
-    MakeHost,
-    Remove,
-}
 
 /// Who holds a seat.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -124,7 +30,7 @@ pub(super) enum Holder {
 }
 
 impl Holder {
-    fn parse(text: &str) -> Option<Holder> {
+    pub(super) fn parse(text: &str) -> Option<Holder> {
         match text.strip_prefix('~') {
             Some(ms) => Some(Holder::Nobody {
                 until_ms: ms.parse().ok()?,
@@ -154,7 +60,7 @@ pub(super) struct Listed {
 }
 
 impl Listed {
-    fn parse(id: &str, record: &str) -> Option<Listed> {
+    pub(super) fn parse(id: &str, record: &str) -> Option<Listed> {
         let mut parts = record.splitn(4, ' ');
         let (seq, holder, _fold, name) =
             (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
@@ -180,60 +86,6 @@ impl Listed {
     }
 }
 
-/// How a join script answered.
-pub(super) enum Joined {
-    Seated {
-        seq: u64,
-        name: String,
-        /// Who hosts the room, with them seated.
-        host: PeerId,
-        locked: bool,
-        others: Vec<Listed>,
-    },
-    Full,
-    Taken,
-    /// At the door of the locked room, whose host is `host_name`.
-    Knocking {
-        host_name: String,
-    },
-    /// The room is locked, and this person may not wait at its door (the list is full,
-    /// or this server's limits for their address say no, or a knock let in is no more).
-    Locked,
-}
-
-/// How a leave script answered.
-pub(super) enum Left {
-    /// Freed as change `seq`.
-    Freed { seq: u64 },
-    /// Resumed elsewhere meanwhile: theirs now.
-    Elsewhere(Holder),
-    /// Freed already.
-    Gone,
-}
-
-/// How a resume script answered.
-pub(super) enum Resumed {
-    /// The seat is here now (moved, or here already).
-    Here(Moved),
-    /// The token was used already: the seat has moved on to a later one.
-    Used,
-    /// Freed already.
-    Gone,
-}
-
-/// A seat the resume script moved here.
-pub(super) struct Moved {
-    /// The seat's number in the room's order.
-    pub seq: u64,
-    /// The move's number among the room's changes.
-    pub change: u64,
-    pub name: String,
-    /// Who hosts the room.
-    pub host: PeerId,
-    pub locked: bool,
-    pub others: Vec<Listed>,
-}
-
 /// A room as read from Redis.
 pub(super) struct Read {
     /// Its last change's number.
@@ -247,9 +99,8 @@ pub(super) struct Read {
 /// This server's way to the shared state.
 pub(super) struct Store {
     redis: ConnectionManager,
-    prefix: String,
-    /// This server's name among the others: random per process.
-    server: String,
+    /// The prefix, and this server's name among the others: random per process.
+    keys: Keys,
     metrics: RedisMetrics,
 }
 
@@ -257,247 +108,39 @@ impl Store {
     pub(super) fn new(redis: ConnectionManager, prefix: &str, metrics: RedisMetrics) -> Store {
         Store {
             redis,
-            prefix: prefix.to_owned(),
-            server: format!("{:016x}", rand::random::<u64>()),
+            keys: Keys {
+                prefix: prefix.to_owned(),
+                server: format!("{:016x}", rand::random::<u64>()),
+            },
             metrics,
         }
     }
 
     pub(super) fn server(&self) -> &str {
-        &self.server
+        &self.keys.server
     }
 
     /// The channel on which `server` hears from the others.
     pub(super) fn channel(&self, server: &str) -> String {
-        channel(&self.prefix, server)
+        channel(&self.keys.prefix, server)
     }
 
-    fn room_key(&self, room: &str) -> String {
-        format!("{}:room:{room}", self.prefix)
-    }
-
-    /// The set of rooms in which this server holds seats.
-    fn own_rooms_key(&self) -> String {
-        format!("{}:rooms:{}", self.prefix, self.server)
-    }
-
-    /// `script` about `id`'s seat in `room`, by this server: KEYS room hash, own rooms
-    /// set; ARGV id, server, room, prefix.
-    fn on_seat<'a>(
+    /// Runs `script` and reads its typed reply (the arguments are taken at once: the
+    /// future borrows nothing of `script`).
+    pub(super) fn run<C: Contract>(
         &self,
-        script: &'a redis::Script,
-        room: &str,
-        id: PeerId,
-    ) -> redis::ScriptInvocation<'a> {
-        let mut invocation = script.prepare_invoke();
-        invocation
-            .key(self.room_key(room))
-            .key(self.own_rooms_key())
-            .arg(id.0)
-            .arg(&self.server)
-            .arg(room)
-            .arg(&self.prefix);
-        invocation
-    }
-
-    async fn run<T: redis::FromRedisValue>(
-        &self,
-        invocation: &redis::ScriptInvocation<'_>,
-    ) -> Result<T, redis::RedisError> {
-        invocation
-            .invoke_async(&mut self.redis.clone())
-            .await
-            .inspect_err(|_| {
-                self.metrics.errors.inc();
-            })
-    }
-
-    /// Seats `id` under `wanted` or, if someone there looks like that, the next free
-    /// numbered name (as [`distinct_name`](crate::protocol::signaling::distinct_name)).
-    pub(super) async fn join(
-        &self,
-        room: &str,
-        id: PeerId,
-        wanted: &str,
-        capacity: usize,
-        door: Door,
-    ) -> Result<Joined, redis::RedisError> {
-        let mut join = JOIN.prepare_invoke();
-        join.key(self.room_key(room))
-            .key(self.own_rooms_key())
-            .arg(id.0)
-            .arg(&self.server)
-            .arg(capacity)
-            .arg(room)
-            .arg(&self.prefix)
-            .arg(door.knock.0)
-            .arg(u8::from(door.let_in))
-            .arg(u8::from(door.may_knock))
-            .arg(MAX_KNOCKS);
-        // Everyone there could have the name already.
-        for name in name_candidates(wanted).take(capacity + 1) {
-            let fold = fold_hex(&name);
-            join.arg(name).arg(fold);
+        script: &C,
+    ) -> impl std::future::Future<Output = Result<C::Reply, redis::RedisError>> + Send + '_ {
+        let invocation = script.invocation(&self.keys);
+        async move {
+            let answer: redis::Value = invocation
+                .invoke_async(&mut self.redis.clone())
+                .await
+                .inspect_err(|_| {
+                    self.metrics.errors.inc();
+                })?;
+            C::decode(answer).ok_or_else(|| unexpected(C::NAME))
         }
-        let answer: Vec<String> = self.run(&join).await?;
-        match answer.as_slice() {
-            [outcome] if outcome == "full" => Ok(Joined::Full),
-            [outcome] if outcome == "taken" => Ok(Joined::Taken),
-            [outcome] if outcome == "locked" => Ok(Joined::Locked),
-            [outcome, host_name] if outcome == "knocking" => Ok(Joined::Knocking {
-                host_name: host_name.clone(),
-            }),
-            [outcome, seq, name, host, locked, rest @ ..] if outcome == "seated" => {
-                Ok(Joined::Seated {
-                    seq: seq.parse().map_err(|_| unexpected("JOIN"))?,
-                    name: name.clone(),
-                    host: PeerId(host.parse().map_err(|_| unexpected("JOIN"))?),
-                    locked: locked == "1",
-                    others: Listed::all(rest).ok_or_else(|| unexpected("JOIN"))?,
-                })
-            }
-            _ => Err(unexpected("JOIN")),
-        }
-    }
-
-    pub(super) async fn leave(&self, room: &str, id: PeerId) -> Result<Left, redis::RedisError> {
-        let answer: Vec<String> = self.run(&self.on_seat(&LEAVE, room, id)).await?;
-        match answer.as_slice() {
-            [outcome, seq] if outcome == "left" => Ok(Left::Freed {
-                seq: seq.parse().map_err(|_| unexpected("LEAVE"))?,
-            }),
-            [outcome, holder] if outcome == "elsewhere" => Ok(Left::Elsewhere(
-                Holder::parse(holder).ok_or_else(|| unexpected("LEAVE"))?,
-            )),
-            [outcome] if outcome == "gone" => Ok(Left::Gone),
-            _ => Err(unexpected("LEAVE")),
-        }
-    }
-
-    /// Moves `id`'s seat here for a token of generation `gen`, whose next one is `next`.
-    pub(super) async fn resume(
-        &self,
-        room: &str,
-        id: PeerId,
-        gen: u64,
-        next: u64,
-    ) -> Result<Resumed, redis::RedisError> {
-        let mut resume = self.on_seat(&RESUME, room, id);
-        resume.arg(gen).arg(next);
-        let answer: Vec<String> = self.run(&resume).await?;
-        match answer.as_slice() {
-            [outcome] if outcome == "gone" => Ok(Resumed::Gone),
-            [outcome] if outcome == "used" => Ok(Resumed::Used),
-            [outcome, seq, change, _holder, name, host, locked, rest @ ..]
-                if outcome == "resumed" =>
-            {
-                Ok(Resumed::Here(Moved {
-                    seq: seq.parse().map_err(|_| unexpected("RESUME"))?,
-                    change: change.parse().map_err(|_| unexpected("RESUME"))?,
-                    name: name.clone(),
-                    host: PeerId(host.parse().map_err(|_| unexpected("RESUME"))?),
-                    locked: locked == "1",
-                    others: Listed::all(rest).ok_or_else(|| unexpected("RESUME"))?,
-                }))
-            }
-            _ => Err(unexpected("RESUME")),
-        }
-    }
-
-    /// Runs a host command of `host` about `peer` in `room`.
-    pub(super) async fn host_command(
-        &self,
-        script: HostScript,
-        room: &str,
-        host: PeerId,
-        peer: PeerId,
-    ) -> Result<HostChange, redis::RedisError> {
-        let script = match script {
-            HostScript::MakeHost => &*MAKE_HOST,
-            HostScript::Remove => &*REMOVE,
-        };
-        let mut invocation = script.prepare_invoke();
-        invocation
-            .key(self.room_key(room))
-            .arg(host.0)
-            .arg(peer.0)
-            .arg(&self.server)
-            .arg(room)
-            .arg(&self.prefix);
-        let answer: Vec<String> = self.run(&invocation).await?;
-        match answer.as_slice() {
-            [outcome, seq] if outcome == "done" || outcome == "removed" => Ok(HostChange::Done {
-                seq: seq.parse().map_err(|_| unexpected("HOST"))?,
-            }),
-            [refusal] => Ok(HostChange::Refused(refusal_named(refusal, "HOST")?)),
-            _ => Err(unexpected("HOST")),
-        }
-    }
-
-    /// Runs `host`'s lock (or unlock) of `room`.
-    pub(super) async fn lock(
-        &self,
-        room: &str,
-        host: PeerId,
-        locked: bool,
-    ) -> Result<HostChange, redis::RedisError> {
-        let mut invocation = LOCK.prepare_invoke();
-        invocation
-            .key(self.room_key(room))
-            .arg(host.0)
-            .arg(u8::from(locked))
-            .arg(&self.server)
-            .arg(room)
-            .arg(&self.prefix);
-        let answer: Vec<String> = self.run(&invocation).await?;
-        match answer.as_slice() {
-            [outcome, seq] if outcome == "done" => Ok(HostChange::Done {
-                seq: seq.parse().map_err(|_| unexpected("LOCK"))?,
-            }),
-            [refusal] => Ok(HostChange::Refused(refusal_named(refusal, "LOCK")?)),
-            _ => Err(unexpected("LOCK")),
-        }
-    }
-
-    /// Runs `host`'s answer to `knock` at `room`'s door: `Ok(None)` when done.
-    pub(super) async fn answer(
-        &self,
-        room: &str,
-        host: PeerId,
-        knock: KnockId,
-        admit: bool,
-    ) -> Result<Option<ErrorCode>, redis::RedisError> {
-        let mut invocation = ANSWER.prepare_invoke();
-        invocation
-            .key(self.room_key(room))
-            .arg(host.0)
-            .arg(knock.0)
-            .arg(&self.server)
-            .arg(room)
-            .arg(&self.prefix)
-            .arg(if admit { "admit" } else { "deny" });
-        let answer: Vec<String> = self.run(&invocation).await?;
-        match answer.as_slice() {
-            [outcome] if outcome == "done" => Ok(None),
-            [refusal] => Ok(Some(refusal_named(refusal, "ANSWER")?)),
-            _ => Err(unexpected("ANSWER")),
-        }
-    }
-
-    /// `knock`'s wait at `room`'s door ended here.
-    pub(super) async fn unknock(
-        &self,
-        room: &str,
-        knock: KnockId,
-    ) -> Result<(), redis::RedisError> {
-        let mut invocation = UNKNOCK.prepare_invoke();
-        invocation
-            .key(self.room_key(room))
-            .arg(knock.0)
-            .arg(room)
-            .arg(&self.prefix);
-        let _: i64 = self.run(&invocation).await?;
-        Ok(())
     }
 
     /// Who waits at `room`'s door: each knock and the name it gave.
@@ -506,7 +149,7 @@ impl Store {
         room: &str,
     ) -> Result<Vec<(KnockId, String)>, redis::RedisError> {
         let all: Vec<(String, String)> = redis::cmd("HGETALL")
-            .arg(format!("{}:knocks", self.room_key(room)))
+            .arg(format!("{}:knocks", self.keys.room(room)))
             .query_async(&mut self.redis.clone())
             .await
             .inspect_err(|_| {
@@ -524,7 +167,7 @@ impl Store {
     /// The room as it is: its last change's number, every seat, and the seat the host
     /// chose, if any.
     pub(super) async fn read(&self, room: &str) -> Result<Read, redis::RedisError> {
-        let key = self.room_key(room);
+        let key = self.keys.room(room);
         let (mut all, chosen, locked): (Vec<(String, String)>, Option<String>, bool) =
             redis::pipe()
                 .atomic()
@@ -560,63 +203,10 @@ impl Store {
             locked,
         })
     }
-
-    /// Tells Redis this server is alive; true if Redis had not known it.
-    pub(super) async fn heartbeat(&self, liveness: Duration) -> Result<bool, redis::RedisError> {
-        let fresh: i64 = self
-            .run(
-                HEARTBEAT
-                    .arg(&self.prefix)
-                    .arg(&self.server)
-                    .arg(millis(liveness)),
-            )
-            .await?;
-        Ok(fresh == 1)
-    }
-
-    /// Counts silent servers gone and frees the seats held too long; returns how many.
-    pub(super) async fn sweep(&self, grace: Duration) -> Result<i64, redis::RedisError> {
-        self.run(SWEEP.arg(&self.prefix).arg(millis(grace))).await
-    }
-
-    pub(super) async fn hand_off(&self, grace: Duration) -> Result<(), redis::RedisError> {
-        self.run(
-            HAND_OFF
-                .arg(&self.prefix)
-                .arg(&self.server)
-                .arg(millis(grace)),
-        )
-        .await
-    }
-}
-
-/// A name's folded form, in hex: what the join script compares.
-fn fold_hex(name: &str) -> String {
-    fold_name(name)
-        .bytes()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 pub(super) fn channel(prefix: &str, server: &str) -> String {
     format!("{prefix}:server:{server}")
-}
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// The refusal a host script named.
-fn refusal_named(refusal: &str, script: &str) -> Result<ErrorCode, redis::RedisError> {
-    [
-        ErrorCode::NotJoined,
-        ErrorCode::NotHost,
-        ErrorCode::UnknownPeer,
-        ErrorCode::UnknownKnock,
-    ]
-    .into_iter()
-    .find(|code| code.name() == refusal)
-    .ok_or_else(|| unexpected(script))
 }
 
 fn unexpected(script: &str) -> redis::RedisError {
@@ -629,6 +219,7 @@ fn unexpected(script: &str) -> redis::RedisError {
 
 #[cfg(test)]
 mod records {
+    use super::super::contract::fold_hex;
     use super::*;
 
     #[test]
@@ -665,72 +256,129 @@ pub(super) mod test_redis;
 /// Each script, run on a real Redis: the cases the servers' code relies on.
 #[cfg(test)]
 mod scripts {
+    use super::super::contract::{
+        fold_hex, Answer, Answered, Door, HandOff, Heartbeat, HostChange, HostRefusal, Join,
+        Joined, Leave, Left, Lock, MakeHost, Moved, Remove, Resume, Resumed, Sweep, Unknock,
+    };
     use super::super::pubsub::Envelope;
     use super::*;
     use redis::aio::MultiplexedConnection;
+    use std::time::Duration;
 
     use super::test_redis::RedisServer;
+
+    /// Runs `script` as `server` would, and reads its typed reply.
+    async fn run<C: Contract>(
+        redis: &mut MultiplexedConnection,
+        server: &str,
+        script: C,
+    ) -> C::Reply {
+        let keys = Keys {
+            prefix: "t".into(),
+            server: server.into(),
+        };
+        let answer: redis::Value = script.invocation(&keys).invoke_async(redis).await.unwrap();
+        C::decode(answer).expect("a reply of the script's type")
+    }
+
+    /// A seat record, as the scripts write it.
+    fn record(seq: u64, holder: &str, name: &str) -> String {
+        format!("{seq} {holder} {} {name}", fold_hex(name))
+    }
+
+    /// A seat of `server`'s as a script lists it.
+    fn listed(id: u64, seq: u64, server: &str, name: &str) -> Listed {
+        Listed::parse(&id.to_string(), &record(seq, server, name)).expect("a valid record")
+    }
+
+    /// The number and name a join seated, or what it said instead.
+    fn seated(joined: Joined) -> (u64, String) {
+        match joined {
+            Joined::Seated { seq, name, .. } => (seq, name),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Who hosts, as a join says.
+    fn host_named(joined: Joined) -> PeerId {
+        match joined {
+            Joined::Seated { host, .. } => host,
+            other => panic!("{other:?}"),
+        }
+    }
 
     async fn join(
         redis: &mut MultiplexedConnection,
         id: u64,
         server: &str,
         capacity: usize,
-    ) -> Vec<String> {
-        JOIN.key("t:room:r")
-            .key(format!("t:rooms:{server}"))
-            .arg(id)
-            .arg(server)
-            .arg(capacity)
-            .arg("r")
-            .arg("t")
-            // No knock: the test rooms are never locked.
-            .arg(1000 + id)
-            .arg(0)
-            .arg(1)
-            .arg(10)
-            .arg(format!("name {id}"))
-            .arg(format!("f{id}"))
-            .invoke_async(redis)
-            .await
-            .unwrap()
+    ) -> Joined {
+        join_named(redis, id, server, capacity, &format!("name {id}")).await
     }
 
-    async fn leave(redis: &mut MultiplexedConnection, id: u64, server: &str) -> Vec<String> {
-        LEAVE
-            .key("t:room:r")
-            .key(format!("t:rooms:{server}"))
-            .arg(id)
-            .arg(server)
-            .arg("r")
-            .arg("t")
-            .invoke_async(redis)
-            .await
-            .unwrap()
+    async fn join_named(
+        redis: &mut MultiplexedConnection,
+        id: u64,
+        server: &str,
+        capacity: usize,
+        name: &str,
+    ) -> Joined {
+        // No knock: these rooms are never locked.
+        let door = Door {
+            knock: KnockId(1000 + id),
+            let_in: false,
+            may_knock: true,
+        };
+        let join = Join {
+            room: "r",
+            id: PeerId(id),
+            wanted: name,
+            capacity,
+            door,
+        };
+        run(redis, server, join).await
     }
 
-    async fn resume(redis: &mut MultiplexedConnection, id: u64) -> Vec<String> {
+    async fn leave(redis: &mut MultiplexedConnection, id: u64, server: &str) -> Left {
+        run(
+            redis,
+            server,
+            Leave {
+                room: "r",
+                id: PeerId(id),
+            },
+        )
+        .await
+    }
+
+    async fn resume(redis: &mut MultiplexedConnection, id: u64) -> Resumed {
         resume_as(redis, id, "c", "", "1").await
     }
 
-    /// A host command of `host`'s (held by `server`) about `peer`.
+    const MAKE_HOST: bool = true;
+    const REMOVE: bool = false;
+
+    /// A host command of `host`'s (held by `server`) about `peer`: make host, or remove.
     async fn host_command(
         redis: &mut MultiplexedConnection,
-        script: &redis::Script,
+        make_host: &bool,
         host: u64,
         peer: u64,
         server: &str,
-    ) -> Vec<String> {
-        script
-            .key("t:room:r")
-            .arg(host)
-            .arg(peer)
-            .arg(server)
-            .arg("r")
-            .arg("t")
-            .invoke_async(redis)
-            .await
-            .unwrap()
+    ) -> HostChange {
+        let (room, host, peer) = ("r", PeerId(host), PeerId(peer));
+        match make_host {
+            true => run(redis, server, MakeHost { room, host, peer }).await,
+            false => run(redis, server, Remove { room, host, peer }).await,
+        }
+    }
+
+    fn done(seq: u64) -> HostChange {
+        HostChange::Done { seq }
+    }
+
+    fn refused(code: HostRefusal) -> HostChange {
+        HostChange::Refused { code }
     }
 
     #[tokio::test]
@@ -747,21 +395,21 @@ mod scripts {
             .unwrap();
         news.subscribe("t:server:b").await.unwrap();
         let refusals = [
-            (2, 3, "b", "not_host"),
-            (1, 3, "b", "not_joined"),
-            (1, 1, "a", "unknown_peer"),
-            (1, 9, "a", "unknown_peer"),
+            (2, 3, "b", HostRefusal::NotHost),
+            (1, 3, "b", HostRefusal::NotJoined),
+            (1, 1, "a", HostRefusal::UnknownPeer),
+            (1, 9, "a", HostRefusal::UnknownPeer),
         ];
         for (host, peer, on, refusal) in refusals {
-            for script in [&*MAKE_HOST, &*REMOVE] {
+            for script in [&MAKE_HOST, &REMOVE] {
                 let answer = host_command(&mut redis, script, host, peer, on).await;
-                assert_eq!(answer, [refusal], "{host} about {peer} on {on}");
+                assert_eq!(answer, refused(refusal), "{host} about {peer} on {on}");
             }
         }
         assert!(heard(&mut news).await.is_empty(), "a refusal tells nobody");
         assert_eq!(
             host_command(&mut redis, &MAKE_HOST, 1, 3, "a").await,
-            ["done", "4"]
+            done(4)
         );
         assert_eq!(
             serde_json::from_str::<Envelope>(&heard(&mut news).await[0]).unwrap(),
@@ -772,23 +420,20 @@ mod scripts {
             }
         );
         assert_eq!(
-            join(&mut redis, 4, "a", 6).await[3],
-            "3",
+            host_named(join(&mut redis, 4, "a", 6).await),
+            PeerId(3),
             "joined names the host"
         );
         assert_eq!(
             host_command(&mut redis, &REMOVE, 1, 2, "a").await,
-            ["not_host"]
+            refused(HostRefusal::NotHost)
         );
         assert_eq!(
             host_command(&mut redis, &MAKE_HOST, 3, 4, "b").await,
-            ["done", "6"]
+            done(6)
         );
         heard(&mut news).await;
-        assert_eq!(
-            host_command(&mut redis, &REMOVE, 4, 2, "a").await,
-            ["removed", "7"]
-        );
+        assert_eq!(host_command(&mut redis, &REMOVE, 4, 2, "a").await, done(7));
         assert!(seat(&mut redis, 2).await.is_none());
         assert_eq!(
             members(&mut redis, "t:rooms:b").await,
@@ -805,48 +450,40 @@ mod scripts {
                 removed_by: Some(PeerId(4))
             }
         );
-        assert_eq!(leave(&mut redis, 4, "a").await, ["left", "8"]);
+        assert_eq!(leave(&mut redis, 4, "a").await, Left::Freed { seq: 8 });
         assert_eq!(
-            join(&mut redis, 5, "b", 6).await[3],
-            "1",
+            host_named(join(&mut redis, 5, "b", 6).await),
+            PeerId(1),
             "the chosen host left: the earliest seat hosts"
         );
     }
 
-    /// A resume on `server` with a token of generation `gen` ("" for none) making `next`.
+    /// A resume on `server` with a token of generation `gen` ("" for a join's) making
+    /// `next`.
     async fn resume_as(
         redis: &mut MultiplexedConnection,
         id: u64,
         server: &str,
         gen: &str,
         next: &str,
-    ) -> Vec<String> {
-        RESUME
-            .key("t:room:r")
-            .key(format!("t:rooms:{server}"))
-            .arg(id)
-            .arg(server)
-            .arg("r")
-            .arg("t")
-            .arg(gen)
-            .arg(next)
-            .invoke_async(redis)
-            .await
-            .unwrap()
+    ) -> Resumed {
+        let resume = Resume {
+            room: "r",
+            id: PeerId(id),
+            gen: gen.parse().unwrap_or(0),
+            next: next.parse().unwrap(),
+        };
+        run(redis, server, resume).await
     }
 
     async fn beat(redis: &mut MultiplexedConnection, server: &str, liveness: u64) -> i64 {
-        HEARTBEAT
-            .arg("t")
-            .arg(server)
-            .arg(liveness)
-            .invoke_async(redis)
-            .await
-            .unwrap()
+        let liveness = Duration::from_millis(liveness);
+        i64::from(run(redis, server, Heartbeat { liveness }).await)
     }
 
-    async fn sweep(redis: &mut MultiplexedConnection, grace: u64) -> i64 {
-        SWEEP.arg("t").arg(grace).invoke_async(redis).await.unwrap()
+    async fn sweep(redis: &mut MultiplexedConnection, grace: u64) -> u64 {
+        let grace = Duration::from_millis(grace);
+        run(redis, "sweeper", Sweep { grace }).await
     }
 
     async fn seat(redis: &mut MultiplexedConnection, id: u64) -> Option<String> {
@@ -879,16 +516,28 @@ mod scripts {
         let mut redis = server.connect().await;
         assert_eq!(
             join(&mut redis, 1, "a", 2).await,
-            ["seated", "1", "name 1", "1", "0"]
+            Joined::Seated {
+                seq: 1,
+                name: "name 1".into(),
+                host: PeerId(1),
+                locked: false,
+                others: vec![]
+            }
         );
-        assert_eq!(join(&mut redis, 1, "b", 2).await, ["taken"]);
+        assert_eq!(join(&mut redis, 1, "b", 2).await, Joined::Taken);
         assert_eq!(
             join(&mut redis, 2, "b", 2).await,
-            ["seated", "2", "name 2", "1", "0", "1", "1 a f1 name 1"]
+            Joined::Seated {
+                seq: 2,
+                name: "name 2".into(),
+                host: PeerId(1),
+                locked: false,
+                others: vec![listed(1, 1, "a", "name 1")]
+            }
         );
-        assert_eq!(join(&mut redis, 3, "b", 2).await, ["full"]);
+        assert_eq!(join(&mut redis, 3, "b", 2).await, Joined::Full);
         assert_eq!(members(&mut redis, "t:rooms:b").await, ["r"]);
-        assert_eq!(seat(&mut redis, 2).await.unwrap(), "2 b f2 name 2");
+        assert_eq!(seat(&mut redis, 2).await.unwrap(), record(2, "b", "name 2"));
     }
 
     #[tokio::test]
@@ -897,47 +546,37 @@ mod scripts {
         let mut redis = server.connect().await;
         join(&mut redis, 1, "a", 6).await;
         join(&mut redis, 2, "a", 6).await;
-        // "NAME 1" folds as "name 1" does (f1); so does "NAME 2"'s first try.
-        let answer: Vec<String> = JOIN
-            .key("t:room:r")
-            .key("t:rooms:b")
-            .arg(3)
-            .arg("b")
-            .arg(6)
-            .arg("r")
-            .arg("t")
-            .arg(1003)
-            .arg(0)
-            .arg(1)
-            .arg(10)
-            .arg("NAME 1")
-            .arg("f1")
-            .arg("NAME 1 (2)")
-            .arg("f2")
-            .arg("NAME 1 (3)")
-            .arg("f3")
-            .invoke_async(&mut redis)
-            .await
-            .unwrap();
-        assert_eq!(answer[..3], ["seated", "3", "NAME 1 (3)"]);
-        assert_eq!(seat(&mut redis, 3).await.unwrap(), "3 b f3 NAME 1 (3)");
+        // "NAME 1" folds as "name 1" does: the next numbered name is free.
+        let joined = join_named(&mut redis, 3, "b", 6, "NAME 1").await;
+        assert_eq!(seated(joined), (3, "NAME 1 (2)".into()));
+        assert_eq!(
+            seat(&mut redis, 3).await.unwrap(),
+            record(3, "b", "NAME 1 (2)")
+        );
+        let joined = join_named(&mut redis, 4, "b", 6, "name 1").await;
+        assert_eq!(seated(joined), (4, "name 1 (3)".into()));
     }
 
     #[tokio::test]
     async fn leave_frees_only_its_own_seats_and_an_empty_room_keeps_its_counter_an_hour() {
         let server = RedisServer::start();
         let mut redis = server.connect().await;
-        assert_eq!(leave(&mut redis, 1, "a").await, ["gone"]);
+        assert_eq!(leave(&mut redis, 1, "a").await, Left::Gone);
         join(&mut redis, 1, "a", 6).await;
         join(&mut redis, 2, "b", 6).await;
         join(&mut redis, 3, "b", 6).await;
-        assert_eq!(leave(&mut redis, 1, "b").await, ["elsewhere", "a"]);
+        assert_eq!(
+            leave(&mut redis, 1, "b").await,
+            Left::Elsewhere {
+                holder: Holder::Server("a".into())
+            }
+        );
         // The change takes the next number.
-        assert_eq!(leave(&mut redis, 1, "a").await, ["left", "4"]);
+        assert_eq!(leave(&mut redis, 1, "a").await, Left::Freed { seq: 4 });
         assert!(members(&mut redis, "t:rooms:a").await.is_empty());
-        assert_eq!(leave(&mut redis, 2, "b").await, ["left", "5"]);
+        assert_eq!(leave(&mut redis, 2, "b").await, Left::Freed { seq: 5 });
         assert_eq!(members(&mut redis, "t:rooms:b").await, ["r"]);
-        assert_eq!(leave(&mut redis, 3, "b").await, ["left", "6"]);
+        assert_eq!(leave(&mut redis, 3, "b").await, Left::Freed { seq: 6 });
         assert!(members(&mut redis, "t:rooms:b").await.is_empty());
         let ttl: i64 = redis::cmd("PTTL")
             .arg("t:room:r")
@@ -948,7 +587,13 @@ mod scripts {
         // Numbers go on, and the room stays.
         assert_eq!(
             join(&mut redis, 4, "a", 6).await,
-            ["seated", "7", "name 4", "4", "0"]
+            Joined::Seated {
+                seq: 7,
+                name: "name 4".into(),
+                host: PeerId(4),
+                locked: false,
+                others: vec![]
+            }
         );
         let ttl: i64 = redis::cmd("PTTL")
             .arg("t:room:r")
@@ -1031,23 +676,20 @@ mod scripts {
         knock: u64,
         let_in: bool,
         name: &str,
-    ) -> Vec<String> {
-        JOIN.key("t:room:r")
-            .key(format!("t:rooms:{server}"))
-            .arg(id)
-            .arg(server)
-            .arg(6)
-            .arg("r")
-            .arg("t")
-            .arg(knock)
-            .arg(if let_in { 1 } else { 0 })
-            .arg(1)
-            .arg(MAX_KNOCKS)
-            .arg(name)
-            .arg(fold_hex(name))
-            .invoke_async(redis)
-            .await
-            .unwrap()
+    ) -> Joined {
+        let door = Door {
+            knock: KnockId(knock),
+            let_in,
+            may_knock: true,
+        };
+        let join = Join {
+            room: "r",
+            id: PeerId(id),
+            wanted: name,
+            capacity: 6,
+            door,
+        };
+        run(redis, server, join).await
     }
 
     /// Everything published to any server within a moment, each decoded as a server
@@ -1109,8 +751,8 @@ mod scripts {
         // Joined: the host on a, a guest with that name on b.
         join_at_door(&mut redis, host, "a", 1, false, "Host").await;
         assert_eq!(
-            join_at_door(&mut redis, guest, "b", 2, false, name).await[..3],
-            ["seated", "2", name]
+            seated(join_at_door(&mut redis, guest, "b", 2, false, name).await),
+            (2, name.into())
         );
         let joined = |id: u64, name: &str, seq: u64, server: &str| Envelope::Joined {
             room: room(),
@@ -1126,17 +768,12 @@ mod scripts {
             &[("a", joined(guest, name, 2, "b"))],
         );
         // Locked.
-        let lock: Vec<String> = LOCK
-            .key("t:room:r")
-            .arg(host)
-            .arg(1)
-            .arg("a")
-            .arg("r")
-            .arg("t")
-            .invoke_async(&mut redis)
-            .await
-            .unwrap();
-        assert_eq!(lock, ["done", "3"]);
+        let lock = Lock {
+            room: "r",
+            host: PeerId(host),
+            locked: true,
+        };
+        assert_eq!(run(&mut redis, "a", lock).await, done(3));
         let locked = Envelope::Locked {
             room: room(),
             locked: true,
@@ -1148,7 +785,9 @@ mod scripts {
         let late_name = "Late \"L\" ✋";
         assert_eq!(
             join_at_door(&mut redis, late, "c", knock, false, late_name).await,
-            ["knocking", "Host"]
+            Joined::Knocking {
+                host_name: "Host".into()
+            }
         );
         let knocked = |knock: u64| Envelope::Knock {
             room: room(),
@@ -1156,18 +795,13 @@ mod scripts {
             name: late_name.into(),
         };
         expect(envelopes(&mut news).await, &[("a", knocked(knock))]);
-        let answer: Vec<String> = ANSWER
-            .key("t:room:r")
-            .arg(host)
-            .arg(knock)
-            .arg("a")
-            .arg("r")
-            .arg("t")
-            .arg("admit")
-            .invoke_async(&mut redis)
-            .await
-            .unwrap();
-        assert_eq!(answer, ["done"]);
+        let answer = Answer {
+            room: "r",
+            host: PeerId(host),
+            knock: KnockId(knock),
+            admit: true,
+        };
+        assert_eq!(run(&mut redis, "a", answer).await, Answered::Done);
         let ended = |knock: u64| Envelope::KnockEnded {
             room: room(),
             knock: KnockId(knock),
@@ -1183,8 +817,8 @@ mod scripts {
             &[("a", ended(knock)), ("c", answered)],
         );
         assert_eq!(
-            join_at_door(&mut redis, late, "c", knock, true, late_name).await[..3],
-            ["seated", "4", late_name]
+            seated(join_at_door(&mut redis, late, "c", knock, true, late_name).await),
+            (4, late_name.into())
         );
         let seated = joined(late, late_name, 4, "c");
         expect(
@@ -1193,15 +827,11 @@ mod scripts {
         );
         // A knock given up: knock_ended to the host's server.
         join_at_door(&mut redis, later, "c", next_knock, false, "Dave").await;
-        let given_up: i64 = UNKNOCK
-            .key("t:room:r")
-            .arg(next_knock)
-            .arg("r")
-            .arg("t")
-            .invoke_async(&mut redis)
-            .await
-            .unwrap();
-        assert_eq!(given_up, 1);
+        let given_up = Unknock {
+            room: "r",
+            knock: KnockId(next_knock),
+        };
+        assert!(run(&mut redis, "c", given_up).await);
         let heard = envelopes(&mut news).await;
         assert!(
             heard.iter().any(|(_, e)| *e == ended(next_knock)),
@@ -1210,7 +840,7 @@ mod scripts {
         // Host, then left (removed by the new host).
         assert_eq!(
             host_command(&mut redis, &MAKE_HOST, host, guest, "a").await,
-            ["done", "5"]
+            done(5)
         );
         let hosted = Envelope::Host {
             room: room(),
@@ -1223,7 +853,7 @@ mod scripts {
         );
         assert_eq!(
             host_command(&mut redis, &REMOVE, guest, late, "b").await,
-            ["removed", "6"]
+            done(6)
         );
         let removed = Envelope::Left {
             room: room(),
@@ -1236,10 +866,12 @@ mod scripts {
             &[("a", removed.clone()), ("c", removed)],
         );
         // Moved, with the largest generation.
-        assert_eq!(
-            resume_as(&mut redis, guest, "d", "", &gen.to_string()).await[..3],
-            ["resumed", "2", "7"]
-        );
+        let Resumed::Here(Moved { seq, change, .. }) =
+            resume_as(&mut redis, guest, "d", "", &gen.to_string()).await
+        else {
+            panic!("not resumed");
+        };
+        assert_eq!((seq, change), (2, 7));
         let moved = Envelope::Moved {
             room: room(),
             peer: PeerId(guest),
@@ -1252,7 +884,7 @@ mod scripts {
             &[("a", moved.clone()), ("b", moved)],
         );
         // Left, and the room emptied while someone waits at its door: answered (empty).
-        assert_eq!(leave(&mut redis, host, "a").await, ["left", "8"]);
+        assert_eq!(leave(&mut redis, host, "a").await, Left::Freed { seq: 8 });
         let left = |peer: u64, seq: u64| Envelope::Left {
             room: room(),
             peer: PeerId(peer),
@@ -1272,17 +904,7 @@ mod scripts {
                 },
             )],
         );
-        let last: Vec<String> = LEAVE
-            .key("t:room:r")
-            .key("t:rooms:d")
-            .arg(guest)
-            .arg("d")
-            .arg("r")
-            .arg("t")
-            .invoke_async(&mut redis)
-            .await
-            .unwrap();
-        assert_eq!(last, ["left", "9"]);
+        assert_eq!(leave(&mut redis, guest, "d").await, Left::Freed { seq: 9 });
         let emptied = Envelope::Answered {
             room: room(),
             knock: KnockId(next_knock),
@@ -1351,24 +973,10 @@ mod scripts {
             .await
             .unwrap();
         assert!(heard(&mut to_a).await.is_empty());
+        let zoe = "Zoë \"Z\" /";
         assert_eq!(
-            JOIN.key("t:room:r")
-                .key("t:rooms:b")
-                .arg(3)
-                .arg("b")
-                .arg(6)
-                .arg("r")
-                .arg("t")
-                .arg(1003)
-                .arg(0)
-                .arg(1)
-                .arg(10)
-                .arg("Zoë \"Z\" /")
-                .arg("f3")
-                .invoke_async::<Vec<String>>(&mut redis)
-                .await
-                .unwrap()[..3],
-            ["seated", "3", "Zoë \"Z\" /"]
+            seated(join_named(&mut redis, 3, "b", 6, zoe).await),
+            (3, zoe.into())
         );
         let news = heard(&mut to_a).await;
         assert_eq!(news.len(), 1);
@@ -1386,10 +994,10 @@ mod scripts {
         );
         // b's try again (its answer lost): the same answer, and nobody told again.
         assert_eq!(
-            join(&mut redis, 3, "b", 6).await[..3],
-            ["seated", "3", "Zoë \"Z\" /"]
+            seated(join_named(&mut redis, 3, "b", 6, zoe).await),
+            (3, zoe.into())
         );
-        assert_eq!(join(&mut redis, 3, "c", 6).await, ["taken"]);
+        assert_eq!(join(&mut redis, 3, "c", 6).await, Joined::Taken);
         assert!(heard(&mut to_a).await.is_empty());
         // A resume on c tells a (the others) and b (the former holder).
         resume(&mut redis, 3).await;
@@ -1406,16 +1014,16 @@ mod scripts {
             assert_eq!(serde_json::from_str::<Envelope>(&news[0]).unwrap(), moved);
         }
         // A leave tells the others; tried again, it is gone and tells nobody.
-        assert_eq!(leave(&mut redis, 1, "a").await, ["left", "5"]);
+        assert_eq!(leave(&mut redis, 1, "a").await, Left::Freed { seq: 5 });
         assert!(
             heard(&mut to_b).await.is_empty(),
             "b holds nothing there now"
         );
-        assert_eq!(leave(&mut redis, 1, "a").await, ["gone"]);
+        assert_eq!(leave(&mut redis, 1, "a").await, Left::Gone);
         assert!(heard(&mut to_a).await.is_empty());
         let mut to_c = client.get_async_pubsub().await.unwrap();
         to_c.subscribe("t:server:c").await.unwrap();
-        assert_eq!(leave(&mut redis, 2, "a").await, ["left", "6"]);
+        assert_eq!(leave(&mut redis, 2, "a").await, Left::Freed { seq: 6 });
         let news = heard(&mut to_c).await;
         assert_eq!(news.len(), 1);
         assert_eq!(
@@ -1435,42 +1043,29 @@ mod scripts {
         let mut redis = server.connect().await;
         join(&mut redis, 1, "a", 6).await;
         join(&mut redis, 2, "b", 6).await;
-        assert_eq!(resume(&mut redis, 9).await, ["gone"]);
-        assert_eq!(
-            resume(&mut redis, 1).await,
-            [
-                "resumed",
-                "1",
-                "3",
-                "a",
-                "name 1",
-                "1",
-                "0",
-                "2",
-                "2 b f2 name 2"
-            ]
-        );
+        assert_eq!(resume(&mut redis, 9).await, Resumed::Gone);
+        let here = Resumed::Here(Moved {
+            seq: 1,
+            change: 3,
+            name: "name 1".into(),
+            host: PeerId(1),
+            locked: false,
+            others: vec![listed(2, 2, "b", "name 2")],
+        });
+        assert_eq!(resume(&mut redis, 1).await, here);
         // Again (its answer was lost): nothing changes.
-        assert_eq!(
-            resume(&mut redis, 1).await,
-            [
-                "resumed",
-                "1",
-                "3",
-                "c",
-                "name 1",
-                "1",
-                "0",
-                "2",
-                "2 b f2 name 2"
-            ]
-        );
-        assert_eq!(seat(&mut redis, 1).await.unwrap(), "1 c f1 name 1");
+        assert_eq!(resume(&mut redis, 1).await, here);
+        assert_eq!(seat(&mut redis, 1).await.unwrap(), record(1, "c", "name 1"));
         // A held nobody else there; C holds a seat in the room now.
         assert!(members(&mut redis, "t:rooms:a").await.is_empty());
         assert_eq!(members(&mut redis, "t:rooms:c").await, ["r"]);
         // The former holder can no longer free it.
-        assert_eq!(leave(&mut redis, 1, "a").await, ["elsewhere", "c"]);
+        assert_eq!(
+            leave(&mut redis, 1, "a").await,
+            Left::Elsewhere {
+                holder: Holder::Server("c".into())
+            }
+        );
     }
 
     #[tokio::test]
@@ -1483,42 +1078,49 @@ mod scripts {
         let here = resume_as(&mut redis, 1, "a", "7", "8").await;
         assert_eq!(
             here,
-            [
-                "resumed",
-                "1",
-                "2",
-                "a",
-                "name 1",
-                "1",
-                "0",
-                "2",
-                "2 b f2 name 2"
-            ]
+            Resumed::Here(Moved {
+                seq: 1,
+                change: 2,
+                name: "name 1".into(),
+                host: PeerId(1),
+                locked: false,
+                others: vec![listed(2, 2, "b", "name 2")],
+            })
         );
         assert_eq!(gen(&mut redis, 1).await.as_deref(), Some("8"));
         // a's try again, its answer lost: the same, nothing changes.
         assert_eq!(resume_as(&mut redis, 1, "a", "7", "8").await, here);
         // The join's token again, on c: used.
-        assert_eq!(resume_as(&mut redis, 1, "c", "7", "9").await, ["used"]);
-        assert_eq!(seat(&mut redis, 1).await.unwrap(), "1 a f1 name 1");
+        assert_eq!(resume_as(&mut redis, 1, "c", "7", "9").await, Resumed::Used);
+        assert_eq!(seat(&mut redis, 1).await.unwrap(), record(1, "a", "name 1"));
         // The current token moves the seat to c; then it is used, here or there.
+        let change = |resumed| match resumed {
+            Resumed::Here(Moved { seq: 1, change, .. }) => change,
+            other => panic!("{other:?}"),
+        };
         let moved = resume_as(&mut redis, 1, "c", "8", "18446744073709551615").await;
-        assert_eq!(moved[..4], ["resumed", "1", "3", "a"]);
-        assert_eq!(resume_as(&mut redis, 1, "a", "8", "9").await, ["used"]);
-        assert_eq!(resume_as(&mut redis, 1, "c", "8", "10").await, ["used"]);
+        assert_eq!(change(moved), 3);
+        assert_eq!(seat(&mut redis, 1).await.unwrap(), record(1, "c", "name 1"));
+        assert_eq!(resume_as(&mut redis, 1, "a", "8", "9").await, Resumed::Used);
+        assert_eq!(
+            resume_as(&mut redis, 1, "c", "8", "10").await,
+            Resumed::Used
+        );
         // Epochs beyond a double's precision are compared exactly.
         assert_eq!(
             resume_as(&mut redis, 1, "a", "18446744073709551614", "11").await,
-            ["used"]
+            Resumed::Used
         );
-        assert_eq!(
-            resume_as(&mut redis, 1, "a", "18446744073709551615", "12").await[..4],
-            ["resumed", "1", "4", "c"]
-        );
+        let back = resume_as(&mut redis, 1, "a", "18446744073709551615", "12").await;
+        assert_eq!(change(back), 4);
+        assert_eq!(seat(&mut redis, 1).await.unwrap(), record(1, "a", "name 1"));
         // Freed, its generation goes with it; a new seat of that id starts afresh.
-        assert_eq!(leave(&mut redis, 1, "a").await, ["left", "5"]);
+        assert_eq!(leave(&mut redis, 1, "a").await, Left::Freed { seq: 5 });
         assert_eq!(gen(&mut redis, 1).await, None);
-        assert_eq!(resume_as(&mut redis, 1, "a", "12", "13").await, ["gone"]);
+        assert_eq!(
+            resume_as(&mut redis, 1, "a", "12", "13").await,
+            Resumed::Gone
+        );
     }
 
     async fn gen(redis: &mut MultiplexedConnection, id: u64) -> Option<String> {
@@ -1546,7 +1148,7 @@ mod scripts {
             .unwrap();
         news.subscribe("t:server:b").await.unwrap();
         assert_eq!(sweep(&mut redis, 60_000).await, 0);
-        assert_eq!(seat(&mut redis, 1).await.unwrap(), "1 a f1 name 1");
+        assert_eq!(seat(&mut redis, 1).await.unwrap(), record(1, "a", "name 1"));
         // A's liveness ran out: its seat is held for nobody, for the grace after that.
         let gone_at = redis_ms(&mut redis).await - 1;
         redis::cmd("HSET")
@@ -1559,7 +1161,7 @@ mod scripts {
         assert_eq!(sweep(&mut redis, 60_000).await, 0);
         assert_eq!(
             seat(&mut redis, 1).await.unwrap(),
-            format!("1 ~{} f1 name 1", gone_at + 60_000)
+            record(1, &format!("~{}", gone_at + 60_000), "name 1")
         );
         assert_eq!(members(&mut redis, "t:held").await, ["r"]);
         let servers: Vec<String> = redis::cmd("HKEYS")
@@ -1599,37 +1201,88 @@ mod scripts {
     async fn a_server_handing_off_holds_its_seats_for_the_grace() {
         let server = RedisServer::start();
         let mut redis = server.connect().await;
-        HEARTBEAT
-            .arg("t")
-            .arg("a")
-            .arg(60_000)
-            .invoke_async::<i64>(&mut redis)
-            .await
-            .unwrap();
+        beat(&mut redis, "a", 60_000).await;
         join(&mut redis, 1, "a", 6).await;
         join(&mut redis, 2, "b", 6).await;
         let before = redis_ms(&mut redis).await;
-        HAND_OFF
-            .arg("t")
-            .arg("a")
-            .arg(5_000)
-            .invoke_async::<()>(&mut redis)
-            .await
-            .unwrap();
+        let grace = Duration::from_millis(5_000);
+        run(&mut redis, "a", HandOff { grace }).await;
         let held = seat(&mut redis, 1).await.unwrap();
-        let until: u64 = held[3..held.len() - 10].parse().unwrap();
-        assert!((before + 5_000..before + 6_000).contains(&until), "{held}");
-        assert_eq!(seat(&mut redis, 2).await.unwrap(), "2 b f2 name 2");
+        let Ok(Listed {
+            holder: Holder::Nobody { until_ms },
+            ..
+        }) = Listed::parse("1", &held).ok_or(())
+        else {
+            panic!("{held}");
+        };
+        assert!(
+            (before + 5_000..before + 6_000).contains(&until_ms),
+            "{held}"
+        );
+        assert_eq!(seat(&mut redis, 2).await.unwrap(), record(2, "b", "name 2"));
         assert_eq!(members(&mut redis, "t:held").await, ["r"]);
         assert!(members(&mut redis, "t:rooms:a").await.is_empty());
         // Not yet due: a sweep leaves it.
-        let freed: i64 = SWEEP
-            .arg("t")
-            .arg(5_000)
-            .invoke_async(&mut redis)
-            .await
-            .unwrap();
-        assert_eq!(freed, 0);
+        assert_eq!(sweep(&mut redis, 5_000).await, 0);
         assert_eq!(seat(&mut redis, 1).await.unwrap(), held);
+    }
+
+    /// The replies no other test sees: a join at a locked door it may not wait at, and
+    /// each refusal of the answer script.
+    #[tokio::test]
+    async fn a_door_that_turns_a_join_away_and_an_answer_refused_each_say_why() {
+        let server = RedisServer::start();
+        let mut redis = server.connect().await;
+        join(&mut redis, 1, "a", 6).await;
+        join(&mut redis, 2, "a", 6).await;
+        let lock = Lock {
+            room: "r",
+            host: PeerId(1),
+            locked: true,
+        };
+        assert_eq!(run(&mut redis, "a", lock).await, done(3));
+        let at_door = |may_knock| Join {
+            room: "r",
+            id: PeerId(3),
+            wanted: "Kim",
+            capacity: 6,
+            door: Door {
+                knock: KnockId(30),
+                let_in: false,
+                may_knock,
+            },
+        };
+        assert_eq!(run(&mut redis, "b", at_door(false)).await, Joined::Locked);
+        let knocking = run(&mut redis, "b", at_door(true)).await;
+        assert_eq!(
+            knocking,
+            Joined::Knocking {
+                host_name: "name 1".into()
+            }
+        );
+        let answer = |host, knock| Answer {
+            room: "r",
+            host: PeerId(host),
+            knock: KnockId(knock),
+            admit: false,
+        };
+        let refused = |code| Answered::Refused { code };
+        assert_eq!(
+            run(&mut redis, "a", answer(1, 31)).await,
+            refused(HostRefusal::UnknownKnock)
+        );
+        assert_eq!(
+            run(&mut redis, "a", answer(2, 30)).await,
+            refused(HostRefusal::NotHost)
+        );
+        assert_eq!(
+            run(&mut redis, "b", answer(1, 30)).await,
+            refused(HostRefusal::NotJoined)
+        );
+        assert_eq!(run(&mut redis, "a", answer(1, 30)).await, Answered::Done);
+        assert_eq!(
+            crate::protocol::signaling::ErrorCode::from(HostRefusal::UnknownKnock),
+            crate::protocol::signaling::ErrorCode::UnknownKnock
+        );
     }
 }

@@ -66,13 +66,25 @@ local function tell(prefix, key, except, news, also)
   end
 end
 
--- Appends every seat of room hash `key` but `except` to `out`, as id, record.
-local function seats(out, key, except)
+-- A script's answer to the server that ran it (contract.rs's typed replies): `outcome`
+-- and `fields`, one JSON object written as `news` writes envelopes.
+local function reply(outcome, fields)
+  local parts = {'{'}
+  local all = {{'outcome', outcome}}
+  for _, field in ipairs(fields or {}) do table.insert(all, field) end
+  members(all, parts)
+  table.insert(parts, '}')
+  return table.concat(parts)
+end
+
+-- Every seat of room hash `key` but `except`, as {id, record} pairs (an object in a
+-- `reply`).
+local function seats(key, except)
+  local out = {}
   local all = redis.call('HGETALL', key)
   for i = 1, #all, 2 do
     if all[i] ~= '#seq' and all[i] ~= except then
-      table.insert(out, all[i])
-      table.insert(out, all[i + 1])
+      table.insert(out, {all[i], all[i + 1]})
     end
   end
   return out
@@ -118,22 +130,27 @@ local function host_of(key)
   return host
 end
 
+-- A host script's refusal (contract.rs's `HostRefusal`), as its reply.
+local function refusal(code)
+  return reply('refused', {{'code', code}})
+end
+
 -- Whether seat `host` of room hash `key`, held by `server`, hosts it: nil if so, else
 -- the refusal.
 local function refuse_host(key, host, server)
   local mine = redis.call('HGET', key, host)
-  if not mine or holder_of(mine) ~= server then return {'not_joined'} end
-  if host_of(key) ~= host then return {'not_host'} end
+  if not mine or holder_of(mine) ~= server then return refusal('not_joined') end
+  if host_of(key) ~= host then return refusal('not_host') end
   return nil
 end
 
--- Whether the host command of seat ARGV[1] (held by server ARGV[3]) about seat ARGV[2]
--- of room hash `key` may run: nil if so, else the refusal.
-local function refuse_host_command(key)
-  local refused = refuse_host(key, ARGV[1], ARGV[3])
+-- Whether the host command of seat `host` (held by `server`) about seat `peer` of room
+-- hash `key` may run: nil if so, else the refusal.
+local function refuse_host_command(key, host, peer, server)
+  local refused = refuse_host(key, host, server)
   if refused then return refused end
-  if ARGV[2] == ARGV[1] or redis.call('HEXISTS', key, ARGV[2]) == 0 then
-    return {'unknown_peer'}
+  if peer == host or redis.call('HEXISTS', key, peer) == 0 then
+    return refusal('unknown_peer')
   end
   return nil
 end
