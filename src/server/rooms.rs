@@ -195,7 +195,7 @@ impl Rooms {
         let gen = claim.gen + 1;
         let peers = members.peers_of(claim.id);
         let state = members.state();
-        let Some(Member { info, place }) = members.member_mut(claim.id) else {
+        let Some(Member { info, place, .. }) = members.member_mut(claim.id) else {
             return Err(NoSeat::Refused(ErrorCode::ResumeExpired));
         };
         let resumed = self.rules.resumed(&claim.room, info, gen, peers, state);
@@ -410,7 +410,7 @@ impl Rooms {
                 Effect::Tell { to, message } => {
                     let text = encode(&message);
                     for member in members.members_mut() {
-                        if to.includes(member.info.id) && !member.place.deliver_news(text.clone()) {
+                        if to.includes(member) && !member.place.deliver_news(text.clone()) {
                             unreachable.push(member.info.id);
                         }
                     }

@@ -46,7 +46,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 use store::{Holder, Store};
 use tokio::sync::mpsc;
-use view::{Person, Place, View};
+use view::{Person, Place, View, Whereabouts};
 
 /// How long one Redis call may take before the person is told `unavailable`.
 const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
@@ -254,13 +254,11 @@ impl SharedRooms {
         let me = Person {
             info: info.clone(),
             seq,
-            place: Place::Here(at),
-            placed_at: seq,
-            leaving: false,
+            place: Whereabouts::new(Place::Here(at), seq),
         };
         if !mailbox.post(encode(&joined)) {
             // Seated in Redis all the same: added, so that it can be freed.
-            view.people.push(me);
+            view.seat_quietly(me);
             drop(views);
             for id in unreachable.into_iter().chain([id]) {
                 self.evict(room, id);
@@ -269,23 +267,17 @@ impl SharedRooms {
         }
         // Whoever was seated after us and is known here already listed us in their
         // `joined`; we hear of them now.
-        for later in view.people.iter().filter(|p| p.seq > seq) {
+        for later in view.people().iter().filter(|p| p.seq > seq) {
             mailbox.post(encode(&ServerMessage::PeerJoined {
                 peer: later.info.clone(),
                 polite: false,
             }));
         }
-        unreachable.extend(view.tell_earlier(
-            seq,
-            &ServerMessage::PeerJoined {
-                peer: info,
-                polite: false,
-            },
-        ));
-        view.people.push(me);
+        // Those seated before hear of us.
+        unreachable.extend(view.arrived(me));
         unreachable.extend(view.tell_host_but(Some(id)));
         let owed = view.owed_knocks();
-        let people = view.people.len();
+        let people = view.people().len();
         drop(views);
         if let Some(host) = owed {
             self.tell_knocks(room, host);
@@ -406,7 +398,7 @@ impl SharedRooms {
             name: moved.name,
         };
         let peers = moved.others.iter().map(|p| p.info.clone()).collect();
-        view.people.retain(|p| p.info.id != id);
+        view.take_quietly(id);
         let synced = view.sync(
             moved.change,
             moved.others,
@@ -422,12 +414,10 @@ impl SharedRooms {
             locked: view.locked(),
         };
         let resumed = self.rules.resumed(&room, &info, epoch, peers, state);
-        view.people.push(Person {
+        view.seat_quietly(Person {
             info,
             seq: moved.seq,
-            place: Place::Here(at),
-            placed_at: moved.change,
-            leaving: false,
+            place: Whereabouts::new(Place::Here(at), moved.change),
         });
         unreachable.extend(view.tell_host_but(Some(id)));
         // A new host here, or a host back: who waits at the door, again.
@@ -465,15 +455,14 @@ impl SharedRooms {
             return Err(ErrorCode::NotJoined);
         }
         let target = view
-            .people
-            .iter_mut()
-            .find(|p| p.info.id == to && to != seat.id)
+            .person(to)
+            .filter(|_| to != seat.id)
             .ok_or(ErrorCode::UnknownPeer)?;
         let text = encode(&ServerMessage::Signal {
             from: seat.id,
             signal,
         });
-        match &mut target.place {
+        match &mut target.place.at {
             // A slow reader keeps its seat: it is the sender who waits.
             Place::Here(at) => at
                 .deliver_signal(seat.id, text)
@@ -555,7 +544,7 @@ impl SharedRooms {
         match command {
             HostCommand::MakeHost(_) => view.chose(Some(peer), seq),
             HostCommand::Remove(_) => {
-                if let Some(Place::Here(at)) = view.person(peer).map(|p| &mut p.place) {
+                if let Some(Place::Here(at)) = view.person(peer).map(|p| &mut p.place.at) {
                     at.removed(encode(&ServerMessage::Removed { by: seat.id }));
                 }
                 unreachable = view.remove(peer, seq);
@@ -589,7 +578,7 @@ impl SharedRooms {
             return Err(ErrorCode::NotHost);
         }
         match peer {
-            Some(peer) if peer == seat.id || !view.people.iter().any(|p| p.info.id == peer) => {
+            Some(peer) if peer == seat.id || view.person(peer).is_none() => {
                 Err(ErrorCode::UnknownPeer)
             }
             _ => Ok(()),
@@ -668,9 +657,9 @@ impl SharedRooms {
         let mut views = self.lock();
         let person = views
             .get_mut(room)
-            .and_then(|view| view.people.iter_mut().find(|p| p.info.id == to))
+            .and_then(|view| view.person(to))
             .ok_or(ErrorCode::UnknownPeer)?;
-        match &mut person.place {
+        match &mut person.place.at {
             Place::Here(at) => {
                 if !at.deliver_news(text) {
                     drop(views);
@@ -700,10 +689,9 @@ impl SharedRooms {
     /// A fresh resume token for `seat`, if this connection still holds it.
     pub fn fresh_token(&self, seat: &Seat) -> Option<String> {
         let views = self.lock();
-        let person =
-            views.get(&seat.room)?.people.iter().find(|p| {
-                p.info.id == seat.id && matches!(&p.place, Place::Here(at) if at.is(seat))
-            })?;
+        let person = views.get(&seat.room)?.people().iter().find(|p| {
+            p.info.id == seat.id && matches!(&p.place.at, Place::Here(at) if at.is(seat))
+        })?;
         Some(
             self.rules
                 .tokens
@@ -772,15 +760,13 @@ impl SharedRooms {
     ) {
         {
             let mut views = self.lock();
-            let Some(person) = views.get_mut(room).and_then(|view| {
-                view.people
-                    .iter_mut()
-                    .find(|p| p.info.id == id && !p.leaving && matches!(&p.place, Place::Here(_)))
-            }) else {
+            let Some(person) = views.get_mut(room).and_then(|view| view.person(id)) else {
                 return;
             };
-            match &person.place {
-                Place::Here(at) if still(at) => person.leaving = true,
+            match &person.place.at {
+                Place::Here(at) if !person.place.leaving && still(at) => {
+                    person.place.leaving = true
+                }
                 _ => return,
             }
         }
@@ -830,8 +816,8 @@ impl SharedRooms {
             // Resumed on another server meanwhile: theirs now, and nobody is told.
             Left::Elsewhere { holder } => {
                 if let Some(person) = view.person(id) {
-                    person.place = Place::There(holder);
-                    person.leaving = false;
+                    person.place.at = Place::There(holder);
+                    person.place.leaving = false;
                 }
                 if view.unused() {
                     views.remove(room);
@@ -904,8 +890,11 @@ impl SharedRooms {
     fn forgotten(&self) {
         let views = std::mem::take(&mut *self.lock());
         let mut sent = 0;
-        for person in views.into_values().flat_map(|view| view.people) {
-            if let Place::Here(at) = person.place {
+        for view in views.into_values() {
+            for person in view.into_people() {
+                let Place::Here(at) = person.place.at else {
+                    continue;
+                };
                 if let (Some(mailbox), _) = at.hand_over() {
                     mailbox.kick(Kick::SentAway);
                     sent += 1;
@@ -949,9 +938,7 @@ impl SharedRooms {
                 let mut unreachable = view.arrived(Person {
                     info: peer,
                     seq,
-                    place: Place::There(Holder::Server(server)),
-                    placed_at: seq,
-                    leaving: false,
+                    place: Whereabouts::new(Place::There(Holder::Server(server)), seq),
                 });
                 unreachable.extend(view.tell_host());
                 (room, unreachable)
@@ -967,7 +954,7 @@ impl SharedRooms {
                 };
                 view.heard(seq, now);
                 if let (Some(by), Some(person)) = (removed_by, view.person(peer)) {
-                    if let Place::Here(at) = &mut person.place {
+                    if let Place::Here(at) = &mut person.place.at {
                         at.removed(encode(&ServerMessage::Removed { by }));
                     }
                 }
@@ -1051,15 +1038,12 @@ impl SharedRooms {
                     let took = now_us().saturating_sub(sent_us);
                     self.metrics.relay_seconds.observe(took as f64 / 1e6);
                 }
-                let Some(person) = views
-                    .get_mut(&room)
-                    .and_then(|view| view.people.iter_mut().find(|p| p.info.id == to))
-                else {
+                let Some(person) = views.get_mut(&room).and_then(|view| view.person(to)) else {
                     // Gone meanwhile: the sender hears `peer_left` soon.
                     return;
                 };
-                match &mut person.place {
-                    Place::Here(at) if !person.leaving => match from {
+                match &mut person.place.at {
+                    Place::Here(at) if !person.place.leaving => match from {
                         Some(from) => {
                             if at.deliver_signal(from, Utf8Bytes::from(text)).is_ok() {
                                 return;
@@ -1119,13 +1103,13 @@ impl SharedRooms {
         let Some(person) = view.person(peer) else {
             return;
         };
-        if seq <= person.placed_at {
+        if seq <= person.place.placed_at {
             self.metrics.stale.inc();
             return;
         }
-        person.placed_at = seq;
+        person.place.placed_at = seq;
         let before = std::mem::replace(
-            &mut person.place,
+            &mut person.place.at,
             Place::There(Holder::Server(server.clone())),
         );
         if let Place::Here(at) = before {

@@ -15,7 +15,7 @@
 
 use super::store::{Holder, Listed};
 use crate::protocol::signaling::{PeerId, PeerInfo, ServerMessage};
-use crate::server::room::host::host;
+use crate::server::room::roster::{Effect, Member, Room, To};
 use crate::server::room::seat::Seat;
 use crate::server::seats::{encode, Attachment};
 use std::collections::{BTreeSet, HashSet};
@@ -25,17 +25,29 @@ use std::time::{Duration, Instant};
 /// from Redis may take to arrive after the news of a later change.
 pub(super) const GAP_WAIT: Duration = Duration::from_secs(2);
 
-/// A person in a room this server has a view of.
-pub(super) struct Person {
-    pub info: PeerInfo,
-    /// Their seat's number in the room's order.
-    pub seq: u64,
-    pub place: Place,
+/// A person in a room this server has a view of: the room model's member, with where
+/// their seat is.
+pub(super) type Person = Member<Whereabouts>;
+
+/// Where a seat is, as this server knows it.
+pub(super) struct Whereabouts {
+    pub at: Place,
     /// The change by which the view learned where the seat is: news of a move no later
     /// than it is stale.
     pub placed_at: u64,
     /// Being freed in Redis: nothing may resume or reach the seat meanwhile.
     pub leaving: bool,
+}
+
+impl Whereabouts {
+    /// At `at` as of change `seq`.
+    pub fn new(at: Place, seq: u64) -> Whereabouts {
+        Whereabouts {
+            at,
+            placed_at: seq,
+            leaving: false,
+        }
+    }
 }
 
 pub(super) enum Place {
@@ -47,20 +59,20 @@ pub(super) enum Place {
 
 impl From<Listed> for Person {
     fn from(listed: Listed) -> Person {
-        Person {
+        Member {
             info: listed.info,
             seq: listed.seq,
-            place: Place::There(listed.holder),
-            placed_at: listed.seq,
-            leaving: false,
+            place: Whereabouts::new(Place::There(listed.holder), listed.seq),
         }
     }
 }
 
-/// What this server knows of one room.
+/// What this server knows of one room: the room model (`room::roster`, the same one a
+/// single server keeps) applied to the room's changes in Redis's order, and that order:
+/// which changes are accounted for.
 #[derive(Default)]
 pub(super) struct View {
-    pub people: Vec<Person>,
+    room: Room<Whereabouts, ()>,
     /// Who left, so that news of their arrival coming late is ignored.
     gone: HashSet<PeerId>,
     /// Joins from this server under way: news for the room is kept for them.
@@ -73,15 +85,6 @@ pub(super) struct View {
     gap_since: Option<Instant>,
     /// News may have been missed (the subscription was lost): read the room again.
     unsure: bool,
-    /// The seat the host chose, as of change `chosen_at`: while it is there it hosts the
-    /// room, else the seat taken earliest does (as the scripts decide in Redis).
-    chosen: Option<PeerId>,
-    chosen_at: u64,
-    /// The host this server's people were last told of.
-    told_host: Option<PeerId>,
-    /// Whether the room is locked, as of change `locked_at`.
-    locked: bool,
-    locked_at: u64,
     /// A host of this server's, new to the role: who waits at the door is read for them.
     owe_knocks: bool,
 }
@@ -97,30 +100,35 @@ pub(super) struct Synced {
 }
 
 impl View {
+    /// Everyone in the room as this server knows it, in the order the view met them.
+    pub fn people(&self) -> &[Person] {
+        self.room.members()
+    }
+
+    /// Everyone, taken out (the view goes).
+    pub fn into_people(self) -> Vec<Person> {
+        self.room.into_members()
+    }
+
     /// `id`'s attachment here, if they are connected to this server (and, given `seat`,
     /// it is that seat's).
     pub fn here(&mut self, id: PeerId, seat: Option<&Seat>) -> Option<&mut Attachment> {
-        self.people.iter_mut().find_map(|p| match &mut p.place {
-            Place::Here(at)
-                if p.info.id == id && !p.leaving && seat.is_none_or(|seat| at.is(seat)) =>
-            {
+        let person = self.room.member_mut(id)?;
+        match &mut person.place.at {
+            Place::Here(at) if !person.place.leaving && seat.is_none_or(|seat| at.is(seat)) => {
                 Some(at)
             }
             _ => None,
-        })
+        }
     }
 
     pub fn person(&mut self, id: PeerId) -> Option<&mut Person> {
-        self.people.iter_mut().find(|p| p.info.id == id)
+        self.room.member_mut(id)
     }
 
     /// Everyone but `id`, in the order of the view.
     pub fn others(&self, id: PeerId) -> Vec<PeerInfo> {
-        self.people
-            .iter()
-            .filter(|p| p.info.id != id)
-            .map(|p| p.info.clone())
-            .collect()
+        self.room.peers_of(id)
     }
 
     /// Adds the people of other servers a script listed that this view has not heard of
@@ -138,21 +146,15 @@ impl View {
         unreachable
     }
 
-    /// Someone of another server arrived: those here seated before them are told.
-    /// Returns who could not take the news; ignored if already known.
+    /// Someone arrived (of another server, or this server's own joining): those here
+    /// seated before them are told. Returns who could not take the news; ignored if
+    /// already known.
     pub fn arrived(&mut self, person: Person) -> Vec<PeerId> {
         if self.knows(person.info.id) {
             return Vec::new();
         }
-        let unreachable = self.tell_earlier(
-            person.seq,
-            &ServerMessage::PeerJoined {
-                peer: person.info.clone(),
-                polite: false,
-            },
-        );
-        self.people.push(person);
-        unreachable
+        let effects = self.room.arrive_at(person.info, person.seq, person.place);
+        self.carry_out(effects)
     }
 
     /// News of change `seq` came (or an answer about it).
@@ -203,9 +205,9 @@ impl View {
     ) -> Synced {
         let mut synced = Synced::default();
         let gone: Vec<PeerId> = self
-            .people
+            .people()
             .iter()
-            .filter(|p| matches!(p.place, Place::There(_)) && p.seq <= seq)
+            .filter(|p| matches!(p.place.at, Place::There(_)) && p.seq <= seq)
             .filter(|p| !listed.iter().any(|l| l.info.id == p.info.id))
             .map(|p| p.info.id)
             .collect();
@@ -214,16 +216,17 @@ impl View {
         }
         let mut unknown = Vec::new();
         for seat in listed {
-            let Some(person) = self.people.iter_mut().find(|p| p.info.id == seat.info.id) else {
+            let Some(person) = self.room.member_mut(seat.info.id) else {
                 unknown.push(seat);
                 continue;
             };
-            if person.placed_at >= seq {
+            let whereabouts = &mut person.place;
+            if whereabouts.placed_at >= seq {
                 continue;
             }
-            match &person.place {
+            match &whereabouts.at {
                 Place::There(holder) if *holder != seat.holder => {
-                    person.place = Place::There(seat.holder);
+                    whereabouts.at = Place::There(seat.holder);
                 }
                 Place::Here(_) => match seat.holder {
                     // Moved when [`moved_away`](Synced::moved_away) is carried out.
@@ -235,12 +238,12 @@ impl View {
                 },
                 Place::There(_) => {}
             }
-            person.placed_at = seq;
+            whereabouts.placed_at = seq;
         }
         synced.unreachable.extend(self.learn(unknown, this_server));
-        for person in &mut self.people {
-            if matches!(person.place, Place::There(_)) && person.seq <= seq {
-                person.placed_at = person.placed_at.max(seq);
+        for person in self.room.members_mut() {
+            if matches!(person.place.at, Place::There(_)) && person.seq <= seq {
+                person.place.placed_at = person.place.placed_at.max(seq);
             }
         }
         self.unsure = false;
@@ -252,47 +255,30 @@ impl View {
 
     /// Who hosts the room, as this view has it.
     pub fn host(&self) -> Option<PeerId> {
-        self.host_with(None)
+        self.room.host()
     }
 
     /// Who hosts the room with `newcomer` (id, seat number) seated too.
     pub fn host_with(&self, newcomer: Option<(PeerId, u64)>) -> Option<PeerId> {
-        let seats = self
-            .people
-            .iter()
-            .map(|p| (p.info.id, p.seq))
-            .chain(newcomer);
-        // The host Redis named, while they have not left, is there to this view even if
-        // it has not met that seat yet (this server's own person whose join is still being
-        // answered, say); the rule itself is the one both shells use.
-        let chosen = self.chosen.filter(|chosen| !self.gone.contains(chosen));
-        host(chosen, seats.chain(chosen.map(|chosen| (chosen, u64::MAX))))
+        self.room.host_with(newcomer)
     }
 
     /// As of change `seq`, the host chose `peer` (or Redis said it is `peer`, a seat there
-    /// then); older news is stale.
+    /// then); older news is stale. A seat that left is no host, whatever late news says.
     pub fn chose(&mut self, peer: Option<PeerId>, seq: u64) {
-        if seq > self.chosen_at {
-            self.chosen = peer;
-            self.chosen_at = seq;
-        }
+        let peer = peer.filter(|peer| !self.gone.contains(peer));
+        self.room.choose(peer, seq);
     }
 
     /// Whether the room is locked, as this view has it.
     pub fn locked(&self) -> bool {
-        self.locked
+        self.room.locked()
     }
 
     /// As of change `seq`, the room is `locked` or not (older news is stale); true if that
-    /// changed what this view had.
+    /// changed what this view had (the caller tells everyone).
     pub fn lock_as_of(&mut self, locked: bool, seq: u64) -> bool {
-        if seq < self.locked_at || locked == self.locked {
-            self.locked_at = self.locked_at.max(seq);
-            return false;
-        }
-        self.locked = locked;
-        self.locked_at = seq;
-        true
+        !self.room.lock_as_of(locked, seq).is_empty()
     }
 
     /// The host of this server's who became host since this was last asked, if they are
@@ -302,10 +288,7 @@ impl View {
             return None;
         }
         let host = self.host()?;
-        self.people
-            .iter()
-            .any(|p| p.info.id == host && matches!(p.place, Place::Here(_)))
-            .then_some(host)
+        self.is_here(host).then_some(host)
     }
 
     /// Tells the host `message`, if the host is one of this server's people; returns them
@@ -314,26 +297,18 @@ impl View {
         let Some(host) = self.host() else {
             return Vec::new();
         };
-        let Some(Place::Here(at)) = self.person(host).map(|p| &mut p.place) else {
-            return Vec::new();
-        };
-        if at.deliver_news(encode(message)) {
-            Vec::new()
-        } else {
-            vec![host]
-        }
+        self.carry_out(vec![Effect::Tell {
+            to: To::One(host),
+            message: message.clone(),
+        }])
     }
 
     /// Tells every one of this server's people `message`; returns who could not take it.
     pub fn tell_everyone(&mut self, message: &ServerMessage) -> Vec<PeerId> {
-        let text = encode(message);
-        self.people
-            .iter_mut()
-            .filter_map(|p| match &mut p.place {
-                Place::Here(at) => (!at.deliver_news(text.clone())).then_some(p.info.id),
-                Place::There(_) => None,
-            })
-            .collect()
+        self.carry_out(vec![Effect::Tell {
+            to: To::All,
+            message: message.clone(),
+        }])
     }
 
     /// Tells this server's people who hosts the room now, if that changed since they were
@@ -345,71 +320,77 @@ impl View {
     /// As [`View::tell_host`], but not `newcomer`, who was just told in `joined` or
     /// `resumed`.
     pub fn tell_host_but(&mut self, newcomer: Option<PeerId>) -> Vec<PeerId> {
-        let host = self.host();
-        if host == self.told_host {
-            return Vec::new();
+        let told = self.room.told_host();
+        let effects = self.room.settle(newcomer);
+        match self.room.told_host() {
+            Some(host) if Some(host) != told => self.owe_knocks = self.is_here(host),
+            _ => {}
         }
-        self.told_host = host;
-        let Some(peer) = host else {
-            return Vec::new();
-        };
-        self.owe_knocks = self
-            .people
-            .iter()
-            .any(|p| p.info.id == peer && matches!(p.place, Place::Here(_)));
-        let text = encode(&ServerMessage::Host { peer });
-        self.people
-            .iter_mut()
-            .filter(|p| Some(p.info.id) != newcomer)
-            .filter_map(|p| match &mut p.place {
-                Place::Here(at) => (!at.deliver_news(text.clone())).then_some(p.info.id),
-                Place::There(_) => None,
-            })
-            .collect()
+        self.carry_out(effects)
     }
 
     fn knows(&self, id: PeerId) -> bool {
-        self.gone.contains(&id) || self.people.iter().any(|p| p.info.id == id)
+        self.gone.contains(&id) || self.room.member(id).is_some()
     }
 
-    /// Tells this server's people seated before `seq`; returns who could not take it.
-    pub fn tell_earlier(&mut self, seq: u64, message: &ServerMessage) -> Vec<PeerId> {
-        let text = encode(message);
-        self.people
-            .iter_mut()
-            .filter(|p| p.seq < seq)
-            .filter_map(|p| match &mut p.place {
-                Place::Here(at) => (!at.deliver_news(text.clone())).then_some(p.info.id),
-                Place::There(_) => None,
-            })
-            .collect()
+    fn is_here(&self, id: PeerId) -> bool {
+        self.room
+            .member(id)
+            .is_some_and(|p| matches!(p.place.at, Place::Here(_)))
     }
 
-    /// Takes `id` out, telling those of this server's people who knew of them.
+    /// Adds `person` with nobody told (this server's own, whose seat the others know of
+    /// already, or will from Redis).
+    pub fn seat_quietly(&mut self, person: Person) {
+        let _told_nobody: Vec<Effect<()>> =
+            self.room.arrive_at(person.info, person.seq, person.place);
+    }
+
+    /// Takes `id` out with nobody told, to be added again ([`View::seat_quietly`]).
+    pub fn take_quietly(&mut self, id: PeerId) -> Option<Person> {
+        self.room.take(id)
+    }
+
+    /// Takes `id` out as change `seq`, telling those of this server's people who knew of
+    /// them.
     pub fn remove(&mut self, id: PeerId, seq: u64) -> Vec<PeerId> {
         self.gone.insert(id);
-        let before = self.people.len();
-        self.people.retain(|p| p.info.id != id);
-        if self.people.len() == before {
-            return Vec::new();
+        let effects = self.room.remove_at(&[id], seq);
+        self.carry_out(effects)
+    }
+
+    /// Delivers what the room model says to this server's people (the others' servers
+    /// hear it from Redis); returns who could not take it.
+    fn carry_out(&mut self, effects: Vec<Effect<()>>) -> Vec<PeerId> {
+        let mut unreachable = Vec::new();
+        for effect in effects {
+            // A cluster's door lives in Redis: the model here only ever tells.
+            let Effect::Tell { to, message } = effect else {
+                continue;
+            };
+            let text = encode(&message);
+            for person in self.room.members_mut() {
+                let hears = to.includes(person);
+                if let Place::Here(at) = &mut person.place.at {
+                    if hears && !at.deliver_news(text.clone()) {
+                        unreachable.push(person.info.id);
+                    }
+                }
+            }
         }
-        self.tell_earlier(seq, &ServerMessage::PeerLeft { peer: id })
+        unreachable
     }
 
     /// Nothing here needs the view any more.
     pub fn unused(&self) -> bool {
-        self.arriving == 0
-            && !self
-                .people
-                .iter()
-                .any(|p| matches!(p.place, Place::Here(_)))
+        self.arriving == 0 && self.seated_here() == 0
     }
 
     /// How many of this server's people are here.
     pub fn seated_here(&self) -> usize {
-        self.people
+        self.people()
             .iter()
-            .filter(|p| matches!(p.place, Place::Here(_)))
+            .filter(|p| matches!(p.place.at, Place::Here(_)))
             .count()
     }
 }
@@ -435,15 +416,13 @@ mod tests_support {
     /// A person of this server seated as `seq`, and what they are told.
     pub fn here(view: &mut View, id: u64, seq: u64) -> Mailbox {
         let mailbox = Mailbox::new(&MAILBOX);
-        view.people.push(Person {
+        view.seat_quietly(Person {
             info: PeerInfo {
                 id: PeerId(id),
                 name: format!("p{id}"),
             },
             seq,
-            place: Place::Here(Attachment::new(&mailbox)),
-            placed_at: seq,
-            leaving: false,
+            place: Whereabouts::new(Place::Here(Attachment::new(&mailbox)), seq),
         });
         mailbox
     }
@@ -506,7 +485,7 @@ mod tests {
         view.remove(PeerId(3), 6);
         view.arrived(listed(3, 3, "other").into());
         assert!(told(&early).is_empty() && told(&late).is_empty());
-        assert_eq!(view.others(PeerId(1)), [view.people[1].info.clone()]);
+        assert_eq!(view.others(PeerId(1)), [view.people()[1].info.clone()]);
     }
 
     #[test]
@@ -629,7 +608,7 @@ mod order {
             told(&ann),
             [ServerMessage::PeerLeft { peer: PeerId(3) }, joined(5)]
         );
-        let ids: Vec<u64> = view.people.iter().map(|p| p.info.id.0).collect();
+        let ids: Vec<u64> = view.people().iter().map(|p| p.info.id.0).collect();
         assert_eq!(ids, [1, 2, 6, 5], "6 came after the read and stays");
         assert!(!view.has_gap(t0 + GAP_WAIT));
         // News of what the read accounted for changes nothing.
@@ -644,14 +623,14 @@ mod order {
         view.arrived(listed(2, 2, "b").into());
         // 2 moved to c at change 7 (heard); a read as of change 5 still says b.
         let person = view.person(PeerId(2)).expect("arrived");
-        person.place = Place::There(Holder::Server("c".into()));
-        person.placed_at = 7;
+        person.place.at = Place::There(Holder::Server("c".into()));
+        person.place.placed_at = 7;
         view.sync(5, vec![listed(2, 2, "b")], HERE, t0);
-        assert!(matches!(&view.people[1].place, Place::There(Holder::Server(s)) if s == "c"));
+        assert!(matches!(&view.people()[1].place.at, Place::There(Holder::Server(s)) if s == "c"));
         // One as of change 9 says d; and 1, this server's, moved to e.
         let synced = view.sync(9, vec![listed(2, 2, "d"), listed(1, 1, "e")], HERE, t0);
-        assert!(matches!(&view.people[1].place, Place::There(Holder::Server(s)) if s == "d"));
+        assert!(matches!(&view.people()[1].place.at, Place::There(Holder::Server(s)) if s == "d"));
         assert_eq!(synced.moved_away, [(PeerId(1), "e".to_owned(), 9)]);
-        assert_eq!(view.people[1].placed_at, 9);
+        assert_eq!(view.people()[1].place.placed_at, 9);
     }
 }

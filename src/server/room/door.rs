@@ -25,8 +25,10 @@ pub const RECENT_KNOCKS: usize = 64;
 
 /// A room's lock, and the people at its door (`K` reaches a knocking connection).
 pub(super) struct Door<K> {
-    /// Newcomers wait for the host ([`Knock`]) instead of taking a seat.
+    /// Newcomers wait for the host ([`Knock`]) instead of taking a seat…
     pub(super) locked: bool,
+    /// …as of this change (older news of the lock is stale).
+    pub(super) locked_at: u64,
     /// Who waits at the door, in the order they came (at most [`MAX_KNOCKS`]).
     pub(super) knocks: Vec<Knock<K>>,
     /// Seats given to knocks the host let in, until their connection takes them.
@@ -39,6 +41,7 @@ impl<K> Default for Door<K> {
     fn default() -> Self {
         Door {
             locked: false,
+            locked_at: 0,
             knocks: Vec::new(),
             admitted: Vec::new(),
             limits: KnockLimits::default(),

@@ -24,9 +24,13 @@ use rand::RngCore;
 use std::net::IpAddr;
 use std::time::Instant;
 
-/// A seat taken: who, and the shell's place for them.
+/// A seat taken: who, its number in the room's order of changes, and the shell's place
+/// for them.
 pub struct Member<P> {
     pub info: PeerInfo,
+    /// The change that seated them: who was seated before hears of them, and the earliest
+    /// seat hosts when nobody was chosen.
+    pub seq: u64,
     pub place: P,
 }
 
@@ -36,15 +40,19 @@ pub enum To {
     All,
     AllBut(PeerId),
     One(PeerId),
+    /// Those seated before change `seq` (who knew of what changed).
+    Before(u64),
 }
 
 impl To {
-    /// Whether member `id` hears it.
-    pub fn includes(self, id: PeerId) -> bool {
+    /// Whether member `member` hears it.
+    pub fn includes<P>(self, member: &Member<P>) -> bool {
+        let id = member.info.id;
         match self {
             To::All => true,
             To::AllBut(but) => id != but,
             To::One(one) => id == one,
+            To::Before(seq) => member.seq < seq,
         }
     }
 }
@@ -112,9 +120,14 @@ pub enum Standing {
 
 /// The people in one room, in the order they were seated, its host and its door.
 pub struct Room<P, K> {
+    /// In the order they came to this room's model (one server: seat order).
     members: Vec<Member<P>>,
-    /// The seat the host handed the role to (see [`Room::host`]).
+    /// The room's last change: one server counts them here; several take them from Redis.
+    last_change: u64,
+    /// The seat the host handed the role to (see [`Room::host`]), as of change
+    /// `chosen_at`: older news of a choice is stale.
     chosen: Option<PeerId>,
+    chosen_at: u64,
     /// The host everyone in the room was last told of.
     told_host: Option<PeerId>,
     /// The lock and who waits at it; boxed, made when the room is first locked: most
@@ -126,7 +139,9 @@ impl<P, K> Default for Room<P, K> {
     fn default() -> Self {
         Room {
             members: Vec::new(),
+            last_change: 0,
             chosen: None,
+            chosen_at: 0,
             told_host: None,
             door: None,
         }
@@ -137,14 +152,57 @@ impl<P, K> Room<P, K> {
     /// Who may lock, admit, remove and hand the role on: the seat the host chose while it
     /// is there, else the person present longest ([`host::host`]).
     pub fn host(&self) -> Option<PeerId> {
-        host::host(
-            self.chosen,
-            self.members.iter().enumerate().map(|(i, m)| (m.info.id, i)),
-        )
+        self.host_with(None)
+    }
+
+    /// Who hosts with `newcomer` (id, change that seated them) seated too. A chosen seat
+    /// this model has not met yet (several servers: a join still being answered) hosts
+    /// all the same; a chosen seat that leaves is forgotten ([`Room::remove_at`]).
+    pub fn host_with(&self, newcomer: Option<(PeerId, u64)>) -> Option<PeerId> {
+        let seats = self.members.iter().map(|m| (m.info.id, m.seq));
+        let chosen = self.chosen.map(|chosen| (chosen, u64::MAX));
+        host::host(self.chosen, seats.chain(newcomer).chain(chosen))
+    }
+
+    /// As of change `seq`, the host chose `peer` (or Redis said it is `peer`); older news
+    /// is stale.
+    pub fn choose(&mut self, peer: Option<PeerId>, seq: u64) {
+        if seq > self.chosen_at {
+            self.chosen = peer;
+            self.chosen_at = seq;
+        }
     }
 
     pub fn locked(&self) -> bool {
         self.door.as_ref().is_some_and(|door| door.locked)
+    }
+
+    /// As of change `seq`, the room is `locked` or not (older news is stale): everyone is
+    /// told if that changes what the model had.
+    pub fn lock_as_of(&mut self, locked: bool, seq: u64) -> Vec<Effect<K>> {
+        let unchanged = locked == self.locked();
+        let door = self.door();
+        if seq < door.locked_at || unchanged {
+            door.locked_at = door.locked_at.max(seq);
+            return Vec::new();
+        }
+        door.locked = locked;
+        door.locked_at = seq;
+        vec![Effect::Tell {
+            to: To::All,
+            message: ServerMessage::Locked { locked },
+        }]
+    }
+
+    /// The host everyone was last told of.
+    pub fn told_host(&self) -> Option<PeerId> {
+        self.told_host
+    }
+
+    /// The next change's number (one server counts its own).
+    fn next_change(&mut self) -> u64 {
+        self.last_change = self.last_change.saturating_add(1);
+        self.last_change
     }
 
     /// Who hosts, and the lock.
@@ -162,6 +220,11 @@ impl<P, K> Room<P, K> {
     /// Every member, to reach their places; who sits where does not change.
     pub fn members_mut(&mut self) -> &mut [Member<P>] {
         &mut self.members
+    }
+
+    /// Every member, taken out (the room goes).
+    pub fn into_members(self) -> Vec<Member<P>> {
+        self.members
     }
 
     pub fn member(&self, id: PeerId) -> Option<&Member<P>> {
@@ -260,43 +323,41 @@ impl<P, K> Room<P, K> {
         }
     }
 
-    /// Seats `offer` (whose `joined` was posted) at `place`: the others hear of them.
+    /// Seats `offer` (whose `joined` was posted) at `place`, as the room's next change:
+    /// the others hear of them.
     pub fn seat(&mut self, offer: Offer, place: P) -> Vec<Effect<K>> {
-        let id = offer.info.id;
+        let (id, seq) = (offer.info.id, self.next_change());
+        if self.members.is_empty() && self.told_host.is_none() {
+            // The first in the room: `joined` tells them they host.
+            self.told_host = Some(id);
+        }
+        let mut effects = self.arrive_at(offer.info, seq, place);
+        if offer.as_host {
+            self.choose(Some(id), seq);
+        }
+        // The host's seat, moved: the others hear who hosts now (the newcomer knows).
+        effects.extend(self.settle(Some(id)));
+        effects
+    }
+
+    /// `info` took a seat as change `seq` (at `place`): those seated before hear of them.
+    /// Who hosts is not settled ([`Room::settle`]).
+    pub fn arrive_at(&mut self, info: PeerInfo, seq: u64, place: P) -> Vec<Effect<K>> {
         let mut effects = Vec::new();
-        if !self.members.is_empty() {
+        if self.members.iter().any(|m| m.seq < seq) {
             effects.push(Effect::Tell {
-                to: To::AllBut(id),
+                to: To::Before(seq),
                 message: ServerMessage::PeerJoined {
-                    peer: offer.info.clone(),
+                    peer: info.clone(),
                     polite: false,
                 },
             });
         }
+        self.last_change = self.last_change.max(seq);
         // Rooms are small (six at most by default): grown one seat at a time, a room of
         // two holds two, not the four a doubling Vec would (an idle seat's memory counts).
         self.members.reserve_exact(1);
-        self.members.push(Member {
-            info: offer.info,
-            place,
-        });
-        if offer.as_host {
-            self.chosen = Some(id);
-        }
-        match self.told_host {
-            // The first in the room: `joined` told them they host.
-            None => self.told_host = self.host(),
-            // The host's seat, moved: the others hear who hosts now (the newcomer knows).
-            Some(told) if told != id && self.host() == Some(id) => {
-                self.told_host = Some(id);
-                effects.push(Effect::Tell {
-                    to: To::AllBut(id),
-                    message: ServerMessage::Host { peer: id },
-                });
-                effects.extend(self.knocks_for_host());
-            }
-            Some(_) => {}
-        }
+        self.members.push(Member { info, seq, place });
         effects
     }
 
@@ -306,7 +367,8 @@ impl<P, K> Room<P, K> {
         if self.members.len() >= capacity {
             return Err(ErrorCode::RoomFull);
         }
-        self.members.push(Member { info, place });
+        let seq = self.next_change();
+        self.members.push(Member { info, seq, place });
         if self.told_host.is_none() {
             self.told_host = self.host();
         }
@@ -319,46 +381,79 @@ impl<P, K> Room<P, K> {
     pub fn take_out(&mut self, id: PeerId) -> Option<(Member<P>, bool, Vec<Effect<K>>)> {
         let at = self.members.iter().position(|m| m.info.id == id)?;
         let hosted = self.host() == Some(id);
+        let seq = self.next_change();
         let old = self.members.remove(at);
+        if self.chosen == Some(id) {
+            self.chosen = None;
+        }
         let effects = vec![Effect::Tell {
-            to: To::All,
+            to: To::Before(seq),
             message: ServerMessage::PeerLeft { peer: id },
         }];
         Some((old, hosted, effects))
     }
 
-    /// Frees the seats in `gone` (left, timed out, removed, or unreachable), telling the
-    /// rest; then settles who hosts (everyone told of a new host, and the host told who
-    /// waits at the door). Once the room is empty, whoever waits at its door is told that
-    /// everyone left: the shell then drops the room.
+    /// Takes `id`'s seat out with nobody told and nothing else changed (several servers:
+    /// to put it back as it is now, moved here).
+    pub fn take(&mut self, id: PeerId) -> Option<Member<P>> {
+        let at = self.members.iter().position(|m| m.info.id == id)?;
+        Some(self.members.remove(at))
+    }
+
+    /// Frees the seats in `gone` (left, timed out, removed, or unreachable) as the room's
+    /// next change, telling the rest; then settles who hosts ([`Room::settle`]).
     pub fn remove(&mut self, gone: &[PeerId]) -> Vec<Effect<K>> {
+        let seq = match gone.is_empty() {
+            true => self.last_change,
+            false => self.next_change(),
+        };
+        let mut effects = self.remove_at(gone, seq);
+        effects.extend(self.settle(None));
+        effects
+    }
+
+    /// Takes the seats in `gone` out as change `seq`: those seated before it hear they
+    /// left. A chosen seat gone is forgotten (the earliest hosts then). Who hosts is not
+    /// settled ([`Room::settle`]).
+    pub fn remove_at(&mut self, gone: &[PeerId], seq: u64) -> Vec<Effect<K>> {
         let mut effects = Vec::new();
         for id in gone {
             let before = self.members.len();
             self.members.retain(|m| m.info.id != *id);
             if self.members.len() < before {
                 effects.push(Effect::Tell {
-                    to: To::All,
+                    to: To::Before(seq),
                     message: ServerMessage::PeerLeft { peer: *id },
                 });
+            }
+            if self.chosen == Some(*id) {
+                self.chosen = None;
             }
         }
         if self.members.is_empty() {
             // Nobody is left to hear it.
             effects.clear();
         }
-        // A chosen seat gone is forgotten: the earliest hosts now.
-        if let Some(chosen) = self.chosen {
-            if self.member(chosen).is_none() {
-                self.chosen = None;
-            }
-        }
+        self.last_change = self.last_change.max(seq);
+        effects
+    }
+
+    /// Tells everyone (but `newcomer`, whose `joined` or `resumed` said it) who hosts, if
+    /// that changed since they were last told, and the host who waits at the door. Once
+    /// the room is empty, whoever waits at its door is told that everyone left: the shell
+    /// then drops the room.
+    pub fn settle(&mut self, newcomer: Option<PeerId>) -> Vec<Effect<K>> {
+        let mut effects = Vec::new();
         let host = self.host();
         if host != self.told_host {
             self.told_host = host;
             if let Some(peer) = host {
+                let to = match newcomer {
+                    Some(newcomer) => To::AllBut(newcomer),
+                    None => To::All,
+                };
                 effects.push(Effect::Tell {
-                    to: To::All,
+                    to,
                     message: ServerMessage::Host { peer },
                 });
                 effects.extend(self.knocks_for_host());
@@ -473,11 +568,8 @@ impl<P, K> Room<P, K> {
                 if self.locked() == locked {
                     return Ok(Vec::new());
                 }
-                self.door().locked = locked;
-                Ok(vec![Effect::Tell {
-                    to: To::All,
-                    message: ServerMessage::Locked { locked },
-                }])
+                let seq = self.next_change();
+                Ok(self.lock_as_of(locked, seq))
             }
             HostCommand::Deny(knock) => {
                 let at = self.knock_at(knock)?;
@@ -516,14 +608,9 @@ impl<P, K> Room<P, K> {
                     }],
                     HostCommand::Remove(_) => vec![Effect::Removed { id: peer, by: from }],
                     _ => {
-                        self.chosen = Some(peer);
-                        self.told_host = Some(peer);
-                        let mut effects = vec![Effect::Tell {
-                            to: To::All,
-                            message: ServerMessage::Host { peer },
-                        }];
-                        effects.extend(self.knocks_for_host());
-                        effects
+                        let seq = self.next_change();
+                        self.choose(Some(peer), seq);
+                        self.settle(None)
                     }
                 })
             }
@@ -616,7 +703,7 @@ mod tests {
         assert_eq!(
             room.seat(offer, ()),
             vec![told(
-                To::AllBut(second.id),
+                To::Before(2),
                 ServerMessage::PeerJoined {
                     peer: second,
                     polite: false
@@ -648,7 +735,7 @@ mod tests {
         assert_eq!(
             room.remove(&[ann]),
             vec![
-                told(To::All, ServerMessage::PeerLeft { peer: ann }),
+                told(To::Before(5), ServerMessage::PeerLeft { peer: ann }),
                 told(To::All, ServerMessage::Host { peer: bo }),
                 told(
                     To::One(bo),
@@ -682,7 +769,7 @@ mod tests {
         assert!(hosted);
         assert_eq!(
             left,
-            vec![told(To::All, ServerMessage::PeerLeft { peer: ann })]
+            vec![told(To::Before(3), ServerMessage::PeerLeft { peer: ann })]
         );
         let offer = room.offer(&old.info.name, hosted, &mut rng);
         let new = offer.info.id;
