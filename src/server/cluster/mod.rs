@@ -231,15 +231,13 @@ impl SharedRooms {
         let at = Attachment::at_epoch(mailbox, self.new_epoch());
         let epoch = at.epoch();
         let peers = others.iter().map(|p| p.info.clone()).collect();
-        let synced = view.sync(seq, others, self.store.server(), Instant::now());
-        let mut unreachable = self.settle(view, room, synced);
-        let view = views.get_mut(room).expect("held by the lock");
-        view.chose(Some(host), seq);
-        view.lock_as_of(locked, seq);
-        let state = RoomState {
-            host: view.host_with(Some((id, seq))),
-            locked: view.locked(),
+        let server = self.store.server();
+        let said = RoomState {
+            host: Some(host),
+            locked,
         };
+        let (synced, state) = view.welcome((id, seq), others, said, server, Instant::now());
+        let mut unreachable = self.settle(view, room, synced);
         let joined = self.rules.joined(room, &info, epoch, peers, state);
         if let Some(knock) = let_in {
             // Before `joined` is out: the connection is told, and takes the seat before it
@@ -265,17 +263,7 @@ impl SharedRooms {
             }
             return Err(NoSeat::NotReading);
         }
-        // Whoever was seated after us and is known here already listed us in their
-        // `joined`; we hear of them now.
-        for later in view.people().iter().filter(|p| p.seq > seq) {
-            mailbox.post(encode(&ServerMessage::PeerJoined {
-                peer: later.info.clone(),
-                polite: false,
-            }));
-        }
-        // Those seated before hear of us.
-        unreachable.extend(view.arrived(me));
-        unreachable.extend(view.tell_host_but(Some(id)));
+        unreachable.extend(view.seat_here(me, mailbox));
         let owed = view.owed_knocks();
         let people = view.people().len();
         drop(views);
@@ -539,22 +527,11 @@ impl SharedRooms {
         let Some(view) = views.get_mut(&seat.room) else {
             return Ok(());
         };
-        view.heard(seq, Instant::now());
-        let mut unreachable = Vec::new();
-        match command {
-            HostCommand::MakeHost(_) => view.chose(Some(peer), seq),
-            HostCommand::Remove(_) => {
-                if let Some(Place::Here(at)) = view.person(peer).map(|p| &mut p.place.at) {
-                    at.removed(encode(&ServerMessage::Removed { by: seat.id }));
-                }
-                unreachable = view.remove(peer, seq);
-            }
-            HostCommand::AskToMute(_)
-            | HostCommand::Lock(_)
-            | HostCommand::Admit(_)
-            | HostCommand::Deny(_) => {}
-        }
-        unreachable.extend(view.tell_host());
+        let now = Instant::now();
+        let unreachable = match make_host {
+            true => view.host_chosen(peer, seq, now),
+            false => view.left(peer, Some(seq), Some(seat.id), now),
+        };
         let owed = view.owed_knocks();
         drop(views);
         if let Some(host) = owed {
@@ -609,12 +586,7 @@ impl SharedRooms {
             let Some(view) = views.get_mut(&seat.room) else {
                 return Ok(());
             };
-            view.heard(seq, Instant::now());
-            if view.lock_as_of(locked, seq) {
-                view.tell_everyone(&ServerMessage::Locked { locked })
-            } else {
-                Vec::new()
-            }
+            view.lock_changed(locked, seq, Instant::now())
         };
         for id in unreachable {
             self.evict(&seat.room, id);
@@ -809,10 +781,7 @@ impl SharedRooms {
             return;
         };
         let seq = match left {
-            Left::Freed { seq } => {
-                view.heard(seq, Instant::now());
-                seq
-            }
+            Left::Freed { seq } => Some(seq),
             // Resumed on another server meanwhile: theirs now, and nobody is told.
             Left::Elsewhere { holder } => {
                 if let Some(person) = view.person(id) {
@@ -826,10 +795,9 @@ impl SharedRooms {
             }
             // Freed already (by an earlier try whose answer was lost, or held too long
             // after this server counted as gone): tell everyone here.
-            Left::Gone => u64::MAX,
+            Left::Gone => None,
         };
-        let mut unreachable = view.remove(id, seq);
-        unreachable.extend(view.tell_host());
+        let unreachable = view.left(id, seq, None, Instant::now());
         let owed = view.owed_knocks();
         if view.unused() {
             views.remove(room);
@@ -952,14 +920,7 @@ impl SharedRooms {
                 let Some(view) = views.get_mut(&room) else {
                     return;
                 };
-                view.heard(seq, now);
-                if let (Some(by), Some(person)) = (removed_by, view.person(peer)) {
-                    if let Place::Here(at) = &mut person.place.at {
-                        at.removed(encode(&ServerMessage::Removed { by }));
-                    }
-                }
-                let mut unreachable = view.remove(peer, seq);
-                unreachable.extend(view.tell_host());
+                let unreachable = view.left(peer, Some(seq), removed_by, now);
                 if view.unused() {
                     views.remove(&room);
                 }
@@ -986,20 +947,14 @@ impl SharedRooms {
                 let Some(view) = views.get_mut(&room) else {
                     return;
                 };
-                view.heard(seq, now);
-                view.chose(Some(peer), seq);
-                let unreachable = view.tell_host();
+                let unreachable = view.host_chosen(peer, seq, now);
                 (room, unreachable)
             }
             Envelope::Locked { room, locked, seq } => {
                 let Some(view) = views.get_mut(&room) else {
                     return;
                 };
-                view.heard(seq, now);
-                if !view.lock_as_of(locked, seq) {
-                    return;
-                }
-                let unreachable = view.tell_everyone(&ServerMessage::Locked { locked });
+                let unreachable = view.lock_changed(locked, seq, now);
                 (room, unreachable)
             }
             Envelope::Knock { room, knock, name } => {

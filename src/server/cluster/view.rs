@@ -15,8 +15,9 @@
 
 use super::store::{Holder, Listed};
 use crate::protocol::signaling::{PeerId, PeerInfo, ServerMessage};
+use crate::server::mailbox::Mailbox;
 use crate::server::room::roster::{Effect, Member, Room, To};
-use crate::server::room::seat::Seat;
+use crate::server::room::seat::{RoomState, Seat};
 use crate::server::seats::{encode, Attachment};
 use std::collections::{BTreeSet, HashSet};
 use std::time::{Duration, Instant};
@@ -339,6 +340,86 @@ impl View {
             .is_some_and(|p| matches!(p.place.at, Place::Here(_)))
     }
 
+    /// This server's join of `id` was answered: seated as change `seq`, with `others`
+    /// there, and the room's host and lock as Redis `said`. Brings the view to that
+    /// change; returns what the read found (to carry out) and the room as the newcomer is
+    /// told it.
+    pub fn welcome(
+        &mut self,
+        (id, seq): (PeerId, u64),
+        others: Vec<Listed>,
+        said: RoomState,
+        this_server: &str,
+        now: Instant,
+    ) -> (Synced, RoomState) {
+        let synced = self.sync(seq, others, this_server, now);
+        self.chose(said.host, seq);
+        self.lock_as_of(said.locked, seq);
+        let state = RoomState {
+            host: self.host_with(Some((id, seq))),
+            locked: self.locked(),
+        };
+        (synced, state)
+    }
+
+    /// Seats this server's newcomer `me`, whose `joined` was posted to `mailbox`: they
+    /// hear of whoever was seated after them and is known here (those listed them in
+    /// their own `joined`), those seated before hear of them, and who hosts is settled.
+    /// Returns who could not take the news.
+    pub fn seat_here(&mut self, me: Person, mailbox: &Mailbox) -> Vec<PeerId> {
+        let (id, seq) = (me.info.id, me.seq);
+        for later in self.people().iter().filter(|p| p.seq > seq) {
+            mailbox.post(encode(&ServerMessage::PeerJoined {
+                peer: later.info.clone(),
+                polite: false,
+            }));
+        }
+        let mut unreachable = self.arrived(me);
+        unreachable.extend(self.tell_host_but(Some(id)));
+        unreachable
+    }
+
+    /// `id` left as change `seq` (`None`: some change this view cannot place, freed
+    /// already), removed by the host `removed_by` if that is why: their connection here,
+    /// if any, is told so; those who knew hear they left, and who hosts is settled.
+    /// Returns who could not take the news.
+    pub fn left(
+        &mut self,
+        id: PeerId,
+        seq: Option<u64>,
+        removed_by: Option<PeerId>,
+        now: Instant,
+    ) -> Vec<PeerId> {
+        if let Some(seq) = seq {
+            self.heard(seq, now);
+        }
+        if let (Some(by), Some(person)) = (removed_by, self.person(id)) {
+            if let Place::Here(at) = &mut person.place.at {
+                at.removed(encode(&ServerMessage::Removed { by }));
+            }
+        }
+        let mut unreachable = self.remove(id, seq.unwrap_or(u64::MAX));
+        unreachable.extend(self.tell_host());
+        unreachable
+    }
+
+    /// The host handed the role to `peer` as change `seq`: everyone here is told.
+    pub fn host_chosen(&mut self, peer: PeerId, seq: u64, now: Instant) -> Vec<PeerId> {
+        self.heard(seq, now);
+        self.chose(Some(peer), seq);
+        self.tell_host()
+    }
+
+    /// The room was `locked` (or unlocked) as change `seq`: everyone here is told, unless
+    /// the news is stale or changes nothing.
+    pub fn lock_changed(&mut self, locked: bool, seq: u64, now: Instant) -> Vec<PeerId> {
+        self.heard(seq, now);
+        match self.lock_as_of(locked, seq) {
+            true => self.tell_everyone(&ServerMessage::Locked { locked }),
+            false => Vec::new(),
+        }
+    }
+
     /// Adds `person` with nobody told (this server's own, whose seat the others know of
     /// already, or will from Redis).
     pub fn seat_quietly(&mut self, person: Person) {
@@ -398,7 +479,7 @@ impl View {
 #[cfg(test)]
 mod tests_support {
     use super::*;
-    pub use crate::server::mailbox::{Mailbox, MAILBOX};
+    pub use crate::server::mailbox::MAILBOX;
 
     pub const HERE: &str = "this";
 
