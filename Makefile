@@ -75,6 +75,6 @@ bench-client: setup-test
 FUZZ_SECONDS ?= 600
 fuzz:
 	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
-	cd fuzz && for target in client_message rooms session peer_message envelope names; do \
+	cd fuzz && for target in client_message rooms rooms_both session peer_message envelope names; do \
 		RUSTC_BOOTSTRAP=1 cargo fuzz run $$target -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
 	done

@@ -11,6 +11,7 @@
 //! stop beating are swept out ([`liveness`]).
 
 mod contract;
+pub mod differential;
 mod door;
 mod liveness;
 mod pubsub;
