@@ -5,7 +5,7 @@
 //! would round past 2^53); serde reads it, so no answer is matched on a literal. The
 //! integer-answering scripts (heartbeat, sweep, unknock) are typed the same way.
 
-use super::store::{Holder, Listed};
+use super::record::{Holder, Listed};
 use crate::protocol::signaling::{fold_name, name_candidates, ErrorCode, KnockId, PeerId};
 use crate::server::room::door::MAX_KNOCKS;
 use serde::{Deserialize, Deserializer};

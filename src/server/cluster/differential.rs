@@ -19,7 +19,7 @@
 //! reads after every step).
 
 use super::contract::{HostChange, HostRefusal, Joined, Left};
-use super::store::{Holder, Listed};
+use super::record::{Holder, Listed};
 use super::view::{Person, Place, View, Whereabouts};
 use crate::protocol::signaling::{
     fold_name, name_candidates, ErrorCode, HostCommand, PeerId, PeerInfo, ServerMessage,

@@ -15,6 +15,7 @@ pub mod differential;
 mod door;
 mod liveness;
 mod pubsub;
+mod record;
 mod store;
 mod view;
 
@@ -38,6 +39,7 @@ use contract::{
 };
 use door::Doors;
 use pubsub::{decode_envelope, Envelope, Outgoing, ENVELOPE_OVERHEAD};
+use record::Holder;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::ProtocolVersion;
 use std::collections::HashMap;
@@ -45,7 +47,7 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
-use store::{Holder, Store};
+use store::Store;
 use tokio::sync::mpsc;
 use view::{Person, Place, View, Whereabouts};
 

@@ -1,5 +1,5 @@
 -- The records every script reads and writes, each with one parser and one encoder here
--- (their Rust twins are in store.rs: `Listed` and `Holder`; the knock's in `Store::knocks`).
+-- (their Rust twins are in record.rs: `Listed` and `Holder`; the knock's in `Store::knocks`).
 --
 -- A seat, `<seq> <holder> <fold> <name>`: the room's change number that seated it; the
 -- server holding it (hex), or `~<ms>` when it is held for nobody until then (Redis's

@@ -13,7 +13,7 @@
 //! missing for [`GAP_WAIT`] (or a lost subscription) makes the server read the room again
 //! and [`View::sync`] with it.
 
-use super::store::{Holder, Listed};
+use super::record::{Holder, Listed};
 use crate::protocol::signaling::{PeerId, PeerInfo, ServerMessage};
 use crate::server::mailbox::Mailbox;
 use crate::server::room::roster::{Effect, Member, Room, To};
