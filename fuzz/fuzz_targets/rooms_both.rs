@@ -1,5 +1,6 @@
 //! The two shells held to one behaviour (issue 35, item 5): any sequence of joins (names
-//! that fold alike included), leaves, dropped sockets, expiries and host commands, run
+//! that fold alike included), leaves, dropped sockets, resumes, expiries and host
+//! commands, run
 //! through the single server's rooms and through the cluster's view of the room over an
 //! in-process model of Redis's scripts, must tell every connection the same and leave
 //! the same room (`tandem::server::cluster::differential`, which says what is left out
@@ -16,6 +17,7 @@ enum Op {
     Leave { conn: u8 },
     Drop { conn: u8 },
     Expire { conn: u8 },
+    Resume { conn: u8 },
     Lock { conn: u8, locked: bool },
     MakeHost { conn: u8, to: u8 },
     Remove { conn: u8, to: u8 },
@@ -38,6 +40,7 @@ fuzz_target!(|ops: Vec<Op>| {
             Op::Leave { conn } => Step::Leave { conn },
             Op::Drop { conn } => Step::Drop { conn },
             Op::Expire { conn } => Step::Expire { conn },
+            Op::Resume { conn } => Step::Resume { conn },
             Op::Lock { conn, locked } => Step::Lock { conn, locked },
             Op::MakeHost { conn, to } => Step::MakeHost { conn, to },
             Op::Remove { conn, to } => Step::Remove { conn, to },

@@ -13,14 +13,16 @@
 //!
 //! Left out, each for a reason: knocks at a locked room (the cluster's door is Redis
 //! state answered across servers, tested end to end in tests/cluster.rs and host.rs; a
-//! join while the room is locked is skipped), resumes (a fresh resume moves the seat
-//! locally and is refused in the cluster: divergence 1 of docs/room-model-plan.md, for
-//! the maintainer to decide), and readers too slow for their mailbox (every connection
-//! reads after every step).
+//! join while the room is locked is skipped), fresh resumes (a fresh page's resume moves
+//! the seat locally and is refused in the cluster: divergence 1 of
+//! docs/room-model-plan.md, for the maintainer to decide; a resume here is a dropped
+//! socket's, in place), and readers too slow for their mailbox (every connection reads
+//! after every step).
 
 use super::contract::{HostChange, HostRefusal, Joined, Left};
+use super::contract::{Moved, Resumed};
 use super::record::{Holder, Listed};
-use super::view::{Person, Place, View, Whereabouts};
+use super::view::{Person, Place, TakenBack, View, Whereabouts};
 use crate::protocol::signaling::{
     fold_name, name_candidates, ErrorCode, HostCommand, PeerId, PeerInfo, ServerMessage,
 };
@@ -58,6 +60,10 @@ pub enum Step {
     },
     /// A held seat's grace runs out.
     Expire {
+        conn: u8,
+    },
+    /// A dropped socket's page comes back with its last token.
+    Resume {
         conn: u8,
     },
     Lock {
@@ -134,6 +140,8 @@ struct Conn {
     mailbox: Mailbox,
     seat: Option<Seat>,
     dropped: bool,
+    /// The last token it was given, to resume with.
+    token: Option<String>,
 }
 
 /// Which connection holds which id, on one side.
@@ -173,6 +181,18 @@ impl Ids {
                 list(&peers),
                 host(h)
             ),
+            ServerMessage::Resumed {
+                you,
+                peers,
+                host: h,
+                locked,
+                ..
+            } => format!(
+                "resumed {} [{}] host {:?} locked {locked}",
+                self.name(you),
+                list(&peers),
+                host(h)
+            ),
             ServerMessage::PeerJoined { peer, polite } => {
                 format!("peer_joined {} polite {polite}", list(&[peer]))
             }
@@ -185,11 +205,18 @@ impl Ids {
     }
 }
 
-/// Everything queued for `conn` since last asked, described.
-fn drain(conns: &[Conn], ids: &Ids, conn: usize) -> Vec<String> {
-    std::iter::from_fn(|| conns[conn].mailbox.try_next())
+/// Everything queued for `conn` since last asked, described; the token it carries, kept.
+fn drain(conns: &mut [Conn], ids: &Ids, conn: usize) -> Vec<String> {
+    let conn = &mut conns[conn];
+    std::iter::from_fn(|| conn.mailbox.try_next())
         .map(|text| {
-            let message = serde_json::from_str(&text).expect("the server's own JSON");
+            let message: ServerMessage =
+                serde_json::from_str(&text).expect("the server's own JSON");
+            if let ServerMessage::Joined { token, .. } | ServerMessage::Resumed { token, .. } =
+                &message
+            {
+                conn.token = Some(token.clone());
+            }
             ids.describe(message)
         })
         .collect()
@@ -201,6 +228,7 @@ fn conns() -> Vec<Conn> {
             mailbox: Mailbox::new(&MAILBOX),
             seat: None,
             dropped: false,
+            token: None,
         })
         .collect()
 }
@@ -275,6 +303,27 @@ impl Local {
                 }
                 Ok(())
             }
+            Step::Resume { conn } => {
+                let c = index(*conn);
+                let (Some(token), true) = (self.conns[c].token.clone(), self.conns[c].dropped)
+                else {
+                    return Ok(());
+                };
+                let mailbox = Mailbox::new(&MAILBOX);
+                match self.rooms.resume(&token, false, &mailbox) {
+                    Ok(seat) => {
+                        self.conns[c] = Conn {
+                            mailbox,
+                            seat: Some(seat),
+                            dropped: false,
+                            token: None,
+                        };
+                        Ok(())
+                    }
+                    Err(NoSeat::Refused(code)) => Err(code),
+                    Err(other) => panic!("{other:?}"),
+                }
+            }
             Step::Lock { conn, locked } => self.command(*conn, HostCommand::Lock(*locked)),
             Step::MakeHost { conn, to } => self.command(*conn, HostCommand::MakeHost(self.id(*to))),
             Step::Remove { conn, to } => self.command(*conn, HostCommand::Remove(self.id(*to))),
@@ -303,7 +352,7 @@ impl Local {
     }
 
     fn told(&mut self, conn: usize) -> Vec<String> {
-        let told = drain(&self.conns, &self.ids, conn);
+        let told = drain(&mut self.conns, &self.ids, conn);
         // A seat freed for not taking its news, or taken by the host: gone.
         if let Some(seat) = &self.conns[conn].seat {
             if !self.rooms.members(ROOM).iter().any(|m| m.id == seat.id) {
@@ -342,6 +391,8 @@ struct Held {
 pub(super) struct Scripts {
     seq: u64,
     seats: Vec<Held>,
+    /// Each resumed seat's one valid token generation (`<room>:gen`).
+    gens: HashMap<PeerId, u64>,
     chosen: Option<PeerId>,
     locked: bool,
 }
@@ -398,10 +449,32 @@ impl Scripts {
         }
     }
 
+    /// resume.lua, for a seat this server holds (the only server): it stays, nobody is
+    /// told, and the token's generation moves on.
+    fn resume(&mut self, id: PeerId, gen: u64, next: u64) -> Resumed {
+        let Some(seat) = self.seats.iter().find(|s| s.id == id) else {
+            return Resumed::Gone;
+        };
+        if self.gens.get(&id).is_some_and(|now| *now != gen) {
+            return Resumed::Used;
+        }
+        let moved = Moved {
+            seq: seat.seq,
+            change: self.seq,
+            name: seat.name.clone(),
+            host: self.host().expect("the seat is there"),
+            locked: self.locked,
+            others: self.listed(id),
+        };
+        self.gens.insert(id, next);
+        Resumed::Here(moved)
+    }
+
     /// leave.lua (and `emptied` in tell.lua).
     fn leave(&mut self, id: PeerId) -> Left {
         let before = self.seats.len();
         self.seats.retain(|s| s.id != id);
+        self.gens.remove(&id);
         if self.seats.len() == before {
             return Left::Gone;
         }
@@ -440,7 +513,10 @@ impl Scripts {
         }
         match command {
             HostCommand::MakeHost(peer) => self.chosen = Some(peer),
-            HostCommand::Remove(peer) => self.seats.retain(|s| s.id != peer),
+            HostCommand::Remove(peer) => {
+                self.seats.retain(|s| s.id != peer);
+                self.gens.remove(&peer);
+            }
             HostCommand::Lock(locked) => self.locked = locked,
             _ => {}
         }
@@ -519,6 +595,7 @@ impl Shared {
                 }
                 Ok(())
             }
+            Step::Resume { conn } => self.resume(index(*conn)),
             Step::Lock { conn, locked } => self.command(*conn, HostCommand::Lock(*locked), now),
             Step::MakeHost { conn, to } => {
                 self.command(*conn, HostCommand::MakeHost(self.id(*to)), now)
@@ -580,6 +657,58 @@ impl Shared {
             epoch,
         });
         self.evict(unreachable, now);
+        Ok(())
+    }
+
+    /// `SharedRooms::resume` of a seat this server holds (the only server).
+    fn resume(&mut self, c: usize) -> Said {
+        let (Some(token), true) = (self.conns[c].token.clone(), self.conns[c].dropped) else {
+            return Ok(());
+        };
+        let claim = self.rules.tokens.verify(&token)?;
+        let next = match self.view.here(claim.id, None).map(|at| at.epoch()) {
+            Some(epoch) if epoch != claim.gen => return Err(ErrorCode::InvalidToken),
+            Some(epoch) => epoch + 1,
+            None => {
+                self.next_epoch += 1;
+                self.next_epoch << 32
+            }
+        };
+        let moved = match self.scripts.resume(claim.id, claim.gen, next) {
+            Resumed::Here(moved) => moved,
+            Resumed::Used => return Err(ErrorCode::InvalidToken),
+            Resumed::Gone => return Err(ErrorCode::ResumeExpired),
+        };
+        let mailbox = Mailbox::new(&MAILBOX);
+        let you = PeerInfo {
+            id: claim.id,
+            name: claim.name,
+        };
+        let said = RoomState {
+            host: Some(moved.host),
+            locked: moved.locked,
+        };
+        let back = self.view.take_back(
+            ROOM,
+            &you,
+            next,
+            (said, moved.change),
+            &self.rules,
+            &mailbox,
+        )?;
+        let TakenBack::Here { epoch, .. } = back else {
+            panic!("every connection reads");
+        };
+        self.conns[c] = Conn {
+            mailbox,
+            seat: Some(Seat {
+                room: ROOM.into(),
+                id: claim.id,
+                epoch,
+            }),
+            dropped: false,
+            token: None,
+        };
         Ok(())
     }
 
@@ -654,7 +783,7 @@ impl Shared {
     }
 
     fn told(&mut self, conn: usize) -> Vec<String> {
-        let told = drain(&self.conns, &self.ids, conn);
+        let told = drain(&mut self.conns, &self.ids, conn);
         if let Some(seat) = &self.conns[conn].seat {
             if self.view.person(seat.id).is_none() {
                 self.conns[conn].seat = None;
@@ -695,7 +824,8 @@ mod tests {
             },
             2 => Step::Leave { conn },
             3 => Step::Drop { conn },
-            4 => Step::Expire { conn },
+            4 if rng.random() => Step::Expire { conn },
+            4 => Step::Resume { conn },
             5 => Step::Lock {
                 conn,
                 locked: rng.random(),
@@ -715,6 +845,49 @@ mod tests {
                 panic!("run {run}: {why}\n{steps:#?}");
             }
         }
+    }
+
+    #[test]
+    fn a_dropped_page_resumes_in_place_with_what_waited_for_it_on_both() {
+        let join = |conn, name: &str| Step::Join {
+            conn,
+            name: name.into(),
+        };
+        let steps = [
+            join(0, "Ann"),
+            join(1, "Bo"),
+            Step::Drop { conn: 1 },
+            join(2, "Cy"),
+            Step::MakeHost { conn: 0, to: 2 },
+            Step::Resume { conn: 1 },
+            Step::Resume { conn: 1 },
+        ];
+        assert_eq!(check(&steps), Ok(()));
+        let (mut local, mut shared) = (Local::new(), Shared::new());
+        let mut told = Vec::new();
+        for step in &steps {
+            assert_eq!(local.step(step), shared.step(step));
+            told.push((local.told(1), shared.told(1)));
+            (0..CONNECTIONS).for_each(|c| {
+                local.told(c);
+                shared.told(c);
+            });
+        }
+        let (here, there) = &told[5];
+        assert_eq!(here, there);
+        assert_eq!(
+            here[..],
+            [
+                "resumed c1 [c0:Ann,c2:Cy] host Some(\"c2\") locked false",
+                "peer_joined c2:Cy polite false",
+                "host c2",
+            ],
+            "what waited comes after `resumed`"
+        );
+        assert!(
+            told[6].0.is_empty(),
+            "a second resume of a held seat: none held"
+        );
     }
 
     #[test]

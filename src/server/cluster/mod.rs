@@ -49,7 +49,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 use store::Store;
 use tokio::sync::mpsc;
-use view::{Person, Place, View, Whereabouts};
+use view::{Person, Place, TakenBack, View, Whereabouts};
 
 /// How long one Redis call may take before the person is told `unavailable`.
 const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
@@ -267,15 +267,8 @@ impl SharedRooms {
             return Err(NoSeat::NotReading);
         }
         unreachable.extend(view.seat_here(me, mailbox));
-        let owed = view.owed_knocks();
         let people = view.people().len();
-        drop(views);
-        if let Some(host) = owed {
-            self.tell_knocks(room, host);
-        }
-        for id in unreachable {
-            self.evict(room, id);
-        }
+        self.follow_up(views, room, unreachable);
         Ok(Admitted {
             seat: Seat {
                 room: room.to_owned(),
@@ -348,34 +341,32 @@ impl SharedRooms {
                 return Err(self.refuse(&mut views, &room, ErrorCode::Unavailable));
             }
         };
-        if let Some(epoch) = view.here(id, None).map(|at| at.epoch()) {
-            // Another connection took it meanwhile: this token is spent.
-            if epoch + 1 != next {
-                return Err(self.refuse(&mut views, &room, ErrorCode::InvalidToken));
-            }
+        if view.here(id, None).is_some() {
             let info = PeerInfo { id, name };
-            view.chose(Some(moved.host), moved.change);
-            view.lock_as_of(moved.locked, moved.change);
-            let state = RoomState {
-                host: view.host(),
-                locked: view.locked(),
+            let said = RoomState {
+                host: Some(moved.host),
+                locked: moved.locked,
             };
-            let resumed = self
-                .rules
-                .resumed(&room, &info, next, view.others(id), state);
-            let take_back = || self.rules.seat_taken(&room, &info, next);
-            // A host back: who waits at the door, again.
-            let hosting = view.host() == Some(id);
-            let at = view.here(id, None).expect("found just above");
-            return match at.take_over(mailbox, encode(&resumed), take_back) {
-                Some(epoch) => {
+            let back = view.take_back(
+                &room,
+                &info,
+                next,
+                (said, moved.change),
+                &self.rules,
+                mailbox,
+            );
+            return match back {
+                // Another connection took it meanwhile: this token is spent.
+                Err(code) => Err(self.refuse(&mut views, &room, code)),
+                Ok(TakenBack::Here { epoch, hosting }) => {
                     drop(views);
+                    // A host back: who waits at the door, again.
                     if hosting {
                         self.tell_knocks(&room, id);
                     }
                     Ok(Seat { room, id, epoch })
                 }
-                None => {
+                Ok(TakenBack::NotReading) => {
                     drop(views);
                     self.evict(&room, id);
                     Err(NoSeat::NotReading)
@@ -535,14 +526,7 @@ impl SharedRooms {
             true => view.host_chosen(peer, seq, now),
             false => view.left(peer, Some(seq), Some(seat.id), now),
         };
-        let owed = view.owed_knocks();
-        drop(views);
-        if let Some(host) = owed {
-            self.tell_knocks(&seat.room, host);
-        }
-        for id in unreachable {
-            self.evict(&seat.room, id);
-        }
+        self.follow_up(views, &seat.room, unreachable);
         Ok(())
     }
 
@@ -801,17 +785,7 @@ impl SharedRooms {
             Left::Gone => None,
         };
         let unreachable = view.left(id, seq, None, Instant::now());
-        let owed = view.owed_knocks();
-        if view.unused() {
-            views.remove(room);
-        }
-        drop(views);
-        if let Some(host) = owed {
-            self.tell_knocks(room, host);
-        }
-        for id in unreachable {
-            self.evict(room, id);
-        }
+        self.follow_up(views, room, unreachable);
     }
 
     /// Seats `id` in Redis, trying again (same id: the script knows its own seat) if the
@@ -1035,15 +1009,7 @@ impl SharedRooms {
                 }
             }
         };
-        // A host of this server's, new to the role: who waits at the door.
-        let owed = views.get_mut(&room).and_then(View::owed_knocks);
-        drop(views);
-        if let Some(host) = owed {
-            self.tell_knocks(&room, host);
-        }
-        for id in unreachable {
-            self.evict(&room, id);
-        }
+        self.follow_up(views, &room, unreachable);
     }
 
     /// `peer`'s seat moved to `server` as change `seq`: their messages go there now, and
@@ -1130,17 +1096,7 @@ impl SharedRooms {
             let locked = read.locked;
             unreachable.extend(view.tell_everyone(&ServerMessage::Locked { locked }));
         }
-        let owed = view.owed_knocks();
-        if view.unused() {
-            views.remove(&room);
-        }
-        drop(views);
-        if let Some(host) = owed {
-            self.tell_knocks(&room, host);
-        }
-        for id in unreachable {
-            self.evict(&room, id);
-        }
+        self.follow_up(views, &room, unreachable);
     }
 
     /// News may have been missed in every room (the subscription was lost): each is read
@@ -1177,6 +1133,29 @@ impl SharedRooms {
         });
         // Gone meanwhile: nobody to tell.
         let _ = self.tell(room, sender, text);
+    }
+
+    /// What follows news carried out in `room`'s view, written once: a host of this
+    /// server's new to the role is told who waits at the door, and the held seats that
+    /// could not take the news are freed. The view goes if nothing here needs it; the
+    /// lock is let go before either (both reach Redis).
+    fn follow_up(
+        self: &Arc<Self>,
+        mut views: MutexGuard<'_, HashMap<String, View>>,
+        room: &str,
+        unreachable: Vec<PeerId>,
+    ) {
+        let owed = views.get_mut(room).and_then(View::owed_knocks);
+        if views.get(room).is_some_and(View::unused) {
+            views.remove(room);
+        }
+        drop(views);
+        if let Some(host) = owed {
+            self.tell_knocks(room, host);
+        }
+        for id in unreachable {
+            self.evict(room, id);
+        }
     }
 
     /// A held seat that cannot take the server's news any more loses the seat.

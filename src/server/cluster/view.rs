@@ -14,11 +14,11 @@
 //! and [`View::sync`] with it.
 
 use super::record::{Holder, Listed};
-use crate::protocol::signaling::{PeerId, PeerInfo, ServerMessage};
+use crate::protocol::signaling::{ErrorCode, PeerId, PeerInfo, ServerMessage};
 use crate::server::mailbox::Mailbox;
 use crate::server::room::roster::{Effect, Member, Room, To};
 use crate::server::room::seat::{RoomState, Seat};
-use crate::server::seats::{encode, Attachment};
+use crate::server::seats::{encode, Attachment, RoomRules};
 use std::collections::{BTreeSet, HashSet};
 use std::time::{Duration, Instant};
 
@@ -88,6 +88,16 @@ pub(super) struct View {
     unsure: bool,
     /// A host of this server's, new to the role: who waits at the door is read for them.
     owe_knocks: bool,
+}
+
+/// How a seat held here went back to its person ([`View::take_back`]).
+#[derive(Debug, PartialEq)]
+pub(super) enum TakenBack {
+    /// Theirs, as attachment `epoch`; `hosting`: they host (to be told who knocks).
+    Here { epoch: u64, hosting: bool },
+    /// Their new connection could not take `resumed` and what waited: it is kicked, and
+    /// the seat is to be freed.
+    NotReading,
 }
 
 /// What [`View::sync`] found.
@@ -377,6 +387,45 @@ impl View {
         let mut unreachable = self.arrived(me);
         unreachable.extend(self.tell_host_but(Some(id)));
         unreachable
+    }
+
+    /// A resume of `you`'s seat, held here, was answered: the seat's next attachment is
+    /// `next`, and Redis `said` who hosts and whether the room is locked as of a change.
+    /// The seat goes to `mailbox`: `resumed` first, then what waited for it; a connection
+    /// still holding it is told `seat_taken` and closed. Nobody else is told. Refused
+    /// `invalid_token` if another connection took the seat meanwhile.
+    pub fn take_back(
+        &mut self,
+        room: &str,
+        you: &PeerInfo,
+        next: u64,
+        (said, change): (RoomState, u64),
+        rules: &RoomRules,
+        mailbox: &Mailbox,
+    ) -> Result<TakenBack, ErrorCode> {
+        let id = you.id;
+        match self.here(id, None).map(|at| at.epoch()) {
+            Some(epoch) if epoch + 1 == next => {}
+            _ => return Err(ErrorCode::InvalidToken),
+        }
+        self.chose(said.host, change);
+        self.lock_as_of(said.locked, change);
+        let state = RoomState {
+            host: self.host(),
+            locked: self.locked(),
+        };
+        let resumed = rules.resumed(room, you, next, self.others(id), state);
+        let take_back = || rules.seat_taken(room, you, next);
+        let Some(at) = self.here(id, None) else {
+            return Err(ErrorCode::InvalidToken);
+        };
+        Ok(match at.take_over(mailbox, encode(&resumed), take_back) {
+            Some(epoch) => TakenBack::Here {
+                epoch,
+                hosting: state.host == Some(id),
+            },
+            None => TakenBack::NotReading,
+        })
     }
 
     /// `id` left as change `seq` (`None`: some change this view cannot place, freed
