@@ -379,16 +379,40 @@ test('a four-person call on an unthrottled link keeps every sender at full size,
     );
   // Each sender gets at least a third of the server's 2.5 Mbit/s (more once the browser
   // estimates more), at full size, as soon as all are there…
+  // What the page's budget counts as evidence that the link is full (mesh/budget.rs), per
+  // connection: said when a sender is not at full size, so that a failure shows its cause.
+  const evidence = () =>
+    Promise.all(
+      others.map((name) =>
+        pcTo(ann, name, async (pc) => {
+          const seen: Record<string, unknown> = {};
+          (await pc.getStats()).forEach((r: any) => {
+            if (r.type === 'outbound-rtp' && r.kind === 'video') seen.limitation = r.qualityLimitationReason;
+            if (r.type === 'remote-inbound-rtp' && r.kind === 'video') {
+              seen.lost = r.fractionLost;
+              seen.rtt = r.roundTripTime;
+            }
+            if (r.type === 'candidate-pair' && r.nominated) {
+              seen.pairRtt = r.currentRoundTripTime;
+              seen.estimate = r.availableOutgoingBitrate;
+            }
+          });
+          return seen;
+        }),
+      ),
+    );
   const fullSize = async () =>
     (await senders()).every(({ scale, maxBitrate }) => scale === 1 && (maxBitrate ?? 0) >= 833_333)
       ? 'full size'
-      : JSON.stringify(await senders());
+      : `${JSON.stringify(await senders())}; evidence ${JSON.stringify(await evidence())}`;
   await expect.poll(fullSize, { timeout: 20_000 }).toBe('full size');
   // …and keeps it over a window of stats ticks in which the browser's own estimate comes in
   // (it starts low while little is sent: nothing says the link is full).
+  const seen: string[] = [];
   for (let second = 0; second < 10; second++) {
     await ann.page.waitForTimeout(1_000);
-    expect(await fullSize()).toBe('full size');
+    seen.push(JSON.stringify(await evidence()));
+    expect(await fullSize(), `the evidence, second by second:\n${seen.join('\n')}`).toBe('full size');
   }
   const sizes = await ann.page.$$eval('.tile.remote video', (videos) =>
     (videos as HTMLVideoElement[]).map((v) => `${v.videoWidth}×${v.videoHeight}`),
