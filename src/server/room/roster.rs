@@ -459,9 +459,11 @@ impl<P, K> Room<P, K> {
                 effects.extend(self.knocks_for_host());
             }
         }
-        let here: Vec<PeerId> = self.members.iter().map(|m| m.info.id).collect();
+        // A seat given to a knock and gone before its connection took it is forgotten.
         if let Some(door) = self.door.as_mut() {
-            door.admitted.retain(|(_, id)| here.contains(id));
+            let members = &self.members;
+            door.admitted
+                .retain(|(_, id)| members.iter().any(|m| m.info.id == *id));
         }
         if self.members.is_empty() {
             // Nobody is left to open the door.
